@@ -1,0 +1,77 @@
+# kdl - Keras-style model definitions compiled to standalone C.
+#
+#   make            build build/kdlc
+#   make demo       check the examples and print their summaries (README's first command)
+#   make check      run the whole test suite (README's second command); SAN=1 for ASan+UBSan
+#   make clean
+#
+# Generated lexer/parser sources and objects go to $(B) (build/, or build/san
+# with SAN=1 so sanitized and plain objects never mix).
+
+CC      ?= cc
+SAN     ?= 0
+B       := build
+CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wno-unused-parameter
+LDFLAGS := -lm
+ifeq ($(SAN),1)
+B       := build/san
+CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+COMPILER_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+COMPILER_OBJS := $(COMPILER_SRCS:compiler/%.c=$(B)/%.o) $(B)/lexer.o $(B)/parser.o
+KDLC          := $(B)/kdlc
+
+.PHONY: all demo check clean deps
+all: $(KDLC)
+
+deps:
+	@sh .ci/deps.sh
+
+$(B):
+	@mkdir -p $(B)
+
+$(B)/parser.c $(B)/parser.h: compiler/parser.y | $(B)
+	bison -Wall -Werror -d -o $(B)/parser.c compiler/parser.y
+
+$(B)/lexer.c $(B)/lexer.h: compiler/lexer.l | $(B)
+	flex --header-file=$(B)/lexer.h -o $(B)/lexer.c compiler/lexer.l
+
+# The generated scanner is not written for -Wpedantic/-Wshadow cleanliness
+# of our own code; its warnings are the flex skeleton's, so it gets -w-free
+# but relaxed flags (still -Wall -Wextra, no warnings allowed).
+$(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/kdlc.h
+	$(CC) $(filter-out -Wmissing-prototypes -Wshadow,$(CFLAGS)) -Wno-sign-compare \
+	    -Wno-unused-function -Icompiler -I$(B) -c $< -o $@
+
+$(B)/parser.o: $(B)/parser.c $(B)/lexer.h compiler/kdlc.h
+	$(CC) $(CFLAGS) -Icompiler -I$(B) -c $< -o $@
+
+$(B)/%.o: compiler/%.c compiler/kdlc.h compiler/activations.def | $(B)
+	$(CC) $(CFLAGS) -Icompiler -I$(B) -c $< -o $@
+
+$(B)/main.o $(B)/parse_glue.o: $(B)/parser.h $(B)/lexer.h
+
+$(B)/libkdlc.a: $(COMPILER_OBJS)
+	ar rcs $@ $^
+
+$(KDLC): $(B)/main.o $(B)/libkdlc.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+
+# Test helpers that link the compiler in-process (prefix fuzzing).
+$(B)/prefix_check: tests/tools/prefix_check.c $(B)/libkdlc.a compiler/kdlc.h
+	$(CC) $(CFLAGS) -Icompiler $< $(B)/libkdlc.a -o $@ $(LDFLAGS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh $(KDLC)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(B)/prefix_check
+	@bash tests/run-tests.sh $(B)
+
+clean:
+	rm -rf build

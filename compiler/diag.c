@@ -1,0 +1,176 @@
+/*
+ * diag.c - source files, line tables and clang-style diagnostics.
+ *
+ *   model.kdl:12:17: error: Add: inputs have incompatible shapes ...
+ *      12 | x = layers.add([x, skip])
+ *         |                 ^~~~~~~
+ *
+ * Spans are byte offsets; line and column (1-based, in bytes) are computed on
+ * demand from a per-file table of line starts. After MAX_ERRORS errors the
+ * context is marked `too_many` and later errors are dropped; callers check
+ * c->too_many to stop early.
+ */
+#include "kdlc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void index_lines(Ctx *c, SrcFile *f) {
+    int n = 1;
+    for (size_t i = 0; i < f->len; i++)
+        if (f->text[i] == '\n')
+            n++;
+    f->line_starts = arena_alloc(c->arena, sizeof(int) * (size_t)(n + 1));
+    int k = 0;
+    f->line_starts[k++] = 0;
+    for (size_t i = 0; i < f->len; i++)
+        if (f->text[i] == '\n')
+            f->line_starts[k++] = (int)i + 1;
+    f->nlines = k;
+    f->line_starts[k] = (int)f->len + 1;
+}
+
+SrcFile *src_from_string(Ctx *c, const char *name, const char *text, size_t len) {
+    SrcFile *f = arena_alloc(c->arena, sizeof *f);
+    f->name = arena_strdup(c->arena, name);
+    f->text = arena_strndup(c->arena, text, len);
+    f->len = len;
+    index_lines(c, f);
+    return f;
+}
+
+#define MAX_SOURCE_BYTES (64 << 20)
+
+SrcFile *src_load(Ctx *c, const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(c->err, "kdlc: error: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    Buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+        if (b.len + n > MAX_SOURCE_BYTES) {
+            fprintf(c->err, "kdlc: error: '%s' is larger than %d MiB\n", path,
+                    MAX_SOURCE_BYTES >> 20);
+            fclose(fp);
+            return NULL;
+        }
+        buf_putn(c->arena, &b, chunk, n);
+    }
+    bool bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        fprintf(c->err, "kdlc: error: cannot read '%s'\n", path);
+        return NULL;
+    }
+    if (memchr(buf_str(c->arena, &b), 0, b.len)) {
+        fprintf(c->err, "kdlc: error: '%s' contains a NUL byte; is it a text file?\n", path);
+        return NULL;
+    }
+    return src_from_string(c, path, buf_str(c->arena, &b), b.len);
+}
+
+void src_line_col(const SrcFile *f, int off, int *line, int *col) {
+    if (off < 0)
+        off = 0;
+    if ((size_t)off > f->len)
+        off = (int)f->len;
+    // Binary search for the last line start <= off.
+    int lo = 0, hi = f->nlines - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (f->line_starts[mid] <= off)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    *line = lo + 1;
+    *col = off - f->line_starts[lo] + 1;
+}
+
+bool span_valid(Span s) {
+    return s.file != NULL;
+}
+
+Span span_join(Span a, Span b) {
+    if (!a.file)
+        return b;
+    if (!b.file || a.file != b.file)
+        return a;
+    Span s = a;
+    if (b.start < s.start)
+        s.start = b.start;
+    if (b.end > s.end)
+        s.end = b.end;
+    return s;
+}
+
+// Print the source line of `s` and a caret line under it. Tabs in the source
+// are repeated in the caret line so the marker lines up in any tab setting.
+static void show_source(FILE *out, Span s) {
+    const SrcFile *f = s.file;
+    int line, col;
+    src_line_col(f, s.start, &line, &col);
+    int ls = f->line_starts[line - 1];
+    int le = ls;
+    while ((size_t)le < f->len && f->text[le] != '\n' && f->text[le] != '\r')
+        le++;
+    fprintf(out, "%5d | %.*s\n", line, le - ls, f->text + ls);
+    fprintf(out, "      | ");
+    for (int i = ls; i < s.start && i < le; i++)
+        fputc(f->text[i] == '\t' ? '\t' : ' ', out);
+    fputc('^', out);
+    int end = s.end < le ? s.end : le;
+    for (int i = s.start + 1; i < end; i++)
+        fputc('~', out);
+    fputc('\n', out);
+}
+
+static void report(Ctx *c, Span s, const char *kind, const char *fmt, va_list ap) {
+    if (s.file) {
+        int line, col;
+        src_line_col(s.file, s.start, &line, &col);
+        fprintf(c->err, "%s:%d:%d: %s: ", s.file->name, line, col, kind);
+    } else {
+        fprintf(c->err, "kdlc: %s: ", kind);
+    }
+    vfprintf(c->err, fmt, ap);
+    fputc('\n', c->err);
+    if (s.file)
+        show_source(c->err, s);
+}
+
+void error_at(Ctx *c, Span s, const char *fmt, ...) {
+    if (c->too_many)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    report(c, s, "error", fmt, ap);
+    va_end(ap);
+    if (++c->nerrors >= MAX_ERRORS) {
+        fprintf(c->err, "kdlc: fatal error: too many errors emitted, stopping now\n");
+        c->too_many = true;
+    }
+}
+
+void warning_at(Ctx *c, Span s, const char *fmt, ...) {
+    if (c->too_many)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    report(c, s, "warning", fmt, ap);
+    va_end(ap);
+    c->nwarnings++;
+}
+
+void note_at(Ctx *c, Span s, const char *fmt, ...) {
+    if (c->too_many)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    report(c, s, "note", fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,1417 @@
+/*
+ * keras.c - the `keras` module a .kdl program imports: keras.Input,
+ * keras.Model, keras.Sequential, keras.layers (from the layer table in
+ * layers.c), optimizers, losses, metrics, activations, initializers,
+ * regularizers and constraints; and what can be done with the values they
+ * make: calling layers on tensors (layer_call), tensor arithmetic, the
+ * attributes and methods of layers and models (summary, get_layer, compile,
+ * fit, build, add, ...).
+ *
+ * Requires: layers.c (table), model.c (graphs), summary.c (tables).
+ */
+#include "kdlc.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#define ARGS Ctx *c, Value *self, Value **a, Span *sp, Span call
+
+static Value *mkval(Ctx *c, ValueKind k) {
+    Value *v = arena_alloc(c->arena, sizeof *v);
+    v->kind = k;
+    return v;
+}
+
+// ---- config classes (optimizers, losses, metrics, initializers, ...) ------------
+
+#define BASE_OPT "weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, " \
+                 "use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, "        \
+                 "loss_scale_factor=None, gradient_accumulation_steps=None, name=None"
+#define LOSS_BASE "reduction='sum_over_batch_size', name=None, dtype=None"
+
+static ObjectClass object_classes[] = {
+    // keras.optimizers (defaults per keras/src/optimizers)
+    {"optimizers", "SGD", "learning_rate=0.01, momentum=0.0, nesterov=False, " BASE_OPT},
+    {"optimizers", "Adam", "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
+                           "amsgrad=False, " BASE_OPT},
+    {"optimizers", "AdamW", "learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, "
+                            "epsilon=1e-07, amsgrad=False, clipnorm=None, clipvalue=None, "
+                            "global_clipnorm=None, use_ema=False, ema_momentum=0.99, "
+                            "ema_overwrite_frequency=None, loss_scale_factor=None, "
+                            "gradient_accumulation_steps=None, name=None"},
+    {"optimizers", "RMSprop", "learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07, "
+                              "centered=False, " BASE_OPT},
+    {"optimizers", "Adagrad", "learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-07, "
+                              BASE_OPT},
+    {"optimizers", "Adadelta", "learning_rate=0.001, rho=0.95, epsilon=1e-07, " BASE_OPT},
+    {"optimizers", "Adamax", "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
+                             BASE_OPT},
+    {"optimizers", "Nadam", "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
+                            BASE_OPT},
+    {"optimizers", "Ftrl", "learning_rate=0.001, learning_rate_power=-0.5, "
+                           "initial_accumulator_value=0.1, l1_regularization_strength=0.0, "
+                           "l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, "
+                           "beta=0.0, " BASE_OPT},
+    {"optimizers", "Lion", "learning_rate=0.001, beta_1=0.9, beta_2=0.99, " BASE_OPT},
+    // keras.losses
+    {"losses", "CategoricalCrossentropy", "from_logits=False, label_smoothing=0.0, axis=-1, "
+                                          LOSS_BASE},
+    {"losses", "SparseCategoricalCrossentropy", "from_logits=False, ignore_class=None, axis=-1, "
+                                                LOSS_BASE},
+    {"losses", "BinaryCrossentropy", "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE},
+    {"losses", "MeanSquaredError", LOSS_BASE},
+    {"losses", "MeanAbsoluteError", LOSS_BASE},
+    {"losses", "Huber", "delta=1.0, " LOSS_BASE},
+    // keras.metrics
+    {"metrics", "Accuracy", "name='accuracy', dtype=None"},
+    {"metrics", "BinaryAccuracy", "name='binary_accuracy', dtype=None, threshold=0.5"},
+    {"metrics", "CategoricalAccuracy", "name='categorical_accuracy', dtype=None"},
+    {"metrics", "SparseCategoricalAccuracy", "name='sparse_categorical_accuracy', dtype=None"},
+    {"metrics", "MeanSquaredError", "name='mean_squared_error', dtype=None"},
+    {"metrics", "MeanAbsoluteError", "name='mean_absolute_error', dtype=None"},
+    // keras.initializers
+    {"initializers", "GlorotUniform", "seed=None"},
+    {"initializers", "GlorotNormal", "seed=None"},
+    {"initializers", "HeUniform", "seed=None"},
+    {"initializers", "HeNormal", "seed=None"},
+    {"initializers", "LecunUniform", "seed=None"},
+    {"initializers", "LecunNormal", "seed=None"},
+    {"initializers", "Zeros", ""},
+    {"initializers", "Ones", ""},
+    {"initializers", "Constant", "value=0.0"},
+    {"initializers", "RandomUniform", "minval=-0.05, maxval=0.05, seed=None"},
+    {"initializers", "RandomNormal", "mean=0.0, stddev=0.05, seed=None"},
+    {"initializers", "TruncatedNormal", "mean=0.0, stddev=0.05, seed=None"},
+    {"initializers", "Orthogonal", "gain=1.0, seed=None"},
+    {"initializers", "VarianceScaling", "scale=1.0, mode='fan_in', distribution='truncated_normal', "
+                                        "seed=None"},
+    // keras.regularizers
+    {"regularizers", "L1", "l1=0.01"},
+    {"regularizers", "L2", "l2=0.01"},
+    {"regularizers", "L1L2", "l1=0.0, l2=0.0"},
+    // keras.constraints
+    {"constraints", "MaxNorm", "max_value=2, axis=0"},
+    {"constraints", "MinMaxNorm", "min_value=0.0, max_value=1.0, rate=1.0, axis=0"},
+    {"constraints", "NonNeg", ""},
+    {"constraints", "UnitNorm", "axis=0"},
+    {NULL, NULL, NULL},
+};
+
+// Lower-case function-style names each module also exports (strings a
+// Keras user may pass, and attributes like keras.losses.mse).
+static const char *const loss_names[] = {
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
+    "mean_squared_error", "mean_absolute_error", "huber", "mse", "mae", "MSE", "MAE", "bce", "BCE",
+    NULL,
+};
+static const char *const metric_names[] = {
+    "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "mse", "mae", "mean_squared_error", "mean_absolute_error", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "binary_crossentropy", NULL,
+};
+static const char *const optimizer_names[] = {
+    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", NULL,
+};
+static const char *const initializer_names[] = {
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+    "zeros", "ones", "constant", "uniform", "normal", "random_uniform", "random_normal",
+    "truncated_normal", "orthogonal", "variance_scaling", "identity", NULL,
+};
+
+static bool same_icase(const char *a, const char *b) {
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+static bool in_names(const char *const *names, const char *s, bool icase) {
+    for (int i = 0; names[i]; i++)
+        if (icase ? same_icase(names[i], s) : !strcmp(names[i], s))
+            return true;
+    return false;
+}
+
+static const char *names_list(Ctx *c, const char *const *names) {
+    Buf b = {0};
+    for (int i = 0; names[i]; i++)
+        buf_printf(c->arena, &b, "%s'%s'", i ? ", " : "", names[i]);
+    return buf_str(c->arena, &b);
+}
+
+static Value *object_construct(Ctx *c, ObjectClass *oc, Arg *args, int nargs, Span call) {
+    Sig *sig = sig_cached(c, oc->sig);
+    Object *o = arena_alloc(c->arena, sizeof *o);
+    o->module = oc->module;
+    o->cls = oc->name;
+    o->sig = sig;
+    o->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(sig->nparams + 1));
+    Span *spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(sig->nparams + 1));
+    const char *what = arena_printf(c->arena, "keras.%s.%s()", oc->module, oc->name);
+    if (!sig_bind(c, sig, what, args, nargs, call, o->args, spans))
+        return v_error();
+    // Numeric hyperparameters must be numbers (learning_rate="fast" is an error).
+    for (int i = 0; i < sig->nparams; i++) {
+        Value *d = sig->params[i].dflt, *v = o->args[i];
+        if (d && (d->kind == V_FLOAT || d->kind == V_INT) && d->kind != V_BOOL &&
+            v->kind != V_NONE && !is_number(v)) {
+            error_at(c, spans[i], "%s: `%s` must be a number, got %s", what,
+                     sig->params[i].name, value_repr(c, v));
+            return v_error();
+        }
+    }
+    int lr = -1;
+    for (int i = 0; i < sig->nparams; i++)
+        if (!strcmp(sig->params[i].name, "learning_rate"))
+            lr = i;
+    if (lr >= 0 && is_number(o->args[lr]) && num_val(o->args[lr]) < 0) {
+        error_at(c, spans[lr], "%s: `learning_rate` must be non-negative, got %s", what,
+                 value_repr(c, o->args[lr]));
+        return v_error();
+    }
+    Value *v = mkval(c, V_OBJECT);
+    v->u.object = o;
+    return v;
+}
+
+// ---- shapes from values ----------------------------------------------------------
+
+bool shape_from_value(Ctx *c, Value *v, Span at, Shape *out, bool with_batch) {
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_TUPLE && v->kind != V_LIST) {
+        error_at(c, at, "Cannot convert '%s' to a shape: expected a tuple such as (28, 28, 1)",
+                 value_str(c, v));
+        return false;
+    }
+    int n = list_len(v);
+    if (n + (with_batch ? 1 : 0) > MAX_RANK) {
+        error_at(c, at, "shape %s has rank %d; kdl supports tensors of rank up to %d",
+                 value_repr(c, v), n + (with_batch ? 1 : 0), MAX_RANK);
+        return false;
+    }
+    memset(out, 0, sizeof *out);
+    int k = 0;
+    if (with_batch)
+        out->d[k++] = DIM_NONE;
+    for (int i = 0; i < n; i++) {
+        Value *d = list_get(v, i);
+        if (d->kind == V_NONE) {
+            out->d[k++] = DIM_NONE;
+        } else if (d->kind == V_INT && d->u.i >= 0) {
+            if (d->u.i > (int64_t)1 << 40) {
+                error_at(c, at, "dimension %lld in shape %s is too large", (long long)d->u.i,
+                         value_repr(c, v));
+                return false;
+            }
+            out->d[k++] = d->u.i;
+        } else {
+            error_at(c, at, "Cannot convert '%s' to a shape: dimension %s is not a non-negative "
+                     "integer or None", value_repr(c, v), value_repr(c, d));
+            return false;
+        }
+    }
+    out->rank = k;
+    return true;
+}
+
+static Value *shape_to_value(Ctx *c, const Shape *s) {
+    Value *t = v_tuple(c);
+    for (int i = 0; i < s->rank; i++)
+        list_append(c, t, s->d[i] == DIM_NONE ? v_none() : v_int(c, s->d[i]));
+    return t;
+}
+
+// ---- layer construction -------------------------------------------------------------
+
+static bool check_name(Ctx *c, Value *v, Span at, const char **out) {
+    if (v->kind == V_NONE) {
+        *out = NULL;
+        return true;
+    }
+    if (v->kind != V_STR) {
+        error_at(c, at, "`name` must be a string, got %s", value_repr(c, v));
+        return false;
+    }
+    if (v->u.str.len == 0) {
+        error_at(c, at, "`name` must not be empty");
+        return false;
+    }
+    if (strchr(v->u.str.s, '/')) {
+        error_at(c, at, "Argument `name` must be a string and cannot contain character `/`. "
+                 "Received: name=%s", value_repr(c, v));
+        return false;
+    }
+    *out = v->u.str.s;
+    return true;
+}
+
+Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span call) {
+    Layer *l = arena_alloc(c->arena, sizeof *l);
+    l->cls = cls;
+    l->class_name = cls->name;
+    l->span = call;
+    l->trainable = true;
+    l->attrs = arena_alloc(c->arena, sizeof(Dict));
+    l->sig = layer_class_sig(c, cls);
+    // `input_shape=` (Keras 2 style, still accepted by Keras 3 with a
+    // warning) is taken out before binding; Sequential uses it.
+    Arg *kept = arena_alloc(c->arena, sizeof(Arg) * (size_t)(nargs + 1));
+    int nkept = 0;
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kw && !strcmp(args[i].kw, "input_shape") && !(cls->flags & LC_INPUT)) {
+            l->input_shape_arg = args[i].val;
+            continue;
+        }
+        kept[nkept++] = args[i];
+    }
+    l->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(l->sig->nparams + 1));
+    l->arg_spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(l->sig->nparams + 1));
+    const char *what = arena_printf(c->arena, "%s()", cls->name);
+    bool ok = sig_bind(c, l->sig, what, kept, nkept, call, l->args, l->arg_spans);
+    for (int i = 0; i < l->sig->nparams; i++)
+        if (l->args[i]->kind == V_ERROR)
+            ok = false;
+    if (!ok)
+        return v_error();
+    const char *name = NULL;
+    if (sig_has(l->sig, "name") && !check_name(c, larg(l, "name"), larg_span(l, "name"), &name))
+        return v_error();
+    if (sig_has(l->sig, "trainable")) {
+        Value *t = larg(l, "trainable");
+        if (t->kind != V_BOOL) {
+            error_at(c, larg_span(l, "trainable"), "%s: `trainable` must be True or False, got %s",
+                     cls->name, value_repr(c, t));
+            return v_error();
+        }
+        l->trainable = t->u.b;
+    }
+    if (l->input_shape_arg) {
+        Shape s;
+        if (!shape_from_value(c, l->input_shape_arg, call, &s, true))
+            return v_error();
+    }
+    l->name = name ? name : auto_name(c, snake_case(c->arena, cls->name));
+    l->id = c->next_layer_id++;
+    if (cls->init && !cls->init(c, l))
+        return v_error();
+    if (cls->flags & LC_BUILT_AT_INIT)
+        l->built = true;
+    vec_push(c->arena, &c->layers, l);
+    return v_layer(c, l);
+}
+
+Layer *input_layer_new(Ctx *c, const char *name, Span at) {
+    static const char *input_class = "InputLayer";
+    const LayerClass *cls = layer_class_find(input_class);
+    Layer *l = arena_alloc(c->arena, sizeof *l);
+    l->cls = cls;
+    l->class_name = cls->name;
+    l->span = at;
+    l->trainable = true;
+    l->attrs = arena_alloc(c->arena, sizeof(Dict));
+    l->sig = layer_class_sig(c, cls);
+    l->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(l->sig->nparams + 1));
+    l->arg_spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(l->sig->nparams + 1));
+    for (int i = 0; i < l->sig->nparams; i++) {
+        l->args[i] = l->sig->params[i].dflt ? l->sig->params[i].dflt : v_none();
+        l->arg_spans[i] = at;
+    }
+    l->name = name ? name : auto_name(c, "input_layer");
+    l->id = c->next_layer_id++;
+    vec_push(c->arena, &c->layers, l);
+    return l;
+}
+
+static bool dtype_from_value(Ctx *c, Value *v, Span at, DType *out) {
+    *out = DT_FLOAT32;
+    if (v->kind == V_NONE)
+        return true;
+    if (v->kind == V_STR) {
+        const char *s = v->u.str.s;
+        if (!strcmp(s, "float32")) { *out = DT_FLOAT32; return true; }
+        if (!strcmp(s, "int32")) { *out = DT_INT32; return true; }
+        if (!strcmp(s, "int64")) { *out = DT_INT64; return true; }
+        if (!strcmp(s, "bool")) { *out = DT_BOOL; return true; }
+    }
+    error_at(c, at, "unsupported dtype %s: kdl supports 'float32', 'int32', 'int64' and 'bool'",
+             value_repr(c, v));
+    return false;
+}
+
+// keras.Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+//             tensor=None, optional=False)
+static Value *b_input(ARGS) {
+    Value *shape = a[0], *batch_size = a[1], *dtype = a[2], *sparse = a[3], *batch_shape = a[4],
+          *name = a[5], *tensor = a[6];
+    if (tensor->kind != V_NONE) {
+        error_at(c, sp[6], "keras.Input(tensor=...) is not supported");
+        return v_error();
+    }
+    if (sparse->kind == V_BOOL && sparse->u.b) {
+        error_at(c, sp[3], "sparse inputs are not supported");
+        return v_error();
+    }
+    Shape s;
+    if (shape->kind != V_NONE && batch_shape->kind != V_NONE) {
+        error_at(c, call, "You cannot pass both `shape` and `batch_shape` at the same time.");
+        return v_error();
+    }
+    if (batch_shape->kind != V_NONE) {
+        if (!shape_from_value(c, batch_shape, sp[4], &s, false))
+            return v_error();
+        if (s.rank == 0) {
+            error_at(c, sp[4], "`batch_shape` must have at least one dimension (the batch)");
+            return v_error();
+        }
+    } else {
+        if (shape->kind == V_NONE) {
+            error_at(c, call, "You must pass a `shape` argument.");
+            return v_error();
+        }
+        if (!shape_from_value(c, shape, sp[0], &s, true))
+            return v_error();
+        if (batch_size->kind == V_INT && batch_size->u.i > 0) {
+            s.d[0] = batch_size->u.i;
+        } else if (batch_size->kind != V_NONE) {
+            error_at(c, sp[1], "`batch_size` must be a positive integer or None, got %s",
+                     value_repr(c, batch_size));
+            return v_error();
+        }
+    }
+    DType dt;
+    if (!dtype_from_value(c, dtype, sp[2], &dt))
+        return v_error();
+    const char *nm;
+    if (!check_name(c, name, sp[5], &nm))
+        return v_error();
+    Layer *il = input_layer_new(c, nm, call);
+    // Bind the layer's own record of its arguments for codegen and summaries.
+    il->args[0] = shape;
+    il->args[1] = batch_size;
+    il->args[2] = dtype;
+    il->dtype = dt;
+    Tensor *t = input_layer_make(c, il, &s, dt, nm, call);
+    return v_tensor(c, t);
+}
+
+// ---- calling layers --------------------------------------------------------------------
+
+bool layer_infer_shapes(Ctx *c, Layer *l, const Shape *in, int nin, Value *in_struct, Shape *out,
+                        int *nout, Value **out_struct, Span at) {
+    *out_struct = NULL;
+    if (l->model)
+        return model_infer(c, l, in, nin, in_struct, out, nout, out_struct, at);
+    if (l->ucls) {
+        error_at(c, at, "custom layer classes (%s) are not supported yet; derive from keras.Model",
+                 l->class_name);
+        return false;
+    }
+    *nout = 1;
+    return l->cls->infer(c, l, in, nin, out, nout, at);
+}
+
+// Build the value the call returns: one tensor, or a list for several.
+static Value *outputs_value(Ctx *c, CallNode *n, Value *shape_struct) {
+    if (shape_struct && shape_struct->kind != V_TENSOR) {
+        // A model with structured outputs: same structure, new tensors in order.
+        Vec flat = {0};
+        flatten_tensors(c, shape_struct, "outputs", n->span, &flat);
+        Value *r = map_struct_tensors(c, shape_struct, (Tensor **)flat.data, n->out, flat.len);
+        return r;
+    }
+    if (n->nout == 1)
+        return v_tensor(c, n->out[0]);
+    Value *r = v_list(c);
+    for (int i = 0; i < n->nout; i++)
+        list_append(c, r, v_tensor(c, n->out[i]));
+    return r;
+}
+
+Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Span call) {
+    if (inputs->kind == V_ERROR)
+        return v_error();
+    // training= and mask= keyword arguments.
+    int training = -1;
+    Value *kw = NULL;
+    for (int i = 0; i < nkwargs; i++) {
+        Arg *k = &kwargs[i];
+        if (k->val->kind == V_ERROR)
+            return v_error();
+        if (!strcmp(k->kw, "training")) {
+            if (k->val->kind == V_BOOL)
+                training = k->val->u.b;
+            else if (k->val->kind != V_NONE) {
+                error_at(c, k->span, "`training` must be True, False or None at compile time, got %s",
+                         value_repr(c, k->val));
+                return v_error();
+            }
+            continue;
+        }
+        if (!strcmp(k->kw, "mask")) {
+            if (!kw)
+                kw = v_dict(c);
+            dict_set(c, kw->u.dict, v_str(c, k->kw), k->val);
+            continue;
+        }
+        bool rnn_state = !strcmp(k->kw, "initial_state");
+        if (rnn_state) {
+            error_at(c, k->span, "%s: `initial_state` is not supported", layer_label(c, l));
+            return v_error();
+        }
+        error_at(c, k->span, "%s got an unexpected keyword argument '%s' in its call", layer_label(c, l),
+                 k->kw);
+        return v_error();
+    }
+    Vec flat = {0};
+    bool multi = l->cls && (l->cls->flags & LC_MULTI_INPUT);
+    if (inputs->kind == V_TENSOR) {
+        if (multi) {
+            error_at(c, call, "%s must be called on a list of tensors (e.g. [x, y]), got a single "
+                     "tensor", layer_label(c, l));
+            return v_error();
+        }
+        vec_push(c->arena, &flat, inputs->u.tensor);
+    } else if (inputs->kind == V_LIST || inputs->kind == V_TUPLE || inputs->kind == V_DICT) {
+        if (!l->model && !multi) {
+            if ((inputs->kind == V_LIST || inputs->kind == V_TUPLE) && list_len(inputs) == 1 &&
+                list_get(inputs, 0)->kind == V_TENSOR) {
+                vec_push(c->arena, &flat, list_get(inputs, 0)->u.tensor);
+            } else {
+                error_at(c, call, "%s expects a single tensor as input, got a %s of %d", layer_label(c, l),
+                         value_type_name(inputs),
+                         inputs->kind == V_DICT ? inputs->u.dict->keys.len : list_len(inputs));
+                return v_error();
+            }
+        } else if (!flatten_tensors(c, inputs, "inputs", call, &flat)) {
+            return v_error();
+        }
+    } else {
+        error_at(c, call, "%s must be called on a KerasTensor (from keras.Input or another layer), "
+                 "got %s", layer_label(c, l), value_type_name(inputs));
+        return v_error();
+    }
+    if (flat.len > MAX_IO) {
+        error_at(c, call, "%s called on %d tensors; at most %d are supported", layer_label(c, l),
+                 flat.len, MAX_IO);
+        return v_error();
+    }
+    if (l->cls && (l->cls->flags & LC_INPUT)) {
+        error_at(c, call, "an InputLayer cannot be called on a tensor");
+        return v_error();
+    }
+    Shape in[MAX_IO], out[MAX_IO];
+    for (int i = 0; i < flat.len; i++)
+        in[i] = ((Tensor *)flat.data[i])->shape;
+    // The training flag a layer sees: explicit argument > the enclosing
+    // model call's > unset (decided per graph).
+    int eff_training = training >= 0 ? training : c->training_ctx;
+    int saved_training = c->training_ctx;
+    c->training_ctx = eff_training;
+    bool first_build = !l->built || (l->cls && (l->cls->flags & LC_BUILT_AT_INIT) && !l->nbuild_in);
+    if (!l->model && !l->built) {
+        if (l->cls->build && !l->cls->build(c, l, in, flat.len, call)) {
+            c->training_ctx = saved_training;
+            return v_error();
+        }
+        l->built = true;
+    }
+    if (!l->model && first_build) {
+        l->nbuild_in = flat.len < 8 ? flat.len : 8;
+        for (int i = 0; i < l->nbuild_in; i++)
+            l->build_in[i] = in[i];
+    }
+    int nout = 0;
+    Value *out_struct = NULL;
+    bool ok = layer_infer_shapes(c, l, in, flat.len, inputs, out, &nout, &out_struct, call);
+    c->training_ctx = saved_training;
+    if (!ok)
+        return v_error();
+    for (int i = 0; i < nout; i++) {
+        int64_t n = shape_numel(&out[i], 1);
+        if (n == -2 || n > ((int64_t)1 << 40)) {
+            error_at(c, call, "%s: output shape %s is too large", layer_label(c, l),
+                     shape_pystr(c->arena, &out[i]));
+            return v_error();
+        }
+    }
+    CallNode *n = node_new(c, l, (Tensor **)flat.data, flat.len, inputs, call);
+    n->training = c->trace ? eff_training : training;
+    n->kwargs = kw;
+    n->nout = nout;
+    n->out = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(nout + 1));
+    DType dt = DT_FLOAT32;
+    for (int i = 0; i < nout; i++) {
+        n->out[i] = tensor_new(c, &out[i], dt, NULL);
+        n->out[i]->node = n;
+        n->out[i]->index = i;
+    }
+    n->out_struct = outputs_value(c, n, out_struct);
+    bool traced = c->trace != NULL;
+    node_record(c, n);
+    // What the summary shows for a layer only ever called inside a subclass
+    // trace: Keras's compute_output_shape on the first build shapes; layers
+    // built at init (stateless) show `?`.
+    bool stateless = l->cls && (l->cls->flags & LC_BUILT_AT_INIT);
+    if (!traced || (!stateless && l->nlast_out == 0)) {
+        l->nlast_out = nout < 8 ? nout : 8;
+        for (int i = 0; i < l->nlast_out; i++)
+            l->last_out[i] = out[i];
+        l->last_out_struct = n->out_struct;
+    }
+    return n->out_struct;
+}
+
+// x + y on tensors: keras.layers.Add (likewise -, *), as Keras maps the
+// operators of KerasTensors to ops; a number operand becomes a Rescaling-like
+// op which kdl does not support yet.
+Value *tensor_binop(Ctx *c, OpKind op, Value *a, Value *b, Span at) {
+    const char *cls = op == OP_ADD ? "Add" : op == OP_SUB ? "Subtract" : op == OP_MUL ? "Multiply" : NULL;
+    if (!cls || a->kind != V_TENSOR || b->kind != V_TENSOR) {
+        error_at(c, at, "unsupported operand types for %s: '%s' and '%s' (kdl maps tensor + tensor, "
+                 "tensor - tensor and tensor * tensor to Add, Subtract and Multiply layers)",
+                 op_name(op), value_type_name(a), value_type_name(b));
+        return v_error();
+    }
+    const LayerClass *lc = layer_class_find(cls);
+    Value *layer = layer_construct(c, lc, NULL, 0, at);
+    if (layer->kind == V_ERROR)
+        return layer;
+    Value *pair = v_list(c);
+    list_append(c, pair, a);
+    list_append(c, pair, b);
+    return layer_call(c, layer->u.layer, pair, NULL, 0, at);
+}
+
+Value *tensor_get_attr(Ctx *c, Value *self, const char *name, Span at) {
+    Tensor *t = self->u.tensor;
+    if (!strcmp(name, "shape"))
+        return shape_to_value(c, &t->shape);
+    if (!strcmp(name, "dtype"))
+        return v_str(c, dtype_name(t->dtype));
+    if (!strcmp(name, "name"))
+        return v_str(c, t->name);
+    if (!strcmp(name, "ndim"))
+        return v_int(c, t->shape.rank);
+    if (!strcmp(name, "sparse") || !strcmp(name, "ragged"))
+        return v_bool(false);
+    error_at(c, at, "'KerasTensor' object has no attribute '%s'", name);
+    return v_error();
+}
+
+// ---- model methods ---------------------------------------------------------------------
+
+static Layer *self_layer(Value *self) {
+    return self->u.layer;
+}
+
+static bool need_model(Ctx *c, Layer *l, const char *method, Span at) {
+    if (l->model)
+        return true;
+    error_at(c, at, "'%s' object has no attribute '%s' (it is a layer, not a model)", l->class_name,
+             method);
+    return false;
+}
+
+static bool opt_int(Ctx *c, Value *v, Span at, const char *what, int *out) {
+    if (v->kind == V_NONE)
+        return true;
+    if (v->kind != V_INT || v->u.i <= 0 || v->u.i > 10000) {
+        error_at(c, at, "summary(): `%s` must be a positive integer, got %s", what, value_repr(c, v));
+        return false;
+    }
+    *out = (int)v->u.i;
+    return true;
+}
+
+// model.summary(line_length=None, positions=None, print_fn=None, expand_nested=False,
+//               show_trainable=False, layer_range=None)
+static Value *m_summary(ARGS) {
+    Layer *m = self_layer(self);
+    if (!need_model(c, m, "summary", call))
+        return v_error();
+    if (!model_is_built(m)) {
+        error_at(c, call, "This model has not yet been built. Build the model first by calling "
+                 "`build()` or by calling the model on a batch of data.");
+        if (m->model->kind == MODEL_SUBCLASS)
+            note_at(c, m->span, "%s is created here; call %s.build(input_shape) or call it on a "
+                    "keras.Input before summary()", layer_label(c, m), "model");
+        return v_error();
+    }
+    SummaryOpts o;
+    memset(&o, 0, sizeof o);
+    o.columns = c->summary_columns;
+    if (!opt_int(c, a[0], sp[0], "line_length", &o.line_length))
+        return v_error();
+    if (a[1]->kind != V_NONE) {
+        if ((a[1]->kind != V_LIST && a[1]->kind != V_TUPLE) || list_len(a[1]) == 0 ||
+            list_len(a[1]) > 8) {
+            error_at(c, sp[1], "summary(): `positions` must be a list of numbers, got %s",
+                     value_repr(c, a[1]));
+            return v_error();
+        }
+        for (int i = 0; i < list_len(a[1]); i++) {
+            Value *p = list_get(a[1], i);
+            if (!is_number(p) || num_val(p) < 0) {
+                error_at(c, sp[1], "summary(): `positions` must be a list of non-negative numbers, "
+                         "got %s", value_repr(c, a[1]));
+                return v_error();
+            }
+            o.positions[i] = num_val(p);
+        }
+        o.npositions = list_len(a[1]);
+    }
+    Value *print_fn = a[2];
+    o.expand_nested = value_truthy(a[3]);
+    o.show_trainable = value_truthy(a[4]);
+    if (a[5]->kind != V_NONE) {
+        Value *r = a[5];
+        if ((r->kind != V_LIST && r->kind != V_TUPLE) || list_len(r) != 2) {
+            error_at(c, sp[5], "layer_range must be a list or tuple of length 2. Received: "
+                     "layer_range = %s of length %d", value_repr(c, r),
+                     (r->kind == V_LIST || r->kind == V_TUPLE) ? list_len(r) : 1);
+            return v_error();
+        }
+        if (list_get(r, 0)->kind != V_STR || list_get(r, 1)->kind != V_STR) {
+            error_at(c, sp[5], "layer_range should contain string type only. Received: %s",
+                     value_repr(c, r));
+            return v_error();
+        }
+        o.layer_range[0] = list_get(r, 0)->u.str.s;
+        o.layer_range[1] = list_get(r, 1)->u.str.s;
+    }
+    const char *err = NULL;
+    const char *text = summary_render(c, m, &o, &err);
+    if (!text) {
+        error_at(c, call, "%s", err ? err : "cannot print the summary");
+        return v_error();
+    }
+    if (c->quiet_summaries)
+        return v_none();
+    if (print_fn->kind == V_NONE) {
+        fputs(text, c->out);
+        return v_none();
+    }
+    Arg arg = {NULL, v_str(c, text), call};
+    Value *r = call_value(c, print_fn, &arg, 1, sp[2]);
+    return r->kind == V_ERROR ? r : v_none();
+}
+
+static Value *m_get_layer(ARGS) {
+    Layer *m = self_layer(self);
+    if (!need_model(c, m, "get_layer", call))
+        return v_error();
+    return model_get_layer(c, m, a[0], a[1], call);
+}
+
+static Value *m_build(ARGS) {
+    Layer *m = self_layer(self);
+    if (!m->model) {
+        error_at(c, call, "build() on a single layer is not supported; call the layer on a tensor");
+        return v_error();
+    }
+    if (m->model->built)
+        return v_none();
+    model_build_subclass(c, m, a[0], sp[0]);
+    return v_none();
+}
+
+static Value *m_add(ARGS) {
+    Layer *m = self_layer(self);
+    if (!m->model || m->model->kind != MODEL_SEQUENTIAL) {
+        error_at(c, call, "'%s' object has no attribute 'add' (only Sequential models have add())",
+                 m->class_name);
+        return v_error();
+    }
+    sequential_add(c, m, a[0], sp[0]);
+    return v_none();
+}
+
+static Value *m_pop(ARGS) {
+    Layer *m = self_layer(self);
+    if (!m->model || m->model->kind != MODEL_SEQUENTIAL) {
+        error_at(c, call, "only Sequential models have pop()");
+        return v_error();
+    }
+    if (m->model->layers.len == 0) {
+        error_at(c, call, "There are no layers in the model.");
+        return v_error();
+    }
+    Layer *l = m->model->layers.data[--m->model->layers.len];
+    m->model->layer_spans.len--;
+    return v_layer(c, l);
+}
+
+static Value *m_count_params(ARGS) {
+    Layer *m = self_layer(self);
+    if (!model_is_built(m)) {
+        error_at(c, call, "You tried to call `count_params` on layer '%s', but the layer isn't "
+                 "built. You can build it manually via: `layer.build(input_shape)`.", m->name);
+        return v_error();
+    }
+    Vec ws = {0};
+    model_weights(c, m, &ws);
+    int64_t n = 0;
+    for (int i = 0; i < ws.len; i++)
+        n += shape_numel(&((Weight *)ws.data[i])->shape, 0);
+    return v_int(c, n);
+}
+
+static bool check_loss(Ctx *c, Value *v, Span at) {
+    if (v->kind == V_NONE || v->kind == V_ERROR)
+        return true;
+    if (v->kind == V_STR) {
+        if (in_names(loss_names, v->u.str.s, false))
+            return true;
+        error_at(c, at, "Could not interpret loss identifier: %s (kdl knows %s)", v->u.str.s,
+                 names_list(c, loss_names));
+        return false;
+    }
+    if (v->kind == V_OBJECT && !strcmp(v->u.object->module, "losses"))
+        return true;
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        bool ok = true;
+        for (int i = 0; i < list_len(v); i++)
+            ok = check_loss(c, list_get(v, i), at) && ok;
+        return ok;
+    }
+    if (v->kind == V_DICT) {
+        bool ok = true;
+        for (int i = 0; i < v->u.dict->vals.len; i++)
+            ok = check_loss(c, v->u.dict->vals.data[i], at) && ok;
+        return ok;
+    }
+    error_at(c, at, "Could not interpret loss identifier: %s", value_repr(c, v));
+    return false;
+}
+
+static bool check_metric(Ctx *c, Value *v, Span at) {
+    if (v->kind == V_ERROR)
+        return true;
+    if (v->kind == V_STR) {
+        if (in_names(metric_names, v->u.str.s, false))
+            return true;
+        error_at(c, at, "Could not interpret metric identifier: %s (kdl knows %s)", v->u.str.s,
+                 names_list(c, metric_names));
+        return false;
+    }
+    if (v->kind == V_OBJECT && (!strcmp(v->u.object->module, "metrics") ||
+                                !strcmp(v->u.object->module, "losses")))
+        return true;
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        bool ok = true;
+        for (int i = 0; i < list_len(v); i++)
+            ok = check_metric(c, list_get(v, i), at) && ok;
+        return ok;
+    }
+    if (v->kind == V_DICT) {
+        bool ok = true;
+        for (int i = 0; i < v->u.dict->vals.len; i++)
+            ok = check_metric(c, v->u.dict->vals.data[i], at) && ok;
+        return ok;
+    }
+    error_at(c, at, "Could not interpret metric identifier: %s", value_repr(c, v));
+    return false;
+}
+
+// model.compile(optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, ...)
+static Value *m_compile(ARGS) {
+    Layer *m = self_layer(self);
+    if (!need_model(c, m, "compile", call))
+        return v_error();
+    bool ok = true;
+    Value *opt = a[0];
+    if (opt->kind == V_STR) {
+        if (!in_names(optimizer_names, opt->u.str.s, true)) {
+            error_at(c, sp[0], "Could not interpret optimizer identifier: %s (kdl knows %s)",
+                     opt->u.str.s, names_list(c, optimizer_names));
+            ok = false;
+        }
+    } else if (!(opt->kind == V_OBJECT && !strcmp(opt->u.object->module, "optimizers")) &&
+               opt->kind != V_ERROR) {
+        error_at(c, sp[0], "Could not interpret optimizer identifier: %s", value_repr(c, opt));
+        ok = false;
+    }
+    ok = check_loss(c, a[1], sp[1]) && ok;
+    if (a[3]->kind != V_NONE && a[3]->kind != V_LIST && a[3]->kind != V_TUPLE && a[3]->kind != V_DICT &&
+        a[3]->kind != V_ERROR) {
+        error_at(c, sp[3], "Expected `metrics` argument to be a list, tuple, or dict. Received "
+                 "instead: metrics=%s of type %s", value_repr(c, a[3]), value_type_name(a[3]));
+        ok = false;
+    } else if (a[3]->kind != V_NONE) {
+        ok = check_metric(c, a[3], sp[3]) && ok;
+    }
+    if (!ok)
+        return v_error();
+    CompileCfg *cfg = arena_alloc(c->arena, sizeof *cfg);
+    cfg->optimizer = opt;
+    cfg->loss = a[1];
+    cfg->loss_weights = a[2];
+    cfg->metrics = a[3];
+    cfg->span = call;
+    m->model->compile = cfg;
+    return v_none();
+}
+
+static const char *fit_sig =
+    "x=None, y=None, batch_size=None, epochs=1, verbose='auto', callbacks=None, "
+    "validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, "
+    "sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None, "
+    "validation_batch_size=None, validation_freq=1";
+
+// model.fit(...): arguments are validated and stored for the training code.
+// In a .kdl file x and y name data files (strings) or are omitted.
+static Value *m_fit(ARGS) {
+    Layer *m = self_layer(self);
+    if (!need_model(c, m, "fit", call))
+        return v_error();
+    Value *args = a[0], *kwargs = a[1];
+    Sig *sig = sig_cached(c, fit_sig);
+    int n = list_len(args) + kwargs->u.dict->keys.len;
+    Arg *all = arena_alloc(c->arena, sizeof(Arg) * (size_t)(n + 1));
+    int k = 0;
+    for (int i = 0; i < list_len(args); i++)
+        all[k++] = (Arg){NULL, list_get(args, i), sp[0]};
+    for (int i = 0; i < kwargs->u.dict->keys.len; i++) {
+        Value *key = kwargs->u.dict->keys.data[i];
+        all[k++] = (Arg){key->u.str.s, kwargs->u.dict->vals.data[i], call};
+    }
+    FitCfg *f = arena_alloc(c->arena, sizeof *f);
+    f->sig = sig;
+    f->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(sig->nparams + 1));
+    Span *spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(sig->nparams + 1));
+    if (!sig_bind(c, sig, "Model.fit()", all, k, call, f->args, spans))
+        return v_error();
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        Value *v = f->args[i];
+        if (v->kind != V_NONE && v->kind != V_STR && v->kind != V_ERROR) {
+            error_at(c, spans[i], "Model.fit(): in a .kdl file `%s` must be a data file name (a "
+                     "string) or omitted, got %s", sig->params[i].name, value_type_name(v));
+            ok = false;
+        }
+    }
+    struct { int idx; int64_t min; } ints[] = {{2, 1}, {3, 0}, {11, 0}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        Value *v = f->args[ints[i].idx];
+        if (v->kind == V_NONE && ints[i].idx == 2)
+            continue;
+        if (v->kind != V_INT || v->u.i < ints[i].min) {
+            error_at(c, spans[ints[i].idx], "Model.fit(): `%s` must be an integer >= %lld, got %s",
+                     sig->params[ints[i].idx].name, (long long)ints[i].min, value_repr(c, v));
+            ok = false;
+        }
+    }
+    Value *vs = f->args[6];
+    if (!is_number(vs) || num_val(vs) < 0 || num_val(vs) >= 1) {
+        error_at(c, spans[6], "Model.fit(): `validation_split` must be a float in [0, 1), got %s",
+                 value_repr(c, vs));
+        ok = false;
+    }
+    if (f->args[8]->kind != V_BOOL) {
+        error_at(c, spans[8], "Model.fit(): `shuffle` must be True or False, got %s",
+                 value_repr(c, f->args[8]));
+        ok = false;
+    }
+    if (!ok)
+        return v_error();
+    if (!m->model->compile) {
+        error_at(c, call, "You must call `compile()` before using the model.");
+        return v_error();
+    }
+    f->span = call;
+    m->model->fit = f;
+    return v_none();
+}
+
+static Builtin model_methods[] = {
+    {"summary", "line_length=None, positions=None, print_fn=None, expand_nested=False, "
+                "show_trainable=False, layer_range=None", m_summary},
+    {"get_layer", "name=None, index=None", m_get_layer},
+    {"build", "input_shape", m_build},
+    {"add", "layer", m_add},
+    {"pop", "", m_pop},
+    {"count_params", "", m_count_params},
+    {"compile", "optimizer='rmsprop', loss=None, loss_weights=None, metrics=None, "
+                "weighted_metrics=None, run_eagerly=False, steps_per_execution=1, "
+                "jit_compile='auto', auto_scale_loss=True", m_compile},
+    {"fit", "*args, **kwargs", m_fit},
+    {NULL, NULL, NULL},
+};
+
+static Builtin count_params_builtin = {"count_params", "", m_count_params};
+
+static Value *bound(Ctx *c, Value *self, Builtin *b) {
+    Value *fn = mkval(c, V_BUILTIN);
+    fn->u.builtin = b;
+    Value *m = mkval(c, V_METHOD);
+    m->u.method.self = self;
+    m->u.method.fn = fn;
+    return m;
+}
+
+static Value *layer_list(Ctx *c, Vec *layers) {
+    Value *r = v_list(c);
+    for (int i = 0; i < layers->len; i++)
+        list_append(c, r, v_layer(c, layers->data[i]));
+    return r;
+}
+
+static Value *tensors_list(Ctx *c, Tensor **ts, int n) {
+    Value *r = v_list(c);
+    for (int i = 0; i < n; i++)
+        list_append(c, r, v_tensor(c, ts[i]));
+    return r;
+}
+
+// layer.output / layer.input: Keras requires exactly one inbound node.
+static Value *node_io(Ctx *c, Layer *l, bool output, Span at) {
+    if (l->model && l->nodes.len == 0 && l->model->graph) {
+        Graph *g = l->model->graph;
+        return output ? g->out_struct : g->in_struct;
+    }
+    if (l->nodes.len == 0) {
+        error_at(c, at, "The layer %s has never been called and thus has no defined %s.", l->name,
+                 output ? "output" : "input");
+        return v_error();
+    }
+    if (l->nodes.len > 1 && !(l->cls && (l->cls->flags & LC_INPUT))) {
+        error_at(c, at, "The layer %s has multiple inbound nodes, with different %s. Use "
+                 "get_%s_at(node_index) instead.", l->name, output ? "outputs" : "inputs",
+                 output ? "output" : "input");
+        return v_error();
+    }
+    CallNode *n = l->nodes.data[0];
+    if (output)
+        return n->out_struct;
+    if (n->nin == 0)
+        return n->out_struct;   // an InputLayer's input is its output
+    return n->in_struct;
+}
+
+Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at) {
+    Layer *l = self->u.layer;
+    // User attributes and methods (subclasses) first.
+    Value *v = dict_get_str(l->attrs, name);
+    if (v)
+        return v;
+    if (l->ucls) {
+        Value *m = dict_get_str(l->ucls->methods, name);
+        if (m) {
+            if (m->kind != V_FUNC)
+                return m;
+            Value *bm = mkval(c, V_METHOD);
+            bm->u.method.self = self;
+            bm->u.method.fn = m;
+            return bm;
+        }
+    }
+    if (!strcmp(name, "name"))
+        return v_str(c, l->name);
+    if (!strcmp(name, "trainable"))
+        return v_bool(l->trainable);
+    if (!strcmp(name, "built"))
+        return v_bool(model_is_built(l));
+    if (!strcmp(name, "output"))
+        return node_io(c, l, true, at);
+    if (!strcmp(name, "input"))
+        return node_io(c, l, false, at);
+    if (!strcmp(name, "output_shape") || !strcmp(name, "input_shape")) {
+        bool o = name[0] == 'o';
+        if (l->model && l->model->graph) {
+            Graph *g = l->model->graph;
+            Tensor *t = o ? g->outputs[0] : g->inputs[0];
+            if ((o ? g->noutputs : g->ninputs) == 1)
+                return shape_to_value(c, &t->shape);
+            Value *r = v_list(c);
+            for (int i = 0; i < (o ? g->noutputs : g->ninputs); i++)
+                list_append(c, r, shape_to_value(c, &(o ? g->outputs : g->inputs)[i]->shape));
+            return r;
+        }
+        Value *io = node_io(c, l, o, at);
+        if (io->kind == V_TENSOR)
+            return shape_to_value(c, &io->u.tensor->shape);
+        return io->kind == V_ERROR ? io : v_error();
+    }
+    if (l->model) {
+        Model *m = l->model;
+        if (!strcmp(name, "layers"))
+            return layer_list(c, &m->layers);
+        if (!strcmp(name, "inputs") || !strcmp(name, "outputs")) {
+            if (!m->graph) {
+                error_at(c, at, "%s is not built yet: it has no %s", layer_label(c, l), name);
+                return v_error();
+            }
+            return name[0] == 'i' ? tensors_list(c, m->graph->inputs, m->graph->ninputs)
+                                  : tensors_list(c, m->graph->outputs, m->graph->noutputs);
+        }
+        for (Builtin *b = model_methods; b->name; b++)
+            if (!strcmp(b->name, name))
+                return bound(c, self, b);
+    } else if (!strcmp(name, "count_params")) {
+        return bound(c, self, &count_params_builtin);
+    }
+    // Constructor arguments read back as attributes (layer.units, .filters).
+    if (l->sig) {
+        int k = -1;
+        for (int i = 0; i < l->sig->nparams; i++)
+            if (!strcmp(l->sig->params[i].name, name))
+                k = i;
+        if (k >= 0)
+            return l->args[k];
+    }
+    if (!strcmp(name, "weights") || !strcmp(name, "trainable_weights") ||
+        !strcmp(name, "non_trainable_weights")) {
+        error_at(c, at, "`%s` holds run-time values; weights are not available at compile time "
+                 "(see the generated get_layer API)", name);
+        return v_error();
+    }
+    error_at(c, at, "'%s' object has no attribute '%s'", l->class_name, name);
+    return v_error();
+}
+
+// Track layers assigned to a subclass instance (also inside lists/dicts).
+static void track_layers(Ctx *c, Layer *owner, Value *v) {
+    if (v->kind == V_LAYER) {
+        for (int i = 0; i < owner->tracked.len; i++)
+            if (owner->tracked.data[i] == v->u.layer)
+                return;
+        vec_push(c->arena, &owner->tracked, v->u.layer);
+        if (owner->model) {
+            bool seen = false;
+            for (int i = 0; i < owner->model->layers.len; i++)
+                if (owner->model->layers.data[i] == v->u.layer)
+                    seen = true;
+            if (!seen)
+                vec_push(c->arena, &owner->model->layers, v->u.layer);
+        }
+    } else if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        for (int i = 0; i < list_len(v); i++)
+            track_layers(c, owner, list_get(v, i));
+    } else if (v->kind == V_DICT) {
+        for (int i = 0; i < v->u.dict->vals.len; i++)
+            track_layers(c, owner, v->u.dict->vals.data[i]);
+    }
+}
+
+void layer_set_attr(Ctx *c, Layer *l, const char *name, Value *v, Span name_span, Span at) {
+    if (v->kind == V_ERROR)
+        return;
+    if (!strcmp(name, "trainable")) {
+        if (v->kind != V_BOOL) {
+            error_at(c, at, "`trainable` must be True or False, got %s", value_repr(c, v));
+            return;
+        }
+        layer_set_trainable(l, v->u.b);
+        return;
+    }
+    if (!strcmp(name, "name") || !strcmp(name, "layers") || !strcmp(name, "inputs") ||
+        !strcmp(name, "outputs") || !strcmp(name, "output") || !strcmp(name, "input") ||
+        !strcmp(name, "built")) {
+        error_at(c, name_span, "cannot set attribute '%s' of %s (it is read-only)", name,
+                 layer_label(c, l));
+        return;
+    }
+    if (l->ucls) {
+        if (l == v->u.layer && v->kind == V_LAYER) {
+            error_at(c, at, "cannot assign a layer to an attribute of itself");
+            return;
+        }
+        track_layers(c, l, v);
+    }
+    dict_set(c, l->attrs, v_str(c, name), v);
+}
+
+// ---- keras.Model / keras.Sequential / base init -------------------------------------------
+
+static Value *model_ctor(Ctx *c, Arg *args, int nargs, Span call) {
+    Sig *sig = sig_cached(c, "inputs=None, outputs=None, name=None, trainable=True");
+    Value *v[4];
+    Span s[4];
+    if (!sig_bind(c, sig, "keras.Model()", args, nargs, call, v, s))
+        return v_error();
+    if (v[0]->kind == V_NONE || v[1]->kind == V_NONE) {
+        error_at(c, call, "keras.Model(...) needs `inputs` and `outputs` (the functional API); to "
+                 "subclass, write `class MyModel(keras.Model):`");
+        return v_error();
+    }
+    const char *name;
+    if (!check_name(c, v[2], s[2], &name))
+        return v_error();
+    if (v[3]->kind != V_BOOL) {
+        error_at(c, s[3], "`trainable` must be True or False");
+        return v_error();
+    }
+    return model_functional(c, v[0], v[1], name, v[3]->u.b, call, s[0], s[1]);
+}
+
+static Value *sequential_ctor(Ctx *c, Arg *args, int nargs, Span call) {
+    Sig *sig = sig_cached(c, "layers=None, trainable=True, name=None");
+    Value *v[3];
+    Span s[3];
+    if (!sig_bind(c, sig, "keras.Sequential()", args, nargs, call, v, s))
+        return v_error();
+    const char *name;
+    if (!check_name(c, v[2], s[2], &name))
+        return v_error();
+    Layer *m = model_new_sequential(c, name, call);
+    Value *items = v[0];
+    if (items->kind == V_LAYER || items->kind == V_TENSOR) {
+        Value *l = v_list(c);
+        list_append(c, l, items);
+        items = l;
+    }
+    if (items->kind == V_LIST || items->kind == V_TUPLE) {
+        // Keras adds every layer without rebuilding, then builds once.
+        Value *list = items;
+        // Element spans: the list literal's items if we can see them.
+        for (int i = 0; i < list_len(list); i++) {
+            Span at = s[0];
+            if (list->kind == V_LIST && list->u.list->spans && i < list->u.list->nspans)
+                at = list->u.list->spans[i];
+            m->model->deferred = true;
+            if (!sequential_add(c, m, list_get(list, i), at))
+                break;
+        }
+        m->model->deferred = false;
+        sequential_finish(c, m, call);
+    } else if (items->kind != V_NONE && items->kind != V_ERROR) {
+        error_at(c, s[0], "keras.Sequential(layers=...) expects a list of layers, got %s",
+                 value_type_name(items));
+    }
+    if (v[1]->kind == V_BOOL && !v[1]->u.b)
+        layer_set_trainable(m, false);
+    return v_layer(c, m);
+}
+
+Value *keras_construct(Ctx *c, Value *cls, Arg *args, int nargs, Span call) {
+    switch (cls->u.cls.kind) {
+    case CLS_MODEL:
+        return model_ctor(c, args, nargs, call);
+    case CLS_SEQUENTIAL:
+        return sequential_ctor(c, args, nargs, call);
+    case CLS_OBJECT:
+        return object_construct(c, (ObjectClass *)cls->u.cls.object, args, nargs, call);
+    case CLS_BASE_LAYER:
+        error_at(c, call, "keras.layers.Layer cannot be instantiated directly; subclass it");
+        return v_error();
+    default:
+        unreachable();
+    }
+}
+
+void keras_base_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call) {
+    Sig *sig = sig_cached(c, "name=None, trainable=True, dtype=None, autocast=True");
+    Value *v[4];
+    Span s[4];
+    if (!sig_bind(c, sig, "keras.Model.__init__()", args, nargs, call, v, s))
+        return;
+    const char *name;
+    if (!check_name(c, v[0], s[0], &name))
+        return;
+    if (name && !l->name)
+        l->name = name;
+    else if (name)
+        l->name = name;
+    if (v[1]->kind == V_BOOL)
+        l->trainable = v[1]->u.b;
+    if (!l->name)
+        l->name = auto_name(c, snake_case(c->arena, l->class_name));
+}
+
+static Value *b_base_init(ARGS) {
+    Value *kwargs = a[0];
+    int n = kwargs->u.dict->keys.len;
+    Arg *args = arena_alloc(c->arena, sizeof(Arg) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        Value *k = kwargs->u.dict->keys.data[i];
+        args[i] = (Arg){k->u.str.s, kwargs->u.dict->vals.data[i], call};
+    }
+    keras_base_init(c, self->u.layer, args, n, call);
+    return v_none();
+}
+
+Builtin keras_base_init_builtin = {"super().__init__", "**kwargs", b_base_init};
+
+// keras.saving.register_keras_serializable(package=..., name=...) -> a
+// decorator that returns its argument unchanged.
+static Value *b_identity(ARGS) {
+    return a[0];
+}
+static Builtin identity_builtin = {"register_keras_serializable.<decorator>", "obj", b_identity};
+static Value *b_register(ARGS) {
+    Value *fn = mkval(c, V_BUILTIN);
+    fn->u.builtin = &identity_builtin;
+    return fn;
+}
+
+// layers.add([...]) and friends: construct the layer with the keyword
+// arguments, then call it on the inputs.
+static Value *b_layer_func(Ctx *c, const char *cls_name, Value *inputs, Value *kwargs, Span call) {
+    const LayerClass *cls = layer_class_find(cls_name);
+    int n = kwargs->u.dict->keys.len;
+    Arg *args = arena_alloc(c->arena, sizeof(Arg) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        Value *k = kwargs->u.dict->keys.data[i];
+        args[i] = (Arg){k->u.str.s, kwargs->u.dict->vals.data[i], call};
+    }
+    Value *l = layer_construct(c, cls, args, n, call);
+    if (l->kind == V_ERROR)
+        return l;
+    return layer_call(c, l->u.layer, inputs, NULL, 0, call);
+}
+
+#define LAYER_FUNC(fname, cname) \
+    static Value *b_##fname(ARGS) { return b_layer_func(c, cname, a[0], a[1], call); }
+LAYER_FUNC(add, "Add")
+LAYER_FUNC(subtract, "Subtract")
+LAYER_FUNC(multiply, "Multiply")
+LAYER_FUNC(average, "Average")
+LAYER_FUNC(concatenate, "Concatenate")
+
+static Builtin keras_builtins[] = {
+    {"keras.Input", "shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, "
+                    "name=None, tensor=None, optional=False", b_input},
+    {"keras.layers.add", "inputs, **kwargs", b_add},
+    {"keras.layers.subtract", "inputs, **kwargs", b_subtract},
+    {"keras.layers.multiply", "inputs, **kwargs", b_multiply},
+    {"keras.layers.average", "inputs, **kwargs", b_average},
+    {"keras.layers.concatenate", "inputs, **kwargs", b_concatenate},
+    {"keras.saving.register_keras_serializable", "package='Custom', name=None", b_register},
+    {NULL, NULL, NULL},
+};
+
+// ---- the module tree ----------------------------------------------------------------------
+
+static Module *module_new(Ctx *c, const char *name) {
+    Module *m = arena_alloc(c->arena, sizeof *m);
+    m->name = name;
+    m->attrs = arena_alloc(c->arena, sizeof(Dict));
+    return m;
+}
+
+static void put(Ctx *c, Module *m, const char *name, Value *v) {
+    dict_set(c, m->attrs, v_str(c, name), v);
+}
+
+static Value *module_value(Ctx *c, Module *m) {
+    Value *v = mkval(c, V_MODULE);
+    v->u.module = m;
+    return v;
+}
+
+static Value *class_value(Ctx *c, ClassKind k, const char *name) {
+    Value *v = mkval(c, V_CLASS);
+    v->u.cls.kind = k;
+    v->u.cls.name = name;
+    return v;
+}
+
+static Value *builtin_value(Ctx *c, const char *full) {
+    for (Builtin *b = keras_builtins; b->name; b++)
+        if (!strcmp(b->name, full)) {
+            Value *v = mkval(c, V_BUILTIN);
+            v->u.builtin = b;
+            return v;
+        }
+    die("no keras builtin %s", full);
+}
+
+void keras_init(Ctx *c) {
+    Module *keras = module_new(c, "keras");
+    Module *layers = module_new(c, "keras.layers");
+    Module *models = module_new(c, "keras.models");
+    Module *mods[7];
+    static const char *const obj_modules[] = {"optimizers", "losses", "metrics", "initializers",
+                                              "regularizers", "constraints", "activations"};
+    for (int i = 0; i < 7; i++) {
+        mods[i] = module_new(c, arena_printf(c->arena, "keras.%s", obj_modules[i]));
+        put(c, keras, obj_modules[i], module_value(c, mods[i]));
+    }
+    Module *saving = module_new(c, "keras.saving");
+    c->keras = keras;
+    c->modules = arena_alloc(c->arena, sizeof(Dict));
+    dict_set(c, c->modules, v_str(c, "keras"), module_value(c, keras));
+    dict_set(c, c->modules, v_str(c, "keras.layers"), module_value(c, layers));
+    dict_set(c, c->modules, v_str(c, "keras.models"), module_value(c, models));
+    dict_set(c, c->modules, v_str(c, "keras.saving"), module_value(c, saving));
+    for (int i = 0; i < 7; i++)
+        dict_set(c, c->modules, v_str(c, mods[i]->name), module_value(c, mods[i]));
+
+    put(c, keras, "layers", module_value(c, layers));
+    put(c, keras, "models", module_value(c, models));
+    put(c, keras, "saving", module_value(c, saving));
+    Value *input = builtin_value(c, "keras.Input");
+    Value *model = class_value(c, CLS_MODEL, "Model");
+    Value *seq = class_value(c, CLS_SEQUENTIAL, "Sequential");
+    put(c, keras, "Input", input);
+    put(c, keras, "Model", model);
+    put(c, keras, "Sequential", seq);
+    put(c, models, "Model", model);
+    put(c, models, "Sequential", seq);
+    put(c, layers, "Input", input);
+    put(c, layers, "Layer", class_value(c, CLS_BASE_LAYER, "Layer"));
+    put(c, keras, "Layer", class_value(c, CLS_BASE_LAYER, "Layer"));
+    put(c, saving, "register_keras_serializable",
+        builtin_value(c, "keras.saving.register_keras_serializable"));
+    for (int i = 0; i < num_layer_classes; i++) {
+        Value *v = class_value(c, CLS_LAYER, layer_classes[i].name);
+        v->u.cls.layer = &layer_classes[i];
+        put(c, layers, layer_classes[i].name, v);
+    }
+    for (const LayerFunc *f = layer_aliases; f->name; f++) {
+        Value *v = class_value(c, CLS_LAYER, f->cls);
+        v->u.cls.layer = layer_class_find(f->cls);
+        put(c, layers, f->name, v);
+    }
+    for (const LayerFunc *f = layer_funcs; f->name; f++)
+        put(c, layers, f->name, builtin_value(c, arena_printf(c->arena, "keras.layers.%s", f->name)));
+    for (ObjectClass *oc = object_classes; oc->name; oc++) {
+        Value *v = class_value(c, CLS_OBJECT, oc->name);
+        v->u.cls.object = oc;
+        for (int i = 0; i < 7; i++)
+            if (!strcmp(mods[i]->name + 6, oc->module))
+                put(c, mods[i], oc->name, v);
+    }
+    // Function-style names: keras.losses.mse, keras.activations.relu, ...
+    // evaluate to the same strings Keras accepts.
+    for (int i = 0; loss_names[i]; i++)
+        put(c, mods[1], loss_names[i], v_str(c, loss_names[i]));
+    for (int i = 0; initializer_names[i]; i++)
+        put(c, mods[3], initializer_names[i], v_str(c, initializer_names[i]));
+    for (int i = 0; i < ACT_COUNT; i++)
+        put(c, mods[6], act_name((ActKind)i), v_str(c, act_name((ActKind)i)));
+    put(c, mods[6], "swish", v_str(c, "silu"));
+    put(c, mods[4], "l1", class_value(c, CLS_OBJECT, "L1"));
+    put(c, mods[4], "l2", class_value(c, CLS_OBJECT, "L2"));
+    put(c, mods[4], "l1_l2", class_value(c, CLS_OBJECT, "L1L2"));
+    for (ObjectClass *oc = object_classes; oc->name; oc++) {
+        if (!strcmp(oc->module, "regularizers")) {
+            Value *v = dict_get_str(mods[4]->attrs, !strcmp(oc->name, "L1") ? "l1"
+                                                    : !strcmp(oc->name, "L2") ? "l2" : "l1_l2");
+            v->u.cls.object = oc;
+        }
+    }
+}
+
+Module *keras_module_lookup(Ctx *c, const char *dotted) {
+    Value *v = dict_get_str(c->modules, dotted);
+    return v ? v->u.module : NULL;
+}
+
+void report_bad_import(Ctx *c, const char *module, Span at) {
+    if (!strcmp(module, "tensorflow") || !strncmp(module, "tensorflow.", 11) ||
+        !strcmp(module, "tf_keras")) {
+        error_at(c, at, "module '%s' cannot be imported in a .kdl file; kdl implements Keras 3: "
+                 "write `import keras` (tf.keras code: use `keras.` instead of `tf.keras.`)", module);
+        return;
+    }
+    if (!strncmp(module, "keras.", 6))
+        error_at(c, at, "module '%s' is not available in kdl; available: keras, keras.layers, "
+                 "keras.models, keras.optimizers, keras.losses, keras.metrics, keras.activations, "
+                 "keras.initializers, keras.regularizers, keras.constraints, keras.saving", module);
+    else
+        error_at(c, at, "module '%s' cannot be imported in a .kdl file (only keras and its "
+                 "submodules can)", module);
+}

@@ -1,0 +1,1993 @@
+/*
+ * layers.c - the layer table: one LayerClass per Keras 3 layer class.
+ *
+ * Each entry has the constructor signature (Keras 3's parameter names, order
+ * and defaults, then the base-Layer keywords), an init that checks the
+ * arguments in Keras's words and parses them into Layer.iv/fv/act (the slot
+ * layout is an enum per family), a build that creates the weights Keras
+ * creates (names, shapes, order, trainable flags) and an infer that is Keras's
+ * compute_output_shape plus its InputSpec checks.
+ *
+ * Calling contract: init once after binding; build on the first call only;
+ * infer on every call. infer reports every shape error, including a call
+ * whose sizes differ from the ones the weights were built for; build reports
+ * none: on an input infer rejects it returns true without creating weights,
+ * so a bad call gives exactly one error whichever of the two runs first.
+ *
+ * Also here: activation names and the argument/weight helpers that kdlc.h
+ * declares under "Layers, tensors, nodes".
+ */
+#include "kdlc.h"
+
+#include <ctype.h>
+#include <string.h>
+
+// Keras exports these second names for the same classes (summaries print the
+// canonical name). Not yet declared in kdlc.h; see the report to the lead.
+extern const LayerFunc layer_aliases[];
+
+// A dimension computation that overflowed int64 (None is DIM_NONE = -1).
+#define DIM_BIG ((int64_t)-2)
+// Layer arguments that size things are capped here so that products of two
+// of them (k * dilation, 4 * units) can never overflow.
+#define ARG_MAX INT32_MAX
+
+//
+// Activations (activations.def plus Keras's alias "swish")
+//
+
+static const char *const act_names[ACT_COUNT] = {
+#define X(id, str) str,
+#include "activations.def"
+#undef X
+};
+
+const char *act_name(ActKind a) {
+    if ((int)a < 0 || (int)a >= ACT_COUNT)
+        die("bad activation %d", (int)a);
+    return act_names[a];
+}
+
+bool act_lookup(const char *name, ActKind *out) {
+    for (int i = 0; i < ACT_COUNT; i++) {
+        if (!strcmp(act_names[i], name)) {
+            *out = (ActKind)i;
+            return true;
+        }
+    }
+    if (!strcmp(name, "swish")) {
+        *out = ACT_SILU;
+        return true;
+    }
+    return false;
+}
+
+//
+// Classes and labels
+//
+
+const LayerClass *layer_class_find(const char *name) {
+    for (int i = 0; i < num_layer_classes; i++)
+        if (!strcmp(layer_classes[i].name, name))
+            return &layer_classes[i];
+    for (const LayerFunc *a = layer_aliases; a->name; a++)
+        if (!strcmp(a->name, name))
+            return layer_class_find(a->cls);
+    return NULL;
+}
+
+const char *layer_label(Ctx *c, const Layer *l) {
+    const char *cls = l->class_name ? l->class_name : l->cls ? l->cls->name : "Layer";
+    return arena_printf(c->arena, "%s (%s)", l->name ? l->name : "?", cls);
+}
+
+// The class name that prefixes constructor errors ("Dense: ...").
+static const char *cname(const Layer *l) {
+    return l->cls ? l->cls->name : l->class_name ? l->class_name : "Layer";
+}
+
+//
+// Bound constructor arguments
+//
+
+static int param_find(const Layer *l, const char *name) {
+    if (!l->sig)
+        die("layer %s has no bound signature", cname(l));
+    for (int i = 0; i < l->sig->nparams; i++)
+        if (!strcmp(l->sig->params[i].name, name))
+            return i;
+    return -1;
+}
+
+static int param_index(const Layer *l, const char *name) {
+    int i = param_find(l, name);
+    if (i < 0)
+        die("%s has no constructor argument `%s`", cname(l), name);
+    if (!l->args || !l->args[i])
+        die("%s: argument `%s` was not bound", cname(l), name);
+    return i;
+}
+
+Value *larg(const Layer *l, const char *name) {
+    return l->args[param_index(l, name)];
+}
+
+Span larg_span(const Layer *l, const char *name) {
+    int i = param_index(l, name);
+    return l->arg_spans ? l->arg_spans[i] : l->span;
+}
+
+static bool is_none(const Layer *l, const char *name) {
+    return larg(l, name)->kind == V_NONE;
+}
+
+static char *arg_repr(Ctx *c, const Layer *l, const char *name) {
+    return value_repr(c, larg(l, name));
+}
+
+bool larg_int(Ctx *c, Layer *l, const char *name, int64_t *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_INT) {
+        error_at(c, larg_span(l, name), "%s: argument `%s` must be an integer, received %s=%s",
+                 cname(l), name, name, value_repr(c, v));
+        return false;
+    }
+    *out = v->u.i;
+    return true;
+}
+
+bool larg_float(Ctx *c, Layer *l, const char *name, double *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_INT && v->kind != V_FLOAT) {
+        error_at(c, larg_span(l, name), "%s: argument `%s` must be a number, received %s=%s",
+                 cname(l), name, name, value_repr(c, v));
+        return false;
+    }
+    *out = v->kind == V_INT ? (double)v->u.i : v->u.f;
+    return true;
+}
+
+// Keras tests flags with Python truthiness, so ints and None pass too.
+bool larg_bool(Ctx *c, Layer *l, const char *name, bool *out) {
+    Value *v = larg(l, name);
+    switch (v->kind) {
+    case V_ERROR: return false;
+    case V_BOOL: *out = v->u.b; return true;
+    case V_INT: *out = v->u.i != 0; return true;
+    case V_NONE: *out = false; return true;
+    default: break;
+    }
+    error_at(c, larg_span(l, name), "%s: argument `%s` must be a boolean, received %s=%s",
+             cname(l), name, name, value_repr(c, v));
+    return false;
+}
+
+// Keras's standardize_tuple, minus the range check (see arg_tuple).
+bool larg_ints(Ctx *c, Layer *l, const char *name, int n, int64_t *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_INT) {
+        for (int i = 0; i < n; i++)
+            out[i] = v->u.i;
+        return true;
+    }
+    if ((v->kind == V_TUPLE || v->kind == V_LIST) && list_len(v) == n) {
+        bool ok = true;
+        for (int i = 0; i < n; i++) {
+            Value *e = list_get(v, i);
+            if (e->kind == V_ERROR)
+                return false;
+            if (e->kind != V_INT)
+                ok = false;
+            else
+                out[i] = e->u.i;
+        }
+        if (ok)
+            return true;
+    }
+    error_at(c, larg_span(l, name), "%s: The `%s` argument must be a tuple of %d integers. "
+             "Received %s=%s", cname(l), name, n, name, value_repr(c, v));
+    return false;
+}
+
+static bool streq_nocase(const char *a, const char *b) {
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+bool larg_choice(Ctx *c, Layer *l, const char *name, const char *const *choices, int *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_STR) {
+        for (int i = 0; choices[i]; i++) {
+            if (streq_nocase(v->u.str.s, choices[i])) {
+                *out = i;
+                return true;
+            }
+        }
+    }
+    Buf b = {0};
+    for (int i = 0; choices[i]; i++)
+        buf_printf(c->arena, &b, "%s'%s'", i ? ", " : "", choices[i]);
+    error_at(c, larg_span(l, name), "%s: The `%s` argument must be one of {%s}. Received: %s=%s",
+             cname(l), name, buf_str(c->arena, &b), name, value_repr(c, v));
+    return false;
+}
+
+// None means linear (activations.get(None)); a string is looked up exactly
+// (Keras is case-sensitive here); a builtin such as keras.activations.relu
+// is looked up by its last dotted component.
+bool larg_activation(Ctx *c, Layer *l, const char *name, ActKind *out) {
+    Value *v = larg(l, name);
+    const char *id = NULL;
+    switch (v->kind) {
+    case V_ERROR:
+        return false;
+    case V_NONE:
+        *out = ACT_LINEAR;
+        return true;
+    case V_STR:
+        id = v->u.str.s;
+        break;
+    case V_BUILTIN: {
+        const char *dot = strrchr(v->u.builtin->name, '.');
+        id = dot ? dot + 1 : v->u.builtin->name;
+        break;
+    }
+    default:
+        break;
+    }
+    if (id && act_lookup(id, out))
+        return true;
+    Buf b = {0};
+    for (int i = 0; i < ACT_COUNT; i++)
+        buf_printf(c->arena, &b, "%s, ", act_names[i]);
+    buf_puts(c->arena, &b, "swish");
+    error_at(c, larg_span(l, name), "%s: Could not interpret activation function identifier: %s "
+             "(valid names: %s)", cname(l), value_str(c, v), buf_str(c->arena, &b));
+    return false;
+}
+
+// An int argument >= min; `fmt` is Keras's message with one %s for the value.
+static bool arg_int_min(Ctx *c, Layer *l, const char *name, int64_t min, const char *fmt,
+                        int64_t *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_INT || v->u.i < min) {
+        error_at(c, larg_span(l, name), "%s: %s", cname(l),
+                 arena_printf(c->arena, fmt, value_repr(c, v)));
+        return false;
+    }
+    if (v->u.i > ARG_MAX) {
+        error_at(c, larg_span(l, name), "%s: argument `%s` is too large, received %s=%s",
+                 cname(l), name, name, value_repr(c, v));
+        return false;
+    }
+    *out = v->u.i;
+    return true;
+}
+
+// The range half of Keras's standardize_tuple: each of the n ints `v` (the
+// argument `what`, spelled `repr` by the user) > 0, or >= 0 with allow_zero.
+static bool tuple_in_range(Ctx *c, Layer *l, Span sp, const char *what, const char *repr,
+                           const int64_t *v, int n, bool allow_zero) {
+    Buf bad = {0};
+    bool big = false;
+    for (int i = 0; i < n; i++) {
+        big |= v[i] > ARG_MAX;
+        if (v[i] > 0 || (allow_zero && v[i] == 0))
+            continue;
+        bool seen = false;
+        for (int j = 0; j < i; j++)
+            seen |= v[j] == v[i];
+        if (!seen)
+            buf_printf(c->arena, &bad, "%s%lld", bad.len ? ", " : "", (long long)v[i]);
+    }
+    if (bad.len) {
+        error_at(c, sp, "%s: The `%s` argument must be a tuple of %d integers. Received %s=%s, "
+                 "including values {%s} that do not satisfy `value %s`", cname(l), what, n, what,
+                 repr, buf_str(c->arena, &bad), allow_zero ? ">= 0" : "> 0");
+        return false;
+    }
+    if (big) {
+        error_at(c, sp, "%s: argument `%s` is too large, received %s=%s", cname(l), what, what,
+                 repr);
+        return false;
+    }
+    return true;
+}
+
+// Keras's standardize_tuple: an int or n ints, each > 0 (>= 0 with allow_zero).
+static bool arg_tuple(Ctx *c, Layer *l, const char *name, int n, bool allow_zero,
+                      int64_t *out) {
+    return larg_ints(c, l, name, n, out)
+        && tuple_in_range(c, l, larg_span(l, name), name, arg_repr(c, l, name), out, n,
+                          allow_zero);
+}
+
+// A boolean argument stored as 0/1 in an iv slot.
+static bool arg_flag(Ctx *c, Layer *l, const char *name, int64_t *slot) {
+    bool b = false, ok = larg_bool(c, l, name, &b);
+    *slot = b;
+    return ok;
+}
+
+// None or an int (seeds); None gives `dflt`.
+static bool arg_opt_int(Ctx *c, Layer *l, const char *name, int64_t dflt, int64_t *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_NONE) {
+        *out = dflt;
+        return true;
+    }
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_INT) {
+        error_at(c, larg_span(l, name), "%s: argument `%s` must be an integer or None, "
+                 "received %s=%s", cname(l), name, name, value_repr(c, v));
+        return false;
+    }
+    *out = v->u.i;
+    return true;
+}
+
+// data_format=None is keras.config.image_data_format() = "channels_last".
+static bool arg_data_format(Ctx *c, Layer *l, bool *cfirst) {
+    static const char *const fmts[] = {"channels_last", "channels_first", NULL};
+    int i = 0;
+    if (!is_none(l, "data_format") && !larg_choice(c, l, "data_format", fmts, &i))
+        return false;
+    *cfirst = i == 1;
+    return true;
+}
+
+enum { PAD_VALID, PAD_SAME, PAD_CAUSAL };
+static const char *const pads2[] = {"valid", "same", NULL};
+static const char *const pads3[] = {"valid", "same", "causal", NULL};
+
+// Base Layer keywords. Keras warns about input_shape/input_dim (Sequential
+// turns them into an InputLayer); Embedding has its own input_dim.
+static void warn_base_kwargs(Ctx *c, Layer *l, bool own_input_dim) {
+    static const char *const names[] = {"input_shape", "input_dim"};
+    for (int i = 0; i < (own_input_dim ? 1 : 2); i++) {
+        if (param_find(l, names[i]) < 0)
+            continue;
+        Value *v = larg(l, names[i]);
+        if (v->kind != V_NONE && v->kind != V_ERROR)
+            warning_at(c, larg_span(l, names[i]), "%s: Do not pass an `input_shape`/`input_dim` "
+                       "argument to a layer. When using Sequential models, prefer using an "
+                       "`Input(shape)` object as the first layer in the model instead.",
+                       cname(l));
+    }
+}
+
+// The init of classes whose own arguments need no checking.
+static bool base_init(Ctx *c, Layer *l) {
+    warn_base_kwargs(c, l, false);
+    return true;
+}
+
+//
+// Weights
+//
+
+Weight *layer_add_weight(Ctx *c, Layer *l, const char *name, const Shape *shape,
+                         bool trainable, const char *init_arg) {
+    Weight *w = arena_alloc(c->arena, sizeof *w);
+    w->name = name;
+    w->shape = *shape;
+    w->trainable = trainable;
+    w->initializer = init_arg ? larg(l, init_arg) : NULL;
+    w->owner = l;
+    // Keras's layer.weights is trainable_weights + non_trainable_weights.
+    int at = l->nweights;
+    if (trainable)
+        for (at = 0; at < l->nweights && l->weights[at]->trainable; at++)
+            ;
+    Weight **ws = arena_alloc(c->arena, sizeof *ws * (size_t)(l->nweights + 1));
+    for (int i = 0, j = 0; i <= l->nweights; i++)
+        ws[i] = i == at ? w : l->weights[j++];
+    l->weights = ws;
+    l->nweights++;
+    if (shape_numel(shape, 0) < 0)
+        error_at(c, l->span, "%s: weight `%s` of shape %s is too large", layer_label(c, l), name,
+                 shape_pystr(c->arena, shape));
+    return w;
+}
+
+int64_t layer_count_params(const Layer *l, int which) {
+    int64_t n = 0;
+    for (int i = 0; i < l->nweights; i++) {
+        const Weight *w = l->weights[i];
+        int64_t k = shape_numel(&w->shape, 0);
+        bool trainable = w->trainable && l->trainable;
+        if (k >= 0 && (which == 0 || (which == 1) == trainable))
+            n += k;
+    }
+    return n;
+}
+
+static void add_weight(Ctx *c, Layer *l, const char *name, int rank, const int64_t *d,
+                       bool trainable, const char *init_arg) {
+    Shape s = shape_make(rank, d);
+    layer_add_weight(c, l, name, &s, trainable, init_arg);
+}
+
+// Record the build shapes (the caller may do it too; same values).
+static void note_build(Layer *l, const Shape *in, int nin) {
+    l->nbuild_in = nin < 8 ? nin : 8;
+    for (int i = 0; i < l->nbuild_in; i++)
+        l->build_in[i] = in[i];
+}
+
+static bool build_none(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    return true;
+}
+
+//
+// Shape checks, in Keras's words (InputSpec and friends)
+//
+
+static char *pystr(Ctx *c, const Shape *s) {
+    return shape_pystr(c->arena, s);
+}
+
+// A Python tuple of ints: "(3, 3)", "(3,)".
+static char *ints_str(Ctx *c, const int64_t *v, int n) {
+    Buf b = {0};
+    buf_putc(c->arena, &b, '(');
+    for (int i = 0; i < n; i++)
+        buf_printf(c->arena, &b, "%s%lld", i ? ", " : "", (long long)v[i]);
+    buf_puts(c->arena, &b, n == 1 ? ",)" : ")");
+    return (char *)buf_str(c->arena, &b);
+}
+
+// A Python list of shapes: "[(None, 3), (None, 4)]".
+static char *shapes_str(Ctx *c, const Shape *in, int nin) {
+    Buf b = {0};
+    buf_putc(c->arena, &b, '[');
+    for (int i = 0; i < nin; i++)
+        buf_printf(c->arena, &b, "%s%s", i ? ", " : "", pystr(c, &in[i]));
+    buf_putc(c->arena, &b, ']');
+    return (char *)buf_str(c->arena, &b);
+}
+
+static Shape drop_batch(const Shape *s) {
+    return shape_make(s->rank - 1, s->d + 1);
+}
+
+static bool put1(Shape *out, int *nout, int rank, const int64_t *d) {
+    out[0] = shape_make(rank, d);
+    *nout = 1;
+    return true;
+}
+
+// Checked dimension arithmetic on non-negative dims: None propagates,
+// int64 overflow gives DIM_BIG (check_big reports it).
+static int64_t dim_mul(int64_t a, int64_t b) {
+    if (a == DIM_BIG || b == DIM_BIG)
+        return DIM_BIG;
+    if (a == DIM_NONE || b == DIM_NONE)
+        return DIM_NONE;
+    if (a != 0 && b > INT64_MAX / a)
+        return DIM_BIG;
+    return a * b;
+}
+
+static int64_t dim_add(int64_t a, int64_t b) {
+    if (a == DIM_BIG || b == DIM_BIG)
+        return DIM_BIG;
+    if (a == DIM_NONE || b == DIM_NONE)
+        return DIM_NONE;
+    if (b > INT64_MAX - a)
+        return DIM_BIG;
+    return a + b;
+}
+
+static bool check_big(Ctx *c, Layer *l, int rank, const int64_t *d, Span at) {
+    for (int i = 0; i < rank; i++) {
+        if (d[i] == DIM_BIG) {
+            error_at(c, at, "%s: output dimension %d is too large", layer_label(c, l), i);
+            return false;
+        }
+    }
+    return true;
+}
+
+// Layer "x" expects 1 input(s) (single-input layers).
+static bool single(Ctx *c, Layer *l, int nin, Span at) {
+    if (nin == 1)
+        return true;
+    error_at(c, at, "%s: expects 1 input(s), but it received %d input tensors", layer_label(c, l),
+             nin);
+    return false;
+}
+
+// InputSpec(ndim=n) or InputSpec(min_ndim=n).
+static bool spec_ndim(Ctx *c, Layer *l, const Shape *s, int idx, int n, bool min, Span at) {
+    if (min ? s->rank >= n : s->rank == n)
+        return true;
+    error_at(c, at, "%s: Input %d expected %s=%d, found ndim=%d. Full shape received: %s",
+             layer_label(c, l), idx, min ? "min_ndim" : "ndim", n, s->rank, pystr(c, s));
+    return false;
+}
+
+// The InputSpec(axes={axis: size}) Keras sets in build: once built, input
+// `idx` must keep the size it had at build time on `axis` (None matches).
+static bool spec_axis(Ctx *c, Layer *l, const Shape *s, int idx, int axis, Span at) {
+    if (idx >= l->nbuild_in)
+        return true;
+    const Shape *b = &l->build_in[idx];
+    int ba = axis < 0 ? b->rank + axis : axis, sa = axis < 0 ? s->rank + axis : axis;
+    if (ba < 0 || ba >= b->rank || b->d[ba] == DIM_NONE)
+        return true;
+    if (sa < 0 || sa >= s->rank) {
+        error_at(c, at, "%s: Input %d of layer \"%s\" is incompatible with the layer: axis %d is "
+                 "out of bounds for an input with ndim=%d. Full shape received: %s",
+                 layer_label(c, l), idx, l->name, axis, s->rank, pystr(c, s));
+        return false;
+    }
+    if (s->d[sa] == DIM_NONE || s->d[sa] == b->d[ba])
+        return true;
+    error_at(c, at, "%s: Input %d of layer \"%s\" is incompatible with the layer: expected axis %d "
+             "of input shape to have value %lld, but received input with shape %s",
+             layer_label(c, l), idx, l->name, axis, (long long)b->d[ba], pystr(c, s));
+    return false;
+}
+
+// A dim the weights are sized by must be known; `what` completes the sentence.
+static bool want_defined(Ctx *c, Layer *l, const Shape *s, int axis, const char *what, Span at) {
+    if (s->d[axis] != DIM_NONE)
+        return true;
+    error_at(c, at, "%s: %s; received input shape %s", layer_label(c, l), what, pystr(c, s));
+    return false;
+}
+
+// A possibly negative axis into [0, rank).
+static bool norm_axis(Ctx *c, Layer *l, int64_t axis, const Shape *s, Span at, int *out) {
+    if (axis >= -s->rank && axis < s->rank) {
+        *out = (int)(axis < 0 ? axis + s->rank : axis);
+        return true;
+    }
+    error_at(c, at, "%s: Axis %lld is out of bounds for input shape %s. Ensure axis is within the "
+             "range of input dimensions.", layer_label(c, l), (long long)axis, pystr(c, s));
+    return false;
+}
+
+//
+// InputLayer. Shape rule: the tensor's own shape (keras.c builds it from
+// shape/batch_size/batch_shape). No iv slots.
+//
+
+static bool input_init(Ctx *c, Layer *l) {
+    if (!is_none(l, "input_tensor"))
+        return true;
+    bool shape = !is_none(l, "shape"), bshape = !is_none(l, "batch_shape");
+    if (shape && bshape) {
+        error_at(c, larg_span(l, "batch_shape"), "InputLayer: You cannot pass both `shape` and "
+                 "`batch_shape` at the same time.");
+        return false;
+    }
+    if (bshape && !is_none(l, "batch_size")) {
+        error_at(c, larg_span(l, "batch_size"), "InputLayer: You cannot pass both `batch_size` "
+                 "and `batch_shape` at the same time.");
+        return false;
+    }
+    if (!shape && !bshape) {
+        error_at(c, l->span, "InputLayer: You must pass a `shape` argument.");
+        return false;
+    }
+    return true;
+}
+
+static bool input_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                        Span at) {
+    *nout = 0;
+    if (nin >= 1)
+        out[(*nout)++] = in[0];
+    return true;
+}
+
+//
+// Dense. Shape rule: (..., d) -> (..., units), rank >= 2, d defined.
+// Weights: kernel (d, units), bias (units,).
+//
+
+enum { DN_UNITS, DN_BIAS };
+
+static bool dense_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    ok &= arg_int_min(c, l, "units", 1, "Received an invalid value for `units`, expected a "
+                      "positive integer. Received: units=%s", &l->iv[DN_UNITS]);
+    ok &= larg_activation(c, l, "activation", &l->act);
+    ok &= arg_flag(c, l, "use_bias", &l->iv[DN_BIAS]);
+    return ok;
+}
+
+static bool dense_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    if (nin != 1 || in[0].rank < 2 || in[0].d[in[0].rank - 1] == DIM_NONE)
+        return true;
+    int64_t k[2] = {in[0].d[in[0].rank - 1], l->iv[DN_UNITS]};
+    add_weight(c, l, "kernel", 2, k, true, "kernel_initializer");
+    if (l->iv[DN_BIAS])
+        add_weight(c, l, "bias", 1, &k[1], true, "bias_initializer");
+    note_build(l, in, nin);
+    return true;
+}
+
+static bool dense_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                        Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 2, true, at))
+        return false;
+    const Shape *x = &in[0];
+    if (!want_defined(c, l, x, x->rank - 1, "the last dimension of the input must be defined", at)
+        || !spec_axis(c, l, x, 0, -1, at))
+        return false;
+    out[0] = *x;
+    out[0].d[x->rank - 1] = l->iv[DN_UNITS];
+    *nout = 1;
+    return true;
+}
+
+//
+// The convolution family: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D,
+// SeparableConv2D. Input (N, *spatial, C) (channels_first: (N, C, *spatial)).
+// Per spatial dim (operation_utils.compute_conv_output_shape):
+//   valid: floor((in - dilation*(k-1) - 1) / stride) + 1, <= 0 is an error;
+//   same/causal: floor((in - 1) / stride) + 1.
+// Transposed (backend_utils.compute_conv_transpose_output_shape), with
+// keff = (k-1)*dilation + 1:
+//   valid: (in-1)*stride + keff + op, op = output_padding or max(keff, stride) - keff;
+//   same: in*stride without output_padding, else (in-1)*stride + keff%2 + op.
+// Output channels: filters; DepthwiseConv2D C*depth_multiplier.
+// Weights (Keras order):
+//   Conv            kernel (*k, C/groups, filters), bias (filters,)
+//   Conv2DTranspose kernel (*k, filters, C), bias (filters,)
+//   DepthwiseConv2D kernel (*k, C, dm), bias (C*dm,)
+//   SeparableConv2D depthwise_kernel (*k, C, dm), pointwise_kernel (1.., C*dm, filters),
+//                   bias (filters,)
+//
+
+typedef enum { CV_CONV, CV_TRANSPOSE, CV_DEPTHWISE, CV_SEPARABLE } ConvKind;
+
+enum {
+    CV_KIND,            // ConvKind
+    CV_RANK,            // spatial rank r (1 or 2); 0 until init succeeded
+    CV_FILTERS,         // filters (0 for DepthwiseConv2D)
+    CV_DM,              // depth_multiplier (1 if the class has none)
+    CV_GROUPS,          // groups (1 if the class has none)
+    CV_PAD,             // PAD_VALID, PAD_SAME, PAD_CAUSAL
+    CV_BIAS,            // use_bias
+    CV_CFIRST,          // data_format == "channels_first"
+    CV_K,               // kernel_size[0..r)
+    CV_S = CV_K + 2,    // strides[0..r)
+    CV_D = CV_S + 2,    // dilation_rate[0..r)
+    CV_OP = CV_D + 2,   // output_padding[0..r) (Conv2DTranspose; -1 = None)
+};
+
+static bool conv_init(Ctx *c, Layer *l, ConvKind kind, int r) {
+    bool ok = base_init(c, l);
+    int64_t filters = 0, dm = 1, groups = 1, k[2], s[2], d[2], op[2] = {-1, -1};
+    if (kind != CV_DEPTHWISE)
+        ok &= arg_int_min(c, l, "filters", 1, "Invalid value for argument `filters`. Expected a "
+                          "strictly positive value. Received filters=%s.", &filters);
+    if (kind == CV_DEPTHWISE || kind == CV_SEPARABLE)
+        ok &= arg_int_min(c, l, "depth_multiplier", 1, "Invalid value for argument "
+                          "`depth_multiplier`. Expected a strictly positive value. Received "
+                          "depth_multiplier=%s.", &dm);
+    if (kind == CV_CONV) {
+        if (!arg_int_min(c, l, "groups", 1, "The number of groups must be a positive integer. "
+                         "Received: groups=%s.", &groups)) {
+            ok = false;
+        } else if (filters > 0 && filters % groups) {
+            error_at(c, larg_span(l, "groups"), "%s: The number of filters must be evenly "
+                     "divisible by the number of groups. Received: groups=%lld, filters=%lld.",
+                     cname(l), (long long)groups, (long long)filters);
+            ok = false;
+        }
+    }
+    bool geo = arg_tuple(c, l, "kernel_size", r, false, k);
+    geo &= arg_tuple(c, l, "strides", r, false, s);
+    geo &= arg_tuple(c, l, "dilation_rate", r, false, d);
+    if (geo) {
+        bool s1 = false, d1 = false;
+        for (int i = 0; i < r; i++) {
+            s1 |= s[i] > 1;
+            d1 |= d[i] > 1;
+        }
+        if (s1 && d1) {
+            error_at(c, larg_span(l, "strides"), "%s: `strides > 1` not supported in conjunction "
+                     "with `dilation_rate > 1`. Received: strides=%s and dilation_rate=%s",
+                     cname(l), ints_str(c, s, r), ints_str(c, d, r));
+            geo = false;
+        }
+    }
+    ok &= geo;
+    if (kind == CV_TRANSPOSE && !is_none(l, "output_padding")) {
+        if (!arg_tuple(c, l, "output_padding", r, true, op)) {
+            ok = false;
+        } else if (geo) {
+            for (int i = 0; i < r; i++) {
+                if (op[i] >= s[i]) {
+                    error_at(c, larg_span(l, "output_padding"), "%s: `output_padding` must be "
+                             "< `strides`. output_padding=%s, strides=%s", cname(l),
+                             ints_str(c, op, r), ints_str(c, s, r));
+                    ok = false;
+                    break;
+                }
+            }
+        }
+    }
+    int pad = 0;
+    bool cfirst = false, bias = true;
+    ok &= larg_choice(c, l, "padding", kind == CV_CONV && r == 1 ? pads3 : pads2, &pad);
+    ok &= arg_data_format(c, l, &cfirst);
+    ok &= larg_activation(c, l, "activation", &l->act);
+    ok &= larg_bool(c, l, "use_bias", &bias);
+    if (!ok)
+        return false;
+    l->iv[CV_KIND] = kind;
+    l->iv[CV_FILTERS] = filters;
+    l->iv[CV_DM] = dm;
+    l->iv[CV_GROUPS] = groups;
+    l->iv[CV_PAD] = pad;
+    l->iv[CV_BIAS] = bias;
+    l->iv[CV_CFIRST] = cfirst;
+    for (int i = 0; i < r; i++) {
+        l->iv[CV_K + i] = k[i];
+        l->iv[CV_S + i] = s[i];
+        l->iv[CV_D + i] = d[i];
+        l->iv[CV_OP + i] = op[i];
+    }
+    l->iv[CV_RANK] = r;
+    return true;
+}
+
+static bool conv1d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_CONV, 1); }
+static bool conv2d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_CONV, 2); }
+static bool conv2dt_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_TRANSPOSE, 2); }
+static bool dwconv2d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_DEPTHWISE, 2); }
+static bool sepconv2d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_SEPARABLE, 2); }
+
+static int chan_axis(const Layer *l, int rank, int cfirst_slot) {
+    return l->iv[cfirst_slot] ? 1 : rank - 1;
+}
+
+static bool conv_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    int r = (int)l->iv[CV_RANK];
+    if (!r || nin != 1 || in[0].rank != r + 2)
+        return true;
+    int64_t C = in[0].d[chan_axis(l, r + 2, CV_CFIRST)];
+    int64_t filters = l->iv[CV_FILTERS], dm = l->iv[CV_DM], groups = l->iv[CV_GROUPS];
+    if (C == DIM_NONE || C % groups || dim_mul(C, dm) == DIM_BIG)
+        return true;
+    int64_t k[4];
+    for (int i = 0; i < r; i++)
+        k[i] = l->iv[CV_K + i];
+    switch ((ConvKind)l->iv[CV_KIND]) {
+    case CV_CONV:
+        k[r] = C / groups;
+        k[r + 1] = filters;
+        add_weight(c, l, "kernel", r + 2, k, true, "kernel_initializer");
+        break;
+    case CV_TRANSPOSE:
+        k[r] = filters;
+        k[r + 1] = C;
+        add_weight(c, l, "kernel", r + 2, k, true, "kernel_initializer");
+        break;
+    case CV_DEPTHWISE:
+        k[r] = C;
+        k[r + 1] = dm;
+        add_weight(c, l, "kernel", r + 2, k, true, "depthwise_initializer");
+        filters = C * dm;   // the bias size
+        break;
+    case CV_SEPARABLE:
+        k[r] = C;
+        k[r + 1] = dm;
+        add_weight(c, l, "depthwise_kernel", r + 2, k, true, "depthwise_initializer");
+        for (int i = 0; i < r; i++)
+            k[i] = 1;
+        k[r] = C * dm;
+        k[r + 1] = filters;
+        add_weight(c, l, "pointwise_kernel", r + 2, k, true, "pointwise_initializer");
+        break;
+    }
+    if (l->iv[CV_BIAS])
+        add_weight(c, l, "bias", 1, &filters, true, "bias_initializer");
+    note_build(l, in, nin);
+    return true;
+}
+
+static int64_t deconv_out_dim(int64_t in, int64_t k, int64_t s, int64_t d, bool same,
+                              int64_t op) {
+    if (in == DIM_NONE)
+        return DIM_NONE;
+    int64_t keff = (k - 1) * d + 1;
+    if (same && op < 0)
+        return dim_mul(in, s);
+    if (!same && op < 0)
+        op = (keff > s ? keff : s) - keff;
+    int64_t base = in > 0 ? dim_mul(in - 1, s) : 0;
+    return dim_add(base, (same ? keff % 2 : keff) + op);
+}
+
+static bool conv_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                       Span at) {
+    int r = (int)l->iv[CV_RANK];
+    if (!r || !single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, r + 2, false, at))
+        return false;
+    const Shape *x = &in[0];
+    bool cf = l->iv[CV_CFIRST];
+    int ca = chan_axis(l, x->rank, CV_CFIRST), sp = cf ? 2 : 1;
+    if (!want_defined(c, l, x, ca, "the channel dimension of the input must be defined", at)
+        || !spec_axis(c, l, x, 0, cf ? 1 : -1, at))
+        return false;
+    ConvKind kind = (ConvKind)l->iv[CV_KIND];
+    int64_t C = x->d[ca], groups = l->iv[CV_GROUPS];
+    if (C % groups) {
+        error_at(c, at, "%s: The number of input channels must be evenly divisible by the number "
+                 "of groups. Received groups=%lld, but the input has %lld channels (full input "
+                 "shape is %s).", layer_label(c, l), (long long)groups, (long long)C,
+                 pystr(c, x));
+        return false;
+    }
+    int64_t outc = kind == CV_DEPTHWISE ? dim_mul(C, l->iv[CV_DM]) : l->iv[CV_FILTERS];
+    int64_t o[MAX_RANK];
+    o[0] = x->d[0];
+    o[ca] = outc;
+    bool same = l->iv[CV_PAD] != PAD_VALID;
+    for (int i = 0; i < r; i++) {
+        int64_t k = l->iv[CV_K + i], s = l->iv[CV_S + i], d = l->iv[CV_D + i];
+        int64_t n = x->d[sp + i];
+        if (kind == CV_TRANSPOSE) {
+            o[sp + i] = deconv_out_dim(n, k, s, d, same, l->iv[CV_OP + i]);
+            continue;
+        }
+        // Test the input, not the result: a known input can give -1 = DIM_NONE.
+        o[sp + i] = conv_out_dim(n, k, s, d, same);
+        if (n != DIM_NONE && o[sp + i] <= 0) {
+            int64_t ks[4], ss[2], ds[2];
+            for (int j = 0; j < r; j++) {
+                ks[j] = l->iv[CV_K + j];
+                ss[j] = l->iv[CV_S + j];
+                ds[j] = l->iv[CV_D + j];
+            }
+            ks[r] = C;
+            ks[r + 1] = outc;
+            error_at(c, at, "%s: Computed output size would be zero or negative. Received "
+                     "`inputs shape=%s`, `kernel shape=%s`, `dilation_rate=%s`, `strides=%s`, "
+                     "`padding=%s`.", layer_label(c, l), pystr(c, x), ints_str(c, ks, r + 2),
+                     ints_str(c, ds, r), ints_str(c, ss, r), pads3[l->iv[CV_PAD]]);
+            return false;
+        }
+    }
+    return check_big(c, l, x->rank, o, at) && put1(out, nout, x->rank, o);
+}
+
+//
+// Pooling: MaxPooling1D/2D, AveragePooling1D/2D. Input (N, *spatial, C).
+// Per spatial dim (compute_pooling_output_shape), strides default to
+// pool_size: valid: floor((in - pool) / stride) + 1, <= 0 is an error;
+// same: floor((in - 1) / stride) + 1. Channels unchanged. No weights.
+//
+
+enum {
+    PL_RANK,            // spatial rank r (1 or 2); 0 until init succeeded
+    PL_MAX,             // 1 max pooling, 0 average pooling
+    PL_PAD,             // PAD_VALID or PAD_SAME
+    PL_CFIRST,          // data_format == "channels_first"
+    PL_K,               // pool_size[0..r)
+    PL_S = PL_K + 2,    // strides[0..r)
+};
+
+static bool pool_init(Ctx *c, Layer *l, int r, bool is_max) {
+    bool ok = base_init(c, l);
+    int64_t k[2] = {1, 1}, s[2] = {1, 1};
+    bool kok = arg_tuple(c, l, "pool_size", r, false, k);
+    ok &= kok;
+    // Keras allows strides=0 here and fails later dividing by it.
+    if (is_none(l, "strides"))
+        memcpy(s, k, sizeof s);
+    else
+        ok &= arg_tuple(c, l, "strides", r, false, s);
+    int pad = 0;
+    bool cfirst = false;
+    ok &= larg_choice(c, l, "padding", pads2, &pad);
+    ok &= arg_data_format(c, l, &cfirst);
+    if (!ok)
+        return false;
+    l->iv[PL_MAX] = is_max;
+    l->iv[PL_PAD] = pad;
+    l->iv[PL_CFIRST] = cfirst;
+    for (int i = 0; i < r; i++) {
+        l->iv[PL_K + i] = k[i];
+        l->iv[PL_S + i] = s[i];
+    }
+    l->iv[PL_RANK] = r;
+    return true;
+}
+
+static bool maxpool1d_init(Ctx *c, Layer *l) { return pool_init(c, l, 1, true); }
+static bool maxpool2d_init(Ctx *c, Layer *l) { return pool_init(c, l, 2, true); }
+static bool avgpool1d_init(Ctx *c, Layer *l) { return pool_init(c, l, 1, false); }
+static bool avgpool2d_init(Ctx *c, Layer *l) { return pool_init(c, l, 2, false); }
+
+static bool pool_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                       Span at) {
+    int r = (int)l->iv[PL_RANK];
+    if (!r || !single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, r + 2, false, at))
+        return false;
+    const Shape *x = &in[0];
+    int sp = l->iv[PL_CFIRST] ? 2 : 1;
+    int64_t o[MAX_RANK];
+    memcpy(o, x->d, sizeof o);
+    for (int i = 0; i < r; i++) {
+        o[sp + i] = conv_out_dim(x->d[sp + i], l->iv[PL_K + i], l->iv[PL_S + i], 1,
+                                 l->iv[PL_PAD] == PAD_SAME);
+        if (x->d[sp + i] != DIM_NONE && o[sp + i] <= 0) {   // -1 here is not None
+            error_at(c, at, "%s: Computed output size would be zero or negative. Received: "
+                     "`inputs.shape=%s`, `pool_size=%s`, `strides=%s`, `padding=%s`.",
+                     layer_label(c, l), pystr(c, x), ints_str(c, &l->iv[PL_K], r),
+                     ints_str(c, &l->iv[PL_S], r), pads2[l->iv[PL_PAD]]);
+            return false;
+        }
+    }
+    return put1(out, nout, x->rank, o);
+}
+
+//
+// Global pooling: GlobalAverage/GlobalMaxPooling1D/2D. Input rank r+2.
+// (N, *spatial, C) -> (N, C); keepdims: (N, 1, .., 1, C). No weights.
+//
+
+enum {
+    GP_RANK,            // spatial rank r (1 or 2)
+    GP_MAX,             // 1 max, 0 average
+    GP_KEEPDIMS,        // keepdims
+    GP_CFIRST,          // data_format == "channels_first"
+};
+
+static bool gpool_init(Ctx *c, Layer *l, int r, bool is_max) {
+    bool ok = base_init(c, l), cfirst = false;
+    ok &= arg_flag(c, l, "keepdims", &l->iv[GP_KEEPDIMS]);
+    ok &= arg_data_format(c, l, &cfirst);
+    l->iv[GP_RANK] = r;
+    l->iv[GP_MAX] = is_max;
+    l->iv[GP_CFIRST] = cfirst;
+    return ok;
+}
+
+static bool gap1d_init(Ctx *c, Layer *l) { return gpool_init(c, l, 1, false); }
+static bool gap2d_init(Ctx *c, Layer *l) { return gpool_init(c, l, 2, false); }
+static bool gmp1d_init(Ctx *c, Layer *l) { return gpool_init(c, l, 1, true); }
+static bool gmp2d_init(Ctx *c, Layer *l) { return gpool_init(c, l, 2, true); }
+
+static bool gpool_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                        Span at) {
+    int r = (int)l->iv[GP_RANK];
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, r + 2, false, at))
+        return false;
+    const Shape *x = &in[0];
+    bool cf = l->iv[GP_CFIRST];
+    int64_t C = x->d[chan_axis(l, x->rank, GP_CFIRST)];
+    if (!l->iv[GP_KEEPDIMS]) {
+        int64_t o[2] = {x->d[0], C};
+        return put1(out, nout, 2, o);
+    }
+    int64_t o[MAX_RANK];
+    o[0] = x->d[0];
+    for (int i = 1; i < x->rank; i++)
+        o[i] = 1;
+    o[cf ? 1 : x->rank - 1] = C;
+    return put1(out, nout, x->rank, o);
+}
+
+//
+// Flatten: (N, d1, .., dk) -> (N, d1*..*dk); None if any di is None; a
+// rank-1 input gives (N, 1). iv[0]: data_format == "channels_first" (the
+// runtime moves channels last first; the shape is the same). No weights.
+//
+
+static bool flatten_init(Ctx *c, Layer *l) {
+    bool cfirst = false, ok = base_init(c, l) && arg_data_format(c, l, &cfirst);
+    l->iv[0] = cfirst;
+    return ok;
+}
+
+static bool flatten_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                          Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    int64_t o[2] = {in[0].d[0], shape_numel(&in[0], 1)};
+    return check_big(c, l, 2, o, at) && put1(out, nout, 2, o);
+}
+
+//
+// Reshape: (N, *d) -> (N, *target_shape); one -1 in target_shape is
+// resolved from the input size (None when an input dim is None); the sizes
+// must match (compute_reshape_output_shape). No weights.
+// iv[0]: n = len(target_shape); iv[1..n]: target_shape as given (-1 = infer).
+//
+
+static bool reshape_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    Value *v = larg(l, "target_shape");
+    Span sp = larg_span(l, "target_shape");
+    if (v->kind == V_ERROR)
+        return false;
+    int n = v->kind == V_TUPLE || v->kind == V_LIST ? list_len(v) : -1;
+    if (n >= MAX_RANK) {
+        error_at(c, sp, "Reshape: `target_shape` has %d dimensions; at most %d are supported", n,
+                 MAX_RANK - 1);
+        return false;
+    }
+    int64_t d[MAX_RANK];
+    bool ints = n >= 0;
+    for (int i = 0; i < n; i++) {
+        Value *e = list_get(v, i);
+        if (e->kind == V_ERROR)
+            return false;
+        ints &= e->kind == V_INT;
+        d[i] = e->kind == V_INT ? e->u.i : 0;
+    }
+    if (!ints) {
+        error_at(c, sp, "Reshape: `target_shape` must be a tuple of integers, received "
+                 "target_shape=%s", value_repr(c, v));
+        return false;
+    }
+    int unknown = 0;
+    for (int i = 0; i < n; i++) {
+        if (d[i] < -1) {
+            error_at(c, sp, "Reshape: Each dimension in `target_shape` must be a non-negative "
+                     "integer, or `-1` for a single unknown dimension. Received: "
+                     "target_shape=%s.", ints_str(c, d, n));
+            return false;
+        }
+        unknown += d[i] == -1;
+    }
+    if (unknown > 1) {
+        error_at(c, sp, "Reshape: The `target_shape` argument must not contain more than one `-1` "
+                 "value. Received: target_shape=%s", ints_str(c, d, n));
+        return false;
+    }
+    l->iv[0] = n;
+    for (int i = 0; i < n; i++)
+        l->iv[1 + i] = d[i];
+    return ok;
+}
+
+static bool reshape_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                          Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    const Shape *x = &in[0];
+    int n = (int)l->iv[0], unk = -1;
+    const int64_t *t = &l->iv[1];
+    int64_t o[MAX_RANK], known = 1;
+    o[0] = x->d[0];
+    for (int i = 0; i < n; i++) {
+        o[1 + i] = t[i] == -1 ? DIM_NONE : t[i];
+        if (t[i] == -1)
+            unk = i;
+        else
+            known = dim_mul(known, t[i]);
+    }
+    int64_t size = shape_numel(x, 1);
+    if (size == -2) {
+        error_at(c, at, "%s: the input size of shape %s is too large", layer_label(c, l),
+                 pystr(c, x));
+        return false;
+    }
+    if (size == -1)     // an input dim is None: -1 stays None
+        return put1(out, nout, 1 + n, o);
+    Shape nb = drop_batch(x);
+    if (unk < 0 && known != size) {
+        error_at(c, at, "%s: The total size of the tensor must be unchanged. Received: "
+                 "input_shape=%s, target_shape=%s", layer_label(c, l), pystr(c, &nb),
+                 ints_str(c, t, n));
+        return false;
+    }
+    if (unk >= 0) {
+        if (known == 0 || known == DIM_BIG || size % known) {
+            error_at(c, at, "%s: The total size of the tensor must be unchanged, however, the "
+                     "input size cannot by divided by the specified dimensions in target_shape. "
+                     "Received: input_shape=%s, target_shape=%s", layer_label(c, l),
+                     pystr(c, &nb), ints_str(c, t, n));
+            return false;
+        }
+        o[1 + unk] = size / known;
+    }
+    return put1(out, nout, 1 + n, o);
+}
+
+//
+// RepeatVector: (N, F) -> (N, n, F). iv[0]: n. No weights.
+//
+
+static bool repeat_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    ok &= arg_int_min(c, l, "n", 0, "Expected a non-negative integer value for `n`, got n=%s",
+                      &l->iv[0]);
+    return ok;
+}
+
+static bool repeat_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                         Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 2, false, at))
+        return false;
+    int64_t o[3] = {in[0].d[0], l->iv[0], in[0].d[1]};
+    return put1(out, nout, 3, o);
+}
+
+//
+// Same-shape layers: Dropout, Activation, ReLU, LeakyReLU, Softmax,
+// Rescaling. Output = input, no weights.
+//   Dropout     fv[0] rate; iv[0] seed (-1 = None); iv[1] 1 if noise_shape given
+//   Activation  act
+//   ReLU        fv[0] max_value, fv[1] negative_slope, fv[2] threshold;
+//               iv[0] 1 if max_value is not None
+//   LeakyReLU   fv[0] negative_slope
+//   Softmax     iv[0] axis as given (checked against the input rank)
+//   Rescaling   fv[0] scale, fv[1] offset
+//
+
+static bool same_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                       Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    out[0] = in[0];
+    *nout = 1;
+    return true;
+}
+
+static bool dropout_noise_shape(Ctx *c, Layer *l) {
+    Value *v = larg(l, "noise_shape");
+    Span sp = larg_span(l, "noise_shape");
+    if (v->kind == V_NONE)
+        return true;
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_TUPLE && v->kind != V_LIST) {
+        error_at(c, sp, "%s: Invalid value received for argument `noise_shape`. Expected a tuple "
+                 "or list of integers. Received: noise_shape=%s", cname(l), value_str(c, v));
+        return false;
+    }
+    for (int i = 0; i < list_len(v); i++) {
+        Value *e = list_get(v, i);
+        if (e->kind == V_ERROR)
+            return false;
+        if (e->kind != V_NONE && (e->kind != V_INT || e->u.i <= 0)) {
+            error_at(c, sp, "%s: Invalid value received for argument `noise_shape`. Expected all "
+                     "dimensions to be positive integers or None. Received: noise_shape=%s",
+                     cname(l), value_str(c, v));
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool dropout_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    Value *r = larg(l, "rate");
+    if (r->kind == V_ERROR) {
+        ok = false;
+    } else if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
+        error_at(c, larg_span(l, "rate"), "%s: Invalid value received for argument `rate`. "
+                 "Expected a float value between 0 and 1. Received: rate=%s", cname(l),
+                 value_str(c, r));
+        ok = false;
+    } else {
+        l->fv[0] = num_val(r);
+    }
+    ok &= dropout_noise_shape(c, l);
+    ok &= arg_opt_int(c, l, "seed", -1, &l->iv[0]);
+    l->iv[1] = !is_none(l, "noise_shape");
+    return ok;
+}
+
+static bool activation_init(Ctx *c, Layer *l) {
+    return base_init(c, l) && larg_activation(c, l, "activation", &l->act);
+}
+
+// A number >= 0 for ReLU/LeakyReLU; `fmt` has one %s for the value.
+static bool arg_nonneg(Ctx *c, Layer *l, const char *name, const char *fmt, double *out) {
+    Value *v = larg(l, name);
+    if (v->kind == V_ERROR)
+        return false;
+    if ((v->kind != V_INT && v->kind != V_FLOAT) || num_val(v) < 0) {
+        error_at(c, larg_span(l, name), "%s: %s", cname(l),
+                 arena_printf(c->arena, fmt, value_str(c, v)));
+        return false;
+    }
+    *out = num_val(v);
+    return true;
+}
+
+static bool relu_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    l->iv[0] = !is_none(l, "max_value");
+    if (l->iv[0])
+        ok &= arg_nonneg(c, l, "max_value", "max_value of a ReLU layer cannot be a negative "
+                         "value. Received: max_value=%s", &l->fv[0]);
+    ok &= arg_nonneg(c, l, "negative_slope", "negative_slope of a ReLU layer cannot be a "
+                     "negative value. Received: negative_slope=%s", &l->fv[1]);
+    ok &= arg_nonneg(c, l, "threshold", "threshold of a ReLU layer cannot be a negative value. "
+                     "Received: threshold=%s", &l->fv[2]);
+    return ok;
+}
+
+static bool leaky_relu_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    const char *arg = "negative_slope";
+    if (!is_none(l, "alpha")) {
+        warning_at(c, larg_span(l, "alpha"), "%s: Argument `alpha` is deprecated. Use "
+                   "`negative_slope` instead.", cname(l));
+        arg = "alpha";
+    }
+    ok &= arg_nonneg(c, l, arg, "The negative_slope value of a Leaky ReLU layer cannot be None "
+                     "or negative value. Expected a float. Received: negative_slope=%s",
+                     &l->fv[0]);
+    return ok;
+}
+
+static bool softmax_init(Ctx *c, Layer *l) {
+    return base_init(c, l) && larg_int(c, l, "axis", &l->iv[0]);
+}
+
+static bool softmax_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                          Span at) {
+    int a;
+    return single(c, l, nin, at) && norm_axis(c, l, l->iv[0], &in[0], at, &a)
+        && same_infer(c, l, in, nin, out, nout, at);
+}
+
+static bool rescaling_init(Ctx *c, Layer *l) {
+    // Keras also takes per-channel arrays for scale/offset; kdl takes numbers.
+    bool ok = base_init(c, l);
+    ok &= larg_float(c, l, "scale", &l->fv[0]);
+    ok &= larg_float(c, l, "offset", &l->fv[1]);
+    return ok;
+}
+
+//
+// BatchNormalization: output = input. Weights, each (C,) with C =
+// input[axis] (must be defined): gamma (if scale), beta (if center),
+// moving_mean, moving_variance (the last two non-trainable).
+// iv: BN_AXIS axis as given, BN_CENTER, BN_SCALE, BN_NAXIS axis in [0, rank)
+// of the latest call; fv[0] momentum, fv[1] epsilon.
+//
+
+enum { BN_AXIS, BN_CENTER, BN_SCALE, BN_NAXIS };
+
+static bool batchnorm_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l), sync = false;
+    ok &= larg_int(c, l, "axis", &l->iv[BN_AXIS]);
+    ok &= larg_float(c, l, "momentum", &l->fv[0]);
+    ok &= larg_float(c, l, "epsilon", &l->fv[1]);
+    ok &= arg_flag(c, l, "center", &l->iv[BN_CENTER]);
+    ok &= arg_flag(c, l, "scale", &l->iv[BN_SCALE]);
+    if (larg_bool(c, l, "synchronized", &sync) && sync) {
+        error_at(c, larg_span(l, "synchronized"), "%s: Argument synchronized=True is only "
+                 "supported with the TensorFlow backend.", cname(l));
+        ok = false;
+    }
+    return ok;
+}
+
+static bool batchnorm_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    int64_t axis = l->iv[BN_AXIS];
+    if (nin != 1 || axis < -in[0].rank || axis >= in[0].rank)
+        return true;
+    int64_t C = in[0].d[axis < 0 ? axis + in[0].rank : axis];
+    if (C == DIM_NONE)
+        return true;
+    if (l->iv[BN_SCALE])
+        add_weight(c, l, "gamma", 1, &C, true, "gamma_initializer");
+    if (l->iv[BN_CENTER])
+        add_weight(c, l, "beta", 1, &C, true, "beta_initializer");
+    add_weight(c, l, "moving_mean", 1, &C, false, "moving_mean_initializer");
+    add_weight(c, l, "moving_variance", 1, &C, false, "moving_variance_initializer");
+    note_build(l, in, nin);
+    return true;
+}
+
+static bool batchnorm_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                            Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    const Shape *x = &in[0];
+    // Keras's post-build InputSpec(ndim=rank, axes={axis: C}).
+    if (l->nbuild_in
+        && (!spec_ndim(c, l, x, 0, l->build_in[0].rank, false, at)
+            || !spec_axis(c, l, x, 0, (int)l->iv[BN_AXIS], at)))
+        return false;
+    int a;
+    if (!norm_axis(c, l, l->iv[BN_AXIS], x, at, &a))
+        return false;
+    if (x->d[a] == DIM_NONE) {
+        error_at(c, at, "%s: Axis %lld of input tensor should have a defined dimension but the "
+                 "layer received an input with shape %s.", layer_label(c, l),
+                 (long long)l->iv[BN_AXIS], pystr(c, x));
+        return false;
+    }
+    l->iv[BN_NAXIS] = a;
+    return same_infer(c, l, in, nin, out, nout, at);
+}
+
+//
+// LayerNormalization: output = input. axis is an int or a list of ints;
+// gamma (if scale or rms_scaling) and beta (if center and not rms_scaling),
+// each of shape (input[a] for a in axes), all defined.
+// iv: LN_NAXES number of axes, LN_CENTER, LN_SCALE, LN_RMS, then the axes
+// as given at LN_AXES..; fv[0] epsilon.
+//
+
+enum { LN_NAXES, LN_CENTER, LN_SCALE, LN_RMS, LN_AXES };
+#define LN_MAX_AXES (16 - LN_AXES < MAX_RANK ? 16 - LN_AXES : MAX_RANK)
+
+static bool layernorm_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    Value *v = larg(l, "axis");
+    int n = v->kind == V_INT ? 1 : v->kind == V_TUPLE || v->kind == V_LIST ? list_len(v) : -1;
+    bool ints = n >= 1 && n <= LN_MAX_AXES;
+    for (int i = 0; ints && v->kind != V_INT && i < n; i++) {
+        Value *e = list_get(v, i);
+        ints = e->kind == V_INT;
+        l->iv[LN_AXES + i] = ints ? e->u.i : 0;
+    }
+    if (v->kind == V_INT)
+        l->iv[LN_AXES] = v->u.i;
+    if (v->kind == V_ERROR) {
+        ok = false;
+    } else if (!ints) {
+        error_at(c, larg_span(l, "axis"), "%s: Expected an int or a list/tuple of ints for the "
+                 "argument 'axis', but received: %s", cname(l), value_repr(c, v));
+        ok = false;
+    }
+    l->iv[LN_NAXES] = ints ? n : 0;
+    ok &= larg_float(c, l, "epsilon", &l->fv[0]);
+    ok &= arg_flag(c, l, "center", &l->iv[LN_CENTER]);
+    ok &= arg_flag(c, l, "scale", &l->iv[LN_SCALE]);
+    ok &= arg_flag(c, l, "rms_scaling", &l->iv[LN_RMS]);
+    return ok;
+}
+
+static bool layernorm_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    int n = (int)l->iv[LN_NAXES];
+    int64_t d[MAX_RANK];
+    if (nin != 1)
+        return true;
+    for (int i = 0; i < n; i++) {
+        int64_t a = l->iv[LN_AXES + i];
+        if (a < -in[0].rank || a >= in[0].rank)
+            return true;
+        d[i] = in[0].d[a < 0 ? a + in[0].rank : a];
+        if (d[i] == DIM_NONE)
+            return true;
+    }
+    if (l->iv[LN_SCALE] || l->iv[LN_RMS])
+        add_weight(c, l, "gamma", n, d, true, "gamma_initializer");
+    if (l->iv[LN_CENTER] && !l->iv[LN_RMS])
+        add_weight(c, l, "beta", n, d, true, "beta_initializer");
+    note_build(l, in, nin);
+    return true;
+}
+
+static bool layernorm_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                            Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    const Shape *x = &in[0];
+    for (int i = 0; i < l->iv[LN_NAXES]; i++) {
+        int a;
+        int64_t ax = l->iv[LN_AXES + i];
+        if (!norm_axis(c, l, ax, x, at, &a)
+            || !want_defined(c, l, x, a, arena_printf(c->arena, "the dimension at axis %lld of "
+                             "the input must be defined", (long long)ax), at)
+            || !spec_axis(c, l, x, 0, (int)ax, at))
+            return false;
+    }
+    return same_infer(c, l, in, nin, out, nout, at);
+}
+
+//
+// Merging: Add, Subtract, Multiply, Average (Merge.compute_output_shape).
+// Called on a list; batch sizes must agree (None matches); non-batch dims
+// broadcast right-aligned: 1 takes the other size, None with anything is
+// None, other mismatches are errors. Subtract takes exactly 2 inputs.
+// iv[0]: MG_ADD, MG_SUB, MG_MUL or MG_AVG. No weights.
+//
+
+enum { MG_ADD, MG_SUB, MG_MUL, MG_AVG };
+
+static bool merge_init(Ctx *c, Layer *l, int op) {
+    l->iv[0] = op;
+    return base_init(c, l);
+}
+
+static bool add_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_ADD); }
+static bool subtract_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_SUB); }
+static bool multiply_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_MUL); }
+static bool average_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_AVG); }
+
+// Keras's _compute_elemwise_op_output_shape on non-batch shapes a and b.
+static bool elemwise_shape(const Shape *a, const Shape *b, Shape *out) {
+    const Shape *lo = a->rank >= b->rank ? a : b, *sh = a->rank >= b->rank ? b : a;
+    int off = lo->rank - sh->rank;
+    *out = *lo;
+    for (int i = 0; i < sh->rank; i++) {
+        int64_t x = lo->d[off + i], y = sh->d[i];
+        if (x == DIM_NONE || y == DIM_NONE)
+            out->d[off + i] = DIM_NONE;
+        else if (x == 1)
+            out->d[off + i] = y;
+        else if (y != 1 && x != y)
+            return false;
+    }
+    return true;
+}
+
+static bool merge_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                        Span at) {
+    if (nin < 1) {
+        error_at(c, at, "%s: A merge layer should be called on a list of at least 1 input. "
+                 "Received 0 inputs.", layer_label(c, l));
+        return false;
+    }
+    if (l->iv[0] == MG_SUB && nin != 2) {
+        error_at(c, at, "%s: A `Subtract` layer should be called on exactly 2 inputs. Received: "
+                 "input_shape=%s", layer_label(c, l), shapes_str(c, in, nin));
+        return false;
+    }
+    int64_t batch = DIM_NONE;
+    for (int i = 0; i < nin; i++) {
+        int64_t b = in[i].rank ? in[i].d[0] : DIM_NONE;
+        if (b != DIM_NONE && batch != DIM_NONE && b != batch) {
+            error_at(c, at, "%s: Cannot merge tensors with different batch sizes. Received "
+                     "tensors with shapes %s", layer_label(c, l), shapes_str(c, in, nin));
+            return false;
+        }
+        if (b != DIM_NONE)
+            batch = b;
+    }
+    Shape acc = drop_batch(&in[0]);
+    for (int i = 1; i < nin; i++) {
+        Shape next = drop_batch(&in[i]), res;
+        if (!elemwise_shape(&acc, &next, &res)) {
+            Shape full = acc;   // show both shapes with their batch dim
+            full.rank = acc.rank + 1;
+            full.d[0] = in[0].d[0];
+            memcpy(full.d + 1, acc.d, sizeof acc.d[0] * (size_t)acc.rank);
+            error_at(c, at, "%s: Inputs have incompatible shapes. Received shapes %s and %s",
+                     layer_label(c, l), pystr(c, &full), pystr(c, &in[i]));
+            return false;
+        }
+        acc = res;
+    }
+    int64_t o[MAX_RANK];
+    o[0] = batch;
+    memcpy(o + 1, acc.d, sizeof o[0] * (size_t)acc.rank);
+    return put1(out, nout, acc.rank + 1, o);
+}
+
+//
+// Concatenate: all ranks equal; dims other than `axis` must match (None
+// matches anything); output is input 0's shape with the axis summed (None
+// if any is None). iv[0]: axis as given; iv[1]: axis in [0, rank) of the
+// latest call. No weights.
+//
+
+static bool concat_init(Ctx *c, Layer *l) {
+    return base_init(c, l) && larg_int(c, l, "axis", &l->iv[0]);
+}
+
+static bool concat_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                         Span at) {
+    if (nin < 1) {
+        error_at(c, at, "%s: A `Concatenate` layer should be called on a list of at least 1 "
+                 "input. Received: input_shape=[]", layer_label(c, l));
+        return false;
+    }
+    const char *msg = "A `Concatenate` layer requires inputs with matching shapes except for "
+                      "the concatenation axis.";
+    int a;
+    if (!norm_axis(c, l, l->iv[0], &in[0], at, &a))
+        return false;
+    int64_t o[MAX_RANK];
+    memcpy(o, in[0].d, sizeof o);
+    for (int i = 1; i < nin; i++) {
+        bool match = in[i].rank == in[0].rank;
+        for (int j = 0; match && j < in[0].rank; j++)
+            match = j == a || in[i].d[j] == DIM_NONE || o[j] == DIM_NONE || in[i].d[j] == o[j];
+        if (!match) {
+            error_at(c, at, "%s: %s Received: input_shape=%s", layer_label(c, l), msg,
+                     shapes_str(c, in, nin));
+            return false;
+        }
+        o[a] = dim_add(o[a], in[i].d[a]);
+    }
+    l->iv[1] = a;
+    return check_big(c, l, in[0].rank, o, at) && put1(out, nout, in[0].rank, o);
+}
+
+//
+// Embedding: (N, *d) -> (N, *d, output_dim); integer input.
+// Weights: embeddings (input_dim, output_dim).
+// iv: EM_IN input_dim, EM_OUT output_dim, EM_MASK mask_zero.
+//
+
+enum { EM_IN, EM_OUT, EM_MASK };
+
+static bool embedding_init(Ctx *c, Layer *l) {
+    bool ok = true;
+    warn_base_kwargs(c, l, true);
+    ok &= arg_int_min(c, l, "input_dim", 1, "Received an invalid value for `input_dim`, expected "
+                      "a positive integer. Received: input_dim=%s", &l->iv[EM_IN]);
+    ok &= arg_int_min(c, l, "output_dim", 1, "Received an invalid value for `output_dim`, "
+                      "expected a positive integer. Received: output_dim=%s", &l->iv[EM_OUT]);
+    ok &= arg_flag(c, l, "mask_zero", &l->iv[EM_MASK]);
+    if (!is_none(l, "input_length"))
+        warning_at(c, larg_span(l, "input_length"), "%s: Argument `input_length` is deprecated. "
+                   "Just remove it.", cname(l));
+    return ok;
+}
+
+static bool embedding_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    add_weight(c, l, "embeddings", 2, &l->iv[EM_IN], true, "embeddings_initializer");
+    note_build(l, in, nin);
+    return true;
+}
+
+static bool embedding_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                            Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    const Shape *x = &in[0];
+    if (x->rank >= MAX_RANK) {
+        error_at(c, at, "%s: the output would have rank %d; at most %d is supported",
+                 layer_label(c, l), x->rank + 1, MAX_RANK);
+        return false;
+    }
+    int64_t o[MAX_RANK];
+    memcpy(o, x->d, sizeof o[0] * (size_t)x->rank);
+    o[x->rank] = l->iv[EM_OUT];
+    return put1(out, nout, x->rank + 1, o);
+}
+
+//
+// Recurrent layers: SimpleRNN, LSTM, GRU. Input (N, T, F), F defined.
+// Output (N, units), return_sequences: (N, T, units); return_state appends
+// the final states, each (N, units): [h] (SimpleRNN, GRU) or [h, c] (LSTM).
+// Weights (the cell's), g = 1 / 4 / 3 gates:
+//   kernel (F, g*units), recurrent_kernel (units, g*units),
+//   bias (g*units,); GRU with reset_after: (2, 3*units).
+// Gate order: LSTM i, f, c, o (unit_forget_bias sets f's bias to 1);
+// GRU z, r, h.
+//
+
+typedef enum { RNN_SIMPLE, RNN_LSTM, RNN_GRU } RnnKind;
+
+enum {
+    RN_KIND,            // RnnKind
+    RN_UNITS,           // units
+    RN_RETSEQ,          // return_sequences
+    RN_RETSTATE,        // return_state
+    RN_BIAS,            // use_bias
+    RN_BACKWARDS,       // go_backwards
+    RN_STATEFUL,        // stateful
+    RN_UNROLL,          // unroll
+    RN_FORGET_BIAS,     // unit_forget_bias (LSTM)
+    RN_RESET_AFTER,     // reset_after (GRU)
+    RN_REC_ACT,         // recurrent_activation (ActKind; LSTM/GRU)
+    RN_SEED,            // seed (-1 = None)
+};
+// act = activation; fv[0] dropout, fv[1] recurrent_dropout (clipped to [0, 1] as Keras does).
+
+static double clip01(double x) {
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+static bool rnn_init(Ctx *c, Layer *l, RnnKind kind) {
+    bool ok = base_init(c, l);
+    int64_t units = 0;
+    ok &= arg_int_min(c, l, "units", 1, "Received an invalid value for argument `units`, "
+                      "expected a positive integer, got %s.", &units);
+    ActKind ract = ACT_SIGMOID;
+    ok &= larg_activation(c, l, "activation", &l->act);
+    if (kind != RNN_SIMPLE)
+        ok &= larg_activation(c, l, "recurrent_activation", &ract);
+    static const struct { const char *arg; int slot; } flags[] = {
+        {"use_bias", RN_BIAS}, {"return_sequences", RN_RETSEQ}, {"return_state", RN_RETSTATE},
+        {"go_backwards", RN_BACKWARDS}, {"stateful", RN_STATEFUL}, {"unroll", RN_UNROLL},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        ok &= arg_flag(c, l, flags[i].arg, &l->iv[flags[i].slot]);
+    if (kind == RNN_LSTM)
+        ok &= arg_flag(c, l, "unit_forget_bias", &l->iv[RN_FORGET_BIAS]);
+    if (kind == RNN_GRU)
+        ok &= arg_flag(c, l, "reset_after", &l->iv[RN_RESET_AFTER]);
+    double dr = 0, rdr = 0;
+    ok &= larg_float(c, l, "dropout", &dr);
+    ok &= larg_float(c, l, "recurrent_dropout", &rdr);
+    ok &= arg_opt_int(c, l, "seed", -1, &l->iv[RN_SEED]);
+    if (kind != RNN_SIMPLE) {
+        Value *v = larg(l, "use_cudnn");
+        if (v->kind == V_ERROR) {
+            ok = false;
+        } else if (v->kind != V_BOOL && !(v->kind == V_STR && !strcmp(v->u.str.s, "auto"))) {
+            error_at(c, larg_span(l, "use_cudnn"), "%s: Invalid value received for argument "
+                     "`use_cudnn`. Expected one of {'auto', True, False}. Received: use_cudnn=%s",
+                     cname(l), value_str(c, v));
+            ok = false;
+        }
+    }
+    l->iv[RN_KIND] = kind;
+    l->iv[RN_UNITS] = units;
+    l->iv[RN_REC_ACT] = ract;
+    l->fv[0] = clip01(dr);
+    l->fv[1] = clip01(rdr);
+    return ok;
+}
+
+static bool simple_rnn_init(Ctx *c, Layer *l) { return rnn_init(c, l, RNN_SIMPLE); }
+static bool lstm_init(Ctx *c, Layer *l) { return rnn_init(c, l, RNN_LSTM); }
+static bool gru_init(Ctx *c, Layer *l) { return rnn_init(c, l, RNN_GRU); }
+
+static bool rnn_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
+    if (nin != 1 || in[0].rank != 3 || in[0].d[2] == DIM_NONE)
+        return true;
+    RnnKind kind = (RnnKind)l->iv[RN_KIND];
+    int64_t u = l->iv[RN_UNITS], g = kind == RNN_LSTM ? 4 : kind == RNN_GRU ? 3 : 1;
+    int64_t k[2] = {in[0].d[2], g * u}, rk[2] = {u, g * u}, b[2] = {2, g * u};
+    add_weight(c, l, "kernel", 2, k, true, "kernel_initializer");
+    add_weight(c, l, "recurrent_kernel", 2, rk, true, "recurrent_initializer");
+    if (l->iv[RN_BIAS]) {
+        if (kind == RNN_GRU && l->iv[RN_RESET_AFTER])
+            add_weight(c, l, "bias", 2, b, true, "bias_initializer");
+        else
+            add_weight(c, l, "bias", 1, &b[1], true, "bias_initializer");
+    }
+    note_build(l, in, nin);
+    return true;
+}
+
+static bool rnn_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                      Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 3, false, at))
+        return false;
+    const Shape *x = &in[0];
+    if (!want_defined(c, l, x, 2, "the last dimension of the input must be defined", at)
+        || !spec_axis(c, l, x, 0, -1, at))
+        return false;
+    if (l->iv[RN_STATEFUL] && x->d[0] == DIM_NONE) {
+        error_at(c, at, "%s: When using `stateful=True` in a RNN, the batch size must be static. "
+                 "Found dynamic batch size: sequence.shape=%s", layer_label(c, l), pystr(c, x));
+        return false;
+    }
+    if (l->iv[RN_UNROLL] && x->d[1] == DIM_NONE) {
+        error_at(c, at, "%s: Cannot unroll a RNN if the time dimension is undefined; received "
+                 "input shape %s. Specify the time dimension in the `shape` or `batch_shape` "
+                 "argument of `Input()`.", layer_label(c, l), pystr(c, x));
+        return false;
+    }
+    int64_t u = l->iv[RN_UNITS];
+    int64_t seq[3] = {x->d[0], x->d[1], u}, last[2] = {x->d[0], u};
+    if (l->iv[RN_RETSEQ])
+        put1(out, nout, 3, seq);
+    else
+        put1(out, nout, 2, last);
+    if (l->iv[RN_RETSTATE]) {
+        int nstates = l->iv[RN_KIND] == RNN_LSTM ? 2 : 1;
+        for (int i = 0; i < nstates; i++)
+            out[(*nout)++] = shape_make(2, last);
+    }
+    return true;
+}
+
+//
+// Image layers: RandomCrop, ZeroPadding2D, UpSampling2D. Input rank 4,
+// (N, H, W, C) (channels_first: (N, C, H, W)). No weights.
+//   RandomCrop     H, W -> height, width. Our documented choice: a known H or
+//                  W smaller than the target is a compile-time error.
+//                  iv: RC_H height, RC_W width, RC_SEED (-1 = None), RC_CFIRST
+//   ZeroPadding2D  H + top + bottom, W + left + right (None stays None).
+//                  iv: ZP_T, ZP_B, ZP_L, ZP_R, ZP_CFIRST
+//   UpSampling2D   H * size[0], W * size[1].
+//                  iv: UP_H, UP_W, UP_INTERP (index in up_interps), UP_CFIRST
+//
+
+enum { RC_H, RC_W, RC_SEED, RC_CFIRST };
+enum { ZP_T, ZP_B, ZP_L, ZP_R, ZP_CFIRST };
+enum { UP_H, UP_W, UP_INTERP, UP_CFIRST };
+
+static const char *const up_interps[] = {"nearest", "bilinear", "bicubic", "lanczos3",
+                                         "lanczos5", NULL};
+
+// The shared frame: one rank-4 input; H and W replaced by f(H), f(W).
+static bool image_infer(Ctx *c, Layer *l, const Shape *in, int nin, int cfirst_slot,
+                        const int64_t hw[2], Shape *out, int *nout, Span at) {
+    int64_t o[4];
+    int sp = l->iv[cfirst_slot] ? 2 : 1;
+    memcpy(o, in[0].d, sizeof o);
+    o[sp] = hw[0];
+    o[sp + 1] = hw[1];
+    return check_big(c, l, 4, o, at) && put1(out, nout, 4, o);
+}
+
+static bool random_crop_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l), cfirst = false;
+    ok &= arg_int_min(c, l, "height", 1, "Received an invalid value for `height`, expected a "
+                      "positive integer. Received: height=%s", &l->iv[RC_H]);
+    ok &= arg_int_min(c, l, "width", 1, "Received an invalid value for `width`, expected a "
+                      "positive integer. Received: width=%s", &l->iv[RC_W]);
+    ok &= arg_opt_int(c, l, "seed", -1, &l->iv[RC_SEED]);
+    ok &= arg_data_format(c, l, &cfirst);
+    l->iv[RC_CFIRST] = cfirst;
+    return ok;
+}
+
+static bool random_crop_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                              int *nout, Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 4, false, at))
+        return false;
+    int sp = l->iv[RC_CFIRST] ? 2 : 1;
+    static const char *const what[] = {"height", "width"};
+    for (int i = 0; i < 2; i++) {
+        int64_t n = in[0].d[sp + i], t = l->iv[RC_H + i];
+        if (n != DIM_NONE && n < t) {
+            error_at(c, at, "%s: the input %s %lld is smaller than the crop %s %lld; received "
+                     "input shape %s", layer_label(c, l), what[i], (long long)n, what[i],
+                     (long long)t, pystr(c, &in[0]));
+            return false;
+        }
+    }
+    return image_infer(c, l, in, nin, RC_CFIRST, &l->iv[RC_H], out, nout, at);
+}
+
+// One entry of ZeroPadding2D's padding: p -> (p, p), or (a, b); each >= 0
+// (standardize_tuple(entry, 2, what, allow_zero=True)).
+static bool pad_pair(Ctx *c, Layer *l, Value *v, const char *what, int64_t out[2]) {
+    Span sp = larg_span(l, "padding");
+    int n = v->kind == V_TUPLE || v->kind == V_LIST ? list_len(v) : 0;
+    if (v->kind == V_ERROR || (n == 2 && (list_get(v, 0)->kind == V_ERROR
+                                          || list_get(v, 1)->kind == V_ERROR)))
+        return false;
+    if (v->kind == V_INT) {
+        out[0] = out[1] = v->u.i;
+    } else if (n == 2 && list_get(v, 0)->kind == V_INT && list_get(v, 1)->kind == V_INT) {
+        out[0] = list_get(v, 0)->u.i;
+        out[1] = list_get(v, 1)->u.i;
+    } else {
+        error_at(c, sp, "%s: The `%s` argument must be a tuple of 2 integers. Received %s=%s",
+                 cname(l), what, what, value_repr(c, v));
+        return false;
+    }
+    return tuple_in_range(c, l, sp, what, value_repr(c, v), out, 2, true);
+}
+
+static bool zero_padding_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l), cfirst = false;
+    ok &= arg_data_format(c, l, &cfirst);
+    l->iv[ZP_CFIRST] = cfirst;
+    Value *v = larg(l, "padding");
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_INT)
+        return pad_pair(c, l, v, "padding", &l->iv[ZP_T]) && ok
+            && pad_pair(c, l, v, "padding", &l->iv[ZP_L]);
+    if (v->kind != V_TUPLE && v->kind != V_LIST) {
+        error_at(c, larg_span(l, "padding"), "%s: `padding` should be either an int, a tuple of "
+                 "2 ints (symmetric_height_crop, symmetric_width_crop), or a tuple of 2 tuples "
+                 "of 2 ints ((top_crop, bottom_crop), (left_crop, right_crop)). Received: "
+                 "padding=%s.", cname(l), value_str(c, v));
+        return false;
+    }
+    if (list_len(v) != 2) {
+        error_at(c, larg_span(l, "padding"), "%s: `padding` should have two elements. Received: "
+                 "padding=%s.", cname(l), value_str(c, v));
+        return false;
+    }
+    ok &= pad_pair(c, l, list_get(v, 0), "1st entry of padding", &l->iv[ZP_T]);
+    ok &= pad_pair(c, l, list_get(v, 1), "2nd entry of padding", &l->iv[ZP_L]);
+    return ok;
+}
+
+static bool zero_padding_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                               int *nout, Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 4, false, at))
+        return false;
+    int sp = l->iv[ZP_CFIRST] ? 2 : 1;
+    int64_t hw[2] = {dim_add(in[0].d[sp], l->iv[ZP_T] + l->iv[ZP_B]),
+                     dim_add(in[0].d[sp + 1], l->iv[ZP_L] + l->iv[ZP_R])};
+    return image_infer(c, l, in, nin, ZP_CFIRST, hw, out, nout, at);
+}
+
+static bool up_sampling_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l), cfirst = false;
+    int interp = 0;
+    ok &= arg_tuple(c, l, "size", 2, false, &l->iv[UP_H]);
+    ok &= larg_choice(c, l, "interpolation", up_interps, &interp);
+    ok &= arg_data_format(c, l, &cfirst);
+    l->iv[UP_INTERP] = interp;
+    l->iv[UP_CFIRST] = cfirst;
+    return ok;
+}
+
+static bool up_sampling_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                              int *nout, Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 4, false, at))
+        return false;
+    int sp = l->iv[UP_CFIRST] ? 2 : 1;
+    int64_t hw[2] = {dim_mul(in[0].d[sp], l->iv[UP_H]), dim_mul(in[0].d[sp + 1], l->iv[UP_W])};
+    return image_infer(c, l, in, nin, UP_CFIRST, hw, out, nout, at);
+}
+
+//
+// The table. Signatures list Keras 3's own parameters in its order, then the
+// base-Layer keywords (keyword-only in Keras; trailing here so positional
+// calls bind as in Keras). Pooling and RandomCrop take `name` positionally
+// in Keras, which the trailing B_NAME reproduces.
+//
+
+#define B_NAME "name=None, dtype=None, trainable=True, autocast=True"
+#define B_SHAPE ", input_shape=None, input_dim=None"
+#define B_AR ", activity_regularizer=None"
+#define B_ALL B_NAME B_SHAPE B_AR
+
+#define CONV_TAIL                                                                              \
+    "activation=None, use_bias=True, kernel_initializer='glorot_uniform', "                   \
+    "bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None, "              \
+    "activity_regularizer=None, kernel_constraint=None, bias_constraint=None, "
+#define POOL_TAIL "strides=None, padding='valid', data_format=None, " B_ALL
+#define RNN_HEAD                                                                               \
+    "use_bias=True, kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal', " \
+    "bias_initializer='zeros', "
+#define RNN_REGS                                                                               \
+    "kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, "            \
+    "activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, "          \
+    "bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, "
+#define RNN_FLAGS                                                                              \
+    "return_sequences=False, return_state=False, go_backwards=False, stateful=False, "        \
+    "unroll=False, "
+
+const LayerClass layer_classes[] = {
+    {"InputLayer",
+     "shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None, "
+     "optional=False, name=None, ragged=None",
+     LC_INPUT, input_init, build_none, input_infer},
+    {"Dense",
+     "units, activation=None, use_bias=True, kernel_initializer='glorot_uniform', "
+     "bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None, "
+     "activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None, "
+     "lora_alpha=None, quantization_config=None, " B_NAME B_SHAPE,
+     0, dense_init, dense_build, dense_infer},
+    {"Conv1D",
+     "filters, kernel_size, strides=1, padding='valid', data_format=None, dilation_rate=1, "
+     "groups=1, " CONV_TAIL "lora_rank=None, lora_alpha=None, " B_NAME B_SHAPE,
+     0, conv1d_init, conv_build, conv_infer},
+    {"Conv2D",
+     "filters, kernel_size, strides=(1, 1), padding='valid', data_format=None, "
+     "dilation_rate=(1, 1), groups=1, " CONV_TAIL "lora_rank=None, lora_alpha=None, "
+     B_NAME B_SHAPE,
+     0, conv2d_init, conv_build, conv_infer},
+    {"Conv2DTranspose",
+     "filters, kernel_size, strides=(1, 1), padding='valid', data_format=None, "
+     "dilation_rate=(1, 1), " CONV_TAIL "output_padding=None, " B_NAME B_SHAPE,
+     0, conv2dt_init, conv_build, conv_infer},
+    {"DepthwiseConv2D",
+     "kernel_size, strides=(1, 1), padding='valid', depth_multiplier=1, data_format=None, "
+     "dilation_rate=(1, 1), activation=None, use_bias=True, "
+     "depthwise_initializer='glorot_uniform', bias_initializer='zeros', "
+     "depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None, "
+     "depthwise_constraint=None, bias_constraint=None, " B_NAME B_SHAPE,
+     0, dwconv2d_init, conv_build, conv_infer},
+    {"SeparableConv2D",
+     "filters, kernel_size, strides=(1, 1), padding='valid', data_format=None, "
+     "dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True, "
+     "depthwise_initializer='glorot_uniform', pointwise_initializer='glorot_uniform', "
+     "bias_initializer='zeros', depthwise_regularizer=None, pointwise_regularizer=None, "
+     "bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None, "
+     "pointwise_constraint=None, bias_constraint=None, " B_NAME B_SHAPE,
+     0, sepconv2d_init, conv_build, conv_infer},
+    {"MaxPooling1D", "pool_size=2, " POOL_TAIL, 0, maxpool1d_init, build_none, pool_infer},
+    {"MaxPooling2D", "pool_size=(2, 2), " POOL_TAIL, 0, maxpool2d_init, build_none, pool_infer},
+    {"AveragePooling1D", "pool_size, " POOL_TAIL, 0, avgpool1d_init, build_none, pool_infer},
+    {"AveragePooling2D", "pool_size, " POOL_TAIL, 0, avgpool2d_init, build_none, pool_infer},
+    {"GlobalAveragePooling1D", "data_format=None, keepdims=False, " B_ALL,
+     0, gap1d_init, build_none, gpool_infer},
+    {"GlobalAveragePooling2D", "data_format=None, keepdims=False, " B_ALL,
+     0, gap2d_init, build_none, gpool_infer},
+    {"GlobalMaxPooling1D", "data_format=None, keepdims=False, " B_ALL,
+     0, gmp1d_init, build_none, gpool_infer},
+    {"GlobalMaxPooling2D", "data_format=None, keepdims=False, " B_ALL,
+     0, gmp2d_init, build_none, gpool_infer},
+    {"Flatten", "data_format=None, " B_ALL, 0, flatten_init, build_none, flatten_infer},
+    {"Reshape", "target_shape, " B_ALL, 0, reshape_init, build_none, reshape_infer},
+    {"RepeatVector", "n, " B_ALL, 0, repeat_init, build_none, repeat_infer},
+    {"Dropout", "rate, noise_shape=None, seed=None, " B_ALL,
+     LC_TRAINING, dropout_init, build_none, same_infer},
+    {"BatchNormalization",
+     "axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True, beta_initializer='zeros', "
+     "gamma_initializer='ones', moving_mean_initializer='zeros', "
+     "moving_variance_initializer='ones', beta_regularizer=None, gamma_regularizer=None, "
+     "beta_constraint=None, gamma_constraint=None, synchronized=False, " B_ALL,
+     LC_TRAINING, batchnorm_init, batchnorm_build, batchnorm_infer},
+    {"LayerNormalization",
+     "axis=-1, epsilon=0.001, center=True, scale=True, rms_scaling=False, "
+     "beta_initializer='zeros', gamma_initializer='ones', beta_regularizer=None, "
+     "gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, " B_ALL,
+     0, layernorm_init, layernorm_build, layernorm_infer},
+    {"Activation", "activation, " B_ALL, 0, activation_init, build_none, same_infer},
+    {"ReLU", "max_value=None, negative_slope=0.0, threshold=0.0, " B_ALL,
+     0, relu_init, build_none, same_infer},
+    {"LeakyReLU", "negative_slope=0.3, alpha=None, " B_ALL,
+     0, leaky_relu_init, build_none, same_infer},
+    {"Softmax", "axis=-1, " B_ALL, 0, softmax_init, build_none, softmax_infer},
+    {"Add", B_ALL, LC_MULTI_INPUT, add_init, build_none, merge_infer},
+    {"Subtract", B_ALL, LC_MULTI_INPUT, subtract_init, build_none, merge_infer},
+    {"Multiply", B_ALL, LC_MULTI_INPUT, multiply_init, build_none, merge_infer},
+    {"Average", B_ALL, LC_MULTI_INPUT, average_init, build_none, merge_infer},
+    {"Concatenate", "axis=-1, " B_ALL, LC_MULTI_INPUT, concat_init, build_none, concat_infer},
+    {"Embedding",
+     "input_dim, output_dim, embeddings_initializer='uniform', embeddings_regularizer=None, "
+     "embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, "
+     "lora_alpha=None, quantization_config=None, input_length=None, " B_NAME
+     ", input_shape=None" B_AR,
+     LC_INT_INPUT, embedding_init, embedding_build, embedding_infer},
+    {"SimpleRNN",
+     "units, activation='tanh', " RNN_HEAD RNN_REGS RNN_FLAGS
+     "seed=None, zero_output_for_mask=False, " B_NAME B_SHAPE,
+     LC_TRAINING | LC_MULTI_OUTPUT, simple_rnn_init, rnn_build, rnn_infer},
+    {"LSTM",
+     "units, activation='tanh', recurrent_activation='sigmoid', " RNN_HEAD
+     "unit_forget_bias=True, " RNN_REGS "seed=None, " RNN_FLAGS
+     "use_cudnn='auto', zero_output_for_mask=False, " B_NAME B_SHAPE,
+     LC_TRAINING | LC_MULTI_OUTPUT, lstm_init, rnn_build, rnn_infer},
+    {"GRU",
+     "units, activation='tanh', recurrent_activation='sigmoid', " RNN_HEAD RNN_REGS
+     "seed=None, " RNN_FLAGS "reset_after=True, use_cudnn='auto', "
+     "zero_output_for_mask=False, " B_NAME B_SHAPE,
+     LC_TRAINING | LC_MULTI_OUTPUT, gru_init, rnn_build, rnn_infer},
+    {"RandomCrop", "height, width, seed=None, data_format=None, " B_ALL,
+     LC_TRAINING, random_crop_init, build_none, random_crop_infer},
+    {"Rescaling", "scale, offset=0.0, " B_ALL, 0, rescaling_init, build_none, same_infer},
+    {"ZeroPadding2D", "padding=(1, 1), data_format=None, " B_ALL,
+     0, zero_padding_init, build_none, zero_padding_infer},
+    {"UpSampling2D", "size=(2, 2), data_format=None, interpolation='nearest', " B_ALL,
+     0, up_sampling_init, build_none, up_sampling_infer},
+};
+
+const int num_layer_classes = (int)(sizeof layer_classes / sizeof layer_classes[0]);
+
+const LayerFunc layer_aliases[] = {
+    {"Convolution1D", "Conv1D"},
+    {"Convolution2D", "Conv2D"},
+    {"Convolution2DTranspose", "Conv2DTranspose"},
+    {"SeparableConvolution2D", "SeparableConv2D"},
+    {"MaxPool1D", "MaxPooling1D"},
+    {"MaxPool2D", "MaxPooling2D"},
+    {"AvgPool1D", "AveragePooling1D"},
+    {"AvgPool2D", "AveragePooling2D"},
+    {"GlobalAvgPool1D", "GlobalAveragePooling1D"},
+    {"GlobalAvgPool2D", "GlobalAveragePooling2D"},
+    {"GlobalMaxPool1D", "GlobalMaxPooling1D"},
+    {"GlobalMaxPool2D", "GlobalMaxPooling2D"},
+    {NULL, NULL},
+};
+
+const LayerFunc layer_funcs[] = {
+    {"add", "Add"},
+    {"subtract", "Subtract"},
+    {"multiply", "Multiply"},
+    {"average", "Average"},
+    {"concatenate", "Concatenate"},
+    {NULL, NULL},
+};

@@ -1,0 +1,318 @@
+/*
+ * main.c - the kdlc command line: flags, then the pipeline as a flat list
+ * of calls (load -> parse -> evaluate -> report).
+ *
+ *   kdlc check FILE [--dump=tokens|ast|layers|graph]
+ *   kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]
+ *                     [--expand-nested] [--show-trainable] [--layer-range START END]
+ *
+ * Exit status: 0 success, 1 errors in the .kdl file, 2 bad command line or
+ * unreadable file. See docs/cli.md.
+ */
+#include "kdlc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_text =
+    "usage: kdlc check FILE [--dump=tokens|ast|layers|graph]\n"
+    "       kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]\n"
+    "                         [--expand-nested] [--show-trainable] [--layer-range START END]\n"
+    "       kdlc --help | --version\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "kdlc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    return 2;
+}
+
+typedef struct Options {
+    const char *cmd;
+    const char *file;
+    const char *dump;
+    const char *model;
+    SummaryOpts sum;
+    bool have_range;
+} Options;
+
+static bool parse_int_arg(const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > 10000)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool parse_positions(const char *s, SummaryOpts *o) {
+    o->npositions = 0;
+    const char *p = s;
+    while (*p) {
+        if (o->npositions == 8)
+            return false;
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || v < 0 || v > 10000)
+            return false;
+        o->positions[o->npositions++] = v;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return false;
+        p = end;
+    }
+    return o->npositions > 0;
+}
+
+static int parse_args(int argc, char **argv, Options *o) {
+    memset(o, 0, sizeof *o);
+    if (argc < 2)
+        return usage_error("missing command", "");
+    o->cmd = argv[1];
+    if (strcmp(o->cmd, "check") && strcmp(o->cmd, "summary"))
+        return usage_error("unknown command '%s'", o->cmd);
+    bool summary = !strcmp(o->cmd, "summary");
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strncmp(a, "--dump=", 7) && !summary) {
+            o->dump = a + 7;
+            if (strcmp(o->dump, "tokens") && strcmp(o->dump, "ast") && strcmp(o->dump, "layers") &&
+                strcmp(o->dump, "graph"))
+                return usage_error("unknown dump '%s' (tokens, ast, layers or graph)", o->dump);
+        } else if (summary && !strcmp(a, "--model")) {
+            if (++i >= argc)
+                return usage_error("%s needs a model name", a);
+            o->model = argv[i];
+        } else if (summary && !strcmp(a, "--line-length")) {
+            if (++i >= argc || !parse_int_arg(argv[i], &o->sum.line_length))
+                return usage_error("%s needs a positive integer", a);
+        } else if (summary && !strcmp(a, "--positions")) {
+            if (++i >= argc || !parse_positions(argv[i], &o->sum))
+                return usage_error("%s needs a comma-separated list of numbers, e.g. 0.4,0.7,1.0", a);
+        } else if (summary && !strcmp(a, "--expand-nested")) {
+            o->sum.expand_nested = true;
+        } else if (summary && !strcmp(a, "--show-trainable")) {
+            o->sum.show_trainable = true;
+        } else if (summary && !strcmp(a, "--layer-range")) {
+            if (i + 2 >= argc)
+                return usage_error("%s needs two layer names (regular expressions)", a);
+            o->sum.layer_range[0] = argv[++i];
+            o->sum.layer_range[1] = argv[++i];
+            o->have_range = true;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (!o->file) {
+            o->file = a;
+        } else {
+            return usage_error("unexpected argument '%s'", a);
+        }
+    }
+    if (!o->file)
+        return usage_error("missing input file", "");
+    return 0;
+}
+
+// ---- dumps ---------------------------------------------------------------------
+
+static void dump_layer(Ctx *c, Layer *l, FILE *out) {
+    int line = 0, col = 0;
+    if (l->span.file)
+        src_line_col(l->span.file, l->span.start, &line, &col);
+    fprintf(out, "layer %s (%s) @%d:%d%s\n", l->name, l->class_name, line, col,
+            l->trainable ? "" : " frozen");
+    for (int i = 0; i < l->nodes.len; i++) {
+        CallNode *n = l->nodes.data[i];
+        fprintf(out, "  call %d:", i);
+        for (int k = 0; k < n->nin; k++) {
+            Tensor *t = n->in[k];
+            fprintf(out, " %s", shape_str(c->arena, &t->shape));
+        }
+        fprintf(out, " ->");
+        for (int k = 0; k < n->nout; k++)
+            fprintf(out, " %s", shape_str(c->arena, &n->out[k]->shape));
+        fprintf(out, "\n");
+    }
+    if (!l->nodes.len && l->nlast_out) {
+        fprintf(out, "  output:");
+        for (int k = 0; k < l->nlast_out; k++)
+            fprintf(out, " %s", shape_str(c->arena, &l->last_out[k]));
+        fprintf(out, "\n");
+    }
+    for (int i = 0; i < l->nweights; i++) {
+        Weight *w = l->weights[i];
+        fprintf(out, "  weight %s %s%s\n", w->name, shape_pystr(c->arena, &w->shape),
+                w->trainable ? "" : " non-trainable");
+    }
+    if (!l->model)
+        fprintf(out, "  params %lld\n", (long long)layer_count_params(l, 0));
+}
+
+static void dump_graph(Ctx *c, Layer *m, FILE *out) {
+    fprintf(out, "model %s (%s)%s\n", m->name, m->class_name, model_is_built(m) ? "" : " unbuilt");
+    for (int gi = 0; gi < 2; gi++) {
+        Graph *g = gi == 0 ? m->model->graph : m->model->train_graph;
+        if (!g || (gi == 1 && g == m->model->graph))
+            continue;
+        if (gi == 1)
+            fprintf(out, "  training graph:\n");
+        for (int i = 0; i < g->ninputs; i++)
+            fprintf(out, "  input %s %s\n", g->inputs[i]->name, shape_str(c->arena, &g->inputs[i]->shape));
+        for (int i = 0; i < g->nnodes; i++) {
+            CallNode *n = g->nodes[i];
+            if (n->nin == 0)
+                continue;
+            fprintf(out, "  %s (%s)", n->layer->name, n->layer->class_name);
+            if (n->training >= 0)
+                fprintf(out, " training=%s", n->training ? "True" : "False");
+            fprintf(out, ":");
+            for (int k = 0; k < n->nin; k++)
+                fprintf(out, " %s", n->in[k]->name);
+            fprintf(out, " ->");
+            for (int k = 0; k < n->nout; k++)
+                fprintf(out, " %s %s", n->out[k]->name, shape_str(c->arena, &n->out[k]->shape));
+            fprintf(out, "\n");
+        }
+        for (int i = 0; i < g->noutputs; i++)
+            fprintf(out, "  output %s\n", g->outputs[i]->name);
+    }
+    fprintf(out, "  layers:");
+    for (int i = 0; i < m->model->layers.len; i++)
+        fprintf(out, " %s", ((Layer *)m->model->layers.data[i])->name);
+    fprintf(out, "\n");
+}
+
+// ---- summary command ----------------------------------------------------------------
+
+// Models bound to top-level names, in binding order, each once.
+static void top_level_models(Ctx *c, Vec *names, Vec *models) {
+    Dict *g = c->globals->vars;
+    for (int i = 0; i < g->keys.len; i++) {
+        Value *v = g->vals.data[i];
+        if (v->kind != V_LAYER || !v->u.layer->model)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < models->len; k++)
+            if (models->data[k] == v->u.layer)
+                seen = true;
+        if (seen)
+            continue;
+        vec_push(c->arena, names, (void *)((Value *)g->keys.data[i])->u.str.s);
+        vec_push(c->arena, models, v->u.layer);
+    }
+}
+
+static int print_summary(Ctx *c, Layer *m, SummaryOpts *o) {
+    if (!model_is_built(m)) {
+        error_at(c, m->span, "model '%s' has not yet been built, so it has no summary. Build the model "
+                 "first by calling `build()` or by calling the model on a batch of data.", m->name);
+        return 1;
+    }
+    const char *err = NULL;
+    const char *text = summary_render(c, m, o, &err);
+    if (!text) {
+        fprintf(c->err, "kdlc: error: %s\n", err ? err : "cannot print the summary");
+        return 1;
+    }
+    fputs(text, c->out);
+    return 0;
+}
+
+static int cmd_summary(Ctx *c, Options *o) {
+    Vec names = {0}, models = {0};
+    top_level_models(c, &names, &models);
+    o->sum.columns = c->summary_columns;
+    if (o->model) {
+        for (int i = 0; i < models.len; i++)
+            if (!strcmp(names.data[i], o->model))
+                return print_summary(c, models.data[i], &o->sum);
+        for (int i = 0; i < c->models.len; i++) {
+            Layer *m = c->models.data[i];
+            if (m->name && !strcmp(m->name, o->model))
+                return print_summary(c, m, &o->sum);
+        }
+        fprintf(c->err, "kdlc: error: no model named '%s' in %s", o->model, o->file);
+        if (models.len) {
+            fprintf(c->err, "; models:");
+            for (int i = 0; i < models.len; i++)
+                fprintf(c->err, " %s", (const char *)names.data[i]);
+        }
+        fprintf(c->err, "\n");
+        return 1;
+    }
+    if (models.len == 0) {
+        fprintf(c->err, "kdlc: error: %s binds no model to a top-level name\n", o->file);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < models.len; i++)
+        rc |= print_summary(c, models.data[i], &o->sum);
+    return rc;
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+static int run(Options *o) {
+    Ctx *c = ctx_new(stdout, stderr);
+    c->summary_columns = terminal_columns();
+    int rc = 0;
+    SrcFile *f = src_load(c, o->file);
+    if (!f) {
+        ctx_free(c);
+        return 2;
+    }
+    c->file = f;
+    if (o->dump && !strcmp(o->dump, "tokens")) {
+        dump_tokens(c, f, stdout);
+        rc = c->nerrors ? 1 : 0;
+        ctx_free(c);
+        return rc;
+    }
+    Node *ast = parse_file(c, f);
+    if (!ast) {
+        ctx_free(c);
+        return 1;
+    }
+    if (o->dump && !strcmp(o->dump, "ast")) {
+        ast_dump(stdout, ast, 0);
+        ctx_free(c);
+        return 0;
+    }
+    c->quiet_summaries = !strcmp(o->cmd, "summary");
+    eval_file(c, ast);
+    if (c->nerrors) {
+        ctx_free(c);
+        return 1;
+    }
+    if (o->dump && !strcmp(o->dump, "layers")) {
+        for (int i = 0; i < c->layers.len; i++)
+            dump_layer(c, c->layers.data[i], stdout);
+    } else if (o->dump && !strcmp(o->dump, "graph")) {
+        for (int i = 0; i < c->models.len; i++)
+            dump_graph(c, c->models.data[i], stdout);
+    }
+    if (!strcmp(o->cmd, "summary"))
+        rc = cmd_summary(c, o);
+    fflush(stdout);
+    ctx_free(c);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
+        puts("kdlc 0.1.0");
+        return 0;
+    }
+    Options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    return run(&o);
+}

@@ -1,0 +1,994 @@
+/*
+ * model.c - models as views over the layer graph.
+ *
+ * Functional: keras.Model(inputs, outputs) walks back from the outputs to
+ * the inputs (Keras's map_graph: DFS order, node depths, operations sorted
+ * by depth then traversal index, so the summary rows and model.layers come
+ * out in Keras's order). Intermediate tensors used as inputs are cloned into
+ * new InputLayers named "<tensor>CLONE", and the nodes between are cloned as
+ * Keras does, so layers and weights stay shared with the bigger model.
+ *
+ * Sequential: a list of layers; when it starts with an InputLayer it is
+ * (re)built after every add() by calling each layer in turn, as Keras does
+ * (each build also takes a `functional` auto name, as Keras's internal
+ * Functional does).
+ *
+ * Subclassed: __init__ runs with self bound to a fresh model layer; layers
+ * assigned to self are tracked in assignment order. Building (model.build or
+ * a first call on a tensor) traces call() symbolically twice, with
+ * training=False and training=True; each trace is a Graph of traced nodes.
+ *
+ * Provides: Graph for every built model, model->layers, get_layer.
+ */
+#include "kdlc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// ---- structures of tensors ----------------------------------------------------
+
+// Flatten a tensor / list / tuple / dict of tensors. Nested containers and
+// non-tensors are errors in Keras's words. `what` is "inputs" or "outputs".
+bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out) {
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_TENSOR) {
+        vec_push(c->arena, out, v->u.tensor);
+        return true;
+    }
+    Vec *items = NULL;
+    if (v->kind == V_LIST || v->kind == V_TUPLE)
+        items = &v->u.list->items;
+    else if (v->kind == V_DICT)
+        items = &v->u.dict->vals;
+    if (!items) {
+        error_at(c, at, "All `%s` values must be KerasTensors. Received: %s=%s including invalid "
+                 "value %s of type %s", what, what, value_repr(c, v), value_repr(c, v),
+                 value_type_name(v));
+        return false;
+    }
+    if (items->len == 0) {
+        error_at(c, at, "`%s` argument cannot be empty. Received: %s=%s", what, what, value_repr(c, v));
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < items->len; i++) {
+        Value *x = items->data[i];
+        if (x->kind == V_ERROR)
+            return false;
+        if (x->kind == V_LIST || x->kind == V_TUPLE || x->kind == V_DICT) {
+            error_at(c, at, "Nested %s are not supported: only dicts, lists and tuples of %s "
+                     "tensors are (got a %s inside the %s)", what,
+                     !strcmp(what, "inputs") ? "input" : "output", value_type_name(x),
+                     value_type_name(v));
+            return false;
+        }
+        if (x->kind != V_TENSOR) {
+            error_at(c, at, "All `%s` values must be KerasTensors. Received: %s=%s including "
+                     "invalid value %s of type %s", what, what, value_repr(c, v), value_repr(c, x),
+                     value_type_name(x));
+            ok = false;
+            continue;
+        }
+        vec_push(c->arena, out, x->u.tensor);
+    }
+    return ok;
+}
+
+// Rebuild `shape` of `v` with tensors replaced via map(old)->new.
+Value *map_struct_tensors(Ctx *c, Value *v, Tensor **from, Tensor **to, int n) {
+    if (v->kind == V_TENSOR) {
+        for (int i = 0; i < n; i++)
+            if (v->u.tensor == from[i])
+                return v_tensor(c, to[i]);
+        return v;
+    }
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        Value *r = v->kind == V_LIST ? v_list(c) : v_tuple(c);
+        for (int i = 0; i < list_len(v); i++)
+            list_append(c, r, map_struct_tensors(c, list_get(v, i), from, to, n));
+        return r;
+    }
+    if (v->kind == V_DICT) {
+        Value *r = v_dict(c);
+        for (int i = 0; i < v->u.dict->keys.len; i++)
+            dict_set(c, r->u.dict, v->u.dict->keys.data[i],
+                     map_struct_tensors(c, v->u.dict->vals.data[i], from, to, n));
+        return r;
+    }
+    return v;
+}
+
+static bool is_input_tensor(const Tensor *t) {
+    return t->node && t->node->layer && t->node->layer->cls && (t->node->layer->cls->flags & LC_INPUT);
+}
+
+// ---- tensors, nodes and input layers --------------------------------------------
+
+Tensor *tensor_new(Ctx *c, const Shape *s, DType dt, const char *name) {
+    Tensor *t = arena_alloc(c->arena, sizeof *t);
+    t->shape = *s;
+    t->dtype = dt;
+    t->name = name ? name : auto_name(c, "keras_tensor");
+    t->id = c->next_tensor_id++;
+    return t;
+}
+
+CallNode *node_new(Ctx *c, Layer *l, Tensor **in, int nin, Value *in_struct, Span span) {
+    CallNode *n = arena_alloc(c->arena, sizeof *n);
+    n->layer = l;
+    n->in = in;
+    n->nin = nin;
+    n->in_struct = in_struct;
+    n->span = span;
+    n->training = -1;
+    n->id = c->next_node_id++;
+    n->node_index = -1;
+    return n;
+}
+
+void node_record(Ctx *c, CallNode *n) {
+    if (c->trace) {
+        n->traced = true;
+        vec_push(c->arena, c->trace, n);
+        return;
+    }
+    n->node_index = n->layer->nodes.len;
+    vec_push(c->arena, &n->layer->nodes, n);
+}
+
+// An InputLayer with its tensor and node: keras.Input(...) and clones.
+Tensor *input_layer_make(Ctx *c, Layer *il, const Shape *batch_shape, DType dt,
+                         const char *tensor_name, Span at) {
+    Tensor *t = tensor_new(c, batch_shape, dt, tensor_name);
+    CallNode *n = node_new(c, il, NULL, 0, NULL, at);
+    n->out = arena_alloc(c->arena, sizeof(Tensor *));
+    n->out[0] = t;
+    n->nout = 1;
+    n->out_struct = v_tensor(c, t);
+    t->node = n;
+    t->index = 0;
+    // InputLayer nodes are never part of a trace.
+    n->node_index = il->nodes.len;
+    vec_push(c->arena, &il->nodes, n);
+    il->built = true;
+    il->last_out[0] = *batch_shape;
+    il->nlast_out = 1;
+    il->last_out_struct = n->out_struct;
+    return t;
+}
+
+// ---- map_graph ----------------------------------------------------------------------
+
+typedef struct GraphBuild {
+    Ctx *c;
+    Tensor **inputs;
+    int ninputs;
+    Vec finished;           // CallNode*
+    Vec in_progress;
+    Vec order;              // nodes_in_decreasing_depth (post-order)
+    Vec ops;                // operations in traversal order
+    bool cycle;
+} GraphBuild;
+
+static bool vec_has(const Vec *v, const void *p) {
+    for (int i = 0; i < v->len; i++)
+        if (v->data[i] == p)
+            return true;
+    return false;
+}
+
+static int vec_index(const Vec *v, const void *p) {
+    for (int i = 0; i < v->len; i++)
+        if (v->data[i] == p)
+            return i;
+    return -1;
+}
+
+static bool is_graph_input(GraphBuild *g, const Tensor *t) {
+    for (int i = 0; i < g->ninputs; i++)
+        if (g->inputs[i] == t)
+            return true;
+    return false;
+}
+
+static void build_map(GraphBuild *g, Tensor *t) {
+    CallNode *n = t->node;
+    if (!n)
+        return;
+    if (vec_has(&g->finished, n))
+        return;
+    if (vec_has(&g->in_progress, n)) {
+        g->cycle = true;
+        return;
+    }
+    if (!vec_has(&g->ops, n->layer))
+        vec_push(g->c->arena, &g->ops, n->layer);
+    vec_push(g->c->arena, &g->in_progress, n);
+    bool is_input = n->nin == 0;
+    if (!is_input && !is_graph_input(g, t))
+        for (int i = 0; i < n->nin; i++)
+            build_map(g, n->in[i]);
+    vec_push(g->c->arena, &g->finished, n);
+    g->in_progress.len--;
+    vec_push(g->c->arena, &g->order, n);
+}
+
+// Build the Graph of a functional model or a trace. Reports a graph
+// disconnected error (outputs needing a tensor that is not an input) at
+// `at`. `nodes_hint` (traces) is unused: order comes from the walk.
+static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct, Vec *outs, Span at,
+                          bool trace) {
+    GraphBuild g = {.c = c, .inputs = (Tensor **)ins->data, .ninputs = ins->len};
+    for (int i = 0; i < outs->len; i++)
+        build_map(&g, outs->data[i]);
+    if (g.cycle)
+        die("cycle in layer graph");
+    // Disconnected: a node reached that has no inputs (an InputLayer, or a
+    // trace placeholder) but produces a tensor that is not a model input.
+    bool ok = true;
+    for (int i = 0; i < g.order.len && ok; i++) {
+        CallNode *n = g.order.data[i];
+        if (n->nin != 0)
+            continue;
+        for (int k = 0; k < n->nout; k++) {
+            if (is_graph_input(&g, n->out[k]))
+                continue;
+            error_at(c, at, "graph disconnected: the outputs depend on %s (the tensor `%s`), which "
+                     "is not one of the model's inputs", layer_label(c, n->layer), n->out[k]->name);
+            if (span_valid(n->span))
+                note_at(c, n->span, "`%s` is created here", n->out[k]->name);
+            ok = false;
+        }
+    }
+    // Trace placeholders have no node: check that every node input is
+    // computable from the inputs.
+    if (trace) {
+        for (int i = 0; i < g.order.len && ok; i++) {
+            CallNode *n = g.order.data[i];
+            for (int k = 0; k < n->nin; k++) {
+                Tensor *t = n->in[k];
+                if (!t->node && !is_graph_input(&g, t)) {
+                    error_at(c, n->span, "graph disconnected: %s is called on a tensor that does "
+                             "not come from the model's inputs", layer_label(c, n->layer));
+                    ok = false;
+                }
+            }
+        }
+    }
+    if (!ok)
+        return NULL;
+    // Depths (Keras map_graph): walk nodes from the outputs back.
+    int nn = g.order.len;
+    int *ndepth = arena_alloc(c->arena, sizeof(int) * (size_t)(nn + 1));
+    bool *nset = arena_alloc(c->arena, sizeof(bool) * (size_t)(nn + 1));
+    int nops = g.ops.len;
+    int *odepth = arena_alloc(c->arena, sizeof(int) * (size_t)(nops + 1));
+    bool *oset = arena_alloc(c->arena, sizeof(bool) * (size_t)(nops + 1));
+    for (int i = nn - 1; i >= 0; i--) {
+        CallNode *n = g.order.data[i];
+        if (!nset[i]) {
+            nset[i] = true;
+            ndepth[i] = 0;
+        }
+        int depth = ndepth[i];
+        int oi = vec_index(&g.ops, n->layer);
+        if (oset[oi] && odepth[oi] > depth)
+            depth = odepth[oi];
+        odepth[oi] = depth;
+        oset[oi] = true;
+        ndepth[i] = depth;
+        if (n->nin == 0 || (n->nout && is_graph_input(&g, n->out[0])))
+            continue;
+        for (int k = 0; k < n->nin; k++) {
+            CallNode *p = n->in[k]->node;
+            int pi = p ? vec_index(&g.order, p) : -1;
+            if (pi < 0)
+                continue;
+            if (!nset[pi] || ndepth[pi] < depth + 1)
+                ndepth[pi] = depth + 1;
+            nset[pi] = true;
+        }
+    }
+    // Unused inputs: depth 0, traversal index -1 (they sort first at depth 0).
+    Vec ops = {0};
+    Vec opdepth = {0}, opidx = {0};
+    for (int i = 0; i < nops; i++) {
+        vec_push(c->arena, &ops, g.ops.data[i]);
+        vec_push(c->arena, &opdepth, (void *)(intptr_t)odepth[i]);
+        vec_push(c->arena, &opidx, (void *)(intptr_t)i);
+    }
+    Vec unused_nodes = {0};
+    for (int i = 0; i < ins->len; i++) {
+        Tensor *t = ins->data[i];
+        if (!t->node || vec_has(&ops, t->node->layer))
+            continue;
+        vec_push(c->arena, &ops, t->node->layer);
+        vec_push(c->arena, &opdepth, (void *)(intptr_t)0);
+        vec_push(c->arena, &opidx, (void *)(intptr_t)-1);
+        vec_push(c->arena, &unused_nodes, t->node);
+    }
+    // Sort ops by depth descending, then traversal index ascending (stable
+    // insertion sort: graphs are small).
+    int n_all = ops.len;
+    for (int i = 1; i < n_all; i++) {
+        for (int j = i; j > 0; j--) {
+            intptr_t d0 = (intptr_t)opdepth.data[j - 1], d1 = (intptr_t)opdepth.data[j];
+            intptr_t i0 = (intptr_t)opidx.data[j - 1], i1 = (intptr_t)opidx.data[j];
+            if (d1 > d0 || (d1 == d0 && i1 < i0)) {
+                void *t;
+                t = ops.data[j]; ops.data[j] = ops.data[j - 1]; ops.data[j - 1] = t;
+                t = opdepth.data[j]; opdepth.data[j] = opdepth.data[j - 1]; opdepth.data[j - 1] = t;
+                t = opidx.data[j]; opidx.data[j] = opidx.data[j - 1]; opidx.data[j - 1] = t;
+            } else {
+                break;
+            }
+        }
+    }
+    Graph *gr = arena_alloc(c->arena, sizeof *gr);
+    gr->inputs = (Tensor **)ins->data;
+    gr->ninputs = ins->len;
+    gr->in_struct = in_struct;
+    gr->outputs = (Tensor **)outs->data;
+    gr->noutputs = outs->len;
+    gr->out_struct = out_struct;
+    gr->ops = (Layer **)ops.data;
+    gr->nops = ops.len;
+    // Execution order: unused input nodes, then the post-order walk (each
+    // node after the nodes producing its inputs).
+    Vec exec = {0};
+    for (int i = 0; i < unused_nodes.len; i++)
+        vec_push(c->arena, &exec, unused_nodes.data[i]);
+    for (int i = 0; i < nn; i++)
+        vec_push(c->arena, &exec, g.order.data[i]);
+    gr->nodes = (CallNode **)exec.data;
+    gr->nnodes = exec.len;
+    gr->node_depth = arena_alloc(c->arena, sizeof(int) * (size_t)(exec.len + 1));
+    for (int i = 0; i < exec.len; i++) {
+        int oi = vec_index(&g.order, exec.data[i]);
+        gr->node_depth[i] = oi >= 0 ? ndepth[oi] : 0;
+    }
+    return gr;
+}
+
+// ---- functional models ---------------------------------------------------------------
+
+static Layer *model_layer_new(Ctx *c, ModelKind kind, const char *class_name, const char *name,
+                              Span at) {
+    Layer *l = arena_alloc(c->arena, sizeof *l);
+    l->model = arena_alloc(c->arena, sizeof(Model));
+    l->model->kind = kind;
+    l->model->self = l;
+    l->class_name = class_name;
+    l->name = name;
+    l->span = at;
+    l->trainable = true;
+    l->attrs = arena_alloc(c->arena, sizeof(Dict));
+    l->id = c->next_layer_id++;
+    vec_push(c->arena, &c->layers, l);
+    vec_push(c->arena, &c->models, l);
+    return l;
+}
+
+static bool check_unique_names(Ctx *c, Graph *g, Span at) {
+    bool ok = true;
+    for (int i = 0; i < g->nops; i++) {
+        int count = 0;
+        for (int j = 0; j < g->nops; j++)
+            count += !strcmp(g->ops[i]->name, g->ops[j]->name);
+        bool first = true;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(g->ops[i]->name, g->ops[j]->name))
+                first = false;
+        if (count > 1 && first) {
+            error_at(c, at, "The name \"%s\" is used %d times in the model. All operation names "
+                     "should be unique.", g->ops[i]->name, count);
+            for (int j = 0; j < g->nops; j++)
+                if (!strcmp(g->ops[i]->name, g->ops[j]->name) && span_valid(g->ops[j]->span))
+                    note_at(c, g->ops[j]->span, "%s is created here", layer_label(c, g->ops[j]));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+// Keras's clone_graph_nodes: intermediate input tensors become new
+// InputLayers "<name>CLONE"; nodes between inputs and outputs are re-created
+// (appended to their layers' inbound nodes) on cloned tensors.
+static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **out_struct, Span at) {
+    Vec from = {0}, to = {0};
+    for (int i = 0; i < ins->len; i++) {
+        Tensor *t = ins->data[i];
+        if (is_input_tensor(t)) {
+            continue;
+        }
+        const char *nm = arena_printf(c->arena, "%sCLONE", t->name);
+        Layer *il = input_layer_new(c, nm, at);
+        Tensor *nt = input_layer_make(c, il, &t->shape, t->dtype, nm, at);
+        vec_push(c->arena, &from, t);
+        vec_push(c->arena, &to, nt);
+        ins->data[i] = nt;
+    }
+    // Nodes between the (original) inputs and the outputs, in topological order.
+    GraphBuild g = {.c = c, .inputs = (Tensor **)from.data, .ninputs = from.len};
+    for (int i = 0; i < outs->len; i++)
+        build_map(&g, outs->data[i]);
+    for (int i = 0; i < g.order.len; i++) {
+        CallNode *n = g.order.data[i];
+        bool is_cloned_input = false;
+        for (int k = 0; k < n->nout; k++)
+            if (vec_has(&from, n->out[k]))
+                is_cloned_input = true;
+        if (n->nin == 0 || is_cloned_input)
+            continue;
+        CallNode *m = node_new(c, n->layer, NULL, n->nin, NULL, n->span);
+        m->in = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(n->nin + 1));
+        for (int k = 0; k < n->nin; k++) {
+            int idx = vec_index(&from, n->in[k]);
+            m->in[k] = idx >= 0 ? to.data[idx] : n->in[k];
+        }
+        m->in_struct = map_struct_tensors(c, n->in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+        m->nout = n->nout;
+        m->out = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(n->nout + 1));
+        for (int k = 0; k < n->nout; k++) {
+            Tensor *nt = tensor_new(c, &n->out[k]->shape, n->out[k]->dtype,
+                                    arena_printf(c->arena, "%s_clone", n->out[k]->name));
+            nt->node = m;
+            nt->index = k;
+            m->out[k] = nt;
+            vec_push(c->arena, &from, n->out[k]);
+            vec_push(c->arena, &to, nt);
+        }
+        m->out_struct = map_struct_tensors(c, n->out_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+        m->training = n->training;
+        m->kwargs = n->kwargs;
+        m->node_index = n->layer->nodes.len;
+        vec_push(c->arena, &n->layer->nodes, m);
+    }
+    for (int i = 0; i < outs->len; i++) {
+        int idx = vec_index(&from, outs->data[i]);
+        if (idx >= 0)
+            outs->data[i] = to.data[idx];
+    }
+    *in_struct = map_struct_tensors(c, *in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+    *out_struct = map_struct_tensors(c, *out_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+}
+
+Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name, bool trainable,
+                        Span call, Span in_span, Span out_span) {
+    Vec ins = {0}, outs = {0};
+    bool ok = flatten_tensors(c, inputs, "inputs", in_span, &ins);
+    ok = flatten_tensors(c, outputs, "outputs", out_span, &outs) && ok;
+    if (!ok)
+        return v_error();
+    bool all_inputs = true;
+    for (int i = 0; i < ins.len; i++)
+        if (!is_input_tensor(ins.data[i]))
+            all_inputs = false;
+    Value *in_struct = inputs, *out_struct = outputs;
+    if (!all_inputs)
+        clone_graph(c, &ins, &outs, &in_struct, &out_struct, call);
+    Graph *g = graph_build(c, in_struct, &ins, out_struct, &outs, out_span, false);
+    if (!g)
+        return v_error();
+    Layer *m = model_layer_new(c, MODEL_FUNCTIONAL, "Functional",
+                               name ? name : auto_name(c, "functional"), call);
+    m->model->graph = g;
+    m->model->train_graph = g;
+    m->model->built = true;
+    m->built = true;
+    m->trainable = trainable;
+    for (int i = 0; i < g->nops; i++)
+        vec_push(c->arena, &m->model->layers, g->ops[i]);
+    check_unique_names(c, g, call);
+    if (!trainable)
+        for (int i = 0; i < g->nops; i++)
+            layer_set_trainable(g->ops[i], false);
+    m->last_out_struct = out_struct;
+    return v_layer(c, m);
+}
+
+// ---- Sequential ---------------------------------------------------------------------
+
+Layer *model_new_sequential(Ctx *c, const char *name, Span call) {
+    return model_layer_new(c, MODEL_SEQUENTIAL, "Sequential", name ? name : auto_name(c, "sequential"),
+                           call);
+}
+
+// Keras's Sequential.build: call every layer on the InputLayer's output.
+static bool sequential_rebuild(Ctx *c, Layer *seq, Span at) {
+    Model *m = seq->model;
+    if (m->broken || !m->seq_input || m->layers.len == 0)
+        return true;
+    Tensor *x = m->seq_input->nodes.len ? ((CallNode *)m->seq_input->nodes.data[0])->out[0] : NULL;
+    if (!x)
+        return true;
+    Value *in = v_tensor(c, x);
+    Value *cur = in;
+    for (int i = 0; i < m->layers.len; i++) {
+        Layer *l = m->layers.data[i];
+        Span s = m->layer_spans.len > i ? *(Span *)m->layer_spans.data[i] : at;
+        cur = layer_call(c, l, cur, NULL, 0, s);
+        if (cur->kind == V_ERROR) {
+            m->broken = true;
+            return false;
+        }
+        if (cur->kind != V_TENSOR) {
+            error_at(c, s, "All layers in a Sequential model should have a single output tensor. "
+                     "For multi-output layers, use the functional API. (%s returned %s)",
+                     layer_label(c, l), value_type_name(cur));
+            m->broken = true;
+            return false;
+        }
+    }
+    Vec ins = {0}, outs = {0};
+    vec_push(c->arena, &ins, x);
+    vec_push(c->arena, &outs, cur->u.tensor);
+    Graph *g = graph_build(c, in, &ins, cur, &outs, at, false);
+    if (!g) {
+        m->broken = true;
+        return false;
+    }
+    (void)auto_name(c, "functional");   // Keras builds an internal Functional
+    m->graph = g;
+    m->train_graph = g;
+    m->built = true;
+    seq->built = true;
+    seq->last_out[0] = cur->u.tensor->shape;
+    seq->nlast_out = 1;
+    seq->last_out_struct = cur;
+    return true;
+}
+
+bool sequential_add(Ctx *c, Layer *seq, Value *item, Span at) {
+    Model *m = seq->model;
+    if (item->kind == V_ERROR) {
+        m->broken = true;
+        return false;
+    }
+    Layer *l = NULL;
+    if (item->kind == V_TENSOR) {
+        // keras.Input(...) inside a Sequential stands for its InputLayer.
+        if (!is_input_tensor(item->u.tensor)) {
+            error_at(c, at, "Only instances of `keras.Layer` can be added to a Sequential model. "
+                     "Received: %s (of type KerasTensor, not the output of keras.Input)",
+                     value_repr(c, item));
+            m->broken = true;
+            return false;
+        }
+        l = item->u.tensor->node->layer;
+    } else if (item->kind == V_LAYER) {
+        l = item->u.layer;
+    } else {
+        error_at(c, at, "Only instances of `keras.Layer` can be added to a Sequential model. "
+                 "Received: %s (of type %s)", value_repr(c, item), value_type_name(item));
+        m->broken = true;
+        return false;
+    }
+    if (l->cls && (l->cls->flags & LC_INPUT)) {
+        if (m->seq_input || m->layers.len > 0) {
+            error_at(c, at, "Sequential model '%s' has already been configured to use an input; "
+                     "an InputLayer can only be the first layer", seq->name);
+            m->broken = true;
+            return false;
+        }
+        m->seq_input = l;
+        return true;
+    }
+    if (l == seq) {
+        error_at(c, at, "cannot add a Sequential model to itself");
+        m->broken = true;
+        return false;
+    }
+    for (int i = 0; i < m->layers.len; i++) {
+        Layer *o = m->layers.data[i];
+        if (!strcmp(o->name, l->name)) {
+            error_at(c, at, "All layers added to a Sequential model should have unique names. Name "
+                     "'%s' is already the name of a layer in this model. Update the `name` argument "
+                     "to pass a unique name.", l->name);
+            m->broken = true;
+            return false;
+        }
+    }
+    // Keras 2 style Dense(..., input_shape=(n,)) on the first layer.
+    if (m->layers.len == 0 && !m->seq_input && l->input_shape_arg) {
+        Layer *il = input_layer_new(c, NULL, at);
+        Shape s;
+        if (!shape_from_value(c, l->input_shape_arg, at, &s, true)) {
+            m->broken = true;
+            return false;
+        }
+        input_layer_make(c, il, &s, DT_FLOAT32, NULL, at);
+        m->seq_input = il;
+    }
+    vec_push(c->arena, &m->layers, l);
+    Span *sp = arena_alloc(c->arena, sizeof *sp);
+    *sp = at;
+    vec_push(c->arena, &m->layer_spans, sp);
+    if (m->seq_input && m->layers.len >= 1 && !m->deferred)
+        return sequential_rebuild(c, seq, at);
+    return true;
+}
+
+bool sequential_finish(Ctx *c, Layer *seq, Span at) {
+    Model *m = seq->model;
+    if (m->seq_input && m->layers.len >= 1)
+        return sequential_rebuild(c, seq, at);
+    return true;
+}
+
+// Build a Sequential without an Input from an input shape (model.build or a
+// first call): Keras prepends an InputLayer(batch_shape=shape).
+static bool sequential_build_from_shape(Ctx *c, Layer *seq, const Shape *s, DType dt, Span at) {
+    Model *m = seq->model;
+    if (m->seq_input)
+        return true;
+    Layer *il = input_layer_new(c, NULL, at);
+    input_layer_make(c, il, s, dt, NULL, at);
+    m->seq_input = il;
+    return sequential_rebuild(c, seq, at);
+}
+
+// ---- subclassed models ---------------------------------------------------------------
+
+Layer *model_new_subclass(Ctx *c, UserClass *uc, Span call) {
+    Layer *l = model_layer_new(c, MODEL_SUBCLASS, uc->name, NULL, call);
+    l->ucls = uc;
+    return l;
+}
+
+Layer *layer_new_custom(Ctx *c, UserClass *uc, Span call) {
+    Layer *l = arena_alloc(c->arena, sizeof *l);
+    l->ucls = uc;
+    l->class_name = uc->name;
+    l->span = call;
+    l->trainable = true;
+    l->attrs = arena_alloc(c->arena, sizeof(Dict));
+    l->id = c->next_layer_id++;
+    vec_push(c->arena, &c->layers, l);
+    return l;
+}
+
+// Placeholder tensors for tracing: shapes from an input_shape value
+// (a tuple, or a list/dict of tuples for several inputs).
+static Value *trace_inputs(Ctx *c, Value *shape_v, Span at, Vec *flat) {
+    if ((shape_v->kind == V_LIST || shape_v->kind == V_TUPLE) && list_len(shape_v) > 0 &&
+        (list_get(shape_v, 0)->kind == V_LIST || list_get(shape_v, 0)->kind == V_TUPLE)) {
+        Value *r = v_list(c);
+        for (int i = 0; i < list_len(shape_v); i++) {
+            Value *t = trace_inputs(c, list_get(shape_v, i), at, flat);
+            if (t->kind == V_ERROR)
+                return t;
+            list_append(c, r, t);
+        }
+        return r;
+    }
+    if (shape_v->kind == V_DICT) {
+        Value *r = v_dict(c);
+        for (int i = 0; i < shape_v->u.dict->keys.len; i++) {
+            Value *t = trace_inputs(c, shape_v->u.dict->vals.data[i], at, flat);
+            if (t->kind == V_ERROR)
+                return t;
+            dict_set(c, r->u.dict, shape_v->u.dict->keys.data[i], t);
+        }
+        return r;
+    }
+    Shape s;
+    if (!shape_from_value(c, shape_v, at, &s, false))
+        return v_error();
+    Tensor *t = tensor_new(c, &s, DT_FLOAT32, NULL);
+    vec_push(c->arena, flat, t);
+    return v_tensor(c, t);
+}
+
+// Run self.call(inputs, training=flag) recording traced nodes.
+static Graph *trace_call(Ctx *c, Layer *m, Value *inputs, Vec *flat_in, int training, Span at) {
+    Value *call = m->ucls ? dict_get_str(m->ucls->methods, "call") : NULL;
+    if (!call) {
+        error_at(c, at, "class %s has no call() method: a subclassed model must define "
+                 "call(self, inputs)", m->class_name);
+        return NULL;
+    }
+    if (c->trace_depth > 16) {
+        error_at(c, at, "models nested more than 16 deep (is a model calling itself?)");
+        return NULL;
+    }
+    Vec nodes = {0};
+    Vec *saved = c->trace;
+    int saved_training = c->training_ctx;
+    c->trace = &nodes;
+    c->trace_depth++;
+    c->training_ctx = training;
+    Arg args[2];
+    int nargs = 0;
+    args[nargs++] = (Arg){NULL, inputs, at};
+    Sig *sig = call->u.func->sig;
+    bool has_training = false;
+    for (int i = 0; i < sig->nparams; i++)
+        if (!strcmp(sig->params[i].name, "training") || sig->params[i].kind == 2)
+            has_training = true;
+    if (has_training)
+        args[nargs++] = (Arg){"training", v_bool(training), at};
+    Value *out = call_method(c, v_layer(c, m), call, args, nargs, at);
+    c->trace = saved;
+    c->trace_depth--;
+    c->training_ctx = saved_training;
+    if (out->kind == V_ERROR)
+        return NULL;
+    Vec outs = {0};
+    Span cs = call->u.func->def->span;
+    if (!flatten_tensors(c, out, "outputs", cs, &outs)) {
+        note_at(c, at, "while tracing %s.call()", m->class_name);
+        return NULL;
+    }
+    return graph_build(c, inputs, flat_in, out, &outs, cs, true);
+}
+
+bool model_build_subclass(Ctx *c, Layer *m, Value *input_shape, Span at) {
+    if (m->model->built)
+        return true;
+    if (m->model->kind == MODEL_SEQUENTIAL) {
+        Shape s;
+        if (!shape_from_value(c, input_shape, at, &s, false))
+            return false;
+        return sequential_build_from_shape(c, m, &s, DT_FLOAT32, at);
+    }
+    if (m->model->kind != MODEL_SUBCLASS)
+        return true;
+    Vec flat = {0};
+    Value *ins = trace_inputs(c, input_shape, at, &flat);
+    if (ins->kind == V_ERROR)
+        return false;
+    return model_build_from_inputs(c, m, ins, &flat, at);
+}
+
+// Trace a subclassed model on placeholder inputs in both modes.
+bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at) {
+    if (m->model->building) {
+        error_at(c, at, "%s calls itself while being built", layer_label(c, m));
+        return false;
+    }
+    m->model->building = true;
+    Graph *g = trace_call(c, m, ins, flat, 0, at);
+    Graph *tg = g ? trace_call(c, m, ins, flat, 1, at) : NULL;
+    m->model->building = false;
+    if (!g || !tg)
+        return false;
+    m->model->graph = g;
+    m->model->train_graph = tg;
+    m->model->built = true;
+    m->built = true;
+    m->nlast_out = g->noutputs < 8 ? g->noutputs : 8;
+    for (int i = 0; i < m->nlast_out; i++)
+        m->last_out[i] = g->outputs[i]->shape;
+    m->last_out_struct = g->out_struct;
+    return true;
+}
+
+// Shapes out of a model called as a layer.
+bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Shape *out, int *nout,
+                 Value **out_struct_shape, Span at) {
+    Model *md = m->model;
+    if (md->kind == MODEL_SEQUENTIAL && !md->built) {
+        if (nin != 1) {
+            error_at(c, at, "%s expects one input, got %d", layer_label(c, m), nin);
+            return false;
+        }
+        if (!sequential_build_from_shape(c, m, &in[0], DT_FLOAT32, at))
+            return false;
+    }
+    if (md->kind == MODEL_SUBCLASS) {
+        // Trace again on these shapes (the first call also builds).
+        Vec flat = {0};
+        Value *ins = clone_struct_placeholders(c, in_struct, &flat);
+        if (!md->built) {
+            if (!model_build_from_inputs(c, m, ins, &flat, at))
+                return false;
+            Graph *g = c->training_ctx == 1 ? md->train_graph : md->graph;
+            *nout = g->noutputs;
+            for (int i = 0; i < g->noutputs; i++)
+                out[i] = g->outputs[i]->shape;
+            *out_struct_shape = g->out_struct;
+            return true;
+        }
+        Graph *g = trace_call(c, m, ins, &flat, c->training_ctx == 1, at);
+        if (!g)
+            return false;
+        *nout = g->noutputs;
+        for (int i = 0; i < g->noutputs && i < 8; i++)
+            out[i] = g->outputs[i]->shape;
+        *out_struct_shape = g->out_struct;
+        return true;
+    }
+    Graph *g = md->graph;
+    if (!g) {
+        error_at(c, at, "%s is not built: it has no input shape yet", layer_label(c, m));
+        return false;
+    }
+    if (nin != g->ninputs) {
+        error_at(c, at, "%s expects %d input%s but it received %d input tensor%s",
+                 layer_label(c, m), g->ninputs, g->ninputs == 1 ? "" : "s", nin, nin == 1 ? "" : "s");
+        return false;
+    }
+    // Re-run the shape rules over the graph with the new input shapes.
+    return graph_infer(c, m, g, in, out, nout, at) && (*out_struct_shape = g->out_struct, true);
+}
+
+// ---- get_layer ------------------------------------------------------------------------
+
+Value *model_get_layer(Ctx *c, Layer *m, Value *name, Value *index, Span at) {
+    Vec *ls = &m->model->layers;
+    if (index && index->kind != V_NONE) {
+        if (index->kind != V_INT) {
+            error_at(c, at, "get_layer: `index` must be an integer, got %s", value_type_name(index));
+            return v_error();
+        }
+        int64_t i = index->u.i;
+        if (ls->len <= i) {
+            error_at(c, at, "Was asked to retrieve layer at index %lld but model only has %d layers.",
+                     (long long)i, ls->len);
+            return v_error();
+        }
+        if (i < -(int64_t)ls->len) {
+            error_at(c, at, "IndexError: list index out of range (index %lld, model has %d layers)",
+                     (long long)i, ls->len);
+            return v_error();
+        }
+        if (i < 0)
+            i += ls->len;
+        return v_layer(c, ls->data[i]);
+    }
+    if (name && name->kind != V_NONE) {
+        if (name->kind != V_STR) {
+            error_at(c, at, "get_layer: `name` must be a string, got %s", value_type_name(name));
+            return v_error();
+        }
+        for (int i = 0; i < ls->len; i++)
+            if (!strcmp(((Layer *)ls->data[i])->name, name->u.str.s))
+                return v_layer(c, ls->data[i]);
+        Buf b = {0};
+        buf_putc(c->arena, &b, '[');
+        for (int i = 0; i < ls->len; i++) {
+            if (i)
+                buf_puts(c->arena, &b, ", ");
+            buf_puts(c->arena, &b, py_repr_str(c->arena, ((Layer *)ls->data[i])->name));
+        }
+        buf_putc(c->arena, &b, ']');
+        error_at(c, at, "No such layer: %s. Existing layers are: %s.", name->u.str.s,
+                 buf_str(c->arena, &b));
+        return v_error();
+    }
+    error_at(c, at, "Provide either a layer name or layer index at `get_layer`.");
+    return v_error();
+}
+
+bool model_is_built(const Layer *m) {
+    return m->model ? m->model->built : m->built;
+}
+
+// Unique weights of a layer or model, nested models included, in layer order.
+static void collect_weights(Ctx *c, Layer *l, Vec *out, Vec *seen_layers) {
+    if (vec_has(seen_layers, l))
+        return;
+    vec_push(c->arena, seen_layers, l);
+    if (l->model) {
+        for (int i = 0; i < l->model->layers.len; i++)
+            collect_weights(c, l->model->layers.data[i], out, seen_layers);
+    } else if (l->ucls) {
+        for (int i = 0; i < l->tracked.len; i++)
+            collect_weights(c, l->tracked.data[i], out, seen_layers);
+    }
+    for (int i = 0; i < l->nweights; i++)
+        if (!vec_has(out, l->weights[i]))
+            vec_push(c->arena, out, l->weights[i]);
+}
+
+void model_weights(Ctx *c, Layer *m, Vec *out) {
+    Vec seen = {0};
+    collect_weights(c, m, out, &seen);
+}
+
+// Is weight w trainable in the context of its layer chain? (A frozen layer
+// freezes all its weights.)
+bool weight_is_trainable(const Weight *w) {
+    return w->trainable && w->owner->trainable;
+}
+
+void layer_set_trainable(Layer *l, bool on) {
+    l->trainable = on;
+    if (l->model)
+        for (int i = 0; i < l->model->layers.len; i++)
+            layer_set_trainable(l->model->layers.data[i], on);
+    for (int i = 0; i < l->tracked.len; i++)
+        layer_set_trainable(l->tracked.data[i], on);
+}
+
+// Fresh placeholder tensors with the same structure and shapes as `v`.
+Value *clone_struct_placeholders(Ctx *c, Value *v, Vec *flat) {
+    if (v->kind == V_TENSOR) {
+        Tensor *t = tensor_new(c, &v->u.tensor->shape, v->u.tensor->dtype, NULL);
+        vec_push(c->arena, flat, t);
+        return v_tensor(c, t);
+    }
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        Value *r = v->kind == V_LIST ? v_list(c) : v_tuple(c);
+        for (int i = 0; i < list_len(v); i++)
+            list_append(c, r, clone_struct_placeholders(c, list_get(v, i), flat));
+        return r;
+    }
+    if (v->kind == V_DICT) {
+        Value *r = v_dict(c);
+        for (int i = 0; i < v->u.dict->keys.len; i++)
+            dict_set(c, r->u.dict, v->u.dict->keys.data[i],
+                     clone_struct_placeholders(c, v->u.dict->vals.data[i], flat));
+        return r;
+    }
+    return v;
+}
+
+// Output shapes of graph g for new input shapes: every node's shape rule is
+// run again (no nodes are recorded). Used when a functional model or a
+// Sequential is called as a layer on inputs of another shape.
+bool graph_infer(Ctx *c, Layer *m, Graph *g, const Shape *in, Shape *out, int *nout, Span at) {
+    int cap = 16;
+    Tensor **keys = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)cap);
+    Shape *vals = arena_alloc(c->arena, sizeof(Shape) * (size_t)cap);
+    int n = 0;
+#define PUT(t, s)                                                                       \
+    do {                                                                                \
+        if (n == cap) {                                                                 \
+            Tensor **k2 = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)cap * 2);    \
+            Shape *v2 = arena_alloc(c->arena, sizeof(Shape) * (size_t)cap * 2);         \
+            memcpy(k2, keys, sizeof(Tensor *) * (size_t)n);                             \
+            memcpy(v2, vals, sizeof(Shape) * (size_t)n);                                \
+            keys = k2, vals = v2, cap *= 2;                                             \
+        }                                                                               \
+        keys[n] = (t);                                                                  \
+        vals[n] = (s);                                                                  \
+        n++;                                                                            \
+    } while (0)
+    for (int i = 0; i < g->ninputs; i++) {
+        const Shape *want = &g->inputs[i]->shape;
+        if (want->rank != in[i].rank) {
+            error_at(c, at, "Input %d of %s is incompatible with the layer: expected shape=%s, found "
+                     "shape=%s", i, layer_label(c, m), shape_pystr(c->arena, want),
+                     shape_pystr(c->arena, &in[i]));
+            return false;
+        }
+        for (int k = 1; k < want->rank; k++)
+            if (want->d[k] != DIM_NONE && in[i].d[k] != DIM_NONE && want->d[k] != in[i].d[k]) {
+                error_at(c, at, "Input %d of %s is incompatible with the layer: expected shape=%s, "
+                         "found shape=%s", i, layer_label(c, m), shape_pystr(c->arena, want),
+                         shape_pystr(c->arena, &in[i]));
+                return false;
+            }
+        PUT(g->inputs[i], in[i]);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        CallNode *nd = g->nodes[i];
+        if (nd->nin == 0)
+            continue;
+        Shape ins[MAX_IO], outs[MAX_IO];
+        int nouts = 0;
+        for (int k = 0; k < nd->nin && k < MAX_IO; k++) {
+            int j = n - 1;
+            while (j >= 0 && keys[j] != nd->in[k])
+                j--;
+            ins[k] = j >= 0 ? vals[j] : nd->in[k]->shape;
+        }
+        Value *os = NULL;
+        if (!layer_infer_shapes(c, nd->layer, ins, nd->nin, nd->in_struct, outs, &nouts, &os, at))
+            return false;
+        for (int k = 0; k < nouts && k < nd->nout; k++)
+            PUT(nd->out[k], outs[k]);
+    }
+#undef PUT
+    *nout = g->noutputs;
+    for (int i = 0; i < g->noutputs; i++) {
+        int j = n - 1;
+        while (j >= 0 && keys[j] != g->outputs[i])
+            j--;
+        out[i] = j >= 0 ? vals[j] : g->outputs[i]->shape;
+    }
+    return true;
+}
