@@ -65,6 +65,10 @@ $(KDLC): $(B)/main.o $(B)/libkdlc.a
 $(B)/prefix_check: tests/tools/prefix_check.c $(B)/libkdlc.a compiler/kdlc.h
 	$(CC) $(CFLAGS) -Icompiler $< $(B)/libkdlc.a -o $@ $(LDFLAGS)
 
+# Unit tests (tests/unit/test_*.c) link the compiler library.
+$(B)/test_%: tests/unit/test_%.c $(B)/libkdlc.a compiler/kdlc.h
+	$(CC) $(CFLAGS) -Icompiler $< $(B)/libkdlc.a -o $@ $(LDFLAGS)
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh $(KDLC)

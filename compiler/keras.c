@@ -264,6 +264,14 @@ Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span
             l->input_shape_arg = args[i].val;
             continue;
         }
+        // input_dim=n means input_shape=(n,) (Embedding's input_dim is its own).
+        if (args[i].kw && !strcmp(args[i].kw, "input_dim") && strcmp(cls->name, "Embedding") &&
+            !(cls->flags & LC_INPUT)) {
+            Value *t = v_tuple(c);
+            list_append(c, t, args[i].val);
+            l->input_shape_arg = t;
+            continue;
+        }
         kept[nkept++] = args[i];
     }
     l->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(l->sig->nparams + 1));
@@ -524,10 +532,22 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
     }
     int nout = 0;
     Value *out_struct = NULL;
+    int errors_before = c->nerrors;
     bool ok = layer_infer_shapes(c, l, in, flat.len, inputs, out, &nout, &out_struct, call);
     c->training_ctx = saved_training;
-    if (!ok)
+    if (!ok) {
+        // Say where the offending inputs come from (not for nested models,
+        // whose own errors already point inside them).
+        if (c->nerrors > errors_before && !l->model)
+            for (int i = 0; i < flat.len && i < 2; i++) {
+                Tensor *t = flat.data[i];
+                if (t->node && span_valid(t->node->span))
+                    note_at(c, t->node->span, "%s of shape %s comes from %s here",
+                            flat.len == 1 ? "the input" : i == 0 ? "input 0" : "input 1",
+                            shape_pystr(c->arena, &t->shape), layer_label(c, t->node->layer));
+            }
         return v_error();
+    }
     for (int i = 0; i < nout; i++) {
         int64_t n = shape_numel(&out[i], 1);
         if (n == -2 || n > ((int64_t)1 << 40)) {

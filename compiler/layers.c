@@ -22,10 +22,6 @@
 #include <ctype.h>
 #include <string.h>
 
-// Keras exports these second names for the same classes (summaries print the
-// canonical name). Not yet declared in kdlc.h; see the report to the lead.
-extern const LayerFunc layer_aliases[];
-
 // A dimension computation that overflowed int64 (None is DIM_NONE = -1).
 #define DIM_BIG ((int64_t)-2)
 // Layer arguments that size things are capped here so that products of two
@@ -526,20 +522,21 @@ static bool spec_axis(Ctx *c, Layer *l, const Shape *s, int idx, int axis, Span 
     if (idx >= l->nbuild_in)
         return true;
     const Shape *b = &l->build_in[idx];
+    const char *name = l->name ? l->name : "?";
     int ba = axis < 0 ? b->rank + axis : axis, sa = axis < 0 ? s->rank + axis : axis;
     if (ba < 0 || ba >= b->rank || b->d[ba] == DIM_NONE)
         return true;
     if (sa < 0 || sa >= s->rank) {
         error_at(c, at, "%s: Input %d of layer \"%s\" is incompatible with the layer: axis %d is "
                  "out of bounds for an input with ndim=%d. Full shape received: %s",
-                 layer_label(c, l), idx, l->name, axis, s->rank, pystr(c, s));
+                 layer_label(c, l), idx, name, axis, s->rank, pystr(c, s));
         return false;
     }
     if (s->d[sa] == DIM_NONE || s->d[sa] == b->d[ba])
         return true;
     error_at(c, at, "%s: Input %d of layer \"%s\" is incompatible with the layer: expected axis %d "
              "of input shape to have value %lld, but received input with shape %s",
-             layer_label(c, l), idx, l->name, axis, (long long)b->d[ba], pystr(c, s));
+             layer_label(c, l), idx, name, axis, (long long)b->d[ba], pystr(c, s));
     return false;
 }
 
@@ -1834,7 +1831,8 @@ static bool up_sampling_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape 
 // The table. Signatures list Keras 3's own parameters in its order, then the
 // base-Layer keywords (keyword-only in Keras; trailing here so positional
 // calls bind as in Keras). Pooling and RandomCrop take `name` positionally
-// in Keras, which the trailing B_NAME reproduces.
+// in Keras, which the trailing B_NAME reproduces. LC_BUILT_AT_INIT marks the
+// classes whose __init__ calls _build_at_init() (or sets built = True).
 //
 
 #define B_NAME "name=None, dtype=None, trainable=True, autocast=True"
@@ -1897,23 +1895,27 @@ const LayerClass layer_classes[] = {
      "bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None, "
      "pointwise_constraint=None, bias_constraint=None, " B_NAME B_SHAPE,
      0, sepconv2d_init, conv_build, conv_infer},
-    {"MaxPooling1D", "pool_size=2, " POOL_TAIL, 0, maxpool1d_init, build_none, pool_infer},
-    {"MaxPooling2D", "pool_size=(2, 2), " POOL_TAIL, 0, maxpool2d_init, build_none, pool_infer},
-    {"AveragePooling1D", "pool_size, " POOL_TAIL, 0, avgpool1d_init, build_none, pool_infer},
-    {"AveragePooling2D", "pool_size, " POOL_TAIL, 0, avgpool2d_init, build_none, pool_infer},
+    {"MaxPooling1D", "pool_size=2, " POOL_TAIL,
+     LC_BUILT_AT_INIT, maxpool1d_init, build_none, pool_infer},
+    {"MaxPooling2D", "pool_size=(2, 2), " POOL_TAIL,
+     LC_BUILT_AT_INIT, maxpool2d_init, build_none, pool_infer},
+    {"AveragePooling1D", "pool_size, " POOL_TAIL,
+     LC_BUILT_AT_INIT, avgpool1d_init, build_none, pool_infer},
+    {"AveragePooling2D", "pool_size, " POOL_TAIL,
+     LC_BUILT_AT_INIT, avgpool2d_init, build_none, pool_infer},
     {"GlobalAveragePooling1D", "data_format=None, keepdims=False, " B_ALL,
-     0, gap1d_init, build_none, gpool_infer},
+     LC_BUILT_AT_INIT, gap1d_init, build_none, gpool_infer},
     {"GlobalAveragePooling2D", "data_format=None, keepdims=False, " B_ALL,
-     0, gap2d_init, build_none, gpool_infer},
+     LC_BUILT_AT_INIT, gap2d_init, build_none, gpool_infer},
     {"GlobalMaxPooling1D", "data_format=None, keepdims=False, " B_ALL,
-     0, gmp1d_init, build_none, gpool_infer},
+     LC_BUILT_AT_INIT, gmp1d_init, build_none, gpool_infer},
     {"GlobalMaxPooling2D", "data_format=None, keepdims=False, " B_ALL,
-     0, gmp2d_init, build_none, gpool_infer},
+     LC_BUILT_AT_INIT, gmp2d_init, build_none, gpool_infer},
     {"Flatten", "data_format=None, " B_ALL, 0, flatten_init, build_none, flatten_infer},
-    {"Reshape", "target_shape, " B_ALL, 0, reshape_init, build_none, reshape_infer},
+    {"Reshape", "target_shape, " B_ALL, LC_BUILT_AT_INIT, reshape_init, build_none, reshape_infer},
     {"RepeatVector", "n, " B_ALL, 0, repeat_init, build_none, repeat_infer},
     {"Dropout", "rate, noise_shape=None, seed=None, " B_ALL,
-     LC_TRAINING, dropout_init, build_none, same_infer},
+     LC_TRAINING | LC_BUILT_AT_INIT, dropout_init, build_none, same_infer},
     {"BatchNormalization",
      "axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True, beta_initializer='zeros', "
      "gamma_initializer='ones', moving_mean_initializer='zeros', "
@@ -1925,12 +1927,12 @@ const LayerClass layer_classes[] = {
      "beta_initializer='zeros', gamma_initializer='ones', beta_regularizer=None, "
      "gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, " B_ALL,
      0, layernorm_init, layernorm_build, layernorm_infer},
-    {"Activation", "activation, " B_ALL, 0, activation_init, build_none, same_infer},
+    {"Activation", "activation, " B_ALL, LC_BUILT_AT_INIT, activation_init, build_none, same_infer},
     {"ReLU", "max_value=None, negative_slope=0.0, threshold=0.0, " B_ALL,
-     0, relu_init, build_none, same_infer},
+     LC_BUILT_AT_INIT, relu_init, build_none, same_infer},
     {"LeakyReLU", "negative_slope=0.3, alpha=None, " B_ALL,
-     0, leaky_relu_init, build_none, same_infer},
-    {"Softmax", "axis=-1, " B_ALL, 0, softmax_init, build_none, softmax_infer},
+     LC_BUILT_AT_INIT, leaky_relu_init, build_none, same_infer},
+    {"Softmax", "axis=-1, " B_ALL, LC_BUILT_AT_INIT, softmax_init, build_none, softmax_infer},
     {"Add", B_ALL, LC_MULTI_INPUT, add_init, build_none, merge_infer},
     {"Subtract", B_ALL, LC_MULTI_INPUT, subtract_init, build_none, merge_infer},
     {"Multiply", B_ALL, LC_MULTI_INPUT, multiply_init, build_none, merge_infer},

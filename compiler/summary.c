@@ -2,7 +2,8 @@
  * summary.c - model.summary() text, byte for byte what Keras 3 prints.
  *
  * Keras (keras/src/utils/summary_utils.py) builds a `rich` table with fixed
- * column widths and lets rich lay it out; see docs/keras3-semantics.md §1.
+ * column widths and lets rich lay it out; see the project's Keras reference,
+ * keras3-semantics.md §1.
  * This file re-implements the parts of rich that matter for that table:
  * column width reduction (ratio_reduce / ratio_distribute), word wrapping
  * with ellipsis (Text.wrap, divide_line), justification, the HEAVY_HEAD box
@@ -44,6 +45,9 @@ const char *summary_readable_size(Arena *a, double bytes);
 int summary_re_match(const char *pattern, const char *name);
 
 #define MAX_COLS 8
+// A deliberate limit: rich would draw any width (and crop it at the
+// console), but a line_length of 10**9 should not make kdlc allocate GBs.
+#define MAX_LINE_LENGTH 10000
 
 //
 // Code points. Text is decoded from UTF-8 once so that every width is a
@@ -140,11 +144,13 @@ bool summary_col_widths(int line_length, const double *pos, int npos, bool absol
     long long current = 0;
     for (int i = 0; i < npos; i++) {
         double end = absolute ? pos[i] : pos[i] * line_length;
+        if (!(end > -1e12 && end < 1e12))
+            end = end > 0 ? 1e12 : -1e12;  // also NaN; keeps the cast defined
         long long width = (long long)end - current;  // int(): truncation toward zero
         if (width < 4)
             return false;
-        if (i < ncols)
-            widths[i] = (int)width;
+        if (i < ncols)  // only min(width + 2, avail) matters, avail <= MAX_LINE_LENGTH
+            widths[i] = width < MAX_LINE_LENGTH ? (int)width : MAX_LINE_LENGTH;
         current += width;
     }
     return true;
@@ -198,8 +204,9 @@ void summary_cell_widths(int line_length, const int *col_widths, int ncols, int 
         int remaining = avail - total, ratio_left = total;
         for (int i = 0; i < ncols; i++) {
             int ratio = cells[i];
-            int d = ratio_left > 0 ? (ratio * remaining + ratio_left - 1) / ratio_left
-                                   : remaining;
+            int d = ratio_left > 0
+                        ? (int)(((long long)ratio * remaining + ratio_left - 1) / ratio_left)
+                        : remaining;
             cells[i] += d;
             ratio_left -= ratio;
             remaining -= d;
@@ -751,8 +758,9 @@ static bool functional_sequential_like(Arena *a, const Model *m, PtrMap *depth) 
 // [...] for the positive forms), (?:...) groups, lazy quantifiers (*? +? ??
 // {m,n}? match the same names as the greedy ones), \A. Everything else is
 // passed to regcomp as is: ERE and Python agree on literals, . [] [^] * + ?
-// {m,n} | () ^ $ and backslash-escaped punctuation; lookarounds,
-// backreferences and other (?...) forms are rejected as invalid.
+// {m,n} | () ^ $ and backslash-escaped punctuation. Inside [...] other
+// escapes are taken literally (POSIX brackets have none). Lookarounds and
+// other (?...) forms do not compile and are reported as unsupported.
 //
 
 static const char *py_regex_to_ere(Arena *a, const char *p) {
@@ -819,14 +827,16 @@ static const char *py_regex_to_ere(Arena *a, const char *p) {
     return buf_str(a, &b);
 }
 
-int summary_re_match(const char *pattern, const char *name) {
-    if (!*pattern)
-        return 1;
+static bool py_regcomp(const char *pattern, regex_t *re) {
     Arena *a = arena_new();
-    regex_t re;
-    int rc = regcomp(&re, py_regex_to_ere(a, pattern), REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(re, py_regex_to_ere(a, pattern), REG_EXTENDED | REG_NOSUB);
     arena_free(a);
-    if (rc != 0)
+    return rc == 0;
+}
+
+int summary_re_match(const char *pattern, const char *name) {
+    regex_t re;
+    if (!py_regcomp(pattern, &re))
         return -1;
     int hit = regexec(&re, name, 0, NULL, 0) == 0;
     regfree(&re);
@@ -837,35 +847,35 @@ int summary_re_match(const char *pattern, const char *name) {
 // match of range[0] to the last match of range[1], in either order.
 static bool layer_range_bounds(Ctx *c, Layer **rows, int n, const char *const range[2],
                                int *lo, int *hi, const char **err) {
-    int min_lo = -1, max_lo = -1, min_up = -1, max_up = -1;
+    int first[2] = {-1, -1}, last[2] = {-1, -1};
     for (int k = 0; k < 2; k++) {
-        for (int i = 0; i < n; i++) {
-            int hit = summary_re_match(range[k], rows[i]->name);
-            if (hit < 0) {
-                *err = arena_printf(c->arena, "layer_range: %s is not a supported regular "
-                                    "expression", py_repr_str(c->arena, range[k]));
-                return false;
-            }
-            if (!hit)
-                continue;
-            int *mn = k ? &min_up : &min_lo, *mx = k ? &max_up : &max_lo;
-            if (*mn < 0)
-                *mn = i;
-            *mx = i;
+        regex_t re;
+        if (!py_regcomp(range[k], &re)) {
+            *err = arena_printf(c->arena, "layer_range: %s is not a supported regular "
+                                "expression", py_repr_str(c->arena, range[k]));
+            return false;
         }
+        for (int i = 0; i < n; i++) {
+            if (regexec(&re, rows[i]->name, 0, NULL, 0) != 0)
+                continue;
+            if (first[k] < 0)
+                first[k] = i;
+            last[k] = i;
+        }
+        regfree(&re);
     }
-    if (min_lo < 0 || min_up < 0) {
+    if (first[0] < 0 || first[1] < 0) {
         *err = arena_printf(c->arena, "Passed layer_names do not match the layer names in the "
                             "model. Received: [%s, %s]", py_repr_str(c->arena, range[0]),
                             py_repr_str(c->arena, range[1]));
         return false;
     }
-    if (min_lo > max_up) {
-        *lo = min_up;
-        *hi = max_lo + 1;
+    if (first[0] > last[1]) {
+        *lo = first[1];
+        *hi = last[0] + 1;
     } else {
-        *lo = min_lo;
-        *hi = max_up + 1;
+        *lo = first[0];
+        *hi = last[1] + 1;
     }
     return true;
 }
@@ -1007,6 +1017,11 @@ const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const cha
     if (default_length > columns - 4)
         default_length = columns - 4;
     int line_length = o->line_length ? o->line_length : default_length;
+    if (line_length > MAX_LINE_LENGTH) {
+        *err = arena_printf(a, "line_length must be at most %d, received %d", MAX_LINE_LENGTH,
+                            line_length);
+        return NULL;
+    }
     if (o->show_trainable && absolute)
         pos[npos++] = line_length;  // Keras 2 appended the Trainable column at the end
     if (npos < t.ncols) {
