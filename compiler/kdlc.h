@@ -573,7 +573,7 @@ typedef struct Ctx {
     FILE *out;              // summaries and print() (stdout)
     bool quiet_summaries;   // `kdlc summary`: the file's own summary() calls print nothing
     Dict *name_uids;        // Keras auto-name counters: base -> count
-    int next_layer_id, next_tensor_id, next_node_id;
+    int next_layer_id, next_tensor_id, next_node_id, next_trace_tensor;
     Vec layers;             // every layer created, in order
     Vec models;             // every model created, in order
     Env *globals;
@@ -678,6 +678,7 @@ bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at);
 Value *clone_struct_placeholders(Ctx *c, Value *v, Vec *flat);
 bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out);
 Tensor *tensor_new(Ctx *c, const Shape *s, DType dt, const char *name);
+const char *trace_tensor_name(Ctx *c);
 CallNode *node_new(Ctx *c, Layer *l, Tensor **in, int nin, Value *in_struct, Span span);
 // Append n to its layer's inbound nodes, or to the current trace.
 void node_record(Ctx *c, CallNode *n);

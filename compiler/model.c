@@ -105,7 +105,15 @@ static bool is_input_tensor(const Tensor *t) {
 
 // ---- tensors, nodes and input layers --------------------------------------------
 
+// Tensors inside a subclass trace: Keras traces call() on backend
+// placeholders, which take no `keras_tensor` names, so neither do ours.
+const char *trace_tensor_name(Ctx *c) {
+    return arena_printf(c->arena, "traced_%d", c->next_trace_tensor++);
+}
+
 Tensor *tensor_new(Ctx *c, const Shape *s, DType dt, const char *name) {
+    if (!name && c->trace)
+        name = trace_tensor_name(c);
     Tensor *t = arena_alloc(c->arena, sizeof *t);
     t->shape = *s;
     t->dtype = dt;
@@ -676,7 +684,7 @@ static Value *trace_inputs(Ctx *c, Value *shape_v, Span at, Vec *flat) {
     Shape s;
     if (!shape_from_value(c, shape_v, at, &s, false))
         return v_error();
-    Tensor *t = tensor_new(c, &s, DT_FLOAT32, NULL);
+    Tensor *t = tensor_new(c, &s, DT_FLOAT32, trace_tensor_name(c));
     vec_push(c->arena, flat, t);
     return v_tensor(c, t);
 }
@@ -906,7 +914,7 @@ void layer_set_trainable(Layer *l, bool on) {
 // Fresh placeholder tensors with the same structure and shapes as `v`.
 Value *clone_struct_placeholders(Ctx *c, Value *v, Vec *flat) {
     if (v->kind == V_TENSOR) {
-        Tensor *t = tensor_new(c, &v->u.tensor->shape, v->u.tensor->dtype, NULL);
+        Tensor *t = tensor_new(c, &v->u.tensor->shape, v->u.tensor->dtype, trace_tensor_name(c));
         vec_push(c->arena, flat, t);
         return v_tensor(c, t);
     }

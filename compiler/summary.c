@@ -443,9 +443,11 @@ const char *summary_readable_size(Arena *a, double bytes) {
 }
 
 // Unique weights (by identity) of a layer and everything it holds, with
-// whether each one counts as trainable: a weight is trainable when it is
-// (BatchNormalization moving stats are not) and so is every layer on the
-// way down to it (a frozen layer or model freezes all its weights).
+// whether each one counts as trainable. Keras: a model that is not
+// trainable has no trainable weights; otherwise a variable is trainable if
+// it was created so (BatchNormalization moving stats are not) and its layer
+// is trainable (Keras flips variable.trainable when a layer is frozen, and
+// the setter also freezes sublayers: model.c's layer_set_trainable).
 typedef struct WeightSet {
     Weight **w;
     bool *trainable;
@@ -475,9 +477,8 @@ static void weightset_add(Arena *a, WeightSet *ws, Weight *w, bool trainable) {
 static void collect_weights(Arena *a, const Layer *l, bool on, WeightSet *ws, int depth) {
     if (depth > 64)
         die("layer nesting deeper than 64 (cycle?) at %s", l->name);
-    on = on && l->trainable;
     for (int i = 0; i < l->nweights; i++)
-        weightset_add(a, ws, l->weights[i], on && l->weights[i]->trainable);
+        weightset_add(a, ws, l->weights[i], on && l->trainable && l->weights[i]->trainable);
     const Vec *subs = l->model ? &l->model->layers : &l->tracked;
     for (int i = 0; i < subs->len; i++)
         collect_weights(a, subs->data[i], on, ws, depth + 1);
@@ -1048,7 +1049,7 @@ const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const cha
 
     // Footer counts: unique weights of the whole model, 4 bytes each (float32).
     WeightSet ws = {0};
-    collect_weights(a, model, true, &ws, 0);
+    collect_weights(a, model, model->trainable, &ws, 0);
     int64_t trainable = 0, frozen = 0;
     for (int i = 0; i < ws.len; i++) {
         if (ws.trainable[i])

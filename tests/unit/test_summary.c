@@ -749,7 +749,8 @@ static void test_show_trainable(void) {
     Layer **bops = arena_alloc(A, sizeof(Layer *) * 2);
     bops[0] = bin, bops[1] = block;
     Layer *xception = mk_functional("xception", bins, 1, bouts, 1, bops, 2);
-    xception->trainable = false;
+    // base_model.trainable = False: the setter freezes the sublayers too.
+    xception->trainable = bin->trainable = block->trainable = false;
 
     Layer *ops[6];
     ops[0] = mk_layer("input_layer_7", "InputLayer");
@@ -847,6 +848,23 @@ static void test_expand_nested(void) {
     o.expand_nested = true;
     const char *err;
     check_str("expand_nested", render(m, &o, &err), expect(w, 3, lines));
+
+    // A frozen model has no trainable weights at all.
+    m->trainable = false;
+    const char *got = render(m, &o, &err);
+    check_int("frozen model footer", got && strstr(got, " Trainable params: 0 (0.00 B)\n"
+                                                     " Non-trainable params: 38,976 (152.25 KB)"
+                                                     "\n"), 1);
+    // encoder.trainable = False (propagated), then dense.trainable = True:
+    // Keras counts dense's variables as trainable again in the outer model.
+    // Trainable 25,120 + 13,328 = 38,448 (153,792 B = 150.1875 KB); frozen
+    // dense_1 528 (2,112 B = 2.0625 KB).
+    m->trainable = true;
+    enc->trainable = d1->trainable = false;
+    got = render(m, &o, &err);
+    check_int("re-enabled sublayer footer",
+              got && strstr(got, " Trainable params: 38,448 (150.19 KB)\n"
+                                 " Non-trainable params: 528 (2.06 KB)\n"), 1);
 }
 
 // A subclassed model (hand): multi-output shapes, a frozen layer, an unbuilt
