@@ -733,7 +733,7 @@ static Value *m_build(ARGS) {
     }
     if (m->model->built)
         return v_none();
-    model_build_subclass(c, m, a[0], sp[0]);
+    model_build_subclass(c, m, a[0], call);
     return v_none();
 }
 

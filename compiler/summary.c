@@ -589,24 +589,26 @@ static const Value *first_leaf(const Value *v) {
     return v;
 }
 
+// One output: its shape; several: Python's str() of the structure (a flat
+// list when there is no structure) with the quotes removed.
 static const char *format_outputs(Arena *a, const Value *st, const Shape *shapes, int n) {
-    if (!st || (st->kind != V_LIST && st->kind != V_TUPLE && st->kind != V_DICT)) {
-        if (n == 1 || (n == 0 && st))
-            return leaf_shape(a, st, shapes, n, 0);
-        if (n == 0)
-            return "?";
-        Buf b = {0};
+    bool container = st && (st->kind == V_LIST || st->kind == V_TUPLE || st->kind == V_DICT);
+    if (container && count_leaves(st) == 1)
+        return leaf_shape(a, first_leaf(st), shapes, n, 0);
+    if (st && !container)
+        return leaf_shape(a, st, shapes, n, 0);
+    if (!st && n == 1)
+        return shape_str(a, &shapes[0]);
+    Buf b = {0};
+    if (container) {
+        int k = 0;
+        put_struct(a, &b, st, shapes, n, &k);
+    } else {
         buf_putc(a, &b, '[');
         for (int i = 0; i < n; i++)
             buf_printf(a, &b, "%s%s", i ? ", " : "", shape_str(a, &shapes[i]));
         buf_putc(a, &b, ']');
-        return buf_str(a, &b);
     }
-    if (count_leaves(st) == 1)
-        return leaf_shape(a, first_leaf(st), shapes, n, 0);
-    Buf b = {0};
-    int k = 0;
-    put_struct(a, &b, st, shapes, n, &k);
     Buf out = {0};
     for (const char *p = buf_str(a, &b); *p; p++)
         if (*p != '\'')
@@ -614,15 +616,18 @@ static const char *format_outputs(Arena *a, const Value *st, const Shape *shapes
     return buf_str(a, &out);
 }
 
-// The last symbolic call wins (a shared layer shows its latest output);
-// a layer only called inside a subclass trace shows its recorded output.
+// The last symbolic call wins (a shared layer shows its latest output).
+// Keras's Node keeps its outputs flattened, so several outputs of a call
+// always print as a list, dicts included. A layer only called inside a
+// subclass trace shows its recorded output with its structure (Keras uses
+// compute_output_shape there, which keeps tuples and dicts).
 static const char *format_layer_shape(Arena *a, const Layer *l) {
     if (l->nodes.len > 0) {
         const CallNode *n = l->nodes.data[l->nodes.len - 1];
         Shape *shapes = arena_alloc(a, sizeof *shapes * (size_t)(n->nout + 1));
         for (int i = 0; i < n->nout; i++)
             shapes[i] = n->out[i]->shape;
-        return format_outputs(a, n->out_struct, shapes, n->nout);
+        return format_outputs(a, NULL, shapes, n->nout);
     }
     if (layer_is_built(l) && (l->nlast_out > 0 || l->last_out_struct))
         return format_outputs(a, l->last_out_struct, l->last_out, l->nlast_out);

@@ -884,26 +884,32 @@ static void test_subclass_shapes(void) {
     for (int i = 0; i < 3; i++)
         lstm->last_out[i] = shp(2, NONE, 32);
     lstm->nlast_out = 3;
-    // A symbolic call returning a dict {head1: ..., head2: ...}.
+    // Built in a trace, returning a dict: the structure is kept.
     Layer *heads = mk_layer("heads", "Heads");
-    Tensor *t = call(heads, shp(2, NONE, 10), 0);
-    Tensor *t2 = arena_alloc(A, sizeof *t2);
-    t2->shape = shp(2, NONE, 1);
-    t2->node = last_node;
-    t2->index = 1;
-    last_node->out = arena_alloc(A, sizeof(Tensor *) * 2);
-    last_node->out[0] = t, last_node->out[1] = t2, last_node->nout = 2;
+    heads->last_out[0] = shp(2, NONE, 10);
+    heads->last_out[1] = shp(2, NONE, 1);
+    heads->nlast_out = 2;
     Value *d = mk_value(V_DICT);
     d->u.dict = arena_alloc(A, sizeof(Dict));
     const char *keys[] = {"head1", "head2"};
-    Tensor *vals[] = {t, t2};
     for (int i = 0; i < 2; i++) {
         Value *k = mk_value(V_STR);
         k->u.str.s = keys[i];
         k->u.str.len = 5;
         vec_push(A, &d->u.dict->keys, k);
-        vec_push(A, &d->u.dict->vals, tensor_value(vals[i]));
+        vec_push(A, &d->u.dict->vals, mk_value(V_NONE));  // leaves: last_out in order
     }
+    heads->last_out_struct = d;
+    // A symbolic call with two outputs: Keras's Node flattens them, so the
+    // dict it returned still prints as a list.
+    Layer *pair = mk_layer("pair", "Pair");
+    Tensor *t = call(pair, shp(2, NONE, 3), 0);
+    Tensor *t2 = arena_alloc(A, sizeof *t2);
+    t2->shape = shp(2, NONE, 4);
+    t2->node = last_node;
+    t2->index = 1;
+    last_node->out = arena_alloc(A, sizeof(Tensor *) * 2);
+    last_node->out[0] = t, last_node->out[1] = t2, last_node->nout = 2;
     last_node->out_struct = d;
     // A one-element tuple is a single output.
     Layer *wrap = mk_layer("wrap", "Wrap");
@@ -914,8 +920,8 @@ static void test_subclass_shapes(void) {
     last_node->out_struct = tup;
     Layer *drop = mk_layer("dropout", "Dropout");
     drop->built = false;
-    Layer *subs[] = {dense, lstm, heads, wrap, drop};
-    for (int i = 0; i < 5; i++)
+    Layer *subs[] = {dense, lstm, heads, pair, wrap, drop};
+    for (int i = 0; i < 6; i++)
         vec_push(A, &m->model->layers, subs[i]);
 
     // Wrapping by hand at 21: "[(None, " 8 + "32), " 5 + "(None, " 7 = 20,
@@ -936,6 +942,8 @@ static void test_subclass_shapes(void) {
         "=R",
         tline("│", "llrc", "heads (Heads)", "{head1: (None, 10),", "0", "-"),
         tline("│", "llrc", "", "head2: (None, 1)}", "", ""),
+        "=R",
+        tline("│", "llrc", "pair (Pair)", "[(None, 3), (None, 4)]", "0", "-"),
         "=R",
         tline("│", "llrc", "wrap (Wrap)", "(None, 5)", "0", "-"),
         "=R",
