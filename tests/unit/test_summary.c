@@ -925,7 +925,8 @@ static void test_subclass_shapes(void) {
         vec_push(A, &m->model->layers, subs[i]);
 
     // Wrapping by hand at 21: "[(None, " 8 + "32), " 5 + "(None, " 7 = 20,
-    // "32), " no longer fits (3 > 1); "{head1: " 8 + "(None, " 7 + "10), " 5.
+    // "32), " no longer fits (3 > 1); "{head1: " 8 + "(None, " 7 + "10), " 5;
+    // "[(None, " 8 + "3), " 4 + "(None, " 7 = 19, "4)]" needs 3 > 2.
     // "0 (unbuilt)" is 11 > 10: "0" / "(unbuilt)", right-justified.
     static const int w[] = {29, 23, 12, 7};
     exp_w = w;
@@ -943,7 +944,8 @@ static void test_subclass_shapes(void) {
         tline("│", "llrc", "heads (Heads)", "{head1: (None, 10),", "0", "-"),
         tline("│", "llrc", "", "head2: (None, 1)}", "", ""),
         "=R",
-        tline("│", "llrc", "pair (Pair)", "[(None, 3), (None, 4)]", "0", "-"),
+        tline("│", "llrc", "pair (Pair)", "[(None, 3), (None,", "0", "-"),
+        tline("│", "llrc", "", "4)]", "", ""),
         "=R",
         tline("│", "llrc", "wrap (Wrap)", "(None, 5)", "0", "-"),
         "=R",
