@@ -677,6 +677,7 @@ bool graph_infer(Ctx *c, Layer *m, Graph *g, const Shape *in, Shape *out, int *n
 bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at);
 Value *clone_struct_placeholders(Ctx *c, Value *v, Vec *flat);
 bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out);
+Vec *dict_sorted_values(Ctx *c, Dict *d);
 Tensor *tensor_new(Ctx *c, const Shape *s, DType dt, const char *name);
 const char *trace_tensor_name(Ctx *c);
 CallNode *node_new(Ctx *c, Layer *l, Tensor **in, int nin, Value *in_struct, Span span);
@@ -711,5 +712,23 @@ typedef struct SummaryOpts {
 // option error returns NULL and puts a message (Keras's words) in *err.
 const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const char **err);
 int terminal_columns(void);  // $COLUMNS, then the terminal, then 80
+// The pieces, exported for tests/unit/test_summary.c:
+// Column widths from positions (Keras); false if one is below 4.
+bool summary_col_widths(int line_length, const double *pos, int npos, bool absolute,
+                        int ncols, int *widths);
+// rich's cell widths (padding included) for a table of width line_length.
+void summary_cell_widths(int line_length, const int *col_widths, int ncols, int *cells);
+// rich Text.wrap: 'l'/'r'/'c' = table cell (ellipsis overflow, padded to
+// width); 'd' = console text (no justification, long words folded).
+const char **summary_wrap(Arena *a, const char *text, int width, char justify, int *nlines);
+// The HEAVY_HEAD table, every line cropped to console_width cells.
+const char *summary_table(Arena *a, int line_length, const int *col_widths, int ncols,
+                          const char *const *headers, const char *justify,
+                          const char *const *cells, int nrows, int console_width);
+// Keras readable_memory_size: "1.29 KB".
+const char *summary_readable_size(Arena *a, double bytes);
+// Python re.match(pattern, name): 1 match, 0 no match, -1 bad pattern.
+int summary_re_match(const char *pattern, const char *name);
+
 
 #endif

@@ -792,8 +792,10 @@ static bool check_loss(Ctx *c, Value *v, Span at) {
         return true;
     if (v->kind == V_LIST || v->kind == V_TUPLE) {
         bool ok = true;
-        for (int i = 0; i < list_len(v); i++)
-            ok = check_loss(c, list_get(v, i), at) && ok;
+        for (int i = 0; i < list_len(v); i++) {
+            Span item = i < v->u.list->nspans ? v->u.list->spans[i] : at;
+            ok = check_loss(c, list_get(v, i), item) && ok;
+        }
         return ok;
     }
     if (v->kind == V_DICT) {
@@ -821,8 +823,10 @@ static bool check_metric(Ctx *c, Value *v, Span at) {
         return true;
     if (v->kind == V_LIST || v->kind == V_TUPLE) {
         bool ok = true;
-        for (int i = 0; i < list_len(v); i++)
-            ok = check_metric(c, list_get(v, i), at) && ok;
+        for (int i = 0; i < list_len(v); i++) {
+            Span item = i < v->u.list->nspans ? v->u.list->spans[i] : at;
+            ok = check_metric(c, list_get(v, i), item) && ok;
+        }
         return ok;
     }
     if (v->kind == V_DICT) {
@@ -874,11 +878,11 @@ static Value *m_compile(ARGS) {
     return v_none();
 }
 
-static const char *fit_sig =
-    "x=None, y=None, batch_size=None, epochs=1, verbose='auto', callbacks=None, "
-    "validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, "
-    "sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None, "
-    "validation_batch_size=None, validation_freq=1";
+#define FIT_SIG                                                                         \
+    "x=None, y=None, batch_size=None, epochs=1, verbose='auto', callbacks=None, "     \
+    "validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, "    \
+    "sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None, " \
+    "validation_batch_size=None, validation_freq=1"
 
 // model.fit(...): arguments are validated and stored for the training code.
 // In a .kdl file x and y name data files (strings) or are omitted.
@@ -886,23 +890,11 @@ static Value *m_fit(ARGS) {
     Layer *m = self_layer(self);
     if (!need_model(c, m, "fit", call))
         return v_error();
-    Value *args = a[0], *kwargs = a[1];
-    Sig *sig = sig_cached(c, fit_sig);
-    int n = list_len(args) + kwargs->u.dict->keys.len;
-    Arg *all = arena_alloc(c->arena, sizeof(Arg) * (size_t)(n + 1));
-    int k = 0;
-    for (int i = 0; i < list_len(args); i++)
-        all[k++] = (Arg){NULL, list_get(args, i), sp[0]};
-    for (int i = 0; i < kwargs->u.dict->keys.len; i++) {
-        Value *key = kwargs->u.dict->keys.data[i];
-        all[k++] = (Arg){key->u.str.s, kwargs->u.dict->vals.data[i], call};
-    }
     FitCfg *f = arena_alloc(c->arena, sizeof *f);
-    f->sig = sig;
-    f->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(sig->nparams + 1));
-    Span *spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(sig->nparams + 1));
-    if (!sig_bind(c, sig, "Model.fit()", all, k, call, f->args, spans))
-        return v_error();
+    f->sig = sig_cached(c, FIT_SIG);
+    f->args = a;
+    Span *spans = sp;
+    Sig *sig = f->sig;
     bool ok = true;
     for (int i = 0; i < 2; i++) {
         Value *v = f->args[i];
@@ -946,21 +938,21 @@ static Value *m_fit(ARGS) {
 }
 
 static Builtin model_methods[] = {
-    {"summary", "line_length=None, positions=None, print_fn=None, expand_nested=False, "
+    {"Model.summary", "line_length=None, positions=None, print_fn=None, expand_nested=False, "
                 "show_trainable=False, layer_range=None", m_summary},
-    {"get_layer", "name=None, index=None", m_get_layer},
-    {"build", "input_shape", m_build},
-    {"add", "layer", m_add},
-    {"pop", "", m_pop},
-    {"count_params", "", m_count_params},
-    {"compile", "optimizer='rmsprop', loss=None, loss_weights=None, metrics=None, "
+    {"Model.get_layer", "name=None, index=None", m_get_layer},
+    {"Model.build", "input_shape", m_build},
+    {"Model.add", "layer", m_add},
+    {"Model.pop", "", m_pop},
+    {"Model.count_params", "", m_count_params},
+    {"Model.compile", "optimizer='rmsprop', loss=None, loss_weights=None, metrics=None, "
                 "weighted_metrics=None, run_eagerly=False, steps_per_execution=1, "
                 "jit_compile='auto', auto_scale_loss=True", m_compile},
-    {"fit", "*args, **kwargs", m_fit},
+    {"Model.fit", FIT_SIG, m_fit},
     {NULL, NULL, NULL},
 };
 
-static Builtin count_params_builtin = {"count_params", "", m_count_params};
+static Builtin count_params_builtin = {"Layer.count_params", "", m_count_params};
 
 static Value *bound(Ctx *c, Value *self, Builtin *b) {
     Value *fn = mkval(c, V_BUILTIN);
@@ -1067,7 +1059,7 @@ Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at) {
                                   : tensors_list(c, m->graph->outputs, m->graph->noutputs);
         }
         for (Builtin *b = model_methods; b->name; b++)
-            if (!strcmp(b->name, name))
+            if (!strcmp(b->name + 6, name))
                 return bound(c, self, b);
     } else if (!strcmp(name, "count_params")) {
         return bound(c, self, &count_params_builtin);

@@ -27,6 +27,31 @@
 
 // ---- structures of tensors ----------------------------------------------------
 
+// The values of a dict in sorted key order: Keras flattens structures with
+// optree/dm-tree, which visit dict entries sorted by key.
+Vec *dict_sorted_values(Ctx *c, Dict *d) {
+    int n = d->keys.len;
+    int *idx = arena_alloc(c->arena, sizeof(int) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            Value *a = d->keys.data[idx[j - 1]], *b = d->keys.data[idx[j]];
+            bool gt = a->kind == V_STR && b->kind == V_STR ? strcmp(a->u.str.s, b->u.str.s) > 0
+                      : is_number(a) && is_number(b)       ? num_val(a) > num_val(b)
+                                                           : false;
+            if (!gt)
+                break;
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    Vec *out = arena_alloc(c->arena, sizeof *out);
+    for (int i = 0; i < n; i++)
+        vec_push(c->arena, out, d->vals.data[idx[i]]);
+    return out;
+}
+
 // Flatten a tensor / list / tuple / dict of tensors. Nested containers and
 // non-tensors are errors in Keras's words. `what` is "inputs" or "outputs".
 bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out) {
@@ -40,7 +65,7 @@ bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out) {
     if (v->kind == V_LIST || v->kind == V_TUPLE)
         items = &v->u.list->items;
     else if (v->kind == V_DICT)
-        items = &v->u.dict->vals;
+        items = dict_sorted_values(c, v->u.dict);
     if (!items) {
         error_at(c, at, "All `%s` values must be KerasTensors. Received: %s=%s including invalid "
                  "value %s of type %s", what, what, value_repr(c, v), value_repr(c, v),
@@ -597,6 +622,14 @@ bool sequential_add(Ctx *c, Layer *seq, Value *item, Span at) {
             m->broken = true;
             return false;
         }
+    }
+    // A built single-input model as the first layer gives the input shape.
+    if (m->layers.len == 0 && !m->seq_input && l->model && l->model->graph &&
+        l->model->graph->ninputs == 1) {
+        Layer *il = input_layer_new(c, NULL, at);
+        Tensor *t0 = l->model->graph->inputs[0];
+        input_layer_make(c, il, &t0->shape, t0->dtype, NULL, at);
+        m->seq_input = il;
     }
     // Keras 2 style Dense(..., input_shape=(n,)) on the first layer.
     if (m->layers.len == 0 && !m->seq_input && l->input_shape_arg) {

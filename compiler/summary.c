@@ -26,24 +26,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-// exported for tests/unit (tests/unit/test_summary.c declares the same).
-// Column widths from positions (Keras); false if one is below 4.
-bool summary_col_widths(int line_length, const double *pos, int npos, bool absolute,
-                        int ncols, int *widths);
-// rich's cell widths (padding included) for a table of width line_length.
-void summary_cell_widths(int line_length, const int *col_widths, int ncols, int *cells);
-// rich Text.wrap: 'l'/'r'/'c' = table cell (ellipsis overflow, padded to
-// width); 'd' = console text (no justification, long words folded).
-const char **summary_wrap(Arena *a, const char *text, int width, char justify, int *nlines);
-// The HEAVY_HEAD table, every line cropped to console_width cells.
-const char *summary_table(Arena *a, int line_length, const int *col_widths, int ncols,
-                          const char *const *headers, const char *justify,
-                          const char *const *cells, int nrows, int console_width);
-// Keras readable_memory_size: "1.29 KB".
-const char *summary_readable_size(Arena *a, double bytes);
-// Python re.match(pattern, name): 1 match, 0 no match, -1 bad pattern.
-int summary_re_match(const char *pattern, const char *name);
-
 #define MAX_COLS 8
 // A deliberate limit: rich would draw any width (and crop it at the
 // console), but a line_length of 10**9 should not make kdlc allocate GBs.

@@ -25,15 +25,6 @@
 #include <string.h>
 
 // From summary.c ("exported for tests/unit").
-bool summary_col_widths(int line_length, const double *pos, int npos, bool absolute,
-                        int ncols, int *widths);
-void summary_cell_widths(int line_length, const int *col_widths, int ncols, int *cells);
-const char **summary_wrap(Arena *a, const char *text, int width, char justify, int *nlines);
-const char *summary_table(Arena *a, int line_length, const int *col_widths, int ncols,
-                          const char *const *headers, const char *justify,
-                          const char *const *cells, int nrows, int console_width);
-const char *summary_readable_size(Arena *a, double bytes);
-int summary_re_match(const char *pattern, const char *name);
 
 // model.c is not linked here: the one symbol summary.c takes from it.
 bool model_is_built(const Layer *m) {
