@@ -589,6 +589,8 @@ typedef struct Ctx {
     int call_depth;         // recursion depth (bounded)
     Func *cur_func;         // the user function being executed (for super())
     int summary_columns;    // terminal columns for summaries (COLUMNS / tty / 80)
+    int64_t random_seed;    // keras.utils.set_random_seed, for weight initialisation
+    bool has_random_seed;
 } Ctx;
 
 #define MAX_STEPS 5000000

@@ -1282,6 +1282,24 @@ LAYER_FUNC(multiply, "Multiply")
 LAYER_FUNC(average, "Average")
 LAYER_FUNC(concatenate, "Concatenate")
 
+// keras.utils.set_random_seed(seed): the seed initial weights use later.
+static Value *b_set_seed(ARGS) {
+    if (a[0]->kind != V_INT || a[0]->u.i < 0) {
+        error_at(c, sp[0], "set_random_seed: `seed` must be a non-negative integer, got %s",
+                 value_repr(c, a[0]));
+        return v_error();
+    }
+    c->random_seed = a[0]->u.i;
+    c->has_random_seed = true;
+    return v_none();
+}
+
+// keras.backend.clear_session(): as in Keras, auto-name counters start over.
+static Value *b_clear_session(ARGS) {
+    c->name_uids = arena_alloc(c->arena, sizeof(Dict));
+    return v_none();
+}
+
 static Builtin keras_builtins[] = {
     {"keras.Input", "shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, "
                     "name=None, tensor=None, optional=False", b_input},
@@ -1291,6 +1309,8 @@ static Builtin keras_builtins[] = {
     {"keras.layers.average", "inputs, **kwargs", b_average},
     {"keras.layers.concatenate", "inputs, **kwargs", b_concatenate},
     {"keras.saving.register_keras_serializable", "package='Custom', name=None", b_register},
+    {"keras.utils.set_random_seed", "seed", b_set_seed},
+    {"keras.backend.clear_session", "free_memory=True", b_clear_session},
     {NULL, NULL, NULL},
 };
 
@@ -1342,12 +1362,20 @@ void keras_init(Ctx *c) {
         put(c, keras, obj_modules[i], module_value(c, mods[i]));
     }
     Module *saving = module_new(c, "keras.saving");
+    Module *utils = module_new(c, "keras.utils");
+    Module *backend = module_new(c, "keras.backend");
     c->keras = keras;
     c->modules = arena_alloc(c->arena, sizeof(Dict));
     dict_set(c, c->modules, v_str(c, "keras"), module_value(c, keras));
     dict_set(c, c->modules, v_str(c, "keras.layers"), module_value(c, layers));
     dict_set(c, c->modules, v_str(c, "keras.models"), module_value(c, models));
     dict_set(c, c->modules, v_str(c, "keras.saving"), module_value(c, saving));
+    dict_set(c, c->modules, v_str(c, "keras.utils"), module_value(c, utils));
+    dict_set(c, c->modules, v_str(c, "keras.backend"), module_value(c, backend));
+    put(c, keras, "utils", module_value(c, utils));
+    put(c, keras, "backend", module_value(c, backend));
+    put(c, utils, "set_random_seed", builtin_value(c, "keras.utils.set_random_seed"));
+    put(c, backend, "clear_session", builtin_value(c, "keras.backend.clear_session"));
     for (int i = 0; i < 7; i++)
         dict_set(c, c->modules, v_str(c, mods[i]->name), module_value(c, mods[i]));
 
@@ -1422,7 +1450,8 @@ void report_bad_import(Ctx *c, const char *module, Span at) {
     if (!strncmp(module, "keras.", 6))
         error_at(c, at, "module '%s' is not available in kdl; available: keras, keras.layers, "
                  "keras.models, keras.optimizers, keras.losses, keras.metrics, keras.activations, "
-                 "keras.initializers, keras.regularizers, keras.constraints, keras.saving", module);
+                 "keras.initializers, keras.regularizers, keras.constraints, keras.saving, "
+                 "keras.utils, keras.backend", module);
     else
         error_at(c, at, "module '%s' cannot be imported in a .kdl file (only keras and its "
                  "submodules can)", module);
