@@ -10,6 +10,7 @@
 
 CC      ?= cc
 SAN     ?= 0
+export SAN NO_BLAS      # tests/run-tests.sh builds test programs with the same flags
 B       := build
 CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter
@@ -19,6 +20,17 @@ B       := build/san
 CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The runtime: OpenBLAS through pkg-config, or the portable GEMM with NO_BLAS=1.
+NO_BLAS ?= 0
+ifeq ($(NO_BLAS),1)
+B       := $(B)-noblas
+RT_CFLAGS := -DKDL_NO_BLAS
+RT_LIBS :=
+else
+RT_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+RT_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 endif
 
 COMPILER_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
@@ -55,6 +67,22 @@ $(B)/%.o: compiler/%.c compiler/kdlc.h compiler/activations.def | $(B)
 
 $(B)/main.o $(B)/parse_glue.o: $(B)/parser.h $(B)/lexer.h
 
+RUNTIME_SRCS := $(wildcard runtime/*.c)
+RUNTIME_OBJS := $(RUNTIME_SRCS:runtime/%.c=$(B)/rt/%.o)
+
+$(B)/rt:
+	@mkdir -p $(B)/rt
+
+$(B)/rt/%.o: runtime/%.c include/kdl.h $(wildcard runtime/*.h) | $(B)/rt
+	$(CC) $(CFLAGS) $(RT_CFLAGS) -Iinclude -Iruntime -c $< -o $@
+
+$(B)/libkdlrt.a: $(RUNTIME_OBJS)
+	ar rcs $@ $^
+
+# Runtime unit tests (tests/runtime/test_*.c) link the runtime library.
+$(B)/rt_test_%: tests/runtime/test_%.c $(B)/libkdlrt.a include/kdl.h $(wildcard tests/runtime/*.h)
+	$(CC) $(CFLAGS) -Iinclude -Itests/runtime $< $(B)/libkdlrt.a -o $@ $(RT_LIBS) $(LDFLAGS)
+
 $(B)/libkdlc.a: $(COMPILER_OBJS)
 	ar rcs $@ $^
 
@@ -74,7 +102,7 @@ demo: deps
 	@sh examples/demo.sh $(KDLC)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/prefix_check
+	@$(MAKE) --no-print-directory all $(B)/prefix_check $(if $(RUNTIME_SRCS),$(B)/libkdlrt.a)
 	@bash tests/run-tests.sh $(B)
 
 clean:

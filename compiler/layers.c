@@ -117,10 +117,6 @@ static bool is_none(const Layer *l, const char *name) {
     return larg(l, name)->kind == V_NONE;
 }
 
-static char *arg_repr(Ctx *c, const Layer *l, const char *name) {
-    return value_repr(c, larg(l, name));
-}
-
 bool larg_int(Ctx *c, Layer *l, const char *name, int64_t *out) {
     Value *v = larg(l, name);
     if (v->kind == V_ERROR)
@@ -162,7 +158,9 @@ bool larg_bool(Ctx *c, Layer *l, const char *name, bool *out) {
     return false;
 }
 
-// Keras's standardize_tuple, minus the range check (see arg_tuple).
+// Keras's standardize_tuple, minus the range check (see arg_tuple). The
+// message is Keras's f-string, so values print as str(), and an element that
+// int() rejects is named with no separator before "including", as in Keras.
 bool larg_ints(Ctx *c, Layer *l, const char *name, int n, int64_t *out) {
     Value *v = larg(l, name);
     if (v->kind == V_ERROR)
@@ -172,6 +170,7 @@ bool larg_ints(Ctx *c, Layer *l, const char *name, int n, int64_t *out) {
             out[i] = v->u.i;
         return true;
     }
+    const char *bad = "";
     if ((v->kind == V_TUPLE || v->kind == V_LIST) && list_len(v) == n) {
         bool ok = true;
         for (int i = 0; i < n; i++) {
@@ -182,12 +181,17 @@ bool larg_ints(Ctx *c, Layer *l, const char *name, int n, int64_t *out) {
                 ok = false;
             else
                 out[i] = e->u.i;
+            // int() accepts floats and bools; None, containers, ... raise.
+            if (!*bad && e->kind != V_INT && e->kind != V_FLOAT && e->kind != V_BOOL
+                && e->kind != V_STR)
+                bad = arena_printf(c->arena, "including element %s of type <class '%s'>",
+                                   value_str(c, e), value_type_name(e));
         }
         if (ok)
             return true;
     }
     error_at(c, larg_span(l, name), "%s: The `%s` argument must be a tuple of %d integers. "
-             "Received %s=%s", cname(l), name, n, name, value_repr(c, v));
+             "Received %s=%s%s", cname(l), name, n, name, value_str(c, v), bad);
     return false;
 }
 
@@ -260,7 +264,7 @@ static bool arg_int_min(Ctx *c, Layer *l, const char *name, int64_t min, const c
         return false;
     if (v->kind != V_INT || v->u.i < min) {
         error_at(c, larg_span(l, name), "%s: %s", cname(l),
-                 arena_printf(c->arena, fmt, value_repr(c, v)));
+                 arena_printf(c->arena, fmt, value_str(c, v)));
         return false;
     }
     if (v->u.i > ARG_MAX) {
@@ -306,7 +310,7 @@ static bool tuple_in_range(Ctx *c, Layer *l, Span sp, const char *what, const ch
 static bool arg_tuple(Ctx *c, Layer *l, const char *name, int n, bool allow_zero,
                       int64_t *out) {
     return larg_ints(c, l, name, n, out)
-        && tuple_in_range(c, l, larg_span(l, name), name, arg_repr(c, l, name), out, n,
+        && tuple_in_range(c, l, larg_span(l, name), name, value_str(c, larg(l, name)), out, n,
                           allow_zero);
 }
 
@@ -446,6 +450,30 @@ static char *ints_str(Ctx *c, const int64_t *v, int n) {
     return (char *)buf_str(c->arena, &b);
 }
 
+// str() of a 1-D NumPy array of n ints (Keras formats some messages from
+// np.array(...)): an int array pads every entry to the widest, "[ 2 10]";
+// an object array (one made from a tuple holding None) does not, and
+// prints DIM_NONE as None: "[None 5 5 3]".
+static char *np_str(Ctx *c, const int64_t *v, int n, bool object) {
+    int width = 0;
+    for (int i = 0; i < n && !object; i++) {
+        int w = snprintf(NULL, 0, "%lld", (long long)v[i]);
+        width = w > width ? w : width;
+    }
+    Buf b = {0};
+    buf_putc(c->arena, &b, '[');
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_putc(c->arena, &b, ' ');
+        if (object && v[i] == DIM_NONE)
+            buf_puts(c->arena, &b, "None");
+        else
+            buf_printf(c->arena, &b, "%*lld", width, (long long)v[i]);
+    }
+    buf_putc(c->arena, &b, ']');
+    return (char *)buf_str(c->arena, &b);
+}
+
 // A Python list of shapes: "[(None, 3), (None, 4)]".
 static char *shapes_str(Ctx *c, const Shape *in, int nin) {
     Buf b = {0};
@@ -516,10 +544,19 @@ static bool spec_ndim(Ctx *c, Layer *l, const Shape *s, int idx, int n, bool min
     return false;
 }
 
+// Whether build() really created the weights. A first call whose input
+// infer rejects leaves a layer without weights (and the caller may already
+// have recorded that input as the build shape): no InputSpec then, as in
+// Keras, whose build raised and left the layer unbuilt, so a later correct
+// call gets no follow-on error.
+static bool has_built_weights(const Layer *l) {
+    return l->nweights > 0 && l->nbuild_in > 0;
+}
+
 // The InputSpec(axes={axis: size}) Keras sets in build: once built, input
 // `idx` must keep the size it had at build time on `axis` (None matches).
 static bool spec_axis(Ctx *c, Layer *l, const Shape *s, int idx, int axis, Span at) {
-    if (idx >= l->nbuild_in)
+    if (idx >= l->nbuild_in || !has_built_weights(l))
         return true;
     const Shape *b = &l->build_in[idx];
     const char *name = l->name ? l->name : "?";
@@ -819,11 +856,28 @@ static int64_t deconv_out_dim(int64_t in, int64_t k, int64_t s, int64_t d, bool 
 static bool conv_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
                        Span at) {
     int r = (int)l->iv[CV_RANK];
-    if (!r || !single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, r + 2, false, at))
+    // Keras's InputSpec is min_ndim=r+2; a larger rank fails in
+    // compute_conv_output_shape (the transposed shape rule has no such check).
+    if (!r || !single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, r + 2, true, at))
         return false;
     const Shape *x = &in[0];
     bool cf = l->iv[CV_CFIRST];
     int ca = chan_axis(l, x->rank, CV_CFIRST), sp = cf ? 2 : 1;
+    if (x->rank != r + 2 && (ConvKind)l->iv[CV_KIND] == CV_TRANSPOSE)
+        return spec_ndim(c, l, x, 0, r + 2, false, at);
+    if (x->rank != r + 2) {
+        Shape ks;       // kernel_size + (C, filters): None prints as None
+        ks.rank = r + 2;
+        for (int i = 0; i < r; i++)
+            ks.d[i] = l->iv[CV_K + i];
+        ks.d[r] = x->d[ca];
+        ks.d[r + 1] = (ConvKind)l->iv[CV_KIND] == CV_DEPTHWISE ? dim_mul(x->d[ca], l->iv[CV_DM])
+                                                                 : l->iv[CV_FILTERS];
+        error_at(c, at, "%s: Kernel shape must have the same length as input, but received kernel "
+                 "of shape %s and input of shape %s.", layer_label(c, l), pystr(c, &ks),
+                 pystr(c, x));
+        return false;
+    }
     if (!want_defined(c, l, x, ca, "the channel dimension of the input must be defined", at)
         || !spec_axis(c, l, x, 0, cf ? 1 : -1, at))
         return false;
@@ -859,10 +913,11 @@ static bool conv_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
             }
             ks[r] = C;
             ks[r + 1] = outc;
+            // dilation_rate is a NumPy array in Keras's message.
             error_at(c, at, "%s: Computed output size would be zero or negative. Received "
                      "`inputs shape=%s`, `kernel shape=%s`, `dilation_rate=%s`, `strides=%s`, "
                      "`padding=%s`.", layer_label(c, l), pystr(c, x), ints_str(c, ks, r + 2),
-                     ints_str(c, ds, r), ints_str(c, ss, r), pads3[l->iv[CV_PAD]]);
+                     np_str(c, ds, r, false), ints_str(c, ss, r), pads3[l->iv[CV_PAD]]);
             return false;
         }
     }
@@ -930,9 +985,19 @@ static bool pool_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
         o[sp + i] = conv_out_dim(x->d[sp + i], l->iv[PL_K + i], l->iv[PL_S + i], 1,
                                  l->iv[PL_PAD] == PAD_SAME);
         if (x->d[sp + i] != DIM_NONE && o[sp + i] <= 0) {   // -1 here is not None
+            // Keras prints np.array(input_shape), an object array if it
+            // held a None, after overwriting its None spatial dims with -1.
+            int64_t shown[MAX_RANK];
+            bool object = false;
+            for (int j = 0; j < x->rank; j++) {
+                object |= x->d[j] == DIM_NONE;
+                bool spatial = j >= sp && j < sp + r;
+                shown[j] = spatial && x->d[j] == DIM_NONE ? -1 : x->d[j];
+            }
             error_at(c, at, "%s: Computed output size would be zero or negative. Received: "
                      "`inputs.shape=%s`, `pool_size=%s`, `strides=%s`, `padding=%s`.",
-                     layer_label(c, l), pystr(c, x), ints_str(c, &l->iv[PL_K], r),
+                     layer_label(c, l), np_str(c, shown, x->rank, object),
+                     np_str(c, &l->iv[PL_K], r, false),
                      ints_str(c, &l->iv[PL_S], r), pads2[l->iv[PL_PAD]]);
             return false;
         }
@@ -1145,26 +1210,41 @@ static bool same_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
     return true;
 }
 
+// Keras's Dropout._validate_noise_shape, check by check.
 static bool dropout_noise_shape(Ctx *c, Layer *l) {
     Value *v = larg(l, "noise_shape");
     Span sp = larg_span(l, "noise_shape");
+    const char *head = "Invalid value received for argument `noise_shape`.";
     if (v->kind == V_NONE)
         return true;
     if (v->kind == V_ERROR)
         return false;
+    if (v->kind == V_STR) {
+        error_at(c, sp, "%s: %s Expected a tuple or list of integers. Received: noise_shape=%s",
+                 cname(l), head, value_str(c, v));
+        return false;
+    }
     if (v->kind != V_TUPLE && v->kind != V_LIST) {
-        error_at(c, sp, "%s: Invalid value received for argument `noise_shape`. Expected a tuple "
-                 "or list of integers. Received: noise_shape=%s", cname(l), value_str(c, v));
+        error_at(c, sp, "%s: %s Expected an iterable of integers (e.g., a tuple or list). "
+                 "Received: noise_shape=%s", cname(l), head, value_str(c, v));
         return false;
     }
     for (int i = 0; i < list_len(v); i++) {
         Value *e = list_get(v, i);
         if (e->kind == V_ERROR)
             return false;
-        if (e->kind != V_NONE && (e->kind != V_INT || e->u.i <= 0)) {
-            error_at(c, sp, "%s: Invalid value received for argument `noise_shape`. Expected all "
-                     "dimensions to be positive integers or None. Received: noise_shape=%s",
-                     cname(l), value_str(c, v));
+        if (e->kind == V_NONE)
+            continue;
+        if (e->kind != V_INT && e->kind != V_BOOL) {
+            error_at(c, sp, "%s: %s Expected all elements to be integers or None. Received "
+                     "element at index %d: %s (type: %s)", cname(l), head, i, value_str(c, e),
+                     value_type_name(e));
+            return false;
+        }
+        if (num_val(e) <= 0) {
+            error_at(c, sp, "%s: %s Expected all dimensions to be positive integers or None. "
+                     "Received negative or zero value at index %d: %s", cname(l), head, i,
+                     value_str(c, e));
             return false;
         }
     }
@@ -1302,7 +1382,7 @@ static bool batchnorm_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *o
         return false;
     const Shape *x = &in[0];
     // Keras's post-build InputSpec(ndim=rank, axes={axis: C}).
-    if (l->nbuild_in
+    if (has_built_weights(l)
         && (!spec_ndim(c, l, x, 0, l->build_in[0].rank, false, at)
             || !spec_axis(c, l, x, 0, (int)l->iv[BN_AXIS], at)))
         return false;
@@ -1459,12 +1539,11 @@ static bool merge_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, 
     for (int i = 1; i < nin; i++) {
         Shape next = drop_batch(&in[i]), res;
         if (!elemwise_shape(&acc, &next, &res)) {
-            Shape full = acc;   // show both shapes with their batch dim
-            full.rank = acc.rank + 1;
-            full.d[0] = in[0].d[0];
-            memcpy(full.d + 1, acc.d, sizeof acc.d[0] * (size_t)acc.rank);
+            // Keras names the two non-batch shapes, the longer one first.
+            bool swap = acc.rank < next.rank;
             error_at(c, at, "%s: Inputs have incompatible shapes. Received shapes %s and %s",
-                     layer_label(c, l), pystr(c, &full), pystr(c, &in[i]));
+                     layer_label(c, l), pystr(c, swap ? &next : &acc),
+                     pystr(c, swap ? &acc : &next));
             return false;
         }
         acc = res;
@@ -1764,10 +1843,10 @@ static bool pad_pair(Ctx *c, Layer *l, Value *v, const char *what, int64_t out[2
         out[1] = list_get(v, 1)->u.i;
     } else {
         error_at(c, sp, "%s: The `%s` argument must be a tuple of 2 integers. Received %s=%s",
-                 cname(l), what, what, value_repr(c, v));
+                 cname(l), what, what, value_str(c, v));
         return false;
     }
-    return tuple_in_range(c, l, sp, what, value_repr(c, v), out, 2, true);
+    return tuple_in_range(c, l, sp, what, value_str(c, v), out, 2, true);
 }
 
 static bool zero_padding_init(Ctx *c, Layer *l) {

@@ -91,6 +91,23 @@ for src in tests/unit/test_*.c; do
     fi
 done
 
+# Runtime kernel tests: each compares fast kernels with naive references.
+for src in tests/runtime/test_*.c; do
+    [ -e "$src" ] || continue
+    base=$(basename "$src" .c)
+    name=runtime/$base
+    exe="$B/rt_$base"
+    if ! make -s --no-print-directory "$exe" > "$TMP/rt.log" 2>&1; then
+        { echo "FAIL $name (build)"; sed 's/^/  | /' "$TMP/rt.log" | head -30; } >> "$RESULTS"
+        continue
+    fi
+    if "$exe" > "$TMP/rt.log" 2>&1; then
+        echo "PASS $name" >> "$RESULTS"
+    else
+        { echo "FAIL $name"; sed 's/^/  | /' "$TMP/rt.log" | tail -30; } >> "$RESULTS"
+    fi
+done
+
 # Every prefix of every example and test input: a diagnostic or success,
 # never a crash, a hang or a sanitizer report.
 inputs=$(ls examples/*.kdl tests/inputs/*.kdl 2>/dev/null; [ -n "$SHARED" ] && ls "$SHARED"/seed/examples/*.kdl)

@@ -1,0 +1,206 @@
+/*
+ * kdl.h - the one public header of the kdl runtime (libkdlrt.a).
+ *
+ * Generated model code (kdlc emit) calls only what is declared here. The
+ * runtime is a set of kernel families, each a forward/backward pair over
+ * flat float arrays (the backward halves arrive with training):
+ *
+ *   gemm   kdl_sgemm (OpenBLAS cblas_sgemm, or a cache-blocked portable
+ *          GEMM with NO_BLAS=1)
+ *   dense  kdl_dense_forward
+ *   conv   kdl_conv1d/2d_forward, kdl_conv2d_transpose_forward,
+ *          kdl_depthwise_conv2d_forward (im2col + GEMM where it pays)
+ *   pool   kdl_pool1d/2d_forward, kdl_global_pool_forward
+ *   act    kdl_act_forward (every Keras activation), kdl_softmax_forward
+ *   norm   kdl_batchnorm_forward (inference), kdl_layernorm_forward
+ *   merge  kdl_merge_forward (add/subtract/multiply/average with
+ *          broadcasting), kdl_concat_forward
+ *   rnn    kdl_simple_rnn/lstm/gru_forward
+ *   misc   embedding, repeat, zero padding, upsampling, crop, rescaling
+ *
+ * Conventions (llm.c): outputs first, then inputs, then dimensions; every
+ * tensor is row-major; images are NHWC (channels_last), sequences NTC, as
+ * Keras. Kernels never allocate: scratch space, when needed, is passed in
+ * and its size is given by a *_scratch function. Kernels check nothing that
+ * the compiler already proved (shapes); they do check data (Embedding
+ * indices) and return an error code for it.
+ */
+#ifndef KDL_H
+#define KDL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KDL_VERSION "0.1.0"
+
+// ---- errors ----------------------------------------------------------------
+
+typedef enum {
+    KDL_OK = 0,
+    KDL_ERR_INDEX,      // an Embedding index outside [0, input_dim)
+    KDL_ERR_SHAPE,      // a run-time shape argument that does not fit the model
+    KDL_ERR_IO,         // a file could not be read or written
+    KDL_ERR_FORMAT,     // a weights/data file is malformed
+    KDL_ERR_NOMEM,
+} kdl_Status;
+
+const char *kdl_status_str(kdl_Status s);
+
+// ---- activations -------------------------------------------------------------
+
+// ORDER: the same order as compiler/activations.def (the compiler emits the
+// enum values by name, so only the names must match).
+typedef enum {
+    KDL_ACT_LINEAR,
+    KDL_ACT_RELU,
+    KDL_ACT_RELU6,
+    KDL_ACT_LEAKY_RELU,     // alpha = negative slope (Keras default 0.2)
+    KDL_ACT_ELU,            // alpha (1.0)
+    KDL_ACT_SELU,
+    KDL_ACT_GELU,           // approximate=False (erf form), as keras.activations.gelu
+    KDL_ACT_SILU,
+    KDL_ACT_SIGMOID,
+    KDL_ACT_HARD_SIGMOID,   // Keras 3: relu6(x + 3) / 6
+    KDL_ACT_TANH,
+    KDL_ACT_SOFTMAX,        // over the last axis: use kdl_softmax_forward
+    KDL_ACT_LOG_SOFTMAX,    // over the last axis: use kdl_softmax_forward
+    KDL_ACT_SOFTPLUS,
+    KDL_ACT_SOFTSIGN,
+    KDL_ACT_EXPONENTIAL,
+} kdl_Act;
+
+// out[i] = act(in[i]) for element-wise activations (out may equal in).
+// alpha: negative slope for LEAKY_RELU, alpha for ELU; ignored otherwise.
+void kdl_act_forward(float *out, const float *in, size_t n, kdl_Act act, float alpha);
+// Softmax (or log-softmax) over the last axis of a (rows, cols) array,
+// numerically stable (max subtracted). out may equal in.
+void kdl_softmax_forward(float *out, const float *in, size_t rows, size_t cols, int log);
+// Apply any activation, softmax-like ones over the last axis of size cols.
+void kdl_activation_forward(float *out, const float *in, size_t rows, size_t cols, kdl_Act act,
+                            float alpha);
+
+// ---- GEMM ------------------------------------------------------------------------
+
+// C (M,N) = alpha * op(A) @ op(B) + beta * C, row-major; op = transpose when
+// trans_a / trans_b. lda/ldb/ldc are row strides. Same contract as
+// cblas_sgemm(CblasRowMajor, ...).
+void kdl_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+// Which GEMM the library was built with: "openblas" or "portable".
+const char *kdl_gemm_backend(void);
+
+// ---- dense ------------------------------------------------------------------------
+
+// out (n, units) = act(in (n, in_dim) @ w (in_dim, units) + b (units)); b may be NULL.
+void kdl_dense_forward(float *out, const float *in, const float *w, const float *b, int n,
+                       int in_dim, int units, kdl_Act act, float alpha);
+
+// ---- convolution -------------------------------------------------------------------
+
+// One N-D convolution geometry (1-D: h = kh = sh = dh = 1 and pad_top = 0).
+typedef struct kdl_ConvShape {
+    int n;              // batch
+    int h, w, c;        // input height, width, channels (NHWC)
+    int oh, ow, f;      // output height, width, channels
+    int kh, kw;         // kernel
+    int sh, sw;         // strides
+    int dh, dw;         // dilation
+    int pad_top, pad_left;  // implicit zero padding before the first row/column
+    int groups;         // c % groups == 0 and f % groups == 0
+    int depth_multiplier;   // depthwise: f == c * depth_multiplier
+} kdl_ConvShape;
+
+// Scratch floats kdl_conv2d_forward needs (im2col buffer), for one call.
+size_t kdl_conv2d_scratch(const kdl_ConvShape *s);
+// out (n, oh, ow, f) = act(conv(in (n, h, w, c), w (kh, kw, c/groups, f)) + b (f)).
+void kdl_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                        const kdl_ConvShape *s, kdl_Act act, float alpha, float *scratch);
+// Depthwise: w (kh, kw, c, depth_multiplier), out (n, oh, ow, c * depth_multiplier).
+void kdl_depthwise_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                                  const kdl_ConvShape *s, kdl_Act act, float alpha);
+// Transposed convolution: w (kh, kw, f, c) as Keras stores it; the output
+// geometry (oh, ow, pad_top, pad_left) is computed by the compiler.
+void kdl_conv2d_transpose_forward(float *out, const float *in, const float *w, const float *b,
+                                  const kdl_ConvShape *s, kdl_Act act, float alpha);
+
+// ---- pooling --------------------------------------------------------------------------
+
+typedef enum { KDL_POOL_MAX, KDL_POOL_AVG } kdl_Pool;
+// Window pooling over NHWC (1-D: h = kh = sh = 1). Padding cells are ignored
+// (max over, and average over, the valid cells only, as Keras "same").
+void kdl_pool2d_forward(float *out, const float *in, const kdl_ConvShape *s, kdl_Pool kind);
+// (n, spatial, c) -> (n, c): mean or max over the spatial positions.
+void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, int c, kdl_Pool kind);
+
+// ---- normalization ----------------------------------------------------------------------
+
+// Inference batch normalization over the last axis of (rows, c):
+// out = (in - mean) / sqrt(var + eps) * gamma + beta; gamma/beta may be NULL.
+void kdl_batchnorm_forward(float *out, const float *in, const float *gamma, const float *beta,
+                           const float *mean, const float *var, float eps, size_t rows, int c);
+// Layer normalization over the last `cols` values of each row.
+void kdl_layernorm_forward(float *out, const float *in, const float *gamma, const float *beta,
+                           float eps, size_t rows, int cols);
+
+// ---- merging ---------------------------------------------------------------------------
+
+typedef enum { KDL_MERGE_ADD, KDL_MERGE_SUB, KDL_MERGE_MUL, KDL_MERGE_AVG } kdl_Merge;
+// out = a (op) b with numpy broadcasting; shapes have equal rank `rank`
+// (the compiler pads with 1s), out_shape[i] = max(a_shape[i], b_shape[i]).
+// For AVG the compiler calls ADD then scales by 1/k (see kdl_scale).
+void kdl_merge_forward(float *out, const float *a, const int *a_shape, const float *b,
+                       const int *b_shape, int rank, kdl_Merge op);
+void kdl_scale(float *out, const float *in, size_t n, float scale, float offset);
+// Concatenate k arrays along one axis: each input is (outer, in_len[i] * inner)
+// viewed as rows; out is (outer, sum(in_len) * inner).
+void kdl_concat_forward(float *out, const float *const *in, const int *in_len, int k, size_t outer,
+                        size_t inner);
+
+// ---- recurrent --------------------------------------------------------------------------
+
+typedef struct kdl_RnnShape {
+    int n, t, in_dim, units;
+    int return_sequences;   // out is (n, t, units) instead of (n, units)
+    int go_backwards;
+    int reset_after;        // GRU only
+} kdl_RnnShape;
+// Scratch floats for one call of any RNN kernel.
+size_t kdl_rnn_scratch(const kdl_RnnShape *s);
+// Keras weight layouts: kernel (in, G*u), recurrent (u, G*u), bias (G*u) or
+// GRU reset_after (2, 3u); gates LSTM i,f,c,o; GRU z,r,h.
+// h_out / c_out receive the final states when non-NULL (return_state).
+void kdl_simple_rnn_forward(float *out, float *h_out, const float *in, const float *kernel,
+                            const float *recurrent, const float *bias, const kdl_RnnShape *s,
+                            kdl_Act act, float *scratch);
+void kdl_lstm_forward(float *out, float *h_out, float *c_out, const float *in, const float *kernel,
+                      const float *recurrent, const float *bias, const kdl_RnnShape *s,
+                      kdl_Act act, kdl_Act recurrent_act, float *scratch);
+void kdl_gru_forward(float *out, float *h_out, const float *in, const float *kernel,
+                     const float *recurrent, const float *bias, const kdl_RnnShape *s,
+                     kdl_Act act, kdl_Act recurrent_act, float *scratch);
+
+// ---- the rest ----------------------------------------------------------------------------
+
+// out (n, len, dim): rows of table (input_dim, dim) picked by ids; an id
+// outside [0, input_dim) returns KDL_ERR_INDEX and *bad_index.
+kdl_Status kdl_embedding_forward(float *out, const int32_t *ids, size_t count, const float *table,
+                                 int input_dim, int dim, int64_t *bad_index);
+// (n, d) -> (n, times, d)
+void kdl_repeat_forward(float *out, const float *in, int n, int times, int d);
+// NHWC zero padding: in (n, h, w, c) -> out (n, h + top + bottom, w + left + right, c).
+void kdl_zero_pad2d_forward(float *out, const float *in, int n, int h, int w, int c, int top,
+                            int bottom, int left, int right);
+// Nearest-neighbour upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c).
+void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, int sh, int sw);
+// Centred crop (RandomCrop at inference): (n, h, w, c) -> (n, ch, cw, c),
+// window starting at ((h - ch) / 2, (w - cw) / 2).
+void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
