@@ -29,7 +29,8 @@
 #define ARG_MAX INT32_MAX
 
 //
-// Activations (activations.def plus Keras's alias "swish")
+// Activations (activations.def plus Keras's aliases "swish" for silu and
+// "hard_swish" for hard_silu)
 //
 
 static const char *const act_names[ACT_COUNT] = {
@@ -53,6 +54,10 @@ bool act_lookup(const char *name, ActKind *out) {
     }
     if (!strcmp(name, "swish")) {
         *out = ACT_SILU;
+        return true;
+    }
+    if (!strcmp(name, "hard_swish")) {
+        *out = ACT_HARD_SILU;
         return true;
     }
     return false;
@@ -250,7 +255,7 @@ bool larg_activation(Ctx *c, Layer *l, const char *name, ActKind *out) {
     Buf b = {0};
     for (int i = 0; i < ACT_COUNT; i++)
         buf_printf(c->arena, &b, "%s, ", act_names[i]);
-    buf_puts(c->arena, &b, "swish");
+    buf_puts(c->arena, &b, "swish, hard_swish");
     error_at(c, larg_span(l, name), "%s: Could not interpret activation function identifier: %s "
              "(valid names: %s)", cname(l), value_str(c, v), buf_str(c->arena, &b));
     return false;
@@ -1294,10 +1299,10 @@ static bool relu_init(Ctx *c, Layer *l) {
     if (l->iv[0])
         ok &= arg_nonneg(c, l, "max_value", "max_value of a ReLU layer cannot be a negative "
                          "value. Received: max_value=%s", &l->fv[0]);
-    ok &= arg_nonneg(c, l, "negative_slope", "negative_slope of a ReLU layer cannot be a "
-                     "negative value. Received: negative_slope=%s", &l->fv[1]);
-    ok &= arg_nonneg(c, l, "threshold", "threshold of a ReLU layer cannot be a negative value. "
-                     "Received: threshold=%s", &l->fv[2]);
+    ok &= arg_nonneg(c, l, "negative_slope", "negative_slope of a ReLU layer cannot be None or "
+                     "a negative value. Received: negative_slope=%s", &l->fv[1]);
+    ok &= arg_nonneg(c, l, "threshold", "threshold of a ReLU layer cannot be None or a negative "
+                     "value. Received: threshold=%s", &l->fv[2]);
     return ok;
 }
 
