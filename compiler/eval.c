@@ -128,7 +128,19 @@ static int64_t int_val(const Value *v) {
     return v->kind == V_BOOL ? v->u.b : v->u.i;
 }
 
+static bool value_eq_depth(const Value *a, const Value *b, int depth);
+
 bool value_eq(const Value *a, const Value *b) {
+    return value_eq_depth(a, b, 0);
+}
+
+// Containers can contain themselves (a.append(a)); past a depth of 100 two
+// containers compare equal only if they are the same object.
+static bool value_eq_depth(const Value *a, const Value *b, int depth) {
+    if (a == b)
+        return true;
+    if (depth > 100)
+        return false;
     if (is_number(a) && is_number(b)) {
         if (is_int_like(a) && is_int_like(b))
             return int_val(a) == int_val(b);
@@ -144,7 +156,7 @@ bool value_eq(const Value *a, const Value *b) {
         if (list_len(a) != list_len(b))
             return false;
         for (int i = 0; i < list_len(a); i++)
-            if (!value_eq(list_get(a, i), list_get(b, i)))
+            if (!value_eq_depth(list_get(a, i), list_get(b, i), depth + 1))
                 return false;
         return true;
     case V_LAYER: return a->u.layer == b->u.layer;
@@ -230,8 +242,12 @@ const char *value_type_name(const Value *v) {
     return "?";
 }
 
-static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str) {
+static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str, int depth) {
     Arena *a = c->arena;
+    if (depth > 100 || b->len > (1u << 20)) {
+        buf_puts(a, b, "...");     // a container that contains itself, or a huge one
+        return;
+    }
     switch (v->kind) {
     case V_ERROR: buf_puts(a, b, "<error>"); break;
     case V_NONE: buf_puts(a, b, "None"); break;
@@ -266,7 +282,7 @@ static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str) {
         for (int i = 0; i < list_len(v); i++) {
             if (i)
                 buf_puts(a, b, ", ");
-            repr_into(c, b, list_get(v, i), false);
+            repr_into(c, b, list_get(v, i), false, depth + 1);
         }
         if (tup && list_len(v) == 1)
             buf_putc(a, b, ',');
@@ -279,9 +295,9 @@ static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str) {
         for (int i = 0; i < d->keys.len; i++) {
             if (i)
                 buf_puts(a, b, ", ");
-            repr_into(c, b, d->keys.data[i], false);
+            repr_into(c, b, d->keys.data[i], false, depth + 1);
             buf_puts(a, b, ": ");
-            repr_into(c, b, d->vals.data[i], false);
+            repr_into(c, b, d->vals.data[i], false, depth + 1);
         }
         buf_putc(a, b, '}');
         break;
@@ -308,13 +324,13 @@ static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str) {
 
 char *value_repr(Ctx *c, const Value *v) {
     Buf b = {0};
-    repr_into(c, &b, v, false);
+    repr_into(c, &b, v, false, 0);
     return (char *)buf_str(c->arena, &b);
 }
 
 char *value_str(Ctx *c, const Value *v) {
     Buf b = {0};
-    repr_into(c, &b, v, true);
+    repr_into(c, &b, v, true, 0);
     return (char *)buf_str(c->arena, &b);
 }
 
@@ -1274,9 +1290,29 @@ static Value *eval_fstring(Ctx *c, Env *env, Node *n) {
     return v_strn(c, buf_str(c->arena, &out), out.len);
 }
 
+#define MAX_EXPR_DEPTH 500
+
+static Value *eval_expr_inner(Ctx *c, Env *env, Node *n);
+
+// Nesting is bounded so that a pathological expression (a + a + ... with
+// 100,000 terms parses into a deep tree) cannot exhaust the C stack.
 static Value *eval_expr(Ctx *c, Env *env, Node *n) {
     if (!step(c, n->span))
         return v_error();
+    if (c->expr_depth >= MAX_EXPR_DEPTH) {
+        if (!c->depth_reported)
+            error_at(c, n->span, "expression nested too deeply (more than %d levels)",
+                     MAX_EXPR_DEPTH);
+        c->depth_reported = true;
+        return v_error();
+    }
+    c->expr_depth++;
+    Value *v = eval_expr_inner(c, env, n);
+    c->expr_depth--;
+    return v;
+}
+
+static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
     switch (n->kind) {
     case ND_NAME: {
         Value *v = env_lookup(c, env, n->name);

@@ -588,6 +588,8 @@ typedef struct Ctx {
     int64_t steps;          // evaluation steps (bounded: no hangs)
     int call_depth;         // recursion depth (bounded)
     Func *cur_func;         // the user function being executed (for super())
+    int expr_depth;         // nesting of eval_expr (bounded)
+    bool depth_reported;
     int summary_columns;    // terminal columns for summaries (COLUMNS / tty / 80)
     int64_t random_seed;    // keras.utils.set_random_seed, for weight initialisation
     bool has_random_seed;

@@ -420,10 +420,53 @@ int64_t layer_count_params(const Layer *l, int which) {
     return n;
 }
 
-static void add_weight(Ctx *c, Layer *l, const char *name, int rank, const int64_t *d,
-                       bool trainable, const char *init_arg) {
+static Weight *add_weight(Ctx *c, Layer *l, const char *name, int rank, const int64_t *d,
+                          bool trainable, const char *init_arg) {
     Shape s = shape_make(rank, d);
-    layer_add_weight(c, l, name, &s, trainable, init_arg);
+    return layer_add_weight(c, l, name, &s, trainable, init_arg);
+}
+
+// lora_rank / lora_alpha (Dense, Embedding, Conv1D, Conv2D): None or 0 is
+// off (Keras tests `if self.lora_rank:`); alpha defaults to the rank. Keras's
+// enable_lora refuses a constraint on the weight it adapts; it raises in
+// build, kdl reports it at the constraint argument.
+static bool arg_lora(Ctx *c, Layer *l, const char *constraint, const char *what,
+                     int64_t *rank, double *alpha) {
+    *rank = 0;
+    if (is_none(l, "lora_rank"))
+        return true;
+    if (!arg_int_min(c, l, "lora_rank", 0, "Received an invalid value for `lora_rank`, expected "
+                     "a non-negative integer. Received: lora_rank=%s", rank))
+        return false;
+    bool ok = true;
+    *alpha = (double)*rank;
+    if (!is_none(l, "lora_alpha"))
+        ok &= larg_float(c, l, "lora_alpha", alpha);
+    if (*rank && !is_none(l, constraint)) {
+        error_at(c, larg_span(l, constraint), "%s: Lora is incompatible with %s constraints. In "
+                 "order to enable lora on this layer, remove the `%s` argument.", cname(l), what,
+                 constraint);
+        ok = false;
+    }
+    return ok;
+}
+
+// The end of build with lora_rank set (Keras's enable_lora): two trainable
+// factors `a` of shape w.shape[:-1] + (rank,) and `b` of (rank, w.shape[-1])
+// follow the layer's weights, then w itself becomes non-trainable (it keeps
+// its place in layer.weights, as the variable does in Keras). The factors'
+// initializers are Keras's fixed he_uniform and zeros (no argument names
+// them, so Weight.initializer is NULL).
+static void add_lora(Ctx *c, Layer *l, Weight *w, const char *a, const char *b, int64_t rank) {
+    if (!rank)
+        return;
+    int n = w->shape.rank;
+    int64_t da[MAX_RANK], db[2] = {rank, w->shape.d[n - 1]};
+    memcpy(da, w->shape.d, sizeof da);
+    da[n - 1] = rank;
+    add_weight(c, l, a, n, da, true, NULL);
+    add_weight(c, l, b, 2, db, true, NULL);
+    w->trainable = false;
 }
 
 // Record the build shapes (the caller may do it too; same values).
@@ -637,10 +680,13 @@ static bool input_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, 
 
 //
 // Dense. Shape rule: (..., d) -> (..., units), rank >= 2, d defined.
-// Weights: kernel (d, units), bias (units,).
+// Weights: kernel (d, units), bias (units,); with lora_rank r also
+// lora_kernel_a (d, r), lora_kernel_b (r, units), and the kernel frozen.
+// iv: DN_UNITS, DN_BIAS use_bias, DN_LORA lora rank (0 = off);
+// fv[0] lora_alpha.
 //
 
-enum { DN_UNITS, DN_BIAS };
+enum { DN_UNITS, DN_BIAS, DN_LORA };
 
 static bool dense_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l);
@@ -648,6 +694,7 @@ static bool dense_init(Ctx *c, Layer *l) {
                       "positive integer. Received: units=%s", &l->iv[DN_UNITS]);
     ok &= larg_activation(c, l, "activation", &l->act);
     ok &= arg_flag(c, l, "use_bias", &l->iv[DN_BIAS]);
+    ok &= arg_lora(c, l, "kernel_constraint", "kernel", &l->iv[DN_LORA], &l->fv[0]);
     return ok;
 }
 
@@ -655,9 +702,10 @@ static bool dense_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
     if (nin != 1 || in[0].rank < 2 || in[0].d[in[0].rank - 1] == DIM_NONE)
         return true;
     int64_t k[2] = {in[0].d[in[0].rank - 1], l->iv[DN_UNITS]};
-    add_weight(c, l, "kernel", 2, k, true, "kernel_initializer");
+    Weight *kernel = add_weight(c, l, "kernel", 2, k, true, "kernel_initializer");
     if (l->iv[DN_BIAS])
         add_weight(c, l, "bias", 1, &k[1], true, "bias_initializer");
+    add_lora(c, l, kernel, "lora_kernel_a", "lora_kernel_b", l->iv[DN_LORA]);
     note_build(l, in, nin);
     return true;
 }
@@ -710,7 +758,10 @@ enum {
     CV_S = CV_K + 2,    // strides[0..r)
     CV_D = CV_S + 2,    // dilation_rate[0..r)
     CV_OP = CV_D + 2,   // output_padding[0..r) (Conv2DTranspose; -1 = None)
+    CV_LORA = CV_OP,    // lora rank, 0 = off (Conv1D/Conv2D, which have no output_padding)
 };
+// fv[0]: lora_alpha (Conv1D/Conv2D). With lora_rank r the kernel is frozen
+// and followed by lora_kernel_a (*k, C/groups, r), lora_kernel_b (r, filters).
 
 static bool conv_init(Ctx *c, Layer *l, ConvKind kind, int r) {
     bool ok = base_init(c, l);
@@ -765,6 +816,9 @@ static bool conv_init(Ctx *c, Layer *l, ConvKind kind, int r) {
             }
         }
     }
+    int64_t lora = 0;
+    if (kind == CV_CONV)
+        ok &= arg_lora(c, l, "kernel_constraint", "kernel", &lora, &l->fv[0]);
     int pad = 0;
     bool cfirst = false, bias = true;
     ok &= larg_choice(c, l, "padding", kind == CV_CONV && r == 1 ? pads3 : pads2, &pad);
@@ -786,6 +840,8 @@ static bool conv_init(Ctx *c, Layer *l, ConvKind kind, int r) {
         l->iv[CV_D + i] = d[i];
         l->iv[CV_OP + i] = op[i];
     }
+    if (kind == CV_CONV)
+        l->iv[CV_LORA] = lora;
     l->iv[CV_RANK] = r;
     return true;
 }
@@ -809,13 +865,14 @@ static bool conv_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
     if (C == DIM_NONE || C % groups || dim_mul(C, dm) == DIM_BIG)
         return true;
     int64_t k[4];
+    Weight *kernel = NULL;
     for (int i = 0; i < r; i++)
         k[i] = l->iv[CV_K + i];
     switch ((ConvKind)l->iv[CV_KIND]) {
     case CV_CONV:
         k[r] = C / groups;
         k[r + 1] = filters;
-        add_weight(c, l, "kernel", r + 2, k, true, "kernel_initializer");
+        kernel = add_weight(c, l, "kernel", r + 2, k, true, "kernel_initializer");
         break;
     case CV_TRANSPOSE:
         k[r] = filters;
@@ -841,6 +898,8 @@ static bool conv_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
     }
     if (l->iv[CV_BIAS])
         add_weight(c, l, "bias", 1, &filters, true, "bias_initializer");
+    if (kernel)
+        add_lora(c, l, kernel, "lora_kernel_a", "lora_kernel_b", l->iv[CV_LORA]);
     note_build(l, in, nin);
     return true;
 }
@@ -1602,10 +1661,13 @@ static bool concat_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
 //
 // Embedding: (N, *d) -> (N, *d, output_dim); integer input.
 // Weights: embeddings (input_dim, output_dim).
-// iv: EM_IN input_dim, EM_OUT output_dim, EM_MASK mask_zero.
+// With lora_rank r also lora_embeddings_a (input_dim, r) and
+// lora_embeddings_b (r, output_dim), and the embeddings frozen.
+// iv: EM_IN input_dim, EM_OUT output_dim, EM_MASK mask_zero, EM_LORA lora
+// rank (0 = off); fv[0] lora_alpha.
 //
 
-enum { EM_IN, EM_OUT, EM_MASK };
+enum { EM_IN, EM_OUT, EM_MASK, EM_LORA };
 
 static bool embedding_init(Ctx *c, Layer *l) {
     bool ok = true;
@@ -1615,6 +1677,7 @@ static bool embedding_init(Ctx *c, Layer *l) {
     ok &= arg_int_min(c, l, "output_dim", 1, "Received an invalid value for `output_dim`, "
                       "expected a positive integer. Received: output_dim=%s", &l->iv[EM_OUT]);
     ok &= arg_flag(c, l, "mask_zero", &l->iv[EM_MASK]);
+    ok &= arg_lora(c, l, "embeddings_constraint", "embedding", &l->iv[EM_LORA], &l->fv[0]);
     if (!is_none(l, "input_length"))
         warning_at(c, larg_span(l, "input_length"), "%s: Argument `input_length` is deprecated. "
                    "Just remove it.", cname(l));
@@ -1622,7 +1685,8 @@ static bool embedding_init(Ctx *c, Layer *l) {
 }
 
 static bool embedding_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
-    add_weight(c, l, "embeddings", 2, &l->iv[EM_IN], true, "embeddings_initializer");
+    Weight *e = add_weight(c, l, "embeddings", 2, &l->iv[EM_IN], true, "embeddings_initializer");
+    add_lora(c, l, e, "lora_embeddings_a", "lora_embeddings_b", l->iv[EM_LORA]);
     note_build(l, in, nin);
     return true;
 }
