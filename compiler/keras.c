@@ -247,6 +247,13 @@ static bool check_name(Ctx *c, Value *v, Span at, const char **out) {
     return true;
 }
 
+// Keras 3 accepts input_shape=/input_dim= on any layer with this UserWarning.
+static void warn_input_shape(Ctx *c, const LayerClass *cls, Span at) {
+    warning_at(c, at, "%s: Do not pass an `input_shape`/`input_dim` argument to a layer. When "
+               "using Sequential models, prefer using an `Input(shape)` object as the first layer "
+               "in the model instead.", cls->name);
+}
+
 Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span call) {
     Layer *l = arena_alloc(c->arena, sizeof *l);
     l->cls = cls;
@@ -262,6 +269,7 @@ Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span
     for (int i = 0; i < nargs; i++) {
         if (args[i].kw && !strcmp(args[i].kw, "input_shape") && !(cls->flags & LC_INPUT)) {
             l->input_shape_arg = args[i].val;
+            warn_input_shape(c, cls, args[i].span);
             continue;
         }
         // input_dim=n means input_shape=(n,) (Embedding's input_dim is its own).
@@ -270,6 +278,7 @@ Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span
             Value *t = v_tuple(c);
             list_append(c, t, args[i].val);
             l->input_shape_arg = t;
+            warn_input_shape(c, cls, args[i].span);
             continue;
         }
         kept[nkept++] = args[i];
