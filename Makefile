@@ -25,7 +25,7 @@ endif
 # The runtime: OpenBLAS through pkg-config, or the portable GEMM with NO_BLAS=1.
 NO_BLAS ?= 0
 ifeq ($(NO_BLAS),1)
-B       := $(B)-noblas
+B       := $(B)/noblas
 RT_CFLAGS := -DKDL_NO_BLAS
 RT_LIBS :=
 else
