@@ -649,6 +649,7 @@ Layer *layer_new_custom(Ctx *c, UserClass *uc, Span call);
 Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Span call);
 // Construct a layer of a table class from call arguments.
 Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span call);
+Layer *layer_alloc(Ctx *c, const char *class_name, Span at);
 // A new InputLayer (name NULL: auto "input_layer").
 Layer *input_layer_new(Ctx *c, const char *name, Span at);
 // A shape value (tuple/list of int or None) as a Shape with a leading batch

@@ -255,12 +255,8 @@ static void warn_input_shape(Ctx *c, const LayerClass *cls, Span at) {
 }
 
 Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span call) {
-    Layer *l = arena_alloc(c->arena, sizeof *l);
+    Layer *l = layer_alloc(c, cls->name, call);
     l->cls = cls;
-    l->class_name = cls->name;
-    l->span = call;
-    l->trainable = true;
-    l->attrs = arena_alloc(c->arena, sizeof(Dict));
     l->sig = layer_class_sig(c, cls);
     // `input_shape=` (Keras 2 style, still accepted by Keras 3 with a
     // warning) is taken out before binding; Sequential uses it.
@@ -322,12 +318,8 @@ Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span
 Layer *input_layer_new(Ctx *c, const char *name, Span at) {
     static const char *input_class = "InputLayer";
     const LayerClass *cls = layer_class_find(input_class);
-    Layer *l = arena_alloc(c->arena, sizeof *l);
+    Layer *l = layer_alloc(c, cls->name, at);
     l->cls = cls;
-    l->class_name = cls->name;
-    l->span = at;
-    l->trainable = true;
-    l->attrs = arena_alloc(c->arena, sizeof(Dict));
     l->sig = layer_class_sig(c, cls);
     l->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(l->sig->nparams + 1));
     l->arg_spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(l->sig->nparams + 1));
@@ -787,64 +779,45 @@ static Value *m_count_params(ARGS) {
     return v_int(c, n);
 }
 
-static bool check_loss(Ctx *c, Value *v, Span at) {
-    if (v->kind == V_NONE || v->kind == V_ERROR)
-        return true;
-    if (v->kind == V_STR) {
-        if (in_names(loss_names, v->u.str.s, false))
-            return true;
-        error_at(c, at, "Could not interpret loss identifier: %s (kdl knows %s)", v->u.str.s,
-                 names_list(c, loss_names));
-        return false;
-    }
-    if (v->kind == V_OBJECT && !strcmp(v->u.object->module, "losses"))
-        return true;
-    if (v->kind == V_LIST || v->kind == V_TUPLE) {
-        bool ok = true;
-        for (int i = 0; i < list_len(v); i++) {
-            Span item = i < v->u.list->nspans ? v->u.list->spans[i] : at;
-            ok = check_loss(c, list_get(v, i), item) && ok;
-        }
-        return ok;
-    }
-    if (v->kind == V_DICT) {
-        bool ok = true;
-        for (int i = 0; i < v->u.dict->vals.len; i++)
-            ok = check_loss(c, v->u.dict->vals.data[i], at) && ok;
-        return ok;
-    }
-    error_at(c, at, "Could not interpret loss identifier: %s", value_repr(c, v));
-    return false;
-}
+// A loss or metric identifier: a known string, a config object of one of
+// the given modules, or a list/tuple/dict of them (one per output).
+typedef struct IdentKind {
+    const char *what;               // "loss", "metric"
+    const char *const *names;       // accepted strings
+    const char *modules[2];         // accepted config-object modules
+} IdentKind;
 
-static bool check_metric(Ctx *c, Value *v, Span at) {
-    if (v->kind == V_ERROR)
+static const IdentKind loss_kind = {"loss", loss_names, {"losses", NULL}};
+static const IdentKind metric_kind = {"metric", metric_names, {"metrics", "losses"}};
+
+static bool check_ident(Ctx *c, const IdentKind *k, Value *v, Span at) {
+    if (v->kind == V_ERROR || (v->kind == V_NONE && k == &loss_kind))
         return true;
     if (v->kind == V_STR) {
-        if (in_names(metric_names, v->u.str.s, false))
+        if (in_names(k->names, v->u.str.s, false))
             return true;
-        error_at(c, at, "Could not interpret metric identifier: %s (kdl knows %s)", v->u.str.s,
-                 names_list(c, metric_names));
+        error_at(c, at, "Could not interpret %s identifier: %s (kdl knows %s)", k->what,
+                 v->u.str.s, names_list(c, k->names));
         return false;
     }
-    if (v->kind == V_OBJECT && (!strcmp(v->u.object->module, "metrics") ||
-                                !strcmp(v->u.object->module, "losses")))
-        return true;
+    if (v->kind == V_OBJECT)
+        for (int i = 0; i < 2; i++)
+            if (k->modules[i] && !strcmp(v->u.object->module, k->modules[i]))
+                return true;
+    bool ok = true;
     if (v->kind == V_LIST || v->kind == V_TUPLE) {
-        bool ok = true;
         for (int i = 0; i < list_len(v); i++) {
             Span item = i < v->u.list->nspans ? v->u.list->spans[i] : at;
-            ok = check_metric(c, list_get(v, i), item) && ok;
+            ok = check_ident(c, k, list_get(v, i), item) && ok;
         }
         return ok;
     }
     if (v->kind == V_DICT) {
-        bool ok = true;
         for (int i = 0; i < v->u.dict->vals.len; i++)
-            ok = check_metric(c, v->u.dict->vals.data[i], at) && ok;
+            ok = check_ident(c, k, v->u.dict->vals.data[i], at) && ok;
         return ok;
     }
-    error_at(c, at, "Could not interpret metric identifier: %s", value_repr(c, v));
+    error_at(c, at, "Could not interpret %s identifier: %s", k->what, value_repr(c, v));
     return false;
 }
 
@@ -866,14 +839,14 @@ static Value *m_compile(ARGS) {
         error_at(c, sp[0], "Could not interpret optimizer identifier: %s", value_repr(c, opt));
         ok = false;
     }
-    ok = check_loss(c, a[1], sp[1]) && ok;
+    ok = check_ident(c, &loss_kind, a[1], sp[1]) && ok;
     if (a[3]->kind != V_NONE && a[3]->kind != V_LIST && a[3]->kind != V_TUPLE && a[3]->kind != V_DICT &&
         a[3]->kind != V_ERROR) {
         error_at(c, sp[3], "Expected `metrics` argument to be a list, tuple, or dict. Received "
                  "instead: metrics=%s of type %s", value_repr(c, a[3]), value_type_name(a[3]));
         ok = false;
     } else if (a[3]->kind != V_NONE) {
-        ok = check_metric(c, a[3], sp[3]) && ok;
+        ok = check_ident(c, &metric_kind, a[3], sp[3]) && ok;
     }
     if (!ok)
         return v_error();

@@ -386,17 +386,25 @@ static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct,
 
 // ---- functional models ---------------------------------------------------------------
 
-static Layer *model_layer_new(Ctx *c, ModelKind kind, const char *class_name, const char *name,
-                              Span at) {
+// A zeroed layer (trainable, no weights); the caller sets its kind. Ids are
+// given in creation order except for table layers, which take theirs once
+// their arguments are valid (layer_construct).
+Layer *layer_alloc(Ctx *c, const char *class_name, Span at) {
     Layer *l = arena_alloc(c->arena, sizeof *l);
-    l->model = arena_alloc(c->arena, sizeof(Model));
-    l->model->kind = kind;
-    l->model->self = l;
     l->class_name = class_name;
-    l->name = name;
     l->span = at;
     l->trainable = true;
     l->attrs = arena_alloc(c->arena, sizeof(Dict));
+    return l;
+}
+
+static Layer *model_layer_new(Ctx *c, ModelKind kind, const char *class_name, const char *name,
+                              Span at) {
+    Layer *l = layer_alloc(c, class_name, at);
+    l->model = arena_alloc(c->arena, sizeof(Model));
+    l->model->kind = kind;
+    l->model->self = l;
+    l->name = name;
     l->id = c->next_layer_id++;
     vec_push(c->arena, &c->layers, l);
     vec_push(c->arena, &c->models, l);
@@ -679,12 +687,8 @@ Layer *model_new_subclass(Ctx *c, UserClass *uc, Span call) {
 }
 
 Layer *layer_new_custom(Ctx *c, UserClass *uc, Span call) {
-    Layer *l = arena_alloc(c->arena, sizeof *l);
+    Layer *l = layer_alloc(c, uc->name, call);
     l->ucls = uc;
-    l->class_name = uc->name;
-    l->span = call;
-    l->trainable = true;
-    l->attrs = arena_alloc(c->arena, sizeof(Dict));
     l->id = c->next_layer_id++;
     vec_push(c->arena, &c->layers, l);
     return l;
