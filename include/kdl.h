@@ -171,8 +171,12 @@ typedef struct kdl_RnnShape {
 // Scratch floats for one call of any RNN kernel.
 size_t kdl_rnn_scratch(const kdl_RnnShape *s);
 // Keras weight layouts: kernel (in, G*u), recurrent (u, G*u), bias (G*u) or
-// GRU reset_after (2, 3u); gates LSTM i,f,c,o; GRU z,r,h.
-// h_out / c_out receive the final states when non-NULL (return_state).
+// GRU reset_after (2, 3u); gates LSTM i,f,c,o; GRU z,r,h. bias may be NULL
+// (use_bias=False). h_out / c_out receive the final states when non-NULL
+// (return_state); out, h_out and c_out must not overlap. Activations given by
+// name use Keras's default alpha (LEAKY_RELU 0.2, ELU 1.0). go_backwards reads
+// timesteps last to first and returns the sequence in processing order, as
+// Keras does.
 void kdl_simple_rnn_forward(float *out, float *h_out, const float *in, const float *kernel,
                             const float *recurrent, const float *bias, const kdl_RnnShape *s,
                             kdl_Act act, float *scratch);
