@@ -204,6 +204,53 @@ void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, in
 // window starting at ((h - ch) / 2, (w - cw) / 2).
 void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw);
 
+// ---- files: weights (safetensors), arrays (.npy, .csv) -------------------------------
+//
+// These read data from outside, so they validate everything and never read
+// out of bounds. On failure they return a status and write a one-line message
+// naming the file (and the tensor) into err (errlen bytes, may be 0).
+
+// One weight tensor of a model: name "<layer>/<weight>", Keras layout.
+typedef struct kdl_WeightSpec {
+    const char *name;
+    int rank;
+    int64_t shape[8];
+    float *data;            // load: filled; save: read
+} kdl_WeightSpec;
+
+// Load exactly the tensors in specs from a safetensors file: every spec
+// must be present with dtype F32 and the same shape; a tensor in the file
+// that no spec names is an error; header length, JSON syntax, offsets
+// (in range, ordered, not overlapping, sizes matching shapes) are checked.
+kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, int n,
+                                char *err, size_t errlen);
+// Write specs to path atomically (a temporary file in the same directory,
+// then rename), with optional metadata (NULL or a JSON object's members,
+// e.g. "\"format\":\"kdl\"").
+kdl_Status kdl_safetensors_save(const char *path, const kdl_WeightSpec *specs, int n,
+                                const char *metadata, char *err, size_t errlen);
+
+typedef enum { KDL_F32, KDL_I32 } kdl_DType;
+
+// An n-dimensional array read from or written to .npy / .csv.
+typedef struct kdl_Array {
+    kdl_DType dtype;
+    int rank;
+    int64_t shape[8];
+    void *data;             // float or int32_t, C order; owned (kdl_array_free)
+} kdl_Array;
+
+void kdl_array_free(kdl_Array *a);
+size_t kdl_array_count(const kdl_Array *a);
+// .npy version 1.0-3.0, dtypes <f4 and <i4 (also <f8 / <i8, converted with a
+// range check), C order only (fortran_order True is an error).
+kdl_Status kdl_npy_load(const char *path, kdl_Array *out, char *err, size_t errlen);
+kdl_Status kdl_npy_save(const char *path, const kdl_Array *a, char *err, size_t errlen);
+// CSV of numbers, one row per line, every row the same number of columns;
+// an optional header line of non-numbers is skipped. Result: (rows, cols) F32.
+kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errlen);
+kdl_Status kdl_csv_save(const char *path, const kdl_Array *a, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
