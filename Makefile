@@ -73,8 +73,11 @@ RUNTIME_OBJS := $(RUNTIME_SRCS:runtime/%.c=$(B)/rt/%.o)
 $(B)/rt:
 	@mkdir -p $(B)/rt
 
+# Kernels are built at -O3: GCC 12 vectorises loops of unknown length only
+# there (measured 2-6x on activations, normalization and merges).
+RT_OPT := $(if $(filter 1,$(SAN)),,-O3)
 $(B)/rt/%.o: runtime/%.c include/kdl.h $(wildcard runtime/*.h) | $(B)/rt
-	$(CC) $(CFLAGS) $(RT_CFLAGS) -Iinclude -Iruntime -c $< -o $@
+	$(CC) $(CFLAGS) $(RT_OPT) $(RT_CFLAGS) -Iinclude -Iruntime -c $< -o $@
 
 $(B)/libkdlrt.a: $(RUNTIME_OBJS)
 	ar rcs $@ $^

@@ -238,6 +238,7 @@ const char *value_type_name(const Value *v) {
     case V_MODULE: return "module";
     case V_OBJECT: return v->u.object->cls;
     case V_SUPER: return "super";
+    case V_INSTANCE: return v->u.inst.cls->name;
     }
     return "?";
 }
@@ -319,6 +320,7 @@ static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str, int depth) {
     case V_MODULE: buf_printf(a, b, "<module '%s'>", v->u.module->name); break;
     case V_OBJECT: buf_printf(a, b, "<%s.%s>", v->u.object->module, v->u.object->cls); break;
     case V_SUPER: buf_puts(a, b, "<super>"); break;
+    case V_INSTANCE: buf_printf(a, b, "<%s object>", v->u.inst.cls->name); break;
     }
 }
 
@@ -712,7 +714,25 @@ Value *call_value(Ctx *c, Value *fn, Arg *args, int nargs, Span call) {
 
 // ---- user classes -----------------------------------------------------------
 
+static Value *instantiate_plain(Ctx *c, UserClass *uc, Arg *args, int nargs, Span call) {
+    Value *self = v_new(c, V_INSTANCE);
+    self->u.inst.cls = uc;
+    self->u.inst.attrs = arena_alloc(c->arena, sizeof(Dict));
+    Value *init = dict_get_str(uc->methods, "__init__");
+    if (init && init->kind == V_FUNC) {
+        Value *r = call_func(c, init->u.func, self, args, nargs, call);
+        if (r->kind == V_ERROR)
+            return v_error();
+    } else if (nargs > 0) {
+        error_at(c, call, "%s() takes no arguments", uc->name);
+        return v_error();
+    }
+    return self;
+}
+
 static Value *instantiate_user(Ctx *c, UserClass *uc, Arg *args, int nargs, Span call) {
+    if (uc->plain)
+        return instantiate_plain(c, uc, args, nargs, call);
     Layer *l = uc->is_model ? model_new_subclass(c, uc, call) : layer_new_custom(c, uc, call);
     Value *self = v_layer(c, l);
     Value *init = dict_get_str(uc->methods, "__init__");
@@ -782,6 +802,21 @@ Value *get_attr(Ctx *c, Value *obj, const char *name, Span at) {
             return bind_builtin(c, obj, b);
         break;
     }
+    case V_INSTANCE: {
+        Value *v = dict_get_str(obj->u.inst.attrs, name);
+        if (v)
+            return v;
+        Value *m = dict_get_str(obj->u.inst.cls->methods, name);
+        if (m && m->kind == V_FUNC) {
+            Value *bm = v_new(c, V_METHOD);
+            bm->u.method.self = obj;
+            bm->u.method.fn = m;
+            return bm;
+        }
+        if (m)
+            return m;
+        break;
+    }
     case V_SUPER: {
         // A user parent class's method if it has one, else the keras base.
         Value *self = obj->u.super.self;
@@ -795,7 +830,7 @@ Value *get_attr(Ctx *c, Value *obj, const char *name, Span at) {
         }
         if (!strcmp(name, "__init__"))
             return bind_builtin(c, self, &keras_base_init_builtin);
-        return layer_get_attr(c, self, name, at);
+        return layer_base_attr(c, self, name, at);
     }
     case V_CLASS:
         if (obj->u.cls.kind == CLS_USER) {
@@ -1528,6 +1563,10 @@ static Flow assign_target(Ctx *c, Env *env, Node *t, Value *v, Span at) {
             layer_set_attr(c, obj->u.layer, t->name, v, t->rhs->span, at);
             return FLOW_NORMAL;
         }
+        if (obj->kind == V_INSTANCE) {
+            dict_set_str(c, obj->u.inst.attrs, t->name, v);
+            return FLOW_NORMAL;
+        }
         error_at(c, t->rhs->span, "cannot set attribute '%s' on a '%s' value", t->name,
                  value_type_name(obj));
         return FLOW_NORMAL;
@@ -1629,6 +1668,8 @@ static void exec_class(Ctx *c, Env *env, Node *n, Value *decorated_by) {
             error_at(c, b->span, "class keyword arguments are not supported");
             continue;
         }
+        if (b->kind == ND_NAME && !strcmp(b->name, "object"))
+            continue;       // class Foo(object): a plain class
         Value *bv = eval_expr(c, env, b);
         if (bv->kind == V_ERROR) {
             base = bv;
@@ -1639,7 +1680,7 @@ static void exec_class(Ctx *c, Env *env, Node *n, Value *decorated_by) {
                    (bv->u.cls.kind == CLS_USER));
         if (!ok) {
             error_at(c, b->span, "class %s: base class must be keras.Model or keras.layers.Layer "
-                     "(or a class derived from them), got %s", n->name, value_repr(c, bv));
+                     "(or a class derived from them, or none), got %s", n->name, value_repr(c, bv));
             base = v_error();
             continue;
         }
@@ -1649,24 +1690,21 @@ static void exec_class(Ctx *c, Env *env, Node *n, Value *decorated_by) {
         }
         base = bv;
     }
-    if (!base) {
-        error_at(c, n->lhs->span, "class %s must derive from keras.Model or keras.layers.Layer",
-                 n->name);
-        base = v_error();
-    }
     UserClass *uc = arena_alloc(c->arena, sizeof *uc);
+    uc->plain = base == NULL;
     uc->name = n->name;
     uc->def = n;
     uc->methods = arena_alloc(c->arena, sizeof(Dict));
     uc->base = base;
-    if (base->kind == V_CLASS && base->u.cls.kind == CLS_USER) {
+    if (base && base->kind == V_CLASS && base->u.cls.kind == CLS_USER) {
         UserClass *parent = base->u.cls.user;
         uc->is_model = parent->is_model;
+        uc->plain = parent->plain;
         // Inherit methods: copy the parent's table first.
         for (int i = 0; i < parent->methods->keys.len; i++)
             dict_set(c, uc->methods, parent->methods->keys.data[i], parent->methods->vals.data[i]);
         uc->parent = parent;
-    } else {
+    } else if (base) {
         uc->is_model = base->kind == V_CLASS && base->u.cls.kind == CLS_MODEL;
     }
     // The class body: defs become methods; simple assignments become class

@@ -218,6 +218,7 @@ typedef enum {
     V_MODULE,       // keras, keras.layers, ...
     V_OBJECT,       // an optimizer/loss/initializer/regularizer config object
     V_SUPER,        // result of super()
+    V_INSTANCE,     // an instance of a plain user class (no keras base)
 } ValueKind;
 
 typedef struct Dict {
@@ -259,6 +260,7 @@ struct UserClass {
     struct Value *base;     // the keras base class value
     UserClass *parent;      // user base class, if any
     bool is_model;          // derives keras.Model (else keras.layers.Layer)
+    bool plain;             // no keras base: instances are V_INSTANCE
 };
 
 // Configuration objects: optimizers, losses, initializers, regularizers,
@@ -303,6 +305,7 @@ struct Value {
         Module *module;
         Object *object;
         struct { Value *self; UserClass *from; } super;
+        struct { UserClass *cls; Dict *attrs; } inst;
     } u;
 };
 
@@ -551,6 +554,7 @@ struct Model {
     bool broken;            // Sequential: an add() failed; stop rebuilding
     bool building;          // subclass: tracing in progress (recursion guard)
     bool deferred;          // Sequential: inside the constructor (build once at the end)
+    bool custom_layer;      // a keras.layers.Layer subclass, not a model
     CompileCfg *compile;
     FitCfg *fit;
 };
@@ -639,6 +643,8 @@ void keras_base_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call);
 extern Builtin keras_base_init_builtin;
 // Attributes and methods of layers, models and tensors.
 Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at);
+// Only what keras.Layer/Model define (super().attr), not the subclass's own.
+Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at);
 void layer_set_attr(Ctx *c, Layer *l, const char *name, Value *v, Span name_span, Span at);
 Value *tensor_get_attr(Ctx *c, Value *self, const char *name, Span at);
 // x + y, x * y, ... on tensors: the Add / Subtract / Multiply layers.

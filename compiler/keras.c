@@ -412,11 +412,6 @@ bool layer_infer_shapes(Ctx *c, Layer *l, const Shape *in, int nin, Value *in_st
     *out_struct = NULL;
     if (l->model)
         return model_infer(c, l, in, nin, in_struct, out, nout, out_struct, at);
-    if (l->ucls) {
-        error_at(c, at, "custom layer classes (%s) are not supported yet; derive from keras.Model",
-                 l->class_name);
-        return false;
-    }
     *nout = 1;
     return l->cls->infer(c, l, in, nin, out, nout, at);
 }
@@ -1001,6 +996,13 @@ Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at) {
             return bm;
         }
     }
+    return layer_base_attr(c, self, name, at);
+}
+
+// The attributes keras.Layer / keras.Model themselves provide (what
+// super().name resolves to from a subclass).
+Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
+    Layer *l = self->u.layer;
     if (!strcmp(name, "name"))
         return v_str(c, l->name);
     if (!strcmp(name, "trainable"))
@@ -1028,7 +1030,7 @@ Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at) {
             return shape_to_value(c, &io->u.tensor->shape);
         return io->kind == V_ERROR ? io : v_error();
     }
-    if (l->model) {
+    if (l->model && !l->model->custom_layer) {
         Model *m = l->model;
         if (!strcmp(name, "layers"))
             return layer_list(c, &m->layers);

@@ -686,11 +686,14 @@ Layer *model_new_subclass(Ctx *c, UserClass *uc, Span call) {
     return l;
 }
 
+// A keras.layers.Layer subclass: built and traced like a subclassed model
+// (its call() composes other layers), but it is a layer: not listed as a
+// model, no summary() of its own, not expanded by expand_nested.
 Layer *layer_new_custom(Ctx *c, UserClass *uc, Span call) {
-    Layer *l = layer_alloc(c, uc->name, call);
+    Layer *l = model_layer_new(c, MODEL_SUBCLASS, uc->name, NULL, call);
     l->ucls = uc;
-    l->id = c->next_layer_id++;
-    vec_push(c->arena, &c->layers, l);
+    l->model->custom_layer = true;
+    c->models.len--;
     return l;
 }
 

@@ -71,6 +71,8 @@ typedef enum {
     KDL_ACT_SOFTPLUS,
     KDL_ACT_SOFTSIGN,
     KDL_ACT_EXPONENTIAL,
+    KDL_ACT_HARD_SILU,      // x * hard_sigmoid(x) (alias hard_swish)
+    KDL_ACT_MISH,           // x * tanh(softplus(x))
 } kdl_Act;
 
 // out[i] = act(in[i]) for element-wise activations (out may equal in).

@@ -1,0 +1,242 @@
+/*
+ * misc.c - the data-movement layers and the small ones: status strings,
+ * merging with broadcasting (Add/Subtract/Multiply/Average), Rescaling,
+ * Concatenate, Embedding, RepeatVector, ZeroPadding2D, UpSampling2D
+ * (nearest) and the centred crop RandomCrop uses at inference.
+ *
+ * All tensors are row-major, images NHWC. Copies go row by row with memcpy
+ * / memset over the longest contiguous run each layout allows. Embedding is
+ * the one kernel here that checks data: its ids come from the user.
+ */
+#include "kdl.h"
+
+#include <assert.h>
+#include <string.h>
+
+// ---- errors ------------------------------------------------------------------------------
+
+const char *kdl_status_str(kdl_Status s) {
+    switch (s) {
+    case KDL_OK: return "ok";
+    case KDL_ERR_INDEX: return "embedding index out of range";
+    case KDL_ERR_SHAPE: return "shape does not fit the model";
+    case KDL_ERR_IO: return "I/O error";
+    case KDL_ERR_FORMAT: return "malformed weights or data file";
+    case KDL_ERR_NOMEM: return "out of memory";
+    }
+    return "unknown error";
+}
+
+// ---- merging -------------------------------------------------------------------------------
+
+// Largest rank kdl_merge_forward accepts (Keras tensors rarely pass 5).
+#define MERGE_MAX_RANK 16
+
+// One innermost run of n outputs: o = a (op) b, where a_full / b_full say
+// whether a / b advance along the run (0: one value broadcast over it).
+static void merge_row(float *o, const float *a, int a_full, const float *b, int b_full, size_t n,
+                      kdl_Merge op) {
+#define MERGE_LOOPS(expr)                                                                         \
+    do {                                                                                          \
+        if (a_full && b_full) {                                                                   \
+            for (size_t j = 0; j < n; j++) {                                                      \
+                float x = a[j], y = b[j];                                                         \
+                o[j] = (expr);                                                                    \
+            }                                                                                     \
+        } else if (a_full) {                                                                      \
+            float y = b[0];                                                                       \
+            for (size_t j = 0; j < n; j++) {                                                      \
+                float x = a[j];                                                                   \
+                o[j] = (expr);                                                                    \
+            }                                                                                     \
+        } else {                                                                                  \
+            float x = a[0];                                                                       \
+            for (size_t j = 0; j < n; j++) {                                                      \
+                float y = b[j];                                                                   \
+                o[j] = (expr);                                                                    \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
+    switch (op) {
+    case KDL_MERGE_ADD: MERGE_LOOPS(x + y); break;
+    case KDL_MERGE_SUB: MERGE_LOOPS(x - y); break;
+    case KDL_MERGE_MUL: MERGE_LOOPS(x * y); break;
+    case KDL_MERGE_AVG: MERGE_LOOPS((x + y) * 0.5f); break;   // Keras: sum / 2
+    default: assert(!"kdl: unknown merge op");
+    }
+#undef MERGE_LOOPS
+}
+
+// a (a_shape), b (b_shape), equal rank -> out (broadcast shape).
+// The axes are first coalesced: axes of extent 1 in the output are dropped,
+// and neighbouring axes that a and b both span (or both broadcast along)
+// merge into one, so (N,H,W,C) + (1,1,1,C) becomes (NHW, C) + (1, C). The
+// last coalesced axis is one contiguous loop; an odometer walks the others,
+// with stride 0 along an axis an input is broadcast on.
+void kdl_merge_forward(float *out, const float *a, const int *a_shape, const float *b,
+                       const int *b_shape, int rank, kdl_Merge op) {
+    assert(rank >= 0 && rank <= MERGE_MAX_RANK);
+    size_t len[MERGE_MAX_RANK];
+    int af[MERGE_MAX_RANK], bf[MERGE_MAX_RANK];
+    int nd = 0;
+    for (int i = 0; i < rank; i++) {
+        int da = a_shape[i], db = b_shape[i];
+        int d = da == 1 ? db : da;      // numpy: 1 broadcasts (also against 0)
+        assert((da == d || da == 1) && (db == d || db == 1));
+        if (d <= 0)
+            return;                     // empty output
+        if (d == 1)
+            continue;
+        int fa = da != 1, fb = db != 1;
+        if (nd > 0 && af[nd - 1] == fa && bf[nd - 1] == fb) {
+            len[nd - 1] *= (size_t)d;
+        } else {
+            len[nd] = (size_t)d;
+            af[nd] = fa;
+            bf[nd] = fb;
+            nd++;
+        }
+    }
+    if (nd == 0) {                      // every axis has extent 1
+        merge_row(out, a, 1, b, 1, 1, op);
+        return;
+    }
+    // Strides of a and b along each coalesced axis (0 where broadcast).
+    size_t sa[MERGE_MAX_RANK], sb[MERGE_MAX_RANK], idx[MERGE_MAX_RANK];
+    size_t pa = 1, pb = 1, outer = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        sa[i] = af[i] ? pa : 0;
+        sb[i] = bf[i] ? pb : 0;
+        pa *= af[i] ? len[i] : 1;
+        pb *= bf[i] ? len[i] : 1;
+        idx[i] = 0;
+        if (i < nd - 1)
+            outer *= len[i];
+    }
+    size_t n = len[nd - 1], ao = 0, bo = 0;
+    for (size_t r = 0; r < outer; r++) {
+        merge_row(out + r * n, a + ao, af[nd - 1], b + bo, bf[nd - 1], n, op);
+        for (int i = nd - 2; i >= 0; i--) {
+            ao += sa[i];
+            bo += sb[i];
+            if (++idx[i] < len[i])
+                break;
+            ao -= sa[i] * len[i];
+            bo -= sb[i] * len[i];
+            idx[i] = 0;
+        }
+    }
+}
+
+// out (n) = in (n) * scale + offset (Rescaling; Average's 1/k)
+void kdl_scale(float *out, const float *in, size_t n, float scale, float offset) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] * scale + offset;
+}
+
+// in[i] (outer, in_len[i] * inner) for i < k -> out (outer, sum(in_len) * inner)
+void kdl_concat_forward(float *out, const float *const *in, const int *in_len, int k, size_t outer,
+                        size_t inner) {
+    size_t row = 0;
+    for (int i = 0; i < k; i++)
+        row += (size_t)in_len[i] * inner;
+    for (size_t r = 0; r < outer; r++) {
+        float *o = out + r * row;
+        for (int i = 0; i < k; i++) {
+            size_t m = (size_t)in_len[i] * inner;
+            if (m)
+                memcpy(o, in[i] + r * m, sizeof(float) * m);
+            o += m;
+        }
+    }
+}
+
+// ---- the rest ------------------------------------------------------------------------------
+
+// ids (count), table (input_dim, dim) -> out (count, dim).
+// All ids are checked before anything is written: on KDL_ERR_INDEX out is
+// untouched and *bad_index (when bad_index is not NULL) is the first
+// offending id value.
+kdl_Status kdl_embedding_forward(float *out, const int32_t *ids, size_t count, const float *table,
+                                 int input_dim, int dim, int64_t *bad_index) {
+    for (size_t i = 0; i < count; i++)
+        if (ids[i] < 0 || ids[i] >= input_dim) {
+            if (bad_index)
+                *bad_index = ids[i];
+            return KDL_ERR_INDEX;
+        }
+    if (dim <= 0)
+        return KDL_OK;
+    size_t d = (size_t)dim;
+    for (size_t i = 0; i < count; i++)
+        memcpy(out + i * d, table + (size_t)ids[i] * d, sizeof(float) * d);
+    return KDL_OK;
+}
+
+// in (n, d) -> out (n, times, d)
+void kdl_repeat_forward(float *out, const float *in, int n, int times, int d) {
+    if (d <= 0)
+        return;
+    size_t sd = (size_t)d;
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (size_t t = 0; t < (size_t)times; t++)
+            memcpy(out + (i * (size_t)times + t) * sd, in + i * sd, sizeof(float) * sd);
+}
+
+// in (n, h, w, c) -> out (n, h + top + bottom, w + left + right, c)
+void kdl_zero_pad2d_forward(float *out, const float *in, int n, int h, int w, int c, int top,
+                            int bottom, int left, int right) {
+    size_t sc = (size_t)c, ow = (size_t)(w + left + right), orow = ow * sc;
+    size_t irow = (size_t)w * sc, lpad = (size_t)left * sc, rpad = (size_t)right * sc;
+    float *o = out;
+    for (int b = 0; b < n; b++) {
+        const float *x = in + (size_t)b * (size_t)h * irow;
+        // Bottom rows of image b - 1 and top rows of image b are one zero run;
+        // still cleared separately to keep the loop plain.
+        memset(o, 0, sizeof(float) * (size_t)top * orow);
+        o += (size_t)top * orow;
+        for (int i = 0; i < h; i++) {
+            memset(o, 0, sizeof(float) * lpad);
+            memcpy(o + lpad, x + (size_t)i * irow, sizeof(float) * irow);
+            memset(o + lpad + irow, 0, sizeof(float) * rpad);
+            o += orow;
+        }
+        memset(o, 0, sizeof(float) * (size_t)bottom * orow);
+        o += (size_t)bottom * orow;
+    }
+}
+
+// in (n, h, w, c) -> out (n, h * sh, w * sw, c); out[i][j] = in[i / sh][j / sw]
+void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, int sh,
+                            int sw) {
+    size_t sc = (size_t)c, orow = (size_t)w * (size_t)sw * sc;
+    if (orow == 0)
+        return;
+    const float *x = in;
+    float *o = out;
+    for (size_t r = 0; r < (size_t)n * (size_t)h; r++, x += (size_t)w * sc) {
+        // Build the first of the sh copies of this row, then duplicate it.
+        float *first = o;
+        for (size_t j = 0; j < (size_t)w; j++)
+            for (int s = 0; s < sw; s++, o += sc)
+                for (size_t ch = 0; ch < sc; ch++)
+                    o[ch] = x[j * sc + ch];
+        for (int s = 1; s < sh; s++, o += orow)
+            memcpy(o, first, sizeof(float) * orow);
+    }
+}
+
+// in (n, h, w, c) -> out (n, ch, cw, c): the window at ((h - ch) / 2, (w - cw) / 2)
+void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch,
+                             int cw) {
+    assert(ch <= h && cw <= w);
+    size_t sc = (size_t)c, top = (size_t)(h - ch) / 2, left = (size_t)(w - cw) / 2;
+    size_t run = (size_t)cw * sc;
+    if (run == 0)
+        return;
+    for (size_t b = 0; b < (size_t)n; b++)
+        for (size_t i = 0; i < (size_t)ch; i++)
+            memcpy(out + (b * (size_t)ch + i) * run,
+                   in + ((b * (size_t)h + top + i) * (size_t)w + left) * sc, sizeof(float) * run);
+}
