@@ -782,6 +782,11 @@ Value *get_attr(Ctx *c, Value *obj, const char *name, Span at) {
         Value *v = dict_get_str(obj->u.module->attrs, name);
         if (v)
             return v;
+        if (!strcmp(obj->u.module->name, "keras.ops")) {
+            error_at(c, at, "keras.ops.%s is not supported by kdl: tensor operations must be "
+                     "written with layers (e.g. layers.Add, layers.Activation)", name);
+            return v_error();
+        }
         const char *hint = closest_name(obj->u.module->attrs, name);
         if (hint)
             error_at(c, at, "module '%s' has no attribute '%s'; did you mean '%s'?",

@@ -70,6 +70,19 @@ static ObjectClass object_classes[] = {
     {"metrics", "SparseCategoricalAccuracy", "name='sparse_categorical_accuracy', dtype=None"},
     {"metrics", "MeanSquaredError", "name='mean_squared_error', dtype=None"},
     {"metrics", "MeanAbsoluteError", "name='mean_absolute_error', dtype=None"},
+    {"metrics", "MeanAbsolutePercentageError", "name='mean_absolute_percentage_error', dtype=None"},
+    {"metrics", "RootMeanSquaredError", "name='root_mean_squared_error', dtype=None"},
+    {"metrics", "Mean", "name='mean', dtype=None"},
+    {"metrics", "TopKCategoricalAccuracy", "k=5, name='top_k_categorical_accuracy', dtype=None"},
+    {"metrics", "SparseTopKCategoricalAccuracy", "k=5, name='sparse_top_k_categorical_accuracy', "
+                                                 "dtype=None, from_sorted_ids=False"},
+    {"metrics", "AUC", "num_thresholds=200, curve='ROC', summation_method='interpolation', "
+                       "name=None, dtype=None, thresholds=None, multi_label=False, "
+                       "num_labels=None, label_weights=None, from_logits=False"},
+    {"metrics", "Precision", "thresholds=None, top_k=None, class_id=None, name=None, dtype=None"},
+    {"metrics", "Recall", "thresholds=None, top_k=None, class_id=None, name=None, dtype=None"},
+    // keras.random
+    {"random", "SeedGenerator", "seed=None, name=None"},
     // keras.initializers
     {"initializers", "GlorotUniform", "seed=None"},
     {"initializers", "GlorotNormal", "seed=None"},
@@ -721,15 +734,32 @@ static Value *m_get_layer(ARGS) {
     return model_get_layer(c, m, a[0], a[1], call);
 }
 
+// layer.build(input_shape) / model.build(input_shape). For a single layer
+// the shape is the full batch shape, as in Keras: Dense(4).build((None, 3)).
 static Value *m_build(ARGS) {
     Layer *m = self_layer(self);
-    if (!m->model) {
-        error_at(c, call, "build() on a single layer is not supported; call the layer on a tensor");
-        return v_error();
-    }
-    if (m->model->built)
+    if (m->model) {
+        if (!m->model->built)
+            model_build_subclass(c, m, a[0], call);
         return v_none();
-    model_build_subclass(c, m, a[0], call);
+    }
+    if (m->built && !(m->cls->flags & LC_BUILT_AT_INIT))
+        return v_none();
+    Shape s;
+    if (!shape_from_value(c, a[0], sp[0], &s, false))
+        return v_error();
+    if (m->cls->build && !m->cls->build(c, m, &s, 1, call))
+        return v_error();
+    Shape out[MAX_IO];
+    int nout = 1;
+    if (!m->cls->infer(c, m, &s, 1, out, &nout, call))
+        return v_error();
+    m->built = true;
+    m->nbuild_in = 1;
+    m->build_in[0] = s;
+    m->nlast_out = nout < 8 ? nout : 8;
+    for (int i = 0; i < m->nlast_out; i++)
+        m->last_out[i] = out[i];
     return v_none();
 }
 
@@ -930,6 +960,7 @@ static Builtin model_methods[] = {
 };
 
 static Builtin count_params_builtin = {"Layer.count_params", "", m_count_params};
+static Builtin layer_build_builtin = {"Layer.build", "input_shape", m_build};
 
 static Value *bound(Ctx *c, Value *self, Builtin *b) {
     Value *fn = mkval(c, V_BUILTIN);
@@ -977,6 +1008,43 @@ static Value *node_io(Ctx *c, Layer *l, bool output, Span at) {
     if (n->nin == 0)
         return n->out_struct;   // an InputLayer's input is its output
     return n->in_struct;
+}
+
+// A weight as a compile-time value: a keras.Variable's name, path, shape,
+// dtype and trainable flag (its values exist only at run time).
+static Value *variable_value(Ctx *c, Weight *w) {
+    static const char *sig = "name, path, shape, dtype, trainable";
+    Object *o = arena_alloc(c->arena, sizeof *o);
+    o->module = "variables";
+    o->cls = "Variable";
+    o->sig = sig_cached(c, sig);
+    o->args = arena_alloc(c->arena, sizeof(Value *) * 5);
+    o->args[0] = v_str(c, w->name);
+    o->args[1] = v_str(c, arena_printf(c->arena, "%s/%s", w->owner->name, w->name));
+    o->args[2] = shape_to_value(c, &w->shape);
+    o->args[3] = v_str(c, "float32");
+    o->args[4] = v_bool(weight_is_trainable(w));
+    Value *v = mkval(c, V_OBJECT);
+    v->u.object = o;
+    return v;
+}
+
+// layer.weights (which 0), .trainable_weights (1), .non_trainable_weights (2):
+// Keras lists trainable weights first, then the others.
+static Value *weights_list(Ctx *c, Layer *l, int which) {
+    Vec ws = {0};
+    model_weights(c, l, &ws);
+    Value *r = v_list(c);
+    for (int pass = 1; pass <= 2; pass++) {
+        if (which && which != pass)
+            continue;
+        for (int i = 0; i < ws.len; i++) {
+            Weight *w = ws.data[i];
+            if (weight_is_trainable(w) == (pass == 1))
+                list_append(c, r, variable_value(c, w));
+        }
+    }
+    return r;
 }
 
 Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at) {
@@ -1047,6 +1115,8 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
                 return bound(c, self, b);
     } else if (!strcmp(name, "count_params")) {
         return bound(c, self, &count_params_builtin);
+    } else if (!strcmp(name, "build")) {
+        return bound(c, self, &layer_build_builtin);
     }
     // Constructor arguments read back as attributes (layer.units, .filters).
     if (l->sig) {
@@ -1058,11 +1128,8 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
             return l->args[k];
     }
     if (!strcmp(name, "weights") || !strcmp(name, "trainable_weights") ||
-        !strcmp(name, "non_trainable_weights")) {
-        error_at(c, at, "`%s` holds run-time values; weights are not available at compile time "
-                 "(see the generated get_layer API)", name);
-        return v_error();
-    }
+        !strcmp(name, "non_trainable_weights"))
+        return weights_list(c, l, name[0] == 'w' ? 0 : name[0] == 't' ? 1 : 2);
     error_at(c, at, "'%s' object has no attribute '%s'", l->class_name, name);
     return v_error();
 }
@@ -1338,10 +1405,11 @@ void keras_init(Ctx *c) {
     Module *keras = module_new(c, "keras");
     Module *layers = module_new(c, "keras.layers");
     Module *models = module_new(c, "keras.models");
-    Module *mods[7];
+    Module *mods[9];
     static const char *const obj_modules[] = {"optimizers", "losses", "metrics", "initializers",
-                                              "regularizers", "constraints", "activations"};
-    for (int i = 0; i < 7; i++) {
+                                              "regularizers", "constraints", "activations",
+                                              "random", "ops"};
+    for (int i = 0; i < 9; i++) {
         mods[i] = module_new(c, arena_printf(c->arena, "keras.%s", obj_modules[i]));
         put(c, keras, obj_modules[i], module_value(c, mods[i]));
     }
@@ -1360,7 +1428,7 @@ void keras_init(Ctx *c) {
     put(c, keras, "backend", module_value(c, backend));
     put(c, utils, "set_random_seed", builtin_value(c, "keras.utils.set_random_seed"));
     put(c, backend, "clear_session", builtin_value(c, "keras.backend.clear_session"));
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 9; i++)
         dict_set(c, c->modules, v_str(c, mods[i]->name), module_value(c, mods[i]));
 
     put(c, keras, "layers", module_value(c, layers));
@@ -1394,7 +1462,7 @@ void keras_init(Ctx *c) {
     for (ObjectClass *oc = object_classes; oc->name; oc++) {
         Value *v = class_value(c, CLS_OBJECT, oc->name);
         v->u.cls.object = oc;
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < 9; i++)
             if (!strcmp(mods[i]->name + 6, oc->module))
                 put(c, mods[i], oc->name, v);
     }
