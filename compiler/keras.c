@@ -544,6 +544,12 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
     int errors_before = c->nerrors;
     bool ok = layer_infer_shapes(c, l, in, flat.len, inputs, out, &nout, &out_struct, call);
     c->training_ctx = saved_training;
+    if (!ok && first_build && !l->model) {
+        // A failed first call builds nothing: the next call builds afresh.
+        l->built = (l->cls->flags & LC_BUILT_AT_INIT) != 0;
+        l->nbuild_in = 0;
+        l->nweights = 0;
+    }
     if (!ok) {
         // Say where the offending inputs come from (not for nested models,
         // whose own errors already point inside them).
@@ -1475,6 +1481,7 @@ void keras_init(Ctx *c) {
     for (int i = 0; i < ACT_COUNT; i++)
         put(c, mods[6], act_name((ActKind)i), v_str(c, act_name((ActKind)i)));
     put(c, mods[6], "swish", v_str(c, "silu"));
+    put(c, mods[6], "hard_swish", v_str(c, "hard_silu"));
     put(c, mods[4], "l1", class_value(c, CLS_OBJECT, "L1"));
     put(c, mods[4], "l2", class_value(c, CLS_OBJECT, "L2"));
     put(c, mods[4], "l1_l2", class_value(c, CLS_OBJECT, "L1L2"));

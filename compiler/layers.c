@@ -14,12 +14,11 @@
  * none: on an input infer rejects it returns true without creating weights,
  * so a bad call gives exactly one error whichever of the two runs first.
  *
- * Also here: activation names and the argument/weight helpers that kdlc.h
- * declares under "Layers, tensors, nodes".
+ * The argument getters, activation names and weight helpers that kdlc.h
+ * declares under "Layers, tensors, nodes" are in layer_args.c.
  */
 #include "kdlc.h"
 
-#include <ctype.h>
 #include <string.h>
 
 // A dimension computation that overflowed int64 (None is DIM_NONE = -1).
@@ -27,41 +26,6 @@
 // Layer arguments that size things are capped here so that products of two
 // of them (k * dilation, 4 * units) can never overflow.
 #define ARG_MAX INT32_MAX
-
-//
-// Activations (activations.def plus Keras's aliases "swish" for silu and
-// "hard_swish" for hard_silu)
-//
-
-static const char *const act_names[ACT_COUNT] = {
-#define X(id, str) str,
-#include "activations.def"
-#undef X
-};
-
-const char *act_name(ActKind a) {
-    if ((int)a < 0 || (int)a >= ACT_COUNT)
-        die("bad activation %d", (int)a);
-    return act_names[a];
-}
-
-bool act_lookup(const char *name, ActKind *out) {
-    for (int i = 0; i < ACT_COUNT; i++) {
-        if (!strcmp(act_names[i], name)) {
-            *out = (ActKind)i;
-            return true;
-        }
-    }
-    if (!strcmp(name, "swish")) {
-        *out = ACT_SILU;
-        return true;
-    }
-    if (!strcmp(name, "hard_swish")) {
-        *out = ACT_HARD_SILU;
-        return true;
-    }
-    return false;
-}
 
 //
 // Classes and labels
@@ -77,188 +41,18 @@ const LayerClass *layer_class_find(const char *name) {
     return NULL;
 }
 
-const char *layer_label(Ctx *c, const Layer *l) {
-    const char *cls = l->class_name ? l->class_name : l->cls ? l->cls->name : "Layer";
-    return arena_printf(c->arena, "%s (%s)", l->name ? l->name : "?", cls);
-}
-
 // The class name that prefixes constructor errors ("Dense: ...").
 static const char *cname(const Layer *l) {
     return l->cls ? l->cls->name : l->class_name ? l->class_name : "Layer";
 }
 
 //
-// Bound constructor arguments
+// Argument checks shared by the families (the larg_* getters are in
+// layer_args.c)
 //
-
-static int param_find(const Layer *l, const char *name) {
-    if (!l->sig)
-        die("layer %s has no bound signature", cname(l));
-    for (int i = 0; i < l->sig->nparams; i++)
-        if (!strcmp(l->sig->params[i].name, name))
-            return i;
-    return -1;
-}
-
-static int param_index(const Layer *l, const char *name) {
-    int i = param_find(l, name);
-    if (i < 0)
-        die("%s has no constructor argument `%s`", cname(l), name);
-    if (!l->args || !l->args[i])
-        die("%s: argument `%s` was not bound", cname(l), name);
-    return i;
-}
-
-Value *larg(const Layer *l, const char *name) {
-    return l->args[param_index(l, name)];
-}
-
-Span larg_span(const Layer *l, const char *name) {
-    int i = param_index(l, name);
-    return l->arg_spans ? l->arg_spans[i] : l->span;
-}
 
 static bool is_none(const Layer *l, const char *name) {
     return larg(l, name)->kind == V_NONE;
-}
-
-bool larg_int(Ctx *c, Layer *l, const char *name, int64_t *out) {
-    Value *v = larg(l, name);
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind != V_INT) {
-        error_at(c, larg_span(l, name), "%s: argument `%s` must be an integer, received %s=%s",
-                 cname(l), name, name, value_repr(c, v));
-        return false;
-    }
-    *out = v->u.i;
-    return true;
-}
-
-bool larg_float(Ctx *c, Layer *l, const char *name, double *out) {
-    Value *v = larg(l, name);
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind != V_INT && v->kind != V_FLOAT) {
-        error_at(c, larg_span(l, name), "%s: argument `%s` must be a number, received %s=%s",
-                 cname(l), name, name, value_repr(c, v));
-        return false;
-    }
-    *out = v->kind == V_INT ? (double)v->u.i : v->u.f;
-    return true;
-}
-
-// Keras tests flags with Python truthiness, so ints and None pass too.
-bool larg_bool(Ctx *c, Layer *l, const char *name, bool *out) {
-    Value *v = larg(l, name);
-    switch (v->kind) {
-    case V_ERROR: return false;
-    case V_BOOL: *out = v->u.b; return true;
-    case V_INT: *out = v->u.i != 0; return true;
-    case V_NONE: *out = false; return true;
-    default: break;
-    }
-    error_at(c, larg_span(l, name), "%s: argument `%s` must be a boolean, received %s=%s",
-             cname(l), name, name, value_repr(c, v));
-    return false;
-}
-
-// Keras's standardize_tuple, minus the range check (see arg_tuple). The
-// message is Keras's f-string, so values print as str(), and an element that
-// int() rejects is named with no separator before "including", as in Keras.
-bool larg_ints(Ctx *c, Layer *l, const char *name, int n, int64_t *out) {
-    Value *v = larg(l, name);
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind == V_INT) {
-        for (int i = 0; i < n; i++)
-            out[i] = v->u.i;
-        return true;
-    }
-    const char *bad = "";
-    if ((v->kind == V_TUPLE || v->kind == V_LIST) && list_len(v) == n) {
-        bool ok = true;
-        for (int i = 0; i < n; i++) {
-            Value *e = list_get(v, i);
-            if (e->kind == V_ERROR)
-                return false;
-            if (e->kind != V_INT)
-                ok = false;
-            else
-                out[i] = e->u.i;
-            // int() accepts floats and bools; None, containers, ... raise.
-            if (!*bad && e->kind != V_INT && e->kind != V_FLOAT && e->kind != V_BOOL
-                && e->kind != V_STR)
-                bad = arena_printf(c->arena, "including element %s of type <class '%s'>",
-                                   value_str(c, e), value_type_name(e));
-        }
-        if (ok)
-            return true;
-    }
-    error_at(c, larg_span(l, name), "%s: The `%s` argument must be a tuple of %d integers. "
-             "Received %s=%s%s", cname(l), name, n, name, value_str(c, v), bad);
-    return false;
-}
-
-static bool streq_nocase(const char *a, const char *b) {
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return false;
-    return *a == *b;
-}
-
-bool larg_choice(Ctx *c, Layer *l, const char *name, const char *const *choices, int *out) {
-    Value *v = larg(l, name);
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind == V_STR) {
-        for (int i = 0; choices[i]; i++) {
-            if (streq_nocase(v->u.str.s, choices[i])) {
-                *out = i;
-                return true;
-            }
-        }
-    }
-    Buf b = {0};
-    for (int i = 0; choices[i]; i++)
-        buf_printf(c->arena, &b, "%s'%s'", i ? ", " : "", choices[i]);
-    error_at(c, larg_span(l, name), "%s: The `%s` argument must be one of {%s}. Received: %s=%s",
-             cname(l), name, buf_str(c->arena, &b), name, value_repr(c, v));
-    return false;
-}
-
-// None means linear (activations.get(None)); a string is looked up exactly
-// (Keras is case-sensitive here); a builtin such as keras.activations.relu
-// is looked up by its last dotted component.
-bool larg_activation(Ctx *c, Layer *l, const char *name, ActKind *out) {
-    Value *v = larg(l, name);
-    const char *id = NULL;
-    switch (v->kind) {
-    case V_ERROR:
-        return false;
-    case V_NONE:
-        *out = ACT_LINEAR;
-        return true;
-    case V_STR:
-        id = v->u.str.s;
-        break;
-    case V_BUILTIN: {
-        const char *dot = strrchr(v->u.builtin->name, '.');
-        id = dot ? dot + 1 : v->u.builtin->name;
-        break;
-    }
-    default:
-        break;
-    }
-    if (id && act_lookup(id, out))
-        return true;
-    Buf b = {0};
-    for (int i = 0; i < ACT_COUNT; i++)
-        buf_printf(c->arena, &b, "%s, ", act_names[i]);
-    buf_puts(c->arena, &b, "swish, hard_swish");
-    error_at(c, larg_span(l, name), "%s: Could not interpret activation function identifier: %s "
-             "(valid names: %s)", cname(l), value_str(c, v), buf_str(c->arena, &b));
-    return false;
 }
 
 // An int argument >= min; `fmt` is Keras's message with one %s for the value.
@@ -358,67 +152,16 @@ enum { PAD_VALID, PAD_SAME, PAD_CAUSAL };
 static const char *const pads2[] = {"valid", "same", NULL};
 static const char *const pads3[] = {"valid", "same", "causal", NULL};
 
-// Base Layer keywords. Keras warns about input_shape/input_dim (Sequential
-// turns them into an InputLayer); Embedding has its own input_dim.
-static void warn_base_kwargs(Ctx *c, Layer *l, bool own_input_dim) {
-    static const char *const names[] = {"input_shape", "input_dim"};
-    for (int i = 0; i < (own_input_dim ? 1 : 2); i++) {
-        if (param_find(l, names[i]) < 0)
-            continue;
-        Value *v = larg(l, names[i]);
-        if (v->kind != V_NONE && v->kind != V_ERROR)
-            warning_at(c, larg_span(l, names[i]), "%s: Do not pass an `input_shape`/`input_dim` "
-                       "argument to a layer. When using Sequential models, prefer using an "
-                       "`Input(shape)` object as the first layer in the model instead.",
-                       cname(l));
-    }
-}
-
-// The init of classes whose own arguments need no checking.
+// The init of classes whose own arguments need no checking. (The base
+// keywords input_shape/input_dim never reach the table: keras.c takes them
+// out and gives Keras's warning.)
 static bool base_init(Ctx *c, Layer *l) {
-    warn_base_kwargs(c, l, false);
     return true;
 }
 
 //
 // Weights
 //
-
-Weight *layer_add_weight(Ctx *c, Layer *l, const char *name, const Shape *shape,
-                         bool trainable, const char *init_arg) {
-    Weight *w = arena_alloc(c->arena, sizeof *w);
-    w->name = name;
-    w->shape = *shape;
-    w->trainable = trainable;
-    w->initializer = init_arg ? larg(l, init_arg) : NULL;
-    w->owner = l;
-    // Keras's layer.weights is trainable_weights + non_trainable_weights.
-    int at = l->nweights;
-    if (trainable)
-        for (at = 0; at < l->nweights && l->weights[at]->trainable; at++)
-            ;
-    Weight **ws = arena_alloc(c->arena, sizeof *ws * (size_t)(l->nweights + 1));
-    for (int i = 0, j = 0; i <= l->nweights; i++)
-        ws[i] = i == at ? w : l->weights[j++];
-    l->weights = ws;
-    l->nweights++;
-    if (shape_numel(shape, 0) < 0)
-        error_at(c, l->span, "%s: weight `%s` of shape %s is too large", layer_label(c, l), name,
-                 shape_pystr(c->arena, shape));
-    return w;
-}
-
-int64_t layer_count_params(const Layer *l, int which) {
-    int64_t n = 0;
-    for (int i = 0; i < l->nweights; i++) {
-        const Weight *w = l->weights[i];
-        int64_t k = shape_numel(&w->shape, 0);
-        bool trainable = w->trainable && l->trainable;
-        if (k >= 0 && (which == 0 || (which == 1) == trainable))
-            n += k;
-    }
-    return n;
-}
 
 static Weight *add_weight(Ctx *c, Layer *l, const char *name, int rank, const int64_t *d,
                           bool trainable, const char *init_arg) {
@@ -499,12 +242,12 @@ static char *ints_str(Ctx *c, const int64_t *v, int n) {
 }
 
 // str() of a 1-D NumPy array of n ints (Keras formats some messages from
-// np.array(...)): an int array pads every entry to the widest, "[ 2 10]";
-// an object array (one made from a tuple holding None) does not, and
-// prints DIM_NONE as None: "[None 5 5 3]".
-static char *np_str(Ctx *c, const int64_t *v, int n, bool object) {
+// np.array(...)): an int array pads every entry to the widest, "[ 2 10]".
+// With `none` (which entries are None) it is an object array, printed
+// unpadded: "[None 5 5 3]".
+static char *np_str(Ctx *c, const int64_t *v, int n, const bool *none) {
     int width = 0;
-    for (int i = 0; i < n && !object; i++) {
+    for (int i = 0; i < n && !none; i++) {
         int w = snprintf(NULL, 0, "%lld", (long long)v[i]);
         width = w > width ? w : width;
     }
@@ -513,7 +256,7 @@ static char *np_str(Ctx *c, const int64_t *v, int n, bool object) {
     for (int i = 0; i < n; i++) {
         if (i)
             buf_putc(c->arena, &b, ' ');
-        if (object && v[i] == DIM_NONE)
+        if (none && none[i])
             buf_puts(c->arena, &b, "None");
         else
             buf_printf(c->arena, &b, "%*lld", width, (long long)v[i]);
@@ -981,7 +724,7 @@ static bool conv_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
             error_at(c, at, "%s: Computed output size would be zero or negative. Received "
                      "`inputs shape=%s`, `kernel shape=%s`, `dilation_rate=%s`, `strides=%s`, "
                      "`padding=%s`.", layer_label(c, l), pystr(c, x), ints_str(c, ks, r + 2),
-                     np_str(c, ds, r, false), ints_str(c, ss, r), pads3[l->iv[CV_PAD]]);
+                     np_str(c, ds, r, NULL), ints_str(c, ss, r), pads3[l->iv[CV_PAD]]);
             return false;
         }
     }
@@ -1051,17 +794,16 @@ static bool pool_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
         if (x->d[sp + i] != DIM_NONE && o[sp + i] <= 0) {   // -1 here is not None
             // Keras prints np.array(input_shape), an object array if it
             // held a None, after overwriting its None spatial dims with -1.
-            int64_t shown[MAX_RANK];
-            bool object = false;
+            bool none[MAX_RANK], object = false;
             for (int j = 0; j < x->rank; j++) {
-                object |= x->d[j] == DIM_NONE;
                 bool spatial = j >= sp && j < sp + r;
-                shown[j] = spatial && x->d[j] == DIM_NONE ? -1 : x->d[j];
+                none[j] = x->d[j] == DIM_NONE && !spatial;
+                object |= x->d[j] == DIM_NONE;
             }
             error_at(c, at, "%s: Computed output size would be zero or negative. Received: "
                      "`inputs.shape=%s`, `pool_size=%s`, `strides=%s`, `padding=%s`.",
-                     layer_label(c, l), np_str(c, shown, x->rank, object),
-                     np_str(c, &l->iv[PL_K], r, false),
+                     layer_label(c, l), np_str(c, x->d, x->rank, object ? none : NULL),
+                     np_str(c, &l->iv[PL_K], r, NULL),
                      ints_str(c, &l->iv[PL_S], r), pads2[l->iv[PL_PAD]]);
             return false;
         }
@@ -1240,6 +982,12 @@ static bool reshape_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out
 
 static bool repeat_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l);
+    Value *n = larg(l, "n");
+    if (n->kind != V_INT && n->kind != V_ERROR) {   // Keras's operator.index(n) failing
+        error_at(c, larg_span(l, "n"), "RepeatVector: Expected an integer value for `n`, got "
+                 "<class '%s'>.", value_type_name(n));
+        return false;
+    }
     ok &= arg_int_min(c, l, "n", 0, "Expected a non-negative integer value for `n`, got n=%s",
                       &l->iv[0]);
     return ok;
@@ -1671,7 +1419,6 @@ enum { EM_IN, EM_OUT, EM_MASK, EM_LORA };
 
 static bool embedding_init(Ctx *c, Layer *l) {
     bool ok = true;
-    warn_base_kwargs(c, l, true);
     ok &= arg_int_min(c, l, "input_dim", 1, "Received an invalid value for `input_dim`, expected "
                       "a positive integer. Received: input_dim=%s", &l->iv[EM_IN]);
     ok &= arg_int_min(c, l, "output_dim", 1, "Received an invalid value for `output_dim`, "
@@ -1928,14 +1675,21 @@ static bool zero_padding_init(Ctx *c, Layer *l) {
     if (v->kind == V_INT)
         return pad_pair(c, l, v, "padding", &l->iv[ZP_T]) && ok
             && pad_pair(c, l, v, "padding", &l->iv[ZP_L]);
-    if (v->kind != V_TUPLE && v->kind != V_LIST) {
+    // Keras tests hasattr(padding, "__len__"), which a str passes: a string
+    // of length 2 fails as its 1st entry (a 1-character string).
+    if (v->kind == V_STR && v->u.str.len == 2) {
+        error_at(c, larg_span(l, "padding"), "%s: The `1st entry of padding` argument must be a "
+                 "tuple of 2 integers. Received 1st entry of padding=%c", cname(l), v->u.str.s[0]);
+        return false;
+    }
+    if (v->kind != V_TUPLE && v->kind != V_LIST && v->kind != V_STR) {
         error_at(c, larg_span(l, "padding"), "%s: `padding` should be either an int, a tuple of "
                  "2 ints (symmetric_height_crop, symmetric_width_crop), or a tuple of 2 tuples "
                  "of 2 ints ((top_crop, bottom_crop), (left_crop, right_crop)). Received: "
                  "padding=%s.", cname(l), value_str(c, v));
         return false;
     }
-    if (list_len(v) != 2) {
+    if (v->kind == V_STR || list_len(v) != 2) {
         error_at(c, larg_span(l, "padding"), "%s: `padding` should have two elements. Received: "
                  "padding=%s.", cname(l), value_str(c, v));
         return false;
