@@ -81,6 +81,8 @@ char *snake_case(Arena *a, const char *name);
 char *py_repr_str(Arena *a, const char *s);
 // "1,234,567"
 char *fmt_thousands(Arena *a, int64_t n);
+size_t utf8_length(const char *s);      // characters, as Python's len()
+size_t utf8_char_len(const char *s);    // bytes of the character at s
 
 //
 // diag.c: source files, spans, diagnostics with caret lines
@@ -557,6 +559,8 @@ struct Model {
     bool custom_layer;      // a keras.layers.Layer subclass, not a model
     CompileCfg *compile;
     FitCfg *fit;
+    bool optimizer_built;   // fit() ran after the last compile(): Keras's optimizer
+                            // variables exist (summary shows "Optimizer params")
 };
 
 //
@@ -638,6 +642,10 @@ Module *keras_module_lookup(Ctx *c, const char *dotted);   // "keras.layers" or 
 void report_bad_import(Ctx *c, const char *module, Span at);
 // Calling keras.Model / keras.Sequential / a config class (optimizer, ...).
 Value *keras_construct(Ctx *c, Value *cls, Arg *args, int nargs, Span call);
+// Keras's optimizer variables for a compiled model whose optimizer is built
+// (TensorFlow backend sizes: int64 iteration, float32 learning rate and
+// slots); false if there are none yet.
+bool model_optimizer_params(Ctx *c, Layer *m, int64_t *count, double *bytes);
 // keras.Model.__init__(name=..., trainable=..., dtype=...) on a subclass instance.
 void keras_base_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call);
 extern Builtin keras_base_init_builtin;
@@ -716,6 +724,8 @@ typedef struct SummaryOpts {
     bool expand_nested;
     bool show_trainable;
     const char *layer_range[2];  // NULL: all
+    const char *layer_range_text;  // str() of the argument for Keras's message (a tuple
+                                   // or a str prints differently); NULL: a list
     int columns;            // console width (terminal columns)
 } SummaryOpts;
 

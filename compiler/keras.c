@@ -649,8 +649,9 @@ static bool need_model(Ctx *c, Layer *l, const char *method, Span at) {
     return false;
 }
 
+// Keras reads `line_length or default`, so 0 (like None) means the default.
 static bool opt_int(Ctx *c, Value *v, Span at, const char *what, int *out) {
-    if (v->kind == V_NONE)
+    if (v->kind == V_NONE || (v->kind == V_INT && v->u.i == 0))
         return true;
     if (v->kind != V_INT || v->u.i <= 0 || v->u.i > 10000) {
         error_at(c, at, "summary(): `%s` must be a positive integer, got %s", what, value_repr(c, v));
@@ -679,9 +680,10 @@ static Value *m_summary(ARGS) {
     o.columns = c->summary_columns;
     if (!opt_int(c, a[0], sp[0], "line_length", &o.line_length))
         return v_error();
-    if (a[1]->kind != V_NONE) {
-        if ((a[1]->kind != V_LIST && a[1]->kind != V_TUPLE) || list_len(a[1]) == 0 ||
-            list_len(a[1]) > 8) {
+    // `positions or default`: an empty list is the default too.
+    bool empty_positions = (a[1]->kind == V_LIST || a[1]->kind == V_TUPLE) && list_len(a[1]) == 0;
+    if (a[1]->kind != V_NONE && !empty_positions) {
+        if ((a[1]->kind != V_LIST && a[1]->kind != V_TUPLE) || list_len(a[1]) > 8) {
             error_at(c, sp[1], "summary(): `positions` must be a list of numbers, got %s",
                      value_repr(c, a[1]));
             return v_error();
@@ -701,20 +703,35 @@ static Value *m_summary(ARGS) {
     o.expand_nested = value_truthy(a[3]);
     o.show_trainable = value_truthy(a[4]);
     if (a[5]->kind != V_NONE) {
+        // Keras: len(layer_range) must be 2 and both items strings; a
+        // two-character string passes (each character is a pattern).
         Value *r = a[5];
-        if ((r->kind != V_LIST && r->kind != V_TUPLE) || list_len(r) != 2) {
+        int n = r->kind == V_STR ? (int)utf8_length(r->u.str.s)
+                : (r->kind == V_LIST || r->kind == V_TUPLE) ? list_len(r) : -1;
+        if (n < 0) {
+            error_at(c, sp[5], "summary(): object of type '%s' has no len(); layer_range must be "
+                     "a list or tuple of length 2", value_type_name(r));
+            return v_error();
+        }
+        o.layer_range_text = value_str(c, r);
+        if (n != 2) {
             error_at(c, sp[5], "layer_range must be a list or tuple of length 2. Received: "
-                     "layer_range = %s of length %d", value_repr(c, r),
-                     (r->kind == V_LIST || r->kind == V_TUPLE) ? list_len(r) : 1);
+                     "layer_range = %s of length %d", o.layer_range_text, n);
             return v_error();
         }
-        if (list_get(r, 0)->kind != V_STR || list_get(r, 1)->kind != V_STR) {
+        if (r->kind == V_STR) {
+            const char *s0 = r->u.str.s;
+            size_t k = utf8_char_len(s0);
+            o.layer_range[0] = arena_strndup(c->arena, s0, k);
+            o.layer_range[1] = arena_strdup(c->arena, s0 + k);
+        } else if (list_get(r, 0)->kind != V_STR || list_get(r, 1)->kind != V_STR) {
             error_at(c, sp[5], "layer_range should contain string type only. Received: %s",
-                     value_repr(c, r));
+                     o.layer_range_text);
             return v_error();
+        } else {
+            o.layer_range[0] = list_get(r, 0)->u.str.s;
+            o.layer_range[1] = list_get(r, 1)->u.str.s;
         }
-        o.layer_range[0] = list_get(r, 0)->u.str.s;
-        o.layer_range[1] = list_get(r, 1)->u.str.s;
     }
     const char *err = NULL;
     const char *text = summary_render(c, m, &o, &err);
@@ -722,12 +739,14 @@ static Value *m_summary(ARGS) {
         error_at(c, call, "%s", err ? err : "cannot print the summary");
         return v_error();
     }
-    if (c->quiet_summaries)
-        return v_none();
     if (print_fn->kind == V_NONE) {
-        fputs(text, c->out);
+        // `kdlc summary` prints only the selected tables, not the file's own.
+        if (!c->quiet_summaries)
+            fputs(text, c->out);
         return v_none();
     }
+    // A print_fn always receives the text (the program may keep it); under
+    // `kdlc summary` print() itself is silent.
     Arg arg = {NULL, v_str(c, text), call};
     Value *r = call_value(c, print_fn, &arg, 1, sp[2]);
     return r->kind == V_ERROR ? r : v_none();
@@ -888,7 +907,56 @@ static Value *m_compile(ARGS) {
     cfg->metrics = a[3];
     cfg->span = call;
     m->model->compile = cfg;
+    m->model->optimizer_built = false;     // compile() makes a new optimizer
     return v_none();
+}
+
+// An optimizer argument's class name (lower case) and its config object.
+static const char *optimizer_class(Value *opt, Object **obj) {
+    *obj = opt->kind == V_OBJECT ? opt->u.object : NULL;
+    return opt->kind == V_STR ? opt->u.str.s : *obj ? (*obj)->cls : "rmsprop";
+}
+
+static double obj_num(Object *o, const char *name, double dflt) {
+    if (!o)
+        return dflt;
+    for (int i = 0; i < o->sig->nparams; i++)
+        if (!strcmp(o->sig->params[i].name, name))
+            return is_number(o->args[i]) ? num_val(o->args[i]) : value_truthy(o->args[i]);
+    return dflt;
+}
+
+bool model_optimizer_params(Ctx *c, Layer *m, int64_t *count, double *bytes) {
+    Model *md = m->model;
+    if (!md || !md->compile || !md->optimizer_built)
+        return false;
+    Object *o;
+    const char *name = optimizer_class(md->compile->optimizer, &o);
+    // Slot variables per trainable variable, and extra float32 scalars
+    // (keras/src/optimizers/*.py build()).
+    int slots = 0, scalars = 0;
+    if (same_icase(name, "sgd"))
+        slots = obj_num(o, "momentum", 0) != 0;
+    else if (same_icase(name, "adam") || same_icase(name, "adamw"))
+        slots = 2 + (obj_num(o, "amsgrad", 0) != 0);
+    else if (same_icase(name, "rmsprop"))
+        slots = 1 + (obj_num(o, "momentum", 0) > 0) + (obj_num(o, "centered", 0) != 0);
+    else if (same_icase(name, "adagrad") || same_icase(name, "lion"))
+        slots = 1;
+    else if (same_icase(name, "nadam"))
+        slots = 2, scalars = 1;
+    else
+        slots = 2;     // adadelta, adamax, ftrl
+    Vec ws = {0};
+    model_weights(c, m, &ws);
+    int64_t trainable = 0;
+    for (int i = 0; i < ws.len; i++)
+        if (weight_is_trainable(ws.data[i]))
+            trainable += shape_numel(&((Weight *)ws.data[i])->shape, 0);
+    // iteration (int64, 8 bytes) and learning_rate (float32) always exist.
+    *count = 2 + scalars + slots * trainable;
+    *bytes = 8.0 + 4.0 * (double)(1 + scalars + slots * trainable);
+    return true;
 }
 
 #define FIT_SIG                                                                         \
@@ -947,6 +1015,7 @@ static Value *m_fit(ARGS) {
     }
     f->span = call;
     m->model->fit = f;
+    m->model->optimizer_built = true;
     return v_none();
 }
 

@@ -226,9 +226,10 @@ static int cmd_summary(Ctx *c, Options *o) {
     top_level_models(c, &names, &models);
     o->sum.columns = c->summary_columns;
     if (o->model) {
-        for (int i = 0; i < models.len; i++)
-            if (!strcmp(names.data[i], o->model))
-                return print_summary(c, models.data[i], &o->sum);
+        // Any top-level name bound to a model selects it (aliases included).
+        Value *v = dict_get_str(c->globals->vars, o->model);
+        if (v && v->kind == V_LAYER && v->u.layer->model)
+            return print_summary(c, v->u.layer, &o->sum);
         for (int i = 0; i < c->models.len; i++) {
             Layer *m = c->models.data[i];
             if (m->name && !strcmp(m->name, o->model))

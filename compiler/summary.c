@@ -332,9 +332,10 @@ static void put_rule(Arena *a, Buf *b, const int *cells, int ncols, const char *
 }
 
 // One table row: every cell wrapped to its content width, padded by one
-// space each side; the row is as tall as its tallest cell (vertical "top").
+// space each side; the row is as tall as its tallest cell. Body cells sit at
+// the top of the row; rich forces header cells to the bottom.
 static void put_row(Arena *a, Buf *b, const int *cells, int ncols, const char *const *text,
-                    const char *justify, const char *vert) {
+                    const char *justify, const char *vert, bool bottom) {
     const char **lines[MAX_COLS];
     int nlines[MAX_COLS], height = 1;
     for (int i = 0; i < ncols; i++) {
@@ -347,11 +348,12 @@ static void put_row(Arena *a, Buf *b, const int *cells, int ncols, const char *c
         for (int i = 0; i < ncols; i++) {
             if (i)
                 buf_puts(a, b, vert);
-            if (ln >= nlines[i] || cells[i] < 2) {
+            int k = bottom ? ln - (height - nlines[i]) : ln;
+            if (k < 0 || k >= nlines[i] || cells[i] < 2) {
                 put_spaces(a, b, cells[i]);  // blank line, or no room even for padding
             } else {
                 buf_putc(a, b, ' ');
-                buf_puts(a, b, lines[i][ln]);  // exactly cells[i] - 2 wide
+                buf_puts(a, b, lines[i][k]);  // exactly cells[i] - 2 wide
                 buf_putc(a, b, ' ');
             }
         }
@@ -387,12 +389,12 @@ const char *summary_table(Arena *a, int line_length, const int *col_widths, int 
     summary_cell_widths(line_length, col_widths, ncols, cw);
     Buf b = {0};
     put_rule(a, &b, cw, ncols, "┏", "━", "┳", "┓");
-    put_row(a, &b, cw, ncols, headers, justify, "┃");
+    put_row(a, &b, cw, ncols, headers, justify, "┃", true);
     put_rule(a, &b, cw, ncols, "┡", "━", "╇", "┩");
     for (int r = 0; r < nrows; r++) {
         if (r)
             put_rule(a, &b, cw, ncols, "├", "─", "┼", "┤");
-        put_row(a, &b, cw, ncols, cells + (size_t)r * (size_t)ncols, justify, "│");
+        put_row(a, &b, cw, ncols, cells + (size_t)r * (size_t)ncols, justify, "│", false);
     }
     put_rule(a, &b, cw, ncols, "└", "─", "┴", "┘");
     return crop_lines(a, buf_str(a, &b), console_width);
@@ -834,7 +836,7 @@ int summary_re_match(const char *pattern, const char *name) {
 // Keras get_layer_index_bound_by_layer_name: rows [lo, hi) from the first
 // match of range[0] to the last match of range[1], in either order.
 static bool layer_range_bounds(Ctx *c, Layer **rows, int n, const char *const range[2],
-                               int *lo, int *hi, const char **err) {
+                               const char *text, int *lo, int *hi, const char **err) {
     int first[2] = {-1, -1}, last[2] = {-1, -1};
     for (int k = 0; k < 2; k++) {
         regex_t re;
@@ -853,9 +855,13 @@ static bool layer_range_bounds(Ctx *c, Layer **rows, int n, const char *const ra
         regfree(&re);
     }
     if (first[0] < 0 || first[1] < 0) {
+        // Keras formats the argument with str(); the caller's text if it
+        // gave one (a tuple, a 2-character str), else as a list.
+        if (!text)
+            text = arena_printf(c->arena, "[%s, %s]", py_repr_str(c->arena, range[0]),
+                                py_repr_str(c->arena, range[1]));
         *err = arena_printf(c->arena, "Passed layer_names do not match the layer names in the "
-                            "model. Received: [%s, %s]", py_repr_str(c->arena, range[0]),
-                            py_repr_str(c->arena, range[1]));
+                            "model. Received: %s", text);
         return false;
     }
     if (first[0] > last[1]) {
@@ -932,7 +938,8 @@ static void add_row(Table *t, const Layer *l, int level, bool expand) {
         vec_push(a, &t->cells, (void *)connections(t, l));
     if (t->show_trainable)
         vec_push(a, &t->cells, (void *)(ws.len == 0 ? "-" : l->trainable ? "Y" : "N"));
-    if (expand && l->model) {
+    // A keras.layers.Layer subclass has no `.layers`, so Keras never expands it.
+    if (expand && l->model && !l->model->custom_layer) {
         const Vec *subs = &l->model->layers;
         bool seq = l->model->kind == MODEL_SEQUENTIAL;
         for (int i = 0; i < subs->len; i++)
@@ -1027,8 +1034,8 @@ const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const cha
     if (o->layer_range[0] || o->layer_range[1]) {
         if (!o->layer_range[0] || !o->layer_range[1])
             die("summary_render: layer_range needs both names");
-        if (!layer_range_bounds(c, (Layer **)rows.data, rows.len, o->layer_range, &lo, &hi,
-                                err))
+        if (!layer_range_bounds(c, (Layer **)rows.data, rows.len, o->layer_range,
+                                o->layer_range_text, &lo, &hi, err))
             return NULL;
     }
     for (int i = lo; i < hi; i++)
@@ -1050,13 +1057,19 @@ const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const cha
     buf_puts(a, &out, summary_table(a, line_length, widths, t.ncols, headers, justify,
                                     (const char *const *)t.cells.data,
                                     t.cells.len / t.ncols, columns));
+    // Once the optimizer is built (after fit), Keras counts its variables too.
     static const char *const labels[] = {" Total params: ", " Trainable params: ",
-                                         " Non-trainable params: "};
-    int64_t counts[] = {trainable + frozen, trainable, frozen};
-    for (int i = 0; i < 3; i++)
+                                         " Non-trainable params: ", " Optimizer params: "};
+    int64_t opt = 0;
+    double opt_bytes = 0;
+    bool with_opt = model->model && model_optimizer_params(c, model, &opt, &opt_bytes);
+    int64_t counts[] = {trainable + frozen + opt, trainable, frozen, opt};
+    double bytes[] = {4.0 * (double)(trainable + frozen) + opt_bytes, 4.0 * (double)trainable,
+                      4.0 * (double)frozen, opt_bytes};
+    for (int i = 0; i < (with_opt ? 4 : 3); i++)
         put_console_line(a, &out, arena_printf(a, "%s%s (%s)", labels[i],
                                                fmt_thousands(a, counts[i]),
-                                               summary_readable_size(a, 4.0 * counts[i])),
+                                               summary_readable_size(a, bytes[i])),
                          columns);
     return buf_str(a, &out);
 }

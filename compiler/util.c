@@ -254,3 +254,21 @@ char *fmt_thousands(Arena *a, int64_t n) {
     out[o] = 0;
     return arena_strdup(a, out);
 }
+
+// Length in characters (code points) of a UTF-8 string, as Python's len().
+size_t utf8_length(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+// Bytes of the UTF-8 character starting at s (1 for a stray byte or NUL).
+size_t utf8_char_len(const char *s) {
+    size_t k = 1;
+    if ((unsigned char)s[0] >= 0xC0)
+        while (((unsigned char)s[k] & 0xC0) == 0x80 && k < 4)
+            k++;
+    return k;
+}
