@@ -159,6 +159,18 @@ static bool value_eq_depth(const Value *a, const Value *b, int depth) {
             if (!value_eq_depth(list_get(a, i), list_get(b, i), depth + 1))
                 return false;
         return true;
+    case V_DICT: {
+        // Equal when they hold the same pairs, in any order.
+        Dict *x = a->u.dict, *y = b->u.dict;
+        if (x->keys.len != y->keys.len)
+            return false;
+        for (int i = 0; i < x->keys.len; i++) {
+            Value *other = dict_get(y, x->keys.data[i]);
+            if (!other || !value_eq_depth(x->vals.data[i], other, depth + 1))
+                return false;
+        }
+        return true;
+    }
     case V_LAYER: return a->u.layer == b->u.layer;
     case V_TENSOR: return a->u.tensor == b->u.tensor;
     case V_MODULE: return a->u.module == b->u.module;
@@ -243,6 +255,64 @@ const char *value_type_name(const Value *v) {
     return "?";
 }
 
+// Python's float repr: the shortest digits that round-trip, written in
+// fixed notation when the decimal exponent is in [-4, 16), else as
+// d.ddde+XX; integral values keep a ".0".
+static const char *float_repr(Arena *a, double x) {
+    if (isnan(x))
+        return "nan";
+    if (isinf(x))
+        return x > 0 ? "inf" : "-inf";
+    char sci[40];
+    for (int prec = 0; prec <= 16; prec++) {
+        snprintf(sci, sizeof sci, "%.*e", prec, x);
+        if (strtod(sci, NULL) == x)
+            break;
+    }
+    // sci is [-]d[.ddd]e[+-]XX: split into digits and exponent.
+    const char *p = sci;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    char digits[24];
+    int nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.' && nd < 23)
+            digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = 0;
+    int exp = atoi(p + 1);
+    Buf b = {0};
+    if (neg)
+        buf_putc(a, &b, '-');
+    if (exp >= -4 && exp < 16) {
+        if (exp < 0) {
+            buf_puts(a, &b, "0.");
+            for (int i = 0; i < -exp - 1; i++)
+                buf_putc(a, &b, '0');
+            buf_puts(a, &b, digits);
+        } else if (exp >= nd - 1) {
+            buf_puts(a, &b, digits);
+            for (int i = 0; i < exp - (nd - 1); i++)
+                buf_putc(a, &b, '0');
+            buf_puts(a, &b, ".0");
+        } else {
+            buf_putn(a, &b, digits, (size_t)exp + 1);
+            buf_putc(a, &b, '.');
+            buf_puts(a, &b, digits + exp + 1);
+        }
+    } else {
+        buf_putc(a, &b, digits[0]);
+        if (nd > 1) {
+            buf_putc(a, &b, '.');
+            buf_puts(a, &b, digits + 1);
+        }
+        buf_printf(a, &b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    }
+    return buf_str(a, &b);
+}
+
 static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str, int depth) {
     Arena *a = c->arena;
     if (depth > 100 || b->len > (1u << 20)) {
@@ -254,23 +324,9 @@ static void repr_into(Ctx *c, Buf *b, const Value *v, bool top_str, int depth) {
     case V_NONE: buf_puts(a, b, "None"); break;
     case V_BOOL: buf_puts(a, b, v->u.b ? "True" : "False"); break;
     case V_INT: buf_printf(a, b, "%lld", (long long)v->u.i); break;
-    case V_FLOAT: {
-        // Python's repr: shortest round-trip, always with a '.' or exponent.
-        char tmp[64];
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(tmp, sizeof tmp, "%.*g", prec, v->u.f);
-            if (strtod(tmp, NULL) == v->u.f)
-                break;
-        }
-        if (isinf(v->u.f))
-            snprintf(tmp, sizeof tmp, "%s", v->u.f > 0 ? "inf" : "-inf");
-        else if (isnan(v->u.f))
-            snprintf(tmp, sizeof tmp, "nan");
-        else if (!strpbrk(tmp, ".eEn"))
-            strcat(tmp, ".0");
-        buf_puts(a, b, tmp);
+    case V_FLOAT:
+        buf_puts(a, b, float_repr(a, v->u.f));
         break;
-    }
     case V_STR:
         if (top_str)
             buf_putn(a, b, v->u.str.s, v->u.str.len);
@@ -1048,7 +1104,15 @@ static int compare_values(Ctx *c, OpKind op, Value *a, Value *b, Span at) {
         return op == OP_IN ? found : !found;
     }
     int cmp;
-    if (is_number(a) && is_number(b)) {
+    if (a->kind == b->kind && is_seq(a)) {
+        // Lexicographic, as Python compares lists and tuples.
+        int i = 0, na = list_len(a), nb = list_len(b);
+        while (i < na && i < nb && value_eq(list_get(a, i), list_get(b, i)))
+            i++;
+        if (i < na && i < nb)
+            return compare_values(c, op, list_get(a, i), list_get(b, i), at);
+        cmp = na < nb ? -1 : na > nb;
+    } else if (is_number(a) && is_number(b)) {
         double x = num_val(a), y = num_val(b);
         if (is_int_like(a) && is_int_like(b))
             cmp = int_val(a) < int_val(b) ? -1 : int_val(a) > int_val(b);
@@ -1855,7 +1919,7 @@ static Flow exec_stmt(Ctx *c, Env *env, Node *n, Frame *fr) {
             if (v->kind == V_ERROR || c->too_many || c->steps > MAX_STEPS)
                 return FLOW_NORMAL;
             if (!value_truthy(v))
-                return FLOW_NORMAL;
+                return n->orelse ? exec_block(c, env, n->orelse, fr) : FLOW_NORMAL;
             Flow f = exec_block(c, env, n->body, fr);
             if (f == FLOW_BREAK)
                 return FLOW_NORMAL;

@@ -229,6 +229,8 @@ char *py_repr_str(Arena *a, const char *s) {
             buf_puts(a, &b, "\\n");
         else if (*p == '\t')
             buf_puts(a, &b, "\\t");
+        else if (*p == '\r')
+            buf_puts(a, &b, "\\r");
         else if (*p < 0x20 || *p == 0x7f)
             buf_printf(a, &b, "\\x%02x", *p);
         else
