@@ -62,7 +62,7 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/kdlc.h
 $(B)/parser.o: $(B)/parser.c $(B)/lexer.h compiler/kdlc.h
 	$(CC) $(CFLAGS) -Icompiler -I$(B) -c $< -o $@
 
-$(B)/%.o: compiler/%.c compiler/kdlc.h compiler/activations.def | $(B)
+$(B)/%.o: compiler/%.c $(wildcard compiler/*.h) compiler/activations.def | $(B)
 	$(CC) $(CFLAGS) -Icompiler -I$(B) -c $< -o $@
 
 $(B)/main.o $(B)/parse_glue.o: $(B)/parser.h $(B)/lexer.h

@@ -18,6 +18,7 @@
  * declares under "Layers, tensors, nodes" are in layer_args.c.
  */
 #include "kdlc.h"
+#include "layer_data.h"
 
 #include <string.h>
 
@@ -148,7 +149,7 @@ static bool arg_data_format(Ctx *c, Layer *l, bool *cfirst) {
     return true;
 }
 
-enum { PAD_VALID, PAD_SAME, PAD_CAUSAL };
+
 static const char *const pads2[] = {"valid", "same", NULL};
 static const char *const pads3[] = {"valid", "same", "causal", NULL};
 
@@ -429,7 +430,7 @@ static bool input_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, 
 // fv[0] lora_alpha.
 //
 
-enum { DN_UNITS, DN_BIAS, DN_LORA };
+
 
 static bool dense_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l);
@@ -486,25 +487,9 @@ static bool dense_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, 
 //                   bias (filters,)
 //
 
-typedef enum { CV_CONV, CV_TRANSPOSE, CV_DEPTHWISE, CV_SEPARABLE } ConvKind;
 
-enum {
-    CV_KIND,            // ConvKind
-    CV_RANK,            // spatial rank r (1 or 2); 0 until init succeeded
-    CV_FILTERS,         // filters (0 for DepthwiseConv2D)
-    CV_DM,              // depth_multiplier (1 if the class has none)
-    CV_GROUPS,          // groups (1 if the class has none)
-    CV_PAD,             // PAD_VALID, PAD_SAME, PAD_CAUSAL
-    CV_BIAS,            // use_bias
-    CV_CFIRST,          // data_format == "channels_first"
-    CV_K,               // kernel_size[0..r)
-    CV_S = CV_K + 2,    // strides[0..r)
-    CV_D = CV_S + 2,    // dilation_rate[0..r)
-    CV_OP = CV_D + 2,   // output_padding[0..r) (Conv2DTranspose; -1 = None)
-    CV_LORA = CV_OP,    // lora rank, 0 = off (Conv1D/Conv2D, which have no output_padding)
-};
-// fv[0]: lora_alpha (Conv1D/Conv2D). With lora_rank r the kernel is frozen
-// and followed by lora_kernel_a (*k, C/groups, r), lora_kernel_b (r, filters).
+
+
 
 static bool conv_init(Ctx *c, Layer *l, ConvKind kind, int r) {
     bool ok = base_init(c, l);
@@ -738,14 +723,7 @@ static bool conv_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
 // same: floor((in - 1) / stride) + 1. Channels unchanged. No weights.
 //
 
-enum {
-    PL_RANK,            // spatial rank r (1 or 2); 0 until init succeeded
-    PL_MAX,             // 1 max pooling, 0 average pooling
-    PL_PAD,             // PAD_VALID or PAD_SAME
-    PL_CFIRST,          // data_format == "channels_first"
-    PL_K,               // pool_size[0..r)
-    PL_S = PL_K + 2,    // strides[0..r)
-};
+
 
 static bool pool_init(Ctx *c, Layer *l, int r, bool is_max) {
     bool ok = base_init(c, l);
@@ -816,12 +794,7 @@ static bool pool_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, i
 // (N, *spatial, C) -> (N, C); keepdims: (N, 1, .., 1, C). No weights.
 //
 
-enum {
-    GP_RANK,            // spatial rank r (1 or 2)
-    GP_MAX,             // 1 max, 0 average
-    GP_KEEPDIMS,        // keepdims
-    GP_CFIRST,          // data_format == "channels_first"
-};
+
 
 static bool gpool_init(Ctx *c, Layer *l, int r, bool is_max) {
     bool ok = base_init(c, l), cfirst = false;
@@ -1154,7 +1127,7 @@ static bool rescaling_init(Ctx *c, Layer *l) {
 // of the latest call; fv[0] momentum, fv[1] epsilon.
 //
 
-enum { BN_AXIS, BN_CENTER, BN_SCALE, BN_NAXIS };
+
 
 static bool batchnorm_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l), sync = false;
@@ -1219,7 +1192,7 @@ static bool batchnorm_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *o
 // as given at LN_AXES..; fv[0] epsilon.
 //
 
-enum { LN_NAXES, LN_CENTER, LN_SCALE, LN_RMS, LN_AXES };
+
 #define LN_MAX_AXES (16 - LN_AXES < MAX_RANK ? 16 - LN_AXES : MAX_RANK)
 
 static bool layernorm_init(Ctx *c, Layer *l) {
@@ -1295,7 +1268,7 @@ static bool layernorm_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *o
 // iv[0]: MG_ADD, MG_SUB, MG_MUL or MG_AVG. No weights.
 //
 
-enum { MG_ADD, MG_SUB, MG_MUL, MG_AVG };
+
 
 static bool merge_init(Ctx *c, Layer *l, int op) {
     l->iv[0] = op;
@@ -1415,7 +1388,7 @@ static bool concat_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
 // rank (0 = off); fv[0] lora_alpha.
 //
 
-enum { EM_IN, EM_OUT, EM_MASK, EM_LORA };
+
 
 static bool embedding_init(Ctx *c, Layer *l) {
     bool ok = true;
@@ -1465,23 +1438,9 @@ static bool embedding_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *o
 // GRU z, r, h.
 //
 
-typedef enum { RNN_SIMPLE, RNN_LSTM, RNN_GRU } RnnKind;
 
-enum {
-    RN_KIND,            // RnnKind
-    RN_UNITS,           // units
-    RN_RETSEQ,          // return_sequences
-    RN_RETSTATE,        // return_state
-    RN_BIAS,            // use_bias
-    RN_BACKWARDS,       // go_backwards
-    RN_STATEFUL,        // stateful
-    RN_UNROLL,          // unroll
-    RN_FORGET_BIAS,     // unit_forget_bias (LSTM)
-    RN_RESET_AFTER,     // reset_after (GRU)
-    RN_REC_ACT,         // recurrent_activation (ActKind; LSTM/GRU)
-    RN_SEED,            // seed (-1 = None)
-};
-// act = activation; fv[0] dropout, fv[1] recurrent_dropout (clipped to [0, 1] as Keras does).
+
+
 
 static double clip01(double x) {
     return x < 0 ? 0 : x > 1 ? 1 : x;
@@ -1596,9 +1555,9 @@ static bool rnn_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, in
 //                  iv: UP_H, UP_W, UP_INTERP (index in up_interps), UP_CFIRST
 //
 
-enum { RC_H, RC_W, RC_SEED, RC_CFIRST };
-enum { ZP_T, ZP_B, ZP_L, ZP_R, ZP_CFIRST };
-enum { UP_H, UP_W, UP_INTERP, UP_CFIRST };
+
+
+
 
 static const char *const up_interps[] = {"nearest", "bilinear", "bicubic", "lanczos3",
                                          "lanczos5", NULL};
