@@ -21,6 +21,8 @@
 #ifndef KDLC_H
 #define KDLC_H
 
+#define KDLC_VERSION "0.1.0"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -712,6 +714,62 @@ Value *model_get_layer(Ctx *c, Layer *m, Value *name, Value *index, Span at);
 bool model_is_built(const Layer *m);
 // Unique weights of a model (nested models included), in layer order.
 void model_weights(Ctx *c, Layer *m, Vec *out);
+
+//
+// lower.c: the IR a model lowers to (one op per layer call, buffers, arena)
+//
+
+typedef struct IrBuf {
+    int id;
+    Shape shape;            // d[0] is the run-time batch
+    DType dtype;
+    int64_t size;           // floats (or ints) per sample
+    int64_t offset;         // arena offset in floats per sample (-1: not in the arena)
+    int def, last;          // live range: defining op and last reading op
+    int input, output;      // model input / output index, or -1
+    struct IrBuf *alias;    // shares storage with this buffer (Flatten, Dropout, ...)
+    const char *what;       // the layer or tensor it comes from (comments)
+} IrBuf;
+
+typedef struct IrOp {
+    Layer *layer;           // the layer called (never a model: nested models are inlined)
+    CallNode *node;
+    IrBuf *in[MAX_IO];
+    int nin;
+    IrBuf *out[MAX_IO];
+    int nout;
+    IrBuf *tmp;             // SeparableConv2D: the depthwise result
+    ActKind act;            // the activation applied to the output (after fusion)
+    double alpha;           // its parameter (leaky slope, elu alpha)
+    Layer *fused;           // the activation layer fused into this op, if any
+    bool dead;              // removed by fusion (its output aliases its input)
+} IrOp;
+
+typedef struct IrModel {
+    Layer *model;
+    const char *cname;      // C name: the variable the .kdl binds the model to
+    Vec ops, bufs;          // IrOp*, IrBuf*
+    IrBuf **inputs, **outputs;
+    int ninputs, noutputs;
+    int64_t arena_floats;   // per sample
+} IrModel;
+
+IrModel *lower_model(Ctx *c, Layer *model, const char *cname);
+void ir_fuse(IrModel *m);
+void ir_plan(Ctx *c, IrModel *m);
+
+//
+// emit_c.c: C for every model of a file
+//
+
+typedef struct EmitOpts {
+    const char *outdir;
+    bool no_fuse;
+    bool stats;             // print memory statistics to stdout
+} EmitOpts;
+
+// Write <outdir>/<stem>.h and .c; false after reporting errors.
+bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o);
 
 //
 // summary.c: Keras-identical summary tables

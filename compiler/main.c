@@ -17,6 +17,7 @@
 
 static const char *usage_text =
     "usage: kdlc check FILE [--dump=tokens|ast|layers|graph]\n"
+    "       kdlc emit FILE -o DIR [--no-fuse] [--stats]\n"
     "       kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]\n"
     "                         [--expand-nested] [--show-trainable] [--layer-range START END]\n"
     "       kdlc --help | --version\n";
@@ -35,6 +36,7 @@ typedef struct Options {
     const char *model;
     SummaryOpts sum;
     bool have_range;
+    EmitOpts emit;
 } Options;
 
 static bool parse_int_arg(const char *s, int *out) {
@@ -73,9 +75,9 @@ static int parse_args(int argc, char **argv, Options *o) {
     if (argc < 2)
         return usage_error("missing command", "");
     o->cmd = argv[1];
-    if (strcmp(o->cmd, "check") && strcmp(o->cmd, "summary"))
+    if (strcmp(o->cmd, "check") && strcmp(o->cmd, "summary") && strcmp(o->cmd, "emit"))
         return usage_error("unknown command '%s'", o->cmd);
-    bool summary = !strcmp(o->cmd, "summary");
+    bool summary = !strcmp(o->cmd, "summary"), emit = !strcmp(o->cmd, "emit");
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--dump=", 7) && !summary) {
@@ -103,6 +105,14 @@ static int parse_args(int argc, char **argv, Options *o) {
             o->sum.layer_range[0] = argv[++i];
             o->sum.layer_range[1] = argv[++i];
             o->have_range = true;
+        } else if (emit && !strcmp(a, "-o")) {
+            if (++i >= argc)
+                return usage_error("%s needs an output directory", a);
+            o->emit.outdir = argv[i];
+        } else if (emit && !strcmp(a, "--no-fuse")) {
+            o->emit.no_fuse = true;
+        } else if (emit && !strcmp(a, "--stats")) {
+            o->emit.stats = true;
         } else if (a[0] == '-' && a[1]) {
             return usage_error("unknown option '%s'", a);
         } else if (!o->file) {
@@ -113,6 +123,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     }
     if (!o->file)
         return usage_error("missing input file", "");
+    if (emit && !o->emit.outdir)
+        return usage_error("emit needs -o DIR", "");
     return 0;
 }
 
@@ -297,6 +309,8 @@ static int run(Options *o) {
     }
     if (!strcmp(o->cmd, "summary"))
         rc = cmd_summary(c, o);
+    else if (!strcmp(o->cmd, "emit"))
+        rc = emit_c(c, o->file, &o->emit) ? 0 : 1;
     fflush(stdout);
     ctx_free(c);
     return rc;

@@ -206,6 +206,27 @@ void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, in
 // window starting at ((h - ch) / 2, (w - cw) / 2).
 void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw);
 
+// ---- weight initialization ------------------------------------------------------------
+
+// xoshiro256** seeded through splitmix64: the generator initializers draw from.
+typedef struct kdl_Rng {
+    uint64_t s[4];
+} kdl_Rng;
+
+void kdl_rng_seed(kdl_Rng *r, uint64_t seed);
+uint64_t kdl_rng_next(kdl_Rng *r);
+double kdl_rng_uniform(kdl_Rng *r);     // [0, 1)
+double kdl_rng_normal(kdl_Rng *r);      // N(0, 1)
+// The Keras initializers, given their computed parameters (the compiler
+// works out Keras's fans and limits): uniform in [lo, hi); normal, or
+// truncated normal redrawing values more than 2 stddev from the mean;
+// constant; orthogonal (rows, cols) row-major, the QR of a normal matrix
+// with q scaled by the signs of diag(r), transposed when rows < cols, times gain.
+void kdl_init_uniform(float *w, size_t n, float lo, float hi, kdl_Rng *r);
+void kdl_init_normal(float *w, size_t n, float mean, float stddev, int truncated, kdl_Rng *r);
+void kdl_init_constant(float *w, size_t n, float value);
+void kdl_init_orthogonal(float *w, int rows, int cols, float gain, kdl_Rng *r);
+
 // ---- files: weights (safetensors), arrays (.npy, .csv) -------------------------------
 //
 // These read data from outside, so they validate everything and never read

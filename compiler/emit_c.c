@@ -1,0 +1,984 @@
+/*
+ * emit_c.c - C for every model of a .kdl file (`kdlc emit` / `kdlc build`).
+ *
+ * Requires: evaluated file (models bound to top-level names), lower.c.
+ * Provides: <stem>.h and <stem>.c:
+ *   - one weights struct for all layers the file's models use (models built
+ *     from intermediate tensors share it), fields named <layer>_<weight>
+ *     with their Keras shapes as constant array sizes;
+ *   - per model M: M_create / M_destroy (one allocation: weights, activation
+ *     arena, scratch), M_weights, M_init (Keras initializers from a seed),
+ *     M_load / M_save (safetensors, tensor names <layer>/<weight>),
+ *     M_predict (inputs and outputs in the model's flattened order);
+ *   - constants: per-sample input/output sizes, arena floats per sample,
+ *     weights bytes.
+ * Every block names the layer and the .kdl line it comes from. The code
+ * compiles with -std=c11 -Wall -Wextra -Werror -pedantic.
+ */
+#include "kdlc.h"
+#include "layer_data.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct Emit {
+    Ctx *c;
+    const char *stem;       // C prefix: the file name's stem made an identifier
+    const char *file;       // the .kdl path (comments)
+    Buf h, src;             // header and source text
+    Vec wlayers;            // Layer* with weights, in first-use order
+    Vec wprefix;            // their field prefixes (unique C identifiers)
+    bool ok;
+} Emit;
+
+#define OUT(e, ...) buf_printf((e)->c->arena, &(e)->src, __VA_ARGS__)
+#define HDR(e, ...) buf_printf((e)->c->arena, &(e)->h, __VA_ARGS__)
+
+// A C identifier from any name: non-alphanumerics become '_', a leading
+// digit gets a '_' in front.
+static char *c_ident(Arena *a, const char *s) {
+    size_t n = strlen(s);
+    char *r = arena_alloc(a, n + 2);
+    size_t k = 0;
+    if (!(s[0] >= 'a' && s[0] <= 'z') && !(s[0] >= 'A' && s[0] <= 'Z') && s[0] != '_')
+        r[k++] = '_';
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        r[k++] = ok ? ch : '_';
+    }
+    r[k] = 0;
+    return r;
+}
+
+static int src_line(const Layer *l) {
+    int line = 0, col = 0;
+    if (l->span.file)
+        src_line_col(l->span.file, l->span.start, &line, &col);
+    return line;
+}
+
+static int node_line(const CallNode *n) {
+    int line = 0, col = 0;
+    if (n->span.file)
+        src_line_col(n->span.file, n->span.start, &line, &col);
+    return line;
+}
+
+static const char *act_enum(Arena *a, ActKind k) {
+    char *s = arena_printf(a, "KDL_ACT_%s", act_name(k));
+    for (char *p = s; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    return s;
+}
+
+// Keras's parameter of an activation given by name: elu's alpha 1.0,
+// leaky_relu's negative slope 0.2.
+static double act_default_alpha(ActKind k) {
+    return k == ACT_ELU ? 1.0 : 0.2;
+}
+
+static const char *fstr(Arena *a, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    if (!strpbrk(buf, ".eni"))
+        strcat(buf, ".0");
+    return arena_printf(a, "%sf", buf);
+}
+
+// ---- weights ---------------------------------------------------------------------
+
+static int wlayer_index(Emit *e, const Layer *l) {
+    for (int i = 0; i < e->wlayers.len; i++)
+        if (e->wlayers.data[i] == l)
+            return i;
+    return -1;
+}
+
+static void add_wlayer(Emit *e, Layer *l) {
+    if (!l->nweights || wlayer_index(e, l) >= 0)
+        return;
+    char *p = c_ident(e->c->arena, l->name);
+    // Two layers of one file may share a name (explicit names, clear_session).
+    for (int k = 2;; k++) {
+        bool clash = false;
+        for (int i = 0; i < e->wprefix.len; i++)
+            if (!strcmp(e->wprefix.data[i], p))
+                clash = true;
+        if (!clash)
+            break;
+        p = arena_printf(e->c->arena, "%s_%d", c_ident(e->c->arena, l->name), k);
+    }
+    vec_push(e->c->arena, &e->wlayers, l);
+    vec_push(e->c->arena, &e->wprefix, p);
+}
+
+static const char *wfield(Emit *e, const Layer *l, const char *wname) {
+    int i = wlayer_index(e, l);
+    if (i < 0)
+        die("emit: layer %s has no weights", l->name);
+    return arena_printf(e->c->arena, "w->%s_%s", (const char *)e->wprefix.data[i],
+                        c_ident(e->c->arena, wname));
+}
+
+static Weight *find_weight(const Layer *l, const char *name) {
+    for (int i = 0; i < l->nweights; i++)
+        if (!strcmp(l->weights[i]->name, name))
+            return l->weights[i];
+    return NULL;
+}
+
+static const char *wref(Emit *e, const Layer *l, const char *name) {
+    return find_weight(l, name) ? wfield(e, l, name) : "NULL";
+}
+
+static int64_t numel0(const Shape *s) {
+    int64_t n = shape_numel(s, 0);
+    return n < 0 ? 0 : n;
+}
+
+// ---- buffers ---------------------------------------------------------------------
+
+static IrBuf *broot(IrBuf *b) {
+    while (b->alias)
+        b = b->alias;
+    return b;
+}
+
+// The C expression for a buffer inside predict().
+static const char *bref(Emit *e, IrBuf *b) {
+    b = broot(b);
+    if (b->input >= 0)
+        return arena_printf(e->c->arena, "x%d", b->input);
+    return arena_printf(e->c->arena, "(arena + (size_t)%lld * (size_t)batch)", (long long)b->offset);
+}
+
+// Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
+static const char *rows_expr(Emit *e, const Shape *s) {
+    int64_t r = shape_numel(s, 1) / (s->d[s->rank - 1] ? s->d[s->rank - 1] : 1);
+    if (s->d[s->rank - 1] == 0)
+        r = 0;
+    return arena_printf(e->c->arena, "(size_t)batch * %lldu", (long long)r);
+}
+
+static void unsupported(Emit *e, IrOp *op, const char *what) {
+    error_at(e->c, op->node->span, "%s: %s is not supported by the code generator yet",
+             layer_label(e->c, op->layer), what);
+    e->ok = false;
+}
+
+// ---- per-layer code ------------------------------------------------------------------
+
+static double op_alpha(IrOp *op) {
+    return op->fused ? op->alpha : act_default_alpha(op->act);
+}
+
+// Fill a kdl_ConvShape literal for a conv/pool over in -> out.
+static void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                       int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm) {
+    const Shape *in = &op->in[0]->shape, *out = &op->out[0]->shape;
+    bool two_d = in->rank == 4;
+    int64_t h = two_d ? in->d[1] : 1, w = two_d ? in->d[2] : in->d[1];
+    int64_t c = in->d[in->rank - 1];
+    int64_t oh = two_d ? out->d[1] : 1, ow = two_d ? out->d[2] : out->d[1];
+    int64_t f = out->d[out->rank - 1];
+    if (op->tmp)
+        f = op->tmp->shape.d[op->tmp->shape.rank - 1];
+    int64_t pt = 0, pl = 0;
+    if (pad == PAD_SAME) {
+        int64_t th = (oh - 1) * sh + (kh - 1) * dh + 1 - h, tw = (ow - 1) * sw + (kw - 1) * dw + 1 - w;
+        pt = th > 0 ? th / 2 : 0;
+        pl = tw > 0 ? tw / 2 : 0;
+    } else if (pad == PAD_CAUSAL) {
+        pl = dw * (kw - 1);
+    }
+    OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = %lld, "
+           ".ow = %lld, .f = %lld,\n", (long long)h, (long long)w, (long long)c, (long long)oh,
+        (long long)ow, (long long)f);
+    OUT(e, "                           .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .dh = %lld, "
+           ".dw = %lld,\n", (long long)kh, (long long)kw, (long long)sh, (long long)sw,
+        (long long)dh, (long long)dw);
+    OUT(e, "                           .pad_top = %lld, .pad_left = %lld, .groups = %lld, "
+           ".depth_multiplier = %lld};\n", (long long)pt, (long long)pl, (long long)groups,
+        (long long)dm);
+}
+
+static void emit_conv(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    Arena *a = e->c->arena;
+    if (l->iv[CV_CFIRST]) {
+        unsupported(e, op, "data_format=\"channels_first\"");
+        return;
+    }
+    if (find_weight(l, "lora_kernel_a")) {
+        unsupported(e, op, "LoRA (lora_rank)");
+        return;
+    }
+    int r = (int)l->iv[CV_RANK];
+    int64_t kh = r == 2 ? l->iv[CV_K] : 1, kw = l->iv[CV_K + r - 1];
+    int64_t sh = r == 2 ? l->iv[CV_S] : 1, sw = l->iv[CV_S + r - 1];
+    int64_t dh = r == 2 ? l->iv[CV_D] : 1, dw = l->iv[CV_D + r - 1];
+    const char *act = act_enum(a, op->act);
+    const char *alpha = fstr(a, op_alpha(op));
+    const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
+    OUT(e, "    {\n");
+    switch ((ConvKind)l->iv[CV_KIND]) {
+    case CV_CONV:
+        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], l->iv[CV_GROUPS], 1);
+        OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &s, %s, %s, scratch);\n", out, in,
+            wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
+        break;
+    case CV_DEPTHWISE:
+        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
+        OUT(e, "        kdl_depthwise_conv2d_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
+            wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
+        break;
+    case CV_SEPARABLE: {
+        // Depthwise into tmp (no bias), then a 1x1 conv with bias + activation.
+        const char *tmp = bref(e, op->tmp);
+        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
+        OUT(e, "        kdl_depthwise_conv2d_forward(%s, %s, %s, NULL, &s, KDL_ACT_LINEAR, 0.0f);\n",
+            tmp, in, wref(e, l, "depthwise_kernel"));
+        OUT(e, "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
+               ".ow = s.ow, .f = %lld,\n", (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
+        OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
+               ".groups = 1, .depth_multiplier = 1};\n");
+        OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &p, %s, %s, scratch);\n", out, tmp,
+            wref(e, l, "pointwise_kernel"), wref(e, l, "bias"), act, alpha);
+        break;
+    }
+    case CV_TRANSPOSE: {
+        // The transposed conv's geometry is that of the conv it is the
+        // adjoint of (runtime/conv.c): pads from the output side.
+        const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+        int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r], c = is->d[is->rank - 1];
+        int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r], f = os->d[os->rank - 1];
+        int64_t pt = 0, pl = 0;
+        if (l->iv[CV_PAD] == PAD_SAME) {
+            int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh, tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
+            pt = th > 0 ? th / 2 : 0;
+            pl = tw > 0 ? tw / 2 : 0;
+        }
+        OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = %lld, "
+               ".ow = %lld, .f = %lld,\n", (long long)h, (long long)w, (long long)c, (long long)oh,
+            (long long)ow, (long long)f);
+        OUT(e, "                           .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .dh = %lld, "
+               ".dw = %lld,\n", (long long)kh, (long long)kw, (long long)sh, (long long)sw,
+            (long long)dh, (long long)dw);
+        OUT(e, "                           .pad_top = %lld, .pad_left = %lld, .groups = 1, "
+               ".depth_multiplier = 1};\n", (long long)pt, (long long)pl);
+        OUT(e, "        kdl_conv2d_transpose_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
+            wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
+        break;
+    }
+    }
+    OUT(e, "    }\n");
+}
+
+static void emit_pool(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    if (l->iv[PL_CFIRST]) {
+        unsupported(e, op, "data_format=\"channels_first\"");
+        return;
+    }
+    int r = (int)l->iv[PL_RANK];
+    int64_t kh = r == 2 ? l->iv[PL_K] : 1, kw = l->iv[PL_K + r - 1];
+    int64_t sh = r == 2 ? l->iv[PL_S] : 1, sw = l->iv[PL_S + r - 1];
+    OUT(e, "    {\n");
+    conv_shape(e, op, kh, kw, sh, sw, 1, 1, (int)l->iv[PL_PAD], 1, 1);
+    OUT(e, "        kdl_pool2d_forward(%s, %s, &s, %s);\n", bref(e, op->out[0]), bref(e, op->in[0]),
+        l->iv[PL_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+    OUT(e, "    }\n");
+}
+
+static void emit_global_pool(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    if (l->iv[GP_CFIRST]) {
+        unsupported(e, op, "data_format=\"channels_first\"");
+        return;
+    }
+    const Shape *in = &op->in[0]->shape;
+    int64_t c = in->d[in->rank - 1], spatial = shape_numel(in, 1) / (c ? c : 1);
+    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %lld, %lld, %s);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), (long long)spatial, (long long)c,
+        l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+}
+
+static void emit_dense(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    if (find_weight(l, "lora_kernel_a")) {
+        unsupported(e, op, "LoRA (lora_rank)");
+        return;
+    }
+    const Shape *in = &op->in[0]->shape;
+    Arena *a = e->c->arena;
+    OUT(e, "    kdl_dense_forward(%s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s);\n",
+        bref(e, op->out[0]), bref(e, op->in[0]), wref(e, l, "kernel"), wref(e, l, "bias"),
+        rows_expr(e, in), (long long)in->d[in->rank - 1], (long long)l->iv[DN_UNITS],
+        act_enum(a, op->act), fstr(a, op_alpha(op)));
+}
+
+static void emit_activation(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    Arena *a = e->c->arena;
+    const Shape *s = &op->out[0]->shape;
+    ActKind act = l->act;
+    double alpha = act_default_alpha(act);
+    const char *k = l->class_name;
+    if (!strcmp(k, "LeakyReLU")) {
+        act = ACT_LEAKY_RELU;
+        alpha = l->fv[0];
+    } else if (!strcmp(k, "ReLU")) {
+        // iv[0]: has max_value; fv: max_value, negative_slope, threshold.
+        bool plain = !l->iv[0] && l->fv[1] == 0 && l->fv[2] == 0;
+        bool relu6 = l->iv[0] && l->fv[0] == 6 && l->fv[1] == 0 && l->fv[2] == 0;
+        bool leaky = !l->iv[0] && l->fv[1] != 0 && l->fv[2] == 0;
+        if (!plain && !relu6 && !leaky) {
+            unsupported(e, op, "ReLU with this max_value/threshold");
+            return;
+        }
+        act = plain ? ACT_RELU : relu6 ? ACT_RELU6 : ACT_LEAKY_RELU;
+        alpha = l->fv[1];
+    } else if (!strcmp(k, "Softmax")) {
+        int64_t axis = l->iv[0];
+        if (axis != -1 && axis != s->rank - 1) {
+            unsupported(e, op, "Softmax over an axis other than the last");
+            return;
+        }
+        act = ACT_SOFTMAX;
+    }
+    OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), rows_expr(e, s), (long long)s->d[s->rank - 1], act_enum(a, act),
+        fstr(a, alpha));
+}
+
+static void emit_copy(Emit *e, IrOp *op) {
+    OUT(e, "    memmove(%s, %s, sizeof(float) * (size_t)batch * %lldu);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), (long long)op->in[0]->size);
+}
+
+static void emit_batchnorm(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    const Shape *s = &op->in[0]->shape;
+    if (l->iv[BN_NAXIS] != s->rank - 1) {
+        unsupported(e, op, "BatchNormalization over an axis other than the last");
+        return;
+    }
+    OUT(e, "    kdl_batchnorm_forward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"), wref(e, l, "moving_mean"),
+        wref(e, l, "moving_variance"), fstr(e->c->arena, l->fv[1]), rows_expr(e, s),
+        (long long)s->d[s->rank - 1]);
+}
+
+static void emit_layernorm(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    const Shape *s = &op->in[0]->shape;
+    if (l->iv[LN_NAXES] != 1 || (l->iv[LN_AXES] != s->rank - 1 && l->iv[LN_AXES] != -1) ||
+        l->iv[LN_RMS]) {
+        unsupported(e, op, "LayerNormalization other than over the last axis");
+        return;
+    }
+    OUT(e, "    kdl_layernorm_forward(%s, %s, %s, %s, %s, %s, %lld);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"), fstr(e->c->arena, l->fv[0]),
+        rows_expr(e, s), (long long)s->d[s->rank - 1]);
+}
+
+// A static int array literal of a shape padded on the left with 1s to rank.
+static const char *shape_lit(Emit *e, const Shape *s, int rank) {
+    Buf b = {0};
+    buf_puts(e->c->arena, &b, "{batch");
+    for (int i = 1; i < rank; i++) {
+        int k = i - (rank - s->rank);
+        buf_printf(e->c->arena, &b, ", %lld", k >= 1 ? (long long)s->d[k] : 1LL);
+    }
+    buf_putc(e->c->arena, &b, '}');
+    return buf_str(e->c->arena, &b);
+}
+
+static void emit_merge(Emit *e, IrOp *op) {
+    static const char *const ops[] = {"KDL_MERGE_ADD", "KDL_MERGE_SUB", "KDL_MERGE_MUL",
+                                      "KDL_MERGE_ADD"};
+    int kind = (int)op->layer->iv[0];
+    const Shape *os = &op->out[0]->shape;
+    int rank = os->rank;
+    const char *out = bref(e, op->out[0]);
+    OUT(e, "    {\n");
+    OUT(e, "        const int so[] = %s;\n", shape_lit(e, os, rank));
+    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, &op->in[0]->shape, rank));
+    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, &op->in[1]->shape, rank));
+    OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, op->in[0]),
+        bref(e, op->in[1]), rank, ops[kind]);
+    for (int i = 2; i < op->nin; i++) {
+        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, &op->in[i]->shape, rank));
+        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
+            bref(e, op->in[i]), i, rank, ops[kind]);
+    }
+    if (kind == MG_AVG)
+        OUT(e, "        kdl_scale(%s, %s, (size_t)batch * %lldu, %s, 0.0f);\n", out, out,
+            (long long)op->out[0]->size, fstr(e->c->arena, 1.0 / op->nin));
+    OUT(e, "        (void)so;\n    }\n");
+}
+
+static void emit_concat(Emit *e, IrOp *op) {
+    // Seen as (outer, len_i * inner) rows: outer = batch * dims before the
+    // axis, inner = dims after it.
+    const Shape *os = &op->out[0]->shape;
+    int axis = (int)op->layer->iv[1];
+    int64_t outer = 1, inner = 1;
+    for (int i = 1; i < axis; i++)
+        outer *= os->d[i];
+    for (int i = axis + 1; i < os->rank; i++)
+        inner *= os->d[i];
+    OUT(e, "    {\n        const float *const ins[] = {");
+    for (int i = 0; i < op->nin; i++)
+        OUT(e, "%s%s", i ? ", " : "", bref(e, op->in[i]));
+    OUT(e, "};\n        const int lens[] = {");
+    for (int i = 0; i < op->nin; i++)
+        OUT(e, "%s%lld", i ? ", " : "", (long long)op->in[i]->shape.d[axis]);
+    OUT(e, "};\n        kdl_concat_forward(%s, ins, lens, %d, (size_t)batch * %lldu, %lldu);\n    }\n",
+        bref(e, op->out[0]), op->nin, (long long)outer, (long long)inner);
+}
+
+static void emit_embedding(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    if (op->in[0]->dtype != DT_INT32) {
+        unsupported(e, op, "an Embedding input that is not int32 (declare keras.Input(..., "
+                           "dtype=\"int32\"))");
+        return;
+    }
+    OUT(e, "    {\n        int64_t bad = 0;\n");
+    OUT(e, "        if (kdl_embedding_forward(%s, (const int32_t *)(const void *)%s, (size_t)batch * "
+           "%lldu, %s, %lld, %lld, &bad) != KDL_OK)\n            return KDL_ERR_INDEX;\n    }\n",
+        bref(e, op->out[0]), bref(e, op->in[0]), (long long)op->in[0]->size,
+        wref(e, l, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
+}
+
+static void emit_image(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    const char *k = l->class_name;
+    const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+    const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
+    long long h = is->d[1], w = is->d[2], ch = is->d[3];
+    if (!strcmp(k, "ZeroPadding2D")) {
+        if (l->iv[ZP_CFIRST]) {
+            unsupported(e, op, "data_format=\"channels_first\"");
+            return;
+        }
+        OUT(e, "    kdl_zero_pad2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %lld, %lld);\n",
+            out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
+            (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
+    } else if (!strcmp(k, "UpSampling2D")) {
+        if (l->iv[UP_CFIRST] || l->iv[UP_INTERP] != 0) {
+            unsupported(e, op, "channels_first or interpolation other than \"nearest\"");
+            return;
+        }
+        OUT(e, "    kdl_upsample2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out, in,
+            h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
+    } else {  // RandomCrop at inference: the centred window
+        if (l->iv[RC_CFIRST]) {
+            unsupported(e, op, "data_format=\"channels_first\"");
+            return;
+        }
+        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out, in,
+            h, w, ch, (long long)os->d[1], (long long)os->d[2]);
+    }
+}
+
+static void emit_rnn(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    Arena *a = e->c->arena;
+    const Shape *is = &op->in[0]->shape;
+    int kind = (int)l->iv[RN_KIND];
+    OUT(e, "    {\n        kdl_RnnShape s = {.n = batch, .t = %lld, .in_dim = %lld, .units = %lld, "
+           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
+        (long long)is->d[1], (long long)is->d[2], (long long)l->iv[RN_UNITS],
+        (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
+    const char *out = bref(e, op->out[0]);
+    const char *h = op->nout > 1 ? bref(e, op->out[1]) : "NULL";
+    const char *cs = op->nout > 2 ? bref(e, op->out[2]) : "NULL";
+    const char *cell = kind == RNN_SIMPLE ? "simple_rnn" : kind == RNN_LSTM ? "lstm" : "gru";
+    OUT(e, "        kdl_%s_forward(%s, %s, ", cell, out, h);
+    if (kind == RNN_LSTM)
+        OUT(e, "%s, ", cs);
+    OUT(e, "%s, %s, %s, %s, &s, %s", bref(e, op->in[0]), wref(e, l, "kernel"),
+        wref(e, l, "recurrent_kernel"), wref(e, l, "bias"), act_enum(a, l->act));
+    if (kind != RNN_SIMPLE)
+        OUT(e, ", %s", act_enum(a, (ActKind)l->iv[RN_REC_ACT]));
+    OUT(e, ", scratch);\n    }\n");
+}
+
+static void emit_op(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    const char *k = l->class_name;
+    OUT(e, "    /* %s (%s), %s:%d:", l->name, k, e->file, node_line(op->node));
+    for (int i = 0; i < op->nin; i++)
+        OUT(e, " %s", shape_str(e->c->arena, &op->in[i]->shape));
+    OUT(e, " ->");
+    for (int i = 0; i < op->nout; i++)
+        OUT(e, " %s", shape_str(e->c->arena, &op->out[i]->shape));
+    if (op->fused)
+        OUT(e, ", then %s (%s) fused", op->fused->name, op->fused->class_name);
+    OUT(e, " */\n");
+    if (!strcmp(k, "Dense"))
+        emit_dense(e, op);
+    else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
+             !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose"))
+        emit_conv(e, op);
+    else if (!strcmp(k, "MaxPooling1D") || !strcmp(k, "MaxPooling2D") ||
+             !strcmp(k, "AveragePooling1D") || !strcmp(k, "AveragePooling2D"))
+        emit_pool(e, op);
+    else if (!strncmp(k, "Global", 6))
+        emit_global_pool(e, op);
+    else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
+             !strcmp(k, "Softmax"))
+        emit_activation(e, op);
+    else if (!strcmp(k, "Dropout") || !strcmp(k, "Flatten") || !strcmp(k, "Reshape"))
+        emit_copy(e, op);
+    else if (!strcmp(k, "BatchNormalization"))
+        emit_batchnorm(e, op);
+    else if (!strcmp(k, "LayerNormalization"))
+        emit_layernorm(e, op);
+    else if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
+             !strcmp(k, "Average"))
+        emit_merge(e, op);
+    else if (!strcmp(k, "Concatenate"))
+        emit_concat(e, op);
+    else if (!strcmp(k, "Embedding"))
+        emit_embedding(e, op);
+    else if (!strcmp(k, "RepeatVector"))
+        OUT(e, "    kdl_repeat_forward(%s, %s, batch, %lld, %lld);\n", bref(e, op->out[0]),
+            bref(e, op->in[0]), (long long)op->out[0]->shape.d[1],
+            (long long)op->in[0]->shape.d[1]);
+    else if (!strcmp(k, "Rescaling"))
+        OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %lldu, %s, %s);\n", bref(e, op->out[0]),
+            bref(e, op->in[0]), (long long)op->in[0]->size, fstr(e->c->arena, l->fv[0]),
+            fstr(e->c->arena, l->fv[1]));
+    else if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "RandomCrop"))
+        emit_image(e, op);
+    else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))
+        emit_rnn(e, op);
+    else
+        unsupported(e, op, "this layer");
+}
+
+// ---- initializers -------------------------------------------------------------------
+
+// Keras's compute_fans for a kernel shape.
+static void fans(const Shape *s, double *fan_in, double *fan_out) {
+    if (s->rank == 0) {
+        *fan_in = *fan_out = 1;
+    } else if (s->rank == 1) {
+        *fan_in = *fan_out = (double)s->d[0];
+    } else {
+        double receptive = 1;
+        for (int i = 0; i < s->rank - 2; i++)
+            receptive *= (double)s->d[i];
+        *fan_in = (double)s->d[s->rank - 2] * receptive;
+        *fan_out = (double)s->d[s->rank - 1] * receptive;
+    }
+}
+
+static double obj_arg(const Object *o, const char *name, double dflt) {
+    for (int i = 0; o && i < o->sig->nparams; i++)
+        if (!strcmp(o->sig->params[i].name, name) && is_number(o->args[i]))
+            return num_val(o->args[i]);
+    return dflt;
+}
+
+static const char *obj_str(const Object *o, const char *name, const char *dflt) {
+    for (int i = 0; o && i < o->sig->nparams; i++)
+        if (!strcmp(o->sig->params[i].name, name) && o->args[i]->kind == V_STR)
+            return o->args[i]->u.str.s;
+    return dflt;
+}
+
+// snake_case name of an initializer value ("GlorotUniform" -> "glorot_uniform").
+static const char *init_name(Ctx *c, Value *v, const Object **obj) {
+    *obj = NULL;
+    if (v->kind == V_STR)
+        return v->u.str.s;
+    if (v->kind == V_OBJECT && !strcmp(v->u.object->module, "initializers")) {
+        *obj = v->u.object;
+        return snake_case(c->arena, v->u.object->cls);
+    }
+    return NULL;
+}
+
+// Emit the statement initialising field f (n floats, shape s) per Keras.
+static void emit_init_weight(Emit *e, Weight *w, const char *f, int line) {
+    Ctx *c = e->c;
+    Arena *a = c->arena;
+    int64_t n = numel0(&w->shape);
+    Value *iv = w->initializer ? w->initializer : v_none();
+    const Object *o = NULL;
+    const char *name = iv->kind == V_NONE ? "zeros" : init_name(c, iv, &o);
+    if (!name) {
+        error_at(c, w->owner->span, "%s: initializer %s of weight %s is not supported by the code "
+                 "generator", layer_label(c, w->owner), value_repr(c, iv), w->name);
+        e->ok = false;
+        return;
+    }
+    double fi, fo;
+    fans(&w->shape, &fi, &fo);
+    // Keras's VarianceScaling: scale / n with n = fan_in, fan_out or their mean.
+    double scale = 1, nfan = (fi + fo) / 2;
+    const char *dist = NULL;
+    if (!strcmp(name, "glorot_uniform")) dist = "uniform";
+    else if (!strcmp(name, "glorot_normal")) dist = "truncated_normal";
+    else if (!strcmp(name, "he_uniform")) dist = "uniform", scale = 2, nfan = fi;
+    else if (!strcmp(name, "he_normal")) dist = "truncated_normal", scale = 2, nfan = fi;
+    else if (!strcmp(name, "lecun_uniform")) dist = "uniform", nfan = fi;
+    else if (!strcmp(name, "lecun_normal")) dist = "truncated_normal", nfan = fi;
+    else if (!strcmp(name, "variance_scaling")) {
+        scale = obj_arg(o, "scale", 1.0);
+        const char *mode = obj_str(o, "mode", "fan_in");
+        nfan = !strcmp(mode, "fan_in") ? fi : !strcmp(mode, "fan_out") ? fo : (fi + fo) / 2;
+        dist = obj_str(o, "distribution", "truncated_normal");
+    }
+    OUT(e, "    /* %s/%s %s: %s (%s:%d) */\n", w->owner->name, w->name,
+        shape_pystr(a, &w->shape), name, e->file, line);
+    if (dist) {
+        double v = scale / (nfan > 1 ? nfan : 1);
+        if (!strcmp(dist, "uniform")) {
+            double lim = sqrt(3 * v);
+            OUT(e, "    kdl_init_uniform(%s, %lldu, %s, %s, &r);\n", f, (long long)n, fstr(a, -lim),
+                fstr(a, lim));
+        } else if (!strcmp(dist, "untruncated_normal") || !strcmp(dist, "normal")) {
+            OUT(e, "    kdl_init_normal(%s, %lldu, 0.0f, %s, 0, &r);\n", f, (long long)n,
+                fstr(a, sqrt(v)));
+        } else {
+            // 0.879...: the stddev of a unit normal truncated at 2 stddevs.
+            OUT(e, "    kdl_init_normal(%s, %lldu, 0.0f, %s, 1, &r);\n", f, (long long)n,
+                fstr(a, sqrt(v) / 0.87962566103423978));
+        }
+    } else if (!strcmp(name, "zeros") || !strcmp(name, "ones") || !strcmp(name, "constant")) {
+        double v = !strcmp(name, "ones") ? 1.0 : !strcmp(name, "constant") ? obj_arg(o, "value", 0) : 0;
+        OUT(e, "    kdl_init_constant(%s, %lldu, %s);\n", f, (long long)n, fstr(a, v));
+    } else if (!strcmp(name, "uniform") || !strcmp(name, "random_uniform")) {
+        OUT(e, "    kdl_init_uniform(%s, %lldu, %s, %s, &r);\n", f, (long long)n,
+            fstr(a, obj_arg(o, "minval", -0.05)), fstr(a, obj_arg(o, "maxval", 0.05)));
+    } else if (!strcmp(name, "normal") || !strcmp(name, "random_normal") ||
+               !strcmp(name, "truncated_normal")) {
+        OUT(e, "    kdl_init_normal(%s, %lldu, %s, %s, %d, &r);\n", f, (long long)n,
+            fstr(a, obj_arg(o, "mean", 0)), fstr(a, obj_arg(o, "stddev", 0.05)),
+            !strcmp(name, "truncated_normal"));
+    } else if (!strcmp(name, "orthogonal")) {
+        // Keras flattens the kernel to (prod(shape[:-1]), shape[-1]).
+        int64_t cols = w->shape.rank ? w->shape.d[w->shape.rank - 1] : 1;
+        OUT(e, "    kdl_init_orthogonal(%s, %lld, %lld, %s, &r);\n", f,
+            (long long)(cols ? n / cols : 0), (long long)cols, fstr(a, obj_arg(o, "gain", 1.0)));
+    } else {
+        error_at(c, w->owner->span, "%s: initializer '%s' is not supported by the code generator",
+                 layer_label(c, w->owner), name);
+        e->ok = false;
+    }
+    // LSTM unit_forget_bias: the forget gate's slice of the bias starts at 1.
+    if (!strcmp(w->name, "bias") && !strcmp(w->owner->class_name, "LSTM") &&
+        w->owner->iv[RN_FORGET_BIAS]) {
+        int64_t u = w->owner->iv[RN_UNITS];
+        OUT(e, "    kdl_init_constant(%s + %lld, %lldu, 1.0f);\n", f, (long long)u, (long long)u);
+    }
+}
+
+// ---- the file ------------------------------------------------------------------------
+
+// Models bound to top-level names, each once, in binding order.
+static void file_models(Ctx *c, Vec *names, Vec *models) {
+    Dict *g = c->globals->vars;
+    for (int i = 0; i < g->keys.len; i++) {
+        Value *v = g->vals.data[i];
+        if (v->kind != V_LAYER || !v->u.layer->model || v->u.layer->model->custom_layer)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < models->len; k++)
+            seen |= models->data[k] == v->u.layer;
+        if (seen)
+            continue;
+        vec_push(c->arena, names, (void *)((Value *)g->keys.data[i])->u.str.s);
+        vec_push(c->arena, models, v->u.layer);
+    }
+}
+
+// The weights a model reads, in op order (each once).
+static void model_wlayers(IrModel *m, Vec *out, Arena *a) {
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        bool seen = false;
+        for (int k = 0; k < out->len; k++)
+            seen |= out->data[k] == op->layer;
+        if (!seen && op->layer->nweights)
+            vec_push(a, out, op->layer);
+    }
+}
+
+static const char *dtype_c(DType t) {
+    return t == DT_FLOAT32 ? "float" : "int32_t";
+}
+
+static void emit_model(Emit *e, IrModel *m) {
+    Arena *a = e->c->arena;
+    const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
+    char *UP = arena_strdup(a, P);
+    for (char *p = UP; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    Layer *md = m->model;
+    Vec wl = {0};
+    model_wlayers(m, &wl, a);
+    int nweights = 0;
+    for (int i = 0; i < wl.len; i++)
+        nweights += ((Layer *)wl.data[i])->nweights;
+
+    // Header: constants and prototypes.
+    HDR(e, "\n/* Model \"%s\" (%s), %s:%d, bound to `%s`. */\n", md->name, md->class_name, e->file,
+        src_line(md), m->cname);
+    HDR(e, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", UP, m->ninputs, UP, m->noutputs);
+    for (int i = 0; i < m->ninputs; i++)
+        HDR(e, "#define %s_INPUT%d_SIZE %lld /* %s per sample: %s */\n", UP, i,
+            (long long)m->inputs[i]->size, dtype_c(m->inputs[i]->dtype),
+            shape_str(a, &m->inputs[i]->shape));
+    for (int i = 0; i < m->noutputs; i++)
+        HDR(e, "#define %s_OUTPUT%d_SIZE %lld /* floats per sample: %s */\n", UP, i,
+            (long long)m->outputs[i]->size, shape_str(a, &m->outputs[i]->shape));
+    HDR(e, "#define %s_ARENA_FLOATS_PER_SAMPLE %lld\n", UP, (long long)m->arena_floats);
+    HDR(e, "#define %s_NUM_WEIGHTS %d\n", UP, nweights);
+    HDR(e, "typedef struct %s %s;\n", P, P);
+    HDR(e, "%s *%s_create(int max_batch);\n", P, P);
+    HDR(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch);\n", P, P, e->stem);
+    HDR(e, "void %s_destroy(%s *m);\n", P, P);
+    HDR(e, "%s_Weights *%s_weights(%s *m);\n", e->stem, P, P);
+    HDR(e, "kdl_Status %s_init(%s *m, uint64_t seed);\n", P, P);
+    HDR(e, "kdl_Status %s_load(%s *m, const char *path, char *err, size_t errlen);\n", P, P);
+    HDR(e, "kdl_Status %s_save(const %s *m, const char *path, char *err, size_t errlen);\n", P, P);
+    HDR(e, "/* inputs[i] holds batch * INPUTi_SIZE values, outputs[i] batch * OUTPUTi_SIZE. */\n");
+    HDR(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
+           "float *const outputs[]);\n", P, P);
+
+    // Source: the model object and its lifecycle.
+    OUT(e, "\n/* ==== model \"%s\" (%s), %s:%d ==== */\n\n", md->name, md->class_name, e->file,
+        src_line(md));
+    OUT(e, "struct %s {\n    %s_Weights *w;\n    int owns_weights;\n    int max_batch;\n"
+           "    float *arena;\n    float *scratch;\n};\n\n", P, e->stem);
+    // Scratch: the largest any conv/RNN op needs at max_batch.
+    OUT(e, "static size_t %s_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n", P);
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        const char *k = op->layer->class_name;
+        bool conv = !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "SeparableConv2D");
+        bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
+        if (conv) {
+            const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+            bool sep = !strcmp(k, "SeparableConv2D");
+            Layer *l = op->layer;
+            int r = (int)l->iv[CV_RANK];
+            OUT(e, "    { /* %s */\n        kdl_ConvShape s = {.n = max_batch, .h = %lld, .w = %lld, "
+                   ".c = %lld, .oh = %lld, .ow = %lld, .f = %lld, .kh = %lld, .kw = %lld, "
+                   ".sh = %lld, .sw = %lld, .dh = %lld, .dw = %lld, .groups = %lld, "
+                   ".depth_multiplier = 1};\n", l->name,
+                (long long)(sep ? os->d[1] : r == 2 ? is->d[1] : 1),
+                (long long)(sep ? os->d[2] : is->d[r]),
+                (long long)(sep ? op->tmp->shape.d[3] : is->d[is->rank - 1]),
+                (long long)(r == 2 ? os->d[1] : 1), (long long)os->d[r],
+                (long long)os->d[os->rank - 1], (long long)(sep ? 1 : r == 2 ? l->iv[CV_K] : 1),
+                (long long)(sep ? 1 : l->iv[CV_K + r - 1]), (long long)(sep ? 1 : r == 2 ? l->iv[CV_S] : 1),
+                (long long)(sep ? 1 : l->iv[CV_S + r - 1]), (long long)(sep ? 1 : r == 2 ? l->iv[CV_D] : 1),
+                (long long)(sep ? 1 : l->iv[CV_D + r - 1]), (long long)(sep ? 1 : l->iv[CV_GROUPS]));
+            OUT(e, "        k = kdl_conv2d_scratch(&s);\n        n = k > n ? k : n;\n    }\n");
+        } else if (rnn) {
+            const Shape *is = &op->in[0]->shape;
+            OUT(e, "    { /* %s */\n        kdl_RnnShape s = {.n = max_batch, .t = %lld, .in_dim = %lld, "
+                   ".units = %lld};\n", op->layer->name, (long long)is->d[1], (long long)is->d[2],
+                (long long)op->layer->iv[RN_UNITS]);
+            OUT(e, "        k = kdl_rnn_scratch(&s);\n        n = k > n ? k : n;\n    }\n");
+        }
+    }
+    OUT(e, "    (void)k;\n    return n;\n}\n\n");
+    OUT(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch) {\n", P, P, e->stem);
+    OUT(e, "    if (max_batch < 1)\n        return NULL;\n");
+    OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = %s_scratch_floats(max_batch);\n",
+        (long long)m->arena_floats, P);
+    OUT(e, "    size_t wbytes = weights ? 0 : sizeof(%s_Weights);\n", e->stem);
+    OUT(e, "    /* One allocation: the model, its weights (unless shared), the arena and scratch. */\n");
+    OUT(e, "    size_t head = (sizeof(%s) + 63) / 64 * 64, wsize = (wbytes + 63) / 64 * 64;\n", P);
+    OUT(e, "    char *mem = calloc(1, head + wsize + sizeof(float) * (arena + scratch + 1));\n");
+    OUT(e, "    if (!mem)\n        return NULL;\n");
+    OUT(e, "    %s *m = (%s *)(void *)mem;\n", P, P);
+    OUT(e, "    m->w = weights ? weights : (%s_Weights *)(void *)(mem + head);\n", e->stem);
+    OUT(e, "    m->owns_weights = weights == NULL;\n    m->max_batch = max_batch;\n");
+    OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + arena;\n");
+    OUT(e, "    return m;\n}\n\n");
+    OUT(e, "%s *%s_create(int max_batch) {\n    return %s_create_shared(NULL, max_batch);\n}\n\n", P, P, P);
+    OUT(e, "void %s_destroy(%s *m) {\n    free(m);\n}\n\n", P, P);
+    OUT(e, "%s_Weights *%s_weights(%s *m) {\n    return m->w;\n}\n\n", e->stem, P, P);
+
+    // init
+    OUT(e, "kdl_Status %s_init(%s *m, uint64_t seed) {\n    %s_Weights *w = m->w;\n    kdl_Rng r;\n"
+           "    kdl_rng_seed(&r, seed);\n", P, P, e->stem);
+    for (int i = 0; i < wl.len; i++) {
+        Layer *l = wl.data[i];
+        for (int k = 0; k < l->nweights; k++)
+            emit_init_weight(e, l->weights[k], wfield(e, l, l->weights[k]->name), src_line(l));
+    }
+    OUT(e, "    return KDL_OK;\n}\n\n");
+
+    // weight table for load/save
+    OUT(e, "static int %s_specs(const %s *m, kdl_WeightSpec *specs) {\n    %s_Weights *w = m->w;\n"
+           "    int n = 0;\n", P, P, e->stem);
+    for (int i = 0; i < wl.len; i++) {
+        Layer *l = wl.data[i];
+        for (int k = 0; k < l->nweights; k++) {
+            Weight *w = l->weights[k];
+            OUT(e, "    specs[n++] = (kdl_WeightSpec){\"%s/%s\", %d, {", l->name, w->name, w->shape.rank);
+            for (int d = 0; d < w->shape.rank; d++)
+                OUT(e, "%s%lld", d ? ", " : "", (long long)w->shape.d[d]);
+            OUT(e, "}, %s};\n", wfield(e, l, w->name));
+        }
+    }
+    OUT(e, "    return n;\n}\n\n");
+    OUT(e, "kdl_Status %s_load(%s *m, const char *path, char *err, size_t errlen) {\n"
+           "    kdl_WeightSpec specs[%d + 1];\n    int n = %s_specs(m, specs);\n"
+           "    return kdl_safetensors_load(path, specs, n, err, errlen);\n}\n\n",
+        P, P, nweights, P);
+    OUT(e, "kdl_Status %s_save(const %s *m, const char *path, char *err, size_t errlen) {\n"
+           "    kdl_WeightSpec specs[%d + 1];\n    int n = %s_specs(m, specs);\n"
+           "    return kdl_safetensors_save(path, specs, n, \"\\\"format\\\":\\\"kdl\\\"\", err, errlen);\n}\n\n",
+        P, P, nweights, P);
+
+    // predict
+    OUT(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
+           "float *const outputs[]) {\n", P, P);
+    OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n");
+    OUT(e, "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = m->scratch;\n",
+        e->stem);
+    for (int i = 0; i < m->ninputs; i++)
+        OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n", dtype_c(m->inputs[i]->dtype),
+            i, dtype_c(m->inputs[i]->dtype), i, m->inputs[i]->what, shape_str(a, &m->inputs[i]->shape));
+    OUT(e, "    (void)w;\n    (void)arena;\n    (void)scratch;\n");
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (!op->dead)
+            emit_op(e, op);
+    }
+    for (int i = 0; i < m->noutputs; i++)
+        OUT(e, "    memcpy(outputs[%d], %s, sizeof(float) * (size_t)batch * %lldu); /* output %d %s */\n",
+            i, bref(e, m->outputs[i]), (long long)m->outputs[i]->size, i,
+            shape_str(a, &m->outputs[i]->shape));
+    OUT(e, "    return KDL_OK;\n}\n");
+}
+
+static bool write_file(Ctx *c, const char *path, const char *text) {
+    char *tmp = arena_printf(c->arena, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(c->err, "kdlc: error: cannot write '%s': %s\n", tmp, strerror(errno));
+        return false;
+    }
+    size_t n = strlen(text);
+    bool ok = fwrite(text, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(c->err, "kdlc: error: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+        return false;
+    }
+    return true;
+}
+
+static const char *file_stem(Arena *a, const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    return c_ident(a, arena_strndup(a, base, n));
+}
+
+bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
+    Arena *a = c->arena;
+    Emit e = {.c = c, .ok = true};
+    e.stem = file_stem(a, kdl_path);
+    const char *slash = strrchr(kdl_path, '/');
+    e.file = slash ? slash + 1 : kdl_path;
+    Vec names = {0}, models = {0};
+    file_models(c, &names, &models);
+    if (models.len == 0) {
+        fprintf(c->err, "kdlc: error: %s binds no model to a top-level name; nothing to emit\n",
+                kdl_path);
+        return false;
+    }
+    Vec irs = {0};
+    for (int i = 0; i < models.len; i++) {
+        Layer *md = models.data[i];
+        if (!model_is_built(md)) {
+            error_at(c, md->span, "model '%s' is not built, so it has no shapes to compile; build "
+                     "it (model.build(shape) or call it on a keras.Input) first", md->name);
+            e.ok = false;
+            continue;
+        }
+        IrModel *m = lower_model(c, md, c_ident(a, names.data[i]));
+        if (!m) {
+            e.ok = false;
+            continue;
+        }
+        if (!o->no_fuse)
+            ir_fuse(m);
+        ir_plan(c, m);
+        vec_push(a, &irs, m);
+        for (int k = 0; k < m->ops.len; k++)
+            add_wlayer(&e, ((IrOp *)m->ops.data[k])->layer);
+    }
+    if (!e.ok)
+        return false;
+    char *guard = arena_printf(a, "%s_H", e.stem);
+    for (char *p = guard; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    HDR(&e, "/* %s.h - generated by kdlc %s from %s. Do not edit. */\n", e.stem, KDLC_VERSION, e.file);
+    HDR(&e, "#ifndef %s\n#define %s\n\n#include <kdl.h>\n#include <stddef.h>\n#include <stdint.h>\n\n",
+        guard, guard);
+    HDR(&e, "/* Every weight of every model in %s; models that share layers share fields. */\n",
+        e.file);
+    HDR(&e, "typedef struct %s_Weights {\n", e.stem);
+    int64_t wfloats = 0;
+    for (int i = 0; i < e.wlayers.len; i++) {
+        Layer *l = e.wlayers.data[i];
+        for (int k = 0; k < l->nweights; k++) {
+            Weight *w = l->weights[k];
+            int64_t n = numel0(&w->shape);
+            wfloats += n;
+            HDR(&e, "    float %s_%s[%lld]; /* %s/%s %s, %s:%d */\n", (const char *)e.wprefix.data[i],
+                c_ident(a, w->name), (long long)(n ? n : 1), l->name, w->name,
+                shape_pystr(a, &w->shape), e.file, src_line(l));
+        }
+    }
+    if (wfloats == 0)
+        HDR(&e, "    float unused; /* the file's models have no weights */\n");
+    HDR(&e, "} %s_Weights;\n", e.stem);
+    OUT(&e, "/* %s.c - generated by kdlc %s from %s. Do not edit. */\n#include \"%s.h\"\n\n"
+            "#include <stdlib.h>\n#include <string.h>\n", e.stem, KDLC_VERSION, e.file, e.stem);
+    for (int i = 0; i < irs.len; i++)
+        emit_model(&e, irs.data[i]);
+    HDR(&e, "\n#endif\n");
+    if (!e.ok)
+        return false;
+    if (o->stats) {
+        printf("weights: %lld floats (%lld bytes)\n", (long long)wfloats, (long long)wfloats * 4);
+        for (int i = 0; i < irs.len; i++) {
+            IrModel *m = irs.data[i];
+            int live = 0;
+            for (int k = 0; k < m->ops.len; k++)
+                live += !((IrOp *)m->ops.data[k])->dead;
+            printf("model %s (%s): %d ops, activation arena %lld floats (%lld bytes) per sample\n",
+                   m->cname, m->model->name, live, (long long)m->arena_floats,
+                   (long long)m->arena_floats * 4);
+        }
+    }
+    mkdir(o->outdir, 0777);
+    const char *hpath = arena_printf(a, "%s/%s.h", o->outdir, e.stem);
+    const char *cpath = arena_printf(a, "%s/%s.c", o->outdir, e.stem);
+    return write_file(c, hpath, buf_str(a, &e.h)) && write_file(c, cpath, buf_str(a, &e.src));
+}

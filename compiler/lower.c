@@ -1,0 +1,351 @@
+/*
+ * lower.c - from a model's graph to the IR the C emitter prints.
+ *
+ * Requires: a built model (Graph of CallNodes, compiler/model.c).
+ * Provides: an IrModel per model: one IrOp per layer call in execution
+ * order (nested models inlined), one IrBuf per tensor with its per-sample
+ * size, and after the passes below an arena offset for every buffer.
+ *
+ *   lower_model   graph -> ops and buffers (inference graph, training=False)
+ *   fuse          (unless --no-fuse) activation layers folded into the
+ *                 Dense/Conv before them; Dropout, Flatten, Reshape and
+ *                 linear activations become aliases (no code, shared storage)
+ *   plan          liveness-based first-fit offsets in one activation arena,
+ *                 in floats per sample (every buffer scales with the batch)
+ *
+ * Errors (shapes the generator cannot handle yet) are reported at the layer
+ * call that needs them.
+ */
+#include "kdlc.h"
+#include "layer_data.h"
+
+#include <string.h>
+
+static IrBuf *buf_new(Ctx *c, IrModel *m, const Shape *s, DType dt, const char *what) {
+    IrBuf *b = arena_alloc(c->arena, sizeof *b);
+    b->id = m->bufs.len;
+    b->shape = *s;
+    b->dtype = dt;
+    b->size = shape_numel(s, 1);
+    b->def = -1;
+    b->last = -1;
+    b->input = -1;
+    b->output = -1;
+    b->what = what;
+    vec_push(c->arena, &m->bufs, b);
+    return b;
+}
+
+// The buffer holding a tensor, by the tensor map of the graph being lowered.
+typedef struct TMap {
+    Vec from, to;   // Tensor* -> IrBuf*
+} TMap;
+
+static IrBuf *tmap_get(TMap *t, const Tensor *x) {
+    for (int i = t->from.len - 1; i >= 0; i--)
+        if (t->from.data[i] == x)
+            return t->to.data[i];
+    return NULL;
+}
+
+static void tmap_put(Ctx *c, TMap *t, const Tensor *x, IrBuf *b) {
+    vec_push(c->arena, &t->from, (void *)x);
+    vec_push(c->arena, &t->to, b);
+}
+
+static bool shape_known(const Shape *s) {
+    for (int i = 1; i < s->rank; i++)
+        if (s->d[i] == DIM_NONE)
+            return false;
+    return true;
+}
+
+static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth);
+
+// One call: an IrOp, or the inlined graph of a nested model.
+static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
+    Layer *l = n->layer;
+    IrBuf *in[MAX_IO];
+    for (int i = 0; i < n->nin; i++) {
+        in[i] = tmap_get(t, n->in[i]);
+        if (!in[i])
+            die("lower: tensor %s has no buffer", n->in[i]->name);
+    }
+    for (int i = 0; i < n->nout; i++) {
+        if (!shape_known(&n->out[i]->shape)) {
+            error_at(c, n->span, "%s: output shape %s has a None dimension; the code generator "
+                     "needs every non-batch dimension known (declare it in keras.Input)",
+                     layer_label(c, l), shape_pystr(c->arena, &n->out[i]->shape));
+            return false;
+        }
+    }
+    if (l->model) {
+        // Inline the nested model: its inputs are our input buffers.
+        Graph *g = l->model->graph;
+        if (!g || g->ninputs != n->nin) {
+            error_at(c, n->span, "%s: cannot inline this nested model", layer_label(c, l));
+            return false;
+        }
+        TMap inner = {0};
+        for (int i = 0; i < g->ninputs; i++) {
+            if (!shape_eq(&g->inputs[i]->shape, &n->in[i]->shape) &&
+                g->inputs[i]->shape.rank == n->in[i]->shape.rank) {
+                bool ok = true;
+                for (int k = 1; k < g->inputs[i]->shape.rank; k++)
+                    if (g->inputs[i]->shape.d[k] != n->in[i]->shape.d[k])
+                        ok = false;
+                if (!ok) {
+                    error_at(c, n->span, "%s was built for inputs %s; calling it on %s is not "
+                             "supported by the code generator yet", layer_label(c, l),
+                             shape_pystr(c->arena, &g->inputs[i]->shape),
+                             shape_pystr(c->arena, &n->in[i]->shape));
+                    return false;
+                }
+            }
+            tmap_put(c, &inner, g->inputs[i], in[i]);
+        }
+        if (depth > 16 || !lower_graph(c, m, g, &inner, depth + 1))
+            return false;
+        for (int i = 0; i < n->nout && i < g->noutputs; i++)
+            tmap_put(c, t, n->out[i], tmap_get(&inner, g->outputs[i]));
+        return true;
+    }
+    IrOp *op = arena_alloc(c->arena, sizeof *op);
+    op->layer = l;
+    op->node = n;
+    op->nin = n->nin;
+    for (int i = 0; i < n->nin; i++)
+        op->in[i] = in[i];
+    op->nout = n->nout;
+    op->act = l->act;
+    for (int i = 0; i < n->nout; i++) {
+        op->out[i] = buf_new(c, m, &n->out[i]->shape, n->out[i]->dtype, l->name);
+        tmap_put(c, t, n->out[i], op->out[i]);
+    }
+    if (!strcmp(l->class_name, "SeparableConv2D")) {
+        // The depthwise half writes (batch, oh, ow, C * depth_multiplier).
+        Shape ts = n->out[0]->shape;
+        ts.d[ts.rank - 1] = n->in[0]->shape.d[n->in[0]->shape.rank - 1] * l->iv[CV_DM];
+        op->tmp = buf_new(c, m, &ts, DT_FLOAT32, l->name);
+    }
+    vec_push(c->arena, &m->ops, op);
+    return true;
+}
+
+static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth) {
+    for (int i = 0; i < g->nnodes; i++) {
+        CallNode *n = g->nodes[i];
+        if (n->nin == 0)
+            continue;   // an InputLayer: its tensor is mapped already
+        if (!lower_node(c, m, n, t, depth))
+            return false;
+    }
+    return true;
+}
+
+IrModel *lower_model(Ctx *c, Layer *model, const char *cname) {
+    Graph *g = model->model->graph;
+    IrModel *m = arena_alloc(c->arena, sizeof *m);
+    m->model = model;
+    m->cname = cname;
+    TMap t = {0};
+    m->ninputs = g->ninputs;
+    m->inputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->ninputs + 1));
+    for (int i = 0; i < g->ninputs; i++) {
+        Tensor *x = g->inputs[i];
+        if (!shape_known(&x->shape)) {
+            error_at(c, model->span, "model %s: input %d has shape %s; the code generator needs "
+                     "every non-batch dimension known", model->name, i,
+                     shape_pystr(c->arena, &x->shape));
+            return NULL;
+        }
+        IrBuf *b = buf_new(c, m, &x->shape, x->dtype, x->name);
+        b->input = i;
+        m->inputs[i] = b;
+        tmap_put(c, &t, x, b);
+    }
+    if (!lower_graph(c, m, g, &t, 0))
+        return NULL;
+    m->noutputs = g->noutputs;
+    m->outputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->noutputs + 1));
+    for (int i = 0; i < g->noutputs; i++) {
+        m->outputs[i] = tmap_get(&t, g->outputs[i]);
+        if (!m->outputs[i])
+            die("lower: output %d has no buffer", i);
+    }
+    return m;
+}
+
+// ---- fusion -----------------------------------------------------------------
+
+static const char *class_of(const IrOp *op) {
+    return op->layer->class_name;
+}
+
+static int consumers(IrModel *m, const IrBuf *b) {
+    int n = 0;
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        for (int k = 0; k < op->nin; k++)
+            n += op->in[k] == b;
+    }
+    return n;
+}
+
+static bool is_output(IrModel *m, const IrBuf *b) {
+    for (int i = 0; i < m->noutputs; i++)
+        if (m->outputs[i] == b)
+            return true;
+    return false;
+}
+
+// The element-wise activation an op applies by itself, if it is a pure
+// activation layer that a preceding GEMM/conv could apply instead.
+static bool pure_activation(const IrOp *op, ActKind *act, double *alpha) {
+    const char *k = class_of(op);
+    if (!strcmp(k, "Activation")) {
+        *act = op->layer->act;
+        *alpha = 0.2;
+        return true;
+    }
+    if (!strcmp(k, "LeakyReLU")) {
+        *act = ACT_LEAKY_RELU;
+        *alpha = op->layer->fv[0];
+        return true;
+    }
+    return false;
+}
+
+static bool has_epilogue(const IrOp *op) {
+    const char *k = class_of(op);
+    return !strcmp(k, "Dense") || !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
+           !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
+           !strcmp(k, "Conv2DTranspose");
+}
+
+// Replace every use of `from` by `to` in the ops after index `after`.
+static void rename_uses(IrModel *m, int after, IrBuf *from, IrBuf *to) {
+    for (int i = after + 1; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        for (int k = 0; k < op->nin; k++)
+            if (op->in[k] == from)
+                op->in[k] = to;
+    }
+    for (int i = 0; i < m->noutputs; i++)
+        if (m->outputs[i] == from)
+            m->outputs[i] = to;
+}
+
+void ir_fuse(IrModel *m) {
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        const char *k = class_of(op);
+        // Identity at inference: Dropout; storage-only: Flatten, Reshape.
+        if (!strcmp(k, "Dropout") || !strcmp(k, "Flatten") || !strcmp(k, "Reshape") ||
+            (!strcmp(k, "Activation") && op->layer->act == ACT_LINEAR)) {
+            op->dead = true;
+            op->out[0]->alias = op->in[0]->alias ? op->in[0]->alias : op->in[0];
+            continue;
+        }
+        // An activation layer right after a GEMM/conv whose output feeds only it.
+        ActKind act;
+        double alpha;
+        if (!pure_activation(op, &act, &alpha))
+            continue;
+        IrBuf *src = op->in[0];
+        IrOp *prod = NULL;
+        for (int j = i - 1; j >= 0; j--) {
+            IrOp *p = m->ops.data[j];
+            if (!p->dead && p->nout == 1 && p->out[0] == src)
+                prod = p;
+        }
+        if (!prod || !has_epilogue(prod) || prod->act != ACT_LINEAR || src->alias ||
+            consumers(m, src) != 1 || is_output(m, src) || src->input >= 0)
+            continue;
+        prod->act = act;
+        prod->alpha = alpha;
+        prod->fused = op->layer;
+        op->dead = true;
+        // The producer now writes the activation's result: its buffer takes
+        // the place of the activation's output.
+        rename_uses(m, i, op->out[0], src);
+    }
+}
+
+// ---- arena planning -------------------------------------------------------------
+
+static IrBuf *root(IrBuf *b) {
+    while (b->alias)
+        b = b->alias;
+    return b;
+}
+
+void ir_plan(Ctx *c, IrModel *m) {
+    // Live ranges of root buffers: from the op that defines them to the
+    // last op reading them (or any alias of them); outputs live to the end.
+    int nops = m->ops.len;
+    for (int i = 0; i < m->bufs.len; i++) {
+        IrBuf *b = m->bufs.data[i];
+        b->def = -1;
+        b->last = -1;
+        b->offset = -1;
+    }
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        for (int k = 0; k < op->nout; k++) {
+            IrBuf *r = root(op->out[k]);
+            if (r->def < 0)
+                r->def = i;
+            if (r->last < i)
+                r->last = i;
+        }
+        for (int k = 0; k < op->nin; k++) {
+            IrBuf *r = root(op->in[k]);
+            if (r->last < i)
+                r->last = i;
+        }
+        if (op->tmp)
+            op->tmp->def = op->tmp->last = i;
+    }
+    for (int i = 0; i < m->noutputs; i++)
+        root(m->outputs[i])->last = nops;
+    // First fit in definition order: each buffer takes the lowest offset that
+    // does not overlap a buffer whose live range intersects its own.
+    Vec placed = {0};
+    int64_t peak = 0;
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        for (int k = 0; k <= op->nout; k++) {
+            IrBuf *b = k < op->nout ? root(op->out[k]) : op->tmp;
+            if (!b || b->offset >= 0 || b->input >= 0)
+                continue;
+            int64_t off = 0;
+            bool moved = true;
+            while (moved) {
+                moved = false;
+                for (int j = 0; j < placed.len; j++) {
+                    IrBuf *o = placed.data[j];
+                    bool live = !(o->last < b->def || b->last < o->def);
+                    bool overlap = off < o->offset + o->size && o->offset < off + b->size;
+                    if (live && overlap) {
+                        off = o->offset + o->size;
+                        moved = true;
+                    }
+                }
+            }
+            b->offset = off;
+            if (off + b->size > peak)
+                peak = off + b->size;
+            vec_push(c->arena, &placed, b);
+        }
+    }
+    m->arena_floats = peak;
+}
