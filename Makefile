@@ -66,6 +66,8 @@ $(B)/%.o: compiler/%.c $(wildcard compiler/*.h) compiler/activations.def | $(B)
 	$(CC) $(CFLAGS) -Icompiler -I$(B) -c $< -o $@
 
 $(B)/main.o $(B)/parse_glue.o: $(B)/parser.h $(B)/lexer.h
+# kdlc build links programs the way this runtime was built.
+$(B)/main.o: CFLAGS += -DKDL_LINK_FLAGS='"$(RT_LIBS) -lm $(LDFLAGS)"'
 
 RUNTIME_SRCS := $(wildcard runtime/*.c)
 RUNTIME_OBJS := $(RUNTIME_SRCS:runtime/%.c=$(B)/rt/%.o)
@@ -89,8 +91,8 @@ $(B)/rt_test_%: tests/runtime/test_%.c $(B)/libkdlrt.a include/kdl.h $(wildcard 
 $(B)/libkdlc.a: $(COMPILER_OBJS)
 	ar rcs $@ $^
 
-$(KDLC): $(B)/main.o $(B)/libkdlc.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+$(KDLC): $(B)/main.o $(B)/libkdlc.a $(if $(RUNTIME_SRCS),$(B)/libkdlrt.a)
+	$(CC) $(CFLAGS) $(B)/main.o $(B)/libkdlc.a -o $@ $(LDFLAGS)
 
 # Test helpers that link the compiler in-process (prefix fuzzing).
 $(B)/prefix_check: tests/tools/prefix_check.c $(B)/libkdlc.a compiler/kdlc.h

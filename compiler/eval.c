@@ -1508,8 +1508,7 @@ static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
         }
         if (a->kind == V_FLOAT)
             return v_float(c, n->op == OP_NEG ? -a->u.f : a->u.f);
-        if (a->kind == V_TENSOR && n->op == OP_NEG)
-            return tensor_binop(c, OP_MUL, a, v_int(c, -1), n->span);
+
         return type_error(c, n->span, "bad operand type for unary %s: '%s'", op_name(n->op),
                           value_type_name(a));
     }

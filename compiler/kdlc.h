@@ -603,6 +603,7 @@ typedef struct Ctx {
     int summary_columns;    // terminal columns for summaries (COLUMNS / tty / 80)
     int64_t random_seed;    // keras.utils.set_random_seed, for weight initialisation
     bool has_random_seed;
+    const char *emitted_stem;   // emit_c: the C prefix it used
 } Ctx;
 
 #define MAX_STEPS 5000000
@@ -656,6 +657,8 @@ Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at);
 // Only what keras.Layer/Model define (super().attr), not the subclass's own.
 Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at);
 void layer_set_attr(Ctx *c, Layer *l, const char *name, Value *v, Span name_span, Span at);
+// Recompute a subclass's tracked layers from its attributes.
+void layer_refresh_tracked(Ctx *c, Layer *l);
 Value *tensor_get_attr(Ctx *c, Value *self, const char *name, Span at);
 // x + y, x * y, ... on tensors: the Add / Subtract / Multiply layers.
 Value *tensor_binop(Ctx *c, OpKind op, Value *a, Value *b, Span at);
@@ -766,6 +769,7 @@ typedef struct EmitOpts {
     const char *outdir;
     bool no_fuse;
     bool stats;             // print memory statistics to stdout
+    bool program;           // also <stem>_main.c (kdlc build)
 } EmitOpts;
 
 // Write <outdir>/<stem>.h and .c; false after reporting errors.

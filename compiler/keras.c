@@ -238,6 +238,9 @@ static Value *shape_to_value(Ctx *c, const Shape *s) {
 
 // ---- layer construction -------------------------------------------------------------
 
+static bool input_layer_direct(Ctx *c, Layer *l, Span call);
+static bool dtype_from_value(Ctx *c, Value *v, Span at, DType *out);
+
 static bool check_name(Ctx *c, Value *v, Span at, const char **out) {
     if (v->kind == V_NONE) {
         *out = NULL;
@@ -325,7 +328,40 @@ Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span
     if (cls->flags & LC_BUILT_AT_INIT)
         l->built = true;
     vec_push(c->arena, &c->layers, l);
+    if ((cls->flags & LC_INPUT) && !input_layer_direct(c, l, call))
+        return v_error();
     return v_layer(c, l);
+}
+
+// keras.layers.InputLayer(shape=..., ...) made directly (Sequential's first
+// layer): its tensor and node, as keras.Input makes them. Keras 3 still
+// takes the Keras 2 name input_shape= for shape.
+static bool input_layer_direct(Ctx *c, Layer *l, Span call) {
+    Value *shape = larg(l, "shape"), *batch_shape = larg(l, "batch_shape");
+    Value *legacy = larg(l, "input_shape");
+    if (shape->kind == V_NONE)
+        shape = legacy;
+    Shape s;
+    if (batch_shape->kind != V_NONE) {
+        if (!shape_from_value(c, batch_shape, larg_span(l, "batch_shape"), &s, false))
+            return false;
+    } else if (shape->kind != V_NONE) {
+        if (!shape_from_value(c, shape, call, &s, true))
+            return false;
+        Value *bs = larg(l, "batch_size");
+        if (bs->kind == V_INT && bs->u.i > 0)
+            s.d[0] = bs->u.i;
+    } else {
+        error_at(c, call, "InputLayer needs a `shape` (or `batch_shape`) argument");
+        return false;
+    }
+    DType dt;
+    if (!dtype_from_value(c, larg(l, "dtype"), larg_span(l, "dtype"), &dt))
+        return false;
+    Value *nm = larg(l, "name");
+    l->dtype = dt;
+    input_layer_make(c, l, &s, dt, nm->kind == V_STR ? nm->u.str.s : NULL, call);
+    return true;
 }
 
 Layer *input_layer_new(Ctx *c, const char *name, Span at) {
@@ -365,10 +401,16 @@ static bool dtype_from_value(Ctx *c, Value *v, Span at, DType *out) {
 // keras.Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
 //             tensor=None, optional=False)
 static Value *b_input(ARGS) {
-    Value *shape = a[0], *batch_size = a[1], *dtype = a[2], *sparse = a[3], *batch_shape = a[4],
-          *name = a[5], *tensor = a[6];
+    // Bound in Keras's order: shape, batch_size, dtype, sparse, ragged,
+    // batch_shape, name, tensor, optional.
+    Value *shape = a[0], *batch_size = a[1], *dtype = a[2], *sparse = a[3], *ragged = a[4],
+          *batch_shape = a[5], *name = a[6], *tensor = a[7];
+    if (ragged->kind == V_BOOL && ragged->u.b) {
+        error_at(c, call, "ragged inputs are not supported");
+        return v_error();
+    }
     if (tensor->kind != V_NONE) {
-        error_at(c, sp[6], "keras.Input(tensor=...) is not supported");
+        error_at(c, sp[7], "keras.Input(tensor=...) is not supported");
         return v_error();
     }
     if (sparse->kind == V_BOOL && sparse->u.b) {
@@ -381,10 +423,10 @@ static Value *b_input(ARGS) {
         return v_error();
     }
     if (batch_shape->kind != V_NONE) {
-        if (!shape_from_value(c, batch_shape, sp[4], &s, false))
+        if (!shape_from_value(c, batch_shape, sp[5], &s, false))
             return v_error();
         if (s.rank == 0) {
-            error_at(c, sp[4], "`batch_shape` must have at least one dimension (the batch)");
+            error_at(c, sp[5], "`batch_shape` must have at least one dimension (the batch)");
             return v_error();
         }
     } else {
@@ -406,7 +448,7 @@ static Value *b_input(ARGS) {
     if (!dtype_from_value(c, dtype, sp[2], &dt))
         return v_error();
     const char *nm;
-    if (!check_name(c, name, sp[5], &nm))
+    if (!check_name(c, name, sp[6], &nm))
         return v_error();
     Layer *il = input_layer_new(c, nm, call);
     // Bind the layer's own record of its arguments for codegen and summaries.
@@ -1175,8 +1217,10 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
     }
     if (l->model && !l->model->custom_layer) {
         Model *m = l->model;
-        if (!strcmp(name, "layers"))
+        if (!strcmp(name, "layers")) {
+            layer_refresh_tracked(c, l);
             return layer_list(c, &m->layers);
+        }
         if (!strcmp(name, "inputs") || !strcmp(name, "outputs")) {
             if (!m->graph) {
                 error_at(c, at, "%s is not built yet: it has no %s", layer_label(c, l), name);
@@ -1210,26 +1254,38 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
 }
 
 // Track layers assigned to a subclass instance (also inside lists/dicts).
-static void track_layers(Ctx *c, Layer *owner, Value *v) {
+static void track_layers(Ctx *c, Layer *owner, Value *v, int depth) {
+    if (depth > 32)
+        return;
     if (v->kind == V_LAYER) {
+        if (v->u.layer == owner)
+            return;
         for (int i = 0; i < owner->tracked.len; i++)
             if (owner->tracked.data[i] == v->u.layer)
                 return;
         vec_push(c->arena, &owner->tracked, v->u.layer);
-        if (owner->model) {
-            bool seen = false;
-            for (int i = 0; i < owner->model->layers.len; i++)
-                if (owner->model->layers.data[i] == v->u.layer)
-                    seen = true;
-            if (!seen)
-                vec_push(c->arena, &owner->model->layers, v->u.layer);
-        }
     } else if (v->kind == V_LIST || v->kind == V_TUPLE) {
         for (int i = 0; i < list_len(v); i++)
-            track_layers(c, owner, list_get(v, i));
+            track_layers(c, owner, list_get(v, i), depth + 1);
     } else if (v->kind == V_DICT) {
         for (int i = 0; i < v->u.dict->vals.len; i++)
-            track_layers(c, owner, v->u.dict->vals.data[i]);
+            track_layers(c, owner, v->u.dict->vals.data[i], depth + 1);
+    }
+}
+
+// Keras tracks the layers of a subclass in attribute-assignment order,
+// including layers appended later to a list attribute (a TrackedList), so
+// the list is recomputed from the attributes whenever it is needed.
+void layer_refresh_tracked(Ctx *c, Layer *l) {
+    if (!l->ucls)
+        return;
+    l->tracked.len = 0;
+    for (int i = 0; i < l->attrs->vals.len; i++)
+        track_layers(c, l, l->attrs->vals.data[i], 0);
+    if (l->model) {
+        l->model->layers.len = 0;
+        for (int i = 0; i < l->tracked.len; i++)
+            vec_push(c->arena, &l->model->layers, l->tracked.data[i]);
     }
 }
 
@@ -1251,14 +1307,12 @@ void layer_set_attr(Ctx *c, Layer *l, const char *name, Value *v, Span name_span
                  layer_label(c, l));
         return;
     }
-    if (l->ucls) {
-        if (l == v->u.layer && v->kind == V_LAYER) {
-            error_at(c, at, "cannot assign a layer to an attribute of itself");
-            return;
-        }
-        track_layers(c, l, v);
+    if (l->ucls && v->kind == V_LAYER && l == v->u.layer) {
+        error_at(c, at, "cannot assign a layer to an attribute of itself");
+        return;
     }
     dict_set(c, l->attrs, v_str(c, name), v);
+    layer_refresh_tracked(c, l);
 }
 
 // ---- keras.Model / keras.Sequential / base init -------------------------------------------
@@ -1427,7 +1481,7 @@ static Value *b_clear_session(ARGS) {
 }
 
 static Builtin keras_builtins[] = {
-    {"keras.Input", "shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, "
+    {"keras.Input", "shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, "
                     "name=None, tensor=None, optional=False", b_input},
     {"keras.layers.add", "inputs, **kwargs", b_add},
     {"keras.layers.subtract", "inputs, **kwargs", b_subtract},
@@ -1579,7 +1633,7 @@ void report_bad_import(Ctx *c, const char *module, Span at) {
         error_at(c, at, "module '%s' is not available in kdl; available: keras, keras.layers, "
                  "keras.models, keras.optimizers, keras.losses, keras.metrics, keras.activations, "
                  "keras.initializers, keras.regularizers, keras.constraints, keras.saving, "
-                 "keras.utils, keras.backend", module);
+                 "keras.utils, keras.backend, keras.ops, keras.random", module);
     else
         error_at(c, at, "module '%s' cannot be imported in a .kdl file (only keras and its "
                  "submodules can)", module);

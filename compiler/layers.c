@@ -396,7 +396,9 @@ static bool norm_axis(Ctx *c, Layer *l, int64_t axis, const Shape *s, Span at, i
 static bool input_init(Ctx *c, Layer *l) {
     if (!is_none(l, "input_tensor"))
         return true;
-    bool shape = !is_none(l, "shape"), bshape = !is_none(l, "batch_shape");
+    // input_shape= is Keras 2's name for shape, still accepted by Keras 3.
+    bool shape = !is_none(l, "shape") || !is_none(l, "input_shape");
+    bool bshape = !is_none(l, "batch_shape");
     if (shape && bshape) {
         error_at(c, larg_span(l, "batch_shape"), "InputLayer: You cannot pass both `shape` and "
                  "`batch_shape` at the same time.");
@@ -1720,7 +1722,7 @@ static bool up_sampling_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape 
 const LayerClass layer_classes[] = {
     {"InputLayer",
      "shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None, "
-     "optional=False, name=None, ragged=None",
+     "optional=False, name=None, ragged=None, input_shape=None",
      LC_INPUT, input_init, build_none, input_infer},
     {"Dense",
      "units, activation=None, use_bias=True, kernel_initializer='glorot_uniform', "

@@ -5,19 +5,31 @@
  *   kdlc check FILE [--dump=tokens|ast|layers|graph]
  *   kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]
  *                     [--expand-nested] [--show-trainable] [--layer-range START END]
+ *   kdlc emit FILE -o DIR [--no-fuse] [--stats]
+ *   kdlc build FILE -o DIR [--no-fuse]
  *
  * Exit status: 0 success, 1 errors in the .kdl file, 2 bad command line or
  * unreadable file. See docs/cli.md.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "kdlc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// How the runtime library was built (Makefile): what a program must link.
+#ifndef KDL_LINK_FLAGS
+#define KDL_LINK_FLAGS "-lopenblas -lm"
+#endif
 
 static const char *usage_text =
     "usage: kdlc check FILE [--dump=tokens|ast|layers|graph]\n"
     "       kdlc emit FILE -o DIR [--no-fuse] [--stats]\n"
+    "       kdlc build FILE -o DIR [--no-fuse]\n"
     "       kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]\n"
     "                         [--expand-nested] [--show-trainable] [--layer-range START END]\n"
     "       kdlc --help | --version\n";
@@ -75,9 +87,12 @@ static int parse_args(int argc, char **argv, Options *o) {
     if (argc < 2)
         return usage_error("missing command", "");
     o->cmd = argv[1];
-    if (strcmp(o->cmd, "check") && strcmp(o->cmd, "summary") && strcmp(o->cmd, "emit"))
+    if (strcmp(o->cmd, "check") && strcmp(o->cmd, "summary") && strcmp(o->cmd, "emit") &&
+        strcmp(o->cmd, "build"))
         return usage_error("unknown command '%s'", o->cmd);
-    bool summary = !strcmp(o->cmd, "summary"), emit = !strcmp(o->cmd, "emit");
+    bool summary = !strcmp(o->cmd, "summary");
+    bool emit = !strcmp(o->cmd, "emit") || !strcmp(o->cmd, "build");
+    o->emit.program = !strcmp(o->cmd, "build");
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--dump=", 7) && !summary) {
@@ -124,7 +139,7 @@ static int parse_args(int argc, char **argv, Options *o) {
     if (!o->file)
         return usage_error("missing input file", "");
     if (emit && !o->emit.outdir)
-        return usage_error("emit needs -o DIR", "");
+        return usage_error("%s needs -o DIR", o->cmd);
     return 0;
 }
 
@@ -204,7 +219,7 @@ static void top_level_models(Ctx *c, Vec *names, Vec *models) {
     Dict *g = c->globals->vars;
     for (int i = 0; i < g->keys.len; i++) {
         Value *v = g->vals.data[i];
-        if (v->kind != V_LAYER || !v->u.layer->model)
+        if (v->kind != V_LAYER || !v->u.layer->model || v->u.layer->model->custom_layer)
             continue;
         bool seen = false;
         for (int k = 0; k < models->len; k++)
@@ -240,7 +255,7 @@ static int cmd_summary(Ctx *c, Options *o) {
     if (o->model) {
         // Any top-level name bound to a model selects it (aliases included).
         Value *v = dict_get_str(c->globals->vars, o->model);
-        if (v && v->kind == V_LAYER && v->u.layer->model)
+        if (v && v->kind == V_LAYER && v->u.layer->model && !v->u.layer->model->custom_layer)
             return print_summary(c, v->u.layer, &o->sum);
         for (int i = 0; i < c->models.len; i++) {
             Layer *m = c->models.data[i];
@@ -264,6 +279,67 @@ static int cmd_summary(Ctx *c, Options *o) {
     for (int i = 0; i < models.len; i++)
         rc |= print_summary(c, models.data[i], &o->sum);
     return rc;
+}
+
+// ---- build: compile the emitted C with the runtime ------------------------------------
+
+static bool file_exists(const char *p) {
+    return access(p, R_OK) == 0;
+}
+
+// The runtime next to this kdlc: build/kdlc uses build/libkdlrt.a and the
+// repository's include/; an installed bin/kdlc uses ../lib and ../include.
+static bool find_runtime(Ctx *c, const char **lib, const char **inc) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    const char *libs[] = {"%s/libkdlrt.a", "%s/../lib/libkdlrt.a"};
+    const char *incs[] = {"%s/../include/kdl.h", "%s/../../include/kdl.h", "%s/../../../include/kdl.h"};
+    *lib = *inc = NULL;
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0] && !*lib; i++) {
+        const char *p = arena_printf(c->arena, libs[i], exe);
+        if (file_exists(p))
+            *lib = p;
+    }
+    for (size_t i = 0; i < sizeof incs / sizeof incs[0] && !*inc; i++) {
+        char *p = arena_printf(c->arena, incs[i], exe);
+        if (file_exists(p)) {
+            *strrchr(p, '/') = 0;
+            *inc = p;
+        }
+    }
+    return *lib && *inc;
+}
+
+static int run_cc(Ctx *c, const char *outdir, const char *stem) {
+    const char *lib, *inc;
+    if (!find_runtime(c, &lib, &inc)) {
+        fprintf(stderr, "kdlc: error: cannot find the runtime (libkdlrt.a and kdl.h) next to kdlc; "
+                "run `make` first, or install with `make install`\n");
+        return 1;
+    }
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    char *cmd = arena_printf(c->arena, "%s -std=c11 -O2 -I'%s' -I'%s' '%s/%s.c' '%s/%s_main.c' '%s' %s "
+                             "-o '%s/%s'", cc, inc, outdir, outdir, stem, outdir, stem, lib,
+                             KDL_LINK_FLAGS, outdir, stem);
+    for (const char *p = outdir; *p; p++)
+        if (*p == '\'') {
+            fprintf(stderr, "kdlc: error: the output directory name contains a quote\n");
+            return 1;
+        }
+    int rc = system(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "kdlc: error: the C compiler failed: %s\n", cmd);
+        return 1;
+    }
+    return 0;
 }
 
 // ---- main ----------------------------------------------------------------------------------
@@ -311,6 +387,8 @@ static int run(Options *o) {
         rc = cmd_summary(c, o);
     else if (!strcmp(o->cmd, "emit"))
         rc = emit_c(c, o->file, &o->emit) ? 0 : 1;
+    else if (!strcmp(o->cmd, "build"))
+        rc = emit_c(c, o->file, &o->emit) ? run_cc(c, o->emit.outdir, c->emitted_stem) : 1;
     fflush(stdout);
     ctx_free(c);
     return rc;

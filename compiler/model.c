@@ -797,6 +797,7 @@ bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at) {
         return false;
     }
     m->model->building = true;
+    layer_refresh_tracked(c, m);
     Graph *g = trace_call(c, m, ins, flat, 0, at);
     Graph *tg = g ? trace_call(c, m, ins, flat, 1, at) : NULL;
     m->model->building = false;

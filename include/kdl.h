@@ -274,6 +274,30 @@ kdl_Status kdl_npy_save(const char *path, const kdl_Array *a, char *err, size_t 
 kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errlen);
 kdl_Status kdl_csv_save(const char *path, const kdl_Array *a, char *err, size_t errlen);
 
+// ---- the generated program (kdlc build) ------------------------------------------------
+
+// One model of a .kdl file, as the generated <stem>_main.c describes it.
+typedef struct kdl_ProgramModel {
+    const char *name;           // the variable the .kdl binds it to
+    const char *keras_name;     // model.name
+    void *(*create)(int max_batch);
+    void (*destroy)(void *m);
+    kdl_Status (*init)(void *m, uint64_t seed);
+    kdl_Status (*load)(void *m, const char *path, char *err, size_t errlen);
+    kdl_Status (*save)(const void *m, const char *path, char *err, size_t errlen);
+    kdl_Status (*predict)(void *m, int batch, const void *const inputs[], float *const outputs[]);
+    int ninputs, noutputs;
+    const int64_t *input_sizes;         // values per sample
+    const kdl_DType *input_dtypes;
+    const int64_t *output_sizes;
+    const int *output_ranks;            // including the batch
+    const int64_t (*output_shapes)[8];  // [k][0] is the batch (unused)
+    const char *summary;                // model.summary() at the default width
+} kdl_ProgramModel;
+
+// summary / init / predict commands over the models (see runtime/program.c).
+int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int nmodels);
+
 #ifdef __cplusplus
 }
 #endif
