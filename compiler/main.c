@@ -27,7 +27,7 @@
 #endif
 
 static const char *usage_text =
-    "usage: kdlc check FILE [--dump=tokens|ast|layers|graph]\n"
+    "usage: kdlc check FILE [--dump=tokens|ast|layers|graph|json]\n"
     "       kdlc emit FILE -o DIR [--no-fuse] [--stats]\n"
     "       kdlc build FILE -o DIR [--no-fuse]\n"
     "       kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]\n"
@@ -98,8 +98,8 @@ static int parse_args(int argc, char **argv, Options *o) {
         if (!strncmp(a, "--dump=", 7) && !summary) {
             o->dump = a + 7;
             if (strcmp(o->dump, "tokens") && strcmp(o->dump, "ast") && strcmp(o->dump, "layers") &&
-                strcmp(o->dump, "graph"))
-                return usage_error("unknown dump '%s' (tokens, ast, layers or graph)", o->dump);
+                strcmp(o->dump, "graph") && strcmp(o->dump, "json"))
+                return usage_error("unknown dump '%s' (tokens, ast, layers, graph or json)", o->dump);
         } else if (summary && !strcmp(a, "--model")) {
             if (++i >= argc)
                 return usage_error("%s needs a model name", a);
@@ -212,6 +212,172 @@ static void dump_graph(Ctx *c, Layer *m, FILE *out) {
     fprintf(out, "\n");
 }
 
+// ---- --dump=json: the models as data, for the reference scripts in tests/ -------------
+
+static void json_str(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void json_value(Ctx *c, const Value *v, FILE *out, int depth) {
+    if (depth > 20) {
+        fputs("null", out);
+        return;
+    }
+    switch (v->kind) {
+    case V_NONE: fputs("null", out); break;
+    case V_BOOL: fputs(v->u.b ? "true" : "false", out); break;
+    case V_INT: fprintf(out, "%lld", (long long)v->u.i); break;
+    case V_FLOAT: fprintf(out, "%.17g", v->u.f); break;
+    case V_STR: json_str(out, v->u.str.s); break;
+    case V_LIST: case V_TUPLE:
+        fputc('[', out);
+        for (int i = 0; i < list_len(v); i++) {
+            if (i)
+                fputc(',', out);
+            json_value(c, list_get(v, i), out, depth + 1);
+        }
+        fputc(']', out);
+        break;
+    case V_DICT:
+        fputc('{', out);
+        for (int i = 0; i < v->u.dict->keys.len; i++) {
+            if (i)
+                fputc(',', out);
+            json_str(out, value_str(c, v->u.dict->keys.data[i]));
+            fputc(':', out);
+            json_value(c, v->u.dict->vals.data[i], out, depth + 1);
+        }
+        fputc('}', out);
+        break;
+    case V_OBJECT: {
+        Object *o = v->u.object;
+        fprintf(out, "{\"class\":");
+        json_str(out, o->cls);
+        fprintf(out, ",\"config\":{");
+        for (int i = 0; o->sig && i < o->sig->nparams; i++) {
+            if (i)
+                fputc(',', out);
+            json_str(out, o->sig->params[i].name);
+            fputc(':', out);
+            json_value(c, o->args[i], out, depth + 1);
+        }
+        fputs("}}", out);
+        break;
+    }
+    default:
+        json_str(out, value_repr(c, v));
+        break;
+    }
+}
+
+static void json_shape_vals(const Shape *s, FILE *out) {
+    fputc('[', out);
+    for (int i = 0; i < s->rank; i++) {
+        if (i)
+            fputc(',', out);
+        if (s->d[i] == DIM_NONE)
+            fputs("null", out);
+        else
+            fprintf(out, "%lld", (long long)s->d[i]);
+    }
+    fputc(']', out);
+}
+
+static void json_graph(Ctx *c, Layer *m, FILE *out, int depth);
+
+static void json_layer(Ctx *c, Layer *l, FILE *out, int depth) {
+    fputs("{\"name\":", out);
+    json_str(out, l->name);
+    fputs(",\"class\":", out);
+    json_str(out, l->class_name);
+    if (l->model) {
+        fputs(",\"model\":", out);
+        json_graph(c, l, out, depth + 1);
+    } else if (l->sig) {
+        fputs(",\"config\":{", out);
+        for (int i = 0; i < l->sig->nparams; i++) {
+            if (i)
+                fputc(',', out);
+            json_str(out, l->sig->params[i].name);
+            fputc(':', out);
+            json_value(c, l->args[i], out, 0);
+        }
+        fputc('}', out);
+    }
+    fputs(",\"weights\":[", out);
+    for (int i = 0; i < l->nweights; i++) {
+        if (i)
+            fputc(',', out);
+        fprintf(out, "{\"name\":");
+        json_str(out, arena_printf(c->arena, "%s/%s", l->name, l->weights[i]->name));
+        fputs(",\"shape\":", out);
+        json_shape_vals(&l->weights[i]->shape, out);
+        fputc('}', out);
+    }
+    fputs("]}", out);
+}
+
+static void json_graph(Ctx *c, Layer *m, FILE *out, int depth) {
+    Graph *g = m->model->graph;
+    if (!g || depth > 16) {
+        fputs("null", out);
+        return;
+    }
+    fputs("{\"name\":", out);
+    json_str(out, m->name);
+    fputs(",\"inputs\":[", out);
+    for (int i = 0; i < g->ninputs; i++) {
+        fprintf(out, "%s{\"tensor\":", i ? "," : "");
+        json_str(out, g->inputs[i]->name);
+        fputs(",\"shape\":", out);
+        json_shape_vals(&g->inputs[i]->shape, out);
+        fprintf(out, ",\"dtype\":\"%s\"}", dtype_name(g->inputs[i]->dtype));
+    }
+    fputs("],\"nodes\":[", out);
+    bool first = true;
+    for (int i = 0; i < g->nnodes; i++) {
+        CallNode *n = g->nodes[i];
+        if (n->nin == 0)
+            continue;
+        fprintf(out, "%s{\"layer\":", first ? "" : ",");
+        first = false;
+        json_layer(c, n->layer, out, depth);
+        fputs(",\"inputs\":[", out);
+        for (int k = 0; k < n->nin; k++) {
+            if (k)
+                fputc(',', out);
+            json_str(out, n->in[k]->name);
+        }
+        fputs("],\"outputs\":[", out);
+        for (int k = 0; k < n->nout; k++) {
+            fprintf(out, "%s{\"tensor\":", k ? "," : "");
+            json_str(out, n->out[k]->name);
+            fputs(",\"shape\":", out);
+            json_shape_vals(&n->out[k]->shape, out);
+            fputc('}', out);
+        }
+        fprintf(out, "],\"training\":%d}", n->training);
+    }
+    fputs("],\"outputs\":[", out);
+    for (int i = 0; i < g->noutputs; i++) {
+        if (i)
+            fputc(',', out);
+        json_str(out, g->outputs[i]->name);
+    }
+    fputs("]}", out);
+}
+
+static void dump_json(Ctx *c, FILE *out);
+
 // ---- summary command ----------------------------------------------------------------
 
 // Models bound to top-level names, in binding order, each once.
@@ -230,6 +396,21 @@ static void top_level_models(Ctx *c, Vec *names, Vec *models) {
         vec_push(c->arena, names, (void *)((Value *)g->keys.data[i])->u.str.s);
         vec_push(c->arena, models, v->u.layer);
     }
+}
+
+// Every model bound to a top-level name: {"models": {"var": graph, ...}}.
+static void dump_json(Ctx *c, FILE *out) {
+    Vec names = {0}, models = {0};
+    top_level_models(c, &names, &models);
+    fputs("{\"models\":{", out);
+    for (int i = 0; i < models.len; i++) {
+        if (i)
+            fputc(',', out);
+        json_str(out, names.data[i]);
+        fputc(':', out);
+        json_graph(c, models.data[i], out, 0);
+    }
+    fputs("}}\n", out);
 }
 
 static int print_summary(Ctx *c, Layer *m, SummaryOpts *o) {
@@ -382,6 +563,8 @@ static int run(Options *o) {
     } else if (o->dump && !strcmp(o->dump, "graph")) {
         for (int i = 0; i < c->models.len; i++)
             dump_graph(c, c->models.data[i], stdout);
+    } else if (o->dump && !strcmp(o->dump, "json")) {
+        dump_json(c, stdout);
     }
     if (!strcmp(o->cmd, "summary"))
         rc = cmd_summary(c, o);
