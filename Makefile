@@ -98,6 +98,10 @@ $(KDLC): $(B)/main.o $(B)/libkdlc.a $(if $(RUNTIME_SRCS),$(B)/libkdlrt.a)
 $(B)/prefix_check: tests/tools/prefix_check.c $(B)/libkdlc.a compiler/kdlc.h
 	$(CC) $(CFLAGS) -Icompiler $< $(B)/libkdlc.a -o $@ $(LDFLAGS)
 
+# Compares .npy outputs with reference fixtures (tests/e2e).
+$(B)/npycmp: tests/tools/npycmp.c $(B)/libkdlrt.a include/kdl.h
+	$(CC) $(CFLAGS) -Iinclude $< $(B)/libkdlrt.a -o $@ $(RT_LIBS) $(LDFLAGS)
+
 # Unit tests (tests/unit/test_*.c) link the compiler library.
 $(B)/test_%: tests/unit/test_%.c $(B)/libkdlc.a compiler/kdlc.h
 	$(CC) $(CFLAGS) -Icompiler $< $(B)/libkdlc.a -o $@ $(LDFLAGS)
@@ -107,7 +111,7 @@ demo: deps
 	@sh examples/demo.sh $(KDLC)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/prefix_check $(if $(RUNTIME_SRCS),$(B)/libkdlrt.a)
+	@$(MAKE) --no-print-directory all $(B)/prefix_check $(B)/npycmp
 	@bash tests/run-tests.sh $(B)
 
 clean:

@@ -5,7 +5,7 @@
 #    "# RUN:" lines. Each RUN line is a shell pipeline run with pipefail;
 #    substitutions: %kdlc (the compiler), %s (the test file), %S (its
 #    directory), %t (a per-test temporary path), %shared (../shared if present),
-#    %root (the repository). FileCheck, not and count come from LLVM
+#    %root (the repository), %npycmp (compares .npy outputs with fixtures). FileCheck, not and count come from LLVM
 #    (llvm-14-tools), found on PATH or under /usr/lib/llvm-*/bin.
 #    A file with "# REQUIRES: shared" is skipped when ../shared is absent.
 # 2. Unit tests: tests/unit/test_*.c, built against the compiler library.
@@ -16,6 +16,7 @@ B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 KDLC="$ROOT/$B/kdlc"
+NPYCMP="$ROOT/$B/npycmp"
 
 find_llvm_tool() {
     local t=$1
@@ -37,7 +38,7 @@ SHARED=""
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-export KDLC FILECHECK NOT COUNT TMP ROOT SHARED
+export KDLC NPYCMP FILECHECK NOT COUNT TMP ROOT SHARED
 
 # Run one test file; print "PASS name" / "FAIL name" (+ log) / "SKIP name".
 run_one() {
@@ -51,6 +52,7 @@ run_one() {
     while IFS= read -r line; do
         local cmd=${line#*RUN: }
         cmd=${cmd//%kdlc/$KDLC}
+        cmd=${cmd//%npycmp/$NPYCMP}
         cmd=${cmd//%shared/$SHARED}
         cmd=${cmd//%root/$ROOT}
         cmd=${cmd//%s/$ROOT/$f}
