@@ -243,8 +243,10 @@ typedef struct kdl_WeightSpec {
 
 // Load exactly the tensors in specs from a safetensors file: every spec
 // must be present with dtype F32 and the same shape; a tensor in the file
-// that no spec names is an error; header length, JSON syntax, offsets
-// (in range, ordered, not overlapping, sizes matching shapes) are checked.
+// that no spec names is an error; header length, JSON syntax and offsets
+// (in range, sizes matching shapes, covering the data section exactly: no
+// overlaps, holes or trailing bytes) are checked. Invalid arguments from the
+// caller (bad specs, duplicate names) return KDL_ERR_SHAPE.
 kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, int n,
                                 char *err, size_t errlen);
 // Write specs to path atomically (a temporary file in the same directory,
@@ -270,7 +272,9 @@ size_t kdl_array_count(const kdl_Array *a);
 kdl_Status kdl_npy_load(const char *path, kdl_Array *out, char *err, size_t errlen);
 kdl_Status kdl_npy_save(const char *path, const kdl_Array *a, char *err, size_t errlen);
 // CSV of numbers, one row per line, every row the same number of columns;
-// an optional header line of non-numbers is skipped. Result: (rows, cols) F32.
+// an optional header line (a first line with no numeric field, with the same
+// column count) is skipped. Result: (rows, cols) F32. Saving takes rank 0-2
+// (rank 1 is written as a column, as numpy.savetxt does).
 kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errlen);
 kdl_Status kdl_csv_save(const char *path, const kdl_Array *a, char *err, size_t errlen);
 
