@@ -8,9 +8,10 @@
  *   gemm   kdl_sgemm (OpenBLAS cblas_sgemm, or a cache-blocked portable
  *          GEMM with NO_BLAS=1)
  *   dense  kdl_dense_forward
- *   conv   kdl_conv1d/2d_forward, kdl_conv2d_transpose_forward,
- *          kdl_depthwise_conv2d_forward (im2col + GEMM where it pays)
- *   pool   kdl_pool1d/2d_forward, kdl_global_pool_forward
+ *   conv   kdl_conv2d_forward (1-D convs are 2-D with h = 1),
+ *          kdl_conv2d_transpose_forward, kdl_depthwise_conv2d_forward
+ *          (im2col + GEMM where it pays)
+ *   pool   kdl_pool2d_forward (1-D: h = 1), kdl_global_pool_forward
  *   act    kdl_act_forward (every Keras activation), kdl_softmax_forward
  *   norm   kdl_batchnorm_forward (inference), kdl_layernorm_forward
  *   merge  kdl_merge_forward (add/subtract/multiply/average with
@@ -112,9 +113,12 @@ typedef struct kdl_ConvShape {
     int sh, sw;         // strides
     int dh, dw;         // dilation
     int pad_top, pad_left;  // implicit zero padding before the first row/column
-    int groups;         // c % groups == 0 and f % groups == 0
-    int depth_multiplier;   // depthwise: f == c * depth_multiplier
+    int groups;         // >= 1; c % groups == 0 and f % groups == 0
+    int depth_multiplier;   // >= 1; depthwise: f == c * depth_multiplier
 } kdl_ConvShape;
+// 1-D: h = kh = sh = dh = oh = 1 and pad_top = 0. Pooling ignores dh, dw,
+// groups and f. See runtime/conv.c for how the compiler derives the pads
+// of "valid", "same" and "causal" padding.
 
 // Scratch floats kdl_conv2d_forward needs (im2col buffer), for one call.
 size_t kdl_conv2d_scratch(const kdl_ConvShape *s);

@@ -1,0 +1,142 @@
+/*
+ * pool.c - MaxPooling/AveragePooling 1-D and 2-D and the global poolings,
+ * over NHWC tensors (1-D: h = kh = sh = 1, pad_top = 0).
+ *
+ * The window geometry comes in a kdl_ConvShape: kh/kw the pool size, sh/sw
+ * the strides, oh/ow and pad_top/pad_left computed by the compiler with the
+ * conv rules in conv.c ("valid": no padding; "same": total =
+ * max((out - 1) * s + k - in, 0), pad_before = total / 2). dh/dw, groups,
+ * depth_multiplier and f are ignored (f == c). As in Keras/TF, padding
+ * cells never take part: the max is over the window's valid cells and the
+ * average divides by their count, not by kh*kw.
+ *
+ * A window is reduced into its output pixel's row of c channels, two input
+ * cells per pass (o = max(o, max(a, b))), so the channel loop is long and
+ * the per-cell overhead small. Channel loops run in fixed blocks of 16 so
+ * that they vectorise even at -O2 (GCC's -O2 cost model leaves loops with
+ * an unknown trip count scalar).
+ */
+#include "kdl.h"
+
+#include <assert.h>
+#include <string.h>
+
+// Run STMT for j in [0, c): blocks of 16 (a fixed trip count the vectoriser
+// accepts at -O2), then the remainder one by one.
+#define CHANNEL_LOOP(c, STMT)                                                                     \
+    do {                                                                                          \
+        int j0_ = 0;                                                                              \
+        for (; j0_ + 16 <= (c); j0_ += 16)                                                        \
+            for (int k_ = 0; k_ < 16; k_++) {                                                     \
+                const int j = j0_ + k_;                                                           \
+                STMT;                                                                             \
+            }                                                                                     \
+        for (int j = j0_; j < (c); j++)                                                           \
+            STMT;                                                                                 \
+    } while (0)
+
+#define MAX(x, y) ((y) > (x) ? (y) : (x))
+
+// Row operations over c channels; o never aliases a or b.
+static void max_init2(float *restrict o, const float *restrict a, const float *restrict b, int c) {
+    CHANNEL_LOOP(c, o[j] = MAX(a[j], b[j]));
+}
+static void max_acc2(float *restrict o, const float *restrict a, const float *restrict b, int c) {
+    CHANNEL_LOOP(c, o[j] = MAX(o[j], MAX(a[j], b[j])));
+}
+static void max_acc1(float *restrict o, const float *restrict a, int c) {
+    CHANNEL_LOOP(c, o[j] = MAX(o[j], a[j]));
+}
+static void sum_init2(float *restrict o, const float *restrict a, const float *restrict b, int c) {
+    CHANNEL_LOOP(c, o[j] = a[j] + b[j]);
+}
+static void sum_acc2(float *restrict o, const float *restrict a, const float *restrict b, int c) {
+    CHANNEL_LOOP(c, o[j] = o[j] + a[j] + b[j]);
+}
+static void sum_acc1(float *restrict o, const float *restrict a, int c) {
+    CHANNEL_LOOP(c, o[j] = o[j] + a[j]);
+}
+static void divide(float *restrict o, float d, int c) {
+    CHANNEL_LOOP(c, o[j] = o[j] / d);         // sum / count, as TF's AvgPool
+}
+
+// o (c) = max or mean of the ny x nx cells p[iy*sy + ix*c + (0..c)], ny, nx >= 1.
+static void pool_window(float *o, const float *p, ptrdiff_t sy, int c, int ny, int nx, int max) {
+    for (int iy = 0; iy < ny; iy++) {
+        const float *r = p + iy * sy;
+        int ix = 0;
+        if (iy == 0 && nx >= 2) {
+            if (max)
+                max_init2(o, r, r + c, c);
+            else
+                sum_init2(o, r, r + c, c);
+            ix = 2;
+        } else if (iy == 0) {
+            memcpy(o, r, sizeof(float) * c);
+            ix = 1;
+        }
+        for (; ix + 2 <= nx; ix += 2) {
+            const float *a = r + (ptrdiff_t)ix * c, *b = a + c;
+            if (max)
+                max_acc2(o, a, b, c);
+            else
+                sum_acc2(o, a, b, c);
+        }
+        if (ix < nx) {
+            if (max)
+                max_acc1(o, r + (ptrdiff_t)ix * c, c);
+            else
+                sum_acc1(o, r + (ptrdiff_t)ix * c, c);
+        }
+    }
+    if (!max && ny * nx > 1)
+        divide(o, (float)ny * (float)nx, c);
+}
+
+// Window [i0, i0 + k) of an axis of size n, clipped to the valid cells [lo, hi).
+static void clip(int i0, int k, int n, int *lo, int *hi) {
+    int l = i0 < 0 ? 0 : i0;
+    int h = i0 + k < n ? i0 + k : n;
+    *lo = l;
+    *hi = h > l ? h : l;
+}
+
+// in (n, h, w, c) -> out (n, oh, ow, c)
+// out[b, y, x, ch] = max or mean of in[b, iy, ix, ch] over the valid cells
+// iy in [y*sh - pad_top, + kh), ix in [x*sw - pad_left, + kw). A window with
+// no valid cell (impossible for Keras's shapes) gives 0.
+void kdl_pool2d_forward(float *out, const float *in, const kdl_ConvShape *s, kdl_Pool kind) {
+    const int c = s->c, w = s->w;
+    const size_t img = (size_t)s->h * w * c;
+    const ptrdiff_t sy = (ptrdiff_t)w * c;
+    const int max = kind == KDL_POOL_MAX;
+    for (int b = 0; b < s->n; b++) {
+        const float *src = in + (size_t)b * img;
+        for (int y = 0; y < s->oh; y++) {
+            int y_lo, y_hi;
+            clip(y * s->sh - s->pad_top, s->kh, s->h, &y_lo, &y_hi);
+            for (int x = 0; x < s->ow; x++) {
+                float *o = out + (((size_t)b * s->oh + y) * s->ow + x) * c;
+                int x_lo, x_hi;
+                clip(x * s->sw - s->pad_left, s->kw, w, &x_lo, &x_hi);
+                if (y_hi == y_lo || x_hi == x_lo) {
+                    memset(o, 0, sizeof(float) * c);
+                    continue;
+                }
+                const float *p = src + ((size_t)y_lo * w + x_lo) * c;  // first valid cell
+                pool_window(o, p, sy, c, y_hi - y_lo, x_hi - x_lo, max);
+            }
+        }
+    }
+}
+
+// in (n, spatial, c) -> out (n, c): max or mean over the spatial positions
+// (GlobalMax/AveragePooling1D/2D; spatial = h*w or steps), spatial >= 1:
+// one window of 1 x spatial cells per batch element.
+void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, int c,
+                             kdl_Pool kind) {
+    assert(spatial >= 1);
+    const int max = kind == KDL_POOL_MAX;
+    for (int b = 0; b < n; b++)
+        pool_window(out + (size_t)b * c, in + (size_t)b * spatial * c, 0, c, 1, spatial, max);
+}
