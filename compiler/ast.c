@@ -89,6 +89,13 @@ void ast_dump(FILE *out, const Node *n, int indent) {
         break;
     }
     fprintf(out, " @%d:%d\n", line, col);
+    if (n->kind == ND_SLICE) {
+        // a[lower:upper:step]; absent parts are not printed
+        dump_child(out, "lower", n->lhs, indent + 1);
+        dump_child(out, "upper", n->rhs, indent + 1);
+        dump_child(out, "step", n->cond, indent + 1);
+        return;
+    }
     dump_child(out, "lhs", n->lhs, indent + 1);
     dump_child(out, "cond", n->cond, indent + 1);
     dump_child(out, "target", n->target, indent + 1);

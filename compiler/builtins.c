@@ -1,11 +1,15 @@
 /*
  * builtins.c - the Python builtins a model-building script uses (range, len,
- * print, str, int, float, list, tuple, dict, enumerate, zip, min, max, abs,
- * sum, round, isinstance, sorted, reversed, any, all, super) and the methods
- * of str, list and dict values.
+ * print, str, repr, int, float, bool, list, tuple, dict, enumerate, zip, min,
+ * max, abs, sum, round, format, isinstance, sorted, reversed, any, all, super),
+ * the methods of str, list and dict values, and Python's formatting: the
+ * format-spec mini-language (format(), str.format, f-string specs) and
+ * printf-style `%`.
  *
  * Each builtin is a C function with a Python-like signature string; eval.c
  * binds call arguments to it (so argument errors read like Python's).
+ * Results and error messages are CPython's (tests/lang/ compare them);
+ * lists and strings built here are bounded like the evaluator's.
  */
 #include "kdlc.h"
 
@@ -49,7 +53,8 @@ static bool is_keyword_arg(Span s) {
     const char *t = s.file->text + s.start, *end = s.file->text + s.end;
     if (t >= end || !(*t == '_' || ((*t | 0x20) >= 'a' && (*t | 0x20) <= 'z')))
         return false;
-    while (t < end && (*t == '_' || (*t >= '0' && *t <= '9') || ((*t | 0x20) >= 'a' && (*t | 0x20) <= 'z')))
+    while (t < end && (*t == '_' || (*t >= '0' && *t <= '9') ||
+                       ((*t | 0x20) >= 'a' && (*t | 0x20) <= 'z')))
         t++;
     while (t < end && (*t == ' ' || *t == '\t'))
         t++;
@@ -930,8 +935,9 @@ static Value *m_dict_pop(ARGS) {
     for (int i = 0; i < d->keys.len; i++)
         if (value_eq(d->keys.data[i], a[0])) {
             Value *v = d->vals.data[i];
-            memmove(d->keys.data + i, d->keys.data + i + 1, sizeof(void *) * (size_t)(d->keys.len - i - 1));
-            memmove(d->vals.data + i, d->vals.data + i + 1, sizeof(void *) * (size_t)(d->vals.len - i - 1));
+            size_t rest = sizeof(void *) * (size_t)(d->keys.len - i - 1);
+            memmove(d->keys.data + i, d->keys.data + i + 1, rest);
+            memmove(d->vals.data + i, d->vals.data + i + 1, rest);
             d->keys.len--;
             d->vals.len--;
             return v;
@@ -1118,7 +1124,8 @@ static void strip_zeros(char *s) {
 static const char *format_float(Ctx *c, double x, const FmtSpec *f, const Value *v, Span at) {
     char type = f->type;
     if (type && !strchr("eEfFgGn%", type)) {
-        error_at(c, at, "Unknown format code '%c' for object of type '%s'", type, value_type_name(v));
+        error_at(c, at, "Unknown format code '%c' for object of type '%s'", type,
+                 value_type_name(v));
         return NULL;
     }
     if (f->group && type == 'n') {
@@ -1131,8 +1138,8 @@ static const char *format_float(Ctx *c, double x, const FmtSpec *f, const Value 
     int prec = f->prec;
     bool upper = type == 'E' || type == 'F' || type == 'G';
     if (isinf(ax) || isnan(ax)) {
-        snprintf(body, sizeof body, "%s%s", isnan(ax) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"),
-                 type == '%' ? "%" : "");
+        const char *word = isnan(ax) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf");
+        snprintf(body, sizeof body, "%s%s", word, type == '%' ? "%" : "");
         if (isnan(ax))
             neg = signbit(x);
     } else if (type == 'f' || type == 'F' || type == '%') {
@@ -1141,11 +1148,11 @@ static const char *format_float(Ctx *c, double x, const FmtSpec *f, const Value 
         if (type == '%')
             strcat(body, "%");
     } else if (type == 'e' || type == 'E') {
-        snprintf(body, sizeof body, f->alt ? (upper ? "%#.*E" : "%#.*e") : (upper ? "%.*E" : "%.*e"),
-                 prec < 0 ? 6 : prec, ax);
+        const char *fmt = f->alt ? (upper ? "%#.*E" : "%#.*e") : (upper ? "%.*E" : "%.*e");
+        snprintf(body, sizeof body, fmt, prec < 0 ? 6 : prec, ax);
     } else if (type == 'g' || type == 'G' || type == 'n') {
-        snprintf(body, sizeof body, f->alt ? (upper ? "%#.*G" : "%#.*g") : (upper ? "%.*G" : "%.*g"),
-                 prec < 0 ? 6 : prec == 0 ? 1 : prec, ax);
+        const char *fmt = f->alt ? (upper ? "%#.*G" : "%#.*g") : (upper ? "%.*G" : "%.*g");
+        snprintf(body, sizeof body, fmt, prec < 0 ? 6 : prec == 0 ? 1 : prec, ax);
     } else if (prec < 0) {
         float_repr(ax, body, sizeof body);
     } else {
@@ -1176,7 +1183,8 @@ static const char *format_int(Ctx *c, int64_t x, const FmtSpec *f, const Value *
     if (strchr("eEfFgG%", type))
         return format_float(c, (double)x, f, v, at);
     if (!strchr("bcdoxXn", type)) {
-        error_at(c, at, "Unknown format code '%c' for object of type '%s'", type, value_type_name(v));
+        error_at(c, at, "Unknown format code '%c' for object of type '%s'", type,
+                 value_type_name(v));
         return NULL;
     }
     if (f->prec >= 0) {
@@ -1246,7 +1254,8 @@ static const char *format_int(Ctx *c, int64_t x, const FmtSpec *f, const Value *
 
 static const char *format_str(Ctx *c, const char *s, const FmtSpec *f, const Value *v, Span at) {
     if (f->type && f->type != 's') {
-        error_at(c, at, "Unknown format code '%c' for object of type '%s'", f->type, value_type_name(v));
+        error_at(c, at, "Unknown format code '%c' for object of type '%s'", f->type,
+                 value_type_name(v));
         return NULL;
     }
     if (f->sign) {
@@ -1385,7 +1394,8 @@ Value *str_percent_format(Ctx *c, Value *fmtv, Value *args, Span at) {
             }
             if (v->kind != V_INT && v->kind != V_BOOL)
                 return err_at(c, at, "%%%c format: %s is required, not %s", conv,
-                              strchr("diu", conv) ? "a real number" : "an integer", value_type_name(v));
+                              strchr("diu", conv) ? "a real number" : "an integer",
+                              value_type_name(v));
             s.type = conv == 'i' || conv == 'u' ? 'd' : conv;
             if (s.zero && !left)
                 s.align = '=', s.fill = '0';
@@ -1466,8 +1476,8 @@ static Value *format_fields(Ctx *c, const char *f, size_t n, Value *pos, Value *
                 return err_at(c, call, "cannot switch from manual field specification to automatic "
                               "field numbering");
             if (*auto_i >= list_len(pos))
-                return err_at(c, call, "Replacement index %d out of range for positional args tuple",
-                              *auto_i);
+                return err_at(c, call, "Replacement index %d out of range for positional "
+                              "args tuple", *auto_i);
             v = list_get(pos, (*auto_i)++);
         } else if (strspn(field, "0123456789") == strlen(field)) {
             if (*auto_i > 0)
@@ -1476,11 +1486,11 @@ static Value *format_fields(Ctx *c, const char *f, size_t n, Value *pos, Value *
             *auto_i = -1;
             long k = strtol(field, NULL, 10);
             if (strlen(field) > 6 || k >= list_len(pos))
-                return err_at(c, call, "Replacement index %s out of range for positional args tuple",
-                              field);
+                return err_at(c, call, "Replacement index %s out of range for positional "
+                              "args tuple", field);
             v = list_get(pos, (int)k);
-        } else if (strspn(field, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                   strlen(field)) {
+        } else if (strspn(field, "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(field)) {
             v = dict_get_str(kw->u.dict, field);
             if (!v)
                 return err_at(c, call, "KeyError: '%s'", field);

@@ -39,6 +39,13 @@
 %expect 0
 %param {Parser *p}
 
+%code top {
+// Long right-recursive chains (`- - - x`, `not not x`) stack one state per
+// operator before anything is reduced; allow enough for mk() to reject them
+// as too deep, so the rest of the file is still parsed.
+#define YYMAXDEPTH 100000
+}
+
 %code requires {
 #include "kdlc.h"
 
@@ -52,7 +59,7 @@ typedef struct Loc {
 
 #define MAX_INDENT 100      // Python's limit on indentation levels
 #define MAX_NEST 200        // Python's limit on nested brackets
-#define MAX_EXPR_DEPTH 1000 // nesting of one expression
+#define MAX_EXPR_DEPTH 500  // nesting of one expression (eval.c's limit too)
 
 typedef struct Parser {
     Ctx *c;
@@ -67,6 +74,7 @@ typedef struct Parser {
     int br_off[MAX_NEST];
     int nbr;
     int br_over;            // brackets past MAX_NEST (reported once)
+    int br_err_nl;          // logical line of the last bracket error (-1: none)
     // token filter state (yylex)
     int start_token;        // TK_START_FILE or TK_START_EXPR, sent first
     bool started;
@@ -96,7 +104,9 @@ typedef struct Parser {
     int line_tok, line_off; // first token of the current logical line
     int prev_line_tok, prev_line_off;
     bool in_recovery;       // after a syntax error, until the next NEWLINE
-    bool depth_reported;
+    int try_nl;             // logical line of the last unsupported try/except/finally
+    bool deep_reported;     // an expression was too deep: deep_at
+    Loc deep_at;
     Node *result;
 } Parser;
 }
@@ -115,7 +125,6 @@ int raw_lex(YYSTYPE *lval, YYLTYPE *lloc, void *scanner);
 }
 
 %code {
-#include <stdlib.h>
 #include <string.h>
 
 // A phrase spans its parts; its depth is its deepest part's, plus one if
@@ -144,8 +153,11 @@ static Span S(Parser *p, Loc l) {
     return (Span){p->file, l.start, l.end};
 }
 static Node *mk(Parser *p, NodeKind k, Loc l) {
-    if (k < ND_EXPR_STMT && l.depth > MAX_EXPR_DEPTH && !p->depth_reported) {
-        p->depth_reported = true;
+    // Reported once per expression: not again for the nodes enclosing it.
+    if (k < ND_EXPR_STMT && l.depth > MAX_EXPR_DEPTH &&
+        !(p->deep_reported && l.start <= p->deep_at.start && l.end >= p->deep_at.end)) {
+        p->deep_reported = true;
+        p->deep_at = l;
         error_at(p->c, S(p, l), "expression nested too deeply (more than %d levels)",
                  MAX_EXPR_DEPTH);
     }
@@ -221,9 +233,35 @@ static const char *target_what(const Node *t) {
     }
 }
 
+// Did this logical line have a lexical error? Then what the parser sees is
+// missing tokens, and checks of what it built would only add noise.
+static bool line_lex_error(Parser *p) {
+    return p->lex_err_nl == p->nl_count - (p->tok[0] == TK_NEWLINE);
+}
+
 // Assignment targets: names, attributes, subscripts, and (not for augmented
 // assignment) tuples and lists of targets.
+static void check_target(Parser *p, Node *t, bool aug);
+
+// The target of `target = value`: as check_target, with Python's hint when
+// the whole target looks like the left side of a comparison.
+static void check_assign_target(Parser *p, Node *t) {
+    if (line_lex_error(p))
+        return;
+    switch (t->kind) {
+    case ND_CALL: case ND_INT: case ND_FLOAT: case ND_STR: case ND_FSTR: case ND_BINOP:
+    case ND_UNARY: case ND_AND: case ND_OR: case ND_NOT: case ND_LISTCOMP: case ND_DICT:
+        error_at(p->c, t->span, "cannot assign to %s here. Maybe you meant '==' instead of '='?",
+                 target_what(t));
+        return;
+    default:
+        check_target(p, t, false);
+    }
+}
+
 static void check_target(Parser *p, Node *t, bool aug) {
+    if (line_lex_error(p))
+        return;
     switch (t->kind) {
     case ND_NAME: case ND_ATTR: case ND_INDEX:
         return;
@@ -255,6 +293,8 @@ static void check_annotated(Parser *p, Node *t) {
 // Parameter lists, as Python's compiler checks them.
 static void check_params(Parser *p, Node *params) {
     bool dflt = false, star = false, dstar = false;
+    if (line_lex_error(p))
+        return;
     for (int i = 0; i < params->items.len; i++) {
         Node *a = params->items.data[i];
         for (int k = 0; k < i; k++)
@@ -293,6 +333,8 @@ static void check_params(Parser *p, Node *params) {
 // Call arguments: positional ones first, then keywords; no keyword twice.
 static void check_args(Parser *p, Node *args) {
     bool kw = false, dstar = false;
+    if (line_lex_error(p))
+        return;
     for (int i = 0; i < args->items.len; i++) {
         Node *a = args->items.data[i];
         if (a->kind == ND_KWARG) {
@@ -399,8 +441,16 @@ small_stmt
     | ASSERT test ',' test                { $$ = mk(p, ND_ASSERT, @$); $$->cond = $2; $$->rhs = $4; }
     | import_stmt                         { $$ = $1; }
     | UNSUPPORTED {
-          error_at(p->c, S(p, @1), "'%.*s' is not supported in .kdl files",
-                   @1.end - @1.start, p->file->text + @1.start - p->base);
+          // `try` is reported once, not again for its except/finally clauses.
+          const char *kw = p->file->text + @1.start;    // offsets are absolute
+          int n = @1.end - @1.start;
+          bool clause = (n == 6 && !strncmp(kw, "except", 6)) ||
+                        (n == 7 && !strncmp(kw, "finally", 7));
+          if (!clause || p->try_nl != p->nl_count - 1)
+              error_at(p->c, S(p, @1), "'%.*s' is not supported in .kdl files", n, kw);
+          if ((n == 3 && !strncmp(kw, "try", 3)) || clause)
+              p->try_nl = p->nl_count;
+          p->syn_err_nl = p->nl_count;    // its block, if any, is skipped
           YYERROR;
       }
     ;
@@ -427,8 +477,11 @@ expr_stmt
 
 // a = b = value: targets collected left to right.
 assign_chain
-    : testlist '='                        { check_target(p, $1, false); $$ = mk(p, ND_ASSIGN, @$); push(p, $$, $1); }
-    | assign_chain testlist '='           { check_target(p, $2, false); $$ = push(p, $1, $2); }
+    : testlist '=' {
+          check_assign_target(p, $1);
+          $$ = mk(p, ND_ASSIGN, @$); push(p, $$, $1);
+      }
+    | assign_chain testlist '='           { check_assign_target(p, $2); $$ = push(p, $1, $2); }
     ;
 
 import_stmt
@@ -639,7 +692,10 @@ not_test
 
 comparison
     : expr                                { $$ = $1; }
-    | comparison comp_op expr             { LIST_DEPTH(@$, @1, @3); $$ = compare(p, $1, $2, $3, @$); }
+    | comparison comp_op expr {
+          LIST_DEPTH(@$, @1, @3);
+          $$ = compare(p, $1, $2, $3, @$);
+      }
     ;
 
 comp_op
@@ -680,9 +736,13 @@ power
 atom_expr
     : atom                                { $$ = $1; }
     | atom_expr '(' ')'                   { $$ = mk(p, ND_CALL, @$); $$->fn = $1; }
-    | atom_expr '(' arglist ')'           { check_args(p, $3); $$ = mk(p, ND_CALL, @$); $$->fn = $1; $$->items = $3->items; }
+    | atom_expr '(' arglist ')' {
+          check_args(p, $3);
+          $$ = mk(p, ND_CALL, @$); $$->fn = $1; $$->items = $3->items;
+      }
     | atom_expr '(' test comp_for ')' {
-          error_at(p->c, S(p, @3), "generator expressions are not supported; use a list comprehension [...]");
+          error_at(p->c, (Span){p->file, @3.start, @4.end},
+                   "generator expressions are not supported; use a list comprehension [...]");
           $$ = mk(p, ND_CALL, @$); $$->fn = $1;
       }
     | atom_expr '[' subscript ']'         { $$ = mk(p, ND_INDEX, @$); $$->lhs = $1; $$->rhs = $3; }
@@ -722,7 +782,8 @@ atom
           if ($$->kind == ND_TUPLE) $$->span = S(p, @$);
       }
     | '(' test comp_for ')' {
-          error_at(p->c, S(p, @$), "generator expressions are not supported; use a list comprehension [...]");
+          error_at(p->c, S(p, @$), "generator expressions are not supported; "
+                   "use a list comprehension [...]");
           $$ = mk(p, ND_NONE, @$);
       }
     | '[' ']'                             { $$ = mk(p, ND_LIST, @$); }
@@ -750,8 +811,8 @@ comp_tail
           else { $$ = mk(p, ND_AND, @$); $$->lhs = $1; $$->rhs = $3; }
       }
     | comp_tail FOR exprlist IN or_test {
-          error_at(p->c, S(p, @2), "a list comprehension with more than one 'for' is not supported; "
-                   "use nested loops");
+          error_at(p->c, S(p, @2), "a list comprehension with more than one 'for' is not "
+                   "supported; use nested loops");
           $$ = $1;
       }
     ;
@@ -776,20 +837,22 @@ strings
           $$ = mk(p, ND_FSTR, @$); $$->str = $1.s; $$->slen = $1.n; $$->ival = $1.body_off;
       }
     | strings STRING {
-          @$.depth = 0;
-          if ($1->kind == ND_FSTR) {
-              error_at(p->c, S(p, @$), "implicit concatenation with an f-string is not supported");
-              $$ = $1;
-          } else {
+          // Adjacent literals are one string; with an f-string among them the
+          // parts are joined with + (the f-string keeps its own spans).
+          if ($1->kind == ND_STR) {
               char *s = arena_alloc(p->c->arena, $1->slen + $2.n + 1);
               memcpy(s, $1->str, $1->slen);
               memcpy(s + $1->slen, $2.s, $2.n);
               $$ = $1; $$->str = s; $$->slen += $2.n; $$->span = S(p, @$);
+              @$.depth = 0;
+          } else {
+              Node *r = mk(p, ND_STR, @2); r->str = $2.s; r->slen = $2.n;
+              $$ = binop(p, OP_ADD, $1, r, @$);
           }
       }
     | strings FSTRING {
-          error_at(p->c, S(p, @$), "implicit concatenation with an f-string is not supported");
-          $$ = $1;
+          Node *r = mk(p, ND_FSTR, @2); r->str = $2.s; r->slen = $2.n; r->ival = $2.body_off;
+          $$ = binop(p, OP_ADD, $1, r, @$);
       }
     ;
 
@@ -1036,8 +1099,8 @@ static int next_token(YYSTYPE *lval, YYLTYPE *lloc, Parser *p) {
         return t;
     }
     if (w8 > top8) {
-        if (p->nindent == MAX_INDENT) {
-            error_at(p->c, at, "too many levels of indentation (at most %d)", MAX_INDENT);
+        if (p->nindent + 1 >= MAX_INDENT) {     // level 0 counts, as in Python
+            error_at(p->c, at, "too many levels of indentation");
             p->lex_errors++;
             p->lex_err_nl = p->nl_count;
             p->last = t;
@@ -1149,6 +1212,9 @@ static void yyerror(YYLTYPE *lloc, Parser *p, const char *msg) {
         msg += 14;
     if (p->tok[1] == '.' && p->tok[2] == TK_FROM) {
         // `from . import x`: the relative-import rule reports it.
+    } else if (t0 == TK_ELSE && p->try_nl == cur - 1) {
+        // the else clause of an unsupported try statement
+        p->try_nl = cur;
     } else if (t0 == TK_UNSUPPORTED) {
         error_at(p->c, s, "'%.*s' is not supported in .kdl files", lloc->end - lloc->start,
                  p->file->text + lloc->start);
@@ -1225,7 +1291,7 @@ static void parser_init(Parser *p, Ctx *c, SrcFile *f, int base, size_t len, int
     p->file = f;
     p->base = base;
     p->start_token = start;
-    p->lex_err_nl = p->syn_err_nl = -1;
+    p->lex_err_nl = p->syn_err_nl = p->try_nl = p->br_err_nl = -1;
 }
 
 static Node *run(Ctx *c, SrcFile *f, const char *text, size_t len, int base, int start) {
@@ -1290,13 +1356,7 @@ void dump_tokens(Ctx *c, SrcFile *f, FILE *out) {
         } else if (t == TK_INT) {
             fprintf(out, " %lld", (long long)val.ival);
         } else if (t == TK_FLOAT) {
-            char tmp[40];
-            for (int prec = 1; prec <= 17; prec++) {
-                snprintf(tmp, sizeof tmp, "%.*g", prec, val.fval);
-                if (strtod(tmp, NULL) == val.fval)
-                    break;
-            }
-            fprintf(out, " %s", tmp);
+            fprintf(out, " %s", value_repr(c, v_float(c, val.fval)));
         } else if (t == TK_STRING || t == TK_FSTRING) {
             fprintf(out, " %s", py_repr_str(c->arena, val.s.s));
         }
