@@ -143,11 +143,37 @@ static void report(Ctx *c, Span s, const char *kind, const char *fmt, va_list ap
         show_source(c->err, s);
 }
 
+// Has this exact error (place and text) been reported already? A loop
+// reaching the same mistake again reports it once.
+static bool seen_before(Ctx *c, Span s, const char *fmt, va_list ap) {
+    char msg[1024];
+    va_list ap2;
+    va_copy(ap2, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap2);
+    va_end(ap2);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = msg; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    Vec *r = &c->reported;
+    for (int i = 0; i + 2 < r->len; i += 3)
+        if ((intptr_t)r->data[i] == s.start && (intptr_t)r->data[i + 1] == s.end &&
+            (uintptr_t)r->data[i + 2] == (uintptr_t)h)
+            return true;
+    vec_push(c->arena, r, (void *)(intptr_t)s.start);
+    vec_push(c->arena, r, (void *)(intptr_t)s.end);
+    vec_push(c->arena, r, (void *)(uintptr_t)h);
+    return false;
+}
+
 void error_at(Ctx *c, Span s, const char *fmt, ...) {
     if (c->too_many)
         return;
     va_list ap;
     va_start(ap, fmt);
+    if (s.file && seen_before(c, s, fmt, ap)) {
+        va_end(ap);
+        return;
+    }
     report(c, s, "error", fmt, ap);
     va_end(ap);
     if (++c->nerrors >= MAX_ERRORS) {

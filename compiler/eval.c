@@ -18,6 +18,7 @@
  */
 #include "kdlc.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,7 +436,18 @@ const char *auto_name(Ctx *c, const char *base) {
 
 // Every statement and expression costs a step; past MAX_STEPS evaluation
 // stops with one error (an unbounded loop or a huge range).
+#define MAX_MEMORY ((size_t)2 << 30)
+
 static bool step(Ctx *c, Span at) {
+    // Memory is bounded like time: a program building huge containers stops
+    // with an error instead of exhausting the machine.
+    if ((c->steps & 1023) == 0 && arena_bytes(c->arena) > MAX_MEMORY) {
+        if (c->steps <= MAX_STEPS)
+            error_at(c, at, "compile-time evaluation uses more than %zu MiB of memory",
+                     MAX_MEMORY >> 20);
+        c->steps = MAX_STEPS + 2;
+        return false;
+    }
     if (++c->steps <= MAX_STEPS)
         return true;
     if (c->steps == MAX_STEPS + 1)
@@ -518,7 +530,7 @@ bool sig_bind(Ctx *c, const Sig *sig, const char *what, Arg *args, int nargs, Sp
             star = i;
         else if (sig->params[i].kind == 2)
             dstar = i;
-        else if (star < 0)
+        else if (star < 0 && sig->params[i].kind == 0)
             npos_params++;
     }
     Value *star_val = star >= 0 ? v_tuple(c) : NULL;
@@ -656,16 +668,27 @@ typedef struct Frame {
 
 static Flow exec_block(Ctx *c, Env *env, Node *block, Frame *fr);
 
+// A bare `*` is not a parameter: the parameters after it are keyword-only
+// (kind 3), so extra positional arguments are an error.
 static Sig *sig_from_def(Ctx *c, Env *env, Node *def) {
     Sig *s = arena_alloc(c->arena, sizeof *s);
-    s->nparams = def->items.len;
-    s->params = arena_alloc(c->arena, sizeof(Param) * (size_t)(s->nparams + 1));
+    s->params = arena_alloc(c->arena, sizeof(Param) * (size_t)(def->items.len + 1));
+    bool kwonly = false;
     for (int i = 0; i < def->items.len; i++) {
         Node *p = def->items.data[i];
-        s->params[i].name = p->name;
-        s->params[i].kind = p->param_kind;
+        if (p->param_kind == 1 && !strcmp(p->name, "*")) {
+            kwonly = true;
+            continue;
+        }
+        Param *q = &s->params[s->nparams++];
+        q->name = p->name;
+        q->kind = p->param_kind;
+        if (p->param_kind == 1)
+            kwonly = true;
+        else if (kwonly && p->param_kind == 0)
+            q->kind = 3;
         if (p->dflt)
-            s->params[i].dflt = eval_expr(c, env, p->dflt);
+            q->dflt = eval_expr(c, env, p->dflt);
     }
     return s;
 }
@@ -1318,79 +1341,176 @@ static Value *eval_listcomp(Ctx *c, Env *env, Node *n) {
     return out;
 }
 
+// Decode the backslash escapes of an f-string's literal text (the lexer
+// keeps f-string bodies raw so fields can be found by position).
+static void put_unescaped(Ctx *c, Buf *out, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\' || i + 1 >= n) {
+            buf_putc(c->arena, out, s[i]);
+            continue;
+        }
+        char e = s[++i];
+        switch (e) {
+        case 'n': buf_putc(c->arena, out, '\n'); break;
+        case 't': buf_putc(c->arena, out, '\t'); break;
+        case 'r': buf_putc(c->arena, out, '\r'); break;
+        case 'a': buf_putc(c->arena, out, '\a'); break;
+        case 'b': buf_putc(c->arena, out, '\b'); break;
+        case 'f': buf_putc(c->arena, out, '\f'); break;
+        case 'v': buf_putc(c->arena, out, '\v'); break;
+        case '0': buf_putc(c->arena, out, '\0'); break;
+        case '\\': case '\'': case '"': buf_putc(c->arena, out, e); break;
+        case '\n': break;
+        case 'x':
+            if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+                char hex[3] = {s[i + 1], s[i + 2], 0};
+                buf_putc(c->arena, out, (char)strtol(hex, NULL, 16));
+                i += 2;
+                break;
+            }
+            buf_puts(c->arena, out, "\\x");
+            break;
+        default:
+            buf_putc(c->arena, out, '\\');
+            buf_putc(c->arena, out, e);
+            break;
+        }
+    }
+}
+
+// Is the string literal at span s raw (an r/R in its prefix)?
+static bool fstring_is_raw(Span s) {
+    const char *t = s.file->text + s.start;
+    for (int i = 0; i < 3 && t[i] != '\'' && t[i] != '"'; i++)
+        if (t[i] == 'r' || t[i] == 'R')
+            return true;
+    return false;
+}
+
+// Evaluate the expression text [from, to) of an f-string at file offset base.
+static Value *fstring_field(Ctx *c, Env *env, Node *n, int base, size_t from, size_t to) {
+    Node *e = parse_expr_at(c, (SrcFile *)n->span.file, base + (int)from, (int)(to - from));
+    return e ? eval_expr(c, env, e) : v_error();
+}
+
+// The end of a replacement field's expression: the first top-level '}',
+// '!' (not '!=') or ':' outside brackets and strings.
+static size_t field_end(const char *s, size_t i, size_t len) {
+    int depth = 0;
+    char quote = 0;
+    for (; i < len; i++) {
+        char ch = s[i];
+        if (quote) {
+            if (ch == quote)
+                quote = 0;
+            continue;
+        }
+        if (ch == '\'' || ch == '"')
+            quote = ch;
+        else if (ch == '(' || ch == '[' || ch == '{')
+            depth++;
+        else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0)
+            depth--;
+        else if (depth == 0 && (ch == '}' || ch == ':' || (ch == '!' && !(i + 1 < len && s[i + 1] == '='))))
+            return i;
+    }
+    return len;
+}
+
 static Value *eval_fstring(Ctx *c, Env *env, Node *n) {
-    // f"...{expr}..." : fields are parsed from the source text so their
-    // errors point at the right column. Supported conversions: !r !s; format
-    // specs: d, s, f with width/precision (e.g. {i:02d}, {x:.3f}).
+    // f"...{expr!conv:spec}...": fields are parsed from the source text so
+    // their errors point at the right column; a spec may itself contain
+    // {fields}; conversions are !s, !r and !a; specs follow Python's
+    // mini-language (format_spec).
     const char *s = n->str;
     size_t len = n->slen;
     int body = (int)n->ival;
+    bool raw = fstring_is_raw(n->span);
     Buf out = {0};
+    size_t lit = 0;     // start of the pending literal text
+#define FLUSH(upto)                                                         \
+    do {                                                                    \
+        if (raw)                                                            \
+            buf_putn(c->arena, &out, s + lit, (upto) - lit);                \
+        else                                                                \
+            put_unescaped(c, &out, s + lit, (upto) - lit);                  \
+    } while (0)
+#define AT(i) ((Span){n->span.file, body + (int)(i), body + (int)(i) + 1})
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == '{' && i + 1 < len && s[i + 1] == '{') {
-            buf_putc(c->arena, &out, '{');
+        if ((s[i] == '{' || s[i] == '}') && i + 1 < len && s[i + 1] == s[i]) {
+            FLUSH(i + 1);
             i++;
-            continue;
-        }
-        if (s[i] == '}' && i + 1 < len && s[i + 1] == '}') {
-            buf_putc(c->arena, &out, '}');
-            i++;
+            lit = i + 1;
             continue;
         }
         if (s[i] == '}') {
-            error_at(c, (Span){n->span.file, body + (int)i, body + (int)i + 1},
-                     "f-string: single '}' is not allowed");
+            error_at(c, AT(i), "f-string: single '}' is not allowed");
             return v_error();
         }
-        if (s[i] != '{') {
-            buf_putc(c->arena, &out, s[i]);
+        if (s[i] != '{')
             continue;
-        }
-        size_t j = i + 1;
-        int depth = 0;
-        while (j < len && (depth > 0 || (s[j] != '}' && s[j] != '!' && s[j] != ':'))) {
-            if (s[j] == '(' || s[j] == '[' || s[j] == '{') depth++;
-            if (s[j] == ')' || s[j] == ']' || s[j] == '}') depth--;
-            j++;
-        }
-        if (j >= len || j == i + 1) {
-            error_at(c, (Span){n->span.file, body + (int)i, body + (int)i + 1},
-                     j >= len ? "f-string: expecting '}'" : "f-string: empty expression not allowed");
+        FLUSH(i);
+        size_t j = field_end(s, i + 1, len);
+        if (j >= len) {
+            error_at(c, AT(i), "f-string: expecting '}'");
             return v_error();
         }
-        Node *e = parse_expr_at(c, (SrcFile *)n->span.file, body + (int)i + 1, (int)(j - i - 1));
-        if (!e)
+        if (j == i + 1) {
+            error_at(c, AT(i), "f-string: empty expression not allowed");
             return v_error();
-        Value *v = eval_expr(c, env, e);
+        }
+        Value *v = fstring_field(c, env, n, body, i + 1, j);
         if (v->kind == V_ERROR)
             return v_error();
         char conv = 0;
-        if (s[j] == '!' && j + 1 < len) {
-            conv = s[j + 1];
+        if (s[j] == '!') {
+            conv = j + 1 < len ? s[j + 1] : 0;
+            if (conv != 's' && conv != 'r' && conv != 'a') {
+                error_at(c, (Span){n->span.file, body + (int)j, body + (int)j + 2},
+                         "f-string: invalid conversion character: expected 's', 'r', or 'a'");
+                return v_error();
+            }
             j += 2;
         }
-        const char *spec = NULL;
-        size_t k = j;
-        if (k < len && s[k] == ':') {
-            size_t e2 = k + 1;
-            while (e2 < len && s[e2] != '}')
-                e2++;
-            spec = arena_strndup(c->arena, s + k + 1, e2 - k - 1);
-            k = e2;
+        // The spec runs to the matching '}', with nested {fields} replaced.
+        Buf spec = {0};
+        bool has_spec = j < len && s[j] == ':';
+        size_t k = has_spec ? j + 1 : j;
+        while (has_spec && k < len && s[k] != '}') {
+            if (s[k] == '{') {
+                size_t e2 = field_end(s, k + 1, len);
+                if (e2 >= len || s[e2] != '}') {
+                    error_at(c, AT(k), "f-string: expecting '}' in the format spec");
+                    return v_error();
+                }
+                Value *sv = fstring_field(c, env, n, body, k + 1, e2);
+                if (sv->kind == V_ERROR)
+                    return v_error();
+                buf_puts(c->arena, &spec, value_str(c, sv));
+                k = e2 + 1;
+            } else {
+                buf_putc(c->arena, &spec, s[k++]);
+            }
         }
         if (k >= len || s[k] != '}') {
-            error_at(c, (Span){n->span.file, body + (int)i, body + (int)i + 1}, "f-string: expecting '}'");
+            error_at(c, AT(i), "f-string: expecting '}'");
             return v_error();
         }
-        const char *text = conv == 'r' ? value_repr(c, v) : NULL;
-        if (!text) {
-            text = format_spec(c, v, spec, (Span){n->span.file, body + (int)j, body + (int)k});
-            if (!text)
-                return v_error();
-        }
+        if (conv)
+            v = v_str(c, conv == 's' ? value_str(c, v) : value_repr(c, v));
+        const char *text = format_spec(c, v, has_spec ? buf_str(c->arena, &spec) : NULL,
+                                       (Span){n->span.file, body + (int)j, body + (int)k});
+        if (!text)
+            return v_error();
         buf_puts(c->arena, &out, text);
+        if (out.len > MAX_STR_LEN)
+            return type_error(c, n->span, "string too long (more than %d bytes)", MAX_STR_LEN);
         i = k;
+        lit = k + 1;
     }
+    FLUSH(len);
+#undef FLUSH
+#undef AT
     return v_strn(c, buf_str(c->arena, &out), out.len);
 }
 
@@ -1683,20 +1803,14 @@ static void exec_import(Ctx *c, Env *env, Node *n) {
             continue;
         }
         if (a->alias) {
-            Value *v = arena_alloc(c->arena, sizeof *v);
-            v->kind = V_MODULE;
-            v->u.module = m;
-            env_set(c, env, a->alias, v);
+            env_set(c, env, a->alias, module_value(c, m));
         } else {
             // `import keras.layers` binds `keras`, as Python does.
             char *top = arena_strdup(c->arena, a->name);
             char *dot = strchr(top, '.');
             if (dot)
                 *dot = 0;
-            Value *v = arena_alloc(c->arena, sizeof *v);
-            v->kind = V_MODULE;
-            v->u.module = keras_module_lookup(c, top);
-            env_set(c, env, top, v);
+            env_set(c, env, top, module_value(c, keras_module_lookup(c, top)));
         }
     }
 }
@@ -1840,12 +1954,18 @@ static Flow exec_stmt(Ctx *c, Env *env, Node *n, Frame *fr) {
         Value *rhs = eval_expr(c, env, n->rhs);
         Value *v;
         if (cur->kind == V_LIST && n->op == OP_ADD && rhs->kind != V_ERROR) {
-            // list += iterable extends in place.
+            // list += iterable extends in place (l += l doubles l once).
             Value *items = iterate(c, rhs, n->rhs->span);
-            if (items->kind != V_ERROR)
-                for (int i = 0; i < list_len(items); i++)
-                    list_append(c, cur, list_get(items, i));
             v = cur;
+            if (items->kind != V_ERROR) {
+                int k = list_len(items);
+                if (list_len(cur) + k > MAX_SEQ_LEN)
+                    v = type_error(c, n->span, "sequence too long (more than %d items)",
+                                   MAX_SEQ_LEN);
+                else
+                    for (int i = 0; i < k; i++)
+                        list_append(c, cur, list_get(items, i));
+            }
         } else {
             v = binary_op(c, n->op, cur, rhs, n->span);
         }

@@ -49,6 +49,7 @@ typedef struct Arena Arena;
 Arena *arena_new(void);
 void arena_free(Arena *a);
 void *arena_alloc(Arena *a, size_t size);     // zeroed, 16-byte aligned
+size_t arena_bytes(const Arena *a);           // memory held by the arena
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...)
@@ -283,6 +284,7 @@ typedef struct ObjectClass {
 typedef struct Module {
     const char *name;       // "keras", "keras.layers"
     Dict *attrs;
+    struct Value *value;    // the one V_MODULE value for it (so `K is keras`)
 } Module;
 
 struct Value {
@@ -578,6 +580,7 @@ typedef struct Ctx {
     Arena *arena;
     SrcFile *file;
     int nerrors, nwarnings;
+    Vec reported;           // (start, end, message hash) of errors given, to give each once
     bool too_many;          // stopped after MAX_ERRORS
     FILE *err;              // diagnostics (stderr)
     FILE *out;              // summaries and print() (stdout)
@@ -641,6 +644,7 @@ Value *str_percent_format(Ctx *c, Value *fmt, Value *args, Span at);
 
 void keras_init(Ctx *c);
 Module *keras_module_lookup(Ctx *c, const char *dotted);   // "keras.layers" or NULL
+Value *module_value(Ctx *c, Module *m);                     // its one V_MODULE value
 // `import numpy` and friends: one error naming the module.
 void report_bad_import(Ctx *c, const char *module, Span at);
 // Calling keras.Model / keras.Sequential / a config class (optimizer, ...).

@@ -1507,10 +1507,12 @@ static void put(Ctx *c, Module *m, const char *name, Value *v) {
     dict_set(c, m->attrs, v_str(c, name), v);
 }
 
-static Value *module_value(Ctx *c, Module *m) {
-    Value *v = mkval(c, V_MODULE);
-    v->u.module = m;
-    return v;
+Value *module_value(Ctx *c, Module *m) {
+    if (!m->value) {
+        m->value = mkval(c, V_MODULE);
+        m->value->u.module = m;
+    }
+    return m->value;
 }
 
 static Value *class_value(Ctx *c, ClassKind k, const char *name) {

@@ -21,6 +21,7 @@ typedef struct Chunk {
 
 struct Arena {
     Chunk *head;
+    size_t bytes;           // total allocated from malloc
 };
 
 #define CHUNK_SIZE (64 * 1024)
@@ -51,6 +52,7 @@ void *arena_alloc(Arena *a, size_t size) {
         c = malloc(sizeof *c + n);
         if (!c)
             die("out of memory");
+        a->bytes += sizeof *c + n;
         c->size = n;
         c->used = 0;
         // Big one-off blocks go behind the head so the head keeps its space.
@@ -66,6 +68,10 @@ void *arena_alloc(Arena *a, size_t size) {
     c->used += size;
     memset(p, 0, size);
     return p;
+}
+
+size_t arena_bytes(const Arena *a) {
+    return a->bytes;
 }
 
 char *arena_strndup(Arena *a, const char *s, size_t n) {
