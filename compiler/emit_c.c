@@ -402,28 +402,61 @@ static const char *shape_lit(Emit *e, const Shape *s, int rank) {
     return buf_str(e->c->arena, &b);
 }
 
+// Broadcast shape of a and b right-aligned to rank (batch first).
+static Shape bcast(const Shape *a, const Shape *b, int rank) {
+    Shape r = {.rank = rank};
+    for (int i = 1; i < rank; i++) {
+        int ka = i - (rank - a->rank), kb = i - (rank - b->rank);
+        int64_t x = ka >= 1 ? a->d[ka] : 1, y = kb >= 1 ? b->d[kb] : 1;
+        r.d[i] = x > y ? x : y;
+    }
+    return r;
+}
+
 static void emit_merge(Emit *e, IrOp *op) {
     static const char *const ops[] = {"KDL_MERGE_ADD", "KDL_MERGE_SUB", "KDL_MERGE_MUL",
                                       "KDL_MERGE_ADD"};
     int kind = (int)op->layer->iv[0];
     const Shape *os = &op->out[0]->shape;
     int rank = os->rank;
+    // Add, Multiply and Average commute: start from an input of the full
+    // output shape, so every later step accumulates in place on out.
+    IrBuf *in[MAX_IO];
+    for (int i = 0; i < op->nin; i++)
+        in[i] = op->in[i];
+    if (kind != MG_SUB)
+        for (int i = 0; i < op->nin; i++)
+            if (shape_numel(&in[i]->shape, 1) == shape_numel(os, 1) && in[i]->shape.rank == rank) {
+                IrBuf *t = in[0];
+                in[0] = in[i];
+                in[i] = t;
+                break;
+            }
+    Shape cur = bcast(&in[0]->shape, &in[1]->shape, rank);
+    for (int i = 2; i < op->nin; i++) {
+        if (shape_numel(&cur, 1) != shape_numel(os, 1)) {
+            unsupported(e, op, "a merge of 3 or more inputs none of which has the output's shape");
+            return;
+        }
+        cur = bcast(&cur, &in[i]->shape, rank);
+    }
     const char *out = bref(e, op->out[0]);
     OUT(e, "    {\n");
-    OUT(e, "        const int so[] = %s;\n", shape_lit(e, os, rank));
-    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, &op->in[0]->shape, rank));
-    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, &op->in[1]->shape, rank));
-    OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, op->in[0]),
-        bref(e, op->in[1]), rank, ops[kind]);
+    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, &in[0]->shape, rank));
+    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, &in[1]->shape, rank));
+    OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
+        bref(e, in[1]), rank, ops[kind]);
+    if (op->nin > 2)
+        OUT(e, "        const int so[] = %s;\n", shape_lit(e, os, rank));
     for (int i = 2; i < op->nin; i++) {
-        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, &op->in[i]->shape, rank));
+        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, &in[i]->shape, rank));
         OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
-            bref(e, op->in[i]), i, rank, ops[kind]);
+            bref(e, in[i]), i, rank, ops[kind]);
     }
     if (kind == MG_AVG)
         OUT(e, "        kdl_scale(%s, %s, (size_t)batch * %lldu, %s, 0.0f);\n", out, out,
             (long long)op->out[0]->size, fstr(e->c->arena, 1.0 / op->nin));
-    OUT(e, "        (void)so;\n    }\n");
+    OUT(e, "    }\n");
 }
 
 static void emit_concat(Emit *e, IrOp *op) {

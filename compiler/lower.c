@@ -206,8 +206,10 @@ static bool is_output(IrModel *m, const IrBuf *b) {
 static bool pure_activation(const IrOp *op, ActKind *act, double *alpha) {
     const char *k = class_of(op);
     if (!strcmp(k, "Activation")) {
+        // An activation given by name takes Keras's default parameter:
+        // elu's alpha 1.0, leaky_relu's negative slope 0.2.
         *act = op->layer->act;
-        *alpha = 0.2;
+        *alpha = *act == ACT_ELU ? 1.0 : 0.2;
         return true;
     }
     if (!strcmp(k, "LeakyReLU")) {
