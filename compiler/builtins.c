@@ -626,6 +626,12 @@ static Value *b_isinstance(ARGS) {
         }
         if (k->kind != V_CLASS)
             return err_at(c, sp[1], "isinstance() arg 2 must be a type or tuple of types");
+        if (x->kind == V_INSTANCE && k->u.cls.kind == CLS_USER) {
+            for (UserClass *u = x->u.inst.cls; u; u = u->parent)
+                if (u == k->u.cls.user)
+                    return v_bool(true);
+            continue;
+        }
         if (x->kind != V_LAYER)
             continue;
         Layer *l = x->u.layer;
@@ -637,7 +643,7 @@ static Value *b_isinstance(ARGS) {
         case CLS_BASE_LAYER:
             return v_bool(true);
         case CLS_MODEL:
-            if (l->model)
+            if (l->model && !l->model->custom_layer)
                 return v_bool(true);
             break;
         case CLS_SEQUENTIAL:
