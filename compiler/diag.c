@@ -120,12 +120,15 @@ static void show_source(FILE *out, Span s) {
         le++;
     fprintf(out, "%5d | %.*s\n", line, le - ls, f->text + ls);
     fprintf(out, "      | ");
+    // One marker cell per character: UTF-8 continuation bytes take none.
     for (int i = ls; i < s.start && i < le; i++)
-        fputc(f->text[i] == '\t' ? '\t' : ' ', out);
+        if (((unsigned char)f->text[i] & 0xC0) != 0x80)
+            fputc(f->text[i] == '\t' ? '\t' : ' ', out);
     fputc('^', out);
     int end = s.end < le ? s.end : le;
     for (int i = s.start + 1; i < end; i++)
-        fputc('~', out);
+        if (((unsigned char)f->text[i] & 0xC0) != 0x80)
+            fputc('~', out);
     fputc('\n', out);
 }
 
