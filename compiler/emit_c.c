@@ -257,11 +257,8 @@ static void emit_conv(Emit *e, IrOp *op) {
         int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r], c = is->d[is->rank - 1];
         int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r], f = os->d[os->rank - 1];
         int64_t pt = 0, pl = 0;
-        if (l->iv[CV_PAD] == PAD_SAME && l->iv[CV_OP] >= 0) {
-            // With output_padding Keras pads k_eff // 2 before.
-            pt = ((kh - 1) * dh + 1) / 2;
-            pl = ((kw - 1) * dw + 1) / 2;
-        } else if (l->iv[CV_PAD] == PAD_SAME) {
+        if (l->iv[CV_PAD] == PAD_SAME) {
+            // TF's rule (runtime/conv.c), also with output_padding (oh then holds it).
             int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh, tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
             pt = th > 0 ? th / 2 : 0;
             pl = tw > 0 ? tw / 2 : 0;
