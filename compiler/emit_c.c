@@ -478,6 +478,10 @@ static void emit_concat(Emit *e, IrOp *op) {
 
 static void emit_embedding(Emit *e, IrOp *op) {
     Layer *l = op->layer;
+    if (l->iv[EM_MASK]) {
+        unsupported(e, op, "mask_zero=True (masking)");
+        return;
+    }
     if (op->in[0]->dtype != DT_INT32) {
         unsupported(e, op, "an Embedding input that is not int32 (declare keras.Input(..., "
                            "dtype=\"int32\"))");
@@ -1086,7 +1090,15 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
                    (long long)m->arena_floats * 4);
         }
     }
-    mkdir(o->outdir, 0777);
+    // mkdir -p: every missing directory of the path.
+    char *dir = arena_strdup(a, o->outdir);
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0777);
+            *p = '/';
+        }
+    mkdir(dir, 0777);
     const char *hpath = arena_printf(a, "%s/%s.h", o->outdir, e.stem);
     const char *cpath = arena_printf(a, "%s/%s.c", o->outdir, e.stem);
     if (!write_file(c, hpath, buf_str(a, &e.h)) || !write_file(c, cpath, buf_str(a, &e.src)))

@@ -1,0 +1,800 @@
+#!/usr/bin/python3
+"""reference.py - an independent float64 PyTorch evaluation of .kdl models.
+
+The end-to-end fixtures (tests/e2e/fixtures) are the outputs of this script.
+It shares no code with kdl: it reads the models as data from
+`kdlc check --dump=json`, the weights from a safetensors file (parsed here
+with numpy), and evaluates every layer from Keras 3's definitions with
+torch.nn.functional in float64. Needs numpy and torch (Debian's
+python3-torch); run it with /usr/bin/python3. CI never runs it.
+
+usage:
+  reference.py predict MODEL.kdl --model VAR --weights W.safetensors
+                       --input X.npy --output Y.npy [--kdlc PATH]
+      Writes Y.npy (float32), or Y.0.npy, Y.1.npy, ... for a model with
+      several outputs (the naming the generated program uses).
+  reference.py input MODEL.kdl --model VAR --batch N --seed S --output X.npy
+                     [--dist normal|uniform] [--lo A] [--hi B] [--kdlc PATH]
+      Writes a random input for the model: float32 from the given
+      distribution (normal: mean 0, stddev 1), or, for an int32 input,
+      int32 ids in [0, input_dim) of the Embedding layers that read it.
+  reference.py outputs MODEL.kdl --model VAR [--kdlc PATH]
+      Prints the number of outputs of the model.
+  reference.py models MODEL.kdl [--kdlc PATH]
+      Prints the names the models are bound to, one per line.
+
+Conventions (Keras 3, channels_last): images NHWC, sequences NTC. Keras
+kernels are (kh, kw, in, out); torch wants (out, in, kh, kw), so tensors are
+permuted to NCHW around every torch convolution. "same" padding is
+TensorFlow's: total = max((out - 1) * stride + (k - 1) * dilation + 1 - in, 0),
+pad_before = total // 2, the rest after.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DT = torch.float64
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_KDLC = os.path.join(HERE, "..", "..", "build", "kdlc")
+
+
+# ---- inputs: the model dump and the weights ---------------------------------------------
+
+def load_dump(kdl, kdlc):
+    """The JSON dump of every model bound to a top-level name."""
+    r = subprocess.run([kdlc, "check", "--dump=json", kdl], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, check=False)
+    if r.returncode != 0:
+        sys.exit("reference: kdlc check failed:\n" + r.stderr.decode())
+    # The program may print (model.summary(), print()) before the dump,
+    # which is the last line that starts with {"models":.
+    lines = [ln for ln in r.stdout.decode().splitlines() if ln.startswith('{"models":')]
+    if not lines:
+        sys.exit("reference: no JSON dump in the output of kdlc check")
+    return json.loads(lines[-1])["models"]
+
+
+SAFETENSORS_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I32": "<i4", "I64": "<i8"}
+
+
+def load_safetensors(path):
+    """{name: float64 tensor} from a safetensors file: an 8-byte little-endian
+    header length, a JSON header, then the raw little-endian data."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        sys.exit(f"reference: {path}: too short for safetensors")
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    data = blob[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        shape = tuple(info["shape"])
+        arr = np.frombuffer(data[begin:end], dtype=np.dtype(SAFETENSORS_DTYPES[info["dtype"]]))
+        if arr.size != int(np.prod(shape, dtype=np.int64)):
+            sys.exit(f"reference: {path}: {name}: size does not match shape {shape}")
+        out[name] = torch.from_numpy(arr.reshape(shape).astype(np.float64))
+    return out
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def tup(v, n):
+    """Keras's normalisation of an int-or-tuple argument to n values."""
+    if isinstance(v, (list, tuple)):
+        if len(v) == 1 and n > 1:
+            return tuple(int(v[0]) for _ in range(n))
+        assert len(v) == n, (v, n)
+        return tuple(int(x) for x in v)
+    return tuple(int(v) for _ in range(n))
+
+
+def same_pads(size, k, stride, dilation):
+    """TensorFlow "SAME" padding (before, after) of one spatial axis."""
+    out = -(-size // stride)
+    eff = (k - 1) * dilation + 1
+    total = max((out - 1) * stride + eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def spatial_pads(padding, sizes, ks, strides, dils):
+    padding = padding.lower()
+    pads = []
+    for size, k, s, d in zip(sizes, ks, strides, dils):
+        if padding == "valid":
+            pads.append((0, 0))
+        elif padding == "same":
+            pads.append(same_pads(size, k, s, d))
+        elif padding == "causal":
+            pads.append(((k - 1) * d, 0))
+        else:
+            raise ValueError(f"padding {padding!r}")
+    return pads
+
+
+def torch_pad_arg(pads):
+    """F.pad's argument (last axis first) for per-spatial-axis (before, after)."""
+    arg = []
+    for before, after in reversed(pads):
+        arg += [before, after]
+    return arg
+
+
+def to_channels_first(x):
+    return x.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
+
+
+def to_channels_last(x):
+    return x.permute(0, *range(2, x.dim()), 1)
+
+
+def check_channels_last(cfg, cls):
+    df = cfg.get("data_format")
+    if df not in (None, "channels_last"):
+        raise NotImplementedError(f"{cls}: data_format={df}")
+
+
+# ---- activations (keras.activations, Keras 3) -------------------------------------------------
+
+SELU_ALPHA = 1.67326324
+SELU_SCALE = 1.05070098
+
+
+def softplus(x):
+    return torch.logaddexp(x, torch.zeros_like(x))    # log(1 + exp(x)), stably
+
+
+def hard_sigmoid(x):
+    return torch.clamp(x + 3.0, 0.0, 6.0) / 6.0
+
+
+def relu_general(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """keras.activations.relu: x where x > threshold (0 elsewhere), clipped to
+    [0, max_value], minus negative_slope * relu(threshold - x)."""
+    if threshold != 0.0:
+        y = torch.where(x > threshold, x, torch.zeros_like(x))
+    else:
+        y = torch.clamp(x, min=0.0)
+    if max_value is not None:
+        y = torch.clamp(y, 0.0, max_value)
+    if negative_slope != 0.0:
+        y = y - negative_slope * torch.clamp(threshold - x, min=0.0)
+    return y
+
+
+ACTIVATIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: torch.clamp(x, min=0.0),
+    "relu6": lambda x: torch.clamp(x, 0.0, 6.0),
+    "leaky_relu": lambda x: torch.where(x >= 0, x, 0.2 * x),
+    "elu": lambda x: torch.where(x > 0, x, torch.expm1(x)),
+    "selu": lambda x: SELU_SCALE * torch.where(x > 0, x, SELU_ALPHA * torch.expm1(x)),
+    "gelu": lambda x: 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0))),
+    "silu": lambda x: x * torch.sigmoid(x),
+    "swish": lambda x: x * torch.sigmoid(x),
+    "sigmoid": torch.sigmoid,
+    "hard_sigmoid": hard_sigmoid,
+    "tanh": torch.tanh,
+    "softmax": lambda x: torch.softmax(x, dim=-1),
+    "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
+    "softplus": softplus,
+    "softsign": lambda x: x / (1.0 + torch.abs(x)),
+    "exponential": torch.exp,
+    "hard_silu": lambda x: x * hard_sigmoid(x),
+    "hard_swish": lambda x: x * hard_sigmoid(x),
+    "mish": lambda x: x * torch.tanh(softplus(x)),
+}
+
+
+def activation(name):
+    if name is None:
+        return ACTIVATIONS["linear"]
+    if isinstance(name, dict):
+        raise NotImplementedError(f"activation {name}")
+    return ACTIVATIONS[name]
+
+
+# ---- layers -------------------------------------------------------------------------------------
+# Each takes (cfg, weights dict name->tensor, inputs list, layer) and returns a list of outputs.
+
+def W(weights, layer, name):
+    key = f"{layer['name']}/{name}"
+    if key not in weights:
+        raise KeyError(f"weight {key} not in the weights file")
+    return weights[key]
+
+
+def has_w(layer, name):
+    return any(w["name"] == f"{layer['name']}/{name}" for w in layer.get("weights", []))
+
+
+def bias_act(y, cfg, weights, layer):
+    if cfg.get("use_bias", True) and has_w(layer, "bias"):
+        y = y + W(weights, layer, "bias")
+    return activation(cfg.get("activation"))(y)
+
+
+def dense(cfg, weights, xs, layer):
+    y = torch.matmul(xs[0], W(weights, layer, "kernel"))
+    return [bias_act(y, cfg, weights, layer)]
+
+
+def conv_nd(x, kernel, cfg, rank, groups=1):
+    """Keras ConvND (channels_last) with a Keras kernel (k..., in/groups, out):
+    explicit padding, then an unpadded torch convolution."""
+    ks = tuple(kernel.shape[:rank])
+    strides = tup(cfg.get("strides", 1), rank)
+    dils = tup(cfg.get("dilation_rate", 1), rank)
+    pads = spatial_pads(cfg.get("padding", "valid"), x.shape[1:1 + rank], ks, strides, dils)
+    xc = to_channels_first(x)
+    xc = F.pad(xc, torch_pad_arg(pads))
+    perm = (rank + 1, rank) + tuple(range(rank))     # (out, in, k...)
+    wt = kernel.permute(*perm).contiguous()
+    conv = F.conv1d if rank == 1 else F.conv2d
+    y = conv(xc, wt, stride=strides, dilation=dils, groups=groups)
+    return to_channels_last(y)
+
+
+def conv(cfg, weights, xs, layer, rank):
+    check_channels_last(cfg, layer["class"])
+    if cfg.get("lora_rank"):
+        raise NotImplementedError("LoRA")
+    y = conv_nd(xs[0], W(weights, layer, "kernel"), cfg, rank, int(cfg.get("groups", 1) or 1))
+    return [bias_act(y, cfg, weights, layer)]
+
+
+def depthwise(x, kernel, cfg):
+    """Depthwise 2-D: kernel (kh, kw, C, dm); output channel c * dm + m."""
+    kh, kw, c, dm = kernel.shape
+    # As a grouped convolution with groups = C: a Keras-layout kernel
+    # (kh, kw, 1, C * dm) whose output channel c * dm + m is kernel[..., c, m].
+    return conv_nd(x, kernel.reshape(kh, kw, 1, c * dm), cfg, 2, groups=c)
+
+
+def depthwise_conv2d(cfg, weights, xs, layer):
+    check_channels_last(cfg, layer["class"])
+    y = depthwise(xs[0], W(weights, layer, "kernel"), cfg)
+    return [bias_act(y, cfg, weights, layer)]
+
+
+def separable_conv2d(cfg, weights, xs, layer):
+    check_channels_last(cfg, layer["class"])
+    y = depthwise(xs[0], W(weights, layer, "depthwise_kernel"), cfg)
+    pw = W(weights, layer, "pointwise_kernel")      # (1, 1, C * dm, filters)
+    y = torch.matmul(y, pw[0, 0])
+    return [bias_act(y, cfg, weights, layer)]
+
+
+def conv2d_transpose(cfg, weights, xs, layer, out_shape):
+    """The full transposed convolution (no padding, size (in - 1) * stride +
+    k_eff), then the output window: for "same" it starts where Keras's
+    padding arguments put it (which is TensorFlow's pad_before of the forward
+    convolution over the output size), for "valid" at 0; positions past the
+    end of the full result (output_padding, a stride larger than the kernel)
+    are zero before the bias."""
+    check_channels_last(cfg, layer["class"])
+    x = xs[0]
+    kernel = W(weights, layer, "kernel")        # (kh, kw, filters, in)
+    ks = tuple(kernel.shape[:2])
+    strides = tup(cfg.get("strides", 1), 2)
+    dils = tup(cfg.get("dilation_rate", 1), 2)
+    oh, ow = out_shape[1], out_shape[2]
+    wt = kernel.permute(3, 2, 0, 1).contiguous()    # torch: (in, out, kh, kw)
+    full = F.conv_transpose2d(to_channels_first(x), wt, stride=strides, dilation=dils)
+    padding = cfg.get("padding", "valid").lower()
+    ops = cfg.get("output_padding")
+    ops = (None, None) if ops is None else tup(ops, 2)
+    starts = []
+    for i, (size, k, s, d) in enumerate(zip(x.shape[1:3], ks, strides, dils)):
+        if padding == "valid":
+            starts.append(0)
+            continue
+        # Keras 3 (backend_utils, the JAX/torch backends): the left pad of the
+        # dilated input; the window starts (k_eff - 1) - left_pad into the
+        # full result.
+        keff = (k - 1) * d + 1
+        pad_len = s + keff - 2 if ops[i] is None else keff + keff % 2 - 2 + ops[i]
+        left = min(pad_len // 2 + pad_len % 2, keff - 1)
+        start = keff - 1 - left
+        # TensorFlow derives its padding from the output size instead; the
+        # two agree whenever TF accepts the shapes.
+        osz = (oh, ow)[i]
+        if -(-osz // s) == size:
+            assert start == same_pads(osz, k, s, d)[0], (start, osz, k, s, d)
+        starts.append(start)
+    n, f = full.shape[0], full.shape[1]
+    y = torch.zeros((n, f, oh, ow), dtype=DT)
+    pt, pl = starts
+    hh = min(oh, full.shape[2] - pt)
+    ww = min(ow, full.shape[3] - pl)
+    y[:, :, :hh, :ww] = full[:, :, pt:pt + hh, pl:pl + ww]
+    return [bias_act(to_channels_last(y), cfg, weights, layer)]
+
+
+def pooling(cfg, xs, layer, rank, kind):
+    check_channels_last(cfg, layer["class"])
+    x = xs[0]
+    ks = tup(cfg["pool_size"], rank)
+    strides = tup(cfg["strides"], rank) if cfg.get("strides") is not None else ks
+    pads = spatial_pads(cfg.get("padding", "valid"), x.shape[1:1 + rank], ks, strides,
+                        (1,) * rank)
+    xc = to_channels_first(x)
+    arg = torch_pad_arg(pads)
+    if rank == 1:
+        maxp, avgp = F.max_pool1d, F.avg_pool1d
+    else:
+        maxp, avgp = F.max_pool2d, F.avg_pool2d
+    if kind == "max":
+        y = maxp(F.pad(xc, arg, value=-math.inf), ks, strides)
+    else:
+        # The mean over the valid cells of each window: padded sums over
+        # padded counts.
+        total = avgp(F.pad(xc, arg), ks, strides) * float(np.prod(ks))
+        ones = torch.ones((1, 1) + tuple(xc.shape[2:]), dtype=DT)
+        count = avgp(F.pad(ones, arg), ks, strides) * float(np.prod(ks))
+        y = total / count
+    return [to_channels_last(y)]
+
+
+def global_pool(cfg, xs, layer, kind):
+    check_channels_last(cfg, layer["class"])
+    x = xs[0]
+    dims = tuple(range(1, x.dim() - 1))
+    keep = bool(cfg.get("keepdims", False))
+    if kind == "max":
+        y = x.amax(dim=dims, keepdim=keep)
+    else:
+        y = x.mean(dim=dims, keepdim=keep)
+    return [y]
+
+
+def norm_axes(axis, rank):
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return sorted(a % rank for a in axes)
+
+
+def param_shape(x, axes):
+    """Broadcast shape of a per-axis parameter over x."""
+    return [x.shape[i] if i in axes else 1 for i in range(x.dim())]
+
+
+def batch_normalization(cfg, weights, xs, layer):
+    x = xs[0]
+    axes = norm_axes(cfg.get("axis", -1), x.dim())
+    shp = param_shape(x, axes)
+    mean = W(weights, layer, "moving_mean").reshape(shp)
+    var = W(weights, layer, "moving_variance").reshape(shp)
+    y = (x - mean) / torch.sqrt(var + float(cfg.get("epsilon", 1e-3)))
+    if cfg.get("scale", True):
+        y = y * W(weights, layer, "gamma").reshape(shp)
+    if cfg.get("center", True):
+        y = y + W(weights, layer, "beta").reshape(shp)
+    return [y]
+
+
+def layer_normalization(cfg, weights, xs, layer):
+    x = xs[0]
+    axes = norm_axes(cfg.get("axis", -1), x.dim())
+    shp = param_shape(x, axes)
+    eps = float(cfg.get("epsilon", 1e-3))
+    if cfg.get("rms_scaling", False):
+        y = x / torch.sqrt((x * x).mean(dim=axes, keepdim=True) + eps)
+        return [y * W(weights, layer, "gamma").reshape(shp)]
+    mean = x.mean(dim=axes, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)
+    y = (x - mean) / torch.sqrt(var + eps)
+    if cfg.get("scale", True):
+        y = y * W(weights, layer, "gamma").reshape(shp)
+    if cfg.get("center", True):
+        y = y + W(weights, layer, "beta").reshape(shp)
+    return [y]
+
+
+def relu_layer(cfg, xs):
+    mv = cfg.get("max_value")
+    return [relu_general(xs[0], float(cfg.get("negative_slope", 0.0) or 0.0),
+                         None if mv is None else float(mv),
+                         float(cfg.get("threshold", 0.0) or 0.0))]
+
+
+def leaky_relu_layer(cfg, xs):
+    slope = cfg.get("negative_slope", 0.3)
+    if cfg.get("alpha") is not None:    # the deprecated spelling wins when given
+        slope = cfg["alpha"]
+    x = xs[0]
+    return [torch.where(x >= 0, x, float(slope) * x)]
+
+
+def softmax_layer(cfg, xs):
+    axis = cfg.get("axis", -1)
+    x = xs[0]
+    if isinstance(axis, (list, tuple)):
+        # Softmax over several axes: exp(x - max) / sum over those axes.
+        dims = tuple(a % x.dim() for a in axis)
+        e = torch.exp(x - x.amax(dim=dims, keepdim=True))
+        return [e / e.sum(dim=dims, keepdim=True)]
+    return [torch.softmax(x, dim=int(axis))]
+
+
+def merge(xs, op):
+    # Keras's Merge: inputs of lower rank get size-1 axes inserted at axis 1
+    # (after the batch) until the ranks agree; then numpy broadcasting.
+    rank = max(x.dim() for x in xs)
+    expanded = []
+    for x in xs:
+        while x.dim() < rank:
+            x = x.unsqueeze(1)
+        expanded.append(x)
+    xs = expanded
+    y = xs[0]
+    for x in xs[1:]:
+        if op == "add" or op == "average":
+            y = y + x
+        elif op == "subtract":
+            y = y - x
+        elif op == "multiply":
+            y = y * x
+    if op == "average":
+        y = y / len(xs)
+    return [y]
+
+
+def concatenate(cfg, xs):
+    return [torch.cat(xs, dim=int(cfg.get("axis", -1)))]
+
+
+def embedding(cfg, weights, xs, layer):
+    ids = xs[0].long()
+    table = W(weights, layer, "embeddings")
+    if ids.numel() and (ids.min() < 0 or ids.max() >= table.shape[0]):
+        raise ValueError("Embedding id out of range")
+    return [table[ids]]
+
+
+def repeat_vector(cfg, xs):
+    x = xs[0]
+    return [x.unsqueeze(1).expand(x.shape[0], int(cfg["n"]), x.shape[1])]
+
+
+def reshape(xs, out_shape):
+    x = xs[0]
+    return [x.reshape((x.shape[0],) + tuple(out_shape[1:]))]
+
+
+def flatten(xs):
+    x = xs[0]
+    return [x.reshape(x.shape[0], -1)]
+
+
+def zero_padding2d(cfg, xs):
+    check_channels_last(cfg, "ZeroPadding2D")
+    p = cfg.get("padding", (1, 1))
+    if isinstance(p, int):
+        (t, b), (l, r) = (p, p), (p, p)
+    else:
+        ph, pw = p
+        t, b = (ph, ph) if isinstance(ph, int) else ph
+        l, r = (pw, pw) if isinstance(pw, int) else pw
+    x = xs[0]   # NHWC: pad C by 0, W by (l, r), H by (t, b)
+    return [F.pad(x, [0, 0, l, r, t, b])]
+
+
+def up_sampling2d(cfg, xs):
+    check_channels_last(cfg, "UpSampling2D")
+    if cfg.get("interpolation", "nearest") != "nearest":
+        raise NotImplementedError("UpSampling2D interpolation")
+    sh, sw = tup(cfg.get("size", 2), 2)
+    x = xs[0]
+    return [x.repeat_interleave(sh, dim=1).repeat_interleave(sw, dim=2)]
+
+
+def random_crop(cfg, xs):
+    """RandomCrop at inference, as kdl defines it: the centred window."""
+    check_channels_last(cfg, "RandomCrop")
+    x = xs[0]
+    h, w = x.shape[1], x.shape[2]
+    ch, cw = int(cfg["height"]), int(cfg["width"])
+    if ch > h or cw > w:
+        raise ValueError("RandomCrop: input smaller than the crop")
+    t, l = (h - ch) // 2, (w - cw) // 2
+    return [x[:, t:t + ch, l:l + cw, :]]
+
+
+def rescaling(cfg, xs):
+    return [xs[0] * float(cfg["scale"]) + float(cfg.get("offset", 0.0) or 0.0)]
+
+
+# ---- recurrent layers (Keras's cell equations) ---------------------------------------------
+
+def run_rnn(cfg, xs, step, nstates, units):
+    """Unroll a cell over time. go_backwards reads the steps last to first and
+    returns the sequence in that (processing) order, as Keras does."""
+    x = xs[0]
+    n, t = x.shape[0], x.shape[1]
+    states = [torch.zeros((n, units), dtype=DT) for _ in range(nstates)]
+    order = range(t - 1, -1, -1) if cfg.get("go_backwards", False) else range(t)
+    seq = []
+    for i in order:
+        states = step(x[:, i, :], states)
+        seq.append(states[0])
+    out = torch.stack(seq, dim=1) if cfg.get("return_sequences", False) else states[0]
+    if cfg.get("return_state", False):
+        return [out] + states
+    return [out]
+
+
+def simple_rnn(cfg, weights, xs, layer):
+    units = int(cfg["units"])
+    k = W(weights, layer, "kernel")
+    r = W(weights, layer, "recurrent_kernel")
+    b = W(weights, layer, "bias") if cfg.get("use_bias", True) else None
+    act = activation(cfg.get("activation", "tanh"))
+
+    def step(x, states):
+        z = x @ k + states[0] @ r
+        if b is not None:
+            z = z + b
+        return [act(z)]
+    return run_rnn(cfg, xs, step, 1, units)
+
+
+def lstm(cfg, weights, xs, layer):
+    u = int(cfg["units"])
+    k = W(weights, layer, "kernel")
+    r = W(weights, layer, "recurrent_kernel")
+    b = W(weights, layer, "bias") if cfg.get("use_bias", True) else None
+    act = activation(cfg.get("activation", "tanh"))
+    ract = activation(cfg.get("recurrent_activation", "sigmoid"))
+
+    def step(x, states):
+        h, c = states
+        z = x @ k + h @ r
+        if b is not None:
+            z = z + b
+        i = ract(z[:, :u])
+        f = ract(z[:, u:2 * u])
+        g = act(z[:, 2 * u:3 * u])
+        o = ract(z[:, 3 * u:])
+        c = f * c + i * g
+        return [o * act(c), c]
+    return run_rnn(cfg, xs, step, 2, u)
+
+
+def gru(cfg, weights, xs, layer):
+    u = int(cfg["units"])
+    k = W(weights, layer, "kernel")
+    r = W(weights, layer, "recurrent_kernel")
+    use_bias = cfg.get("use_bias", True)
+    reset_after = cfg.get("reset_after", True)
+    b = W(weights, layer, "bias") if use_bias else None
+    act = activation(cfg.get("activation", "tanh"))
+    ract = activation(cfg.get("recurrent_activation", "sigmoid"))
+    if b is not None and reset_after:
+        b_in, b_rec = b[0], b[1]
+    else:
+        b_in, b_rec = b, None
+
+    def step(x, states):
+        h = states[0]
+        xz = x @ k
+        if b_in is not None:
+            xz = xz + b_in
+        x_z, x_r, x_h = xz[:, :u], xz[:, u:2 * u], xz[:, 2 * u:]
+        if reset_after:
+            rz = h @ r
+            if b_rec is not None:
+                rz = rz + b_rec
+            z = ract(x_z + rz[:, :u])
+            rr = ract(x_r + rz[:, u:2 * u])
+            hh = act(x_h + rr * rz[:, 2 * u:])
+        else:
+            z = ract(x_z + h @ r[:, :u])
+            rr = ract(x_r + h @ r[:, u:2 * u])
+            hh = act(x_h + (rr * h) @ r[:, 2 * u:])
+        return [z * h + (1.0 - z) * hh]
+    return run_rnn(cfg, xs, step, 1, u)
+
+
+# ---- the graph --------------------------------------------------------------------------------
+
+def call_layer(layer, weights, xs, out_shapes):
+    cls = layer["class"]
+    cfg = layer.get("config", {})
+    if cls == "Dense":
+        if cfg.get("lora_rank"):
+            raise NotImplementedError("LoRA")
+        return dense(cfg, weights, xs, layer)
+    if cls in ("Conv1D", "Convolution1D"):
+        return conv(cfg, weights, xs, layer, 1)
+    if cls in ("Conv2D", "Convolution2D"):
+        return conv(cfg, weights, xs, layer, 2)
+    if cls == "DepthwiseConv2D":
+        return depthwise_conv2d(cfg, weights, xs, layer)
+    if cls == "SeparableConv2D":
+        return separable_conv2d(cfg, weights, xs, layer)
+    if cls == "Conv2DTranspose":
+        return conv2d_transpose(cfg, weights, xs, layer, out_shapes[0])
+    if cls in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"):
+        return pooling(cfg, xs, layer, 1 if cls.endswith("1D") else 2,
+                       "max" if cls.startswith("Max") else "avg")
+    if cls.startswith("Global") and "Pooling" in cls:
+        return global_pool(cfg, xs, layer, "max" if "Max" in cls else "avg")
+    if cls == "BatchNormalization":
+        return batch_normalization(cfg, weights, xs, layer)
+    if cls == "LayerNormalization":
+        return layer_normalization(cfg, weights, xs, layer)
+    if cls == "Activation":
+        return [activation(cfg["activation"])(xs[0])]
+    if cls == "ReLU":
+        return relu_layer(cfg, xs)
+    if cls == "LeakyReLU":
+        return leaky_relu_layer(cfg, xs)
+    if cls == "Softmax":
+        return softmax_layer(cfg, xs)
+    if cls in ("Add", "Subtract", "Multiply", "Average"):
+        return merge(xs, cls.lower())
+    if cls == "Concatenate":
+        return concatenate(cfg, xs)
+    if cls == "Embedding":
+        return embedding(cfg, weights, xs, layer)
+    if cls == "RepeatVector":
+        return repeat_vector(cfg, xs)
+    if cls == "Reshape":
+        return reshape(xs, out_shapes[0])
+    if cls == "Flatten":
+        return flatten(xs)
+    if cls == "Dropout":
+        return [xs[0]]      # identity at inference
+    if cls == "Rescaling":
+        return rescaling(cfg, xs)
+    if cls == "ZeroPadding2D":
+        return zero_padding2d(cfg, xs)
+    if cls == "UpSampling2D":
+        return up_sampling2d(cfg, xs)
+    if cls == "RandomCrop":
+        return random_crop(cfg, xs)
+    if cls == "SimpleRNN":
+        return simple_rnn(cfg, weights, xs, layer)
+    if cls == "LSTM":
+        return lstm(cfg, weights, xs, layer)
+    if cls == "GRU":
+        return gru(cfg, weights, xs, layer)
+    raise NotImplementedError(f"reference: layer class {cls}")
+
+
+def run_graph(graph, weights, inputs):
+    """Evaluate a model graph; inputs in the graph's input order."""
+    env = {}
+    if len(inputs) != len(graph["inputs"]):
+        raise ValueError("input count")
+    for spec, x in zip(graph["inputs"], inputs):
+        env[spec["tensor"]] = x
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        if layer["class"] == "InputLayer" or not node["inputs"]:
+            continue
+        if node.get("training", -1) == 1:
+            raise NotImplementedError("a call with training=True")
+        xs = [env[t] for t in node["inputs"]]
+        out_shapes = [o["shape"] for o in node["outputs"]]
+        if "model" in layer:
+            ys = run_graph(layer["model"], weights, xs)
+        else:
+            ys = call_layer(layer, weights, xs, out_shapes)
+        if len(ys) != len(node["outputs"]):
+            raise ValueError(f"{layer['name']}: {len(ys)} outputs, the dump has "
+                             f"{len(node['outputs'])}")
+        for o, y in zip(node["outputs"], ys):
+            want = tuple(o["shape"][1:])
+            if tuple(y.shape[1:]) != want:
+                raise ValueError(f"{layer['name']} ({layer['class']}): output shape "
+                                 f"{tuple(y.shape)}, the dump says {o['shape']}")
+            env[o["tensor"]] = y
+    return [env[t] for t in graph["outputs"]]
+
+
+def output_paths(path, n):
+    if n == 1:
+        return [path]
+    stem, ext = os.path.splitext(path)
+    return [f"{stem}.{i}{ext}" for i in range(n)]
+
+
+def find_model(models, name):
+    if name is None:
+        return next(iter(models.values()))
+    if name in models:
+        return models[name]
+    for m in models.values():
+        if m["name"] == name:
+            return m
+    sys.exit(f"reference: no model {name}; models: {', '.join(models)}")
+
+
+def embedding_limit(graph, tensor):
+    """The smallest input_dim of the Embedding layers reading tensor (nested
+    models included)."""
+    lim = None
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        if tensor not in node["inputs"]:
+            continue
+        if layer["class"] == "Embedding":
+            d = int(layer["config"]["input_dim"])
+            lim = d if lim is None else min(lim, d)
+        elif "model" in layer:
+            idx = node["inputs"].index(tensor)
+            inner = layer["model"]
+            sub = embedding_limit(inner, inner["inputs"][idx]["tensor"])
+            if sub is not None:
+                lim = sub if lim is None else min(lim, sub)
+    return lim
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("command", choices=["predict", "input", "outputs", "models"])
+    ap.add_argument("kdl")
+    ap.add_argument("--model")
+    ap.add_argument("--weights")
+    ap.add_argument("--input")
+    ap.add_argument("--output")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dist", choices=["normal", "uniform"], default="normal")
+    ap.add_argument("--lo", type=float, default=-1.0)
+    ap.add_argument("--hi", type=float, default=1.0)
+    ap.add_argument("--kdlc", default=os.environ.get("KDLC", DEFAULT_KDLC))
+    a = ap.parse_args()
+    models = load_dump(a.kdl, a.kdlc)
+    if a.command == "models":
+        print("\n".join(models))
+        return
+    graph = find_model(models, a.model)
+
+    if a.command == "outputs":
+        print(len(graph["outputs"]))
+        return
+    if len(graph["inputs"]) != 1:
+        sys.exit("reference: models with several inputs are not supported (the generated "
+                 "program's predict takes one input)")
+    spec = graph["inputs"][0]
+    if a.command == "input":
+        rng = np.random.default_rng(a.seed)
+        shape = (a.batch,) + tuple(spec["shape"][1:])
+        if spec["dtype"].startswith("int"):
+            lim = embedding_limit(graph, spec["tensor"])
+            if lim is None:
+                sys.exit("reference: an integer input that no Embedding reads")
+            x = rng.integers(0, lim, size=shape).astype(np.int32)
+        elif a.dist == "normal":
+            x = rng.standard_normal(shape).astype(np.float32)
+        else:
+            x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
+        np.save(a.output, x)
+        return
+
+    weights = load_safetensors(a.weights)
+    x = np.load(a.input)
+    if spec["dtype"].startswith("int"):
+        xt = torch.from_numpy(x.astype(np.int64))
+    else:
+        xt = torch.from_numpy(x.astype(np.float64))
+    with torch.no_grad():
+        ys = run_graph(graph, weights, [xt])
+    for path, y in zip(output_paths(a.output, len(ys)), ys):
+        np.save(path, np.ascontiguousarray(y.numpy().astype(np.float32)))
+
+
+if __name__ == "__main__":
+    main()
