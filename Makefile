@@ -37,7 +37,7 @@ COMPILER_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 COMPILER_OBJS := $(COMPILER_SRCS:compiler/%.c=$(B)/%.o) $(B)/lexer.o $(B)/parser.o
 KDLC          := $(B)/kdlc
 
-.PHONY: all demo check clean deps
+.PHONY: all demo check clean deps install
 all: $(KDLC)
 
 deps:
@@ -114,5 +114,24 @@ check: deps
 	@$(MAKE) --no-print-directory all $(B)/prefix_check $(B)/npycmp
 	@bash tests/run-tests.sh $(B)
 
+# make install PREFIX=/usr/local: kdlc, libkdlrt.a, kdl.h and kdl.pc
+# (pkg-config --cflags --libs kdl gives what a generated model needs).
+PREFIX ?= /usr/local
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	cp $(KDLC) $(DESTDIR)$(PREFIX)/bin/kdlc
+	cp $(B)/libkdlrt.a $(DESTDIR)$(PREFIX)/lib/libkdlrt.a
+	cp include/kdl.h $(DESTDIR)$(PREFIX)/include/kdl.h
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: kdl\nDescription: kdl runtime for models compiled by kdlc\nVersion: 0.1.0\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lkdlrt %s -lm\n' \
+	    '$(PREFIX)' '$(RT_LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kdl.pc
+
 clean:
 	rm -rf build
+
+# make bench: time the reference models of tests/bench/ (batch-1 latency,
+# batch-256 throughput, 1 and 2 threads) against PyTorch when /usr/bin/python3
+# has torch; see tests/bench/run.sh and docs/performance.md. Not part of check.
+# run.sh builds kdlc and the runtime itself, never sanitized (NO_BLAS=1 is honoured).
+.PHONY: bench
+bench:
+	@bash tests/bench/run.sh
