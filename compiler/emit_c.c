@@ -135,6 +135,19 @@ static const char *wref(Emit *e, const Layer *l, const char *name) {
     return find_weight(l, name) ? wfield(e, l, name) : "NULL";
 }
 
+// A weight as an op reads it: with a BatchNormalization folded in, the
+// kernel and bias come from the derived-weights area instead.
+static const char *kref(Emit *e, const IrOp *op, const char *name) {
+    if (op->bn) {
+        bool pointwise = !strcmp(op->layer->class_name, "SeparableConv2D");
+        if (!strcmp(name, pointwise ? "pointwise_kernel" : "kernel"))
+            return arena_printf(e->c->arena, "(fold + %lld)", (long long)op->fold_kernel);
+        if (!strcmp(name, "bias"))
+            return arena_printf(e->c->arena, "(fold + %lld)", (long long)op->fold_bias);
+    }
+    return wref(e, op->layer, name);
+}
+
 static int64_t numel0(const Shape *s) {
     int64_t n = shape_numel(s, 0);
     return n < 0 ? 0 : n;
@@ -229,12 +242,12 @@ static void emit_conv(Emit *e, IrOp *op) {
     case CV_CONV:
         conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], l->iv[CV_GROUPS], 1);
         OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &s, %s, %s, scratch);\n", out, in,
-            wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
+            kref(e, op, "kernel"), kref(e, op, "bias"), act, alpha);
         break;
     case CV_DEPTHWISE:
         conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
         OUT(e, "        kdl_depthwise_conv2d_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
-            wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
+            kref(e, op, "kernel"), kref(e, op, "bias"), act, alpha);
         break;
     case CV_SEPARABLE: {
         // Depthwise into tmp (no bias), then a 1x1 conv with bias + activation.
@@ -247,7 +260,7 @@ static void emit_conv(Emit *e, IrOp *op) {
         OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
                ".groups = 1, .depth_multiplier = 1};\n");
         OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &p, %s, %s, scratch);\n", out, tmp,
-            wref(e, l, "pointwise_kernel"), wref(e, l, "bias"), act, alpha);
+            kref(e, op, "pointwise_kernel"), kref(e, op, "bias"), act, alpha);
         break;
     }
     case CV_TRANSPOSE: {
@@ -317,7 +330,7 @@ static void emit_dense(Emit *e, IrOp *op) {
     const Shape *in = &op->in[0]->shape;
     Arena *a = e->c->arena;
     OUT(e, "    kdl_dense_forward(%s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s);\n",
-        bref(e, op->out[0]), bref(e, op->in[0]), wref(e, l, "kernel"), wref(e, l, "bias"),
+        bref(e, op->out[0]), bref(e, op->in[0]), kref(e, op, "kernel"), kref(e, op, "bias"),
         rows_expr(e, in), (long long)in->d[in->rank - 1], (long long)l->iv[DN_UNITS],
         act_enum(a, op->act), fstr(a, op_alpha(op)));
 }
@@ -557,6 +570,8 @@ static void emit_op(Emit *e, IrOp *op) {
     OUT(e, " ->");
     for (int i = 0; i < op->nout; i++)
         OUT(e, " %s", shape_str(e->c->arena, &op->out[i]->shape));
+    if (op->bn)
+        OUT(e, ", %s folded in", op->bn->name);
     if (op->fused)
         OUT(e, ", then %s (%s) fused", op->fused->name, op->fused->class_name);
     OUT(e, " */\n");
@@ -799,7 +814,8 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "\n/* ==== model \"%s\" (%s), %s:%d ==== */\n\n", md->name, md->class_name, e->file,
         src_line(md));
     OUT(e, "struct %s {\n    %s_Weights *w;\n    int owns_weights;\n    int max_batch;\n"
-           "    float *arena;\n    float *scratch;\n};\n\n", P, e->stem);
+           "    float *arena;\n    float *scratch;\n    float *fold; /* BatchNormalization folded "
+           "into kernels (M_prepare) */\n};\n\n", P, e->stem);
     // Scratch: the largest any conv/RNN op needs at max_batch.
     OUT(e, "static size_t %s_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n", P);
     for (int i = 0; i < m->ops.len; i++) {
@@ -838,21 +854,57 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "    (void)k;\n    return n;\n}\n\n");
     OUT(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch) {\n", P, P, e->stem);
     OUT(e, "    if (max_batch < 1)\n        return NULL;\n");
-    OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = %s_scratch_floats(max_batch);\n",
-        (long long)m->arena_floats, P);
+    OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = %s_scratch_floats(max_batch);\n"
+           "    size_t fold = %lld;\n", (long long)m->arena_floats, P, (long long)m->fold_floats);
     OUT(e, "    size_t wbytes = weights ? 0 : sizeof(%s_Weights);\n", e->stem);
     OUT(e, "    /* One allocation: the model, its weights (unless shared), the arena and scratch. */\n");
     OUT(e, "    size_t head = (sizeof(%s) + 63) / 64 * 64, wsize = (wbytes + 63) / 64 * 64;\n", P);
-    OUT(e, "    char *mem = calloc(1, head + wsize + sizeof(float) * (arena + scratch + 1));\n");
+    OUT(e, "    char *mem = calloc(1, head + wsize + sizeof(float) * (arena + scratch + fold + 1));\n");
     OUT(e, "    if (!mem)\n        return NULL;\n");
     OUT(e, "    %s *m = (%s *)(void *)mem;\n", P, P);
     OUT(e, "    m->w = weights ? weights : (%s_Weights *)(void *)(mem + head);\n", e->stem);
     OUT(e, "    m->owns_weights = weights == NULL;\n    m->max_batch = max_batch;\n");
-    OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + arena;\n");
+    OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + arena;\n"
+           "    m->fold = m->scratch + scratch;\n");
     OUT(e, "    return m;\n}\n\n");
     OUT(e, "%s *%s_create(int max_batch) {\n    return %s_create_shared(NULL, max_batch);\n}\n\n", P, P, P);
     OUT(e, "void %s_destroy(%s *m) {\n    free(m);\n}\n\n", P, P);
     OUT(e, "%s_Weights *%s_weights(%s *m) {\n    return m->w;\n}\n\n", e->stem, P, P);
+
+    // prepare: weights derived from the model's weights (folded BatchNormalization)
+    HDR(e, "/* Recompute derived weights after changing weights through %s_weights(). */\n", P);
+    HDR(e, "void %s_prepare(%s *m);\n", P, P);
+    OUT(e, "void %s_prepare(%s *m) {\n    %s_Weights *w = m->w;\n    float *fold = m->fold;\n"
+           "    (void)w;\n    (void)fold;\n", P, P, e->stem);
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead || !op->bn)
+            continue;
+        Layer *l = op->layer, *bn = op->bn;
+        bool pw = !strcmp(l->class_name, "SeparableConv2D");
+        Weight *k = find_weight(l, pw ? "pointwise_kernel" : "kernel");
+        int64_t cols = k->shape.d[k->shape.rank - 1];
+        if (!strcmp(l->class_name, "DepthwiseConv2D"))
+            cols *= k->shape.d[k->shape.rank - 2];
+        int64_t rows = numel0(&k->shape) / (cols ? cols : 1);
+        OUT(e, "    /* %s (%s:%d) folded into %s: per output channel j,\n"
+               "       s = gamma / sqrt(var + eps), kernel *= s, bias = (bias - mean) * s + beta */\n",
+            bn->name, e->file, src_line(bn), l->name);
+        OUT(e, "    for (int j = 0; j < %lld; j++) {\n", (long long)cols);
+        const char *g = wref(e, bn, "gamma"), *bt = wref(e, bn, "beta");
+        OUT(e, "        float s = %s / sqrtf(%s[j] + %s);\n",
+            strcmp(g, "NULL") ? arena_printf(a, "%s[j]", g) : "1.0f",
+            wref(e, bn, "moving_variance"), fstr(a, bn->fv[1]));
+        const char *b = wref(e, l, "bias");
+        OUT(e, "        fold[%lld + j] = (%s - %s[j]) * s + %s;\n", (long long)op->fold_bias,
+            strcmp(b, "NULL") ? arena_printf(a, "%s[j]", b) : "0.0f", wref(e, bn, "moving_mean"),
+            strcmp(bt, "NULL") ? arena_printf(a, "%s[j]", bt) : "0.0f");
+        OUT(e, "        for (int i = 0; i < %lld; i++)\n"
+               "            fold[%lld + (size_t)i * %lld + j] = %s[(size_t)i * %lld + j] * s;\n    }\n",
+            (long long)rows, (long long)op->fold_kernel, (long long)cols,
+            wfield(e, l, pw ? "pointwise_kernel" : "kernel"), (long long)cols);
+    }
+    OUT(e, "}\n\n");
 
     // init
     OUT(e, "kdl_Status %s_init(%s *m, uint64_t seed) {\n    %s_Weights *w = m->w;\n    kdl_Rng r;\n"
@@ -862,7 +914,7 @@ static void emit_model(Emit *e, IrModel *m) {
         for (int k = 0; k < l->nweights; k++)
             emit_init_weight(e, l->weights[k], wfield(e, l, l->weights[k]->name), src_line(l));
     }
-    OUT(e, "    return KDL_OK;\n}\n\n");
+    OUT(e, "    %s_prepare(m);\n    return KDL_OK;\n}\n\n", P);
 
     // weight table for load/save
     OUT(e, "static int %s_specs(const %s *m, kdl_WeightSpec *specs) {\n    %s_Weights *w = m->w;\n"
@@ -880,8 +932,9 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "    return n;\n}\n\n");
     OUT(e, "kdl_Status %s_load(%s *m, const char *path, char *err, size_t errlen) {\n"
            "    kdl_WeightSpec specs[%d + 1];\n    int n = %s_specs(m, specs);\n"
-           "    return kdl_safetensors_load(path, specs, n, err, errlen);\n}\n\n",
-        P, P, nweights, P);
+           "    kdl_Status st = kdl_safetensors_load(path, specs, n, err, errlen);\n"
+           "    if (st == KDL_OK)\n        %s_prepare(m);\n    return st;\n}\n\n",
+        P, P, nweights, P, P);
     OUT(e, "kdl_Status %s_save(const %s *m, const char *path, char *err, size_t errlen) {\n"
            "    kdl_WeightSpec specs[%d + 1];\n    int n = %s_specs(m, specs);\n"
            "    return kdl_safetensors_save(path, specs, n, \"\\\"format\\\":\\\"kdl\\\"\", err, errlen);\n}\n\n",
@@ -891,12 +944,12 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
            "float *const outputs[]) {\n", P, P);
     OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n");
-    OUT(e, "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = m->scratch;\n",
-        e->stem);
+    OUT(e, "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = m->scratch;\n"
+           "    const float *fold = m->fold;\n", e->stem);
     for (int i = 0; i < m->ninputs; i++)
         OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n", dtype_c(m->inputs[i]->dtype),
             i, dtype_c(m->inputs[i]->dtype), i, m->inputs[i]->what, shape_str(a, &m->inputs[i]->shape));
-    OUT(e, "    (void)w;\n    (void)arena;\n    (void)scratch;\n");
+    OUT(e, "    (void)w;\n    (void)arena;\n    (void)scratch;\n    (void)fold;\n");
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         if (!op->dead)
@@ -1072,7 +1125,8 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
         HDR(&e, "    float unused; /* the file's models have no weights */\n");
     HDR(&e, "} %s_Weights;\n", e.stem);
     OUT(&e, "/* %s.c - generated by kdlc %s from %s. Do not edit. */\n#include \"%s.h\"\n\n"
-            "#include <stdlib.h>\n#include <string.h>\n", e.stem, KDLC_VERSION, e.file, e.stem);
+            "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n", e.stem, KDLC_VERSION,
+        e.file, e.stem);
     for (int i = 0; i < irs.len; i++)
         emit_model(&e, irs.data[i]);
     HDR(&e, "\n#endif\n");

@@ -749,6 +749,9 @@ typedef struct IrOp {
     ActKind act;            // the activation applied to the output (after fusion)
     double alpha;           // its parameter (leaky slope, elu alpha)
     Layer *fused;           // the activation layer fused into this op, if any
+    Layer *bn;              // a BatchNormalization folded into this op's weights, if any
+    int64_t fold_kernel;    // with bn: offsets of the folded kernel and bias in the
+    int64_t fold_bias;      // model's derived-weights area (floats)
     bool dead;              // removed by fusion (its output aliases its input)
 } IrOp;
 
@@ -759,6 +762,7 @@ typedef struct IrModel {
     IrBuf **inputs, **outputs;
     int ninputs, noutputs;
     int64_t arena_floats;   // per sample
+    int64_t fold_floats;    // derived weights (BatchNormalization folded into Dense/Conv)
 } IrModel;
 
 IrModel *lower_model(Ctx *c, Layer *model, const char *cname);

@@ -178,6 +178,8 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname) {
 
 // ---- fusion -----------------------------------------------------------------
 
+static void rename_uses(IrModel *m, int after, IrBuf *from, IrBuf *to);
+
 static const char *class_of(const IrOp *op) {
     return op->layer->class_name;
 }
@@ -217,6 +219,28 @@ static bool pure_activation(const IrOp *op, ActKind *act, double *alpha) {
         *alpha = op->layer->fv[0];
         return true;
     }
+    if (!strcmp(k, "ReLU")) {
+        // iv[0]: has max_value; fv: max_value, negative_slope, threshold.
+        const Layer *l = op->layer;
+        if (l->fv[2] != 0)
+            return false;
+        if (!l->iv[0] && l->fv[1] == 0)
+            *act = ACT_RELU;
+        else if (l->iv[0] && l->fv[0] == 6 && l->fv[1] == 0)
+            *act = ACT_RELU6;
+        else if (!l->iv[0])
+            *act = ACT_LEAKY_RELU;
+        else
+            return false;
+        *alpha = l->fv[1];
+        return true;
+    }
+    if (!strcmp(k, "Softmax")) {
+        int64_t axis = op->layer->iv[0];
+        *act = ACT_SOFTMAX;
+        *alpha = 0;
+        return axis == -1 || axis == op->in[0]->shape.rank - 1;
+    }
     return false;
 }
 
@@ -240,7 +264,64 @@ static void rename_uses(IrModel *m, int after, IrBuf *from, IrBuf *to) {
             m->outputs[i] = to;
 }
 
+// The kernel an inference BatchNormalization can be folded into: its
+// output channels are the kernel's last axis (Dense, Conv1D/2D, Depthwise,
+// SeparableConv2D's pointwise kernel; not Conv2DTranspose).
+static const char *foldable_kernel(const IrOp *op) {
+    const char *k = class_of(op);
+    if (!strcmp(k, "Dense") || !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
+        !strcmp(k, "DepthwiseConv2D"))
+        return "kernel";
+    if (!strcmp(k, "SeparableConv2D"))
+        return "pointwise_kernel";
+    return NULL;
+}
+
+static Weight *op_weight(const IrOp *op, const char *name) {
+    for (int i = 0; i < op->layer->nweights; i++)
+        if (!strcmp(op->layer->weights[i]->name, name))
+            return op->layer->weights[i];
+    return NULL;
+}
+
+// BatchNormalization over the last axis right after a foldable op whose
+// output feeds only it: at inference it is an affine map per channel, so
+// it becomes part of that op's kernel and bias (computed when weights are
+// set: the generated M_prepare).
+static void fold_batchnorm(IrModel *m) {
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead || strcmp(class_of(op), "BatchNormalization") ||
+            op->layer->iv[BN_NAXIS] != op->in[0]->shape.rank - 1)
+            continue;
+        IrBuf *src = op->in[0];
+        IrOp *prod = NULL;
+        for (int j = i - 1; j >= 0; j--) {
+            IrOp *p = m->ops.data[j];
+            if (!p->dead && p->nout == 1 && p->out[0] == src)
+                prod = p;
+        }
+        const char *kname = prod ? foldable_kernel(prod) : NULL;
+        if (!kname || prod->act != ACT_LINEAR || prod->bn || src->alias ||
+            consumers(m, src) != 1 || is_output(m, src) || !op_weight(prod, kname) ||
+            op_weight(prod, "lora_kernel_a"))
+            continue;
+        Weight *k = op_weight(prod, kname);
+        int64_t cols = k->shape.d[k->shape.rank - 1];
+        if (!strcmp(class_of(prod), "DepthwiseConv2D"))
+            cols *= k->shape.d[k->shape.rank - 2];     // (kh, kw, C, dm): C*dm outputs
+        prod->bn = op->layer;
+        prod->fold_kernel = m->fold_floats;
+        m->fold_floats += shape_numel(&k->shape, 0);
+        prod->fold_bias = m->fold_floats;
+        m->fold_floats += cols;
+        op->dead = true;
+        rename_uses(m, i, op->out[0], src);
+    }
+}
+
 void ir_fuse(IrModel *m) {
+    fold_batchnorm(m);
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
