@@ -189,7 +189,21 @@ static double op_alpha(IrOp *op) {
     return op->fused ? op->alpha : act_default_alpha(op->act);
 }
 
-// Fill a kdl_ConvShape literal for a conv/pool over in -> out.
+// Print a kdl_ConvShape literal `s` with the batch as n.
+static void put_conv_shape(Emit *e, const char *var, const int64_t g[16]) {
+    OUT(e, "        kdl_ConvShape %s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = %lld, "
+           ".ow = %lld, .f = %lld,\n", var, (long long)g[0], (long long)g[1], (long long)g[2],
+        (long long)g[3], (long long)g[4], (long long)g[5]);
+    OUT(e, "                           .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .dh = %lld, "
+           ".dw = %lld,\n", (long long)g[6], (long long)g[7], (long long)g[8], (long long)g[9],
+        (long long)g[10], (long long)g[11]);
+    OUT(e, "                           .pad_top = %lld, .pad_left = %lld, .groups = %lld, "
+           ".depth_multiplier = %lld};\n", (long long)g[12], (long long)g[13], (long long)g[14],
+        (long long)g[15]);
+}
+
+// A conv/pool over in -> out: geometry and the pads of "valid", "same",
+// "causal" per runtime/conv.c.
 static void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                        int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm) {
     const Shape *in = &op->in[0]->shape, *out = &op->out[0]->shape;
@@ -208,15 +222,8 @@ static void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, in
     } else if (pad == PAD_CAUSAL) {
         pl = dw * (kw - 1);
     }
-    OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = %lld, "
-           ".ow = %lld, .f = %lld,\n", (long long)h, (long long)w, (long long)c, (long long)oh,
-        (long long)ow, (long long)f);
-    OUT(e, "                           .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .dh = %lld, "
-           ".dw = %lld,\n", (long long)kh, (long long)kw, (long long)sh, (long long)sw,
-        (long long)dh, (long long)dw);
-    OUT(e, "                           .pad_top = %lld, .pad_left = %lld, .groups = %lld, "
-           ".depth_multiplier = %lld};\n", (long long)pt, (long long)pl, (long long)groups,
-        (long long)dm);
+    const int64_t g[16] = {h, w, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl, groups, dm};
+    put_conv_shape(e, "s", g);
 }
 
 static void emit_conv(Emit *e, IrOp *op) {
@@ -276,14 +283,8 @@ static void emit_conv(Emit *e, IrOp *op) {
             pt = th > 0 ? th / 2 : 0;
             pl = tw > 0 ? tw / 2 : 0;
         }
-        OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = %lld, "
-               ".ow = %lld, .f = %lld,\n", (long long)h, (long long)w, (long long)c, (long long)oh,
-            (long long)ow, (long long)f);
-        OUT(e, "                           .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .dh = %lld, "
-               ".dw = %lld,\n", (long long)kh, (long long)kw, (long long)sh, (long long)sw,
-            (long long)dh, (long long)dw);
-        OUT(e, "                           .pad_top = %lld, .pad_left = %lld, .groups = 1, "
-               ".depth_multiplier = 1};\n", (long long)pt, (long long)pl);
+        const int64_t g[16] = {h, w, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl, 1, 1};
+        put_conv_shape(e, "s", g);
         OUT(e, "        kdl_conv2d_transpose_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
             wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
         break;
@@ -738,22 +739,6 @@ static void emit_init_weight(Emit *e, Weight *w, const char *f, int line) {
 
 // ---- the file ------------------------------------------------------------------------
 
-// Models bound to top-level names, each once, in binding order.
-static void file_models(Ctx *c, Vec *names, Vec *models) {
-    Dict *g = c->globals->vars;
-    for (int i = 0; i < g->keys.len; i++) {
-        Value *v = g->vals.data[i];
-        if (v->kind != V_LAYER || !v->u.layer->model || v->u.layer->model->custom_layer)
-            continue;
-        bool seen = false;
-        for (int k = 0; k < models->len; k++)
-            seen |= models->data[k] == v->u.layer;
-        if (seen)
-            continue;
-        vec_push(c->arena, names, (void *)((Value *)g->keys.data[i])->u.str.s);
-        vec_push(c->arena, models, v->u.layer);
-    }
-}
 
 // The weights a model reads, in op order (each once).
 static void model_wlayers(IrModel *m, Vec *out, Arena *a) {
@@ -1070,7 +1055,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
     const char *slash = strrchr(kdl_path, '/');
     e.file = slash ? slash + 1 : kdl_path;
     Vec names = {0}, models = {0};
-    file_models(c, &names, &models);
+    top_level_models(c, &names, &models);
     if (models.len == 0) {
         fprintf(c->err, "kdlc: error: %s binds no model to a top-level name; nothing to emit\n",
                 kdl_path);

@@ -719,6 +719,9 @@ void layer_set_trainable(Layer *l, bool on);
 // get_layer per the seed: index wins; errors as Keras words them.
 Value *model_get_layer(Ctx *c, Layer *m, Value *name, Value *index, Span at);
 bool model_is_built(const Layer *m);
+// Models bound to top-level names (not custom layers), in binding order, each
+// once, with the first name each is bound to.
+void top_level_models(Ctx *c, Vec *names, Vec *models);
 // Unique weights of a model (nested models included), in layer order.
 void model_weights(Ctx *c, Layer *m, Vec *out);
 

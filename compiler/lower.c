@@ -180,6 +180,16 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname) {
 
 static void rename_uses(IrModel *m, int after, IrBuf *from, IrBuf *to);
 
+// The live single-output op before index `before` that writes b, or NULL.
+static IrOp *producer(IrModel *m, int before, const IrBuf *b) {
+    for (int j = before - 1; j >= 0; j--) {
+        IrOp *p = m->ops.data[j];
+        if (!p->dead && p->nout == 1 && p->out[0] == b)
+            return p;
+    }
+    return NULL;
+}
+
 static const char *class_of(const IrOp *op) {
     return op->layer->class_name;
 }
@@ -295,12 +305,7 @@ static void fold_batchnorm(IrModel *m) {
             op->layer->iv[BN_NAXIS] != op->in[0]->shape.rank - 1)
             continue;
         IrBuf *src = op->in[0];
-        IrOp *prod = NULL;
-        for (int j = i - 1; j >= 0; j--) {
-            IrOp *p = m->ops.data[j];
-            if (!p->dead && p->nout == 1 && p->out[0] == src)
-                prod = p;
-        }
+        IrOp *prod = producer(m, i, src);
         const char *kname = prod ? foldable_kernel(prod) : NULL;
         if (!kname || prod->act != ACT_LINEAR || prod->bn || src->alias ||
             consumers(m, src) != 1 || is_output(m, src) || !op_weight(prod, kname) ||
@@ -340,12 +345,7 @@ void ir_fuse(IrModel *m) {
         if (!pure_activation(op, &act, &alpha))
             continue;
         IrBuf *src = op->in[0];
-        IrOp *prod = NULL;
-        for (int j = i - 1; j >= 0; j--) {
-            IrOp *p = m->ops.data[j];
-            if (!p->dead && p->nout == 1 && p->out[0] == src)
-                prod = p;
-        }
+        IrOp *prod = producer(m, i, src);
         if (!prod || !has_epilogue(prod) || prod->act != ACT_LINEAR || src->alias ||
             consumers(m, src) != 1 || is_output(m, src) || src->input >= 0)
             continue;

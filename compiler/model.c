@@ -1041,3 +1041,21 @@ bool graph_infer(Ctx *c, Layer *m, Graph *g, const Shape *in, Shape *out, int *n
     }
     return true;
 }
+
+// Models bound to top-level names, in binding order, each once.
+void top_level_models(Ctx *c, Vec *names, Vec *models) {
+    Dict *g = c->globals->vars;
+    for (int i = 0; i < g->keys.len; i++) {
+        Value *v = g->vals.data[i];
+        if (v->kind != V_LAYER || !v->u.layer->model || v->u.layer->model->custom_layer)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < models->len; k++)
+            if (models->data[k] == v->u.layer)
+                seen = true;
+        if (seen)
+            continue;
+        vec_push(c->arena, names, (void *)((Value *)g->keys.data[i])->u.str.s);
+        vec_push(c->arena, models, v->u.layer);
+    }
+}
