@@ -592,26 +592,21 @@ bool sig_bind(Ctx *c, const Sig *sig, const char *what, Arg *args, int nargs, Sp
 
 // ---- environments ----------------------------------------------------------
 
-static Value *env_lookup(Ctx *c, Env *env, const char *name) {
-    Value key = {.kind = V_STR, .u.str = {name, strlen(name)}};
-    for (Env *e = env; e; e = e->parent) {
-        Value *v = dict_get(e->vars, &key);
-        if (v)
-            return v;
-    }
-    return dict_get(c->builtins, &key);
-}
-
 // A user binding of `name` (not a builtin), or NULL.
-static Value *env_lookup_local(Ctx *c, Env *env, const char *name) {
+static Value *env_lookup_local(Env *env, const char *name) {
     Value key = {.kind = V_STR, .u.str = {name, strlen(name)}};
-    (void)c;
     for (Env *e = env; e; e = e->parent) {
         Value *v = dict_get(e->vars, &key);
         if (v)
             return v;
     }
     return NULL;
+}
+
+// A name as Python resolves it: local scopes, the module, then builtins.
+static Value *env_lookup(Ctx *c, Env *env, const char *name) {
+    Value *v = env_lookup_local(env, name);
+    return v ? v : dict_get_str(c->builtins, name);
 }
 
 static void env_set(Ctx *c, Env *env, const char *name, Value *v) {
@@ -716,10 +711,9 @@ static Value *call_func(Ctx *c, Func *fn, Value *self, Arg *args, int nargs, Spa
     Func *saved = c->cur_func;
     c->cur_func = fn;
     c->call_depth++;
-    Flow f = exec_block(c, env, fn->def->body, &fr);
+    exec_block(c, env, fn->def->body, &fr);
     c->call_depth--;
     c->cur_func = saved;
-    (void)f;
     return fr.ret;
 }
 
@@ -1260,7 +1254,7 @@ static Value *eval_super(Ctx *c, Env *env, Node *n) {
 }
 
 static Value *eval_call(Ctx *c, Env *env, Node *n) {
-    if (n->fn->kind == ND_NAME && !strcmp(n->fn->name, "super") && !env_lookup_local(c, env, "super"))
+    if (n->fn->kind == ND_NAME && !strcmp(n->fn->name, "super") && !env_lookup_local(env, "super"))
         return eval_super(c, env, n);
     Value *fn = eval_expr(c, env, n->fn);
     Arg *args = arena_alloc(c->arena, sizeof(Arg) * (size_t)(n->items.len + 1));
@@ -1821,7 +1815,6 @@ static void exec_from_import(Ctx *c, Env *env, Node *n) {
         report_bad_import(c, n->name, n->lhs->span);
         return;
     }
-    Value mv = {.kind = V_MODULE, .u.module = m};
     for (int i = 0; i < n->items.len; i++) {
         Node *a = n->items.data[i];
         if (!strcmp(a->name, "*"))
@@ -1836,13 +1829,11 @@ static void exec_from_import(Ctx *c, Env *env, Node *n) {
                 error_at(c, a->span, "cannot import name '%s' from '%s'", a->name, m->name);
             v = v_error();
         }
-        (void)mv;
         env_set(c, env, a->alias ? a->alias : a->name, v);
     }
 }
 
-static void exec_class(Ctx *c, Env *env, Node *n, Value *decorated_by) {
-    (void)decorated_by;
+static void exec_class(Ctx *c, Env *env, Node *n) {
     Value *base = NULL;
     for (int i = 0; i < n->items.len; i++) {
         Node *b = n->items.data[i];
@@ -1982,7 +1973,7 @@ static Flow exec_stmt(Ctx *c, Env *env, Node *n, Frame *fr) {
         exec_def(c, env, n);
         return FLOW_NORMAL;
     case ND_CLASS:
-        exec_class(c, env, n, NULL);
+        exec_class(c, env, n);
         return FLOW_NORMAL;
     case ND_DECORATED: {
         // Decorators such as @keras.saving.register_keras_serializable() are
@@ -2090,8 +2081,7 @@ static Flow exec_block(Ctx *c, Env *env, Node *block, Frame *fr) {
 
 bool eval_file(Ctx *c, Node *block) {
     int before = c->nerrors;
-    Flow f = exec_block(c, c->globals, block, NULL);
-    (void)f;
+    exec_block(c, c->globals, block, NULL);
     return c->nerrors == before;
 }
 
