@@ -802,7 +802,8 @@ static void emit_model(Emit *e, IrModel *m) {
            "    float *arena;\n    float *scratch;\n    float *fold; /* BatchNormalization folded "
            "into kernels (M_prepare) */\n};\n\n", P, e->stem);
     // Scratch: the largest any conv/RNN op needs at max_batch.
-    OUT(e, "static size_t %s_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n", P);
+    OUT(e, "static size_t %s_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n"
+           "    (void)max_batch;\n", P);
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
@@ -893,7 +894,7 @@ static void emit_model(Emit *e, IrModel *m) {
 
     // init
     OUT(e, "kdl_Status %s_init(%s *m, uint64_t seed) {\n    %s_Weights *w = m->w;\n    kdl_Rng r;\n"
-           "    kdl_rng_seed(&r, seed);\n", P, P, e->stem);
+           "    kdl_rng_seed(&r, seed);\n    (void)w;\n", P, P, e->stem);
     for (int i = 0; i < wl.len; i++) {
         Layer *l = wl.data[i];
         for (int k = 0; k < l->nweights; k++)
@@ -903,7 +904,7 @@ static void emit_model(Emit *e, IrModel *m) {
 
     // weight table for load/save
     OUT(e, "static int %s_specs(const %s *m, kdl_WeightSpec *specs) {\n    %s_Weights *w = m->w;\n"
-           "    int n = 0;\n", P, P, e->stem);
+           "    int n = 0;\n    (void)w;\n    (void)specs;\n", P, P, e->stem);
     for (int i = 0; i < wl.len; i++) {
         Layer *l = wl.data[i];
         for (int k = 0; k < l->nweights; k++) {
@@ -932,8 +933,9 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = m->scratch;\n"
            "    const float *fold = m->fold;\n", e->stem);
     for (int i = 0; i < m->ninputs; i++)
-        OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n", dtype_c(m->inputs[i]->dtype),
-            i, dtype_c(m->inputs[i]->dtype), i, m->inputs[i]->what, shape_str(a, &m->inputs[i]->shape));
+        OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
+            dtype_c(m->inputs[i]->dtype), i, dtype_c(m->inputs[i]->dtype), i, m->inputs[i]->what,
+            shape_str(a, &m->inputs[i]->shape), i);
     OUT(e, "    (void)w;\n    (void)arena;\n    (void)scratch;\n    (void)fold;\n");
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
