@@ -756,6 +756,24 @@ static const char *dtype_c(DType t) {
     return t == DT_FLOAT32 ? "float" : "int32_t";
 }
 
+// A C string literal for any text.
+static const char *c_string(Arena *a, const char *s) {
+    Buf b = {0};
+    buf_putc(a, &b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_printf(a, &b, "\\%c", *p);
+        else if (*p == '\n')
+            buf_puts(a, &b, p[1] ? "\\n\"\n    \"" : "\\n");
+        else if (*p < 0x20 || *p >= 0x7f)
+            buf_printf(a, &b, "\\%03o", *p);
+        else
+            buf_putc(a, &b, (char)*p);
+    }
+    buf_putc(a, &b, '"');
+    return buf_str(a, &b);
+}
+
 static void emit_model(Emit *e, IrModel *m) {
     Arena *a = e->c->arena;
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
@@ -926,6 +944,61 @@ static void emit_model(Emit *e, IrModel *m) {
            "    return kdl_safetensors_save(path, specs, n, \"\\\"format\\\":\\\"kdl\\\"\", err, errlen);\n}\n\n",
         P, P, nweights, P);
 
+    // get_layer: model.layers in Keras's order, index wins over name (the seed)
+    Vec *ls = &md->model->layers;
+    HDR(e, "#define %s_NUM_LAYERS %d\n", UP, ls->len);
+    HDR(e, "/* model.get_layer(name, index): index (negative counts from the end) wins unless it\n"
+           "   is KDL_NO_INDEX; weights point into the model's weights. */\n");
+    HDR(e, "kdl_Status %s_get_layer(%s *m, const char *name, int index, kdl_Layer *out);\n", P, P);
+    OUT(e, "kdl_Status %s_get_layer(%s *m, const char *name, int index, kdl_Layer *out) {\n", P, P);
+    OUT(e, "    static const char *const names[%d] = {", ls->len ? ls->len : 1);
+    for (int i = 0; i < ls->len; i++)
+        OUT(e, "%s%s", i ? ", " : "", c_string(a, ((Layer *)ls->data[i])->name));
+    if (!ls->len)
+        OUT(e, "NULL");
+    OUT(e, "};\n    const int n = %d;\n    int i = -1;\n    %s_Weights *w = m->w;\n    (void)w;\n", ls->len,
+        e->stem);
+    OUT(e, "    if (index != KDL_NO_INDEX) {\n        i = index < 0 ? index + n : index;\n"
+           "        if (i < 0 || i >= n)\n            return KDL_ERR_NOT_FOUND;\n"
+           "    } else if (name) {\n        for (int k = 0; k < n && i < 0; k++)\n"
+           "            if (names[k] && !strcmp(names[k], name))\n                i = k;\n"
+           "        if (i < 0)\n            return KDL_ERR_NOT_FOUND;\n    } else {\n"
+           "        return KDL_ERR_NOT_FOUND;\n    }\n    memset(out, 0, sizeof *out);\n"
+           "    switch (i) {\n");
+    for (int i = 0; i < ls->len; i++) {
+        Layer *l = ls->data[i];
+        Vec ws = {0};
+        model_weights(e->c, l, &ws);
+        int64_t total = 0, tr = 0;
+        for (int k = 0; k < ws.len; k++) {
+            int64_t n = numel0(&((Weight *)ws.data[k])->shape);
+            total += n;
+            if (weight_is_trainable(ws.data[k]))
+                tr += n;
+        }
+        int nw = wlayer_index(e, l) >= 0 && !l->model ? l->nweights : 0;
+        if (nw > 16)
+            nw = 16;
+        OUT(e, "    case %d:\n        *out = (kdl_Layer){.name = %s, .class_name = %s, .output_shape = %s,\n"
+               "                           .params = %lld, .trainable_params = %lld, "
+               ".non_trainable_params = %lld,\n                           .trainable = %d, "
+               ".nweights = %d%s", i,
+            c_string(a, l->name), c_string(a, l->class_name), c_string(a, format_layer_shape(a, l)),
+            (long long)total, (long long)tr, (long long)(total - tr), l->trainable, nw,
+            nw ? ", .weights = {" : "};\n        break;\n");
+        if (!nw)
+            continue;
+        for (int k = 0; k < nw; k++) {
+            Weight *wt = l->weights[k];
+            OUT(e, "%s{\"%s/%s\", %d, {", k ? ", " : "", l->name, wt->name, wt->shape.rank);
+            for (int d = 0; d < wt->shape.rank; d++)
+                OUT(e, "%s%lld", d ? ", " : "", (long long)wt->shape.d[d]);
+            OUT(e, "}, %s}", wfield(e, l, wt->name));
+        }
+        OUT(e, "}};\n        break;\n");
+    }
+    OUT(e, "    default:\n        break;\n    }\n    return KDL_OK;\n}\n\n");
+
     // predict
     OUT(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
            "float *const outputs[]) {\n", P, P);
@@ -949,23 +1022,6 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "    return KDL_OK;\n}\n");
 }
 
-// A C string literal for any text.
-static const char *c_string(Arena *a, const char *s) {
-    Buf b = {0};
-    buf_putc(a, &b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_printf(a, &b, "\\%c", *p);
-        else if (*p == '\n')
-            buf_puts(a, &b, p[1] ? "\\n\"\n    \"" : "\\n");
-        else if (*p < 0x20 || *p >= 0x7f)
-            buf_printf(a, &b, "\\%03o", *p);
-        else
-            buf_putc(a, &b, (char)*p);
-    }
-    buf_putc(a, &b, '"');
-    return buf_str(a, &b);
-}
 
 // <stem>_main.c: the command-line program (runtime/program.c) over the
 // file's models, through wrappers with the table's void * signatures.
@@ -986,6 +1042,8 @@ static const char *program_main(Emit *e, Vec *irs) {
                 "{ return %s_save(m, f, e, n); }\n", P, P);
         OUT(&p, "static kdl_Status %s_predict_(void *m, int b, const void *const in[], "
                 "float *const out[]) { return %s_predict(m, b, in, out); }\n", P, P);
+        OUT(&p, "static kdl_Status %s_get_layer_(void *m, const char *name, int i, kdl_Layer *o) "
+                "{ return %s_get_layer(m, name, i, o); }\n", P, P);
         OUT(&p, "static const int64_t %s_in_sizes[] = {", P);
         for (int k = 0; k < m->ninputs; k++)
             OUT(&p, "%s%lld", k ? ", " : "", (long long)m->inputs[k]->size);
@@ -1016,8 +1074,10 @@ static const char *program_main(Emit *e, Vec *irs) {
         IrModel *m = irs->data[i];
         const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
         OUT(&p, "    {\"%s\", \"%s\", %s_new, %s_free, %s_init_, %s_load_, %s_save_, %s_predict_, %d, %d,\n"
-                "     %s_in_sizes, %s_in_dtypes, %s_out_sizes, %s_out_ranks, %s_out_shapes, %s_summary},\n",
-            m->cname, m->model->name, P, P, P, P, P, P, m->ninputs, m->noutputs, P, P, P, P, P, P);
+                "     %s_in_sizes, %s_in_dtypes, %s_out_sizes, %s_out_ranks, %s_out_shapes, %s_summary,\n"
+                "     %d, %s_get_layer_},\n",
+            m->cname, m->model->name, P, P, P, P, P, P, m->ninputs, m->noutputs, P, P, P, P, P, P,
+            m->model->model->layers.len, P);
     }
     OUT(&p, "};\n\nint main(int argc, char **argv) {\n"
             "    return kdl_program_main(argc, argv, models, (int)(sizeof models / sizeof models[0]));\n}\n");

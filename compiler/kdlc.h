@@ -806,6 +806,8 @@ typedef struct SummaryOpts {
 // option error returns NULL and puts a message (Keras's words) in *err.
 const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const char **err);
 int terminal_columns(void);  // $COLUMNS, then the terminal, then 80
+// A layer's Output Shape cell, as Keras's format_layer_shape prints it.
+const char *format_layer_shape(Arena *a, const Layer *l);
 // The pieces, exported for tests/unit/test_summary.c:
 // Column widths from positions (Keras); false if one is below 4.
 bool summary_col_widths(int line_length, const double *pos, int npos, bool absolute,

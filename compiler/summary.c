@@ -605,7 +605,7 @@ static const char *format_outputs(Arena *a, const Value *st, const Shape *shapes
 // always print as a list, dicts included. A layer only called inside a
 // subclass trace shows its recorded output with its structure (Keras uses
 // compute_output_shape there, which keeps tuples and dicts).
-static const char *format_layer_shape(Arena *a, const Layer *l) {
+const char *format_layer_shape(Arena *a, const Layer *l) {
     if (l->nodes.len > 0) {
         const CallNode *n = l->nodes.data[l->nodes.len - 1];
         Shape *shapes = arena_alloc(a, sizeof *shapes * (size_t)(n->nout + 1));

@@ -47,6 +47,7 @@ typedef enum {
     KDL_ERR_IO,         // a file could not be read or written
     KDL_ERR_FORMAT,     // a weights/data file is malformed
     KDL_ERR_NOMEM,
+    KDL_ERR_NOT_FOUND,  // get_layer: no such layer name or index
 } kdl_Status;
 
 const char *kdl_status_str(kdl_Status s);
@@ -282,6 +283,23 @@ kdl_Status kdl_npy_save(const char *path, const kdl_Array *a, char *err, size_t 
 kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errlen);
 kdl_Status kdl_csv_save(const char *path, const kdl_Array *a, char *err, size_t errlen);
 
+// ---- layers of a generated model (M_get_layer) ------------------------------------------
+
+// One entry of model.layers, as M_get_layer returns it: what model.summary()
+// shows for the layer, and its weights as pointers into the model's weights
+// (read or overwrite them; call M_prepare afterwards).
+#define KDL_MAX_LAYER_WEIGHTS 16
+#define KDL_NO_INDEX INT32_MIN      // M_get_layer: look up by name
+typedef struct kdl_Layer {
+    const char *name;
+    const char *class_name;
+    const char *output_shape;       // "(None, 26, 26, 32)", as in the summary
+    int64_t params, trainable_params, non_trainable_params;
+    int trainable;
+    int nweights;
+    kdl_WeightSpec weights[KDL_MAX_LAYER_WEIGHTS];   // names "<layer>/<weight>"
+} kdl_Layer;
+
 // ---- the generated program (kdlc build) ------------------------------------------------
 
 // One model of a .kdl file, as the generated <stem>_main.c describes it.
@@ -301,6 +319,8 @@ typedef struct kdl_ProgramModel {
     const int *output_ranks;            // including the batch
     const int64_t (*output_shapes)[8];  // [k][0] is the batch (unused)
     const char *summary;                // model.summary() at the default width
+    int nlayers;                        // model.layers
+    kdl_Status (*get_layer)(void *m, const char *name, int index, kdl_Layer *out);
 } kdl_ProgramModel;
 
 // summary / init / predict commands over the models (see runtime/program.c).

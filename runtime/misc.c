@@ -23,6 +23,7 @@ const char *kdl_status_str(kdl_Status s) {
     case KDL_ERR_IO: return "I/O error";
     case KDL_ERR_FORMAT: return "malformed weights or data file";
     case KDL_ERR_NOMEM: return "out of memory";
+    case KDL_ERR_NOT_FOUND: return "no such layer";
     }
     return "unknown error";
 }

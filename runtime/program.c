@@ -2,6 +2,7 @@
  * program.c - the command-line program `kdlc build` makes for a .kdl file.
  *
  *   PROG summary [--model M]
+ *   PROG layers [--model M]
  *   PROG init [--model M] --seed N -o weights.safetensors
  *   PROG predict [--model M] --weights w.safetensors --input x.npy|x.csv
  *                [--output y.npy|y.csv] [--batch-size N]
@@ -23,10 +24,11 @@ static int usage(const char *prog, const char *msg) {
         fprintf(stderr, "%s: error: %s\n", prog, msg);
     fprintf(stderr,
             "usage: %s summary [--model M]\n"
+            "       %s layers [--model M]\n"
             "       %s init [--model M] --seed N -o weights.safetensors\n"
             "       %s predict [--model M] --weights W --input x.npy|x.csv "
             "[--output y.npy|y.csv] [--batch-size N]\n",
-            prog, prog, prog);
+            prog, prog, prog, prog);
     return 2;
 }
 
@@ -204,6 +206,30 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
     return rc;
 }
 
+// model.layers with get_layer's view of each: name, class, output shape,
+// parameter counts, trainable flag and weights.
+static int cmd_layers(const char *prog, const kdl_ProgramModel *m) {
+    void *model = m->create(1);
+    if (!model)
+        return fail(prog, "%s%s", "out of memory creating the model", "");
+    for (int i = 0; i < m->nlayers; i++) {
+        kdl_Layer l;
+        if (m->get_layer(model, NULL, i, &l) != KDL_OK)
+            continue;
+        printf("%d %s (%s) %s params=%lld trainable=%lld non_trainable=%lld %s\n", i, l.name,
+               l.class_name, l.output_shape, (long long)l.params, (long long)l.trainable_params,
+               (long long)l.non_trainable_params, l.trainable ? "trainable" : "frozen");
+        for (int k = 0; k < l.nweights; k++) {
+            printf("    %s (", l.weights[k].name);
+            for (int d = 0; d < l.weights[k].rank; d++)
+                printf(d ? ", %lld" : "%lld", (long long)l.weights[k].shape[d]);
+            printf(l.weights[k].rank == 1 ? ",)\n" : ")\n");
+        }
+    }
+    m->destroy(model);
+    return 0;
+}
+
 static int cmd_init(const char *prog, const kdl_ProgramModel *m, long long seed, const char *out) {
     char err[512] = "";
     if (seed < 0 || !out)
@@ -262,6 +288,8 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
         fputs(m->summary, stdout);
         return 0;
     }
+    if (!strcmp(cmd, "layers"))
+        return cmd_layers(prog, m);
     if (!strcmp(cmd, "init"))
         return cmd_init(prog, m, seed, output);
     if (!strcmp(cmd, "predict"))

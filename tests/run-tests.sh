@@ -5,7 +5,8 @@
 #    "# RUN:" lines. Each RUN line is a shell pipeline run with pipefail;
 #    substitutions: %kdlc (the compiler), %s (the test file), %S (its
 #    directory), %t (a per-test temporary path), %shared (../shared if present),
-#    %root (the repository), %npycmp (compares .npy outputs with fixtures). FileCheck, not and count come from LLVM
+#    %root (the repository), %npycmp (compares .npy outputs with fixtures),
+#    %rtcc / %rtlink (compile / link a C program against this build's runtime). FileCheck, not and count come from LLVM
 #    (llvm-14-tools), found on PATH or under /usr/lib/llvm-*/bin.
 #    A file with "# REQUIRES: shared" is skipped when ../shared is absent.
 # 2. Unit tests: tests/unit/test_*.c, built against the compiler library.
@@ -17,6 +18,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 KDLC="$ROOT/$B/kdlc"
 NPYCMP="$ROOT/$B/npycmp"
+# %rtlink: how a test program links this build's runtime (sanitizers and BLAS as built).
+RTLINK="$ROOT/$B/libkdlrt.a -lm"
+[ "${NO_BLAS:-0}" = 1 ] || RTLINK="$RTLINK $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"
+RTCC="cc"
+[ "${SAN:-0}" = 1 ] && RTCC="cc -fsanitize=address,undefined"
 
 find_llvm_tool() {
     local t=$1
@@ -38,7 +44,7 @@ SHARED=""
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-export KDLC NPYCMP FILECHECK NOT COUNT TMP ROOT SHARED
+export KDLC NPYCMP RTLINK RTCC FILECHECK NOT COUNT TMP ROOT SHARED
 
 # Run one test file; print "PASS name" / "FAIL name" (+ log) / "SKIP name".
 run_one() {
@@ -53,6 +59,8 @@ run_one() {
         local cmd=${line#*RUN: }
         cmd=${cmd//%kdlc/$KDLC}
         cmd=${cmd//%npycmp/$NPYCMP}
+        cmd=${cmd//%rtlink/$RTLINK}
+        cmd=${cmd//%rtcc/$RTCC}
         cmd=${cmd//%shared/$SHARED}
         cmd=${cmd//%root/$ROOT}
         cmd=${cmd//%s/$ROOT/$f}
