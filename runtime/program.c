@@ -4,7 +4,7 @@
  *   PROG summary [--model M]
  *   PROG layers [--model M]
  *   PROG init [--model M] --seed N -o weights.safetensors
- *   PROG predict [--model M] --weights w.safetensors --input x.npy|x.csv
+ *   PROG predict [--model M] --weights w.safetensors --input x.npy|x.csv [--input ...]
  *                [--output y.npy|y.csv] [--batch-size N]
  *
  * The generated <stem>_main.c describes its models in a kdl_ProgramModel
@@ -26,7 +26,7 @@ static int usage(const char *prog, const char *msg) {
             "usage: %s summary [--model M]\n"
             "       %s layers [--model M]\n"
             "       %s init [--model M] --seed N -o weights.safetensors\n"
-            "       %s predict [--model M] --weights W --input x.npy|x.csv "
+            "       %s predict [--model M] --weights W --input x.npy|x.csv [--input ...] "
             "[--output y.npy|y.csv] [--batch-size N]\n",
             prog, prog, prog, prog);
     return 2;
@@ -65,17 +65,17 @@ static const kdl_ProgramModel *pick(const kdl_ProgramModel *models, int n, const
 
 // Check that a loaded array fits input i of the model: (N, ...) with the
 // per-sample size of the input; CSV rows are flat samples.
-static int check_input(const char *prog, const kdl_ProgramModel *m, const kdl_Array *x,
+static int check_input(const char *prog, const kdl_ProgramModel *m, int k, const kdl_Array *x,
                        const char *path, long long *n) {
     size_t count = kdl_array_count(x);
-    int64_t per = m->input_sizes[0];
+    int64_t per = m->input_sizes[k];
     if (x->rank < 1 || per <= 0 || x->shape[0] <= 0 || count % (size_t)per != 0 ||
         count / (size_t)per != (size_t)x->shape[0]) {
         char want[64];
         snprintf(want, sizeof want, "%lld values per sample", (long long)per);
         return fail(prog, "%s: the input does not fit the model, which takes %s", path, want), 0;
     }
-    if (m->input_dtypes[0] == KDL_I32 && x->dtype != KDL_I32) {
+    if (m->input_dtypes[k] == KDL_I32 && x->dtype != KDL_I32) {
         // CSV and float .npy inputs of an integer input: convert exactly.
         int32_t *ids = malloc(sizeof(int32_t) * (count ? count : 1));
         if (!ids)
@@ -91,7 +91,7 @@ static int check_input(const char *prog, const kdl_ProgramModel *m, const kdl_Ar
         free(x->data);
         ((kdl_Array *)x)->data = ids;
         ((kdl_Array *)x)->dtype = KDL_I32;
-    } else if (m->input_dtypes[0] == KDL_F32 && x->dtype != KDL_F32) {
+    } else if (m->input_dtypes[k] == KDL_F32 && x->dtype != KDL_F32) {
         float *f = malloc(sizeof(float) * (count ? count : 1));
         if (!f)
             return fail(prog, "%s: %s", path, "out of memory"), 0;
@@ -106,34 +106,58 @@ static int check_input(const char *prog, const kdl_ProgramModel *m, const kdl_Ar
     return 1;
 }
 
+#define MAX_INPUTS 8
+
+// inputs: one file per model input, in the model's (flattened) input order.
 static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *weights,
-                       const char *input, const char *output, long long batch_size) {
+                       const char *const *input, int ninput, const char *output,
+                       long long batch_size) {
     char err[512] = "";
-    if (m->ninputs != 1)
-        return fail(prog, "model %s has %s inputs; the program's predict takes one", m->name,
-                    "several");
-    if (!weights || !input)
+    if (!weights || ninput == 0)
         return usage(prog, "predict needs --weights and --input");
-    kdl_Array x = {0};
-    kdl_Status st = ends_with(input, ".csv") ? kdl_csv_load(input, &x, err, sizeof err)
-                                             : kdl_npy_load(input, &x, err, sizeof err);
-    if (st != KDL_OK)
-        return fail(prog, "%s%s", err, "");
-    long long n;
-    if (!check_input(prog, m, &x, input, &n)) {
-        kdl_array_free(&x);
+    if (ninput != m->ninputs) {
+        char want[32], got[32];
+        snprintf(want, sizeof want, "%d", m->ninputs);
+        snprintf(got, sizeof got, "%d", ninput);
+        return fail(prog, "the model takes %s inputs (one --input each); %s were given", want, got);
+    }
+    kdl_Array xs[MAX_INPUTS] = {{0}};
+    long long n = -1;
+    int ok_in = 1;
+    for (int k = 0; k < ninput && ok_in; k++) {
+        kdl_Status st = ends_with(input[k], ".csv") ? kdl_csv_load(input[k], &xs[k], err, sizeof err)
+                                                    : kdl_npy_load(input[k], &xs[k], err, sizeof err);
+        long long nk;
+        if (st != KDL_OK) {
+            fail(prog, "%s%s", err, "");
+            ok_in = 0;
+        } else if (!check_input(prog, m, k, &xs[k], input[k], &nk)) {
+            ok_in = 0;
+        } else if (n >= 0 && nk != n) {
+            fail(prog, "%s: has a different number of samples than %s", input[k], input[0]);
+            ok_in = 0;
+        } else {
+            n = nk;
+        }
+    }
+    if (!ok_in) {
+        for (int k = 0; k < ninput; k++)
+            kdl_array_free(&xs[k]);
         return 1;
     }
     int max_batch = (int)(batch_size < n ? batch_size : n);
     void *model = m->create(max_batch);
+    kdl_Status st = KDL_OK;
     if (!model) {
-        kdl_array_free(&x);
+        for (int k = 0; k < ninput; k++)
+            kdl_array_free(&xs[k]);
         return fail(prog, "%s%s", "out of memory creating the model", "");
     }
     st = m->load(model, weights, err, sizeof err);
     if (st != KDL_OK) {
         m->destroy(model);
-        kdl_array_free(&x);
+        for (int k = 0; k < ninput; k++)
+            kdl_array_free(&xs[k]);
         return fail(prog, "%s%s", err, "");
     }
     int no = m->noutputs;
@@ -149,10 +173,13 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         ys[k].data = malloc(sizeof(float) * (size_t)n * (size_t)m->output_sizes[k] + 1);
         ok = ys[k].data != NULL;
     }
-    size_t esize = m->input_dtypes[0] == KDL_I32 ? sizeof(int32_t) : sizeof(float);
     for (long long i = 0; ok && i < n; i += max_batch) {
         int b = (int)(n - i < max_batch ? n - i : max_batch);
-        const void *in[1] = {(const char *)x.data + (size_t)i * (size_t)m->input_sizes[0] * esize};
+        const void *in[MAX_INPUTS];
+        for (int k = 0; k < ninput; k++) {
+            size_t esize = m->input_dtypes[k] == KDL_I32 ? sizeof(int32_t) : sizeof(float);
+            in[k] = (const char *)xs[k].data + (size_t)i * (size_t)m->input_sizes[k] * esize;
+        }
         for (int k = 0; k < no; k++)
             outs[k] = (float *)ys[k].data + (size_t)i * (size_t)m->output_sizes[k];
         st = m->predict(model, b, in, outs);
@@ -202,7 +229,8 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
     free(ys);
     free(outs);
     m->destroy(model);
-    kdl_array_free(&x);
+    for (int k = 0; k < ninput; k++)
+        kdl_array_free(&xs[k]);
     return rc;
 }
 
@@ -252,7 +280,9 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
     prog = slash ? slash + 1 : prog;
     if (argc < 2)
         return usage(prog, "missing command");
-    const char *cmd = argv[1], *model_name = NULL, *weights = NULL, *input = NULL, *output = NULL;
+    const char *cmd = argv[1], *model_name = NULL, *weights = NULL, *output = NULL;
+    const char *inputs[MAX_INPUTS];
+    int ninputs = 0;
     long long seed = -1, batch = 256;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -262,7 +292,9 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
         } else if (!strcmp(a, "--weights") && v) {
             weights = v;
         } else if (!strcmp(a, "--input") && v) {
-            input = v;
+            if (ninputs == MAX_INPUTS)
+                return usage(prog, "too many --input files");
+            inputs[ninputs++] = v;
         } else if ((!strcmp(a, "--output") || !strcmp(a, "-o")) && v) {
             output = v;
         } else if (!strcmp(a, "--seed") && v) {
@@ -293,6 +325,6 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
     if (!strcmp(cmd, "init"))
         return cmd_init(prog, m, seed, output);
     if (!strcmp(cmd, "predict"))
-        return cmd_predict(prog, m, weights, input, output, batch);
+        return cmd_predict(prog, m, weights, inputs, ninputs, output, batch);
     return usage(prog, "unknown command");
 }
