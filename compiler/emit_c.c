@@ -1197,6 +1197,8 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
                    (long long)m->arena_floats * 4);
         }
     }
+    if (!o->outdir)
+        return true;        // a dry run (tests/tools/prefix_check): generate, write nothing
     // mkdir -p: every missing directory of the path.
     char *dir = arena_strdup(a, o->outdir);
     for (char *p = dir + 1; *p; p++)

@@ -777,7 +777,7 @@ void ir_plan(Ctx *c, IrModel *m);
 //
 
 typedef struct EmitOpts {
-    const char *outdir;
+    const char *outdir;     // NULL: generate but write nothing
     bool no_fuse;
     bool stats;             // print memory statistics to stdout
     bool program;           // also <stem>_main.c (kdlc build)

@@ -1,6 +1,7 @@
 /*
  * prefix_check.c - feed every prefix of each input file through the whole
- * front end in-process (parse + evaluate + summaries) and check that each run
+ * compiler in-process (parse, evaluate, summaries, and code generation without
+ * writing files) and check that each run
  * ends either cleanly or with at least one diagnostic: never a crash, an
  * abort or (under SAN=1) a sanitizer report. Prints one line per file and a
  * final count; exits 1 on the first violation.
@@ -46,6 +47,13 @@ static int run_text(const char *name, const char *text, size_t len, FILE *sink) 
     bool ok = ast != NULL;
     if (ast)
         ok = eval_file(c, ast);
+    // A program that runs is also lowered and emitted (nothing is written):
+    // code generation must not crash on any model either.
+    // (Its own errors, such as an unsupported layer, are fine; a crash is not.)
+    if (ok && !c->nerrors) {
+        EmitOpts o = {0};
+        emit_c(c, name, &o);
+    }
     int bad = (!ok && c->nerrors == 0) ? 1 : 0;
     ctx_free(c);
     return bad;
