@@ -166,7 +166,8 @@ static const char *bref(Emit *e, IrBuf *b) {
     b = broot(b);
     if (b->input >= 0)
         return arena_printf(e->c->arena, "x%d", b->input);
-    return arena_printf(e->c->arena, "(arena + (size_t)%lld * (size_t)batch)", (long long)b->offset);
+    return arena_printf(e->c->arena, "(arena + (size_t)%lld * (size_t)batch)",
+                        (long long)b->offset);
 }
 
 // Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
@@ -216,7 +217,8 @@ static void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, in
         f = op->tmp->shape.d[op->tmp->shape.rank - 1];
     int64_t pt = 0, pl = 0;
     if (pad == PAD_SAME) {
-        int64_t th = (oh - 1) * sh + (kh - 1) * dh + 1 - h, tw = (ow - 1) * sw + (kw - 1) * dw + 1 - w;
+        int64_t th = (oh - 1) * sh + (kh - 1) * dh + 1 - h,
+                tw = (ow - 1) * sw + (kw - 1) * dw + 1 - w;
         pt = th > 0 ? th / 2 : 0;
         pl = tw > 0 ? tw / 2 : 0;
     } else if (pad == PAD_CAUSAL) {
@@ -260,10 +262,13 @@ static void emit_conv(Emit *e, IrOp *op) {
         // Depthwise into tmp (no bias), then a 1x1 conv with bias + activation.
         const char *tmp = bref(e, op->tmp);
         conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
-        OUT(e, "        kdl_depthwise_conv2d_forward(%s, %s, %s, NULL, &s, KDL_ACT_LINEAR, 0.0f);\n",
+        OUT(e,
+            "        kdl_depthwise_conv2d_forward(%s, %s, %s, NULL, &s, KDL_ACT_LINEAR, 0.0f);\n",
             tmp, in, wref(e, l, "depthwise_kernel"));
-        OUT(e, "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
-               ".ow = s.ow, .f = %lld,\n", (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
+        OUT(e,
+            "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
+            ".ow = s.ow, .f = %lld,\n",
+            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
         OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
                ".groups = 1, .depth_multiplier = 1};\n");
         OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &p, %s, %s, scratch);\n", out, tmp,
@@ -279,7 +284,8 @@ static void emit_conv(Emit *e, IrOp *op) {
         int64_t pt = 0, pl = 0;
         if (l->iv[CV_PAD] == PAD_SAME) {
             // TF's rule (runtime/conv.c), also with output_padding (oh then holds it).
-            int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh, tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
+            int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh,
+                    tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
             pt = th > 0 ? th / 2 : 0;
             pl = tw > 0 ? tw / 2 : 0;
         }
@@ -382,10 +388,10 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
         unsupported(e, op, "BatchNormalization over an axis other than the last");
         return;
     }
-    OUT(e, "    kdl_batchnorm_forward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"), wref(e, l, "moving_mean"),
-        wref(e, l, "moving_variance"), fstr(e->c->arena, l->fv[1]), rows_expr(e, s),
-        (long long)s->d[s->rank - 1]);
+    OUT(e, "    kdl_batchnorm_forward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n",
+        bref(e, op->out[0]), bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"),
+        wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(e->c->arena, l->fv[1]),
+        rows_expr(e, s), (long long)s->d[s->rank - 1]);
 }
 
 static void emit_layernorm(Emit *e, IrOp *op) {
@@ -486,7 +492,8 @@ static void emit_concat(Emit *e, IrOp *op) {
     OUT(e, "};\n        const int lens[] = {");
     for (int i = 0; i < op->nin; i++)
         OUT(e, "%s%lld", i ? ", " : "", (long long)op->in[i]->shape.d[axis]);
-    OUT(e, "};\n        kdl_concat_forward(%s, ins, lens, %d, (size_t)batch * %lldu, %lldu);\n    }\n",
+    OUT(e,
+        "};\n        kdl_concat_forward(%s, ins, lens, %d, (size_t)batch * %lldu, %lldu);\n    }\n",
         bref(e, op->out[0]), op->nin, (long long)outer, (long long)inner);
 }
 
@@ -502,8 +509,9 @@ static void emit_embedding(Emit *e, IrOp *op) {
         return;
     }
     OUT(e, "    {\n        int64_t bad = 0;\n");
-    OUT(e, "        if (kdl_embedding_forward(%s, (const int32_t *)(const void *)%s, (size_t)batch * "
-           "%lldu, %s, %lld, %lld, &bad) != KDL_OK)\n            return KDL_ERR_INDEX;\n    }\n",
+    OUT(e,
+        "        if (kdl_embedding_forward(%s, (const int32_t *)(const void *)%s, (size_t)batch * "
+        "%lldu, %s, %lld, %lld, &bad) != KDL_OK)\n            return KDL_ERR_INDEX;\n    }\n",
         bref(e, op->out[0]), bref(e, op->in[0]), (long long)op->in[0]->size,
         wref(e, l, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
 }
@@ -519,7 +527,9 @@ static void emit_image(Emit *e, IrOp *op) {
             unsupported(e, op, "data_format=\"channels_first\"");
             return;
         }
-        OUT(e, "    kdl_zero_pad2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %lld, %lld);\n",
+        OUT(e,
+            "    kdl_zero_pad2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %lld, "
+            "%lld);\n",
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
@@ -527,15 +537,15 @@ static void emit_image(Emit *e, IrOp *op) {
             unsupported(e, op, "channels_first or interpolation other than \"nearest\"");
             return;
         }
-        OUT(e, "    kdl_upsample2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out, in,
-            h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
+        OUT(e, "    kdl_upsample2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out,
+            in, h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else {  // RandomCrop at inference: the centred window
         if (l->iv[RC_CFIRST]) {
             unsupported(e, op, "data_format=\"channels_first\"");
             return;
         }
-        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out, in,
-            h, w, ch, (long long)os->d[1], (long long)os->d[2]);
+        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out,
+            in, h, w, ch, (long long)os->d[1], (long long)os->d[2]);
     }
 }
 
@@ -709,7 +719,9 @@ static void emit_init_weight(Emit *e, Weight *w, const char *f, int line) {
                 fstr(a, sqrt(v) / 0.87962566103423978));
         }
     } else if (!strcmp(name, "zeros") || !strcmp(name, "ones") || !strcmp(name, "constant")) {
-        double v = !strcmp(name, "ones") ? 1.0 : !strcmp(name, "constant") ? obj_arg(o, "value", 0) : 0;
+        double v = !strcmp(name, "ones")       ? 1.0
+                   : !strcmp(name, "constant") ? obj_arg(o, "value", 0)
+                                               : 0;
         OUT(e, "    kdl_init_constant(%s, %lldu, %s);\n", f, (long long)n, fstr(a, v));
     } else if (!strcmp(name, "uniform") || !strcmp(name, "random_uniform")) {
         OUT(e, "    kdl_init_uniform(%s, %lldu, %s, %s, &r);\n", f, (long long)n,
@@ -791,7 +803,8 @@ static void emit_model(Emit *e, IrModel *m) {
     // Header: constants and prototypes.
     HDR(e, "\n/* Model \"%s\" (%s), %s:%d, bound to `%s`. */\n", md->name, md->class_name, e->file,
         src_line(md), m->cname);
-    HDR(e, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", UP, m->ninputs, UP, m->noutputs);
+    HDR(e, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", UP, m->ninputs, UP,
+        m->noutputs);
     for (int i = 0; i < m->ninputs; i++)
         HDR(e, "#define %s_INPUT%d_SIZE %lld /* %s per sample: %s */\n", UP, i,
             (long long)m->inputs[i]->size, dtype_c(m->inputs[i]->dtype),
@@ -834,23 +847,40 @@ static void emit_model(Emit *e, IrModel *m) {
             bool sep = !strcmp(k, "SeparableConv2D");
             Layer *l = op->layer;
             int r = (int)l->iv[CV_RANK];
-            OUT(e, "    { /* %s */\n        kdl_ConvShape s = {.n = max_batch, .h = %lld, .w = %lld, "
-                   ".c = %lld, .oh = %lld, .ow = %lld, .f = %lld, .kh = %lld, .kw = %lld, "
-                   ".sh = %lld, .sw = %lld, .dh = %lld, .dw = %lld, .groups = %lld, "
-                   ".depth_multiplier = 1};\n", l->name,
-                (long long)(sep ? os->d[1] : r == 2 ? is->d[1] : 1),
+            OUT(e,
+                "    { /* %s */\n        kdl_ConvShape s = {.n = max_batch, .h = %lld, .w = %lld, "
+                ".c = %lld, .oh = %lld, .ow = %lld, .f = %lld, .kh = %lld, .kw = %lld, "
+                ".sh = %lld, .sw = %lld, .dh = %lld, .dw = %lld, .groups = %lld, "
+                ".depth_multiplier = 1};\n",
+                l->name,
+                (long long)(sep      ? os->d[1]
+                            : r == 2 ? is->d[1]
+                                     : 1),
                 (long long)(sep ? os->d[2] : is->d[r]),
                 (long long)(sep ? op->tmp->shape.d[3] : is->d[is->rank - 1]),
                 (long long)(r == 2 ? os->d[1] : 1), (long long)os->d[r],
-                (long long)os->d[os->rank - 1], (long long)(sep ? 1 : r == 2 ? l->iv[CV_K] : 1),
-                (long long)(sep ? 1 : l->iv[CV_K + r - 1]), (long long)(sep ? 1 : r == 2 ? l->iv[CV_S] : 1),
-                (long long)(sep ? 1 : l->iv[CV_S + r - 1]), (long long)(sep ? 1 : r == 2 ? l->iv[CV_D] : 1),
-                (long long)(sep ? 1 : l->iv[CV_D + r - 1]), (long long)(sep ? 1 : l->iv[CV_GROUPS]));
+                (long long)os->d[os->rank - 1],
+                (long long)(sep      ? 1
+                            : r == 2 ? l->iv[CV_K]
+                                     : 1),
+                (long long)(sep ? 1 : l->iv[CV_K + r - 1]),
+                (long long)(sep      ? 1
+                            : r == 2 ? l->iv[CV_S]
+                                     : 1),
+                (long long)(sep ? 1 : l->iv[CV_S + r - 1]),
+                (long long)(sep      ? 1
+                            : r == 2 ? l->iv[CV_D]
+                                     : 1),
+                (long long)(sep ? 1 : l->iv[CV_D + r - 1]),
+                (long long)(sep ? 1 : l->iv[CV_GROUPS]));
             OUT(e, "        k = kdl_conv2d_scratch(&s);\n        n = k > n ? k : n;\n    }\n");
         } else if (rnn) {
             const Shape *is = &op->in[0]->shape;
-            OUT(e, "    { /* %s */\n        kdl_RnnShape s = {.n = max_batch, .t = %lld, .in_dim = %lld, "
-                   ".units = %lld};\n", op->layer->name, (long long)is->d[1], (long long)is->d[2],
+            OUT(e,
+                "    { /* %s */\n        kdl_RnnShape s = {.n = max_batch, .t = %lld, .in_dim = "
+                "%lld, "
+                ".units = %lld};\n",
+                op->layer->name, (long long)is->d[1], (long long)is->d[2],
                 (long long)op->layer->iv[RN_UNITS]);
             OUT(e, "        k = kdl_rnn_scratch(&s);\n        n = k > n ? k : n;\n    }\n");
         }
@@ -858,20 +888,27 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "    (void)k;\n    return n;\n}\n\n");
     OUT(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch) {\n", P, P, e->stem);
     OUT(e, "    if (max_batch < 1)\n        return NULL;\n");
-    OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = %s_scratch_floats(max_batch);\n"
-           "    size_t fold = %lld;\n", (long long)m->arena_floats, P, (long long)m->fold_floats);
+    OUT(e,
+        "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
+        "%s_scratch_floats(max_batch);\n"
+        "    size_t fold = %lld;\n",
+        (long long)m->arena_floats, P, (long long)m->fold_floats);
     OUT(e, "    size_t wbytes = weights ? 0 : sizeof(%s_Weights);\n", e->stem);
-    OUT(e, "    /* One allocation: the model, its weights (unless shared), the arena and scratch. */\n");
+    OUT(e, "    /* One allocation: the model, its weights (unless shared), the arena and scratch. "
+           "*/\n");
     OUT(e, "    size_t head = (sizeof(%s) + 63) / 64 * 64, wsize = (wbytes + 63) / 64 * 64;\n", P);
-    OUT(e, "    char *mem = calloc(1, head + wsize + sizeof(float) * (arena + scratch + fold + 1));\n");
+    OUT(e, "    char *mem = calloc(1, head + wsize + sizeof(float) * (arena + scratch + fold + "
+           "1));\n");
     OUT(e, "    if (!mem)\n        return NULL;\n");
     OUT(e, "    %s *m = (%s *)(void *)mem;\n", P, P);
     OUT(e, "    m->w = weights ? weights : (%s_Weights *)(void *)(mem + head);\n", e->stem);
     OUT(e, "    m->owns_weights = weights == NULL;\n    m->max_batch = max_batch;\n");
-    OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + arena;\n"
+    OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + "
+           "arena;\n"
            "    m->fold = m->scratch + scratch;\n");
     OUT(e, "    return m;\n}\n\n");
-    OUT(e, "%s *%s_create(int max_batch) {\n    return %s_create_shared(NULL, max_batch);\n}\n\n", P, P, P);
+    OUT(e, "%s *%s_create(int max_batch) {\n    return %s_create_shared(NULL, max_batch);\n}\n\n",
+        P, P, P);
     OUT(e, "void %s_destroy(%s *m) {\n    free(m);\n}\n\n", P, P);
     OUT(e, "%s_Weights *%s_weights(%s *m) {\n    return m->w;\n}\n\n", e->stem, P, P);
 
@@ -891,8 +928,9 @@ static void emit_model(Emit *e, IrModel *m) {
         if (!strcmp(l->class_name, "DepthwiseConv2D"))
             cols *= k->shape.d[k->shape.rank - 2];
         int64_t rows = numel0(&k->shape) / (cols ? cols : 1);
-        OUT(e, "    /* %s (%s:%d) folded into %s: per output channel j,\n"
-               "       s = gamma / sqrt(var + eps), kernel *= s, bias = (bias - mean) * s + beta */\n",
+        OUT(e,
+            "    /* %s (%s:%d) folded into %s: per output channel j,\n"
+            "       s = gamma / sqrt(var + eps), kernel *= s, bias = (bias - mean) * s + beta */\n",
             bn->name, e->file, src_line(bn), l->name);
         OUT(e, "    for (int j = 0; j < %lld; j++) {\n", (long long)cols);
         const char *g = wref(e, bn, "gamma"), *bt = wref(e, bn, "beta");
@@ -903,8 +941,10 @@ static void emit_model(Emit *e, IrModel *m) {
         OUT(e, "        fold[%lld + j] = (%s - %s[j]) * s + %s;\n", (long long)op->fold_bias,
             strcmp(b, "NULL") ? arena_printf(a, "%s[j]", b) : "0.0f", wref(e, bn, "moving_mean"),
             strcmp(bt, "NULL") ? arena_printf(a, "%s[j]", bt) : "0.0f");
-        OUT(e, "        for (int i = 0; i < %lld; i++)\n"
-               "            fold[%lld + (size_t)i * %lld + j] = %s[(size_t)i * %lld + j] * s;\n    }\n",
+        OUT(e,
+            "        for (int i = 0; i < %lld; i++)\n"
+            "            fold[%lld + (size_t)i * %lld + j] = %s[(size_t)i * %lld + j] * s;\n    "
+            "}\n",
             (long long)rows, (long long)op->fold_kernel, (long long)cols,
             wfield(e, l, pw ? "pointwise_kernel" : "kernel"), (long long)cols);
     }
@@ -927,7 +967,8 @@ static void emit_model(Emit *e, IrModel *m) {
         Layer *l = wl.data[i];
         for (int k = 0; k < l->nweights; k++) {
             Weight *w = l->weights[k];
-            OUT(e, "    specs[n++] = (kdl_WeightSpec){\"%s/%s\", %d, {", l->name, w->name, w->shape.rank);
+            OUT(e, "    specs[n++] = (kdl_WeightSpec){\"%s/%s\", %d, {", l->name, w->name,
+                w->shape.rank);
             for (int d = 0; d < w->shape.rank; d++)
                 OUT(e, "%s%lld", d ? ", " : "", (long long)w->shape.d[d]);
             OUT(e, "}, %s};\n", wfield(e, l, w->name));
@@ -939,9 +980,11 @@ static void emit_model(Emit *e, IrModel *m) {
            "    kdl_Status st = kdl_safetensors_load(path, specs, n, err, errlen);\n"
            "    if (st == KDL_OK)\n        %s_prepare(m);\n    return st;\n}\n\n",
         P, P, nweights, P, P);
-    OUT(e, "kdl_Status %s_save(const %s *m, const char *path, char *err, size_t errlen) {\n"
-           "    kdl_WeightSpec specs[%d + 1];\n    int n = %s_specs(m, specs);\n"
-           "    return kdl_safetensors_save(path, specs, n, \"\\\"format\\\":\\\"kdl\\\"\", err, errlen);\n}\n\n",
+    OUT(e,
+        "kdl_Status %s_save(const %s *m, const char *path, char *err, size_t errlen) {\n"
+        "    kdl_WeightSpec specs[%d + 1];\n    int n = %s_specs(m, specs);\n"
+        "    return kdl_safetensors_save(path, specs, n, \"\\\"format\\\":\\\"kdl\\\"\", err, "
+        "errlen);\n}\n\n",
         P, P, nweights, P);
 
     // get_layer: model.layers in Keras's order, index wins over name (the seed)
@@ -956,8 +999,8 @@ static void emit_model(Emit *e, IrModel *m) {
         OUT(e, "%s%s", i ? ", " : "", c_string(a, ((Layer *)ls->data[i])->name));
     if (!ls->len)
         OUT(e, "NULL");
-    OUT(e, "};\n    const int n = %d;\n    int i = -1;\n    %s_Weights *w = m->w;\n    (void)w;\n", ls->len,
-        e->stem);
+    OUT(e, "};\n    const int n = %d;\n    int i = -1;\n    %s_Weights *w = m->w;\n    (void)w;\n",
+        ls->len, e->stem);
     OUT(e, "    if (index != KDL_NO_INDEX) {\n        i = index < 0 ? index + n : index;\n"
            "        if (i < 0 || i >= n)\n            return KDL_ERR_NOT_FOUND;\n"
            "    } else if (name) {\n        for (int k = 0; k < n && i < 0; k++)\n"
@@ -979,12 +1022,15 @@ static void emit_model(Emit *e, IrModel *m) {
         int nw = wlayer_index(e, l) >= 0 && !l->model ? l->nweights : 0;
         if (nw > 16)
             nw = 16;
-        OUT(e, "    case %d:\n        *out = (kdl_Layer){.name = %s, .class_name = %s, .output_shape = %s,\n"
-               "                           .params = %lld, .trainable_params = %lld, "
-               ".non_trainable_params = %lld,\n                           .trainable = %d, "
-               ".nweights = %d%s", i,
-            c_string(a, l->name), c_string(a, l->class_name), c_string(a, format_layer_shape(a, l)),
-            (long long)total, (long long)tr, (long long)(total - tr), l->trainable, nw,
+        OUT(e,
+            "    case %d:\n        *out = (kdl_Layer){.name = %s, .class_name = %s, .output_shape "
+            "= %s,\n"
+            "                           .params = %lld, .trainable_params = %lld, "
+            ".non_trainable_params = %lld,\n                           .trainable = %d, "
+            ".nweights = %d%s",
+            i, c_string(a, l->name), c_string(a, l->class_name),
+            c_string(a, format_layer_shape(a, l)), (long long)total, (long long)tr,
+            (long long)(total - tr), l->trainable, nw,
             nw ? ", .weights = {" : "};\n        break;\n");
         if (!nw)
             continue;
@@ -1003,8 +1049,11 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
            "float *const outputs[]) {\n", P, P);
     OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n");
-    OUT(e, "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = m->scratch;\n"
-           "    const float *fold = m->fold;\n", e->stem);
+    OUT(e,
+        "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = "
+        "m->scratch;\n"
+        "    const float *fold = m->fold;\n",
+        e->stem);
     for (int i = 0; i < m->ninputs; i++)
         OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
             dtype_c(m->inputs[i]->dtype), i, dtype_c(m->inputs[i]->dtype), i, m->inputs[i]->what,
@@ -1016,7 +1065,9 @@ static void emit_model(Emit *e, IrModel *m) {
             emit_op(e, op);
     }
     for (int i = 0; i < m->noutputs; i++)
-        OUT(e, "    memcpy(outputs[%d], %s, sizeof(float) * (size_t)batch * %lldu); /* output %d %s */\n",
+        OUT(e,
+            "    memcpy(outputs[%d], %s, sizeof(float) * (size_t)batch * %lldu); /* output %d %s "
+            "*/\n",
             i, bref(e, m->outputs[i]), (long long)m->outputs[i]->size, i,
             shape_str(a, &m->outputs[i]->shape));
     OUT(e, "    return KDL_OK;\n}\n");
@@ -1035,7 +1086,8 @@ static const char *program_main(Emit *e, Vec *irs) {
         const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
         OUT(&p, "static void *%s_new(int b) { return %s_create(b); }\n", P, P);
         OUT(&p, "static void %s_free(void *m) { %s_destroy(m); }\n", P, P);
-        OUT(&p, "static kdl_Status %s_init_(void *m, uint64_t s) { return %s_init(m, s); }\n", P, P);
+        OUT(&p, "static kdl_Status %s_init_(void *m, uint64_t s) { return %s_init(m, s); }\n", P,
+            P);
         OUT(&p, "static kdl_Status %s_load_(void *m, const char *f, char *e, size_t n) "
                 "{ return %s_load(m, f, e, n); }\n", P, P);
         OUT(&p, "static kdl_Status %s_save_(const void *m, const char *f, char *e, size_t n) "
@@ -1049,7 +1101,8 @@ static const char *program_main(Emit *e, Vec *irs) {
             OUT(&p, "%s%lld", k ? ", " : "", (long long)m->inputs[k]->size);
         OUT(&p, "};\nstatic const kdl_DType %s_in_dtypes[] = {", P);
         for (int k = 0; k < m->ninputs; k++)
-            OUT(&p, "%s%s", k ? ", " : "", m->inputs[k]->dtype == DT_FLOAT32 ? "KDL_F32" : "KDL_I32");
+            OUT(&p, "%s%s", k ? ", " : "",
+                m->inputs[k]->dtype == DT_FLOAT32 ? "KDL_F32" : "KDL_I32");
         OUT(&p, "};\nstatic const int64_t %s_out_sizes[] = {", P);
         for (int k = 0; k < m->noutputs; k++)
             OUT(&p, "%s%lld", k ? ", " : "", (long long)m->outputs[k]->size);
@@ -1067,20 +1120,25 @@ static const char *program_main(Emit *e, Vec *irs) {
         so.columns = 80;
         const char *err = NULL;
         const char *text = summary_render(e->c, m->model, &so, &err);
-        OUT(&p, "};\nstatic const char %s_summary[] =\n    %s;\n\n", P, c_string(a, text ? text : ""));
+        OUT(&p, "};\nstatic const char %s_summary[] =\n    %s;\n\n", P,
+            c_string(a, text ? text : ""));
     }
     OUT(&p, "static const kdl_ProgramModel models[] = {\n");
     for (int i = 0; i < irs->len; i++) {
         IrModel *m = irs->data[i];
         const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
-        OUT(&p, "    {\"%s\", \"%s\", %s_new, %s_free, %s_init_, %s_load_, %s_save_, %s_predict_, %d, %d,\n"
-                "     %s_in_sizes, %s_in_dtypes, %s_out_sizes, %s_out_ranks, %s_out_shapes, %s_summary,\n"
-                "     %d, %s_get_layer_},\n",
+        OUT(&p,
+            "    {\"%s\", \"%s\", %s_new, %s_free, %s_init_, %s_load_, %s_save_, %s_predict_, %d, "
+            "%d,\n"
+            "     %s_in_sizes, %s_in_dtypes, %s_out_sizes, %s_out_ranks, %s_out_shapes, "
+            "%s_summary,\n"
+            "     %d, %s_get_layer_},\n",
             m->cname, m->model->name, P, P, P, P, P, P, m->ninputs, m->noutputs, P, P, P, P, P, P,
             m->model->model->layers.len, P);
     }
     OUT(&p, "};\n\nint main(int argc, char **argv) {\n"
-            "    return kdl_program_main(argc, argv, models, (int)(sizeof models / sizeof models[0]));\n}\n");
+            "    return kdl_program_main(argc, argv, models, (int)(sizeof models / sizeof "
+            "models[0]));\n}\n");
     return buf_str(a, &p.src);
 }
 
@@ -1150,8 +1208,10 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
     for (char *p = guard; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
-    HDR(&e, "/* %s.h - generated by kdlc %s from %s. Do not edit. */\n", e.stem, KDLC_VERSION, e.file);
-    HDR(&e, "#ifndef %s\n#define %s\n\n#include <kdl.h>\n#include <stddef.h>\n#include <stdint.h>\n\n",
+    HDR(&e, "/* %s.h - generated by kdlc %s from %s. Do not edit. */\n", e.stem, KDLC_VERSION,
+        e.file);
+    HDR(&e,
+        "#ifndef %s\n#define %s\n\n#include <kdl.h>\n#include <stddef.h>\n#include <stdint.h>\n\n",
         guard, guard);
     HDR(&e, "/* Every weight of every model in %s; models that share layers share fields. */\n",
         e.file);
@@ -1163,9 +1223,9 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             Weight *w = l->weights[k];
             int64_t n = numel0(&w->shape);
             wfloats += n;
-            HDR(&e, "    float %s_%s[%lld]; /* %s/%s %s, %s:%d */\n", (const char *)e.wprefix.data[i],
-                c_ident(a, w->name), (long long)(n ? n : 1), l->name, w->name,
-                shape_pystr(a, &w->shape), e.file, src_line(l));
+            HDR(&e, "    float %s_%s[%lld]; /* %s/%s %s, %s:%d */\n",
+                (const char *)e.wprefix.data[i], c_ident(a, w->name), (long long)(n ? n : 1),
+                l->name, w->name, shape_pystr(a, &w->shape), e.file, src_line(l));
         }
     }
     if (wfloats == 0)

@@ -514,7 +514,8 @@ bool sig_has(const Sig *sig, const char *name) {
 
 static int sig_find(const Sig *sig, const char *name) {
     for (int i = 0; i < sig->nparams; i++)
-        if (sig->params[i].kind != 1 && sig->params[i].kind != 2 && !strcmp(sig->params[i].name, name))
+        if (sig->params[i].kind != 1 && sig->params[i].kind != 2 &&
+            !strcmp(sig->params[i].name, name))
             return i;
     return -1;
 }
@@ -581,7 +582,8 @@ bool sig_bind(Ctx *c, const Sig *sig, const char *what, Arg *args, int nargs, Sp
                 out[i] = sig->params[i].dflt;
             } else {
                 if (ok)
-                    error_at(c, call, "%s missing required argument '%s'", what, sig->params[i].name);
+                    error_at(c, call, "%s missing required argument '%s'", what,
+                             sig->params[i].name);
                 ok = false;
                 out[i] = v_error();
             }
@@ -774,7 +776,8 @@ Value *call_value(Ctx *c, Value *fn, Arg *args, int nargs, Span call) {
             }
         }
         if (!inputs) {
-            error_at(c, call, "%s must be called on inputs, e.g. layer(x)", layer_label(c, fn->u.layer));
+            error_at(c, call, "%s must be called on inputs, e.g. layer(x)",
+                     layer_label(c, fn->u.layer));
             return v_error();
         }
         return layer_call(c, fn->u.layer, inputs, kw, nkw, call);
@@ -937,7 +940,8 @@ Value *get_attr(Ctx *c, Value *obj, const char *name, Span at) {
 
 // ---- expressions --------------------------------------------------------------
 
-static Value *type_error(Ctx *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static Value *type_error(Ctx *c, Span at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static Value *type_error(Ctx *c, Span at, const char *fmt, ...) {
     char msg[512];
     va_list ap;
@@ -1356,7 +1360,8 @@ static void put_unescaped(Ctx *c, Buf *out, const char *s, size_t n) {
         case '\\': case '\'': case '"': buf_putc(c->arena, out, e); break;
         case '\n': break;
         case 'x':
-            if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+            if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+                isxdigit((unsigned char)s[i + 2])) {
                 char hex[3] = {s[i + 1], s[i + 2], 0};
                 buf_putc(c->arena, out, (char)strtol(hex, NULL, 16));
                 i += 2;
@@ -1405,7 +1410,8 @@ static size_t field_end(const char *s, size_t i, size_t len) {
             depth++;
         else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0)
             depth--;
-        else if (depth == 0 && (ch == '}' || ch == ':' || (ch == '!' && !(i + 1 < len && s[i + 1] == '='))))
+        else if (depth == 0 &&
+                 (ch == '}' || ch == ':' || (ch == '!' && !(i + 1 < len && s[i + 1] == '='))))
             return i;
     }
     return len;
@@ -1572,7 +1578,8 @@ static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
             Value *k = eval_expr(c, env, n->items.data[i]);
             Value *val = eval_expr(c, env, n->items.data[i + 1]);
             if (k->kind == V_LIST || k->kind == V_DICT) {
-                error_at(c, ((Node *)n->items.data[i])->span, "unhashable type: '%s'", value_type_name(k));
+                error_at(c, ((Node *)n->items.data[i])->span, "unhashable type: '%s'",
+                         value_type_name(k));
                 continue;
             }
             dict_set(c, v->u.dict, k, val);
@@ -1592,8 +1599,8 @@ static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
             Value *lo = s->lhs ? eval_expr(c, env, s->lhs) : NULL;
             Value *hi = s->rhs ? eval_expr(c, env, s->rhs) : NULL;
             Value *st = s->cond ? eval_expr(c, env, s->cond) : NULL;
-            if (obj->kind == V_ERROR || (lo && lo->kind == V_ERROR) || (hi && hi->kind == V_ERROR) ||
-                (st && st->kind == V_ERROR))
+            if (obj->kind == V_ERROR || (lo && lo->kind == V_ERROR) ||
+                (hi && hi->kind == V_ERROR) || (st && st->kind == V_ERROR))
                 return v_error();
             if (!is_seq(obj) && obj->kind != V_STR)
                 return type_error(c, n->span, "'%s' object is not sliceable", value_type_name(obj));
@@ -1650,7 +1657,8 @@ static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
         if (a->kind == V_ERROR)
             return a;
         if (a->kind == V_TENSOR)
-            return type_error(c, n->lhs->span, "a symbolic tensor has no truth value at compile time");
+            return type_error(c, n->lhs->span,
+                              "a symbolic tensor has no truth value at compile time");
         bool t = value_truthy(a);
         if (n->kind == ND_AND ? !t : t)
             return a;
@@ -1661,7 +1669,8 @@ static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
         if (a->kind == V_ERROR)
             return a;
         if (a->kind == V_TENSOR)
-            return type_error(c, n->lhs->span, "a symbolic tensor has no truth value at compile time");
+            return type_error(c, n->lhs->span,
+                              "a symbolic tensor has no truth value at compile time");
         return v_bool(!value_truthy(a));
     }
     case ND_IFEXP: {
@@ -1669,7 +1678,8 @@ static Value *eval_expr_inner(Ctx *c, Env *env, Node *n) {
         if (cond->kind == V_ERROR)
             return cond;
         if (cond->kind == V_TENSOR)
-            return type_error(c, n->cond->span, "a symbolic tensor has no truth value at compile time");
+            return type_error(c, n->cond->span,
+                              "a symbolic tensor has no truth value at compile time");
         return eval_expr(c, env, value_truthy(cond) ? n->lhs : n->rhs);
     }
     case ND_KWARG: case ND_STARRED: case ND_DSTAR:
@@ -1764,7 +1774,8 @@ static Flow assign_target(Ctx *c, Env *env, Node *t, Value *v, Span at) {
             return FLOW_NORMAL;
         if (obj->kind == V_LIST) {
             if (!is_int_like(idx)) {
-                error_at(c, t->rhs->span, "list indices must be integers, not %s", value_type_name(idx));
+                error_at(c, t->rhs->span, "list indices must be integers, not %s",
+                         value_type_name(idx));
                 return FLOW_NORMAL;
             }
             int64_t i = norm_index(int_val(idx), list_len(obj));
@@ -1779,7 +1790,8 @@ static Flow assign_target(Ctx *c, Env *env, Node *t, Value *v, Span at) {
             dict_set(c, obj->u.dict, idx, v);
             return FLOW_NORMAL;
         }
-        error_at(c, t->lhs->span, "'%s' object does not support item assignment", value_type_name(obj));
+        error_at(c, t->lhs->span, "'%s' object does not support item assignment",
+                 value_type_name(obj));
         return FLOW_NORMAL;
     }
     default:
@@ -1823,8 +1835,8 @@ static void exec_from_import(Ctx *c, Env *env, Node *n) {
         if (!v) {
             const char *hint = closest_name(m->attrs, a->name);
             if (hint)
-                error_at(c, a->span, "cannot import name '%s' from '%s'; did you mean '%s'?", a->name,
-                         m->name, hint);
+                error_at(c, a->span, "cannot import name '%s' from '%s'; did you mean '%s'?",
+                         a->name, m->name, hint);
             else
                 error_at(c, a->span, "cannot import name '%s' from '%s'", a->name, m->name);
             v = v_error();
@@ -1901,7 +1913,8 @@ static void exec_class(Ctx *c, Env *env, Node *n) {
             // docstring / pass
         } else if (s->kind == ND_ASSIGN && s->items.len == 1 &&
                    ((Node *)s->items.data[0])->kind == ND_NAME) {
-            dict_set_str(c, uc->methods, ((Node *)s->items.data[0])->name, eval_expr(c, env, s->rhs));
+            dict_set_str(c, uc->methods, ((Node *)s->items.data[0])->name,
+                         eval_expr(c, env, s->rhs));
         } else {
             error_at(c, s->span, "only method definitions, class attributes and docstrings are "
                                  "supported in a class body");

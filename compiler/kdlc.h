@@ -514,7 +514,7 @@ bool larg_choice(Ctx *c, Layer *l, const char *name, const char *const *choices,
 bool larg_activation(Ctx *c, Layer *l, const char *name, ActKind *out);
 Weight *layer_add_weight(Ctx *c, Layer *l, const char *name, const Shape *shape,
                          bool trainable, const char *init_arg);
-int64_t layer_count_params(const Layer *l, int which);  // which: 0 all, 1 trainable, 2 non-trainable
+int64_t layer_count_params(const Layer *l, int which); // which: 0 all, 1 trainable, 2 non-trainable
 
 //
 // model.c: functional graphs, Sequential, subclass tracing, get_layer

@@ -33,32 +33,36 @@ static Value *mkval(Ctx *c, ValueKind k) {
 static ObjectClass object_classes[] = {
     // keras.optimizers (defaults per keras/src/optimizers)
     {"optimizers", "SGD", "learning_rate=0.01, momentum=0.0, nesterov=False, " BASE_OPT},
-    {"optimizers", "Adam", "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
-                           "amsgrad=False, " BASE_OPT},
-    {"optimizers", "AdamW", "learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, "
-                            "epsilon=1e-07, amsgrad=False, clipnorm=None, clipvalue=None, "
-                            "global_clipnorm=None, use_ema=False, ema_momentum=0.99, "
-                            "ema_overwrite_frequency=None, loss_scale_factor=None, "
-                            "gradient_accumulation_steps=None, name=None"},
-    {"optimizers", "RMSprop", "learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07, "
-                              "centered=False, " BASE_OPT},
-    {"optimizers", "Adagrad", "learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-07, "
-                              BASE_OPT},
+    {"optimizers", "Adam",
+     "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
+     "amsgrad=False, " BASE_OPT},
+    {"optimizers", "AdamW",
+     "learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, "
+     "epsilon=1e-07, amsgrad=False, clipnorm=None, clipvalue=None, "
+     "global_clipnorm=None, use_ema=False, ema_momentum=0.99, "
+     "ema_overwrite_frequency=None, loss_scale_factor=None, "
+     "gradient_accumulation_steps=None, name=None"},
+    {"optimizers", "RMSprop",
+     "learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07, "
+     "centered=False, " BASE_OPT},
+    {"optimizers", "Adagrad",
+     "learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-07, " BASE_OPT},
     {"optimizers", "Adadelta", "learning_rate=0.001, rho=0.95, epsilon=1e-07, " BASE_OPT},
-    {"optimizers", "Adamax", "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
-                             BASE_OPT},
-    {"optimizers", "Nadam", "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
-                            BASE_OPT},
-    {"optimizers", "Ftrl", "learning_rate=0.001, learning_rate_power=-0.5, "
-                           "initial_accumulator_value=0.1, l1_regularization_strength=0.0, "
-                           "l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, "
-                           "beta=0.0, " BASE_OPT},
+    {"optimizers", "Adamax",
+     "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, " BASE_OPT},
+    {"optimizers", "Nadam",
+     "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, " BASE_OPT},
+    {"optimizers", "Ftrl",
+     "learning_rate=0.001, learning_rate_power=-0.5, "
+     "initial_accumulator_value=0.1, l1_regularization_strength=0.0, "
+     "l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, "
+     "beta=0.0, " BASE_OPT},
     {"optimizers", "Lion", "learning_rate=0.001, beta_1=0.9, beta_2=0.99, " BASE_OPT},
     // keras.losses
-    {"losses", "CategoricalCrossentropy", "from_logits=False, label_smoothing=0.0, axis=-1, "
-                                          LOSS_BASE},
-    {"losses", "SparseCategoricalCrossentropy", "from_logits=False, ignore_class=None, axis=-1, "
-                                                LOSS_BASE},
+    {"losses", "CategoricalCrossentropy",
+     "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE},
+    {"losses", "SparseCategoricalCrossentropy",
+     "from_logits=False, ignore_class=None, axis=-1, " LOSS_BASE},
     {"losses", "BinaryCrossentropy", "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE},
     {"losses", "MeanSquaredError", LOSS_BASE},
     {"losses", "MeanAbsoluteError", LOSS_BASE},
@@ -74,11 +78,13 @@ static ObjectClass object_classes[] = {
     {"metrics", "RootMeanSquaredError", "name='root_mean_squared_error', dtype=None"},
     {"metrics", "Mean", "name='mean', dtype=None"},
     {"metrics", "TopKCategoricalAccuracy", "k=5, name='top_k_categorical_accuracy', dtype=None"},
-    {"metrics", "SparseTopKCategoricalAccuracy", "k=5, name='sparse_top_k_categorical_accuracy', "
-                                                 "dtype=None, from_sorted_ids=False"},
-    {"metrics", "AUC", "num_thresholds=200, curve='ROC', summation_method='interpolation', "
-                       "name=None, dtype=None, thresholds=None, multi_label=False, "
-                       "num_labels=None, label_weights=None, from_logits=False"},
+    {"metrics", "SparseTopKCategoricalAccuracy",
+     "k=5, name='sparse_top_k_categorical_accuracy', "
+     "dtype=None, from_sorted_ids=False"},
+    {"metrics", "AUC",
+     "num_thresholds=200, curve='ROC', summation_method='interpolation', "
+     "name=None, dtype=None, thresholds=None, multi_label=False, "
+     "num_labels=None, label_weights=None, from_logits=False"},
     {"metrics", "Precision", "thresholds=None, top_k=None, class_id=None, name=None, dtype=None"},
     {"metrics", "Recall", "thresholds=None, top_k=None, class_id=None, name=None, dtype=None"},
     // keras.random
@@ -97,8 +103,9 @@ static ObjectClass object_classes[] = {
     {"initializers", "RandomNormal", "mean=0.0, stddev=0.05, seed=None"},
     {"initializers", "TruncatedNormal", "mean=0.0, stddev=0.05, seed=None"},
     {"initializers", "Orthogonal", "gain=1.0, seed=None"},
-    {"initializers", "VarianceScaling", "scale=1.0, mode='fan_in', distribution='truncated_normal', "
-                                        "seed=None"},
+    {"initializers", "VarianceScaling",
+     "scale=1.0, mode='fan_in', distribution='truncated_normal', "
+     "seed=None"},
     // keras.regularizers
     {"regularizers", "L1", "l1=0.01"},
     {"regularizers", "L2", "l2=0.01"},
@@ -124,7 +131,8 @@ static const char *const metric_names[] = {
     "sparse_categorical_crossentropy", "binary_crossentropy", NULL,
 };
 static const char *const optimizer_names[] = {
-    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", NULL,
+    "sgd",    "adam",  "adamw", "rmsprop", "adagrad", "adadelta",
+    "adamax", "nadam", "ftrl",  "lion",    NULL,
 };
 static const char *const initializer_names[] = {
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
@@ -502,7 +510,8 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
             if (k->val->kind == V_BOOL)
                 training = k->val->u.b;
             else if (k->val->kind != V_NONE) {
-                error_at(c, k->span, "`training` must be True, False or None at compile time, got %s",
+                error_at(c, k->span,
+                         "`training` must be True, False or None at compile time, got %s",
                          value_repr(c, k->val));
                 return v_error();
             }
@@ -519,8 +528,8 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
             error_at(c, k->span, "%s: `initial_state` is not supported", layer_label(c, l));
             return v_error();
         }
-        error_at(c, k->span, "%s got an unexpected keyword argument '%s' in its call", layer_label(c, l),
-                 k->kw);
+        error_at(c, k->span, "%s got an unexpected keyword argument '%s' in its call",
+                 layer_label(c, l), k->kw);
         return v_error();
     }
     Vec flat = {0};
@@ -538,8 +547,8 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
                 list_get(inputs, 0)->kind == V_TENSOR) {
                 vec_push(c->arena, &flat, list_get(inputs, 0)->u.tensor);
             } else {
-                error_at(c, call, "%s expects a single tensor as input, got a %s of %d", layer_label(c, l),
-                         value_type_name(inputs),
+                error_at(c, call, "%s expects a single tensor as input, got a %s of %d",
+                         layer_label(c, l), value_type_name(inputs),
                          inputs->kind == V_DICT ? inputs->u.dict->keys.len : list_len(inputs));
                 return v_error();
             }
@@ -644,9 +653,13 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
 // operators of KerasTensors to ops; a number operand becomes a Rescaling-like
 // op which kdl does not support yet.
 Value *tensor_binop(Ctx *c, OpKind op, Value *a, Value *b, Span at) {
-    const char *cls = op == OP_ADD ? "Add" : op == OP_SUB ? "Subtract" : op == OP_MUL ? "Multiply" : NULL;
+    const char *cls = op == OP_ADD   ? "Add"
+                      : op == OP_SUB ? "Subtract"
+                      : op == OP_MUL ? "Multiply"
+                                     : NULL;
     if (!cls || a->kind != V_TENSOR || b->kind != V_TENSOR) {
-        error_at(c, at, "unsupported operand types for %s: '%s' and '%s' (kdl maps tensor + tensor, "
+        error_at(c, at,
+                 "unsupported operand types for %s: '%s' and '%s' (kdl maps tensor + tensor, "
                  "tensor - tensor and tensor * tensor to Add, Subtract and Multiply layers)",
                  op_name(op), value_type_name(a), value_type_name(b));
         return v_error();
@@ -696,7 +709,8 @@ static bool opt_int(Ctx *c, Value *v, Span at, const char *what, int *out) {
     if (v->kind == V_NONE || (v->kind == V_INT && v->u.i == 0))
         return true;
     if (v->kind != V_INT || v->u.i <= 0 || v->u.i > 10000) {
-        error_at(c, at, "summary(): `%s` must be a positive integer, got %s", what, value_repr(c, v));
+        error_at(c, at, "summary(): `%s` must be a positive integer, got %s", what,
+                 value_repr(c, v));
         return false;
     }
     *out = (int)v->u.i;
@@ -932,8 +946,8 @@ static Value *m_compile(ARGS) {
         ok = false;
     }
     ok = check_ident(c, &loss_kind, a[1], sp[1]) && ok;
-    if (a[3]->kind != V_NONE && a[3]->kind != V_LIST && a[3]->kind != V_TUPLE && a[3]->kind != V_DICT &&
-        a[3]->kind != V_ERROR) {
+    if (a[3]->kind != V_NONE && a[3]->kind != V_LIST && a[3]->kind != V_TUPLE &&
+        a[3]->kind != V_DICT && a[3]->kind != V_ERROR) {
         error_at(c, sp[3], "Expected `metrics` argument to be a list, tuple, or dict. Received "
                  "instead: metrics=%s of type %s", value_repr(c, a[3]), value_type_name(a[3]));
         ok = false;
@@ -1481,8 +1495,10 @@ static Value *b_clear_session(ARGS) {
 }
 
 static Builtin keras_builtins[] = {
-    {"keras.Input", "shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, "
-                    "name=None, tensor=None, optional=False", b_input},
+    {"keras.Input",
+     "shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, "
+     "name=None, tensor=None, optional=False",
+     b_input},
     {"keras.layers.add", "inputs, **kwargs", b_add},
     {"keras.layers.subtract", "inputs, **kwargs", b_subtract},
     {"keras.layers.multiply", "inputs, **kwargs", b_multiply},
@@ -1589,7 +1605,8 @@ void keras_init(Ctx *c) {
         put(c, layers, f->name, v);
     }
     for (const LayerFunc *f = layer_funcs; f->name; f++)
-        put(c, layers, f->name, builtin_value(c, arena_printf(c->arena, "keras.layers.%s", f->name)));
+        put(c, layers, f->name,
+            builtin_value(c, arena_printf(c->arena, "keras.layers.%s", f->name)));
     for (ObjectClass *oc = object_classes; oc->name; oc++) {
         Value *v = class_value(c, CLS_OBJECT, oc->name);
         v->u.cls.object = oc;
@@ -1627,8 +1644,10 @@ Module *keras_module_lookup(Ctx *c, const char *dotted) {
 void report_bad_import(Ctx *c, const char *module, Span at) {
     if (!strcmp(module, "tensorflow") || !strncmp(module, "tensorflow.", 11) ||
         !strcmp(module, "tf_keras")) {
-        error_at(c, at, "module '%s' cannot be imported in a .kdl file; kdl implements Keras 3: "
-                 "write `import keras` (tf.keras code: use `keras.` instead of `tf.keras.`)", module);
+        error_at(c, at,
+                 "module '%s' cannot be imported in a .kdl file; kdl implements Keras 3: "
+                 "write `import keras` (tf.keras code: use `keras.` instead of `tf.keras.`)",
+                 module);
         return;
     }
     if (!strncmp(module, "keras.", 6))

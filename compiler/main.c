@@ -99,7 +99,8 @@ static int parse_args(int argc, char **argv, Options *o) {
             o->dump = a + 7;
             if (strcmp(o->dump, "tokens") && strcmp(o->dump, "ast") && strcmp(o->dump, "layers") &&
                 strcmp(o->dump, "graph") && strcmp(o->dump, "json"))
-                return usage_error("unknown dump '%s' (tokens, ast, layers, graph or json)", o->dump);
+                return usage_error("unknown dump '%s' (tokens, ast, layers, graph or json)",
+                                   o->dump);
         } else if (summary && !strcmp(a, "--model")) {
             if (++i >= argc)
                 return usage_error("%s needs a model name", a);
@@ -109,7 +110,8 @@ static int parse_args(int argc, char **argv, Options *o) {
                 return usage_error("%s needs a positive integer", a);
         } else if (summary && !strcmp(a, "--positions")) {
             if (++i >= argc || !parse_positions(argv[i], &o->sum))
-                return usage_error("%s needs a comma-separated list of numbers, e.g. 0.4,0.7,1.0", a);
+                return usage_error("%s needs a comma-separated list of numbers, e.g. 0.4,0.7,1.0",
+                                   a);
         } else if (summary && !strcmp(a, "--expand-nested")) {
             o->sum.expand_nested = true;
         } else if (summary && !strcmp(a, "--show-trainable")) {
@@ -187,7 +189,8 @@ static void dump_graph(Ctx *c, Layer *m, FILE *out) {
         if (gi == 1)
             fprintf(out, "  training graph:\n");
         for (int i = 0; i < g->ninputs; i++)
-            fprintf(out, "  input %s %s\n", g->inputs[i]->name, shape_str(c->arena, &g->inputs[i]->shape));
+            fprintf(out, "  input %s %s\n", g->inputs[i]->name,
+                    shape_str(c->arena, &g->inputs[i]->shape));
         for (int i = 0; i < g->nnodes; i++) {
             CallNode *n = g->nodes[i];
             if (n->nin == 0)
@@ -398,8 +401,10 @@ static void dump_json(Ctx *c, FILE *out) {
 
 static int print_summary(Ctx *c, Layer *m, SummaryOpts *o) {
     if (!model_is_built(m)) {
-        error_at(c, m->span, "model '%s' has not yet been built, so it has no summary. Build the model "
-                 "first by calling `build()` or by calling the model on a batch of data.", m->name);
+        error_at(c, m->span,
+                 "model '%s' has not yet been built, so it has no summary. Build the model "
+                 "first by calling `build()` or by calling the model on a batch of data.",
+                 m->name);
         return 1;
     }
     const char *err = NULL;
@@ -463,7 +468,8 @@ static bool find_runtime(Ctx *c, const char **lib, const char **inc) {
     if (slash)
         *slash = 0;
     const char *libs[] = {"%s/libkdlrt.a", "%s/../lib/libkdlrt.a"};
-    const char *incs[] = {"%s/../include/kdl.h", "%s/../../include/kdl.h", "%s/../../../include/kdl.h"};
+    const char *incs[] = {"%s/../include/kdl.h", "%s/../../include/kdl.h",
+                          "%s/../../../include/kdl.h"};
     *lib = *inc = NULL;
     for (size_t i = 0; i < sizeof libs / sizeof libs[0] && !*lib; i++) {
         const char *p = arena_printf(c->arena, libs[i], exe);
@@ -490,9 +496,11 @@ static int run_cc(Ctx *c, const char *outdir, const char *stem) {
     const char *cc = getenv("CC");
     if (!cc || !*cc)
         cc = "cc";
-    char *cmd = arena_printf(c->arena, "%s -std=c11 -O2 -I'%s' -I'%s' '%s/%s.c' '%s/%s_main.c' '%s' %s "
-                             "-o '%s/%s'", cc, inc, outdir, outdir, stem, outdir, stem, lib,
-                             KDL_LINK_FLAGS, outdir, stem);
+    char *cmd = arena_printf(c->arena,
+                             "%s -std=c11 -O2 -I'%s' -I'%s' '%s/%s.c' '%s/%s_main.c' '%s' %s "
+                             "-o '%s/%s'",
+                             cc, inc, outdir, outdir, stem, outdir, stem, lib, KDL_LINK_FLAGS,
+                             outdir, stem);
     for (const char *p = outdir; *p; p++)
         if (*p == '\'') {
             fprintf(stderr, "kdlc: error: the output directory name contains a quote\n");

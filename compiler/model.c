@@ -73,7 +73,8 @@ bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out) {
         return false;
     }
     if (items->len == 0) {
-        error_at(c, at, "`%s` argument cannot be empty. Received: %s=%s", what, what, value_repr(c, v));
+        error_at(c, at, "`%s` argument cannot be empty. Received: %s=%s", what, what,
+                 value_repr(c, v));
         return false;
     }
     bool ok = true;
@@ -125,7 +126,8 @@ Value *map_struct_tensors(Ctx *c, Value *v, Tensor **from, Tensor **to, int n) {
 }
 
 static bool is_input_tensor(const Tensor *t) {
-    return t->node && t->node->layer && t->node->layer->cls && (t->node->layer->cls->flags & LC_INPUT);
+    return t->node && t->node->layer && t->node->layer->cls &&
+           (t->node->layer->cls->flags & LC_INPUT);
 }
 
 // ---- tensors, nodes and input layers --------------------------------------------
@@ -436,7 +438,8 @@ static bool check_unique_names(Ctx *c, Graph *g, Span at) {
 // Keras's clone_graph_nodes: intermediate input tensors become new
 // InputLayers "<name>CLONE"; nodes between inputs and outputs are re-created
 // (appended to their layers' inbound nodes) on cloned tensors.
-static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **out_struct, Span at) {
+static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **out_struct,
+                        Span at) {
     Vec from = {0}, to = {0};
     for (int i = 0; i < ins->len; i++) {
         Tensor *t = ins->data[i];
@@ -468,7 +471,8 @@ static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **
             int idx = vec_index(&from, n->in[k]);
             m->in[k] = idx >= 0 ? to.data[idx] : n->in[k];
         }
-        m->in_struct = map_struct_tensors(c, n->in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+        m->in_struct =
+            map_struct_tensors(c, n->in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
         m->nout = n->nout;
         m->out = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(n->nout + 1));
         for (int k = 0; k < n->nout; k++) {
@@ -480,7 +484,8 @@ static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **
             vec_push(c->arena, &from, n->out[k]);
             vec_push(c->arena, &to, nt);
         }
-        m->out_struct = map_struct_tensors(c, n->out_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+        m->out_struct = map_struct_tensors(c, n->out_struct, (Tensor **)from.data,
+                                           (Tensor **)to.data, from.len);
         m->training = n->training;
         m->kwargs = n->kwargs;
         m->node_index = n->layer->nodes.len;
@@ -491,8 +496,10 @@ static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **
         if (idx >= 0)
             outs->data[i] = to.data[idx];
     }
-    *in_struct = map_struct_tensors(c, *in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
-    *out_struct = map_struct_tensors(c, *out_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+    *in_struct =
+        map_struct_tensors(c, *in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+    *out_struct =
+        map_struct_tensors(c, *out_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
 }
 
 Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name, bool trainable,
@@ -532,8 +539,8 @@ Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name,
 // ---- Sequential ---------------------------------------------------------------------
 
 Layer *model_new_sequential(Ctx *c, const char *name, Span call) {
-    return model_layer_new(c, MODEL_SEQUENTIAL, "Sequential", name ? name : auto_name(c, "sequential"),
-                           call);
+    return model_layer_new(c, MODEL_SEQUENTIAL, "Sequential",
+                           name ? name : auto_name(c, "sequential"), call);
 }
 
 // Keras's Sequential.build: call every layer on the InputLayer's output.
@@ -624,9 +631,12 @@ bool sequential_add(Ctx *c, Layer *seq, Value *item, Span at) {
     for (int i = 0; i < m->layers.len; i++) {
         Layer *o = m->layers.data[i];
         if (!strcmp(o->name, l->name)) {
-            error_at(c, at, "All layers added to a Sequential model should have unique names. Name "
-                     "'%s' is already the name of a layer in this model. Update the `name` argument "
-                     "to pass a unique name.", l->name);
+            error_at(
+                c, at,
+                "All layers added to a Sequential model should have unique names. Name "
+                "'%s' is already the name of a layer in this model. Update the `name` argument "
+                "to pass a unique name.",
+                l->name);
             m->broken = true;
             return false;
         }
@@ -815,8 +825,8 @@ bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at) {
 }
 
 // Shapes out of a model called as a layer.
-bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Shape *out, int *nout,
-                 Value **out_struct_shape, Span at) {
+bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Shape *out,
+                 int *nout, Value **out_struct_shape, Span at) {
     Model *md = m->model;
     if (md->kind == MODEL_SEQUENTIAL && !md->built) {
         if (nin != 1) {
@@ -856,7 +866,8 @@ bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, S
     }
     if (nin != g->ninputs) {
         error_at(c, at, "%s expects %d input%s but it received %d input tensor%s",
-                 layer_label(c, m), g->ninputs, g->ninputs == 1 ? "" : "s", nin, nin == 1 ? "" : "s");
+                 layer_label(c, m), g->ninputs, g->ninputs == 1 ? "" : "s", nin,
+                 nin == 1 ? "" : "s");
         return false;
     }
     // Re-run the shape rules over the graph with the new input shapes.
@@ -869,12 +880,14 @@ Value *model_get_layer(Ctx *c, Layer *m, Value *name, Value *index, Span at) {
     Vec *ls = &m->model->layers;
     if (index && index->kind != V_NONE) {
         if (index->kind != V_INT) {
-            error_at(c, at, "get_layer: `index` must be an integer, got %s", value_type_name(index));
+            error_at(c, at, "get_layer: `index` must be an integer, got %s",
+                     value_type_name(index));
             return v_error();
         }
         int64_t i = index->u.i;
         if (ls->len <= i) {
-            error_at(c, at, "Was asked to retrieve layer at index %lld but model only has %d layers.",
+            error_at(c, at,
+                     "Was asked to retrieve layer at index %lld but model only has %d layers.",
                      (long long)i, ls->len);
             return v_error();
         }
@@ -999,8 +1012,10 @@ bool graph_infer(Ctx *c, Layer *m, Graph *g, const Shape *in, Shape *out, int *n
     for (int i = 0; i < g->ninputs; i++) {
         const Shape *want = &g->inputs[i]->shape;
         if (want->rank != in[i].rank) {
-            error_at(c, at, "Input %d of %s is incompatible with the layer: expected shape=%s, found "
-                     "shape=%s", i, layer_label(c, m), shape_pystr(c->arena, want),
+            error_at(c, at,
+                     "Input %d of %s is incompatible with the layer: expected shape=%s, found "
+                     "shape=%s",
+                     i, layer_label(c, m), shape_pystr(c->arena, want),
                      shape_pystr(c->arena, &in[i]));
             return false;
         }

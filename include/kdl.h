@@ -206,10 +206,12 @@ void kdl_repeat_forward(float *out, const float *in, int n, int times, int d);
 void kdl_zero_pad2d_forward(float *out, const float *in, int n, int h, int w, int c, int top,
                             int bottom, int left, int right);
 // Nearest-neighbour upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c).
-void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, int sh, int sw);
+void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, int sh,
+                            int sw);
 // Centred crop (RandomCrop at inference): (n, h, w, c) -> (n, ch, cw, c),
 // window starting at ((h - ch) / 2, (w - cw) / 2).
-void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw);
+void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch,
+                             int cw);
 
 // ---- weight initialization ------------------------------------------------------------
 

@@ -81,7 +81,8 @@ void kdl_init_orthogonal(float *w, int rows, int cols, float gain, kdl_Rng *r) {
     int m = rows > cols ? rows : cols, k = rows > cols ? cols : rows;
 
     int tr = rows < cols;   // Q is (m, k); w holds Q (tr = 0) or Q^T (tr = 1)
-#define Q(i, j) w[tr ? (size_t)(j) * (size_t)cols + (size_t)(i) : (size_t)(i) * (size_t)cols + (size_t)(j)]
+#define Q(i, j)                                                                                    \
+    w[tr ? (size_t)(j) * (size_t)cols + (size_t)(i) : (size_t)(i) * (size_t)cols + (size_t)(j)]
     for (int i = 0; i < m; i++)
         for (int j = 0; j < k; j++)
             Q(i, j) = (float)kdl_rng_normal(r);

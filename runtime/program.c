@@ -84,7 +84,8 @@ static int check_input(const char *prog, const kdl_ProgramModel *m, int k, const
         for (size_t i = 0; i < count; i++) {
             if (f[i] != (float)(int32_t)f[i]) {
                 free(ids);
-                return fail(prog, "%s: %s", path, "the model takes integer ids; found a fraction"), 0;
+                return fail(prog, "%s: %s", path, "the model takes integer ids; found a fraction"),
+                       0;
             }
             ids[i] = (int32_t)f[i];
         }
@@ -125,8 +126,9 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
     long long n = -1;
     int ok_in = 1;
     for (int k = 0; k < ninput && ok_in; k++) {
-        kdl_Status st = ends_with(input[k], ".csv") ? kdl_csv_load(input[k], &xs[k], err, sizeof err)
-                                                    : kdl_npy_load(input[k], &xs[k], err, sizeof err);
+        kdl_Status st = ends_with(input[k], ".csv")
+                            ? kdl_csv_load(input[k], &xs[k], err, sizeof err)
+                            : kdl_npy_load(input[k], &xs[k], err, sizeof err);
         long long nk;
         if (st != KDL_OK) {
             fail(prog, "%s%s", err, "");
