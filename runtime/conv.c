@@ -100,6 +100,26 @@ size_t kdl_conv2d_scratch(const kdl_ConvShape *s) {
 // col (groups, kh, kw, c/groups), zeros where a tap falls in the padding.
 // Group g's block is the (kh, kw, c/groups) column that meets
 // w[:, :, :, g*f/groups ...] in the GEMM.
+// Copies and clears of a few floats (an image's 1-4 channels per tap) are
+// cheaper inline than as library calls.
+static inline void copy_floats(float *restrict d, const float *restrict s, size_t n) {
+    if (n <= 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, sizeof(float) * n);
+    }
+}
+
+static inline void zero_floats(float *d, size_t n) {
+    if (n <= 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = 0.0f;
+    } else {
+        memset(d, 0, sizeof(float) * n);
+    }
+}
+
 static void im2col_pixel(float *col, const float *img, const kdl_ConvShape *s, int oy, int ox) {
     const int w = s->w, c = s->c, kw = s->kw, groups = s->groups, cg = c / groups;
     const size_t kg = (size_t)s->kh * kw * cg;     // one group's columns
@@ -110,7 +130,7 @@ static void im2col_pixel(float *col, const float *img, const kdl_ConvShape *s, i
         const int iy = iy0 + ky * s->dh;
         if (iy < 0 || iy >= s->h) {
             for (int g = 0; g < groups; g++)
-                memset(col + g * kg + (size_t)ky * kw * cg, 0, sizeof(float) * kw * cg);
+                zero_floats(col + g * kg + (size_t)ky * kw * cg, (size_t)kw * cg);
             continue;
         }
         // Tap kx reads pixel (iy, ix0 + kx*dw), at offset base + kx*dw*c
@@ -120,18 +140,18 @@ static void im2col_pixel(float *col, const float *img, const kdl_ConvShape *s, i
             float *dst = col + g * kg + (size_t)ky * kw * cg;
             const ptrdiff_t gbase = base + (ptrdiff_t)g * cg;
             if (kx_lo > 0)
-                memset(dst, 0, sizeof(float) * kx_lo * cg);
+                zero_floats(dst, (size_t)kx_lo * cg);
             if (groups == 1 && s->dw == 1 && kx_hi > kx_lo) {
                 // Adjacent taps are adjacent pixels: one copy for the row.
-                memcpy(dst + (size_t)kx_lo * c, img + (gbase + (ptrdiff_t)kx_lo * c),
-                       sizeof(float) * (kx_hi - kx_lo) * c);
+                copy_floats(dst + (size_t)kx_lo * c, img + (gbase + (ptrdiff_t)kx_lo * c),
+                            (size_t)(kx_hi - kx_lo) * c);
             } else {
                 for (int kx = kx_lo; kx < kx_hi; kx++)
-                    memcpy(dst + (size_t)kx * cg, img + (gbase + (ptrdiff_t)kx * s->dw * c),
-                           sizeof(float) * cg);
+                    copy_floats(dst + (size_t)kx * cg, img + (gbase + (ptrdiff_t)kx * s->dw * c),
+                                (size_t)cg);
             }
             if (kx_hi < kw)
-                memset(dst + (size_t)kx_hi * cg, 0, sizeof(float) * (kw - kx_hi) * cg);
+                zero_floats(dst + (size_t)kx_hi * cg, (size_t)(kw - kx_hi) * cg);
         }
     }
 }
