@@ -82,7 +82,7 @@ export -f run_one
 
 RESULTS="$TMP/results"
 find tests -type f \( -name '*.kdl' -o -name '*.test' \) -not -path 'tests/inputs/*' \
-    -not -path '*/Inputs/*' -not -path 'tests/bench/*' -not -path '*/models/*' | sort | \
+    -not -path '*/Inputs/*' -not -path 'tests/bench/*' | sort | \
     xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} bash -c 'run_one "$@"' _ {} > "$RESULTS"
 
 # Unit tests.
