@@ -85,37 +85,27 @@ find tests -type f \( -name '*.kdl' -o -name '*.test' \) -not -path 'tests/input
     -not -path '*/Inputs/*' -not -path 'tests/bench/*' | sort | \
     xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} bash -c 'run_one "$@"' _ {} > "$RESULTS"
 
-# Unit tests.
-for src in tests/unit/test_*.c; do
-    [ -e "$src" ] || continue
-    name=unit/$(basename "$src" .c)
-    exe="$B/$(basename "$src" .c)"
-    if ! make -s --no-print-directory "$exe" > "$TMP/unit.log" 2>&1; then
-        { echo "FAIL $name (build)"; sed 's/^/  | /' "$TMP/unit.log" | head -30; } >> "$RESULTS"
-        continue
-    fi
-    if "$exe" > "$TMP/unit.log" 2>&1; then
+# C test programs: tests/unit/test_*.c (the compiler library) and
+# tests/runtime/test_*.c (kernels against naive references), built by make
+# with this run's flags; each prints "N passed, N failed" and exits non-zero
+# on failure.
+run_program() { # run_program NAME EXE
+    local name=$1 exe=$2
+    if ! make -s --no-print-directory "$exe" > "$TMP/prog.log" 2>&1; then
+        { echo "FAIL $name (build)"; sed 's/^/  | /' "$TMP/prog.log" | head -30; } >> "$RESULTS"
+    elif "$exe" > "$TMP/prog.log" 2>&1; then
         echo "PASS $name" >> "$RESULTS"
     else
-        { echo "FAIL $name"; sed 's/^/  | /' "$TMP/unit.log" | tail -30; } >> "$RESULTS"
+        { echo "FAIL $name"; sed 's/^/  | /' "$TMP/prog.log" | tail -30; } >> "$RESULTS"
     fi
-done
-
-# Runtime kernel tests: each compares fast kernels with naive references.
-for src in tests/runtime/test_*.c; do
+}
+for src in tests/unit/test_*.c tests/runtime/test_*.c; do
     [ -e "$src" ] || continue
     base=$(basename "$src" .c)
-    name=runtime/$base
-    exe="$B/rt_$base"
-    if ! make -s --no-print-directory "$exe" > "$TMP/rt.log" 2>&1; then
-        { echo "FAIL $name (build)"; sed 's/^/  | /' "$TMP/rt.log" | head -30; } >> "$RESULTS"
-        continue
-    fi
-    if "$exe" > "$TMP/rt.log" 2>&1; then
-        echo "PASS $name" >> "$RESULTS"
-    else
-        { echo "FAIL $name"; sed 's/^/  | /' "$TMP/rt.log" | tail -30; } >> "$RESULTS"
-    fi
+    case $src in
+    tests/unit/*) run_program "unit/$base" "$B/$base" ;;
+    *) run_program "runtime/$base" "$B/rt_$base" ;;
+    esac
 done
 
 # Every prefix of every example and test input: a diagnostic or success,
