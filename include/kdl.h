@@ -48,6 +48,7 @@ typedef enum {
     KDL_ERR_FORMAT,     // a weights/data file is malformed
     KDL_ERR_NOMEM,
     KDL_ERR_NOT_FOUND,  // get_layer: no such layer name or index
+    KDL_ERR_NUMERIC,    // training: the loss became NaN or infinite
 } kdl_Status;
 
 const char *kdl_status_str(kdl_Status s);
@@ -302,6 +303,287 @@ typedef struct kdl_Layer {
     kdl_WeightSpec weights[KDL_MAX_LAYER_WEIGHTS];   // names "<layer>/<weight>"
 } kdl_Layer;
 
+// ---- training: backward kernels ---------------------------------------------------------
+//
+// Every backward kernel ACCUMULATES into its gradient outputs: dx += ...,
+// dw += ..., db += ... (a tensor read by several ops, or a layer called
+// twice, sums its gradients; the generated train step zeroes gradients
+// once per step). Any gradient output may be NULL when it is not needed (an
+// input of the model, a frozen layer's weights). x is the forward input, y
+// the forward output (after the activation). Kernels with a fused
+// activation take its derivative from y, so the compiler fuses in training
+// only activations for which kdl_act_grad_from_output() is true; scratch
+// sizes are given by the *_backward_scratch functions (floats, whole batch).
+
+// True for activations whose derivative is a function of their output
+// (linear, relu, relu6, leaky_relu with alpha >= 0, elu, sigmoid,
+// hard_sigmoid, tanh, exponential, softmax, log_softmax).
+int kdl_act_grad_from_output(kdl_Act act, float alpha);
+// dx += dy * act'(x), element-wise activations. x may be NULL when
+// kdl_act_grad_from_output(act) (then y is used); y may be NULL otherwise.
+void kdl_act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
+                      kdl_Act act, float alpha);
+// Any activation (softmax and log_softmax over the last axis of (rows, cols)).
+void kdl_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                             size_t rows, size_t cols, kdl_Act act, float alpha);
+// dy -> dz = dy * act'(z) written (not accumulated) into dz, from y; the
+// first half of every backward kernel with a fused activation (dz may equal dy).
+void kdl_act_grad_output(float *dz, const float *dy, const float *y, size_t rows, size_t cols,
+                         kdl_Act act, float alpha);
+
+// Dense: dz = dy * act'; dw (in_dim, units) += x^T dz; db += sum_rows dz;
+// dx (n, in_dim) += dz w^T. scratch: n * units floats (unused when linear).
+void kdl_dense_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                        const float *w, const float *y, int n, int in_dim, int units, kdl_Act act,
+                        float alpha, float *scratch);
+
+size_t kdl_conv2d_backward_scratch(const kdl_ConvShape *s);
+void kdl_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                         const float *w, const float *y, const kdl_ConvShape *s, kdl_Act act,
+                         float alpha, float *scratch);
+size_t kdl_depthwise_conv2d_backward_scratch(const kdl_ConvShape *s);
+void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
+                                   const float *x, const float *w, const float *y,
+                                   const kdl_ConvShape *s, kdl_Act act, float alpha,
+                                   float *scratch);
+size_t kdl_conv2d_transpose_backward_scratch(const kdl_ConvShape *s);
+void kdl_conv2d_transpose_backward(float *dx, float *dw, float *db, const float *dy,
+                                   const float *x, const float *w, const float *y,
+                                   const kdl_ConvShape *s, kdl_Act act, float alpha,
+                                   float *scratch);
+// Max pooling sends each output's gradient to the first maximal input of
+// its window (row-major order), as TensorFlow and PyTorch do; average
+// pooling spreads it over the valid cells.
+void kdl_pool2d_backward(float *dx, const float *dy, const float *x, const float *y,
+                         const kdl_ConvShape *s, kdl_Pool kind);
+void kdl_global_pool_backward(float *dx, const float *dy, const float *x, const float *y, int n,
+                              int spatial, int c, kdl_Pool kind);
+
+// Batch normalization in training (over the last axis of (rows, c)):
+// normalizes with the batch mean and biased variance, saves the mean and
+// 1/sqrt(var + eps) per channel for backward, and updates the moving
+// statistics as Keras: moving = moving * momentum + batch * (1 - momentum)
+// (batch variance biased, as Keras). gamma/beta may be NULL.
+void kdl_batchnorm_train_forward(float *out, float *save_mean, float *save_invstd, const float *in,
+                                 const float *gamma, const float *beta, float *moving_mean,
+                                 float *moving_var, float momentum, float eps, size_t rows, int c);
+void kdl_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                            const float *in, const float *gamma, const float *save_mean,
+                            const float *save_invstd, size_t rows, int c);
+// The backward of the inference form (a frozen BatchNormalization, which
+// Keras runs in inference mode even in training).
+void kdl_batchnorm_infer_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                  const float *in, const float *gamma, const float *mean,
+                                  const float *var, float eps, size_t rows, int c);
+void kdl_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                            const float *in, const float *gamma, float eps, size_t rows, int cols);
+
+// One input's share of a broadcasting merge's gradient: dx += reduce over
+// the broadcast axes of (dy * scale * (other broadcast, or 1 when other is
+// NULL)). Shapes have equal rank (padded with 1s); y_shape is the output's.
+// Add: scale 1; Subtract: +1 / -1; Average: 1/k; Multiply: other = the
+// product of the other inputs.
+void kdl_merge_backward(float *dx, const int *x_shape, const float *dy, const int *y_shape,
+                        const float *other, const int *other_shape, int rank, float scale);
+void kdl_concat_backward(float *const *dx, const float *dy, const int *in_len, int k, size_t outer,
+                         size_t inner);
+// y += a * x
+void kdl_axpy(float *y, const float *x, size_t n, float a);
+// dx += dy * m (element-wise; Dropout's mask)
+void kdl_mul_accumulate(float *dx, const float *dy, const float *m, size_t n);
+// dtable (input_dim, dim) += rows of dy scattered by ids (already checked).
+void kdl_embedding_backward(float *dtable, const float *dy, const int32_t *ids, size_t count,
+                            int dim);
+void kdl_repeat_backward(float *dx, const float *dy, int n, int times, int d);
+void kdl_zero_pad2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int top,
+                             int bottom, int left, int right);
+void kdl_upsample2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int sh,
+                             int sw);
+// A (ch, cw) window at (top, left) of every image (RandomCrop in training
+// draws top/left once per batch), and its backward.
+void kdl_crop2d_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw,
+                        int top, int left);
+void kdl_crop2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int ch, int cw,
+                         int top, int left);
+
+// Inverted dropout: mask[i] = 0 with probability rate, else 1 / (1 - rate);
+// out = in * mask (out may equal in). The mask comes from r (reproducible
+// per seed, different every call).
+void kdl_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate,
+                         kdl_Rng *r);
+
+// Recurrent layers in training: the forward pass also saves what backprop
+// through time needs (kdl_rnn_saved_floats floats for the whole batch).
+typedef enum { KDL_RNN_SIMPLE, KDL_RNN_LSTM, KDL_RNN_GRU } kdl_RnnKind;
+size_t kdl_rnn_saved_floats(kdl_RnnKind kind, const kdl_RnnShape *s);
+size_t kdl_rnn_backward_scratch(kdl_RnnKind kind, const kdl_RnnShape *s);
+// Same outputs as the *_forward kernels (c_out: LSTM only, may be NULL).
+void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_out, float *saved,
+                           const float *in, const float *kernel, const float *recurrent,
+                           const float *bias, const kdl_RnnShape *s, kdl_Act act,
+                           kdl_Act recurrent_act);
+// dout: gradient of out (sequence or last output); dh_out / dc_out:
+// gradients of the returned states (NULL when not returned).
+void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecurrent, float *dbias,
+                      const float *dout, const float *dh_out, const float *dc_out, const float *in,
+                      const float *kernel, const float *recurrent, const float *bias,
+                      const float *saved, const kdl_RnnShape *s, kdl_Act act,
+                      kdl_Act recurrent_act, float *scratch);
+
+// ---- training: losses and metrics --------------------------------------------------------
+
+typedef enum {
+    KDL_LOSS_MSE,           // mean over the last axis of (y - p)^2
+    KDL_LOSS_MAE,
+    KDL_LOSS_HUBER,         // delta
+    KDL_LOSS_BCE,           // binary crossentropy (from_logits, label_smoothing)
+    KDL_LOSS_CCE,           // categorical crossentropy (from_logits, label_smoothing)
+    KDL_LOSS_SCCE,          // sparse categorical crossentropy: integer labels
+} kdl_LossKind;
+
+typedef enum { KDL_REDUCE_MEAN, KDL_REDUCE_SUM } kdl_Reduction;
+
+typedef struct kdl_Loss {
+    kdl_LossKind kind;
+    int from_logits;
+    float label_smoothing;
+    float delta;            // Huber
+    kdl_Reduction reduction;    // MEAN: Keras's "sum_over_batch_size"
+    // The model's output activation when the loss is fused with it:
+    // KDL_ACT_SOFTMAX (CCE/SCCE) or KDL_ACT_SIGMOID (BCE) with from_logits
+    // false; pred is then the activation's output and the gradient is the
+    // stable one w.r.t. its input (the logits). KDL_ACT_LINEAR otherwise.
+    kdl_Act fused_act;
+} kdl_Loss;
+
+// Keras's loss of pred (n, dim) against y_true ((n, dim), or (n) labels
+// stored as floats for SCCE), reduced over the batch, into *loss; when
+// dpred is not NULL it is SET to scale * d loss / d pred (d/d logits when
+// fused). A label that is not an integer in [0, dim) is KDL_ERR_INDEX.
+kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                    const float *y_true, int n, int dim, float scale);
+
+typedef enum {
+    KDL_METRIC_BINARY_ACCURACY,         // (p > 0.5) == y
+    KDL_METRIC_CATEGORICAL_ACCURACY,    // argmax p == argmax y
+    KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY,     // argmax p == label
+    KDL_METRIC_MSE,
+    KDL_METRIC_MAE,
+} kdl_MetricKind;
+
+// The sum over the batch of the per-sample metric (binary accuracy and
+// mse/mae average over the last axis first); callers keep running means.
+double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, int n, int dim);
+
+// ---- training: optimizers ------------------------------------------------------------------
+
+typedef enum { KDL_OPT_SGD, KDL_OPT_ADAM, KDL_OPT_ADAMW, KDL_OPT_RMSPROP, KDL_OPT_ADAGRAD } kdl_OptKind;
+
+// Keras 3's hyperparameters (defaults are the compiler's business); 0 turns
+// weight_decay, clipnorm, clipvalue and global_clipnorm off.
+typedef struct kdl_Optimizer {
+    kdl_OptKind kind;
+    float learning_rate;
+    float momentum;         // SGD, RMSprop
+    int nesterov;           // SGD
+    float beta_1, beta_2;   // Adam, AdamW
+    float epsilon;          // Adam, AdamW, RMSprop, Adagrad
+    int amsgrad;            // Adam, AdamW
+    float rho;              // RMSprop
+    int centered;           // RMSprop
+    float initial_accumulator_value;    // Adagrad
+    float weight_decay;
+    float clipnorm, clipvalue, global_clipnorm;
+} kdl_Optimizer;
+
+// One trainable variable: its values, gradient and optimizer slots
+// (kdl_optimizer_slots(o) * n floats).
+typedef struct kdl_Param {
+    float *value;
+    float *grad;
+    float *slots;
+    size_t n;
+} kdl_Param;
+
+// Slot arrays per variable: SGD 1 with momentum else 0; Adam/AdamW 2 (3
+// with amsgrad); RMSprop 1 (+1 momentum, +1 centered); Adagrad 1.
+int kdl_optimizer_slots(const kdl_Optimizer *o);
+// Reset the slots (zeros; Adagrad's accumulator to initial_accumulator_value).
+void kdl_optimizer_reset(const kdl_Optimizer *o, kdl_Param *p, int n);
+// One update at step t (Keras's iterations + 1), as Keras's apply():
+// clip gradients (clipvalue, then clipnorm per variable, or global_clipnorm
+// over all), decoupled weight decay (value -= value * weight_decay * lr),
+// then the optimizer's rule. Gradients are modified in place by clipping.
+void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t);
+
+// ---- training: fit / evaluate ---------------------------------------------------------------
+
+#define KDL_MAX_LOGS 16
+
+// What a training step reports: the loss (mean over the batch) and the
+// per-batch sums of each metric (divided by the number of samples seen for
+// the running means).
+typedef struct kdl_StepResult {
+    double loss;
+    double metric_sums[KDL_MAX_LOGS];
+} kdl_StepResult;
+
+// A trainable generated model, as M_train_model() describes it.
+typedef struct kdl_TrainModel {
+    void *model;
+    int max_batch;
+    int ninputs, ntargets;
+    const int64_t *input_sizes;     // values per sample
+    const kdl_DType *input_dtypes;
+    const int64_t *target_sizes;    // floats per sample (SCCE labels: 1)
+    int nmetrics;
+    const char *const *metric_names;    // as Keras logs them: "accuracy", "mae", ...
+    kdl_Status (*train_step)(void *m, int batch, const void *const inputs[],
+                             const float *const targets[], kdl_StepResult *r);
+    kdl_Status (*test_step)(void *m, int batch, const void *const inputs[],
+                            const float *const targets[], kdl_StepResult *r);
+    kdl_Status (*save)(const void *m, const char *path, char *err, size_t errlen);
+    void (*seed)(void *m, uint64_t seed);       // Dropout / RandomCrop generator
+    int64_t *iterations;                        // optimizer steps taken (resume)
+} kdl_TrainModel;
+
+// Per-epoch logs, in Keras's order: loss, metrics, val_loss, val_metrics.
+typedef struct kdl_Logs {
+    int epoch;              // 0-based, as Keras callbacks receive it
+    int n;
+    const char *names[2 * KDL_MAX_LOGS + 2];
+    double values[2 * KDL_MAX_LOGS + 2];
+} kdl_Logs;
+
+// Return non-zero to stop training after this epoch.
+typedef int (*kdl_EpochCallback)(const kdl_Logs *logs, void *user);
+
+typedef struct kdl_FitOptions {
+    int epochs;             // train up to this epoch (Keras: epochs, with initial_epoch)
+    int initial_epoch;
+    int batch_size;
+    double validation_split;    // the last samples, taken before shuffling (Keras)
+    const kdl_Array *val_x, *val_y;     // validation_data: overrides the split (NULL: none)
+    int shuffle;
+    uint64_t seed;          // shuffling, Dropout masks, RandomCrop windows
+    int verbose;            // 0 silent, 1 progress bar (in place on a terminal), 2 a line per epoch
+    const char *checkpoint; // written atomically every checkpoint_every epochs and at the end
+    int checkpoint_every;
+    const char *history_csv;    // epoch,loss,metrics...,val_... (written after every epoch)
+    kdl_EpochCallback on_epoch_end;
+    void *user;
+} kdl_FitOptions;
+
+// Keras's fit over arrays x[ninputs] and y[ntargets] (first axis the
+// samples). A loss that becomes NaN or infinite stops training with
+// KDL_ERR_NUMERIC and a message naming the epoch and step; the checkpoint
+// keeps the last good weights. err receives messages (errlen bytes).
+kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array *y,
+                   const kdl_FitOptions *o, kdl_Logs *last, char *err, size_t errlen);
+// Loss and metrics in inference mode over the whole data, batch by batch.
+kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array *y,
+                        int batch_size, int verbose, kdl_Logs *out, char *err, size_t errlen);
+
 // ---- the generated program (kdlc build) ------------------------------------------------
 
 // One model of a .kdl file, as the generated <stem>_main.c describes it.
@@ -323,9 +605,18 @@ typedef struct kdl_ProgramModel {
     const char *summary;                // model.summary() at the default width
     int nlayers;                        // model.layers
     kdl_Status (*get_layer)(void *m, const char *name, int index, kdl_Layer *out);
+    // Training (all NULL / 0 when the model is not compiled for training):
+    // create with gradients, optimizer slots and the training arena; the
+    // kdl_TrainModel of such a model; defaults of the .kdl fit() call.
+    void *(*create_training)(int max_batch);
+    void (*train_model)(void *m, kdl_TrainModel *out);
+    int fit_epochs, fit_batch_size;     // 0: not given (Keras: 1 and 32)
+    double fit_validation_split;
+    int fit_shuffle;                    // 1 unless the .kdl says shuffle=False
 } kdl_ProgramModel;
 
-// summary / init / predict commands over the models (see runtime/program.c).
+// summary / layers / init / predict / fit / evaluate commands over the
+// models (see runtime/program.c).
 int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int nmodels);
 
 #ifdef __cplusplus

@@ -24,6 +24,7 @@ const char *kdl_status_str(kdl_Status s) {
     case KDL_ERR_FORMAT: return "malformed weights or data file";
     case KDL_ERR_NOMEM: return "out of memory";
     case KDL_ERR_NOT_FOUND: return "no such layer";
+    case KDL_ERR_NUMERIC: return "the loss is not a finite number";
     }
     return "unknown error";
 }
