@@ -102,6 +102,10 @@ $(B)/prefix_check: tests/tools/prefix_check.c $(B)/libkdlc.a compiler/kdlc.h
 $(B)/npycmp: tests/tools/npycmp.c $(B)/libkdlrt.a include/kdl.h
 	$(CC) $(CFLAGS) -Iinclude $< $(B)/libkdlrt.a -o $@ $(RT_LIBS) $(LDFLAGS)
 
+# Compares safetensors weights (trained) with reference fixtures (tests/train).
+$(B)/stcmp: tests/tools/stcmp.c $(B)/libkdlrt.a include/kdl.h
+	$(CC) $(CFLAGS) -Iinclude -Iruntime $< $(B)/libkdlrt.a -o $@ $(RT_LIBS) $(LDFLAGS)
+
 # Unit tests (tests/unit/test_*.c) link the compiler library.
 $(B)/test_%: tests/unit/test_%.c $(B)/libkdlc.a compiler/kdlc.h
 	$(CC) $(CFLAGS) -Icompiler $< $(B)/libkdlc.a -o $@ $(LDFLAGS)
@@ -111,7 +115,7 @@ demo: deps
 	@sh examples/demo.sh $(KDLC)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/prefix_check $(B)/npycmp
+	@$(MAKE) --no-print-directory all $(B)/prefix_check $(B)/npycmp $(B)/stcmp
 	@bash tests/run-tests.sh $(B)
 
 # make install PREFIX=/usr/local: kdlc, libkdlrt.a, kdl.h and kdl.pc

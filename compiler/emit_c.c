@@ -23,22 +23,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct Emit {
-    Ctx *c;
-    const char *stem;       // C prefix: the file name's stem made an identifier
-    const char *file;       // the .kdl path (comments)
-    Buf h, src;             // header and source text
-    Vec wlayers;            // Layer* with weights, in first-use order
-    Vec wprefix;            // their field prefixes (unique C identifiers)
-    bool ok;
-} Emit;
-
-#define OUT(e, ...) buf_printf((e)->c->arena, &(e)->src, __VA_ARGS__)
-#define HDR(e, ...) buf_printf((e)->c->arena, &(e)->h, __VA_ARGS__)
+#include "emit.h"
 
 // A C identifier from any name: non-alphanumerics become '_', a leading
 // digit gets a '_' in front.
-static char *c_ident(Arena *a, const char *s) {
+char *c_ident(Arena *a, const char *s) {
     size_t n = strlen(s);
     char *r = arena_alloc(a, n + 2);
     size_t k = 0;
@@ -53,21 +42,21 @@ static char *c_ident(Arena *a, const char *s) {
     return r;
 }
 
-static int src_line(const Layer *l) {
+int src_line(const Layer *l) {
     int line = 0, col = 0;
     if (l->span.file)
         src_line_col(l->span.file, l->span.start, &line, &col);
     return line;
 }
 
-static int node_line(const CallNode *n) {
+int node_line(const CallNode *n) {
     int line = 0, col = 0;
     if (n->span.file)
         src_line_col(n->span.file, n->span.start, &line, &col);
     return line;
 }
 
-static const char *act_enum(Arena *a, ActKind k) {
+const char *act_enum(Arena *a, ActKind k) {
     char *s = arena_printf(a, "KDL_ACT_%s", act_name(k));
     for (char *p = s; *p; p++)
         if (*p >= 'a' && *p <= 'z')
@@ -77,11 +66,11 @@ static const char *act_enum(Arena *a, ActKind k) {
 
 // Keras's parameter of an activation given by name: elu's alpha 1.0,
 // leaky_relu's negative slope 0.2.
-static double act_default_alpha(ActKind k) {
+double act_default_alpha(ActKind k) {
     return k == ACT_ELU ? 1.0 : 0.2;
 }
 
-static const char *fstr(Arena *a, double v) {
+const char *fstr(Arena *a, double v) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", v);
     if (!strpbrk(buf, ".eni"))
@@ -116,7 +105,7 @@ static void add_wlayer(Emit *e, Layer *l) {
     vec_push(e->c->arena, &e->wprefix, p);
 }
 
-static const char *wfield(Emit *e, const Layer *l, const char *wname) {
+const char *wfield(Emit *e, const Layer *l, const char *wname) {
     int i = wlayer_index(e, l);
     if (i < 0)
         die("emit: layer %s has no weights", l->name);
@@ -124,20 +113,20 @@ static const char *wfield(Emit *e, const Layer *l, const char *wname) {
                         c_ident(e->c->arena, wname));
 }
 
-static Weight *find_weight(const Layer *l, const char *name) {
+Weight *find_weight(const Layer *l, const char *name) {
     for (int i = 0; i < l->nweights; i++)
         if (!strcmp(l->weights[i]->name, name))
             return l->weights[i];
     return NULL;
 }
 
-static const char *wref(Emit *e, const Layer *l, const char *name) {
+const char *wref(Emit *e, const Layer *l, const char *name) {
     return find_weight(l, name) ? wfield(e, l, name) : "NULL";
 }
 
 // A weight as an op reads it: with a BatchNormalization folded in, the
 // kernel and bias come from the derived-weights area instead.
-static const char *kref(Emit *e, const IrOp *op, const char *name) {
+const char *kref(Emit *e, const IrOp *op, const char *name) {
     if (op->bn) {
         bool pointwise = !strcmp(op->layer->class_name, "SeparableConv2D");
         if (!strcmp(name, pointwise ? "pointwise_kernel" : "kernel"))
@@ -148,21 +137,21 @@ static const char *kref(Emit *e, const IrOp *op, const char *name) {
     return wref(e, op->layer, name);
 }
 
-static int64_t numel0(const Shape *s) {
+int64_t numel0(const Shape *s) {
     int64_t n = shape_numel(s, 0);
     return n < 0 ? 0 : n;
 }
 
 // ---- buffers ---------------------------------------------------------------------
 
-static IrBuf *broot(IrBuf *b) {
+IrBuf *broot(IrBuf *b) {
     while (b->alias)
         b = b->alias;
     return b;
 }
 
 // The C expression for a buffer inside predict().
-static const char *bref(Emit *e, IrBuf *b) {
+const char *bref(Emit *e, IrBuf *b) {
     b = broot(b);
     if (b->input >= 0)
         return arena_printf(e->c->arena, "x%d", b->input);
@@ -171,14 +160,14 @@ static const char *bref(Emit *e, IrBuf *b) {
 }
 
 // Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
-static const char *rows_expr(Emit *e, const Shape *s) {
+const char *rows_expr(Emit *e, const Shape *s) {
     int64_t r = shape_numel(s, 1) / (s->d[s->rank - 1] ? s->d[s->rank - 1] : 1);
     if (s->d[s->rank - 1] == 0)
         r = 0;
     return arena_printf(e->c->arena, "(size_t)batch * %lldu", (long long)r);
 }
 
-static void unsupported(Emit *e, IrOp *op, const char *what) {
+void unsupported(Emit *e, IrOp *op, const char *what) {
     error_at(e->c, op->node->span, "%s: %s is not supported by the code generator yet",
              layer_label(e->c, op->layer), what);
     e->ok = false;
@@ -186,7 +175,7 @@ static void unsupported(Emit *e, IrOp *op, const char *what) {
 
 // ---- per-layer code ------------------------------------------------------------------
 
-static double op_alpha(IrOp *op) {
+double op_alpha(IrOp *op) {
     return op->fused ? op->alpha : act_default_alpha(op->act);
 }
 
@@ -205,7 +194,7 @@ static void put_conv_shape(Emit *e, const char *var, const int64_t g[16]) {
 
 // A conv/pool over in -> out: geometry and the pads of "valid", "same",
 // "causal" per runtime/conv.c.
-static void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                        int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm) {
     const Shape *in = &op->in[0]->shape, *out = &op->out[0]->shape;
     bool two_d = in->rank == 4;
@@ -342,9 +331,10 @@ static void emit_dense(Emit *e, IrOp *op) {
         act_enum(a, op->act), fstr(a, op_alpha(op)));
 }
 
-static void emit_activation(Emit *e, IrOp *op) {
+// The activation an Activation/ReLU/LeakyReLU/Softmax layer applies, with
+// its parameter; false (reported) for the forms the runtime lacks.
+bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
     Layer *l = op->layer;
-    Arena *a = e->c->arena;
     const Shape *s = &op->out[0]->shape;
     ActKind act = l->act;
     double alpha = act_default_alpha(act);
@@ -359,7 +349,7 @@ static void emit_activation(Emit *e, IrOp *op) {
         bool leaky = !l->iv[0] && l->fv[1] != 0 && l->fv[2] == 0;
         if (!plain && !relu6 && !leaky) {
             unsupported(e, op, "ReLU with this max_value/threshold");
-            return;
+            return false;
         }
         act = plain ? ACT_RELU : relu6 ? ACT_RELU6 : ACT_LEAKY_RELU;
         alpha = l->fv[1];
@@ -367,10 +357,22 @@ static void emit_activation(Emit *e, IrOp *op) {
         int64_t axis = l->iv[0];
         if (axis != -1 && axis != s->rank - 1) {
             unsupported(e, op, "Softmax over an axis other than the last");
-            return;
+            return false;
         }
         act = ACT_SOFTMAX;
     }
+    *act_out = act;
+    *alpha_out = alpha;
+    return true;
+}
+
+static void emit_activation(Emit *e, IrOp *op) {
+    Arena *a = e->c->arena;
+    const Shape *s = &op->out[0]->shape;
+    ActKind act;
+    double alpha;
+    if (!layer_activation(e, op, &act, &alpha))
+        return;
     OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), rows_expr(e, s), (long long)s->d[s->rank - 1], act_enum(a, act),
         fstr(a, alpha));
@@ -408,7 +410,7 @@ static void emit_layernorm(Emit *e, IrOp *op) {
 }
 
 // A static int array literal of a shape padded on the left with 1s to rank.
-static const char *shape_lit(Emit *e, const Shape *s, int rank) {
+const char *shape_lit(Emit *e, const Shape *s, int rank) {
     Buf b = {0};
     buf_puts(e->c->arena, &b, "{batch");
     for (int i = 1; i < rank; i++) {
@@ -420,7 +422,7 @@ static const char *shape_lit(Emit *e, const Shape *s, int rank) {
 }
 
 // Broadcast shape of a and b right-aligned to rank (batch first).
-static Shape bcast(const Shape *a, const Shape *b, int rank) {
+Shape bcast(const Shape *a, const Shape *b, int rank) {
     Shape r = {.rank = rank};
     for (int i = 1; i < rank; i++) {
         int ka = i - (rank - a->rank), kb = i - (rank - b->rank);
@@ -572,7 +574,7 @@ static void emit_rnn(Emit *e, IrOp *op) {
     OUT(e, ", scratch);\n    }\n");
 }
 
-static void emit_op(Emit *e, IrOp *op) {
+void emit_op(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const char *k = l->class_name;
     OUT(e, "    /* %s (%s), %s:%d:", l->name, k, e->file, node_line(op->node));
@@ -645,14 +647,14 @@ static void fans(const Shape *s, double *fan_in, double *fan_out) {
     }
 }
 
-static double obj_arg(const Object *o, const char *name, double dflt) {
+double obj_arg(const Object *o, const char *name, double dflt) {
     for (int i = 0; o && i < o->sig->nparams; i++)
         if (!strcmp(o->sig->params[i].name, name) && is_number(o->args[i]))
             return num_val(o->args[i]);
     return dflt;
 }
 
-static const char *obj_str(const Object *o, const char *name, const char *dflt) {
+const char *obj_str(const Object *o, const char *name, const char *dflt) {
     for (int i = 0; o && i < o->sig->nparams; i++)
         if (!strcmp(o->sig->params[i].name, name) && o->args[i]->kind == V_STR)
             return o->args[i]->u.str.s;
@@ -753,7 +755,7 @@ static void emit_init_weight(Emit *e, Weight *w, const char *f, int line) {
 
 
 // The weights a model reads, in op order (each once).
-static void model_wlayers(IrModel *m, Vec *out, Arena *a) {
+void model_wlayers(IrModel *m, Vec *out, Arena *a) {
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         bool seen = false;
@@ -764,12 +766,12 @@ static void model_wlayers(IrModel *m, Vec *out, Arena *a) {
     }
 }
 
-static const char *dtype_c(DType t) {
+const char *dtype_c(DType t) {
     return t == DT_FLOAT32 ? "float" : "int32_t";
 }
 
 // A C string literal for any text.
-static const char *c_string(Arena *a, const char *s) {
+const char *c_string(Arena *a, const char *s) {
     Buf b = {0};
     buf_putc(a, &b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -786,7 +788,7 @@ static const char *c_string(Arena *a, const char *s) {
     return buf_str(a, &b);
 }
 
-static void emit_model(Emit *e, IrModel *m) {
+static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
     char *UP = arena_strdup(a, P);
@@ -831,7 +833,8 @@ static void emit_model(Emit *e, IrModel *m) {
         src_line(md));
     OUT(e, "struct %s {\n    %s_Weights *w;\n    int owns_weights;\n    int max_batch;\n"
            "    float *arena;\n    float *scratch;\n    float *fold; /* BatchNormalization folded "
-           "into kernels (M_prepare) */\n};\n\n", P, e->stem);
+           "into kernels (M_prepare) */\n%s};\n\n", P, e->stem,
+        t ? arena_printf(a, "    struct %s_train *train; /* %s_create_training */\n", P, P) : "");
     // Scratch: the largest any conv/RNN op needs at max_batch.
     OUT(e, "static size_t %s_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n"
            "    (void)max_batch;\n", P);
@@ -909,7 +912,8 @@ static void emit_model(Emit *e, IrModel *m) {
     OUT(e, "    return m;\n}\n\n");
     OUT(e, "%s *%s_create(int max_batch) {\n    return %s_create_shared(NULL, max_batch);\n}\n\n",
         P, P, P);
-    OUT(e, "void %s_destroy(%s *m) {\n    free(m);\n}\n\n", P, P);
+    OUT(e, "void %s_destroy(%s *m) {\n%s    free(m);\n}\n\n", P, P,
+        t ? "    if (m)\n        free(m->train);\n" : "");
     OUT(e, "%s_Weights *%s_weights(%s *m) {\n    return m->w;\n}\n\n", e->stem, P, P);
 
     // prepare: weights derived from the model's weights (folded BatchNormalization)
@@ -1071,12 +1075,14 @@ static void emit_model(Emit *e, IrModel *m) {
             i, bref(e, m->outputs[i]), (long long)m->outputs[i]->size, i,
             shape_str(a, &m->outputs[i]->shape));
     OUT(e, "    return KDL_OK;\n}\n");
+    if (t)
+        emit_train(e, m, t);
 }
 
 
 // <stem>_main.c: the command-line program (runtime/program.c) over the
 // file's models, through wrappers with the table's void * signatures.
-static const char *program_main(Emit *e, Vec *irs) {
+static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
     Arena *a = e->c->arena;
     Emit p = {.c = e->c, .stem = e->stem, .file = e->file, .ok = true};
     OUT(&p, "/* %s_main.c - generated by kdlc %s from %s: the model's command-line program. */\n"
@@ -1122,6 +1128,12 @@ static const char *program_main(Emit *e, Vec *irs) {
         const char *text = summary_render(e->c, m->model, &so, &err);
         OUT(&p, "};\nstatic const char %s_summary[] =\n    %s;\n\n", P,
             c_string(a, text ? text : ""));
+        if (trains->data[i]) {
+            OUT(&p, "static void *%s_new_training(int b) { return %s_create_training(b); }\n", P,
+                P);
+            OUT(&p, "static void %s_train_model_(void *m, kdl_TrainModel *o) "
+                    "{ %s_train_model(m, o); }\n\n", P, P);
+        }
     }
     OUT(&p, "static const kdl_ProgramModel models[] = {\n");
     for (int i = 0; i < irs->len; i++) {
@@ -1132,9 +1144,25 @@ static const char *program_main(Emit *e, Vec *irs) {
             "%d,\n"
             "     %s_in_sizes, %s_in_dtypes, %s_out_sizes, %s_out_ranks, %s_out_shapes, "
             "%s_summary,\n"
-            "     %d, %s_get_layer_},\n",
+            "     %d, %s_get_layer_",
             m->cname, m->model->name, P, P, P, P, P, P, m->ninputs, m->noutputs, P, P, P, P, P, P,
             m->model->model->layers.len, P);
+        if (trains->data[i]) {
+            OUT(&p, ", %s_new_training, %s_train_model_", P, P);
+            FitCfg *fc = m->model->model->fit;
+            if (fc) {
+                Value **fa = fc->args;
+                OUT(&p, ", %d, %d, %s, %d", fa[3]->kind == V_INT ? (int)fa[3]->u.i : 0,
+                    fa[2]->kind == V_INT ? (int)fa[2]->u.i : 0,
+                    fstr(a, is_number(fa[6]) ? num_val(fa[6]) : 0.0),
+                    fa[8]->kind == V_BOOL ? fa[8]->u.b : 1);
+            } else {
+                OUT(&p, ", 0, 0, 0.0, 1");
+            }
+        } else {
+            OUT(&p, ", NULL, NULL, 0, 0, 0.0, 1");
+        }
+        OUT(&p, "},\n");
     }
     OUT(&p, "};\n\nint main(int argc, char **argv) {\n"
             "    return kdl_program_main(argc, argv, models, (int)(sizeof models / sizeof "
@@ -1181,7 +1209,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
                 kdl_path);
         return false;
     }
-    Vec irs = {0};
+    Vec irs = {0}, trains = {0};
     for (int i = 0; i < models.len; i++) {
         Layer *md = models.data[i];
         if (!model_is_built(md)) {
@@ -1190,7 +1218,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             e.ok = false;
             continue;
         }
-        IrModel *m = lower_model(c, md, c_ident(a, names.data[i]));
+        IrModel *m = lower_model(c, md, c_ident(a, names.data[i]), false);
         if (!m) {
             e.ok = false;
             continue;
@@ -1201,6 +1229,16 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
         vec_push(a, &irs, m);
         for (int k = 0; k < m->ops.len; k++)
             add_wlayer(&e, ((IrOp *)m->ops.data[k])->layer);
+        // The training lowering (planned by emit_train, which knows the loss).
+        IrModel *t = NULL;
+        if (md->model->compile || o->train) {
+            t = lower_model(c, md, m->cname, true);
+            if (!t)
+                e.ok = false;
+            for (int k = 0; t && k < t->ops.len; k++)
+                add_wlayer(&e, ((IrOp *)t->ops.data[k])->layer);
+        }
+        vec_push(a, &trains, t);
     }
     if (!e.ok)
         return false;
@@ -1241,7 +1279,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n", e.stem, KDLC_VERSION,
         e.file, e.stem);
     for (int i = 0; i < irs.len; i++)
-        emit_model(&e, irs.data[i]);
+        emit_model(&e, irs.data[i], trains.data[i]);
     HDR(&e, "\n#endif\n");
     if (!e.ok)
         return false;
@@ -1255,6 +1293,8 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             printf("model %s (%s): %d ops, activation arena %lld floats (%lld bytes) per sample\n",
                    m->cname, m->model->name, live, (long long)m->arena_floats,
                    (long long)m->arena_floats * 4);
+            if (trains.data[i])
+                emit_train_stats(&e, trains.data[i]);
         }
     }
     if (!o->outdir)
@@ -1274,7 +1314,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
         return false;
     if (o->program) {
         const char *mpath = arena_printf(a, "%s/%s_main.c", o->outdir, e.stem);
-        if (!write_file(c, mpath, program_main(&e, &irs)))
+        if (!write_file(c, mpath, program_main(&e, &irs, &trains)))
             return false;
     }
     c->emitted_stem = e.stem;

@@ -739,6 +739,11 @@ typedef struct IrBuf {
     int input, output;      // model input / output index, or -1
     struct IrBuf *alias;    // shares storage with this buffer (Flatten, Dropout, ...)
     const char *what;       // the layer or tensor it comes from (comments)
+    // Training (ir_plan_train): the gradient buffer of a root buffer on a
+    // path from a trainable weight to the loss, or NULL.
+    struct IrBuf *grad;
+    bool requires_grad;     // depends on a trainable weight
+    bool is_grad;           // this is a gradient buffer
 } IrBuf;
 
 typedef struct IrOp {
@@ -756,6 +761,16 @@ typedef struct IrOp {
     int64_t fold_kernel;    // with bn: offsets of the folded kernel and bias in the
     int64_t fold_bias;      // model's derived-weights area (floats)
     bool dead;              // removed by fusion (its output aliases its input)
+    // Training graph only:
+    bool training;          // the layer runs in training mode (Dropout, BN, RandomCrop)
+    IrBuf *mask;            // Dropout's mask
+    IrBuf *pre;             // the pre-activation output, when the activation's derivative
+                            // needs its input (gelu, silu, ...): out = act(pre)
+    int64_t state_off;      // BatchNormalization in training: saved mean and 1/std
+                            // (2 * channels floats in the model's state area)
+    int slot;               // RNN saved-state index / RandomCrop window index, or -1
+    bool backward;          // a gradient flows through or into it
+    bool loss_fused;        // its activation is fused into the loss (softmax/sigmoid + CE)
 } IrOp;
 
 typedef struct IrModel {
@@ -766,11 +781,26 @@ typedef struct IrModel {
     int ninputs, noutputs;
     int64_t arena_floats;   // per sample
     int64_t fold_floats;    // derived weights (BatchNormalization folded into Dense/Conv)
+    // Training graph only:
+    bool training;
+    int64_t state_floats;   // per-model state (BatchNormalization batch statistics)
+    int nrnn, ncrop;        // RNN saved areas, RandomCrop windows
+    int nsteps;             // forward ops, the loss, backward ops (ir_plan_train)
 } IrModel;
 
-IrModel *lower_model(Ctx *c, Layer *model, const char *cname);
+// Lower the model's inference graph (training false) or its training=True
+// graph (a subclass's second trace; the same graph for functional models).
+IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training);
 void ir_fuse(IrModel *m);
 void ir_plan(Ctx *c, IrModel *m);
+// The training plan: which ops need a backward pass, gradient buffers,
+// and one arena for activations kept for backward, gradients, masks.
+// fused[i]: output i's activation is fused into its loss (softmax/sigmoid
+// + crossentropy), so the loss gives the gradient of the activation's input.
+void ir_plan_train(Ctx *c, IrModel *m, const bool *fused);
+// Whether an activation's derivative follows from its output (then a
+// Dense/Conv applies it in its epilogue in training too).
+bool act_grad_from_output(ActKind k, double alpha);
 
 //
 // emit_c.c: C for every model of a file
@@ -781,6 +811,7 @@ typedef struct EmitOpts {
     bool no_fuse;
     bool stats;             // print memory statistics to stdout
     bool program;           // also <stem>_main.c (kdlc build)
+    bool train;             // training code for every model, not only compiled ones
 } EmitOpts;
 
 // Write <outdir>/<stem>.h and .c; false after reporting errors.

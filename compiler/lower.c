@@ -62,6 +62,12 @@ static bool shape_known(const Shape *s) {
 
 static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth);
 
+// The graph a model runs: the training=True trace when lowering for training.
+static Graph *model_graph(const IrModel *m, const Layer *model) {
+    Graph *g = m->training ? model->model->train_graph : NULL;
+    return g ? g : model->model->graph;
+}
+
 // One call: an IrOp, or the inlined graph of a nested model.
 static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     Layer *l = n->layer;
@@ -81,7 +87,7 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     }
     if (l->model) {
         // Inline the nested model: its inputs are our input buffers.
-        Graph *g = l->model->graph;
+        Graph *g = model_graph(m, l);
         if (!g || g->ninputs != n->nin) {
             error_at(c, n->span, "%s: cannot inline this nested model", layer_label(c, l));
             return false;
@@ -118,6 +124,10 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         op->in[i] = in[i];
     op->nout = n->nout;
     op->act = l->act;
+    op->slot = -1;
+    // Dropout, BatchNormalization and RandomCrop run in training mode when
+    // the call says so, or in the training graph unless it says otherwise.
+    op->training = n->training >= 0 ? n->training == 1 : m->training;
     for (int i = 0; i < n->nout; i++) {
         op->out[i] = buf_new(c, m, &n->out[i]->shape, n->out[i]->dtype, l->name);
         tmap_put(c, t, n->out[i], op->out[i]);
@@ -143,11 +153,12 @@ static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth) {
     return true;
 }
 
-IrModel *lower_model(Ctx *c, Layer *model, const char *cname) {
-    Graph *g = model->model->graph;
+IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
     IrModel *m = arena_alloc(c->arena, sizeof *m);
     m->model = model;
     m->cname = cname;
+    m->training = training;
+    Graph *g = model_graph(m, model);
     TMap t = {0};
     m->ninputs = g->ninputs;
     m->inputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->ninputs + 1));
@@ -367,6 +378,39 @@ static IrBuf *root(IrBuf *b) {
     return b;
 }
 
+// First fit in definition order: each buffer of `order` (sorted by def;
+// duplicates are placed once) takes the lowest offset that does not overlap
+// a placed buffer whose live range [def, last] intersects its own. Returns
+// the peak, in floats per sample.
+static int64_t first_fit(Ctx *c, Vec *order) {
+    Vec placed = {0};
+    int64_t peak = 0;
+    for (int i = 0; i < order->len; i++) {
+        IrBuf *b = order->data[i];
+        if (b->offset >= 0)
+            continue;
+        int64_t off = 0;
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (int j = 0; j < placed.len; j++) {
+                IrBuf *o = placed.data[j];
+                bool live = !(o->last < b->def || b->last < o->def);
+                bool overlap = off < o->offset + o->size && o->offset < off + b->size;
+                if (live && overlap) {
+                    off = o->offset + o->size;
+                    moved = true;
+                }
+            }
+        }
+        b->offset = off;
+        if (off + b->size > peak)
+            peak = off + b->size;
+        vec_push(c->arena, &placed, b);
+    }
+    return peak;
+}
+
 void ir_plan(Ctx *c, IrModel *m) {
     // Live ranges of root buffers: from the op that defines them to the
     // last op reading them (or any alias of them); outputs live to the end.
@@ -398,37 +442,206 @@ void ir_plan(Ctx *c, IrModel *m) {
     }
     for (int i = 0; i < m->noutputs; i++)
         root(m->outputs[i])->last = nops;
-    // First fit in definition order: each buffer takes the lowest offset that
-    // does not overlap a buffer whose live range intersects its own.
-    Vec placed = {0};
-    int64_t peak = 0;
+    Vec order = {0};
     for (int i = 0; i < nops; i++) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
             continue;
         for (int k = 0; k <= op->nout; k++) {
             IrBuf *b = k < op->nout ? root(op->out[k]) : op->tmp;
-            if (!b || b->offset >= 0 || b->input >= 0)
-                continue;
-            int64_t off = 0;
-            bool moved = true;
-            while (moved) {
-                moved = false;
-                for (int j = 0; j < placed.len; j++) {
-                    IrBuf *o = placed.data[j];
-                    bool live = !(o->last < b->def || b->last < o->def);
-                    bool overlap = off < o->offset + o->size && o->offset < off + b->size;
-                    if (live && overlap) {
-                        off = o->offset + o->size;
-                        moved = true;
-                    }
-                }
-            }
-            b->offset = off;
-            if (off + b->size > peak)
-                peak = off + b->size;
-            vec_push(c->arena, &placed, b);
+            if (b && b->input < 0)
+                vec_push(c->arena, &order, b);
         }
     }
-    m->arena_floats = peak;
+    m->arena_floats = first_fit(c, &order);
+}
+
+// ---- the training plan ------------------------------------------------------------------
+
+bool act_grad_from_output(ActKind k, double alpha) {
+    switch (k) {
+    case ACT_LINEAR: case ACT_RELU: case ACT_RELU6: case ACT_SIGMOID: case ACT_HARD_SIGMOID:
+    case ACT_TANH: case ACT_EXPONENTIAL: case ACT_SOFTMAX: case ACT_LOG_SOFTMAX:
+        return true;
+    case ACT_LEAKY_RELU: case ACT_ELU:
+        return alpha >= 0;
+    default:
+        return false;
+    }
+}
+
+// The parameter of an op's own activation (given by name: Keras's defaults).
+static double op_default_alpha(const IrOp *op) {
+    if (op->fused)
+        return op->alpha;
+    return op->act == ACT_ELU ? 1.0 : op->act == ACT_LEAKY_RELU ? 0.2 : 0.0;
+}
+
+static bool has_trainable_weights(const IrOp *op) {
+    for (int i = 0; i < op->layer->nweights; i++)
+        if (weight_is_trainable(op->layer->weights[i]))
+            return true;
+    return false;
+}
+
+// The gradient buffer of b's root, made on first use.
+static IrBuf *grad_of(Ctx *c, IrModel *m, IrBuf *b) {
+    IrBuf *r = root(b);
+    if (!r->grad) {
+        r->grad = buf_new(c, m, &r->shape, DT_FLOAT32, r->what);
+        r->grad->def = INT32_MAX;
+        r->grad->is_grad = true;
+    }
+    return r->grad;
+}
+
+static void live_until(IrBuf *b, int step) {
+    if (b && b->last < step)
+        b->last = step;
+}
+
+void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
+    int nops = m->ops.len, loss_step = nops;
+    m->nsteps = 2 * nops + 1;
+    // Storage-only ops become aliases (no code): Flatten, Reshape, linear
+    // activations, and Dropout when it does not run in training mode.
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        const char *k = class_of(op);
+        if (!strcmp(k, "Flatten") || !strcmp(k, "Reshape") ||
+            (!strcmp(k, "Dropout") && (!op->training || op->layer->fv[0] == 0)) ||
+            (!strcmp(k, "Activation") && op->layer->act == ACT_LINEAR)) {
+            op->dead = true;
+            op->out[0]->alias = op->in[0]->alias ? op->in[0]->alias : op->in[0];
+        }
+    }
+    // Training-only state of each op.
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        const char *k = class_of(op);
+        if (!strcmp(k, "Dropout"))
+            op->mask = buf_new(c, m, &op->out[0]->shape, DT_FLOAT32, op->layer->name);
+        if (has_epilogue(op) && !act_grad_from_output(op->act, op_default_alpha(op)))
+            op->pre = buf_new(c, m, &op->out[0]->shape, DT_FLOAT32, op->layer->name);
+        if (!strcmp(k, "BatchNormalization")) {
+            // Keras runs a frozen BatchNormalization in inference mode.
+            op->training = op->training && op->layer->trainable;
+            if (op->training) {
+                op->state_off = m->state_floats;
+                m->state_floats += 2 * op->in[0]->shape.d[op->in[0]->shape.rank - 1];
+            }
+        }
+        if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))
+            op->slot = m->nrnn++;
+        if (!strcmp(k, "RandomCrop") && op->training)
+            op->slot = m->ncrop++;
+    }
+    // Which buffers depend on a trainable weight (forward), then which of
+    // them reach the loss (backward): those get gradient buffers.
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        bool rg = has_trainable_weights(op);
+        for (int k = 0; k < op->nin; k++)
+            rg |= root(op->in[k])->requires_grad;
+        for (int k = 0; k < op->nout; k++)
+            root(op->out[k])->requires_grad = rg && op->out[k]->dtype == DT_FLOAT32;
+    }
+    for (int i = 0; i < m->noutputs; i++) {
+        IrBuf *r = root(m->outputs[i]);
+        if (r->requires_grad)
+            grad_of(c, m, r)->def = loss_step;
+        if (fused && fused[i])
+            for (int k = 0; k < nops; k++) {
+                IrOp *op = m->ops.data[k];
+                if (!op->dead && op->nout == 1 && root(op->out[0]) == r)
+                    op->loss_fused = true;
+            }
+    }
+    for (int i = nops - 1; i >= 0; i--) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        bool out_grad = false;
+        for (int k = 0; k < op->nout; k++)
+            out_grad |= root(op->out[k])->grad != NULL;
+        op->backward = out_grad;
+        if (!op->backward)
+            continue;
+        int step = loss_step + nops - i;
+        for (int k = 0; k < op->nin; k++) {
+            IrBuf *r = root(op->in[k]);
+            if (!r->requires_grad)
+                continue;
+            IrBuf *g = grad_of(c, m, r);
+            if (g->def > step)
+                g->def = step;
+        }
+    }
+    // The gradients of a pre-activation and of SeparableConv2D's depthwise
+    // result live during their op's backward step only.
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        IrBuf *extra[2] = {op->pre, op->tmp};
+        for (int k = 0; k < 2; k++)
+            if (!op->dead && op->backward && extra[k]) {
+                extra[k]->grad = buf_new(c, m, &extra[k]->shape, DT_FLOAT32, extra[k]->what);
+                extra[k]->grad->is_grad = true;
+                extra[k]->grad->def = loss_step + nops - i;
+            }
+    }
+    // Live ranges over the steps: forward ops, the loss, backward ops in
+    // reverse. What a backward op reads (its inputs, outputs, mask,
+    // pre-activation, temporary) lives until it runs.
+    for (int i = 0; i < m->bufs.len; i++) {
+        IrBuf *b = m->bufs.data[i];
+        b->offset = -1;
+        if (!b->is_grad)
+            b->def = -1;    // gradients' definitions are known already
+        b->last = -1;
+    }
+    for (int i = 0; i < nops; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->dead)
+            continue;
+        int bstep = op->backward ? loss_step + nops - i : i;
+        IrBuf *extra[3] = {op->mask, op->pre, op->tmp};
+        for (int k = 0; k < 3; k++)
+            if (extra[k]) {
+                extra[k]->def = i;
+                extra[k]->last = bstep;
+                if (extra[k]->grad)
+                    extra[k]->grad->last = bstep;
+            }
+        for (int k = 0; k < op->nout; k++) {
+            IrBuf *r = root(op->out[k]);
+            if (r->def < 0)
+                r->def = i;
+            live_until(r, bstep);
+            if (r->grad)
+                live_until(r->grad, bstep);
+        }
+        for (int k = 0; k < op->nin; k++) {
+            IrBuf *r = root(op->in[k]);
+            live_until(r, bstep);
+        }
+    }
+    for (int i = 0; i < m->noutputs; i++) {
+        IrBuf *r = root(m->outputs[i]);
+        live_until(r, loss_step);
+        if (r->grad)
+            live_until(r->grad, loss_step);
+    }
+    // Place everything that lives in the arena, in order of definition.
+    Vec order = {0};
+    for (int step = 0; step < m->nsteps; step++)
+        for (int i = 0; i < m->bufs.len; i++) {
+            IrBuf *b = m->bufs.data[i];
+            if (b->def == step && b->input < 0 && !b->alias && b->last >= 0)
+                vec_push(c->arena, &order, b);
+        }
+    m->arena_floats = first_fit(c, &order);
 }

@@ -5,8 +5,8 @@
  *   kdlc check FILE [--dump=tokens|ast|layers|graph]
  *   kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]
  *                     [--expand-nested] [--show-trainable] [--layer-range START END]
- *   kdlc emit FILE -o DIR [--no-fuse] [--stats]
- *   kdlc build FILE -o DIR [--no-fuse]
+ *   kdlc emit FILE -o DIR [--no-fuse] [--stats] [--train]
+ *   kdlc build FILE -o DIR [--no-fuse] [--train]
  *
  * Exit status: 0 success, 1 errors in the .kdl file, 2 bad command line or
  * unreadable file. See docs/cli.md.
@@ -28,8 +28,8 @@
 
 static const char *usage_text =
     "usage: kdlc check FILE [--dump=tokens|ast|layers|graph|json]\n"
-    "       kdlc emit FILE -o DIR [--no-fuse] [--stats]\n"
-    "       kdlc build FILE -o DIR [--no-fuse]\n"
+    "       kdlc emit FILE -o DIR [--no-fuse] [--stats] [--train]\n"
+    "       kdlc build FILE -o DIR [--no-fuse] [--train]\n"
     "       kdlc summary FILE [--model NAME] [--line-length N] [--positions P,...]\n"
     "                         [--expand-nested] [--show-trainable] [--layer-range START END]\n"
     "       kdlc --help | --version\n";
@@ -130,6 +130,8 @@ static int parse_args(int argc, char **argv, Options *o) {
             o->emit.no_fuse = true;
         } else if (emit && !strcmp(a, "--stats")) {
             o->emit.stats = true;
+        } else if (emit && !strcmp(a, "--train")) {
+            o->emit.train = true;
         } else if (a[0] == '-' && a[1]) {
             return usage_error("unknown option '%s'", a);
         } else if (!o->file) {

@@ -6,6 +6,7 @@
 #    substitutions: %kdlc (the compiler), %s (the test file), %S (its
 #    directory), %t (a per-test temporary path), %shared (../shared if present),
 #    %root (the repository), %npycmp (compares .npy outputs with fixtures),
+#    %stcmp (compares safetensors weights with fixtures),
 #    %rtcc / %rtlink (compile / link a C program against this build's runtime). FileCheck, not and count come from LLVM
 #    (llvm-14-tools), found on PATH or under /usr/lib/llvm-*/bin.
 #    A file with "# REQUIRES: shared" is skipped when ../shared is absent.
@@ -18,6 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 KDLC="$ROOT/$B/kdlc"
 NPYCMP="$ROOT/$B/npycmp"
+STCMP="$ROOT/$B/stcmp"
 # %rtlink: how a test program links this build's runtime (sanitizers and BLAS as built).
 RTLINK="$ROOT/$B/libkdlrt.a -lm"
 [ "${NO_BLAS:-0}" = 1 ] || RTLINK="$RTLINK $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"
@@ -44,7 +46,7 @@ SHARED=""
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-export KDLC NPYCMP RTLINK RTCC FILECHECK NOT COUNT TMP ROOT SHARED
+export KDLC NPYCMP STCMP RTLINK RTCC FILECHECK NOT COUNT TMP ROOT SHARED
 
 # Run one test file; print "PASS name" / "FAIL name" (+ log) / "SKIP name".
 run_one() {
@@ -59,6 +61,7 @@ run_one() {
         local cmd=${line#*RUN: }
         cmd=${cmd//%kdlc/$KDLC}
         cmd=${cmd//%npycmp/$NPYCMP}
+        cmd=${cmd//%stcmp/$STCMP}
         cmd=${cmd//%rtlink/$RTLINK}
         cmd=${cmd//%rtcc/$RTCC}
         cmd=${cmd//%shared/$SHARED}

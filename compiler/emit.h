@@ -1,0 +1,57 @@
+/*
+ * emit.h - what the C emitter's files share (emit_c.c: inference, the
+ * model object and its lifecycle; emit_train.c: the training step, fit).
+ * Internal to the compiler, like kdlc.h.
+ */
+#ifndef KDL_EMIT_H
+#define KDL_EMIT_H
+
+#include "kdlc.h"
+
+typedef struct Emit {
+    Ctx *c;
+    const char *stem;       // C prefix: the file name's stem made an identifier
+    const char *file;       // the .kdl path (comments)
+    Buf h, src;             // header and source text
+    Vec wlayers;            // Layer* with weights, in first-use order
+    Vec wprefix;            // their field prefixes (unique C identifiers)
+    bool ok;
+} Emit;
+
+#define OUT(e, ...) buf_printf((e)->c->arena, &(e)->src, __VA_ARGS__)
+#define HDR(e, ...) buf_printf((e)->c->arena, &(e)->h, __VA_ARGS__)
+
+char *c_ident(Arena *a, const char *s);
+int src_line(const Layer *l);
+int node_line(const CallNode *n);
+const char *act_enum(Arena *a, ActKind k);
+double act_default_alpha(ActKind k);
+const char *fstr(Arena *a, double v);
+const char *wfield(Emit *e, const Layer *l, const char *wname);
+Weight *find_weight(const Layer *l, const char *name);
+const char *wref(Emit *e, const Layer *l, const char *name);
+const char *kref(Emit *e, const IrOp *op, const char *name);
+int64_t numel0(const Shape *s);
+IrBuf *broot(IrBuf *b);
+const char *bref(Emit *e, IrBuf *b);
+const char *rows_expr(Emit *e, const Shape *s);
+void unsupported(Emit *e, IrOp *op, const char *what);
+double op_alpha(IrOp *op);
+void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                       int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm);
+void emit_op(Emit *e, IrOp *op);
+bool layer_activation(Emit *e, IrOp *op, ActKind *act, double *alpha);
+const char *shape_lit(Emit *e, const Shape *s, int rank);
+Shape bcast(const Shape *a, const Shape *b, int rank);
+const char *dtype_c(DType t);
+const char *c_string(Arena *a, const char *s);
+void model_wlayers(IrModel *m, Vec *out, Arena *a);
+double obj_arg(const Object *o, const char *name, double dflt);
+const char *obj_str(const Object *o, const char *name, const char *dflt);
+// Training code for model m (its inference lowering) from its training
+// lowering t: prototypes into the header, definitions into the source.
+void emit_train(Emit *e, IrModel *m, IrModel *t);
+// The memory statistics line of a training model (kdlc emit --stats).
+void emit_train_stats(Emit *e, IrModel *t);
+
+#endif

@@ -1,0 +1,1157 @@
+/*
+ * emit_train.c - the training code of a compiled model (issue #4).
+ *
+ * Requires: the model's inference lowering (emit_c.c emits its object,
+ * lifecycle and predict) and its training lowering (lower_model with
+ * training, ir_plan_train), the .kdl compile()/fit() configuration.
+ * Provides, per trainable model P (docs/training.md):
+ *   P_Grads (header)        gradients of the trainable weights only
+ *   P_create_training       the model plus gradients, optimizer slots and the
+ *                           training arena, in one more allocation
+ *   P_train_on_batch        forward in training mode, losses, backward in
+ *                           reverse, the optimizer update
+ *   P_test_on_batch         predict, losses and metrics
+ *   P_train_model, P_fit_defaults, P_fit, P_evaluate (runtime/train.c)
+ * Every block names its layer and .kdl line, as the inference code does.
+ */
+#include "emit.h"
+#include "layer_data.h"
+
+#include <string.h>
+
+// ---- compile() configuration ----------------------------------------------------------
+
+#define MAX_METRICS 16      // KDL_MAX_LOGS in include/kdl.h
+
+typedef struct LossCfg {
+    const char *kind;       // "KDL_LOSS_CCE", ...
+    bool from_logits;
+    double label_smoothing, delta;
+    bool sum;               // reduction "sum" (else sum_over_batch_size)
+    double weight;          // loss_weights entry
+    bool fused;             // the output's softmax/sigmoid is fused into it
+    bool sparse;            // targets are labels (one per output row)
+    ActKind fused_act;
+} LossCfg;
+
+typedef struct MetricCfg {
+    const char *kind;       // "KDL_METRIC_...", or NULL: a loss used as a metric
+    const char *name;       // as Keras logs it
+    int output;
+    LossCfg loss;           // for a loss used as a metric
+} MetricCfg;
+
+typedef struct TrainCfg {
+    const char *optimizer;  // the kdl_Optimizer initializer
+    LossCfg *loss;          // per output
+    Vec metrics;            // MetricCfg*
+} TrainCfg;
+
+static bool icase_eq(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+static bool obj_flag(const Object *o, const char *name) {
+    return obj_arg(o, name, 0) != 0;
+}
+
+// The number argument `name` of an optimizer: its value, the default when
+// None; a value that is not a number (a schedule) is reported.
+static double opt_num(Emit *e, const Object *o, const char *name, double dflt, Span at) {
+    for (int i = 0; o && i < o->sig->nparams; i++) {
+        if (strcmp(o->sig->params[i].name, name))
+            continue;
+        Value *v = o->args[i];
+        if (v->kind == V_NONE)
+            return dflt;
+        if (is_number(v))
+            return num_val(v);
+        error_at(e->c, at, "optimizer %s: %s must be a number for the training code generator "
+                 "(schedules and callables are not supported yet)", o->cls, name);
+        e->ok = false;
+    }
+    return dflt;
+}
+
+static const char *optimizer_init(Emit *e, Value *v, Span at) {
+    Arena *a = e->c->arena;
+    const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
+    const char *name = v->kind == V_STR ? v->u.str.s : o ? o->cls : "rmsprop";
+    static const struct {
+        const char *name, *kind;
+        double lr;
+    } known[] = {{"sgd", "KDL_OPT_SGD", 0.01},          {"adam", "KDL_OPT_ADAM", 0.001},
+                 {"adamw", "KDL_OPT_ADAMW", 0.001},     {"rmsprop", "KDL_OPT_RMSPROP", 0.001},
+                 {"adagrad", "KDL_OPT_ADAGRAD", 0.001}};
+    int k = -1;
+    for (int i = 0; i < 5; i++)
+        if (icase_eq(name, known[i].name))
+            k = i;
+    if (k < 0) {
+        error_at(e->c, at, "optimizer '%s' is not supported by the training code generator yet "
+                 "(kdl trains with SGD, Adam, AdamW, RMSprop and Adagrad)", name);
+        e->ok = false;
+        return "{0}";
+    }
+    bool adamw = k == 2;
+    double lr = opt_num(e, o, "learning_rate", known[k].lr, at);
+    double mom = opt_num(e, o, "momentum", 0, at);
+    double b1 = opt_num(e, o, "beta_1", 0.9, at), b2 = opt_num(e, o, "beta_2", 0.999, at);
+    double eps = opt_num(e, o, "epsilon", 1e-7, at), rho = opt_num(e, o, "rho", 0.9, at);
+    double acc = opt_num(e, o, "initial_accumulator_value", 0.1, at);
+    double wd = opt_num(e, o, "weight_decay", adamw ? 0.004 : 0, at);
+    double cn = opt_num(e, o, "clipnorm", 0, at), cv = opt_num(e, o, "clipvalue", 0, at);
+    double gcn = opt_num(e, o, "global_clipnorm", 0, at);
+    if (cn && gcn) {
+        error_at(e->c, at, "Cannot set both `clipnorm` and `global_clipnorm` in the optimizer");
+        e->ok = false;
+    }
+    return arena_printf(a,
+                        "{.kind = %s, .learning_rate = %s, .momentum = %s, .nesterov = %d,\n"
+                        "     .beta_1 = %s, .beta_2 = %s, .epsilon = %s, .amsgrad = %d, .rho = %s, "
+                        ".centered = %d,\n     .initial_accumulator_value = %s, .weight_decay = "
+                        "%s, .clipnorm = %s, .clipvalue = %s,\n     .global_clipnorm = %s}",
+                        known[k].kind, fstr(a, lr), fstr(a, mom), obj_flag(o, "nesterov"),
+                        fstr(a, b1), fstr(a, b2), fstr(a, eps), obj_flag(o, "amsgrad"),
+                        fstr(a, rho), obj_flag(o, "centered"), fstr(a, acc), fstr(a, wd),
+                        fstr(a, cn), fstr(a, cv), fstr(a, gcn));
+}
+
+// A loss given by string or keras.losses object; false (reported) if unknown.
+static bool loss_parse(Emit *e, Value *v, LossCfg *out, Span at) {
+    memset(out, 0, sizeof *out);
+    out->weight = 1;
+    out->delta = 1;
+    const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
+    const char *n = v->kind == V_STR ? v->u.str.s : o ? o->cls : NULL;
+    if (!n) {
+        error_at(e->c, at, "cannot train without a loss: give compile() a loss");
+        e->ok = false;
+        return false;
+    }
+    static const struct {
+        const char *name, *kind;
+    } known[] = {{"categorical_crossentropy", "KDL_LOSS_CCE"},
+                 {"CategoricalCrossentropy", "KDL_LOSS_CCE"},
+                 {"sparse_categorical_crossentropy", "KDL_LOSS_SCCE"},
+                 {"SparseCategoricalCrossentropy", "KDL_LOSS_SCCE"},
+                 {"binary_crossentropy", "KDL_LOSS_BCE"}, {"BinaryCrossentropy", "KDL_LOSS_BCE"},
+                 {"bce", "KDL_LOSS_BCE"}, {"BCE", "KDL_LOSS_BCE"},
+                 {"mean_squared_error", "KDL_LOSS_MSE"}, {"MeanSquaredError", "KDL_LOSS_MSE"},
+                 {"mse", "KDL_LOSS_MSE"}, {"MSE", "KDL_LOSS_MSE"},
+                 {"mean_absolute_error", "KDL_LOSS_MAE"}, {"MeanAbsoluteError", "KDL_LOSS_MAE"},
+                 {"mae", "KDL_LOSS_MAE"}, {"MAE", "KDL_LOSS_MAE"},
+                 {"huber", "KDL_LOSS_HUBER"}, {"Huber", "KDL_LOSS_HUBER"}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(n, known[i].name))
+            out->kind = known[i].kind;
+    if (!out->kind) {
+        error_at(e->c, at, "loss '%s' is not supported by the training code generator", n);
+        e->ok = false;
+        return false;
+    }
+    out->sparse = !strcmp(out->kind, "KDL_LOSS_SCCE");
+    if (o) {
+        out->from_logits = obj_flag(o, "from_logits");
+        out->label_smoothing = obj_arg(o, "label_smoothing", 0);
+        out->delta = obj_arg(o, "delta", 1);
+        const char *red = obj_str(o, "reduction", "sum_over_batch_size");
+        out->sum = !strcmp(red, "sum");
+        if (strcmp(red, "sum") && strcmp(red, "sum_over_batch_size") && strcmp(red, "mean")) {
+            error_at(e->c, at, "loss reduction '%s' is not supported for training (use "
+                     "\"sum_over_batch_size\" or \"sum\")", red);
+            e->ok = false;
+        }
+        if (obj_arg(o, "axis", -1) != -1) {
+            error_at(e->c, at, "a loss over an axis other than the last is not supported");
+            e->ok = false;
+        }
+        for (int i = 0; i < o->sig->nparams; i++)
+            if (!strcmp(o->sig->params[i].name, "ignore_class") && o->args[i]->kind != V_NONE) {
+                error_at(e->c, at, "ignore_class is not supported by the training code "
+                         "generator yet");
+                e->ok = false;
+            }
+    }
+    return true;
+}
+
+// Output names, as Keras matches dict keys: the layers producing the outputs.
+static const char *output_name(IrModel *m, int i) {
+    Graph *g = m->model->model->graph;
+    return i < g->noutputs ? g->outputs[i]->node->layer->name : "";
+}
+
+// Item i of a per-output argument: a single value (every output), a
+// list/tuple (by position) or a dict (by output name).
+static Value *per_output(IrModel *m, Value *v, int i, int n) {
+    if (v->kind == V_LIST || v->kind == V_TUPLE)
+        return list_len(v) == n ? list_get(v, i) : NULL;
+    if (v->kind == V_DICT) {
+        Value *r = dict_get_str(v->u.dict, output_name(m, i));
+        return r ? r : v_none();
+    }
+    return v;
+}
+
+static void metric_add(Emit *e, TrainCfg *cfg, IrModel *m, Value *v, int out, Span at) {
+    Arena *a = e->c->arena;
+    MetricCfg *mc = arena_alloc(a, sizeof *mc);
+    mc->output = out;
+    const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
+    const char *n = v->kind == V_STR ? v->u.str.s : o ? o->cls : "?";
+    const char *name = v->kind == V_STR ? n : obj_str(o, "name", snake_case(a, n));
+    LossCfg *lc = &cfg->loss[out];
+    const Shape *os = &m->outputs[out]->shape;
+    int64_t last = os->d[os->rank - 1];
+    if (!strcmp(n, "accuracy") || !strcmp(n, "acc")) {
+        // Keras's get_metric rule, from the shapes of y_true and y_pred.
+        mc->kind = last == 1 ? "KDL_METRIC_BINARY_ACCURACY"
+                   : lc->sparse ? "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY"
+                                : "KDL_METRIC_CATEGORICAL_ACCURACY";
+    } else if (!strcmp(n, "binary_accuracy") || !strcmp(n, "BinaryAccuracy")) {
+        mc->kind = "KDL_METRIC_BINARY_ACCURACY";
+        if (o && obj_arg(o, "threshold", 0.5) != 0.5) {
+            error_at(e->c, at, "BinaryAccuracy with a threshold other than 0.5 is not supported");
+            e->ok = false;
+        }
+    } else if (!strcmp(n, "categorical_accuracy") || !strcmp(n, "CategoricalAccuracy")) {
+        mc->kind = "KDL_METRIC_CATEGORICAL_ACCURACY";
+    } else if (!strcmp(n, "sparse_categorical_accuracy") ||
+               !strcmp(n, "SparseCategoricalAccuracy")) {
+        mc->kind = "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY";
+    } else if (!strcmp(n, "mse") || !strcmp(n, "mean_squared_error") ||
+               (o && !strcmp(n, "MeanSquaredError") && !strcmp(o->module, "metrics"))) {
+        mc->kind = "KDL_METRIC_MSE";
+    } else if (!strcmp(n, "mae") || !strcmp(n, "mean_absolute_error") ||
+               (o && !strcmp(n, "MeanAbsoluteError") && !strcmp(o->module, "metrics"))) {
+        mc->kind = "KDL_METRIC_MAE";
+    } else if (loss_parse(e, v, &mc->loss, at)) {
+        mc->kind = NULL;    // a loss used as a metric: its mean
+    } else {
+        return;
+    }
+    if (mc->kind && strstr(mc->kind, "SPARSE") && !lc->sparse) {
+        error_at(e->c, at, "metric '%s' needs integer labels, but the loss of output %d is not "
+                 "sparse categorical crossentropy", name, out);
+        e->ok = false;
+    }
+    if ((mc->kind && !strstr(mc->kind, "SPARSE") && lc->sparse) ||
+        (!mc->kind && mc->loss.sparse != lc->sparse)) {
+        error_at(e->c, at, "metric '%s' compares outputs with one-hot targets, but the loss of "
+                 "output %d takes integer labels", name, out);
+        e->ok = false;
+    }
+    if (m->noutputs > 1)
+        name = arena_printf(a, "%s_%s", output_name(m, out), name);
+    mc->name = name;
+    vec_push(a, &cfg->metrics, mc);
+}
+
+// The op producing output buffer b in the training lowering, if it is a
+// single-output op whose output feeds nothing else.
+static IrOp *sole_producer(IrModel *t, IrBuf *b) {
+    IrOp *p = NULL;
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        for (int k = 0; k < op->nin; k++)
+            if (op->in[k] == b)
+                return NULL;
+        if (op->nout == 1 && op->out[0] == b)
+            p = op;
+    }
+    return p;
+}
+
+// The activation the op producing output i ends in (softmax, sigmoid, ...).
+static ActKind output_act(Emit *e, IrModel *t, int i) {
+    IrOp *p = sole_producer(t, t->outputs[i]);
+    if (!p)
+        return ACT_LINEAR;
+    const char *k = p->layer->class_name;
+    if (!strcmp(k, "Activation") || !strcmp(k, "Softmax")) {
+        ActKind act;
+        double alpha;
+        bool ok = e->ok;
+        if (!layer_activation(e, p, &act, &alpha)) {
+            e->ok = ok;     // reported again (once) when its code is emitted
+            return ACT_LINEAR;
+        }
+        return act;
+    }
+    if (!strcmp(k, "Dense") || !strncmp(k, "Conv", 4) || !strcmp(k, "DepthwiseConv2D") ||
+        !strcmp(k, "SeparableConv2D"))
+        return p->act;
+    return ACT_LINEAR;
+}
+
+static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
+    Arena *a = e->c->arena;
+    CompileCfg *cc = t->model->model->compile;
+    Span at = cc ? cc->span : t->model->span;
+    Value *none = v_none();
+    cfg->optimizer = optimizer_init(e, cc ? cc->optimizer : none, at);
+    cfg->loss = arena_alloc(a, sizeof(LossCfg) * (size_t)(t->noutputs + 1));
+    Value *loss = cc ? cc->loss : none;
+    for (int i = 0; i < t->noutputs; i++) {
+        Value *v = per_output(t, loss, i, t->noutputs);
+        if (!v) {
+            error_at(e->c, at, "compile(loss=...) has %d entries but the model has %d outputs",
+                     list_len(loss), t->noutputs);
+            e->ok = false;
+            return false;
+        }
+        if (!loss_parse(e, v, &cfg->loss[i], at))
+            return false;
+        LossCfg *lc = &cfg->loss[i];
+        Value *w = cc && cc->loss_weights ? per_output(t, cc->loss_weights, i, t->noutputs) : NULL;
+        if (w && is_number(w))
+            lc->weight = num_val(w);
+        ActKind act = output_act(e, t, i);
+        bool ce = !strcmp(lc->kind, "KDL_LOSS_CCE") || lc->sparse;
+        if (!lc->from_logits && ((ce && act == ACT_SOFTMAX) ||
+                                 (!strcmp(lc->kind, "KDL_LOSS_BCE") && act == ACT_SIGMOID))) {
+            lc->fused = true;
+            lc->fused_act = act;
+        }
+    }
+    Value *mv = cc && cc->metrics ? cc->metrics : none;
+    for (int i = 0; i < t->noutputs; i++) {
+        Value *v = mv->kind == V_DICT ? per_output(t, mv, i, t->noutputs) : mv;
+        if (mv->kind == V_LIST && t->noutputs > 1 && list_len(mv) == t->noutputs) {
+            bool nested = false;
+            for (int k = 0; k < list_len(mv); k++)
+                nested |= list_get(mv, k)->kind == V_LIST || list_get(mv, k)->kind == V_TUPLE;
+            if (nested)
+                v = list_get(mv, i);
+        }
+        if (v->kind == V_NONE)
+            continue;
+        if (v->kind == V_LIST || v->kind == V_TUPLE) {
+            for (int k = 0; k < list_len(v); k++)
+                metric_add(e, cfg, t, list_get(v, k), i, at);
+        } else {
+            metric_add(e, cfg, t, v, i, at);
+        }
+    }
+    if (cfg->metrics.len > MAX_METRICS) {
+        error_at(e->c, at, "at most %d metrics are supported", MAX_METRICS);
+        e->ok = false;
+    }
+    return e->ok;
+}
+
+// ---- buffers and weights of the training step ----------------------------------------------
+
+// The gradient buffer of b (through aliases), or NULL.
+static const char *gref(Emit *e, IrBuf *b) {
+    IrBuf *r = broot(b);
+    return r->grad ? bref(e, r->grad) : "NULL";
+}
+
+// The gradient field of a weight, or NULL when it is absent or frozen.
+static const char *gw(Emit *e, const Layer *l, const char *name) {
+    Weight *w = find_weight(l, name);
+    if (!w || !weight_is_trainable(w))
+        return "NULL";
+    return arena_printf(e->c->arena, "g->%s", wfield(e, l, name) + 3);
+}
+
+static const char *count_expr(Emit *e, const IrBuf *b) {
+    return arena_printf(e->c->arena, "(size_t)batch * %lldu", (long long)b->size);
+}
+
+// Trainable weights of the ops of t, each once, in op order.
+static void trainable_weights(IrModel *t, Vec *ls, Vec *ws, Arena *a) {
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        for (int k = 0; k < op->layer->nweights; k++) {
+            Weight *w = op->layer->weights[k];
+            bool seen = false;
+            for (int j = 0; j < ws->len; j++)
+                seen |= ws->data[j] == w;
+            if (!seen && weight_is_trainable(w)) {
+                vec_push(a, ls, op->layer);
+                vec_push(a, ws, w);
+            }
+        }
+    }
+}
+
+static int bstep(IrModel *t, int i) {
+    return t->ops.len + t->ops.len - i;
+}
+
+// ---- forward in training mode ------------------------------------------------------------
+
+static RnnKind rnn_kind(const Layer *l) {
+    return (RnnKind)l->iv[RN_KIND];
+}
+
+static const char *rnn_kind_enum(const Layer *l) {
+    static const char *const k[] = {"KDL_RNN_SIMPLE", "KDL_RNN_LSTM", "KDL_RNN_GRU"};
+    return k[rnn_kind(l)];
+}
+
+static void rnn_shape(Emit *e, IrOp *op, const char *n) {
+    const Layer *l = op->layer;
+    const Shape *is = &op->in[0]->shape;
+    OUT(e, "        kdl_RnnShape s = {.n = %s, .t = %lld, .in_dim = %lld, .units = %lld, "
+           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
+        n, (long long)is->d[1], (long long)is->d[2], (long long)l->iv[RN_UNITS],
+        (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
+}
+
+static void op_comment(Emit *e, IrOp *op, const char *what) {
+    OUT(e, "    /* %s: %s (%s), %s:%d */\n", what, op->layer->name, op->layer->class_name, e->file,
+        node_line(op->node));
+}
+
+static void emit_train_forward(Emit *e, IrOp *op) {
+    Arena *a = e->c->arena;
+    Layer *l = op->layer;
+    const char *k = l->class_name;
+    const Shape *is = &op->in[0]->shape;
+    if (!strcmp(k, "Dropout")) {
+        op_comment(e, op, "forward, training");
+        OUT(e, "    kdl_dropout_forward(%s, %s, %s, %s, %s, &t->rng);\n", bref(e, op->out[0]),
+            bref(e, op->mask), bref(e, op->in[0]), count_expr(e, op->in[0]), fstr(a, l->fv[0]));
+    } else if (!strcmp(k, "BatchNormalization") && op->training) {
+        op_comment(e, op, "forward, training (batch statistics)");
+        if (l->iv[BN_NAXIS] != is->rank - 1) {
+            unsupported(e, op, "BatchNormalization over an axis other than the last");
+            return;
+        }
+        int64_t ch = is->d[is->rank - 1];
+        OUT(e, "    kdl_batchnorm_train_forward(%s, state + %lld, state + %lld, %s, %s, %s, %s, "
+               "%s, %s, %s, %s, %lld);\n",
+            bref(e, op->out[0]), (long long)op->state_off, (long long)(op->state_off + ch),
+            bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"),
+            wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(a, l->fv[0]),
+            fstr(a, l->fv[1]), rows_expr(e, is), (long long)ch);
+    } else if (!strcmp(k, "RandomCrop") && op->training) {
+        op_comment(e, op, "forward, training (a random window per batch)");
+        const Shape *os = &op->out[0]->shape;
+        OUT(e, "    t->crop[%d][0] = (int)(kdl_rng_next(&t->rng) %% %lldu);\n", op->slot,
+            (long long)(is->d[1] - os->d[1] + 1));
+        OUT(e, "    t->crop[%d][1] = (int)(kdl_rng_next(&t->rng) %% %lldu);\n", op->slot,
+            (long long)(is->d[2] - os->d[2] + 1));
+        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, t->crop[%d][0], "
+               "t->crop[%d][1]);\n",
+            bref(e, op->out[0]), bref(e, op->in[0]), (long long)is->d[1], (long long)is->d[2],
+            (long long)is->d[3], (long long)os->d[1], (long long)os->d[2], op->slot, op->slot);
+    } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+        op_comment(e, op, "forward, training (states saved for backprop through time)");
+        OUT(e, "    {\n");
+        rnn_shape(e, op, "batch");
+        OUT(e, "        kdl_rnn_train_forward(%s, %s, %s, %s, t->rnn_saved[%d], %s, %s, %s, %s, "
+               "&s, %s, %s);\n    }\n",
+            rnn_kind_enum(l), bref(e, op->out[0]), op->nout > 1 ? bref(e, op->out[1]) : "NULL",
+            op->nout > 2 ? bref(e, op->out[2]) : "NULL", op->slot, bref(e, op->in[0]),
+            wref(e, l, "kernel"), wref(e, l, "recurrent_kernel"), wref(e, l, "bias"),
+            act_enum(a, l->act),
+            act_enum(a, rnn_kind(l) == RNN_SIMPLE ? ACT_SIGMOID : (ActKind)l->iv[RN_REC_ACT]));
+    } else if (op->pre) {
+        // The activation's derivative needs its input: keep it.
+        IrBuf *out = op->out[0];
+        ActKind act = op->act;
+        op->out[0] = op->pre;
+        op->act = ACT_LINEAR;
+        emit_op(e, op);
+        op->out[0] = out;
+        op->act = act;
+        const Shape *os = &out->shape;
+        OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s); /* %s's activation */\n",
+            bref(e, out), bref(e, op->pre), rows_expr(e, os), (long long)os->d[os->rank - 1],
+            act_enum(a, act), fstr(a, op_alpha(op)), l->name);
+    } else {
+        emit_op(e, op);
+    }
+}
+
+// ---- backward ---------------------------------------------------------------------------
+
+static void emit_conv_backward(Emit *e, IrOp *op, const char *act, const char *alpha,
+                               const char *dy) {
+    Layer *l = op->layer;
+    int r = (int)l->iv[CV_RANK];
+    int64_t kh = r == 2 ? l->iv[CV_K] : 1, kw = l->iv[CV_K + r - 1];
+    int64_t sh = r == 2 ? l->iv[CV_S] : 1, sw = l->iv[CV_S + r - 1];
+    int64_t dh = r == 2 ? l->iv[CV_D] : 1, dw = l->iv[CV_D + r - 1];
+    const char *x = bref(e, op->in[0]), *y = bref(e, op->out[0]), *dx = gref(e, op->in[0]);
+    OUT(e, "    {\n");
+    switch ((ConvKind)l->iv[CV_KIND]) {
+    case CV_CONV:
+        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], l->iv[CV_GROUPS], 1);
+        OUT(e, "        kdl_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, scratch);\n",
+            dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
+        break;
+    case CV_DEPTHWISE:
+        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
+        OUT(e, "        kdl_depthwise_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, "
+               "scratch);\n",
+            dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
+        break;
+    case CV_SEPARABLE: {
+        const char *tmp = bref(e, op->tmp), *dtmp = bref(e, op->tmp->grad);
+        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
+        OUT(e, "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
+               ".ow = s.ow, .f = %lld,\n                           .kh = 1, .kw = 1, .sh = 1, "
+               ".sw = 1, .dh = 1, .dw = 1, .groups = 1, .depth_multiplier = 1};\n",
+            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
+        OUT(e, "        memset(%s, 0, sizeof(float) * %s);\n", dtmp, count_expr(e, op->tmp));
+        OUT(e, "        kdl_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &p, %s, %s, scratch);\n",
+            dtmp, gw(e, l, "pointwise_kernel"), gw(e, l, "bias"), dy, tmp,
+            wref(e, l, "pointwise_kernel"), y, act, alpha);
+        OUT(e, "        kdl_depthwise_conv2d_backward(%s, %s, NULL, %s, %s, %s, %s, &s, "
+               "KDL_ACT_LINEAR, 0.0f, scratch);\n",
+            dx, gw(e, l, "depthwise_kernel"), dtmp, x, wref(e, l, "depthwise_kernel"), tmp);
+        break;
+    }
+    case CV_TRANSPOSE: {
+        const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+        int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r], c = is->d[is->rank - 1];
+        int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r], f = os->d[os->rank - 1];
+        int64_t pt = 0, pl = 0;
+        if (l->iv[CV_PAD] == PAD_SAME) {
+            int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh,
+                    tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
+            pt = th > 0 ? th / 2 : 0;
+            pl = tw > 0 ? tw / 2 : 0;
+        }
+        OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = "
+               "%lld, .ow = %lld, .f = %lld,\n                           .kh = %lld, .kw = %lld, "
+               ".sh = %lld, .sw = %lld, .dh = %lld, .dw = %lld,\n                           "
+               ".pad_top = %lld, .pad_left = %lld, .groups = 1, .depth_multiplier = 1};\n",
+            (long long)h, (long long)w, (long long)c, (long long)oh, (long long)ow, (long long)f,
+            (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh,
+            (long long)dw, (long long)pt, (long long)pl);
+        OUT(e, "        kdl_conv2d_transpose_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, "
+               "scratch);\n",
+            dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
+        break;
+    }
+    }
+    OUT(e, "    }\n");
+}
+
+static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
+    Arena *a = e->c->arena;
+    int kind = (int)op->layer->iv[0];
+    const Shape *os = &op->out[0]->shape;
+    int rank = os->rank;
+    for (int i = 0; i < op->nin; i++)
+        if (op->in[i]->shape.rank > rank)
+            rank = op->in[i]->shape.rank;
+    OUT(e, "    {\n        const int so[] = %s;\n", shape_lit(e, os, rank));
+    for (int i = 0; i < op->nin; i++) {
+        const char *dx = gref(e, op->in[i]);
+        if (!strcmp(dx, "NULL"))
+            continue;
+        OUT(e, "        {\n            const int sx[] = %s;\n",
+            shape_lit(e, &op->in[i]->shape, rank));
+        const char *other = "NULL", *so = "NULL";
+        double scale = kind == MG_AVG ? 1.0 / op->nin : (kind == MG_SUB && i == 1) ? -1.0 : 1.0;
+        if (kind == MG_MUL) {
+            // The product of the other inputs, broadcast to the output's shape.
+            int first = 1;
+            for (int j = 0; j < op->nin; j++) {
+                if (j == i)
+                    continue;
+                OUT(e, "            const int sj%d[] = %s;\n", j,
+                    shape_lit(e, &op->in[j]->shape, rank));
+                if (first) {
+                    OUT(e, "            kdl_merge_forward(scratch, %s, sj%d, %s, sj%d, %d, "
+                           "KDL_MERGE_MUL);\n", bref(e, op->in[j]), j, bref(e, op->in[j]), j,
+                        rank);
+                    // x * x is not what we want: start from x * 1 instead.
+                    OUT(e, "            memcpy(scratch, %s, sizeof(float) * %s);\n",
+                        bref(e, op->in[j]), count_expr(e, op->in[j]));
+                    OUT(e, "            int sp[%d];\n            memcpy(sp, sj%d, sizeof sp);\n",
+                        rank, j);
+                    first = 0;
+                } else {
+                    OUT(e, "            kdl_merge_forward(scratch, scratch, sp, %s, sj%d, %d, "
+                           "KDL_MERGE_MUL);\n", bref(e, op->in[j]), j, rank);
+                    OUT(e, "            for (int d = 0; d < %d; d++)\n                sp[d] = "
+                           "sp[d] > sj%d[d] ? sp[d] : sj%d[d];\n", rank, j, j);
+                }
+            }
+            other = "scratch";
+            so = "sp";
+        }
+        OUT(e, "            kdl_merge_backward(%s, sx, %s, so, %s, %s, %d, %s);\n        }\n", dx,
+            dy, other, so, rank, fstr(a, scale));
+    }
+    OUT(e, "    }\n");
+}
+
+static void emit_train_backward(Emit *e, IrOp *op) {
+    Arena *a = e->c->arena;
+    Layer *l = op->layer;
+    const char *k = l->class_name;
+    const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+    const char *x = bref(e, op->in[0]), *y = bref(e, op->out[0]);
+    const char *dx = gref(e, op->in[0]), *dy = gref(e, op->out[0]);
+    op_comment(e, op, "backward");
+    ActKind act = op->loss_fused ? ACT_LINEAR : op->act;
+    double alpha = op_alpha(op);
+    if (op->pre && !op->loss_fused) {
+        // out = act(pre): the activation's gradient first, into pre's gradient.
+        const char *dpre = bref(e, op->pre->grad);
+        OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", dpre, count_expr(e, op->pre));
+        OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %lld, %s, %s);\n", dpre, dy,
+            bref(e, op->pre), y, rows_expr(e, os), (long long)os->d[os->rank - 1],
+            act_enum(a, op->act), fstr(a, alpha));
+        dy = dpre;
+        act = ACT_LINEAR;
+    }
+    const char *acts = act_enum(a, act), *alphas = fstr(a, alpha);
+    if (!strcmp(k, "Dense")) {
+        OUT(e, "    kdl_dense_backward(%s, %s, %s, %s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s, "
+               "scratch);\n",
+            dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y,
+            rows_expr(e, is), (long long)is->d[is->rank - 1], (long long)l->iv[DN_UNITS], acts,
+            alphas);
+    } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
+               !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose")) {
+        emit_conv_backward(e, op, acts, alphas, dy);
+    } else if (!strcmp(dx, "NULL") && !l->nweights) {
+        OUT(e, "    /* (nothing upstream needs this gradient) */\n");
+    } else if (!strcmp(k, "MaxPooling1D") || !strcmp(k, "MaxPooling2D") ||
+               !strcmp(k, "AveragePooling1D") || !strcmp(k, "AveragePooling2D")) {
+        int r = (int)l->iv[PL_RANK];
+        int64_t kh = r == 2 ? l->iv[PL_K] : 1, kw = l->iv[PL_K + r - 1];
+        int64_t sh = r == 2 ? l->iv[PL_S] : 1, sw = l->iv[PL_S + r - 1];
+        OUT(e, "    {\n");
+        conv_shape(e, op, kh, kw, sh, sw, 1, 1, (int)l->iv[PL_PAD], 1, 1);
+        OUT(e, "        kdl_pool2d_backward(%s, %s, %s, %s, &s, %s);\n    }\n", dx, dy, x, y,
+            l->iv[PL_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+    } else if (!strncmp(k, "Global", 6)) {
+        int64_t c = is->d[is->rank - 1], spatial = shape_numel(is, 1) / (c ? c : 1);
+        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %lld, %lld, %s);\n", dx, dy, x,
+            y, (long long)spatial, (long long)c, l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+    } else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
+               !strcmp(k, "Softmax")) {
+        ActKind la;
+        double lalpha;
+        if (op->loss_fused) {
+            OUT(e, "    kdl_axpy(%s, %s, %s, 1.0f); /* the loss gave the gradient of the logits "
+                   "*/\n", dx, dy, count_expr(e, op->in[0]));
+        } else if (layer_activation(e, op, &la, &lalpha)) {
+            OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %lld, %s, %s);\n", dx, dy, x, y,
+                rows_expr(e, os), (long long)os->d[os->rank - 1], act_enum(a, la),
+                fstr(a, lalpha));
+        }
+    } else if (!strcmp(k, "Dropout")) {
+        OUT(e, "    kdl_mul_accumulate(%s, %s, %s, %s);\n", dx, dy, bref(e, op->mask),
+            count_expr(e, op->in[0]));
+    } else if (!strcmp(k, "BatchNormalization")) {
+        int64_t ch = is->d[is->rank - 1];
+        if (op->training)
+            OUT(e, "    kdl_batchnorm_backward(%s, %s, %s, %s, %s, %s, state + %lld, state + %lld, "
+                   "%s, %lld);\n",
+                dx, gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"),
+                (long long)op->state_off, (long long)(op->state_off + ch), rows_expr(e, is),
+                (long long)ch);
+        else
+            OUT(e, "    kdl_batchnorm_infer_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                   "%lld);\n",
+                dx, gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"),
+                wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(a, l->fv[1]),
+                rows_expr(e, is), (long long)ch);
+    } else if (!strcmp(k, "LayerNormalization")) {
+        OUT(e, "    kdl_layernorm_backward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", dx,
+            gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"), fstr(a, l->fv[0]),
+            rows_expr(e, is), (long long)is->d[is->rank - 1]);
+    } else if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
+               !strcmp(k, "Average")) {
+        emit_merge_backward(e, op, dy);
+    } else if (!strcmp(k, "Concatenate")) {
+        int axis = (int)l->iv[1];
+        int64_t outer = 1, inner = 1;
+        for (int i = 1; i < axis; i++)
+            outer *= os->d[i];
+        for (int i = axis + 1; i < os->rank; i++)
+            inner *= os->d[i];
+        OUT(e, "    {\n        float *const dxs[] = {");
+        for (int i = 0; i < op->nin; i++)
+            OUT(e, "%s%s", i ? ", " : "", gref(e, op->in[i]));
+        OUT(e, "};\n        const int lens[] = {");
+        for (int i = 0; i < op->nin; i++)
+            OUT(e, "%s%lld", i ? ", " : "", (long long)op->in[i]->shape.d[axis]);
+        OUT(e, "};\n        kdl_concat_backward(dxs, %s, lens, %d, (size_t)batch * %lldu, "
+               "%lldu);\n    }\n", dy, op->nin, (long long)outer, (long long)inner);
+    } else if (!strcmp(k, "Embedding")) {
+        OUT(e, "    kdl_embedding_backward(%s, %s, (const int32_t *)(const void *)%s, %s, %lld);\n",
+            gw(e, l, "embeddings"), dy, x, count_expr(e, op->in[0]), (long long)l->iv[EM_OUT]);
+    } else if (!strcmp(k, "RepeatVector")) {
+        OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %lld);\n", dx, dy,
+            (long long)os->d[1], (long long)is->d[1]);
+    } else if (!strcmp(k, "Rescaling")) {
+        OUT(e, "    kdl_axpy(%s, %s, %s, %s);\n", dx, dy, count_expr(e, op->in[0]),
+            fstr(a, l->fv[0]));
+    } else if (!strcmp(k, "ZeroPadding2D")) {
+        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %lld, "
+               "%lld);\n", dx, dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+            (long long)l->iv[ZP_T], (long long)l->iv[ZP_B], (long long)l->iv[ZP_L],
+            (long long)l->iv[ZP_R]);
+    } else if (!strcmp(k, "UpSampling2D")) {
+        OUT(e, "    kdl_upsample2d_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", dx,
+            dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+            (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
+    } else if (!strcmp(k, "RandomCrop")) {
+        const char *top = op->training ? arena_printf(a, "t->crop[%d][0]", op->slot)
+                                       : arena_printf(a, "%lld", (long long)(is->d[1] - os->d[1]) / 2);
+        const char *left = op->training ? arena_printf(a, "t->crop[%d][1]", op->slot)
+                                        : arena_printf(a, "%lld", (long long)(is->d[2] - os->d[2]) / 2);
+        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %s, %s);\n",
+            dx, dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+            (long long)os->d[1], (long long)os->d[2], top, left);
+    } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+        OUT(e, "    {\n");
+        rnn_shape(e, op, "batch");
+        OUT(e, "        kdl_rnn_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+               "t->rnn_saved[%d], &s, %s, %s, scratch);\n    }\n",
+            rnn_kind_enum(l), dx, gw(e, l, "kernel"), gw(e, l, "recurrent_kernel"),
+            gw(e, l, "bias"), dy, op->nout > 1 ? gref(e, op->out[1]) : "NULL",
+            op->nout > 2 ? gref(e, op->out[2]) : "NULL", x, wref(e, l, "kernel"),
+            wref(e, l, "recurrent_kernel"), wref(e, l, "bias"), op->slot, act_enum(a, l->act),
+            act_enum(a, rnn_kind(l) == RNN_SIMPLE ? ACT_SIGMOID : (ActKind)l->iv[RN_REC_ACT]));
+    } else {
+        unsupported(e, op, "training through this layer");
+    }
+}
+
+// Scratch floats the training step needs at max_batch: the largest of any
+// forward or backward kernel's needs (computed by the runtime's *_scratch).
+static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
+    OUT(e, "static size_t %s_train_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n", P);
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        if (op->dead)
+            continue;
+        Layer *l = op->layer;
+        const char *k = l->class_name;
+        const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+        if (!strcmp(k, "Dense")) {
+            OUT(e, "    k = (size_t)max_batch * %lldu; /* %s */\n    n = k > n ? k : n;\n",
+                (long long)op->out[0]->size, l->name);
+        } else if (!strcmp(k, "Multiply") && op->nin > 1) {
+            OUT(e, "    k = (size_t)max_batch * %lldu; /* %s */\n    n = k > n ? k : n;\n",
+                (long long)op->out[0]->size, l->name);
+        } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
+                   !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
+                   !strcmp(k, "Conv2DTranspose")) {
+            // The shape literal is emitted with `batch`: bind it.
+            int r = (int)l->iv[CV_RANK];
+            OUT(e, "    { /* %s */\n        int batch = max_batch;\n", l->name);
+            ConvKind ck = (ConvKind)l->iv[CV_KIND];
+            if (ck == CV_TRANSPOSE) {
+                int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r];
+                int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r];
+                OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, "
+                       ".oh = %lld, .ow = %lld, .f = %lld, .kh = %lld, .kw = %lld, .sh = %lld, "
+                       ".sw = %lld, .dh = %lld, .dw = %lld, .groups = 1, .depth_multiplier = "
+                       "1};\n",
+                    (long long)h, (long long)w, (long long)is->d[is->rank - 1], (long long)oh,
+                    (long long)ow, (long long)os->d[os->rank - 1],
+                    (long long)(r == 2 ? l->iv[CV_K] : 1), (long long)l->iv[CV_K + r - 1],
+                    (long long)(r == 2 ? l->iv[CV_S] : 1), (long long)l->iv[CV_S + r - 1],
+                    (long long)(r == 2 ? l->iv[CV_D] : 1), (long long)l->iv[CV_D + r - 1]);
+                OUT(e, "        k = kdl_conv2d_transpose_backward_scratch(&s);\n");
+            } else {
+                conv_shape(e, op, r == 2 ? l->iv[CV_K] : 1, l->iv[CV_K + r - 1],
+                           r == 2 ? l->iv[CV_S] : 1, l->iv[CV_S + r - 1], r == 2 ? l->iv[CV_D] : 1,
+                           l->iv[CV_D + r - 1], (int)l->iv[CV_PAD],
+                           ck == CV_CONV ? l->iv[CV_GROUPS] : 1, ck == CV_CONV ? 1 : l->iv[CV_DM]);
+                if (ck == CV_CONV) {
+                    OUT(e, "        k = kdl_conv2d_scratch(&s);\n        n = k > n ? k : n;\n");
+                    OUT(e, "        k = kdl_conv2d_backward_scratch(&s);\n");
+                } else {
+                    OUT(e, "        k = kdl_depthwise_conv2d_backward_scratch(&s);\n");
+                }
+                if (ck == CV_SEPARABLE) {
+                    OUT(e, "        n = k > n ? k : n;\n");
+                    OUT(e, "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, "
+                           ".oh = s.oh, .ow = s.ow, .f = %lld, .kh = 1, .kw = 1, .sh = 1, .sw = 1, "
+                           ".dh = 1, .dw = 1, .groups = 1, .depth_multiplier = 1};\n",
+                        (long long)os->d[os->rank - 1]);
+                    OUT(e, "        k = kdl_conv2d_scratch(&p);\n        n = k > n ? k : n;\n");
+                    OUT(e, "        k = kdl_conv2d_backward_scratch(&p);\n");
+                }
+            }
+            OUT(e, "        n = k > n ? k : n;\n    }\n");
+        } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+            OUT(e, "    { /* %s */\n", l->name);
+            rnn_shape(e, op, "max_batch");
+            OUT(e, "        k = kdl_rnn_backward_scratch(%s, &s);\n        n = k > n ? k : n;\n"
+                   "        k = kdl_rnn_scratch(&s);\n        n = k > n ? k : n;\n    }\n",
+                rnn_kind_enum(l));
+        }
+    }
+    int64_t outmax = 0;
+    for (int i = 0; i < t->noutputs; i++)
+        if (t->outputs[i]->size > outmax)
+            outmax = t->outputs[i]->size;
+    OUT(e, "    k = (size_t)max_batch * %lldu; /* a loss gradient added to another */\n"
+           "    n = k > n ? k : n;\n    return n;\n}\n\n", (long long)outmax);
+}
+
+// ---- the whole training interface of one model --------------------------------------------
+
+static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
+    Arena *a = e->c->arena;
+    OUT(e, "    /* the loss%s */\n    double loss = 0.0;\n", t->noutputs > 1 ? "es (summed "
+                                                                           "with their weights)"
+                                                                         : "");
+    OUT(e, "    kdl_Status st;\n");
+    for (int i = 0; i < t->noutputs; i++) {
+        LossCfg *lc = &cfg->loss[i];
+        IrBuf *o = t->outputs[i];
+        const Shape *s = &o->shape;
+        int64_t dim = s->d[s->rank - 1], rows = dim ? o->size / dim : 0;
+        const char *grad = "NULL";
+        bool again = false;
+        if (backward && broot(o)->grad) {
+            grad = gref(e, o);
+            for (int k = 0; k < i; k++)
+                again |= broot(t->outputs[k]) == broot(o);
+        }
+        OUT(e, "    {\n        static const kdl_Loss L = {%s, %d, %s, %s, %s, %s};\n", lc->kind,
+            lc->from_logits, fstr(a, lc->label_smoothing), fstr(a, lc->delta),
+            lc->sum ? "KDL_REDUCE_SUM" : "KDL_REDUCE_MEAN",
+            lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
+        OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], (int)((size_t)batch "
+               "* %lldu), %lld, %s);\n",
+            again ? "scratch" : grad, bref(e, o), i, (long long)rows, (long long)dim,
+            fstr(a, lc->weight));
+        OUT(e, "        if (st != KDL_OK)\n            return st;\n");
+        if (again)
+            OUT(e, "        kdl_axpy(%s, scratch, %s, 1.0f);\n", grad, count_expr(e, o));
+        OUT(e, "        loss += %s * l;\n", fstr(a, lc->weight));
+        for (int k = 0; k < cfg->metrics.len; k++) {
+            MetricCfg *mc = cfg->metrics.data[k];
+            if (mc->output != i)
+                continue;
+            if (mc->kind) {
+                OUT(e, "        r->metric_sums[%d] = kdl_metric_sum(%s, %s, targets[%d], (int)((size_t)"
+                       "batch * %lldu), %lld) / %lld.0; /* %s */\n",
+                    k, mc->kind, bref(e, o), i, (long long)rows, (long long)dim, (long long)rows,
+                    mc->name);
+            } else {
+                LossCfg *ml = &mc->loss;
+                OUT(e, "        {\n            static const kdl_Loss M = {%s, %d, %s, %s, "
+                       "KDL_REDUCE_SUM, KDL_ACT_LINEAR};\n            double v;\n"
+                       "            st = kdl_loss(&M, &v, NULL, %s, targets[%d], (int)((size_t)batch * "
+                       "%lldu), %lld, 1.0f);\n            if (st != KDL_OK)\n                return "
+                       "st;\n            r->metric_sums[%d] = v / %lld.0; /* %s */\n        }\n",
+                    ml->kind, ml->from_logits, fstr(a, ml->label_smoothing), fstr(a, ml->delta),
+                    bref(e, o), i, (long long)rows, (long long)dim, k, (long long)rows, mc->name);
+            }
+        }
+        OUT(e, "    }\n");
+    }
+}
+
+void emit_train(Emit *e, IrModel *m, IrModel *t) {
+    Arena *a = e->c->arena;
+    const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
+    TrainCfg cfg = {0};
+    if (!train_config(e, t, &cfg))
+        return;
+    bool *fused = arena_alloc(a, sizeof(bool) * (size_t)(t->noutputs + 1));
+    for (int i = 0; i < t->noutputs; i++)
+        fused[i] = cfg.loss[i].fused;
+    ir_plan_train(e->c, t, fused);
+    Vec tl = {0}, tw = {0};
+    trainable_weights(t, &tl, &tw, a);
+
+    // Header: the gradients struct and the training API.
+    HDR(e, "\n/* Training %s (docs/training.md). Gradients of the trainable weights: */\n", P);
+    HDR(e, "typedef struct %s_Grads {\n", P);
+    int64_t gfloats = 0;
+    for (int i = 0; i < tw.len; i++) {
+        Weight *w = tw.data[i];
+        Layer *l = tl.data[i];
+        int64_t n = numel0(&w->shape);
+        gfloats += n;
+        HDR(e, "    float %s[%lld]; /* %s/%s */\n", wfield(e, l, w->name) + 3,
+            (long long)(n ? n : 1), l->name, w->name);
+    }
+    if (!tw.len)
+        HDR(e, "    float unused; /* nothing is trainable */\n");
+    HDR(e, "} %s_Grads;\n", P);
+    char *UP = arena_strdup(a, P);
+    for (char *p = UP; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    HDR(e, "#define %s_TRAINABLE_FLOATS %lld\n", UP, (long long)gfloats);
+    HDR(e, "#define %s_TRAIN_ARENA_FLOATS_PER_SAMPLE %lld\n", UP, (long long)t->arena_floats);
+    HDR(e, "#define %s_NUM_METRICS %d\n", UP, cfg.metrics.len);
+    HDR(e, "/* A model with training memory: gradients, optimizer slots, the training arena. */\n");
+    HDR(e, "%s *%s_create_training(int max_batch);\n", P, P);
+    HDR(e, "/* targets[i]: batch * TARGETi_SIZE floats (labels, as floats, for sparse losses). */\n");
+    for (int i = 0; i < t->noutputs; i++) {
+        IrBuf *o = t->outputs[i];
+        int64_t dim = o->shape.d[o->shape.rank - 1];
+        HDR(e, "#define %s_TARGET%d_SIZE %lld\n", UP, i,
+            (long long)(cfg.loss[i].sparse ? (dim ? o->size / dim : 0) : o->size));
+    }
+    HDR(e, "kdl_Status %s_train_on_batch(%s *m, int batch, const void *const inputs[],\n"
+           "                             const float *const targets[], kdl_StepResult *r);\n",
+        P, P);
+    HDR(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
+           "                            const float *const targets[], kdl_StepResult *r);\n",
+        P, P);
+    HDR(e, "void %s_train_model(%s *m, kdl_TrainModel *out);\n", P, P);
+    HDR(e, "/* Options with the defaults of the .kdl fit() call. */\n");
+    HDR(e, "void %s_fit_defaults(kdl_FitOptions *o);\n", P);
+    HDR(e, "kdl_Status %s_fit(%s *m, const kdl_Array *x, const kdl_Array *y, const "
+           "kdl_FitOptions *o,\n                  kdl_Logs *last, char *err, size_t errlen);\n",
+        P, P);
+    HDR(e, "kdl_Status %s_evaluate(%s *m, const kdl_Array *x, const kdl_Array *y, int batch_size,"
+           "\n                       int verbose, kdl_Logs *out, char *err, size_t errlen);\n",
+        P, P);
+
+    // Source: the training state.
+    int nout = t->noutputs;
+    OUT(e, "\n/* ---- training %s (%s:%d) ---- */\n\n", P, e->file,
+        t->model->model->compile ? src_line(t->model) : 0);
+    OUT(e, "struct %s_train {\n    %s_Grads g;\n    kdl_Optimizer opt;\n"
+           "    kdl_Param params[%d];\n    int nparams;\n    int64_t iterations;\n"
+           "    kdl_Rng rng; /* Dropout masks, RandomCrop windows */\n"
+           "    int crop[%d][2];\n    float *arena, *scratch, *state, *slots;\n"
+           "    float *rnn_saved[%d];\n    float *outputs[%d]; /* test_on_batch */\n};\n\n",
+        P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, t->nrnn ? t->nrnn : 1, nout);
+    emit_train_scratch(e, t, P);
+
+    // create_training
+    OUT(e, "%s *%s_create_training(int max_batch) {\n    %s *m = %s_create(max_batch);\n"
+           "    if (!m)\n        return NULL;\n", P, P, P, P);
+    OUT(e, "    static const kdl_Optimizer opt = %s;\n", cfg.optimizer);
+    OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
+           "%s_train_scratch_floats(max_batch);\n",
+        (long long)t->arena_floats, P);
+    OUT(e, "    size_t state = %lld, slots = (size_t)kdl_optimizer_slots(&opt) * %lldu;\n",
+        (long long)t->state_floats, (long long)gfloats);
+    OUT(e, "    size_t saved[%d] = {0}, outs = 0, total;\n", t->nrnn ? t->nrnn : 1);
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        if (op->dead || op->slot < 0 || !strcmp(op->layer->class_name, "RandomCrop"))
+            continue;
+        OUT(e, "    {\n");
+        rnn_shape(e, op, "max_batch");
+        OUT(e, "        saved[%d] = kdl_rnn_saved_floats(%s, &s); /* %s */\n    }\n", op->slot,
+            rnn_kind_enum(op->layer), op->layer->name);
+    }
+    for (int i = 0; i < nout; i++)
+        OUT(e, "    outs += (size_t)max_batch * %lldu;\n", (long long)t->outputs[i]->size);
+    OUT(e, "    total = arena + scratch + state + slots + outs;\n");
+    OUT(e, "    for (int i = 0; i < %d; i++)\n        total += saved[i];\n", t->nrnn);
+    OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (total + 1));\n", P);
+    OUT(e, "    if (!t) {\n        %s_destroy(m);\n        return NULL;\n    }\n", P);
+    OUT(e, "    float *f = (float *)(void *)(t + 1);\n");
+    OUT(e, "    t->arena = f;\n    f += arena;\n    t->scratch = f;\n    f += scratch;\n"
+           "    t->state = f;\n    f += state;\n    t->slots = f;\n    f += slots;\n");
+    OUT(e, "    for (int i = 0; i < %d; i++) {\n        t->rnn_saved[i] = f;\n"
+           "        f += saved[i];\n    }\n", t->nrnn);
+    for (int i = 0; i < nout; i++)
+        OUT(e, "    t->outputs[%d] = f;\n    f += (size_t)max_batch * %lldu;\n", i,
+            (long long)t->outputs[i]->size);
+    OUT(e, "    t->opt = opt;\n    %s_Weights *w = m->w;\n    %s_Grads *g = &t->g;\n"
+           "    float *slot = t->slots;\n    size_t per = (size_t)kdl_optimizer_slots(&opt);\n"
+           "    (void)w;\n    (void)g;\n    (void)slot;\n    (void)per;\n", e->stem, P);
+    for (int i = 0; i < tw.len; i++) {
+        Weight *w = tw.data[i];
+        Layer *l = tl.data[i];
+        int64_t n = numel0(&w->shape);
+        const char *f = wfield(e, l, w->name);
+        OUT(e, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s/%s */\n"
+               "    slot += per * %lldu;\n", i, f, f + 3, (long long)n, l->name, w->name,
+            (long long)n);
+    }
+    OUT(e, "    t->nparams = %d;\n    kdl_optimizer_reset(&t->opt, t->params, t->nparams);\n",
+        tw.len);
+    OUT(e, "    kdl_rng_seed(&t->rng, 0);\n    m->train = t;\n    return m;\n}\n\n");
+
+    // train_on_batch
+    OUT(e, "kdl_Status %s_train_on_batch(%s *m, int batch, const void *const inputs[],\n"
+           "                             const float *const targets[], kdl_StepResult *r) {\n",
+        P, P);
+    OUT(e, "    struct %s_train *t = m->train;\n    if (!t || batch < 1 || batch > m->max_batch)\n"
+           "        return KDL_ERR_SHAPE;\n", P);
+    OUT(e, "    %s_Weights *w = m->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"
+           "    float *scratch = t->scratch;\n    float *state = t->state;\n"
+           "    const float *fold = NULL;\n", e->stem, P);
+    for (int i = 0; i < t->ninputs; i++)
+        OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
+            dtype_c(t->inputs[i]->dtype), i, dtype_c(t->inputs[i]->dtype), i, t->inputs[i]->what,
+            shape_str(a, &t->inputs[i]->shape), i);
+    OUT(e, "    (void)w;\n    (void)g;\n    (void)arena;\n    (void)scratch;\n    (void)state;\n"
+           "    (void)fold;\n    memset(r, 0, sizeof *r);\n    memset(g, 0, sizeof *g);\n");
+    OUT(e, "\n    /* ---- forward, training mode ---- */\n");
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        if (!op->dead)
+            emit_train_forward(e, op);
+    }
+    OUT(e, "\n");
+    emit_losses(e, t, &cfg, true);
+    OUT(e, "    if (!isfinite(loss))\n        return KDL_ERR_NUMERIC; /* no update: the weights "
+           "stay the last good ones */\n");
+    OUT(e, "\n    /* ---- backward ---- */\n");
+    for (int i = t->ops.len - 1; i >= 0; i--) {
+        IrOp *op = t->ops.data[i];
+        if (op->dead || !op->backward)
+            continue;
+        // Gradients whose live range starts at this step are zeroed first.
+        int step = bstep(t, i);
+        for (int k = 0; k < op->nin; k++) {
+            IrBuf *gb = broot(op->in[k])->grad;
+            bool dup = false;
+            for (int j = 0; j < k; j++)
+                dup |= broot(op->in[j]) == broot(op->in[k]);
+            if (gb && gb->def == step && !dup)
+                OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", bref(e, gb),
+                    count_expr(e, gb));
+        }
+        emit_train_backward(e, op);
+    }
+    OUT(e, "\n    /* ---- the optimizer ---- */\n");
+    OUT(e, "    kdl_optimizer_step(&t->opt, t->params, t->nparams, ++t->iterations);\n");
+    OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
+
+    // test_on_batch
+    OUT(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
+           "                            const float *const targets[], kdl_StepResult *r) {\n",
+        P, P);
+    OUT(e, "    struct %s_train *t = m->train;\n    if (!t)\n        return KDL_ERR_SHAPE;\n"
+           "    float *scratch = t->scratch;\n    (void)scratch;\n"
+           "    memset(r, 0, sizeof *r);\n", P);
+    OUT(e, "    kdl_Status ps = %s_predict(m, batch, inputs, t->outputs);\n    if (ps != KDL_OK)\n"
+           "        return ps;\n", P);
+    // The losses read outputs through bref: point them at t->outputs.
+    IrBuf **saved = arena_alloc(a, sizeof(IrBuf *) * (size_t)(nout + 1));
+    for (int i = 0; i < nout; i++) {
+        saved[i] = t->outputs[i];
+        IrBuf *ob = arena_alloc(a, sizeof *ob);
+        *ob = *t->outputs[i];
+        ob->alias = NULL;
+        ob->grad = NULL;
+        ob->input = -1;
+        ob->offset = -1;
+        t->outputs[i] = ob;
+    }
+    Buf body = {0};
+    Buf keep = e->src;
+    e->src = body;
+    emit_losses(e, t, &cfg, false);
+    const char *text = buf_str(a, &e->src);
+    e->src = keep;
+    for (int i = 0; i < nout; i++) {
+        // Replace the output's arena expression by t->outputs[i].
+        const char *from = bref(e, t->outputs[i]);
+        const char *to = arena_printf(a, "t->outputs[%d]", i);
+        Buf fixed = {0};
+        for (const char *p = text; *p;) {
+            const char *q = strstr(p, from);
+            if (!q) {
+                buf_puts(a, &fixed, p);
+                break;
+            }
+            buf_printf(a, &fixed, "%.*s%s", (int)(q - p), p, to);
+            p = q + strlen(from);
+        }
+        text = buf_str(a, &fixed);
+        t->outputs[i] = saved[i];
+    }
+    OUT(e, "%s", text);
+    OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
+
+    // The kdl_TrainModel table, fit and evaluate.
+    OUT(e, "static kdl_Status %s_train_step_(void *m, int b, const void *const in[], "
+           "const float *const y[], kdl_StepResult *r) {\n    return %s_train_on_batch(m, b, in, "
+           "y, r);\n}\n\n", P, P);
+    OUT(e, "static kdl_Status %s_test_step_(void *m, int b, const void *const in[], "
+           "const float *const y[], kdl_StepResult *r) {\n    return %s_test_on_batch(m, b, in, "
+           "y, r);\n}\n\n", P, P);
+    OUT(e, "static kdl_Status %s_save_(const void *m, const char *path, char *err, size_t n) {\n"
+           "    return %s_save(m, path, err, n);\n}\n\n", P, P);
+    OUT(e, "static void %s_seed_(void *m, uint64_t seed) {\n"
+           "    kdl_rng_seed(&((%s *)m)->train->rng, seed);\n}\n\n", P, P);
+    OUT(e, "void %s_train_model(%s *m, kdl_TrainModel *out) {\n", P, P);
+    OUT(e, "    static const int64_t in_sizes[] = {");
+    for (int i = 0; i < t->ninputs; i++)
+        OUT(e, "%s%lld", i ? ", " : "", (long long)t->inputs[i]->size);
+    OUT(e, "};\n    static const kdl_DType in_dtypes[] = {");
+    for (int i = 0; i < t->ninputs; i++)
+        OUT(e, "%s%s", i ? ", " : "", t->inputs[i]->dtype == DT_INT32 ? "KDL_I32" : "KDL_F32");
+    OUT(e, "};\n    static const int64_t target_sizes[] = {");
+    for (int i = 0; i < nout; i++)
+        OUT(e, "%s%s_TARGET%d_SIZE", i ? ", " : "", UP, i);
+    OUT(e, "};\n    static const char *const metric_names[] = {");
+    for (int i = 0; i < cfg.metrics.len; i++)
+        OUT(e, "%s%s", i ? ", " : "", c_string(a, ((MetricCfg *)cfg.metrics.data[i])->name));
+    if (!cfg.metrics.len)
+        OUT(e, "NULL");
+    OUT(e, "};\n    memset(out, 0, sizeof *out);\n    out->model = m;\n"
+           "    out->max_batch = m->max_batch;\n    out->ninputs = %d;\n    out->ntargets = %d;\n"
+           "    out->input_sizes = in_sizes;\n    out->input_dtypes = in_dtypes;\n"
+           "    out->target_sizes = target_sizes;\n    out->nmetrics = %d;\n"
+           "    out->metric_names = metric_names;\n    out->train_step = %s_train_step_;\n"
+           "    out->test_step = %s_test_step_;\n    out->save = %s_save_;\n"
+           "    out->seed = %s_seed_;\n    out->iterations = m->train ? &m->train->iterations : "
+           "NULL;\n}\n\n",
+        t->ninputs, nout, cfg.metrics.len, P, P, P, P);
+    // fit defaults from the .kdl fit() call
+    FitCfg *fc = t->model->model->fit;
+    int epochs = 1, bs = 32, shuffle = 1, initial = 0;
+    double split = 0;
+    if (fc) {
+        Value **fa = fc->args;
+        if (fa[2]->kind == V_INT)
+            bs = (int)fa[2]->u.i;
+        if (fa[3]->kind == V_INT)
+            epochs = (int)fa[3]->u.i;
+        if (is_number(fa[6]))
+            split = num_val(fa[6]);
+        if (fa[8]->kind == V_BOOL)
+            shuffle = fa[8]->u.b;
+        if (fa[11]->kind == V_INT)
+            initial = (int)fa[11]->u.i;
+    }
+    OUT(e, "void %s_fit_defaults(kdl_FitOptions *o) {\n    memset(o, 0, sizeof *o);\n"
+           "    o->epochs = %d;\n    o->initial_epoch = %d;\n    o->batch_size = %d;\n"
+           "    o->validation_split = %s;\n    o->shuffle = %d;\n    o->verbose = 1;\n}\n\n",
+        P, epochs, initial, bs, fstr(a, split), shuffle);
+    OUT(e, "kdl_Status %s_fit(%s *m, const kdl_Array *x, const kdl_Array *y, const "
+           "kdl_FitOptions *o,\n                  kdl_Logs *last, char *err, size_t errlen) {\n"
+           "    kdl_TrainModel tm;\n    %s_train_model(m, &tm);\n"
+           "    return kdl_fit(&tm, x, y, o, last, err, errlen);\n}\n\n", P, P, P);
+    OUT(e, "kdl_Status %s_evaluate(%s *m, const kdl_Array *x, const kdl_Array *y, int batch_size,"
+           "\n                       int verbose, kdl_Logs *out, char *err, size_t errlen) {\n"
+           "    kdl_TrainModel tm;\n    %s_train_model(m, &tm);\n"
+           "    return kdl_evaluate(&tm, x, y, batch_size, verbose, out, err, errlen);\n}\n",
+        P, P, P);
+}
+
+void emit_train_stats(Emit *e, IrModel *t) {
+    Arena *a = e->c->arena;
+    Vec tl = {0}, tw = {0};
+    trainable_weights(t, &tl, &tw, a);
+    int64_t g = 0;
+    for (int i = 0; i < tw.len; i++)
+        g += numel0(&((Weight *)tw.data[i])->shape);
+    printf("model %s training: gradients %lld floats (%lld bytes), training arena %lld floats "
+           "(%lld bytes) per sample (activations kept for backward, gradients, masks), "
+           "batch statistics %lld floats\n",
+           t->cname, (long long)g, (long long)g * 4, (long long)t->arena_floats,
+           (long long)t->arena_floats * 4, (long long)t->state_floats);
+}
