@@ -79,7 +79,7 @@ static double opt_num(Emit *e, const Object *o, const char *name, double dflt, S
     return dflt;
 }
 
-static const char *optimizer_init(Emit *e, Value *v, Span at) {
+static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots) {
     Arena *a = e->c->arena;
     const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
     const char *name = v->kind == V_STR ? v->u.str.s : o ? o->cls : "rmsprop";
@@ -100,6 +100,12 @@ static const char *optimizer_init(Emit *e, Value *v, Span at) {
         return "{0}";
     }
     bool adamw = k == 2;
+    // Slot arrays per variable, as runtime/optim.c keeps them.
+    double momentum = opt_num(e, o, "momentum", 0, at);
+    *slots = k == 0   ? momentum != 0
+             : k <= 2 ? 2 + obj_flag(o, "amsgrad")
+             : k == 3 ? 1 + (momentum > 0) + obj_flag(o, "centered")
+                      : 1;
     double lr = opt_num(e, o, "learning_rate", known[k].lr, at);
     double mom = opt_num(e, o, "momentum", 0, at);
     double b1 = opt_num(e, o, "beta_1", 0.9, at), b2 = opt_num(e, o, "beta_2", 0.999, at);
@@ -108,8 +114,11 @@ static const char *optimizer_init(Emit *e, Value *v, Span at) {
     double wd = opt_num(e, o, "weight_decay", adamw ? 0.004 : 0, at);
     double cn = opt_num(e, o, "clipnorm", 0, at), cv = opt_num(e, o, "clipvalue", 0, at);
     double gcn = opt_num(e, o, "global_clipnorm", 0, at);
-    if (cn && gcn) {
-        error_at(e->c, at, "Cannot set both `clipnorm` and `global_clipnorm` in the optimizer");
+    if ((cn != 0) + (cv != 0) + (gcn != 0) > 1) {
+        error_at(e->c, at, "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                 "Received: clipnorm=%s, clipvalue=%s, global_clipnorm=%s",
+                 cn ? arena_printf(a, "%g", cn) : "None", cv ? arena_printf(a, "%g", cv) : "None",
+                 gcn ? arena_printf(a, "%g", gcn) : "None");
         e->ok = false;
     }
     return arena_printf(a,
@@ -131,7 +140,8 @@ static bool loss_parse(Emit *e, Value *v, LossCfg *out, Span at) {
     const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
     const char *n = v->kind == V_STR ? v->u.str.s : o ? o->cls : NULL;
     if (!n) {
-        error_at(e->c, at, "cannot train without a loss: give compile() a loss");
+        error_at(e->c, at, "cannot train without a loss: give model.compile() a loss (kdlc emit "
+                 "--train needs a compile() call with a loss for every model it trains)");
         e->ok = false;
         return false;
     }
@@ -296,7 +306,7 @@ static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
     CompileCfg *cc = t->model->model->compile;
     Span at = cc ? cc->span : t->model->span;
     Value *none = v_none();
-    cfg->optimizer = optimizer_init(e, cc ? cc->optimizer : none, at);
+    cfg->optimizer = optimizer_init(e, cc ? cc->optimizer : none, at, &t->opt_slots);
     cfg->loss = arena_alloc(a, sizeof(LossCfg) * (size_t)(t->noutputs + 1));
     Value *loss = cc ? cc->loss : none;
     for (int i = 0; i < t->noutputs; i++) {
@@ -558,38 +568,50 @@ static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
             shape_lit(e, &op->in[i]->shape, rank));
         const char *other = "NULL", *so = "NULL";
         double scale = kind == MG_AVG ? 1.0 / op->nin : (kind == MG_SUB && i == 1) ? -1.0 : 1.0;
-        if (kind == MG_MUL) {
-            // The product of the other inputs, broadcast to the output's shape.
-            int first = 1;
+        if (kind == MG_MUL && op->nin == 2) {
+            other = bref(e, op->in[1 - i]);
+            OUT(e, "            const int sj[] = %s;\n", shape_lit(e, &op->in[1 - i]->shape, rank));
+            so = "sj";
+        } else if (kind == MG_MUL) {
+            // The product of the other inputs, broadcast step by step, in two
+            // halves of the scratch space taken in turn.
+            OUT(e, "            float *prod = NULL, *next = scratch;\n"
+                   "            int sp[%d];\n", rank);
+            int done = 0;
             for (int j = 0; j < op->nin; j++) {
                 if (j == i)
                     continue;
-                OUT(e, "            const int sj%d[] = %s;\n", j,
+                OUT(e, "            {\n                const int sj[] = %s;\n",
                     shape_lit(e, &op->in[j]->shape, rank));
-                if (first) {
-                    OUT(e, "            kdl_merge_forward(scratch, %s, sj%d, %s, sj%d, %d, "
-                           "KDL_MERGE_MUL);\n", bref(e, op->in[j]), j, bref(e, op->in[j]), j,
-                        rank);
-                    // x * x is not what we want: start from x * 1 instead.
-                    OUT(e, "            memcpy(scratch, %s, sizeof(float) * %s);\n",
-                        bref(e, op->in[j]), count_expr(e, op->in[j]));
-                    OUT(e, "            int sp[%d];\n            memcpy(sp, sj%d, sizeof sp);\n",
-                        rank, j);
-                    first = 0;
+                if (!done) {
+                    OUT(e, "                prod = %s;\n                memcpy(sp, sj, sizeof sp);\n",
+                        bref(e, op->in[j]));
                 } else {
-                    OUT(e, "            kdl_merge_forward(scratch, scratch, sp, %s, sj%d, %d, "
-                           "KDL_MERGE_MUL);\n", bref(e, op->in[j]), j, rank);
-                    OUT(e, "            for (int d = 0; d < %d; d++)\n                sp[d] = "
-                           "sp[d] > sj%d[d] ? sp[d] : sj%d[d];\n", rank, j, j);
+                    OUT(e, "                kdl_merge_forward(next, prod, sp, %s, sj, %d, "
+                           "KDL_MERGE_MUL);\n", bref(e, op->in[j]), rank);
+                    OUT(e, "                for (int d = 1; d < %d; d++)\n"
+                           "                    sp[d] = sp[d] > sj[d] ? sp[d] : sj[d];\n"
+                           "                prod = next;\n"
+                           "                next = next == scratch ? scratch + (size_t)batch * "
+                           "%lldu : scratch;\n", rank, (long long)op->out[0]->size);
                 }
+                OUT(e, "            }\n");
+                done++;
             }
-            other = "scratch";
+            other = "prod";
             so = "sp";
         }
         OUT(e, "            kdl_merge_backward(%s, sx, %s, so, %s, %s, %d, %s);\n        }\n", dx,
             dy, other, so, rank, fstr(a, scale));
     }
     OUT(e, "    }\n");
+}
+
+static bool any_input_grad(IrOp *op) {
+    for (int i = 0; i < op->nin; i++)
+        if (broot(op->in[i])->grad)
+            return true;
+    return false;
 }
 
 static void emit_train_backward(Emit *e, IrOp *op) {
@@ -622,7 +644,7 @@ static void emit_train_backward(Emit *e, IrOp *op) {
     } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
                !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose")) {
         emit_conv_backward(e, op, acts, alphas, dy);
-    } else if (!strcmp(dx, "NULL") && !l->nweights) {
+    } else if (!any_input_grad(op) && !l->nweights) {
         OUT(e, "    /* (nothing upstream needs this gradient) */\n");
     } else if (!strcmp(k, "MaxPooling1D") || !strcmp(k, "MaxPooling2D") ||
                !strcmp(k, "AveragePooling1D") || !strcmp(k, "AveragePooling2D")) {
@@ -743,9 +765,9 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
         if (!strcmp(k, "Dense")) {
             OUT(e, "    k = (size_t)max_batch * %lldu; /* %s */\n    n = k > n ? k : n;\n",
                 (long long)op->out[0]->size, l->name);
-        } else if (!strcmp(k, "Multiply") && op->nin > 1) {
-            OUT(e, "    k = (size_t)max_batch * %lldu; /* %s */\n    n = k > n ? k : n;\n",
-                (long long)op->out[0]->size, l->name);
+        } else if (!strcmp(k, "Multiply") && op->nin > 2) {
+            OUT(e, "    k = (size_t)max_batch * %lldu; /* %s: products of the other inputs */\n"
+                   "    n = k > n ? k : n;\n", 2 * (long long)op->out[0]->size, l->name);
         } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
                    !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
                    !strcmp(k, "Conv2DTranspose")) {
@@ -910,6 +932,16 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     HDR(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
            "                            const float *const targets[], kdl_StepResult *r);\n",
         P, P);
+    HDR(e, "/* Forward in training mode, the loss and backward, without updating: the\n"
+           "   gradients are left in the parameter table (M_parameters). */\n");
+    HDR(e, "kdl_Status %s_compute_gradients(%s *m, int batch, const void *const inputs[],\n"
+           "                                const float *const targets[], kdl_StepResult *r);\n",
+        P, P);
+    HDR(e, "/* The trainable weights: values, gradients, optimizer slots (NULL/0 without\n"
+           "   training memory). */\n");
+    HDR(e, "int %s_parameters(%s *m, kdl_Param **params);\n", P, P);
+    HDR(e, "/* Reseed the generator of Dropout masks and RandomCrop windows. */\n");
+    HDR(e, "void %s_seed(%s *m, uint64_t seed);\n", P, P);
     HDR(e, "void %s_train_model(%s *m, kdl_TrainModel *out);\n", P, P);
     HDR(e, "/* Options with the defaults of the .kdl fit() call. */\n");
     HDR(e, "void %s_fit_defaults(kdl_FitOptions *o);\n", P);
@@ -981,9 +1013,9 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         tw.len);
     OUT(e, "    kdl_rng_seed(&t->rng, 0);\n    m->train = t;\n    return m;\n}\n\n");
 
-    // train_on_batch
-    OUT(e, "kdl_Status %s_train_on_batch(%s *m, int batch, const void *const inputs[],\n"
-           "                             const float *const targets[], kdl_StepResult *r) {\n",
+    // compute_gradients: forward, losses, backward
+    OUT(e, "kdl_Status %s_compute_gradients(%s *m, int batch, const void *const inputs[],\n"
+           "                                const float *const targets[], kdl_StepResult *r) {\n",
         P, P);
     OUT(e, "    struct %s_train *t = m->train;\n    if (!t || batch < 1 || batch > m->max_batch)\n"
            "        return KDL_ERR_SHAPE;\n", P);
@@ -1004,8 +1036,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     OUT(e, "\n");
     emit_losses(e, t, &cfg, true);
-    OUT(e, "    if (!isfinite(loss))\n        return KDL_ERR_NUMERIC; /* no update: the weights "
-           "stay the last good ones */\n");
+    OUT(e, "    r->loss = loss;\n    if (!isfinite(loss))\n        return KDL_ERR_NUMERIC; /* no "
+           "update: the weights stay the last good ones */\n");
     OUT(e, "\n    /* ---- backward ---- */\n");
     for (int i = t->ops.len - 1; i >= 0; i--) {
         IrOp *op = t->ops.data[i];
@@ -1024,9 +1056,19 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         }
         emit_train_backward(e, op);
     }
-    OUT(e, "\n    /* ---- the optimizer ---- */\n");
-    OUT(e, "    kdl_optimizer_step(&t->opt, t->params, t->nparams, ++t->iterations);\n");
-    OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
+    OUT(e, "    return KDL_OK;\n}\n\n");
+    // train_on_batch: the gradients, then the optimizer
+    OUT(e, "kdl_Status %s_train_on_batch(%s *m, int batch, const void *const inputs[],\n"
+           "                             const float *const targets[], kdl_StepResult *r) {\n"
+           "    kdl_Status st = %s_compute_gradients(m, batch, inputs, targets, r);\n"
+           "    if (st != KDL_OK)\n        return st;\n"
+           "    kdl_optimizer_step(&m->train->opt, m->train->params, m->train->nparams, "
+           "++m->train->iterations);\n    return KDL_OK;\n}\n\n", P, P, P);
+    OUT(e, "int %s_parameters(%s *m, kdl_Param **params) {\n"
+           "    *params = m->train ? m->train->params : NULL;\n"
+           "    return m->train ? m->train->nparams : 0;\n}\n\n", P, P);
+    OUT(e, "void %s_seed(%s *m, uint64_t seed) {\n    if (m->train)\n"
+           "        kdl_rng_seed(&m->train->rng, seed);\n}\n\n", P, P);
 
     // test_on_batch
     OUT(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
@@ -1084,8 +1126,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "y, r);\n}\n\n", P, P);
     OUT(e, "static kdl_Status %s_save_(const void *m, const char *path, char *err, size_t n) {\n"
            "    return %s_save(m, path, err, n);\n}\n\n", P, P);
-    OUT(e, "static void %s_seed_(void *m, uint64_t seed) {\n"
-           "    kdl_rng_seed(&((%s *)m)->train->rng, seed);\n}\n\n", P, P);
+    OUT(e, "static void %s_seed_(void *m, uint64_t seed) {\n    %s_seed(m, seed);\n}\n\n", P,
+        P);
     OUT(e, "void %s_train_model(%s *m, kdl_TrainModel *out) {\n", P, P);
     OUT(e, "    static const int64_t in_sizes[] = {");
     for (int i = 0; i < t->ninputs; i++)
@@ -1149,9 +1191,10 @@ void emit_train_stats(Emit *e, IrModel *t) {
     int64_t g = 0;
     for (int i = 0; i < tw.len; i++)
         g += numel0(&((Weight *)tw.data[i])->shape);
-    printf("model %s training: gradients %lld floats (%lld bytes), training arena %lld floats "
-           "(%lld bytes) per sample (activations kept for backward, gradients, masks), "
-           "batch statistics %lld floats\n",
-           t->cname, (long long)g, (long long)g * 4, (long long)t->arena_floats,
+    printf("model %s training: gradients %lld floats (%lld bytes), optimizer state %lld floats "
+           "(%lld bytes), training arena %lld floats (%lld bytes) per sample (activations kept "
+           "for backward, gradients, masks), batch statistics %lld floats\n",
+           t->cname, (long long)g, (long long)g * 4, (long long)g * t->opt_slots,
+           (long long)g * t->opt_slots * 4, (long long)t->arena_floats,
            (long long)t->arena_floats * 4, (long long)t->state_floats);
 }

@@ -786,6 +786,7 @@ typedef struct IrModel {
     int64_t state_floats;   // per-model state (BatchNormalization batch statistics)
     int nrnn, ncrop;        // RNN saved areas, RandomCrop windows
     int nsteps;             // forward ops, the loss, backward ops (ir_plan_train)
+    int opt_slots;          // optimizer slot arrays per trainable weight (emit_train)
 } IrModel;
 
 // Lower the model's inference graph (training false) or its training=True

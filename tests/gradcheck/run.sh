@@ -1,0 +1,32 @@
+#!/bin/bash
+# tests/gradcheck/run.sh OUTDIR FILE.kdl [LOSS]: compile every model of FILE
+# for training (appending `model.compile(optimizer="sgd", loss=LOSS)` for
+# each model when LOSS is given; else the file's own compile() calls count),
+# and check each model's gradients against finite differences
+# (gradcheck.c). Uses $KDLC, $RTCC and $RTLINK from tests/run-tests.sh.
+set -eu
+out=$1 f=$2 loss=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+b=$(basename "$f" .kdl)
+d=$out/$b
+rm -rf "$d" && mkdir -p "$d"
+cp "$f" "$d/$b.kdl"
+vars=$("$KDLC" emit "$f" --stats -o "$d/probe" 2>/dev/null |
+       sed -n 's/^model \([A-Za-z0-9_]*\) (.*: [0-9]* ops,.*/\1/p')
+if [ -n "$loss" ]; then
+    for v in $vars; do
+        echo "$v.compile(optimizer=\"sgd\", loss=\"$loss\")" >> "$d/$b.kdl"
+    done
+fi
+"$KDLC" emit "$d/$b.kdl" -o "$d" > /dev/null
+status=0
+targets=targets
+grep -q '^# GRADCHECK: labels' "$f" && targets=labels
+for v in $vars; do
+    grep -q "${b}_${v}_compute_gradients" "$d/$b.h" || continue
+    $RTCC -std=c11 -O1 -I"$ROOT/include" -I"$d" -DMODEL="${b}_$v" -DHEADER="\"$b.h\"" \
+        "$here/gradcheck.c" "$d/$b.c" $RTLINK -o "$d/gc_$v"
+    printf '%s/%s: ' "$b" "$v"
+    "$d/gc_$v" "$targets" || status=1
+done
+exit $status
