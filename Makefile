@@ -1,7 +1,7 @@
 # kdl - Keras-style model definitions compiled to standalone C.
 #
 #   make            build build/kdlc
-#   make demo       check the examples and print their summaries (README's first command)
+#   make demo       check the examples, train examples/digits_cnn.kdl on the UCI digits (README)
 #   make check      run the whole test suite (README's second command); SAN=1 for ASan+UBSan
 #   make clean
 #
