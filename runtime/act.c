@@ -14,6 +14,13 @@
  * that call expf/erff/tanhf stay scalar libm calls. The same loops, with a bias
  * added first, are the fused epilogue of dense and convolution layers
  * (kdl_bias_act_forward, see internal.h).
+ *
+ * Training: the derivatives, as act'(x) for every activation and, for those
+ * where it is a function of the output, as act'(x) written with y = act(x)
+ * (kdl_act_grad_from_output), which is what layers with a fused activation
+ * use: their backward starts with kdl_act_grad_output (dz = dy * act'). The
+ * softmax gradients work per row from y: y (dy - sum(dy y)) for softmax,
+ * dy - exp(y) sum(dy) for log-softmax.
  */
 #include "internal.h"
 
@@ -250,4 +257,380 @@ void kdl_bias_act_forward(float *out, const float *b, size_t rows, size_t cols, 
     if (!b && act == KDL_ACT_LINEAR)
         return;
     act_rows(out, out, b, rows, cols, act, alpha);
+}
+
+// ---- backward: derivatives ------------------------------------------------------------
+// d_<act>(x, a) = act'(x). At kinks they follow TensorFlow and PyTorch: the
+// derivative of relu is 0 at 0, relu6's is 0 at 0 and at 6, hard_sigmoid's
+// is 1/6 strictly inside (-3, 3) only, leaky_relu's is alpha at 0, and the
+// rest are what autodiff of the forward formula gives.
+
+static inline float d_linear(float x, float a) {
+    (void)x;
+    (void)a;
+    return 1.0f;
+}
+
+static inline float d_relu(float x, float a) {
+    (void)a;
+    return x > 0.0f ? 1.0f : 0.0f;
+}
+
+static inline float d_relu6(float x, float a) {
+    (void)a;
+    return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
+}
+
+static inline float d_leaky_relu(float x, float a) {
+    return x > 0.0f ? 1.0f : a;
+}
+
+static inline float d_elu(float x, float a) {
+    return x > 0.0f ? 1.0f : a * expf(x);
+}
+
+static inline float d_selu(float x, float a) {
+    (void)a;
+    return x > 0.0f ? SELU_SCALE : SELU_SCALE * SELU_ALPHA * expf(x);
+}
+
+// Phi(x) + x phi(x), phi the standard normal density.
+static inline float d_gelu(float x, float a) {
+    (void)a;
+    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    return cdf + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+
+static inline float d_sigmoid(float x, float a) {
+    float s = act_sigmoid(x, a);
+    return s * (1.0f - s);
+}
+
+// s + x s (1 - s)
+static inline float d_silu(float x, float a) {
+    float s = act_sigmoid(x, a);
+    return s * (1.0f + x * (1.0f - s));
+}
+
+// relu6'(x + 3) / 6, the shift rounded as the forward rounds it.
+static inline float d_hard_sigmoid(float x, float a) {
+    (void)a;
+    float v = x + 3.0f;
+    return v > 0.0f && v < 6.0f ? 1.0f / 6.0f : 0.0f;
+}
+
+static inline float d_tanh(float x, float a) {
+    (void)a;
+    float t = tanhf(x);
+    return 1.0f - t * t;
+}
+
+static inline float d_softplus(float x, float a) {
+    return act_sigmoid(x, a);
+}
+
+static inline float d_softsign(float x, float a) {
+    (void)a;
+    float d = 1.0f + fabsf(x);
+    return 1.0f / (d * d);
+}
+
+static inline float d_exponential(float x, float a) {
+    (void)a;
+    return expf(x);
+}
+
+// hard_sigmoid(x) + x hard_sigmoid'(x): 0 up to -3, 1 from 3 (autodiff of
+// x * relu6(x + 3) / 6, as the TensorFlow and JAX backends compute it).
+static inline float d_hard_silu(float x, float a) {
+    return act_hard_sigmoid(x, a) + x * d_hard_sigmoid(x, a);
+}
+
+// tanh(sp) + x (1 - tanh(sp)^2) sigmoid(x), sp = softplus(x).
+static inline float d_mish(float x, float a) {
+    float t = tanhf(act_softplus(x, a));
+    return t + x * (1.0f - t * t) * act_sigmoid(x, a);
+}
+
+// ---- backward: derivatives from the output ---------------------------------------------
+// g_<act>(y, a) = act'(x) written with y = act(x), exact for the activations
+// kdl_act_grad_from_output accepts (the same values as d_<act> at kinks:
+// relu y = 0 and relu6 y = 0 or 6 give 0; hard_sigmoid y = 0 or 1 gives 0).
+
+static inline float g_linear(float y, float a) {
+    (void)y;
+    (void)a;
+    return 1.0f;
+}
+
+static inline float g_relu(float y, float a) {
+    (void)a;
+    return y > 0.0f ? 1.0f : 0.0f;
+}
+
+static inline float g_relu6(float y, float a) {
+    (void)a;
+    return y > 0.0f && y < 6.0f ? 1.0f : 0.0f;
+}
+
+// alpha >= 0: y > 0 exactly when x > 0.
+static inline float g_leaky_relu(float y, float a) {
+    return y > 0.0f ? 1.0f : a;
+}
+
+// alpha >= 0: for x <= 0, y = alpha (exp(x) - 1), so alpha exp(x) = y + alpha.
+static inline float g_elu(float y, float a) {
+    return y > 0.0f ? 1.0f : y + a;
+}
+
+static inline float g_sigmoid(float y, float a) {
+    (void)a;
+    return y * (1.0f - y);
+}
+
+static inline float g_hard_sigmoid(float y, float a) {
+    (void)a;
+    return y > 0.0f && y < 1.0f ? 1.0f / 6.0f : 0.0f;
+}
+
+static inline float g_tanh(float y, float a) {
+    (void)a;
+    return 1.0f - y * y;
+}
+
+static inline float g_exponential(float y, float a) {
+    (void)a;
+    return y;
+}
+
+int kdl_act_grad_from_output(kdl_Act act, float alpha) {
+    switch (act) {
+    case KDL_ACT_LINEAR:
+    case KDL_ACT_RELU:
+    case KDL_ACT_RELU6:
+    case KDL_ACT_SIGMOID:
+    case KDL_ACT_HARD_SIGMOID:
+    case KDL_ACT_TANH:
+    case KDL_ACT_EXPONENTIAL:
+    case KDL_ACT_SOFTMAX:
+    case KDL_ACT_LOG_SOFTMAX:
+        return 1;
+    // A negative slope (or ELU alpha) makes y > 0 for some x < 0: the sign
+    // of y no longer tells the branch.
+    case KDL_ACT_LEAKY_RELU:
+    case KDL_ACT_ELU:
+        return alpha >= 0.0f;
+    default:
+        return 0;
+    }
+}
+
+// ---- backward: softmax rows ------------------------------------------------------------
+
+// Sum of dy (n), or of dy * p when p is not NULL, in double.
+static double row_dot(const float *dy, const float *p, size_t n) {
+    double s = 0.0;
+    if (p)
+        for (size_t j = 0; j < n; j++)
+            s += (double)dy[j] * (double)p[j];
+    else
+        for (size_t j = 0; j < n; j++)
+            s += dy[j];
+    return s;
+}
+
+// One row of n, from y: softmax dz = y (dy - sum(dy y)); log_softmax
+// dz = dy - exp(y) sum(dy). accumulate: dz += that, else dz = that (dz may
+// equal dy: the sum is taken before anything is written).
+static void softmax_row_grad(float *dz, const float *dy, const float *y, size_t n, int log,
+                             int accumulate) {
+    if (log) {
+        float s = (float)row_dot(dy, NULL, n);
+        if (accumulate)
+            for (size_t j = 0; j < n; j++)
+                dz[j] += dy[j] - expf(y[j]) * s;
+        else
+            for (size_t j = 0; j < n; j++)
+                dz[j] = dy[j] - expf(y[j]) * s;
+    } else {
+        float s = (float)row_dot(dy, y, n);
+        if (accumulate)
+            for (size_t j = 0; j < n; j++)
+                dz[j] += y[j] * (dy[j] - s);
+        else
+            for (size_t j = 0; j < n; j++)
+                dz[j] = y[j] * (dy[j] - s);
+    }
+}
+
+// One row of n, from x (no y at hand): dx += the gradient of softmax or
+// log_softmax, the probabilities recomputed on the fly (no scratch).
+static void softmax_row_grad_x(float *dx, const float *dy, const float *x, size_t n, int log) {
+    if (n == 0)
+        return;
+    float m = -INFINITY;
+    for (size_t j = 0; j < n; j++)
+        m = x[j] > m ? x[j] : m;
+    double s = 0.0, sdy = 0.0, sdyp = 0.0;
+    for (size_t j = 0; j < n; j++) {
+        double e = expf(x[j] - m);
+        s += e;
+        sdy += dy[j];
+        sdyp += (double)dy[j] * e;
+    }
+    float inv = (float)(1.0 / s);
+    float k = log ? (float)sdy : (float)(sdyp / s);
+    for (size_t j = 0; j < n; j++) {
+        float p = expf(x[j] - m) * inv;
+        dx[j] += log ? dy[j] - p * k : p * (dy[j] - k);
+    }
+}
+
+// ---- backward: entry points ------------------------------------------------------------
+
+// dx (n) += dy * d(x) or dy * g(y): one loop per activation, as the forward.
+#define GRAD_LOOP(f, v)                                                                           \
+    for (size_t i = 0; i < n; i++)                                                                \
+        dx[i] += dy[i] * f(v[i], alpha);                                                          \
+    break
+
+// dx += dy * act'(x) from y (the activations of kdl_act_grad_from_output).
+static void act_backward_y(float *dx, const float *dy, const float *y, size_t n, kdl_Act act,
+                           float alpha) {
+    switch (act) {
+    case KDL_ACT_LINEAR:
+        for (size_t i = 0; i < n; i++)
+            dx[i] += dy[i];
+        break;
+    case KDL_ACT_RELU:
+        for (size_t i = 0; i < n; i++) {
+            float m = y[i] > 0.0f ? 1.0f : 0.0f;
+            dx[i] += dy[i] * m;
+        }
+        break;
+    case KDL_ACT_RELU6: GRAD_LOOP(g_relu6, y);
+    case KDL_ACT_LEAKY_RELU: GRAD_LOOP(g_leaky_relu, y);
+    case KDL_ACT_ELU: GRAD_LOOP(g_elu, y);
+    case KDL_ACT_SIGMOID: GRAD_LOOP(g_sigmoid, y);
+    case KDL_ACT_HARD_SIGMOID: GRAD_LOOP(g_hard_sigmoid, y);
+    case KDL_ACT_TANH: GRAD_LOOP(g_tanh, y);
+    case KDL_ACT_EXPONENTIAL: GRAD_LOOP(g_exponential, y);
+    case KDL_ACT_SOFTMAX:
+    case KDL_ACT_LOG_SOFTMAX:
+        softmax_row_grad(dx, dy, y, n, act == KDL_ACT_LOG_SOFTMAX, 1);
+        break;
+    default:
+        assert(!"kdl: activation has no derivative from its output");
+    }
+}
+
+// dx += dy * act'(x) from x.
+static void act_backward_x(float *dx, const float *dy, const float *x, size_t n, kdl_Act act,
+                           float alpha) {
+    switch (act) {
+    case KDL_ACT_LINEAR: GRAD_LOOP(d_linear, x);
+    case KDL_ACT_RELU: GRAD_LOOP(d_relu, x);
+    case KDL_ACT_RELU6: GRAD_LOOP(d_relu6, x);
+    case KDL_ACT_LEAKY_RELU: GRAD_LOOP(d_leaky_relu, x);
+    case KDL_ACT_ELU: GRAD_LOOP(d_elu, x);
+    case KDL_ACT_SELU: GRAD_LOOP(d_selu, x);
+    case KDL_ACT_GELU: GRAD_LOOP(d_gelu, x);
+    case KDL_ACT_SILU: GRAD_LOOP(d_silu, x);
+    case KDL_ACT_SIGMOID: GRAD_LOOP(d_sigmoid, x);
+    case KDL_ACT_HARD_SIGMOID: GRAD_LOOP(d_hard_sigmoid, x);
+    case KDL_ACT_TANH: GRAD_LOOP(d_tanh, x);
+    case KDL_ACT_SOFTPLUS: GRAD_LOOP(d_softplus, x);
+    case KDL_ACT_SOFTSIGN: GRAD_LOOP(d_softsign, x);
+    case KDL_ACT_EXPONENTIAL: GRAD_LOOP(d_exponential, x);
+    case KDL_ACT_HARD_SILU: GRAD_LOOP(d_hard_silu, x);
+    case KDL_ACT_MISH: GRAD_LOOP(d_mish, x);
+    case KDL_ACT_SOFTMAX:
+    case KDL_ACT_LOG_SOFTMAX:
+        softmax_row_grad_x(dx, dy, x, n, act == KDL_ACT_LOG_SOFTMAX);
+        break;
+    default:
+        assert(!"kdl: unknown activation");
+    }
+}
+#undef GRAD_LOOP
+
+// dx (n) += dy * act'(x). The derivative is taken from y when the activation
+// allows it and y is given (cheaper: no exp), from x otherwise. SOFTMAX /
+// LOG_SOFTMAX treat the n values as one row, as kdl_act_forward. dx NULL:
+// nothing to do.
+void kdl_act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
+                      kdl_Act act, float alpha) {
+    if (!dx || n == 0)
+        return;
+    if (y && kdl_act_grad_from_output(act, alpha)) {
+        act_backward_y(dx, dy, y, n, act, alpha);
+    } else {
+        assert(x && "kdl_act_backward: this activation needs x");
+        act_backward_x(dx, dy, x, n, act, alpha);
+    }
+}
+
+// dx (rows, cols) += dy * act'; softmax-like ones per row of cols.
+void kdl_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                             size_t rows, size_t cols, kdl_Act act, float alpha) {
+    if (!dx || rows == 0 || cols == 0)
+        return;
+    if (act != KDL_ACT_SOFTMAX && act != KDL_ACT_LOG_SOFTMAX) {
+        kdl_act_backward(dx, dy, x, y, rows * cols, act, alpha);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        size_t o = r * cols;
+        kdl_act_backward(dx + o, dy + o, x ? x + o : NULL, y ? y + o : NULL, cols, act, alpha);
+    }
+}
+
+// dz (rows, cols) = dy * act'(z) from y (activations of kdl_act_grad_from_output;
+// softmax-like ones per row). SET, not accumulated; dz may equal dy.
+void kdl_act_grad_output(float *dz, const float *dy, const float *y, size_t rows, size_t cols,
+                         kdl_Act act, float alpha) {
+    size_t n = rows * cols;
+    assert(kdl_act_grad_from_output(act, alpha));
+    if (n == 0)
+        return;
+#define SET_LOOP(f)                                                                               \
+    for (size_t i = 0; i < n; i++)                                                                \
+        dz[i] = dy[i] * f(y[i], alpha);                                                           \
+    break
+
+    switch (act) {
+    case KDL_ACT_LINEAR:
+        if (dz != dy)
+            memcpy(dz, dy, sizeof(float) * n);
+        break;
+    case KDL_ACT_RELU:
+        // Written out: GCC 12 vectorizes this select, not the inline g_relu's.
+        for (size_t i = 0; i < n; i++) {
+            float m = y[i] > 0.0f ? 1.0f : 0.0f;
+            dz[i] = dy[i] * m;
+        }
+        break;
+    case KDL_ACT_RELU6:
+        for (size_t i = 0; i < n; i++) {
+            float m = y[i] > 0.0f ? 1.0f : 0.0f;
+            m = y[i] < 6.0f ? m : 0.0f;
+            dz[i] = dy[i] * m;
+        }
+        break;
+    case KDL_ACT_LEAKY_RELU: SET_LOOP(g_leaky_relu);
+    case KDL_ACT_ELU: SET_LOOP(g_elu);
+    case KDL_ACT_SIGMOID: SET_LOOP(g_sigmoid);
+    case KDL_ACT_HARD_SIGMOID: SET_LOOP(g_hard_sigmoid);
+    case KDL_ACT_TANH: SET_LOOP(g_tanh);
+    case KDL_ACT_EXPONENTIAL: SET_LOOP(g_exponential);
+    case KDL_ACT_SOFTMAX:
+    case KDL_ACT_LOG_SOFTMAX:
+        for (size_t r = 0; r < rows; r++)
+            softmax_row_grad(dz + r * cols, dy + r * cols, y + r * cols, cols,
+                             act == KDL_ACT_LOG_SOFTMAX, 0);
+        break;
+    default:
+        assert(!"kdl_act_grad_output: activation has no derivative from its output");
+    }
+#undef SET_LOOP
 }

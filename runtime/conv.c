@@ -1,6 +1,6 @@
 /*
  * conv.c - Conv1D/2D (groups, dilation), DepthwiseConv2D and Conv2DTranspose
- * forward over NHWC tensors (1-D: h = kh = sh = dh = 1, pad_top = 0).
+ * forward and backward over NHWC tensors (1-D: h = kh = sh = dh = 1, pad_top = 0).
  *
  * Conv2D lowers to GEMM. A 1x1, stride-1, unpadded conv is a GEMM on the
  * input itself, (n*h*w, c) @ (c, f). Anything else gathers blocks of output
@@ -11,6 +11,12 @@
  * GEMMs and scatter-adds the products into the output. Each layer's bias +
  * activation run as one pass over output that is still in cache
  * (kdl_bias_act_forward, internal.h).
+ *
+ * Training (the *_backward kernels, accumulating into dx, dw, db): Conv2D
+ * reuses the forward's blocks and im2col layout, dw += col^T dz and dx +=
+ * col2im(dz W^T) with GEMMs; depthwise is direct loops; the transposed
+ * conv's gradients are GEMMs on the im2col of dz for the conv it is the
+ * adjoint of.
  *
  * Padding contract: kernels never see Keras's padding strings. The compiler
  * passes oh, ow and the padding before the first row and column, and the
@@ -458,4 +464,287 @@ void kdl_conv2d_transpose_forward(float *out, const float *in, const float *w, c
         }
     }
     kdl_bias_act_forward(out, b, (size_t)n * s->oh * s->ow, (size_t)f, act, alpha);
+}
+
+// ---- training: backward ----------------------------------------------------------------------
+//
+// Every kernel below accumulates into dx, dw and db (each may be NULL) and
+// starts, when it has a fused activation, with dz = dy * act'(z) taken from
+// the output y (kdl_act_grad_output); with KDL_ACT_LINEAR dz is dy itself.
+
+// out (n) += a (n)
+static inline void add_to(float *restrict out, const float *restrict a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        out[i] += a[i];
+}
+
+// out (n) += a (n) * b (n)
+static inline void mul_add_to(float *restrict out, const float *restrict a,
+                              const float *restrict b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        out[i] += a[i] * b[i];
+}
+
+// db (f) += the column sums of dz (rows, f).
+static void column_sums(float *restrict db, const float *restrict dz, size_t rows, size_t f) {
+    for (size_t r = 0; r < rows; r++)
+        add_to(db, dz + r * f, f);
+}
+
+// The adjoint of im2col_pixel: the im2col row col of output pixel (oy, ox)
+// is scatter-added into the input image img (h, w, c); the padding taps'
+// entries are dropped.
+static void col2im_pixel(float *img, const float *col, const kdl_ConvShape *s, int oy, int ox) {
+    const int w = s->w, c = s->c, kw = s->kw, groups = s->groups, cg = c / groups;
+    const size_t kg = (size_t)s->kh * kw * cg;
+    const int iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+    int ky_lo, ky_hi, kx_lo, kx_hi;
+    tap_range(iy0, s->dh, s->kh, s->h, &ky_lo, &ky_hi);
+    tap_range(ix0, s->dw, kw, w, &kx_lo, &kx_hi);
+    if (kx_hi == kx_lo)
+        return;
+    for (int ky = ky_lo; ky < ky_hi; ky++) {
+        // Tap kx adds into pixel (iy, ix0 + kx*dw), at offset base + kx*dw*c.
+        const ptrdiff_t base = ((ptrdiff_t)(iy0 + ky * s->dh) * w + ix0) * c;
+        for (int g = 0; g < groups; g++) {
+            const float *src = col + g * kg + (size_t)ky * kw * cg;
+            const ptrdiff_t gbase = base + (ptrdiff_t)g * cg;
+            if (groups == 1 && s->dw == 1) {
+                // Adjacent taps are adjacent pixels: one run for the row.
+                add_to(img + (gbase + (ptrdiff_t)kx_lo * c), src + (size_t)kx_lo * c,
+                       (size_t)(kx_hi - kx_lo) * c);
+            } else {
+                for (int kx = kx_lo; kx < kx_hi; kx++)
+                    add_to(img + (gbase + (ptrdiff_t)kx * s->dw * c), src + (size_t)kx * cg,
+                           (size_t)cg);
+            }
+        }
+    }
+}
+
+// The adjoint of im2col: dx (n, h, w, c) += the scatter of col (rows,
+// kh*kw*c), the im2col rows of output rows [r0, r0 + rows).
+static void col2im(float *dx, const float *col, const kdl_ConvShape *s, size_t r0, size_t rows) {
+    const size_t row_len = (size_t)s->kh * s->kw * s->c;
+    const size_t img = (size_t)s->h * s->w * s->c;
+    while (rows > 0) {
+        int ox = (int)(r0 % (size_t)s->ow);
+        const int oy = (int)(r0 / (size_t)s->ow % (size_t)s->oh);
+        float *dimg = dx + r0 / ((size_t)s->ow * s->oh) * img;
+        const int nx = (int)min_size((size_t)(s->ow - ox), rows);
+        for (int i = 0; i < nx; i++, ox++, col += row_len)
+            col2im_pixel(dimg, col, s, oy, ox);
+        r0 += (size_t)nx;
+        rows -= (size_t)nx;
+    }
+}
+
+// A block of dz: dy's rows [r0, r0 + rows), through the activation's
+// derivative into buf unless act is linear.
+static const float *grad_block(float *buf, const float *dy, const float *y, size_t r0, size_t rows,
+                               size_t f, kdl_Act act, float alpha) {
+    if (act == KDL_ACT_LINEAR)
+        return dy + r0 * f;
+    kdl_act_grad_output(buf, dy + r0 * f, y + r0 * f, rows, f, act, alpha);
+    return buf;
+}
+
+// The dz block (block_rows * f), then the im2col block (kdl_conv2d_scratch).
+size_t kdl_conv2d_backward_scratch(const kdl_ConvShape *s) {
+    return block_rows(s) * (size_t)s->f + kdl_conv2d_scratch(s);
+}
+
+// dy (n, oh, ow, f), x (n, h, w, c), w (kh, kw, c/groups, f), y (n, oh, ow, f)
+// -> dx (n, h, w, c) += ..., dw (kh, kw, c/groups, f) += ..., db (f) += ...
+// Block by block of output rows (as the forward): dz = dy * act' (from y);
+// db += column sums of dz; per group g, dw[g] (kg, fg) += col[:, g]^T dz[:, g]
+// with col the forward's im2col of x; dcol[:, g] = dz[:, g] w[g]^T, written
+// into the same im2col buffer, then col2im scatter-adds dcol into dx. The
+// 1x1 stride-1 unpadded conv uses x and dx directly (no im2col).
+// scratch: kdl_conv2d_backward_scratch(s) floats.
+void kdl_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                         const float *w, const float *y, const kdl_ConvShape *s, kdl_Act act,
+                         float alpha, float *scratch) {
+    assert(s->groups >= 1 && s->c % s->groups == 0 && s->f % s->groups == 0);
+    const int groups = s->groups, c = s->c, cg = c / groups, fg = s->f / groups, f = s->f;
+    const size_t total = (size_t)s->n * s->oh * s->ow;
+    if (total == 0 || (!dx && !dw && !db))
+        return;
+    assert(scratch || (act == KDL_ACT_LINEAR && is_pointwise(s)));
+    assert(act == KDL_ACT_LINEAR || y);
+    const size_t blk = block_rows(s);
+    float *dz_buf = scratch, *col = scratch ? scratch + blk * (size_t)f : NULL;
+    const int kg = s->kh * s->kw * cg;
+    const int row_len = kg * groups;
+    const int pointwise = is_pointwise(s);
+    for (size_t r0 = 0; r0 < total; r0 += blk) {
+        const int rows = (int)min_size(blk, total - r0);
+        const float *dz = grad_block(dz_buf, dy, y, r0, (size_t)rows, (size_t)f, act, alpha);
+        if (db)
+            column_sums(db, dz, (size_t)rows, (size_t)f);
+        if (pointwise) {
+            // dw (c/groups, f) += x_block^T dz, dx_block += dz w^T, group by group.
+            for (int g = 0; g < groups; g++) {
+                if (dw)
+                    kdl_sgemm(1, 0, cg, fg, rows, 1.0f, x + r0 * c + (size_t)g * cg, c,
+                              dz + (size_t)g * fg, f, 1.0f, dw + (size_t)g * fg, f);
+                if (dx)
+                    kdl_sgemm(0, 1, rows, cg, fg, 1.0f, dz + (size_t)g * fg, f,
+                              w + (size_t)g * fg, f, 1.0f, dx + r0 * c + (size_t)g * cg, c);
+            }
+            continue;
+        }
+        if (dw) {
+            im2col(col, x, s, r0, (size_t)rows);
+            for (int g = 0; g < groups; g++)
+                kdl_sgemm(1, 0, kg, fg, rows, 1.0f, col + (size_t)g * kg, row_len,
+                          dz + (size_t)g * fg, f, 1.0f, dw + (size_t)g * fg, f);
+        }
+        if (dx) {
+            for (int g = 0; g < groups; g++)
+                kdl_sgemm(0, 1, rows, kg, fg, 1.0f, dz + (size_t)g * fg, f, w + (size_t)g * fg, f,
+                          0.0f, col + (size_t)g * kg, row_len);
+            col2im(dx, col, s, r0, (size_t)rows);
+        }
+    }
+}
+
+// One output row's dz (ow * c * depth_multiplier floats).
+size_t kdl_depthwise_conv2d_backward_scratch(const kdl_ConvShape *s) {
+    return (size_t)s->ow * s->c * s->depth_multiplier;
+}
+
+// dy (n, oh, ow, c*dm), x (n, h, w, c), w (kh, kw, c, dm), y as dy
+// -> dx (n, h, w, c) += ..., dw (kh, kw, c, dm) += ..., db (c*dm) += ...
+// Output row by output row: dz = dy * act' (from y), db += its column sums;
+// then every valid tap (ky, kx) of every output pixel, with g = dz[pixel]:
+//   dw[ky, kx, ci, m] += x[tap pixel, ci] * g[ci*dm + m]
+//   dx[tap pixel, ci] += sum_m w[ky, kx, ci, m] * g[ci*dm + m]
+// (dm == 1: both are element-wise products over the c channels).
+// scratch: kdl_depthwise_conv2d_backward_scratch(s) floats (unused when linear).
+void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
+                                   const float *x, const float *w, const float *y,
+                                   const kdl_ConvShape *s, kdl_Act act, float alpha,
+                                   float *scratch) {
+    const int c = s->c, dm = s->depth_multiplier, kw = s->kw;
+    assert(dm >= 1);
+    if (!dx && !dw && !db)
+        return;
+    assert(act == KDL_ACT_LINEAR || (y && scratch));
+    const size_t fo = (size_t)c * dm;
+    const size_t img = (size_t)s->h * s->w * c;
+    const ptrdiff_t sy = (ptrdiff_t)s->dh * s->w * c, sx = (ptrdiff_t)s->dw * c;
+    const ptrdiff_t wx = (ptrdiff_t)fo, wy = (ptrdiff_t)kw * fo;
+    for (int bi = 0; bi < s->n; bi++) {
+        const float *src = x + (size_t)bi * img;
+        float *dsrc = dx ? dx + (size_t)bi * img : NULL;
+        for (int oy = 0; oy < s->oh; oy++) {
+            const size_t r0 = ((size_t)bi * s->oh + oy) * s->ow;
+            const float *dz = grad_block(scratch, dy, y, r0, (size_t)s->ow, fo, act, alpha);
+            if (db)
+                column_sums(db, dz, (size_t)s->ow, fo);
+            if (!dx && !dw)
+                continue;
+            const int iy0 = oy * s->sh - s->pad_top;
+            int ky_lo, ky_hi;
+            tap_range(iy0, s->dh, s->kh, s->h, &ky_lo, &ky_hi);
+            for (int ox = 0; ox < s->ow; ox++) {
+                const float *g = dz + (size_t)ox * fo;
+                const int ix0 = ox * s->sw - s->pad_left;
+                int kx_lo, kx_hi;
+                tap_range(ix0, s->dw, kw, s->w, &kx_lo, &kx_hi);
+                const ptrdiff_t off = ((ptrdiff_t)iy0 * s->w + ix0) * c;  // tap (0, 0)
+                for (int ky = ky_lo; ky < ky_hi; ky++)
+                    for (int kx = kx_lo; kx < kx_hi; kx++) {
+                        const ptrdiff_t po = off + ky * sy + kx * sx;
+                        const ptrdiff_t wo = ky * wy + kx * wx;
+                        if (dm == 1) {
+                            if (dw)
+                                mul_add_to(dw + wo, src + po, g, (size_t)c);
+                            if (dx)
+                                mul_add_to(dsrc + po, w + wo, g, (size_t)c);
+                            continue;
+                        }
+                        for (int ci = 0; ci < c; ci++) {
+                            const float *restrict gc = g + (size_t)ci * dm;
+                            if (dw) {
+                                const float v = src[po + ci];
+                                float *restrict dwc = dw + (wo + (ptrdiff_t)ci * dm);
+                                for (int m = 0; m < dm; m++)
+                                    dwc[m] += v * gc[m];
+                            }
+                            if (dx) {
+                                const float *restrict wc = w + (wo + (ptrdiff_t)ci * dm);
+                                float acc = 0.0f;
+                                for (int m = 0; m < dm; m++)
+                                    acc += wc[m] * gc[m];
+                                dsrc[po + ci] += acc;
+                            }
+                        }
+                    }
+            }
+        }
+    }
+}
+
+// The conv whose adjoint a transposed conv s is: from s's output (oh, ow, f)
+// to its input (h, w, c), same kernel geometry and pads, no groups. Its
+// kernel (kh, kw, f, c) is exactly the transposed conv's w as Keras stores it.
+static kdl_ConvShape transpose_adjoint(const kdl_ConvShape *s) {
+    kdl_ConvShape t = *s;
+    t.h = s->oh, t.w = s->ow, t.c = s->f;
+    t.oh = s->h, t.ow = s->w, t.f = s->c;
+    t.groups = 1, t.depth_multiplier = 1;
+    return t;
+}
+
+// The whole batch's dz (n*oh*ow*f), then the adjoint conv's im2col block.
+size_t kdl_conv2d_transpose_backward_scratch(const kdl_ConvShape *s) {
+    kdl_ConvShape t = transpose_adjoint(s);
+    return (size_t)s->n * s->oh * s->ow * s->f + kdl_conv2d_scratch(&t);
+}
+
+// dy (n, oh, ow, f), x (n, h, w, c), w (kh, kw, f, c), y as dy
+// -> dx (n, h, w, c) += ..., dw (kh, kw, f, c) += ..., db (f) += ...
+// The forward scatters x[b, y, x] through tap (ky, kx) onto output pixel
+// (y*sh - pad_top + ky*dh, x*sw - pad_left + kx*dw), so the gradient of x is
+// the gather the other way: the conv t = transpose_adjoint(s) of dz with
+// kernel w. With col = t's im2col of dz (one row per input pixel, the taps'
+// dz values, zeros where a tap falls outside the output), block by block:
+//   dx_block (rows, c) += col (rows, kh*kw*f) @ w (kh*kw*f, c)
+//   dw (kh*kw*f, c) += col^T @ x_block (rows, c)
+// and db += the column sums of dz.
+// scratch: kdl_conv2d_transpose_backward_scratch(s) floats.
+void kdl_conv2d_transpose_backward(float *dx, float *dw, float *db, const float *dy,
+                                   const float *x, const float *w, const float *y,
+                                   const kdl_ConvShape *s, kdl_Act act, float alpha,
+                                   float *scratch) {
+    const size_t out_total = (size_t)s->n * s->oh * s->ow, f = (size_t)s->f;
+    const size_t total = (size_t)s->n * s->h * s->w;
+    if ((!dx && !dw && !db) || total == 0 || out_total == 0)
+        return;
+    assert(scratch);
+    assert(act == KDL_ACT_LINEAR || y);
+    const float *dz = grad_block(scratch, dy, y, 0, out_total, f, act, alpha);
+    if (db)
+        column_sums(db, dz, out_total, f);
+    if (!dx && !dw)
+        return;
+    const kdl_ConvShape t = transpose_adjoint(s);
+    float *col = scratch + out_total * f;
+    const int kkf = s->kh * s->kw * s->f, c = s->c;
+    const int pointwise = is_pointwise(&t);
+    const size_t blk = block_rows(&t);
+    for (size_t r0 = 0; r0 < total; r0 += blk) {
+        const int rows = (int)min_size(blk, total - r0);
+        const float *cb = dz + r0 * f;     // pointwise: dz is t's im2col matrix
+        if (!pointwise) {
+            im2col(col, dz, &t, r0, (size_t)rows);
+            cb = col;
+        }
+        if (dw)
+            kdl_sgemm(1, 0, kkf, c, rows, 1.0f, cb, kkf, x + r0 * c, c, 1.0f, dw, c);
+        if (dx)
+            kdl_sgemm(0, 0, rows, c, kkf, 1.0f, cb, kkf, w, c, 1.0f, dx + r0 * c, c);
+    }
 }

@@ -1,6 +1,6 @@
 /*
  * dense.c - the Dense layer: a GEMM, then bias and activation fused into
- * one pass over the output.
+ * one pass over the output; and its backward, two GEMMs and a column sum.
  *
  * Keras's Dense on an N-D input acts on the last axis only, so the caller
  * flattens the leading axes into n. The kernel is stored (in_dim, units) as
@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <string.h>
 
 // in (n, in_dim), w (in_dim, units), b (units) or NULL -> out (n, units)
@@ -20,4 +21,33 @@ void kdl_dense_forward(float *out, const float *in, const float *w, const float 
     else    // an empty product (BLAS rejects lda = 0): the pre-activation is 0
         memset(out, 0, sizeof(float) * (size_t)n * (size_t)units);
     kdl_bias_act_forward(out, b, (size_t)n, (size_t)units, act, alpha);
+}
+
+// dy (n, units) -> dz = dy * act' (from y; in scratch unless act is linear);
+// dw (in_dim, units) += x^T dz; db (units) += sum over rows of dz;
+// dx (n, in_dim) += dz w^T. Each of dx, dw, db may be NULL.
+void kdl_dense_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                        const float *w, const float *y, int n, int in_dim, int units, kdl_Act act,
+                        float alpha, float *scratch) {
+    if (n <= 0 || units <= 0)
+        return;
+    size_t un = (size_t)units;
+    const float *dz = dy;
+    if (act != KDL_ACT_LINEAR) {
+        assert(kdl_act_grad_from_output(act, alpha) && scratch && y);
+        kdl_act_grad_output(scratch, dy, y, (size_t)n, un, act, alpha);
+        dz = scratch;
+    }
+    if (db)
+        for (int r = 0; r < n; r++) {
+            const float *z = dz + (size_t)r * un;
+            for (size_t j = 0; j < un; j++)
+                db[j] += z[j];
+        }
+    if (in_dim <= 0)    // no weights and no input gradient (BLAS rejects lda = 0)
+        return;
+    if (dw)
+        kdl_sgemm(1, 0, in_dim, units, n, 1.0f, x, in_dim, dz, units, 1.0f, dw, units);
+    if (dx)
+        kdl_sgemm(0, 1, n, in_dim, units, 1.0f, dz, units, w, units, 1.0f, dx, in_dim);
 }

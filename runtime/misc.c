@@ -2,15 +2,22 @@
  * misc.c - the data-movement layers and the small ones: status strings,
  * merging with broadcasting (Add/Subtract/Multiply/Average), Rescaling,
  * Concatenate, Embedding, RepeatVector, ZeroPadding2D, UpSampling2D
- * (nearest) and the centred crop RandomCrop uses at inference.
+ * (nearest) and the centred crop RandomCrop uses at inference; for
+ * training, the backward kernel of each of them, RandomCrop's window at a
+ * given offset and its backward, Dropout's forward (inverted dropout), and
+ * the two element-wise helpers the generated train step uses, kdl_axpy and
+ * kdl_mul_accumulate.
  *
  * All tensors are row-major, images NHWC. Copies go row by row with memcpy
  * / memset over the longest contiguous run each layout allows. Embedding is
  * the one kernel here that checks data: its ids come from the user.
+ * Backward kernels ACCUMULATE into their gradient outputs (dx += ...) and
+ * do nothing when the gradient output is NULL (see kdl.h).
  */
 #include "kdl.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 // ---- errors ------------------------------------------------------------------------------
@@ -241,4 +248,262 @@ void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, i
         for (size_t i = 0; i < (size_t)ch; i++)
             memcpy(out + (b * (size_t)ch + i) * run,
                    in + ((b * (size_t)h + top + i) * (size_t)w + left) * sc, sizeof(float) * run);
+}
+
+// ---- training: element-wise helpers --------------------------------------------------------
+
+// y (n) += a * x (n); nothing when y is NULL.
+void kdl_axpy(float *y, const float *x, size_t n, float a) {
+    if (!y)
+        return;
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+// dx (n) += dy (n) * m (n): Dropout's backward with its saved mask; nothing when dx is NULL.
+void kdl_mul_accumulate(float *dx, const float *dy, const float *m, size_t n) {
+    if (!dx)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dx[i] += dy[i] * m[i];
+}
+
+// ---- training: backward kernels ------------------------------------------------------------
+
+// One innermost run of n elements of dy: dx += scale * dy * o, where x_full /
+// o_full say whether dx / o advance along the run (0: one value broadcast
+// over it, so dx[0] receives the run's sum); o NULL stands for ones.
+static void merge_grad_row(float *dx, int x_full, const float *dy, const float *o, int o_full,
+                           size_t n, float scale) {
+    if (x_full) {
+        if (!o) {
+            for (size_t j = 0; j < n; j++)
+                dx[j] += scale * dy[j];
+        } else if (o_full) {
+            for (size_t j = 0; j < n; j++)
+                dx[j] += scale * dy[j] * o[j];
+        } else {
+            float so = scale * o[0];
+            for (size_t j = 0; j < n; j++)
+                dx[j] += so * dy[j];
+        }
+        return;
+    }
+    // A sum over the run: in double, as the run may be a whole batch.
+    double acc = 0;
+    if (o && o_full) {
+        for (size_t j = 0; j < n; j++)
+            acc += (double)dy[j] * o[j];
+    } else {
+        for (size_t j = 0; j < n; j++)
+            acc += dy[j];
+        if (o)
+            acc *= o[0];
+    }
+    dx[0] += (float)(scale * acc);
+}
+
+// dx (x_shape) += sum over the axes x is broadcast along of dy (y_shape) *
+// scale * other (other_shape; NULL: ones, other_shape then unused and may be
+// NULL). x_shape[i] and other_shape[i] are y_shape[i] or 1.
+// The axes are coalesced as in kdl_merge_forward (extent-1 axes dropped,
+// neighbours along which dx and other both advance, or both stay, merged),
+// so the common unbroadcast case is one axis: a single plain loop. The last
+// coalesced axis is a contiguous loop; an odometer walks the others, with
+// stride 0 along an axis dx or other is broadcast on.
+void kdl_merge_backward(float *dx, const int *x_shape, const float *dy, const int *y_shape,
+                        const float *other, const int *other_shape, int rank, float scale) {
+    assert(rank >= 0 && rank <= MERGE_MAX_RANK);
+    if (!dx)
+        return;
+    size_t len[MERGE_MAX_RANK];
+    int xf[MERGE_MAX_RANK], of[MERGE_MAX_RANK];
+    int nd = 0;
+    for (int i = 0; i < rank; i++) {
+        int d = y_shape[i], fx = x_shape[i] != 1, fo = other && other_shape[i] != 1;
+        assert(x_shape[i] == d || x_shape[i] == 1);
+        assert(!other || other_shape[i] == d || other_shape[i] == 1);
+        if (d <= 0)
+            return;                     // dy is empty: nothing to add
+        if (d == 1)
+            continue;
+        if (nd > 0 && xf[nd - 1] == fx && of[nd - 1] == fo) {
+            len[nd - 1] *= (size_t)d;
+        } else {
+            len[nd] = (size_t)d;
+            xf[nd] = fx;
+            of[nd] = fo;
+            nd++;
+        }
+    }
+    if (nd == 0) {                      // every axis has extent 1
+        merge_grad_row(dx, 1, dy, other, 1, 1, scale);
+        return;
+    }
+    // Strides of dx and other along each coalesced axis (0 where broadcast).
+    size_t sx[MERGE_MAX_RANK], so[MERGE_MAX_RANK], idx[MERGE_MAX_RANK];
+    size_t px = 1, po = 1, outer = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        sx[i] = xf[i] ? px : 0;
+        so[i] = of[i] ? po : 0;
+        px *= xf[i] ? len[i] : 1;
+        po *= of[i] ? len[i] : 1;
+        idx[i] = 0;
+        if (i < nd - 1)
+            outer *= len[i];
+    }
+    size_t n = len[nd - 1], xo = 0, oo = 0;
+    for (size_t r = 0; r < outer; r++) {
+        merge_grad_row(dx + xo, xf[nd - 1], dy + r * n, other ? other + oo : NULL, of[nd - 1], n,
+                       scale);
+        for (int i = nd - 2; i >= 0; i--) {
+            xo += sx[i];
+            oo += so[i];
+            if (++idx[i] < len[i])
+                break;
+            xo -= sx[i] * len[i];
+            oo -= so[i] * len[i];
+            idx[i] = 0;
+        }
+    }
+}
+
+// dy (outer, sum(in_len) * inner) -> dx[i] (outer, in_len[i] * inner) += its
+// slice of every row; dx[i] may be NULL (that input needs no gradient).
+void kdl_concat_backward(float *const *dx, const float *dy, const int *in_len, int k, size_t outer,
+                         size_t inner) {
+    if (!dx)
+        return;
+    size_t row = 0;
+    for (int i = 0; i < k; i++)
+        row += (size_t)in_len[i] * inner;
+    for (size_t r = 0; r < outer; r++) {
+        const float *g = dy + r * row;
+        for (int i = 0; i < k; i++) {
+            size_t m = (size_t)in_len[i] * inner;
+            if (dx[i])
+                kdl_axpy(dx[i] + r * m, g, m, 1.0f);
+            g += m;
+        }
+    }
+}
+
+// dtable (input_dim, dim) += dy (count, dim) scattered by ids (count): row
+// ids[i] receives dy's row i; repeated ids sum, in order of i.
+void kdl_embedding_backward(float *dtable, const float *dy, const int32_t *ids, size_t count,
+                            int dim) {
+    if (!dtable || dim <= 0)
+        return;
+    size_t d = (size_t)dim;
+    for (size_t i = 0; i < count; i++) {
+        assert(ids[i] >= 0);
+        kdl_axpy(dtable + (size_t)ids[i] * d, dy + i * d, d, 1.0f);
+    }
+}
+
+// dy (n, times, d) -> dx (n, d) += the sum over the copies.
+void kdl_repeat_backward(float *dx, const float *dy, int n, int times, int d) {
+    if (!dx || d <= 0)
+        return;
+    size_t sd = (size_t)d;
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (size_t t = 0; t < (size_t)times; t++)
+            kdl_axpy(dx + i * sd, dy + (i * (size_t)times + t) * sd, sd, 1.0f);
+}
+
+// dy (n, h + top + bottom, w + left + right, c) -> dx (n, h, w, c) += its interior.
+void kdl_zero_pad2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int top,
+                             int bottom, int left, int right) {
+    if (!dx)
+        return;
+    size_t sc = (size_t)c, oh = (size_t)(h + top + bottom), orow = (size_t)(w + left + right) * sc;
+    size_t irow = (size_t)w * sc;
+    for (size_t b = 0; b < (size_t)n; b++)
+        for (size_t i = 0; i < (size_t)h; i++)
+            kdl_axpy(dx + (b * (size_t)h + i) * irow,
+                     dy + (b * oh + (size_t)top + i) * orow + (size_t)left * sc, irow, 1.0f);
+}
+
+// dy (n, h * sh, w * sw, c) -> dx (n, h, w, c) += the sum of each cell's sh * sw copies.
+void kdl_upsample2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int sh,
+                             int sw) {
+    if (!dx)
+        return;
+    size_t sc = (size_t)c, irow = (size_t)w * sc, orow = irow * (size_t)sw;
+    const float *g = dy;
+    for (size_t r = 0; r < (size_t)n * (size_t)h; r++) {
+        float *x = dx + r * irow;
+        // The sh output rows of input row r, each read once in order.
+        for (int s = 0; s < sh; s++, g += orow)
+            for (size_t j = 0; j < (size_t)w; j++) {
+                float *xj = x + j * sc;
+                const float *gj = g + j * (size_t)sw * sc;
+                for (size_t t = 0; t < (size_t)sw; t++, gj += sc)
+                    for (size_t k = 0; k < sc; k++)
+                        xj[k] += gj[k];
+            }
+    }
+}
+
+// in (n, h, w, c) -> out (n, ch, cw, c): the window at (top, left).
+void kdl_crop2d_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw,
+                        int top, int left) {
+    assert(top >= 0 && left >= 0 && top + ch <= h && left + cw <= w);
+    size_t sc = (size_t)c, run = (size_t)cw * sc;
+    if (run == 0)
+        return;
+    for (size_t b = 0; b < (size_t)n; b++)
+        for (size_t i = 0; i < (size_t)ch; i++)
+            memcpy(out + (b * (size_t)ch + i) * run,
+                   in + ((b * (size_t)h + (size_t)top + i) * (size_t)w + (size_t)left) * sc,
+                   sizeof(float) * run);
+}
+
+// dy (n, ch, cw, c) -> dx (n, h, w, c) += dy inside the window at (top, left)
+// (the cells outside it get no gradient, so they are left as they are).
+void kdl_crop2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int ch, int cw,
+                         int top, int left) {
+    assert(top >= 0 && left >= 0 && top + ch <= h && left + cw <= w);
+    if (!dx)
+        return;
+    size_t sc = (size_t)c, run = (size_t)cw * sc;
+    for (size_t b = 0; b < (size_t)n; b++)
+        for (size_t i = 0; i < (size_t)ch; i++)
+            kdl_axpy(dx + ((b * (size_t)h + (size_t)top + i) * (size_t)w + (size_t)left) * sc,
+                     dy + (b * (size_t)ch + i) * run, run, 1.0f);
+}
+
+// ---- training: Dropout ---------------------------------------------------------------------
+
+// in (n) -> out (n) = in * mask, mask (n) written; out may equal in.
+// The mask, reproducibly from r's state: each kdl_rng_next(r) draw serves
+// two elements in order, its low 32 bits element 2k and its high 32 bits
+// element 2k + 1 (for odd n the last draw's high half is unused), so a call
+// advances r by ceil(n / 2) draws. Element i is dropped (mask 0) when its
+// 32 bits u < round_down(rate * 2^32), i.e. with probability rate to within
+// 2^-32; kept elements get (float)(1.0 / (1.0 - rate)) computed in double.
+// rate <= 0 gives all ones and rate >= 1 all zeros (Keras's limits), both
+// without drawing from r. mask must not overlap in or out.
+void kdl_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate,
+                         kdl_Rng *r) {
+    if (!(rate > 0.0f) || rate >= 1.0f) {
+        float m = rate >= 1.0f ? 0.0f : 1.0f;
+        for (size_t i = 0; i < n; i++) {
+            mask[i] = m;
+            out[i] = in[i] * m;
+        }
+        return;
+    }
+    uint64_t thr = (uint64_t)((double)rate * 4294967296.0);    // < 2^32 as rate < 1
+    float keep = (float)(1.0 / (1.0 - (double)rate));
+    size_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        uint64_t u = kdl_rng_next(r);
+        mask[i] = (u & 0xFFFFFFFFu) < thr ? 0.0f : keep;
+        mask[i + 1] = (u >> 32) < thr ? 0.0f : keep;
+    }
+    if (i < n)
+        mask[i] = (kdl_rng_next(r) & 0xFFFFFFFFu) < thr ? 0.0f : keep;
+    for (i = 0; i < n; i++)
+        out[i] = in[i] * mask[i];
 }

@@ -15,10 +15,16 @@
  * the per-cell overhead small. Channel loops run in fixed blocks of 16 so
  * that they vectorise even at -O2 (GCC's -O2 cost model leaves loops with
  * an unknown trip count scalar).
+ *
+ * Training: kdl_pool2d_backward and kdl_global_pool_backward accumulate
+ * into dx. Max routes each output's gradient to the first maximal valid
+ * cell of its window (row-major order, found again from x); average
+ * spreads it over the valid cells, divided by their count as the forward.
  */
 #include "kdl.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 // Run STMT for j in [0, c): blocks of 16 (a fixed trip count the vectoriser
@@ -139,4 +145,129 @@ void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, in
     const int max = kind == KDL_POOL_MAX;
     for (int b = 0; b < n; b++)
         pool_window(out + (size_t)b * c, in + (size_t)b * spatial * c, 0, c, 1, spatial, max);
+}
+
+// ---- training: backward ----------------------------------------------------------------------
+//
+// Both accumulate into dx (dx += ..., NULL: nothing to do). The max pools
+// find each window's argmax again from x, channel by channel, with a strict
+// "greater than" scan in row-major window order, so the first maximal cell
+// wins ties.
+
+#define ARG_CHUNK 64
+
+// d (c) += g (c) * a
+static void add_scaled(float *restrict d, const float *restrict g, float a, int c) {
+    CHANNEL_LOOP(c, d[j] += g[j] * a);
+}
+
+// d (cn) += g (cn) where arg == k, += +0 elsewhere (g's bits masked, so an
+// infinite g never turns into 0 * inf = NaN in another cell).
+static void masked_add(float *restrict d, const float *restrict g, const int32_t *restrict arg,
+                       int32_t k, int cn) {
+    for (int j = 0; j < cn; j++) {
+        uint32_t u;
+        memcpy(&u, &g[j], sizeof u);
+        u &= -(uint32_t)(arg[j] == k);
+        float v;
+        memcpy(&v, &u, sizeof v);
+        d[j] += v;
+    }
+}
+
+// Max window backward: for each channel, the first maximal cell of the
+// ny x nx cells p[iy*sy + ix*c + (0..c)] (ny, nx >= 1) gets g; dx points at
+// the window's first cell in the gradient image. ARG_CHUNK channels at a
+// time, the scan keeps each channel's best value and its cell k = iy*nx + ix;
+// a second pass over the cells then adds g at the argmax (masked_add). Both
+// passes are branch-free and vectorise (a per-channel indexed store would
+// need a division per channel). The index update uses a bit mask because
+// GCC 12 (-ftrapping-math) if-converts the float max but not an integer
+// select on a float compare.
+static void max_window_backward(float *dx, const float *p, const float *g, ptrdiff_t sy, int c,
+                                int ny, int nx) {
+    float best[ARG_CHUNK];
+    int32_t arg[ARG_CHUNK];
+    for (int j0 = 0; j0 < c; j0 += ARG_CHUNK) {
+        const int cn = c - j0 < ARG_CHUNK ? c - j0 : ARG_CHUNK;
+        for (int j = 0; j < cn; j++) {
+            best[j] = p[j0 + j];
+            arg[j] = 0;
+        }
+        for (int iy = 0; iy < ny; iy++)
+            for (int ix = iy == 0; ix < nx; ix++) {
+                const float *restrict v = p + (iy * sy + (ptrdiff_t)ix * c + j0);
+                const int32_t k = iy * nx + ix;
+                for (int j = 0; j < cn; j++) {
+                    const float b = best[j], x = v[j];
+                    const int32_t m = -(int32_t)(x > b);
+                    arg[j] = (arg[j] & ~m) | (k & m);
+                    best[j] = x > b ? x : b;
+                }
+            }
+        for (int iy = 0; iy < ny; iy++)
+            for (int ix = 0; ix < nx; ix++)
+                masked_add(dx + (iy * sy + (ptrdiff_t)ix * c + j0), g + j0, arg, iy * nx + ix,
+                           cn);
+    }
+}
+
+// Average window backward: every one of the ny x nx cells gets g / (ny*nx).
+static void avg_window_backward(float *dx, const float *g, ptrdiff_t sy, int c, int ny, int nx) {
+    const float a = 1.0f / ((float)ny * (float)nx);
+    for (int iy = 0; iy < ny; iy++)
+        for (int ix = 0; ix < nx; ix++)
+            add_scaled(dx + iy * sy + (ptrdiff_t)ix * c, g, a, c);
+}
+
+// dy (n, oh, ow, c), x (n, h, w, c) -> dx (n, h, w, c) += ...; the windows
+// as kdl_pool2d_forward (valid cells only). Max: each output's gradient goes
+// to the first maximal valid cell of its window, in row-major window order;
+// average: it is spread evenly over the window's valid cells. y is not read.
+void kdl_pool2d_backward(float *dx, const float *dy, const float *x, const float *y,
+                         const kdl_ConvShape *s, kdl_Pool kind) {
+    if (!dx)
+        return;
+    const int c = s->c, w = s->w;
+    const size_t img = (size_t)s->h * w * c;
+    const ptrdiff_t sy = (ptrdiff_t)w * c;
+    const int max = kind == KDL_POOL_MAX;
+    for (int b = 0; b < s->n; b++) {
+        const float *src = x + (size_t)b * img;
+        float *dsrc = dx + (size_t)b * img;
+        for (int oy = 0; oy < s->oh; oy++) {
+            int y_lo, y_hi;
+            clip(oy * s->sh - s->pad_top, s->kh, s->h, &y_lo, &y_hi);
+            for (int ox = 0; ox < s->ow; ox++) {
+                const float *g = dy + (((size_t)b * s->oh + oy) * s->ow + ox) * c;
+                int x_lo, x_hi;
+                clip(ox * s->sw - s->pad_left, s->kw, w, &x_lo, &x_hi);
+                if (y_hi == y_lo || x_hi == x_lo)
+                    continue;       // no valid cell: the forward wrote a constant 0
+                const size_t first = ((size_t)y_lo * w + x_lo) * c;
+                if (max)
+                    max_window_backward(dsrc + first, src + first, g, sy, c, y_hi - y_lo,
+                                        x_hi - x_lo);
+                else
+                    avg_window_backward(dsrc + first, g, sy, c, y_hi - y_lo, x_hi - x_lo);
+            }
+        }
+    }
+}
+
+// dy (n, c), x (n, spatial, c) -> dx (n, spatial, c) += ...: max sends each
+// channel's gradient to its first maximal position, average spreads it as
+// dy / spatial. y is not read.
+void kdl_global_pool_backward(float *dx, const float *dy, const float *x, const float *y, int n,
+                              int spatial, int c, kdl_Pool kind) {
+    if (!dx)
+        return;
+    assert(spatial >= 1);
+    const size_t img = (size_t)spatial * c;
+    for (int b = 0; b < n; b++) {
+        if (kind == KDL_POOL_MAX)
+            max_window_backward(dx + b * img, x + b * img, dy + (size_t)b * c, 0, c, 1, spatial);
+        else
+            avg_window_backward(dx + b * img, dy + (size_t)b * c, 0, c, 1, spatial);
+    }
 }

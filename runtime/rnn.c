@@ -1,16 +1,28 @@
 /*
- * rnn.c - recurrent layers (SimpleRNN, LSTM, GRU), forward, with Keras 3
- * semantics: zero initial states, Keras weight layouts and gate orders
- * (LSTM i, f, c, o; GRU z, r, h), GRU reset_after both ways.
+ * rnn.c - recurrent layers (SimpleRNN, LSTM, GRU): the inference forward,
+ * the training forward that saves what backprop through time needs, and the
+ * backward, with Keras 3 semantics: zero initial states, Keras weight
+ * layouts and gate orders (LSTM i, f, c, o; GRU z, r, h), GRU reset_after
+ * both ways.
  *
  * Shape: in (n, t, in_dim) -> out (n, t, units) with return_sequences, else
  * (n, units); kernel (in_dim, G*u), recurrent (u, G*u), G = 1 / 4 / 3.
  *
- * Every kernel projects the inputs of all timesteps with one GEMM,
+ * Every forward projects the inputs of all timesteps with one GEMM,
  * xp (n*t, G*u) = in @ kernel + bias, then per step adds h @ recurrent with
  * a GEMM that accumulates straight into the step's rows of xp (row stride
- * t*G*u), and finishes the gates element-wise in place. The scratch space
- * (kdl_rnn_scratch) holds xp and the per-step states; nothing is allocated.
+ * t*G*u), and finishes the gates element-wise. Inference and training run
+ * the same cell code (one function per cell): inference activates the gates
+ * in place in the scratch space (kdl_rnn_scratch) and saves nothing;
+ * training keeps the pre-activations and writes the activations, the states
+ * and each cell's intermediates into `saved` (kdl_rnn_saved_floats), so
+ * both give bit-identical outputs. Nothing is allocated.
+ *
+ * The backward (kdl_rnn_backward) walks the steps last to first, turning
+ * the state gradients into the gates' pre-activation gradients dg, stored
+ * in xp's layout so that the weight gradients are one GEMM each over all
+ * timesteps: dx += dg @ kernel^T, dkernel += in^T @ dg, drecurrent +=
+ * h_prev^T @ dg (h_prev saved aligned with dg), dbias += column sums.
  *
  * go_backwards: step k reads timestep t-1-k and, as Keras, the returned
  * sequence is in processing order: out[:, k] is the state after step k, so
@@ -40,29 +52,94 @@ static void act_gate(float *x, int u, kdl_Act act) {
         kdl_activation_forward(x, x, 1, (size_t)u, act, act_alpha(act));
 }
 
-// The scratch areas of one call: xp (n*t, G*u) projected inputs; hp (n, G*u)
-// the recurrent projection when it must stay apart from xp (GRU
-// reset_after); h (n, u) the state; c (n, u) the LSTM cell state, or r * h
-// for GRU reset_after=False.
-typedef struct {
-    float *xp, *hp, *h, *c;
-} RnnScratch;
-
-static RnnScratch carve(float *scratch, const kdl_RnnShape *s, int gates) {
-    size_t gu = (size_t)gates * s->units, nu = (size_t)s->n * s->units;
-    RnnScratch w;
-    w.xp = scratch;
-    w.hp = w.xp + (size_t)s->n * s->t * gu;
-    w.h = w.hp + (size_t)s->n * gu;
-    w.c = w.h + nu;
-    memset(w.h, 0, sizeof(float) * nu);
-    memset(w.c, 0, sizeof(float) * nu);
-    return w;
+// post (u) = act(pre (u)): one gate, in place when post == pre.
+static void act_gate_to(float *post, const float *pre, int u, kdl_Act act) {
+    if (post != pre)
+        memcpy(post, pre, sizeof(float) * (size_t)u);
+    act_gate(post, u, act);
 }
 
-// The most any kernel carves: G = 4 (LSTM), xp + hp + h + c.
+// dpre (u) += dpost * act'(pre), post = act(pre): one gate of one batch row
+// (softmax-like activations over the u values, as act_gate).
+static void gate_backward(float *dpre, const float *dpost, const float *pre, const float *post,
+                          int u, kdl_Act act) {
+    kdl_activation_backward(dpre, dpost, pre, post, 1, (size_t)u, act, act_alpha(act));
+}
+
+static int rnn_gates(kdl_RnnKind kind) {
+    return kind == KDL_RNN_LSTM ? 4 : kind == KDL_RNN_GRU ? 3 : 1;
+}
+
+// The buffers of one forward pass. Per-step arrays are (n, t, X) in xp's
+// layout: row b*t + time, so step k's rows start at step_time(k) * X with a
+// row stride of t*X. NULL save arrays are not written (inference).
+//   pre  (n, t, G*u)  projected inputs, then the gates' pre-activations
+//   post (n, t, G*u)  the gates' activations; == pre: activated in place
+//   hp   (n, t, u)    h_{k-1}, the state step k starts from (0 for k = 0)
+//   x    (n, t, u)    LSTM c_k; GRU reset_after h_{k-1} @ U_h + b_rec_h (what
+//                     r scales); GRU reset_after=False r * h_{k-1}
+//   ac   (n, t, u)    LSTM act(c_k)
+//   h    (n, u)       the running state
+//   w    LSTM (n, u) the running cell state; GRU reset_after (n, 3u) h @ U;
+//        GRU reset_after=False (n, u) r * h
+typedef struct {
+    float *pre, *post, *hp, *x, *ac, *h, *w;
+} RnnBuffers;
+
+// Inference: xp, then h (n, u) and w (at most 3 (n, u)) in the scratch.
+static RnnBuffers scratch_buffers(float *scratch, const kdl_RnnShape *s, int gates) {
+    RnnBuffers m = {0};
+    m.pre = m.post = scratch;
+    m.h = m.pre + (size_t)s->n * s->t * gates * s->units;
+    m.w = m.h + (size_t)s->n * s->units;
+    return m;
+}
+
+// Enough for every kernel's carve: xp (n, t, G*u), h (n, u) and w, at most
+// LSTM's n u (4 t + 2) or GRU reset_after's n u (3 t + 4).
 size_t kdl_rnn_scratch(const kdl_RnnShape *s) {
     return (size_t)s->n * s->units * (4 * (size_t)s->t + 4 + 2);
+}
+
+// Where each array of RnnBuffers starts in `saved` (floats), and the total.
+typedef struct {
+    size_t pre, post, hp, x, ac, h, w, total;
+} SavedLayout;
+
+static SavedLayout saved_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
+    size_t nt = (size_t)s->n * s->t, u = (size_t)s->units, nu = (size_t)s->n * u;
+    size_t gu = (size_t)rnn_gates(kind) * u;
+    SavedLayout l;
+    l.pre = 0;
+    l.post = l.pre + nt * gu;
+    l.hp = l.post + nt * gu;
+    l.x = l.hp + nt * u;
+    l.ac = l.x + (kind == KDL_RNN_SIMPLE ? 0 : nt * u);
+    l.h = l.ac + (kind == KDL_RNN_LSTM ? nt * u : 0);
+    l.w = l.h + nu;
+    size_t w = kind == KDL_RNN_LSTM ? nu : kind == KDL_RNN_GRU ? (s->reset_after ? 3 : 1) * nu : 0;
+    l.total = l.w + w;
+    return l;
+}
+
+// Training: every array in `saved`.
+static RnnBuffers saved_buffers(float *saved, kdl_RnnKind kind, const kdl_RnnShape *s) {
+    SavedLayout l = saved_layout(kind, s);
+    RnnBuffers m;
+    m.pre = saved + l.pre;
+    m.post = saved + l.post;
+    m.hp = saved + l.hp;
+    m.x = kind == KDL_RNN_SIMPLE ? NULL : saved + l.x;
+    m.ac = kind == KDL_RNN_LSTM ? saved + l.ac : NULL;
+    m.h = saved + l.h;
+    m.w = saved + l.w;
+    return m;
+}
+
+// Per sample and timestep 2 G u + u (SimpleRNN 3u, LSTM 11u, GRU 8u), plus
+// the running states: u, 2u, GRU reset_after 4u, reset_after=False 2u.
+size_t kdl_rnn_saved_floats(kdl_RnnKind kind, const kdl_RnnShape *s) {
+    return saved_layout(kind, s).total;
 }
 
 // xp (rows, g) = in (rows, in_dim) @ kernel (in_dim, g) + bias (g); bias may be NULL.
@@ -81,13 +158,18 @@ static inline int step_time(const kdl_RnnShape *s, int k) {
     return s->go_backwards ? s->t - 1 - k : k;
 }
 
+// dst (n rows of w, row stride ld) = src (n, w) contiguous; dst NULL: nothing.
+static void put_rows(float *dst, int ld, const float *src, int n, int w) {
+    if (!dst)
+        return;
+    for (int b = 0; b < n; b++)
+        memcpy(dst + (size_t)b * ld, src + (size_t)b * w, sizeof(float) * (size_t)w);
+}
+
 // After step k: with return_sequences, h (n, u) goes to out[:, k, :].
 static void emit_step(float *out, const float *h, const kdl_RnnShape *s, int k) {
-    if (!s->return_sequences)
-        return;
-    size_t u = (size_t)s->units;
-    for (int b = 0; b < s->n; b++)
-        memcpy(out + ((size_t)b * s->t + k) * u, h + (size_t)b * u, sizeof(float) * u);
+    if (s->return_sequences)
+        put_rows(out + (size_t)k * s->units, s->t * s->units, h, s->n, s->units);
 }
 
 // After the last step: out (n, u) without return_sequences, and the states.
@@ -109,63 +191,75 @@ static void check_args(const float *out, const float *in, const float *kernel,
     (void)out, (void)in, (void)kernel, (void)recurrent, (void)s, (void)scratch;
 }
 
+// ---- the cells (forward) ----------------------------------------------------------------
+
 // h_t = act(x_t @ W + h_{t-1} @ U + b)   (keras SimpleRNNCell)
-void kdl_simple_rnn_forward(float *out, float *h_out, const float *in, const float *kernel,
+static void simple_rnn_cell(float *out, float *h_out, const float *in, const float *kernel,
                             const float *recurrent, const float *bias, const kdl_RnnShape *s,
-                            kdl_Act act, float *scratch) {
-    check_args(out, in, kernel, recurrent, s, scratch);
+                            kdl_Act act, const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units;
-    RnnScratch w = carve(scratch, s, 1);
-    project_inputs(w.xp, in, kernel, bias, n * t, s->in_dim, u);
+    memset(m->h, 0, sizeof(float) * (size_t)n * u);
+    project_inputs(m->pre, in, kernel, bias, n * t, s->in_dim, u);
     int ld = t * u;  // row stride between batch entries of one step in xp
     for (int k = 0; k < t; k++) {
-        float *g = w.xp + (size_t)step_time(s, k) * u;
+        size_t off = (size_t)step_time(s, k) * u;
+        float *g = m->pre + off, *a = m->post + off;
+        put_rows(m->hp ? m->hp + off : NULL, ld, m->h, n, u);
         if (k > 0)  // the initial state is zero: nothing to add at step 0
-            kdl_sgemm(0, 0, n, u, u, 1.0f, w.h, u, recurrent, u, 1.0f, g, ld);
+            kdl_sgemm(0, 0, n, u, u, 1.0f, m->h, u, recurrent, u, 1.0f, g, ld);
         for (int b = 0; b < n; b++) {
-            float *gb = g + (size_t)b * ld;
-            act_gate(gb, u, act);
-            memcpy(w.h + (size_t)b * u, gb, sizeof(float) * (size_t)u);
+            float *ab = a + (size_t)b * ld;
+            act_gate_to(ab, g + (size_t)b * ld, u, act);
+            memcpy(m->h + (size_t)b * u, ab, sizeof(float) * (size_t)u);
         }
-        emit_step(out, w.h, s, k);
+        emit_step(out, m->h, s, k);
     }
-    emit_final(out, h_out, NULL, w.h, NULL, s);
+    emit_final(out, h_out, NULL, m->h, NULL, s);
 }
 
 // z = x_t @ W + h @ U + b split into i, f, c, o (keras LSTMCell):
 // i = ract(z_i), f = ract(z_f), o = ract(z_o), c = f * c + i * act(z_c),
 // h = o * act(c).
-void kdl_lstm_forward(float *out, float *h_out, float *c_out, const float *in, const float *kernel,
-                      const float *recurrent, const float *bias, const kdl_RnnShape *s,
-                      kdl_Act act, kdl_Act recurrent_act, float *scratch) {
-    check_args(out, in, kernel, recurrent, s, scratch);
+static void lstm_cell(float *out, float *h_out, float *c_out, const float *in,
+                      const float *kernel, const float *recurrent, const float *bias,
+                      const kdl_RnnShape *s, kdl_Act act, kdl_Act recurrent_act,
+                      const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units, g4 = 4 * u;
-    RnnScratch w = carve(scratch, s, 4);
-    project_inputs(w.xp, in, kernel, bias, n * t, s->in_dim, g4);
-    int ld = t * g4;
+    float *cs = m->w;
+    memset(m->h, 0, sizeof(float) * (size_t)n * u);
+    memset(cs, 0, sizeof(float) * (size_t)n * u);
+    project_inputs(m->pre, in, kernel, bias, n * t, s->in_dim, g4);
+    int ld = t * g4, ldu = t * u;
     for (int k = 0; k < t; k++) {
-        float *g = w.xp + (size_t)step_time(s, k) * g4;
+        size_t time = (size_t)step_time(s, k), off = time * g4, offu = time * u;
+        float *g = m->pre + off;
+        put_rows(m->hp ? m->hp + offu : NULL, ldu, m->h, n, u);
         if (k > 0)
-            kdl_sgemm(0, 0, n, g4, u, 1.0f, w.h, u, recurrent, g4, 1.0f, g, ld);
+            kdl_sgemm(0, 0, n, g4, u, 1.0f, m->h, u, recurrent, g4, 1.0f, g, ld);
         for (int b = 0; b < n; b++) {
-            float *gi = g + (size_t)b * ld, *gf = gi + u, *gc = gf + u, *go = gc + u;
-            float *c = w.c + (size_t)b * u, *h = w.h + (size_t)b * u;
-            act_gate(gi, u, recurrent_act);
-            act_gate(gf, u, recurrent_act);
-            act_gate(gc, u, act);
-            act_gate(go, u, recurrent_act);
-            // The candidate slice is done with: it takes c, then act(c).
+            const float *p = g + (size_t)b * ld;
+            float *ai = m->post + off + (size_t)b * ld, *af = ai + u, *ag = af + u, *ao = ag + u;
+            float *c = cs + (size_t)b * u, *h = m->h + (size_t)b * u;
+            act_gate_to(ai, p, u, recurrent_act);
+            act_gate_to(af, p + u, u, recurrent_act);
+            act_gate_to(ag, p + 2 * u, u, act);
+            act_gate_to(ao, p + 3 * u, u, recurrent_act);
+            // act(c) goes to the saved array, or (inference) over the
+            // candidate's slice, which is done with.
+            float *ac = m->ac ? m->ac + offu + (size_t)b * ldu : ag;
             for (int j = 0; j < u; j++) {
-                c[j] = gf[j] * c[j] + gi[j] * gc[j];
-                gc[j] = c[j];
+                c[j] = af[j] * c[j] + ai[j] * ag[j];
+                ac[j] = c[j];
             }
-            act_gate(gc, u, act);
+            if (m->x)
+                memcpy(m->x + offu + (size_t)b * ldu, c, sizeof(float) * (size_t)u);
+            act_gate(ac, u, act);
             for (int j = 0; j < u; j++)
-                h[j] = go[j] * gc[j];
+                h[j] = ao[j] * ac[j];
         }
-        emit_step(out, w.h, s, k);
+        emit_step(out, m->h, s, k);
     }
-    emit_final(out, h_out, c_out, w.h, w.c, s);
+    emit_final(out, h_out, c_out, m->h, cs, s);
 }
 
 // keras GRUCell (implementation 2), x_* = x_t @ W_* + b_in_*:
@@ -176,61 +270,373 @@ void kdl_lstm_forward(float *out, float *h_out, float *c_out, const float *in, c
 //     z = ract(x_z + h @ U_z), r = ract(x_r + h @ U_r),
 //     hh = act(x_h + (r * h) @ U_h)
 //   h = z * h + (1 - z) * hh
-void kdl_gru_forward(float *out, float *h_out, const float *in, const float *kernel,
-                     const float *recurrent, const float *bias, const kdl_RnnShape *s,
-                     kdl_Act act, kdl_Act recurrent_act, float *scratch) {
-    check_args(out, in, kernel, recurrent, s, scratch);
+static void gru_cell(float *out, float *h_out, const float *in, const float *kernel,
+                     const float *recurrent, const float *bias, const kdl_RnnShape *s, kdl_Act act,
+                     kdl_Act recurrent_act, const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units, g3 = 3 * u;
-    RnnScratch w = carve(scratch, s, 3);
-    project_inputs(w.xp, in, kernel, bias, n * t, s->in_dim, g3);
-    int ld = t * g3;
+    memset(m->h, 0, sizeof(float) * (size_t)n * u);
+    project_inputs(m->pre, in, kernel, bias, n * t, s->in_dim, g3);
+    int ld = t * g3, ldu = t * u;
     const float *brec = s->reset_after && bias ? bias + g3 : NULL;
     for (int k = 0; k < t; k++) {
-        float *g = w.xp + (size_t)step_time(s, k) * g3;
+        size_t time = (size_t)step_time(s, k), off = time * g3, offu = time * u;
+        float *g = m->pre + off, *a = m->post + off;
+        put_rows(m->hp ? m->hp + offu : NULL, ldu, m->h, n, u);
         if (s->reset_after) {
             // hp (n, 3u) = h @ U, kept apart: r scales its h slice, bias included.
+            float *hpw = m->w;
             if (k > 0)
-                kdl_sgemm(0, 0, n, g3, u, 1.0f, w.h, u, recurrent, g3, 0.0f, w.hp, g3);
+                kdl_sgemm(0, 0, n, g3, u, 1.0f, m->h, u, recurrent, g3, 0.0f, hpw, g3);
             else
-                memset(w.hp, 0, sizeof(float) * (size_t)n * g3);
+                memset(hpw, 0, sizeof(float) * (size_t)n * g3);
             for (int b = 0; b < n; b++) {
-                float *gz = g + (size_t)b * ld, *gr = gz + u, *gh = gr + u;
-                const float *hp = w.hp + (size_t)b * g3;
-                float *h = w.h + (size_t)b * u;
+                float *gz = g + (size_t)b * ld, *gh = gz + 2 * u;
+                float *az = a + (size_t)b * ld, *ar = az + u, *ah = ar + u;
+                float *x = m->x ? m->x + offu + (size_t)b * ldu : NULL;
+                const float *hp = hpw + (size_t)b * g3;
+                float *h = m->h + (size_t)b * u;
                 for (int j = 0; j < 2 * u; j++)
                     gz[j] += hp[j] + (brec ? brec[j] : 0.0f);
-                act_gate(gz, u, recurrent_act);
-                act_gate(gr, u, recurrent_act);
+                act_gate_to(az, gz, u, recurrent_act);
+                act_gate_to(ar, gz + u, u, recurrent_act);
+                for (int j = 0; j < u; j++) {
+                    float hu = hp[2 * u + j] + (brec ? brec[2 * u + j] : 0.0f);
+                    if (x)
+                        x[j] = hu;
+                    gh[j] += ar[j] * hu;
+                }
+                act_gate_to(ah, gh, u, act);
                 for (int j = 0; j < u; j++)
-                    gh[j] += gr[j] * (hp[2 * u + j] + (brec ? brec[2 * u + j] : 0.0f));
-                act_gate(gh, u, act);
-                for (int j = 0; j < u; j++)
-                    h[j] = gz[j] * h[j] + (1.0f - gz[j]) * gh[j];
+                    h[j] = az[j] * h[j] + (1.0f - az[j]) * ah[j];
             }
         } else {
             // z, r: accumulate h @ U[:, :2u] into xp; then (r * h) @ U[:, 2u:] into x_h.
             if (k > 0)
-                kdl_sgemm(0, 0, n, 2 * u, u, 1.0f, w.h, u, recurrent, g3, 1.0f, g, ld);
-            float *rh = w.c;
+                kdl_sgemm(0, 0, n, 2 * u, u, 1.0f, m->h, u, recurrent, g3, 1.0f, g, ld);
+            float *rh = m->w;
             for (int b = 0; b < n; b++) {
-                float *gz = g + (size_t)b * ld, *gr = gz + u;
-                const float *h = w.h + (size_t)b * u;
-                act_gate(gz, u, recurrent_act);
-                act_gate(gr, u, recurrent_act);
+                const float *gz = g + (size_t)b * ld;
+                float *az = a + (size_t)b * ld, *ar = az + u;
+                const float *h = m->h + (size_t)b * u;
+                act_gate_to(az, gz, u, recurrent_act);
+                act_gate_to(ar, gz + u, u, recurrent_act);
                 for (int j = 0; j < u; j++)
-                    rh[(size_t)b * u + j] = gr[j] * h[j];
+                    rh[(size_t)b * u + j] = ar[j] * h[j];
             }
+            put_rows(m->x ? m->x + offu : NULL, ldu, rh, n, u);
             if (k > 0)
                 kdl_sgemm(0, 0, n, u, u, 1.0f, rh, u, recurrent + 2 * u, g3, 1.0f, g + 2 * u, ld);
             for (int b = 0; b < n; b++) {
-                float *gz = g + (size_t)b * ld, *gh = gz + 2 * u;
-                float *h = w.h + (size_t)b * u;
-                act_gate(gh, u, act);
+                const float *az = a + (size_t)b * ld;
+                float *ah = a + (size_t)b * ld + 2 * u, *h = m->h + (size_t)b * u;
+                act_gate_to(ah, g + (size_t)b * ld + 2 * u, u, act);
                 for (int j = 0; j < u; j++)
-                    h[j] = gz[j] * h[j] + (1.0f - gz[j]) * gh[j];
+                    h[j] = az[j] * h[j] + (1.0f - az[j]) * ah[j];
             }
         }
-        emit_step(out, w.h, s, k);
+        emit_step(out, m->h, s, k);
     }
-    emit_final(out, h_out, NULL, w.h, NULL, s);
+    emit_final(out, h_out, NULL, m->h, NULL, s);
+}
+
+// ---- inference --------------------------------------------------------------------------
+
+void kdl_simple_rnn_forward(float *out, float *h_out, const float *in, const float *kernel,
+                            const float *recurrent, const float *bias, const kdl_RnnShape *s,
+                            kdl_Act act, float *scratch) {
+    check_args(out, in, kernel, recurrent, s, scratch);
+    RnnBuffers m = scratch_buffers(scratch, s, 1);
+    simple_rnn_cell(out, h_out, in, kernel, recurrent, bias, s, act, &m);
+}
+
+void kdl_lstm_forward(float *out, float *h_out, float *c_out, const float *in, const float *kernel,
+                      const float *recurrent, const float *bias, const kdl_RnnShape *s,
+                      kdl_Act act, kdl_Act recurrent_act, float *scratch) {
+    check_args(out, in, kernel, recurrent, s, scratch);
+    RnnBuffers m = scratch_buffers(scratch, s, 4);
+    lstm_cell(out, h_out, c_out, in, kernel, recurrent, bias, s, act, recurrent_act, &m);
+}
+
+void kdl_gru_forward(float *out, float *h_out, const float *in, const float *kernel,
+                     const float *recurrent, const float *bias, const kdl_RnnShape *s,
+                     kdl_Act act, kdl_Act recurrent_act, float *scratch) {
+    check_args(out, in, kernel, recurrent, s, scratch);
+    RnnBuffers m = scratch_buffers(scratch, s, 3);
+    gru_cell(out, h_out, in, kernel, recurrent, bias, s, act, recurrent_act, &m);
+}
+
+// ---- training: forward ------------------------------------------------------------------
+
+// The inference kernel's outputs (the same cell code, so bit-identical),
+// plus everything kdl_rnn_backward reads, in saved (kdl_rnn_saved_floats
+// floats; nothing in it is read before it is written). recurrent_act is
+// ignored for SIMPLE, c_out for all but LSTM. The pre-activations are kept
+// whatever the activation (the size cannot depend on it), so any
+// activation can be trained.
+void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_out, float *saved,
+                           const float *in, const float *kernel, const float *recurrent,
+                           const float *bias, const kdl_RnnShape *s, kdl_Act act,
+                           kdl_Act recurrent_act) {
+    check_args(out, in, kernel, recurrent, s, saved);
+    RnnBuffers m = saved_buffers(saved, kind, s);
+    switch (kind) {
+    case KDL_RNN_SIMPLE:
+        simple_rnn_cell(out, h_out, in, kernel, recurrent, bias, s, act, &m);
+        break;
+    case KDL_RNN_LSTM:
+        lstm_cell(out, h_out, c_out, in, kernel, recurrent, bias, s, act, recurrent_act, &m);
+        break;
+    case KDL_RNN_GRU:
+        gru_cell(out, h_out, in, kernel, recurrent, bias, s, act, recurrent_act, &m);
+        break;
+    default:
+        assert(!"kdl_rnn_train_forward: unknown kind");
+    }
+}
+
+// ---- training: backward -----------------------------------------------------------------
+//
+// Step k (time = step_time(k)) is given dh, the gradient of its state h_k
+// (and, LSTM, dc of c_k), writes its gates' pre-activation gradients into
+// dg's rows and, for k > 0, sets dhp to the gradient of h_{k-1}:
+//   SimpleRNN  dg = dh act'(pre);                         dhp = dg @ U^T
+//   LSTM       dc += dh o act'(c);  d_o = dh act(c), d_i = dc c~, d_f = dc c_{k-1},
+//              d_c~ = dc i, each times its gate's act'; dc <- dc f;   dhp = dg @ U^T
+//   GRU        d_z = dh (h_{k-1} - hh), d_hh = dh (1 - z), d_pre = d_post act'(pre);
+//              reset_after:  d_r = dg_h (h_{k-1} @ U_h + b_rec_h), dr = dg_h r (the
+//                            gradient of h_{k-1} @ U_h + b_rec_h);
+//                            dhp = dh z + dg_zr @ U_zr^T + dr @ U_h^T
+//              else:         dr = dg_h @ U_h^T (of r * h_{k-1}), d_r = dr h_{k-1};
+//                            dhp = dh z + dr r + dg_zr @ U_zr^T
+
+// Scratch of the backward (offsets in floats): dg (n, t, G*u) in xp's
+// layout; dr, GRU only: reset_after (n, t, u) in xp's layout, else (n, u)
+// for one step; dh, dhp (n, u) the state gradients of the current and the
+// previous step; dc (n, u) LSTM's cell gradient; tmp the gate activations'
+// gradients of one batch row ((G+1) u).
+typedef struct {
+    size_t dg, dr, dh, dhp, dc, tmp, total;
+} BackLayout;
+
+static BackLayout back_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
+    size_t nt = (size_t)s->n * s->t, u = (size_t)s->units, nu = (size_t)s->n * u;
+    size_t g = (size_t)rnn_gates(kind);
+    BackLayout l;
+    l.dg = 0;
+    l.dr = l.dg + nt * g * u;
+    l.dh = l.dr + (kind != KDL_RNN_GRU ? 0 : s->reset_after ? nt * u : nu);
+    l.dhp = l.dh + nu;
+    l.dc = l.dhp + nu;
+    l.tmp = l.dc + (kind == KDL_RNN_LSTM ? nu : 0);
+    l.total = l.tmp + (g + 1) * u;
+    return l;
+}
+
+// n t G u (+ GRU n t u or n u) + 2 or 3 n u + (G + 1) u.
+size_t kdl_rnn_backward_scratch(kdl_RnnKind kind, const kdl_RnnShape *s) {
+    return back_layout(kind, s).total;
+}
+
+// What every step reads: the saved forward (const views of RnnBuffers's
+// arrays), the weights, and the scratch arrays.
+typedef struct {
+    const kdl_RnnShape *s;
+    const float *pre, *post, *hp, *x, *ac;
+    const float *recurrent;
+    kdl_Act act, ract;
+    float *dg, *dr, *dc, *tmp;
+} Bptt;
+
+static void simple_rnn_step(const Bptt *c, int k, const float *dh, float *dhp) {
+    int n = c->s->n, u = c->s->units, ld = c->s->t * u;
+    size_t off = (size_t)step_time(c->s, k) * u;
+    for (int b = 0; b < n; b++) {
+        size_t r = off + (size_t)b * ld;
+        gate_backward(c->dg + r, dh + (size_t)b * u, c->pre + r, c->post + r, u, c->act);
+    }
+    if (k > 0)
+        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off, ld, c->recurrent, u, 0.0f, dhp, u);
+}
+
+static void lstm_step(const Bptt *c, int k, const float *dh, float *dhp) {
+    int n = c->s->n, u = c->s->units, g4 = 4 * u, ld = c->s->t * g4, ldu = c->s->t * u;
+    size_t time = (size_t)step_time(c->s, k), off = time * g4, offu = time * u;
+    size_t offp = k > 0 ? (size_t)step_time(c->s, k - 1) * u : 0;
+    float *da = c->tmp, *dac = da + g4;  // d_i, d_f, d_c~, d_o; d act(c)
+    for (int b = 0; b < n; b++) {
+        size_t r = off + (size_t)b * ld, ru = offu + (size_t)b * ldu;
+        const float *ai = c->post + r, *af = ai + u, *ag = af + u, *ao = ag + u;
+        const float *cs = c->x + ru, *ac = c->ac + ru;
+        const float *cprev = k > 0 ? c->x + offp + (size_t)b * ldu : NULL;
+        const float *dhb = dh + (size_t)b * u;
+        float *dc = c->dc + (size_t)b * u;
+        for (int j = 0; j < u; j++) {
+            dac[j] = dhb[j] * ao[j];
+            da[3 * u + j] = dhb[j] * ac[j];
+        }
+        gate_backward(dc, dac, cs, ac, u, c->act);
+        for (int j = 0; j < u; j++) {
+            da[j] = dc[j] * ag[j];
+            da[u + j] = cprev ? dc[j] * cprev[j] : 0.0f;
+            da[2 * u + j] = dc[j] * ai[j];
+            dc[j] *= af[j];
+        }
+        for (int gi = 0; gi < 4; gi++) {
+            size_t o = (size_t)gi * u;
+            gate_backward(c->dg + r + o, da + o, c->pre + r + o, c->post + r + o, u,
+                          gi == 2 ? c->act : c->ract);
+        }
+    }
+    if (k > 0)
+        kdl_sgemm(0, 1, n, u, g4, 1.0f, c->dg + off, ld, c->recurrent, g4, 0.0f, dhp, u);
+}
+
+static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
+    const kdl_RnnShape *s = c->s;
+    int n = s->n, u = s->units, g3 = 3 * u, ld = s->t * g3, ldu = s->t * u;
+    size_t time = (size_t)step_time(s, k), off = time * g3, offu = time * u;
+    float *dz = c->tmp, *drp = dz + u, *dhh = drp + u;  // the activations' gradients
+    // z and the candidate first (they need only dh), and dhp = dh z.
+    for (int b = 0; b < n; b++) {
+        size_t r = off + (size_t)b * ld;
+        const float *az = c->post + r, *ah = az + 2 * u, *hp = c->hp + offu + (size_t)b * ldu;
+        const float *dhb = dh + (size_t)b * u;
+        for (int j = 0; j < u; j++) {
+            dz[j] = dhb[j] * (hp[j] - ah[j]);
+            dhh[j] = dhb[j] * (1.0f - az[j]);
+            dhp[(size_t)b * u + j] = dhb[j] * az[j];
+        }
+        gate_backward(c->dg + r, dz, c->pre + r, az, u, c->ract);
+        gate_backward(c->dg + r + 2 * u, dhh, c->pre + r + 2 * u, ah, u, c->act);
+    }
+    if (!s->reset_after && k > 0)  // dr (n, u) = dg_h @ U_h^T, the gradient of r * h_{k-1}
+        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off + 2 * u, ld, c->recurrent + 2 * u, g3, 0.0f,
+                  c->dr, u);
+    // Then r, whose gradient goes through the candidate's.
+    for (int b = 0; b < n; b++) {
+        size_t r = off + (size_t)b * ld;
+        const float *ar = c->post + r + u, *dgh = c->dg + r + 2 * u;
+        if (s->reset_after) {
+            const float *hu = c->x + offu + (size_t)b * ldu;
+            float *dr = c->dr + offu + (size_t)b * ldu;
+            for (int j = 0; j < u; j++) {
+                drp[j] = dgh[j] * hu[j];
+                dr[j] = dgh[j] * ar[j];
+            }
+        } else {
+            if (k == 0)  // r scaled h_{-1} = 0: no gradient
+                continue;
+            const float *hp = c->hp + offu + (size_t)b * ldu, *dr = c->dr + (size_t)b * u;
+            float *dhpb = dhp + (size_t)b * u;
+            for (int j = 0; j < u; j++) {
+                drp[j] = dr[j] * hp[j];
+                dhpb[j] += dr[j] * ar[j];
+            }
+        }
+        gate_backward(c->dg + r + u, drp, c->pre + r + u, ar, u, c->ract);
+    }
+    if (k == 0)
+        return;
+    kdl_sgemm(0, 1, n, u, 2 * u, 1.0f, c->dg + off, ld, c->recurrent, g3, 1.0f, dhp, u);
+    if (s->reset_after)
+        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dr + offu, ldu, c->recurrent + 2 * u, g3, 1.0f, dhp,
+                  u);
+}
+
+// db (cols) += the column sums of a (rows, cols) with row stride ld.
+static void add_col_sums(float *db, const float *a, size_t rows, int cols, int ld) {
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            db[j] += a[r * (size_t)ld + j];
+}
+
+// dh (n, u) += out[:, k]'s gradient (return_sequences).
+static void add_out_grad(float *dh, const float *dout, const kdl_RnnShape *s, int k) {
+    size_t u = (size_t)s->units;
+    for (int b = 0; b < s->n; b++)
+        for (size_t j = 0; j < u; j++)
+            dh[(size_t)b * u + j] += dout[((size_t)b * s->t + k) * u + j];
+}
+
+// Backprop through time. ACCUMULATES into dx (n, t, in_dim), dkernel,
+// drecurrent and dbias (the bias's layout: (G*u), GRU reset_after (2, 3u)),
+// each may be NULL; with bias NULL a non-NULL dbias receives the gradient
+// at bias = 0. dout (out's shape) may be NULL too (only the states are
+// used). saved is what kdl_rnn_train_forward wrote with the same in,
+// weights, shape and activations; bias is not read (saved includes it).
+// scratch: kdl_rnn_backward_scratch floats.
+void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecurrent, float *dbias,
+                      const float *dout, const float *dh_out, const float *dc_out, const float *in,
+                      const float *kernel, const float *recurrent, const float *bias,
+                      const float *saved, const kdl_RnnShape *s, kdl_Act act,
+                      kdl_Act recurrent_act, float *scratch) {
+    (void)bias;
+    assert(s && in && kernel && recurrent && saved && scratch);
+    assert(s->n >= 0 && s->t >= 0 && s->in_dim > 0 && s->units > 0);
+    assert(kind == KDL_RNN_SIMPLE || kind == KDL_RNN_LSTM || kind == KDL_RNN_GRU);
+    int n = s->n, t = s->t, u = s->units, in_dim = s->in_dim, gu = rnn_gates(kind) * u;
+    if (n == 0 || t == 0)
+        return;
+    size_t nt = (size_t)n * t, nu = (size_t)n * u;
+    SavedLayout sl = saved_layout(kind, s);
+    BackLayout bl = back_layout(kind, s);
+    Bptt c = {s, saved + sl.pre, saved + sl.post, saved + sl.hp, saved + sl.x, saved + sl.ac,
+              recurrent, act, recurrent_act, scratch + bl.dg, scratch + bl.dr,
+              scratch + bl.dc, scratch + bl.tmp};
+    float *dh = scratch + bl.dh, *dhp = scratch + bl.dhp;
+
+    // The gate gradients accumulate (gate_backward adds); the states start
+    // from the gradients of the returned final states.
+    memset(c.dg, 0, sizeof(float) * nt * gu);
+    memset(dh, 0, sizeof(float) * nu);
+    if (dout && !s->return_sequences)
+        kdl_axpy(dh, dout, nu, 1.0f);
+    if (dh_out)
+        kdl_axpy(dh, dh_out, nu, 1.0f);
+    if (kind == KDL_RNN_LSTM) {
+        if (dc_out)
+            memcpy(c.dc, dc_out, sizeof(float) * nu);
+        else
+            memset(c.dc, 0, sizeof(float) * nu);
+    }
+    for (int k = t - 1; k >= 0; k--) {
+        if (dout && s->return_sequences)
+            add_out_grad(dh, dout, s, k);
+        if (kind == KDL_RNN_SIMPLE)
+            simple_rnn_step(&c, k, dh, dhp);
+        else if (kind == KDL_RNN_LSTM)
+            lstm_step(&c, k, dh, dhp);
+        else
+            gru_step(&c, k, dh, dhp);
+        float *swap = dh;
+        dh = dhp, dhp = swap;
+    }
+
+    // The weights' gradients over all timesteps at once (dg's rows line up
+    // with in's, and with hp's: the state each step started from).
+    int rows = (int)nt;
+    if (dx)
+        kdl_sgemm(0, 1, rows, in_dim, gu, 1.0f, c.dg, gu, kernel, gu, 1.0f, dx, in_dim);
+    if (dkernel)
+        kdl_sgemm(1, 0, in_dim, gu, rows, 1.0f, in, in_dim, c.dg, gu, 1.0f, dkernel, gu);
+    if (drecurrent) {
+        if (kind != KDL_RNN_GRU) {
+            kdl_sgemm(1, 0, u, gu, rows, 1.0f, c.hp, u, c.dg, gu, 1.0f, drecurrent, gu);
+        } else {
+            kdl_sgemm(1, 0, u, 2 * u, rows, 1.0f, c.hp, u, c.dg, gu, 1.0f, drecurrent, gu);
+            // U_h multiplies h_{k-1} (gradient dr) or r * h_{k-1} (saved in x).
+            if (s->reset_after)
+                kdl_sgemm(1, 0, u, u, rows, 1.0f, c.hp, u, c.dr, u, 1.0f, drecurrent + 2 * u, gu);
+            else
+                kdl_sgemm(1, 0, u, u, rows, 1.0f, c.x, u, c.dg + 2 * u, gu, 1.0f,
+                          drecurrent + 2 * u, gu);
+        }
+    }
+    if (dbias) {
+        add_col_sums(dbias, c.dg, nt, gu, gu);
+        if (kind == KDL_RNN_GRU && s->reset_after) {  // the recurrent bias, row 1
+            add_col_sums(dbias + gu, c.dg, nt, 2 * u, gu);
+            add_col_sums(dbias + gu + 2 * u, c.dr, nt, u, u);
+        }
+    }
 }

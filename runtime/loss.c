@@ -1,0 +1,270 @@
+/*
+ * loss.c - Keras 3's training losses with their gradients (kdl_loss), and
+ * the metrics fit and evaluate log (kdl_metric_sum).
+ *
+ * Losses follow keras/src/losses/losses.py and the JAX/NumPy backends'
+ * ops.*_crossentropy: per-sample values are a mean over the last axis
+ * (MSE, MAE, Huber, BCE) or a sum over the classes (CCE, SCCE); the batch
+ * reduction is their sum, divided by n for "sum_over_batch_size". Data are
+ * float32, every sum is accumulated in double. Probabilities are clipped to
+ * [1e-7, 1 - 1e-7] (backend.epsilon(), both bounds rounded to float32 as
+ * Keras's float32 clip rounds them); categorical probabilities are first
+ * renormalised by their row sum. Logit forms use log-sigmoid and
+ * log-softmax written so that nothing overflows.
+ *
+ * Gradients are the exact derivative of the formula as written: zero where
+ * a clip is active, taken through the renormalisation. A loss fused with
+ * the output activation (softmax + CCE/SCCE, sigmoid + BCE) instead gives
+ * the gradient w.r.t. the logits of the unclipped loss, t * sum(y) - y
+ * (sigmoid: p - y), which is stable for any logits; its value is still
+ * Keras's clipped-probability formula of the activation's output.
+ */
+#include "kdl.h"
+
+#include <math.h>
+
+// backend.epsilon() and 1 - epsilon() as a float32 clip sees them.
+#define CLIP_LO ((double)1e-7f)
+#define CLIP_HI ((double)(1.0f - 1e-7f))
+
+// ---- scalar helpers -----------------------------------------------------------------------
+
+// ops.clip to [CLIP_LO, CLIP_HI]; NaN passes through.
+static inline double clip_prob(double x) {
+    return x < CLIP_LO ? CLIP_LO : x > CLIP_HI ? CLIP_HI : x;
+}
+
+// True where the clip is active (its derivative is 0 there); false for NaN.
+static inline int clipped(double x) {
+    return x < CLIP_LO || x > CLIP_HI;
+}
+
+// sign(x), 0 at 0, NaN for NaN (the subgradient TF and JAX use for |x|).
+static inline double sign(double x) {
+    return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+}
+
+// log(1 + exp(-|x|)): the common term of softplus(x) and softplus(-x).
+static inline double log1p_exp_neg_abs(double x) {
+    return log1p(exp(-fabs(x)));
+}
+
+static inline double sigmoid(double x) {
+    double e = exp(-fabs(x));
+    return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+// ---- one sample (row) per loss ---------------------------------------------------------------
+// Each returns the sample's loss and, when d is not NULL, sets d (dim) to
+// coef * d loss_row / d p (coef = scale, divided by n for MEAN).
+
+// MSE, MAE, Huber: mean over the last axis of f(p - y).
+static double row_regression(const kdl_Loss *L, float *d, const float *p, const float *y,
+                             int dim, double coef) {
+    double sum = 0, c = coef / dim, delta = L->delta;
+    for (int j = 0; j < dim; j++) {
+        double e = (double)p[j] - (double)y[j], a = fabs(e), l, g;
+        if (L->kind == KDL_LOSS_MSE) {
+            l = e * e;
+            g = 2 * e;
+        } else if (L->kind == KDL_LOSS_MAE) {
+            l = a;
+            g = sign(e);
+        } else if (a <= delta) {   // Huber, quadratic part
+            l = 0.5 * e * e;
+            g = e;
+        } else {
+            l = delta * a - 0.5 * delta * delta;
+            g = delta * sign(e);
+        }
+        sum += l;
+        if (d)
+            d[j] = (float)(c * g);
+    }
+    return sum / dim;
+}
+
+// Binary crossentropy, mean over the last axis; t = y (1 - ls) + ls / 2.
+static double row_bce(const kdl_Loss *L, float *d, const float *p, const float *y, int dim,
+                      double coef) {
+    double sum = 0, c = coef / dim, ls = L->label_smoothing;
+    int fused = !L->from_logits && L->fused_act == KDL_ACT_SIGMOID;
+    for (int j = 0; j < dim; j++) {
+        double t = (double)y[j] * (1 - ls) + 0.5 * ls, x = p[j], l, g;
+        if (L->from_logits) {
+            // -t log_sigmoid(x) - (1 - t) log_sigmoid(-x), log_sigmoid(x) = -softplus(-x)
+            double common = log1p_exp_neg_abs(x);
+            double sp_pos = (x > 0 ? x : 0) + common, sp_neg = (x < 0 ? -x : 0) + common;
+            l = t * sp_neg + (1 - t) * sp_pos;
+            g = sigmoid(x) - t;
+        } else {
+            double pc = clip_prob(x);
+            l = -(t * log(pc) + (1 - t) * log(1 - pc));
+            if (fused)
+                g = x - t;
+            else
+                g = clipped(x) ? 0.0 : (1 - t) / (1 - pc) - t / pc;
+        }
+        sum += l;
+        if (d)
+            d[j] = (float)(c * g);
+    }
+    return sum / dim;
+}
+
+// The target of class j: y's row smoothed (CCE), or one-hot of label (SCCE,
+// y NULL). SCCE has no label smoothing in Keras.
+static inline double cce_target(const float *y, int label, int j, double ls, int dim) {
+    if (!y)
+        return j == label ? 1.0 : 0.0;
+    return (double)y[j] * (1 - ls) + ls / dim;
+}
+
+// Categorical crossentropy -sum_j t_j log q_j over one row: from logits
+// q = softmax(p); otherwise q = clip(p / sum(p)). y NULL: sparse, label.
+static double row_cce(const kdl_Loss *L, float *d, const float *p, const float *y, int label,
+                      int dim, double coef) {
+    double ls = y ? L->label_smoothing : 0.0;
+    if (L->from_logits) {
+        // log_softmax(p)_j = p_j - lse; d/dp_k = softmax_k * sum(t) - t_k
+        double m = p[0], se = 0, loss = 0, tsum = 0;
+        for (int j = 1; j < dim; j++)
+            if (p[j] > m)
+                m = p[j];
+        for (int j = 0; j < dim; j++)
+            se += exp((double)p[j] - m);
+        double lse = m + log(se);
+        for (int j = 0; j < dim; j++) {
+            double t = cce_target(y, label, j, ls, dim);
+            if (t != 0)
+                loss -= t * ((double)p[j] - lse);
+            tsum += t;
+        }
+        if (d)
+            for (int j = 0; j < dim; j++)
+                d[j] = (float)(coef * (exp((double)p[j] - m) / se * tsum
+                                       - cce_target(y, label, j, ls, dim)));
+        return loss;
+    }
+    double s = 0, loss = 0, tsum = 0, a = 0;
+    for (int j = 0; j < dim; j++)
+        s += p[j];
+    for (int j = 0; j < dim; j++) {
+        double t = cce_target(y, label, j, ls, dim), q = p[j] / s;
+        if (t != 0) {
+            loss -= t * log(clip_prob(q));
+            // a = sum_j (d loss / d q_j) q_j over the unclipped classes
+            if (!clipped(q))
+                a -= t;
+        }
+        tsum += t;
+    }
+    if (!d)
+        return loss;
+    if (L->fused_act == KDL_ACT_SOFTMAX) {
+        // p = softmax(z): d loss / d z_k = p_k * sum(t) - t_k (unclipped)
+        for (int j = 0; j < dim; j++)
+            d[j] = (float)(coef * ((double)p[j] * tsum - cce_target(y, label, j, ls, dim)));
+        return loss;
+    }
+    // q_j = p_j / s: d loss / d p_k = (g_k - sum_j g_j q_j) / s, g_j = -t_j / q_j
+    // where q_j is not clipped, else 0.
+    for (int j = 0; j < dim; j++) {
+        double t = cce_target(y, label, j, ls, dim), q = p[j] / s;
+        double g = t != 0 && !clipped(q) ? -t / q : 0.0;
+        d[j] = (float)(coef * (g - a) / s);
+    }
+    return loss;
+}
+
+// ---- public entry points --------------------------------------------------------------------
+
+// See kdl.h. n <= 0 gives a loss of 0. SCCE labels are all checked first:
+// on KDL_ERR_INDEX neither *loss nor dpred is written. label_smoothing is
+// ignored by SCCE (Keras's SparseCategoricalCrossentropy has none), and
+// fused_act is honoured only with from_logits false for CCE/SCCE (SOFTMAX)
+// and BCE (SIGMOID); any other value means no fusion.
+kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                    const float *y_true, int n, int dim, float scale) {
+    if (L->kind == KDL_LOSS_SCCE)
+        for (int i = 0; i < n; i++) {
+            float lab = y_true[i];
+            if (!(lab >= 0.0f && lab < (float)dim && floorf(lab) == lab))
+                return KDL_ERR_INDEX;
+        }
+    int mean = L->reduction == KDL_REDUCE_MEAN && n > 0;
+    double coef = mean ? (double)scale / n : (double)scale, total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t off = (size_t)i * (size_t)dim;
+        const float *p = pred + off;
+        float *d = dpred ? dpred + off : NULL;
+        switch (L->kind) {
+        case KDL_LOSS_MSE:
+        case KDL_LOSS_MAE:
+        case KDL_LOSS_HUBER:
+            total += row_regression(L, d, p, y_true + off, dim, coef);
+            break;
+        case KDL_LOSS_BCE:
+            total += row_bce(L, d, p, y_true + off, dim, coef);
+            break;
+        case KDL_LOSS_CCE:
+            total += row_cce(L, d, p, y_true + off, 0, dim, coef);
+            break;
+        case KDL_LOSS_SCCE:
+            total += row_cce(L, d, p, NULL, (int)y_true[i], dim, coef);
+            break;
+        }
+    }
+    *loss = mean ? total / n : total;
+    return KDL_OK;
+}
+
+// Index of the largest of x (dim), the first one on ties; a NaN counts as
+// the largest (numpy's and jnp.argmax's rule).
+static int argmax(const float *x, int dim) {
+    int best = 0;
+    if (isnan(x[0]))
+        return 0;
+    for (int j = 1; j < dim; j++) {
+        if (isnan(x[j]))
+            return j;
+        if (x[j] > x[best])
+            best = j;
+    }
+    return best;
+}
+
+// See kdl.h. As keras/src/metrics: binary accuracy compares (p > 0.5) as
+// 0/1 with y exactly (a y of 0.7 never matches) and averages over the last
+// axis; sparse accuracy compares argmax p with the label as a float (so a
+// non-integer or out-of-range label counts as a miss, not an error).
+double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, int n, int dim) {
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t off = (size_t)i * (size_t)dim;
+        const float *p = pred + off;
+        double s = 0;
+        switch (k) {
+        case KDL_METRIC_BINARY_ACCURACY:
+            for (int j = 0; j < dim; j++)
+                s += (p[j] > 0.5f ? 1.0f : 0.0f) == y_true[off + j];
+            total += s / dim;
+            break;
+        case KDL_METRIC_CATEGORICAL_ACCURACY:
+            total += argmax(p, dim) == argmax(y_true + off, dim);
+            break;
+        case KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY:
+            total += (float)argmax(p, dim) == y_true[i];
+            break;
+        case KDL_METRIC_MSE:
+        case KDL_METRIC_MAE:
+            for (int j = 0; j < dim; j++) {
+                double e = (double)p[j] - (double)y_true[off + j];
+                s += k == KDL_METRIC_MSE ? e * e : fabs(e);
+            }
+            total += s / dim;
+            break;
+        }
+    }
+    return total;
+}

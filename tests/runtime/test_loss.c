@@ -1,0 +1,465 @@
+/*
+ * test_loss.c - kdl_loss and kdl_metric_sum.
+ *
+ * Every loss and option (from_logits, label_smoothing, Huber's delta, the
+ * fused softmax / sigmoid, both reductions, several gradient scales) on
+ * random shapes: the value against a naive double formula written from
+ * Keras 3's definitions, and the gradient against central finite
+ * differences of that formula (through softmax / sigmoid when fused). The
+ * data include probabilities in both clipping regions and unnormalised rows.
+ * Then Keras's documented examples, extreme logits, saturated fused
+ * outputs, bad sparse labels, and metrics on hand-made cases.
+ */
+#include "check.h"
+
+#include <string.h>
+
+#define LO ((double)1e-7f)
+#define HI ((double)(1.0f - 1e-7f))
+
+static double clipd(double x) {
+    return x < LO ? LO : x > HI ? HI : x;
+}
+
+static void check_near(const char *what, double got, double want, double atol, double rtol) {
+    int ok = fabs(got - want) <= atol + rtol * fabs(want);
+    if (!ok)
+        printf("FAIL %s: got %.12g, want %.12g\n", what, got, want);
+    if (ok)
+        check_passed++;
+    else
+        check_failed++;
+}
+
+// ---- the naive reference ---------------------------------------------------------------------
+
+// One sample's loss, textbook forms in double (no clipping of logits, no
+// max subtraction: the test data keep them in range).
+static double ref_row(const kdl_Loss *L, const double *p, const float *y, int dim) {
+    double s = 0, ls = L->label_smoothing;
+    switch (L->kind) {
+    case KDL_LOSS_MSE:
+    case KDL_LOSS_MAE:
+    case KDL_LOSS_HUBER:
+        for (int j = 0; j < dim; j++) {
+            double e = y[j] - p[j], a = fabs(e);
+            if (L->kind == KDL_LOSS_MSE)
+                s += e * e;
+            else if (L->kind == KDL_LOSS_MAE)
+                s += a;
+            else
+                s += a <= L->delta ? 0.5 * e * e : L->delta * a - 0.5 * L->delta * L->delta;
+        }
+        return s / dim;
+    case KDL_LOSS_BCE:
+        for (int j = 0; j < dim; j++) {
+            double t = y[j] * (1 - ls) + 0.5 * ls;
+            double q = L->from_logits ? 1 / (1 + exp(-p[j])) : clipd(p[j]);
+            s -= t * log(q) + (1 - t) * log(1 - q);
+        }
+        return s / dim;
+    case KDL_LOSS_CCE:
+    case KDL_LOSS_SCCE: {
+        double tot = 0;
+        for (int j = 0; j < dim; j++)
+            tot += L->from_logits ? exp(p[j]) : p[j];
+        for (int j = 0; j < dim; j++) {
+            double t = L->kind == KDL_LOSS_SCCE ? (j == (int)y[0]) : y[j] * (1 - ls) + ls / dim;
+            double q = L->from_logits ? exp(p[j]) / tot : clipd(p[j] / tot);
+            s -= t * log(q);
+        }
+        return s;
+    }
+    }
+    return NAN;
+}
+
+static double ref_loss(const kdl_Loss *L, const double *p, const float *y, int n, int dim) {
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += ref_row(L, p + (size_t)i * dim, y + (size_t)i * (L->kind == KDL_LOSS_SCCE ? 1 : dim),
+                     dim);
+    return L->reduction == KDL_REDUCE_MEAN ? s / n : s;
+}
+
+// The fused activation applied to z (double), per row.
+static void apply_act(double *p, const double *z, int n, int dim, kdl_Act act) {
+    for (int i = 0; i < n; i++) {
+        const double *zr = z + (size_t)i * dim;
+        double *pr = p + (size_t)i * dim, s = 0;
+        for (int j = 0; j < dim; j++) {
+            pr[j] = act == KDL_ACT_SIGMOID ? 1 / (1 + exp(-zr[j])) : exp(zr[j]);
+            s += pr[j];
+        }
+        if (act == KDL_ACT_SOFTMAX)
+            for (int j = 0; j < dim; j++)
+                pr[j] /= s;
+    }
+}
+
+// The loss as a function of x: pred itself, or the logits when fused.
+static double ref_of_x(const kdl_Loss *L, const double *x, double *tmp, const float *y, int n,
+                       int dim) {
+    if (L->fused_act == KDL_ACT_LINEAR)
+        return ref_loss(L, x, y, n, dim);
+    apply_act(tmp, x, n, dim, L->fused_act);
+    return ref_loss(L, tmp, y, n, dim);
+}
+
+// ---- random data, away from kinks -------------------------------------------------------------
+
+// True when an element sits within `m` of a kink of the loss (FD would
+// straddle it): |e| = 0 (MAE), |e| = delta (Huber), a clip bound.
+static int row_near_kink(const kdl_Loss *L, const float *p, const float *y, int dim) {
+    const double m = 1e-3;
+    double s = 0;
+    for (int j = 0; j < dim; j++)
+        s += p[j];
+    for (int j = 0; j < dim; j++) {
+        double e = fabs((double)p[j] - y[j]);
+        switch (L->kind) {
+        case KDL_LOSS_MAE:
+            if (e < m)
+                return 1;
+            break;
+        case KDL_LOSS_HUBER:
+            if (fabs(e - L->delta) < m)
+                return 1;
+            break;
+        case KDL_LOSS_BCE:
+            if (!L->from_logits && (fabs(p[j] - LO) < m || fabs(p[j] - HI) < m))
+                return 1;
+            break;
+        case KDL_LOSS_CCE:
+        case KDL_LOSS_SCCE:
+            if (L->from_logits || dim == 1)   // dim 1: q = 1 always, a constant loss
+                break;
+            if (fabs(s) < 0.2 || fabs(p[j] / s - LO) < m || fabs(p[j] / s - HI) < m)
+                return 1;
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+// One row of predictions (or logits x when fused; p is then act(x)) and targets.
+static void gen_row(const kdl_Loss *L, float *x, float *y, int dim, int row) {
+    int fused = L->fused_act != KDL_ACT_LINEAR;
+    for (int j = 0; j < dim; j++) {
+        float u = check_uniform(0, 1);
+        switch (L->kind) {
+        case KDL_LOSS_MSE:
+        case KDL_LOSS_MAE:
+        case KDL_LOSS_HUBER:
+            x[j] = check_uniform(-3, 3);
+            y[j] = check_uniform(-3, 3);
+            break;
+        case KDL_LOSS_BCE:
+            if (L->from_logits)
+                x[j] = check_uniform(-8, 8);
+            else if (fused)
+                x[j] = check_uniform(-6, 6);
+            else    // both clipping regions
+                x[j] = u < 0.15f   ? check_uniform(-0.3f, -0.01f)
+                       : u < 0.3f ? check_uniform(1.01f, 1.3f)
+                                  : check_uniform(0.02f, 0.98f);
+            y[j] = row % 2 ? check_uniform(0, 1) : (float)check_int(0, 1);
+            break;
+        case KDL_LOSS_CCE:
+        case KDL_LOSS_SCCE:
+            if (L->from_logits)
+                x[j] = check_uniform(-5, 5);
+            else if (fused)
+                x[j] = check_uniform(-4, 4);
+            else    // unnormalised rows; negatives are clipped low
+                x[j] = dim > 1 && u < 0.2f ? check_uniform(-0.3f, -0.05f)
+                                           : check_uniform(0.05f, 1);
+            // one-hot, normalised soft labels, or unnormalised ones
+            y[j] = row % 3 == 0 ? 0.0f : check_uniform(0, 1);
+            break;
+        }
+    }
+    if ((L->kind == KDL_LOSS_CCE || L->kind == KDL_LOSS_SCCE) && !fused && !L->from_logits &&
+        row % 4 == 1 && dim >= 2 && dim <= 7) {
+        // q_0 > 1 - eps: the high clip of a renormalised row
+        x[0] = 1.0f, x[1] = -0.3f;
+        for (int j = 2; j < dim; j++)
+            x[j] = 0.05f;
+    }
+    if (L->kind == KDL_LOSS_SCCE) {
+        y[0] = (float)check_int(0, dim - 1);
+    } else if (L->kind == KDL_LOSS_CCE && row % 3 == 0) {
+        y[check_int(0, dim - 1)] = 1.0f;
+    } else if (L->kind == KDL_LOSS_CCE && row % 3 == 1) {
+        double s = 0;
+        for (int j = 0; j < dim; j++)
+            s += y[j];
+        for (int j = 0; j < dim; j++)
+            y[j] = (float)(y[j] / s);
+    }
+}
+
+// ---- random tests -----------------------------------------------------------------------------
+
+static const char *const kind_names[] = {"mse", "mae", "huber", "bce", "cce", "scce"};
+
+static void run_case(const kdl_Loss *L, int n, int dim, float scale) {
+    int sparse = L->kind == KDL_LOSS_SCCE, fused = L->fused_act != KDL_ACT_LINEAR;
+    size_t np = (size_t)n * dim, ny = sparse ? (size_t)n : np;
+    float *x = check_alloc(np), *y = check_alloc(ny), *pred = check_alloc(np);
+    float *d = check_alloc(np), *fd = check_alloc(np), *ytmp = check_alloc(dim);
+    double *xd = malloc(np * sizeof(double)), *tmp = malloc(np * sizeof(double));
+    double *row = malloc(2 * (size_t)dim * sizeof(double));
+    if (!xd || !tmp || !row)
+        exit(2);
+    for (int i = 0; i < n; i++) {
+        float *xr = x + (size_t)i * dim;
+        do {
+            gen_row(L, xr, ytmp, dim, i);
+            if (fused) {
+                for (int j = 0; j < dim; j++)
+                    row[j] = xr[j];
+                apply_act(row + dim, row, 1, dim, L->fused_act);
+                for (int j = 0; j < dim; j++)
+                    pred[(size_t)i * dim + j] = (float)row[dim + j];
+            } else {
+                memcpy(pred + (size_t)i * dim, xr, dim * sizeof(float));
+            }
+        } while (!fused && row_near_kink(L, xr, ytmp, dim));
+        memcpy(y + (size_t)i * (sparse ? 1 : dim), ytmp, (sparse ? 1 : dim) * sizeof(float));
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s logits=%d ls=%g delta=%g fused=%d %s n=%d dim=%d scale=%g",
+             kind_names[L->kind], L->from_logits, (double)L->label_smoothing, (double)L->delta,
+             fused, L->reduction == KDL_REDUCE_MEAN ? "mean" : "sum", n, dim, (double)scale);
+
+    double got = -1, got2 = -2;
+    kdl_Status st = kdl_loss(L, &got, d, pred, y, n, dim, scale);
+    check_true(what, st == KDL_OK);
+    for (size_t k = 0; k < np; k++)
+        xd[k] = pred[k];
+    check_near(what, got, ref_loss(L, xd, y, n, dim), 1e-9, 1e-9);
+    st = kdl_loss(L, &got2, NULL, pred, y, n, dim, scale);
+    check_true(what, st == KDL_OK && got2 == got);
+
+    // central differences w.r.t. pred (or the logits when fused)
+    for (size_t k = 0; k < np; k++)
+        xd[k] = fused ? x[k] : pred[k];
+    const double h = 1e-6;
+    for (size_t k = 0; k < np; k++) {
+        double x0 = xd[k];
+        xd[k] = x0 + h;
+        double fp = ref_of_x(L, xd, tmp, y, n, dim);
+        xd[k] = x0 - h;
+        double fm = ref_of_x(L, xd, tmp, y, n, dim);
+        xd[k] = x0;
+        fd[k] = (float)(scale * (fp - fm) / (2 * h));
+    }
+    char what2[200];
+    snprintf(what2, sizeof what2, "grad %s", what);
+    check_close(what2, d, fd, np, 2e-6, 2e-4);
+    free(x), free(y), free(pred), free(d), free(fd), free(ytmp), free(xd), free(tmp), free(row);
+}
+
+static void test_random(void) {
+    static const int shapes[][2] = {{1, 1}, {3, 2}, {7, 5}, {4, 10}, {2, 3}};
+    static const float scales[] = {1.0f, 0.5f, 2.5f, -1.0f};
+    kdl_Loss cfg[32];
+    int nc = 0;
+    const kdl_Loss base = {KDL_LOSS_MSE, 0, 0.0f, 1.0f, KDL_REDUCE_MEAN, KDL_ACT_LINEAR};
+    kdl_Loss c = base;
+    cfg[nc++] = c;
+    c.kind = KDL_LOSS_MAE, cfg[nc++] = c;
+    c.kind = KDL_LOSS_HUBER;
+    c.delta = 1.0f, cfg[nc++] = c;
+    c.delta = 0.3f, cfg[nc++] = c;
+    c.delta = 2.5f, cfg[nc++] = c;
+    for (int k = KDL_LOSS_BCE; k <= KDL_LOSS_SCCE; k++) {
+        for (int logits = 0; logits <= 1; logits++)
+            for (int s = 0; s <= 1; s++) {
+                if (k == KDL_LOSS_SCCE && s)
+                    continue;
+                c = base, c.kind = (kdl_LossKind)k, c.from_logits = logits;
+                c.label_smoothing = s ? 0.1f : 0.0f;
+                cfg[nc++] = c;
+            }
+        for (int s = 0; s <= 1; s++) {
+            if (k == KDL_LOSS_SCCE && s)
+                continue;
+            c = base, c.kind = (kdl_LossKind)k;
+            c.label_smoothing = s ? 0.2f : 0.0f;
+            c.fused_act = k == KDL_LOSS_BCE ? KDL_ACT_SIGMOID : KDL_ACT_SOFTMAX;
+            cfg[nc++] = c;
+        }
+    }
+    int r = 0;
+    for (int i = 0; i < nc; i++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            for (int red = 0; red <= 1; red++, r++) {
+                kdl_Loss L = cfg[i];
+                L.reduction = red ? KDL_REDUCE_SUM : KDL_REDUCE_MEAN;
+                run_case(&L, shapes[s][0], shapes[s][1], scales[r % 4]);
+            }
+        }
+}
+
+// ---- hand-made cases ---------------------------------------------------------------------------
+
+static kdl_Loss mk(kdl_LossKind k, int logits, kdl_Act fused, kdl_Reduction red) {
+    kdl_Loss L = {k, logits, 0.0f, 1.0f, red, fused};
+    return L;
+}
+
+// The examples of Keras's docstrings (keras/src/losses/losses.py).
+static void test_keras_examples(void) {
+    const float yb[] = {0, 1, 0, 0}, pb[] = {0.6f, 0.4f, 0.4f, 0.6f};
+    double l;
+    kdl_Loss L = mk(KDL_LOSS_BCE, 0, KDL_ACT_LINEAR, KDL_REDUCE_SUM);
+    kdl_loss(&L, &l, NULL, pb, yb, 1, 2, 1);
+    check_near("bce example row 0 (0.916)", l, -(log(1 - (double)0.6f) + log(0.4f)) / 2, 1e-9, 0);
+    kdl_loss(&L, &l, NULL, pb + 2, yb + 2, 1, 2, 1);
+    check_near("bce example row 1 (0.714)", l,
+               -(log(1 - (double)0.4f) + log(1 - (double)0.6f)) / 2, 1e-9, 0);
+    L = mk(KDL_LOSS_HUBER, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, NULL, pb, yb, 2, 2, 1);
+    check_near("huber example 0.155", l, 0.155, 1e-7, 0);
+    const float pm[] = {1, 1, 0, 0};
+    L = mk(KDL_LOSS_MSE, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, NULL, pm, yb, 2, 2, 1);
+    check_near("mse example 0.25", l, 0.25, 1e-12, 0);
+    L.kind = KDL_LOSS_MAE;
+    kdl_loss(&L, &l, NULL, pm, yb, 2, 2, 1);
+    check_near("mae example 0.25", l, 0.25, 1e-12, 0);
+
+    const float yc[] = {0, 1, 0, 0, 0, 1}, pc[] = {0.05f, 0.95f, 0, 0.1f, 0.8f, 0.1f};
+    const float ys[] = {1, 2};
+    double want = (-log(0.95f) - log(0.1f)) / 2;   // [0.0513, 2.303]
+    L = mk(KDL_LOSS_CCE, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, NULL, pc, yc, 2, 3, 1);
+    check_near("cce example", l, want, 1e-7, 0);
+    L.kind = KDL_LOSS_SCCE;
+    kdl_loss(&L, &l, NULL, pc, ys, 2, 3, 1);
+    check_near("scce example", l, want, 1e-7, 0);
+}
+
+// Clipping at 0 and 1, extreme logits, saturated fused outputs.
+static void test_extremes(void) {
+    double l;
+    float d[3];
+    // BCE: p = 0 with y = 1 and p = 1 with y = 0: -log(eps) and -log(1 - (1 - eps)); d = 0
+    const float p01[] = {0, 1}, y10[] = {1, 0};
+    kdl_Loss L = mk(KDL_LOSS_BCE, 0, KDL_ACT_LINEAR, KDL_REDUCE_SUM);
+    kdl_loss(&L, &l, d, p01, y10, 1, 2, 1);
+    check_near("bce clipped value", l, (-log(LO) - log(1 - HI)) / 2, 1e-9, 1e-12);
+    check_true("bce clipped gradient is 0", d[0] == 0 && d[1] == 0);
+    // BCE from logits, |z| = 100 and 1e4: finite, softplus exact
+    const float zb[] = {100, -100, 1e4f}, yb[] = {0, 0, 1};
+    L.from_logits = 1;
+    kdl_loss(&L, &l, d, zb, yb, 1, 3, 3);
+    check_near("bce logits |z| large", l, 100.0 / 3, 1e-9, 1e-12);
+    check_true("bce logits gradient = sigmoid(z) - y", d[0] == 1 && fabsf(d[1]) < 1e-30f
+                                                          && d[2] == 0);
+    // fused sigmoid saturated to p = 1, y = 0: clipped loss, gradient p - y
+    const float ps[] = {1.0f}, ys0[] = {0};
+    L = mk(KDL_LOSS_BCE, 0, KDL_ACT_SIGMOID, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, d, ps, ys0, 1, 1, 1);
+    check_near("fused sigmoid saturated value", l, -log(1 - HI), 1e-9, 1e-12);
+    check_true("fused sigmoid saturated gradient", d[0] == 1.0f);
+    // CCE / SCCE from logits: z = (1e4, 0, -1e4)
+    const float zc[] = {1e4f, 0, -1e4f}, yc[] = {0, 1, 0}, lab[] = {1};
+    L = mk(KDL_LOSS_CCE, 1, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, d, zc, yc, 1, 3, 1);
+    check_near("cce logits 1e4", l, 1e4, 1e-9, 1e-12);
+    check_true("cce logits 1e4 gradient", d[0] == 1 && d[1] == -1 && d[2] == 0);
+    L.kind = KDL_LOSS_SCCE;
+    kdl_loss(&L, &l, d, zc, lab, 1, 3, 1);
+    check_near("scce logits 1e4", l, 1e4, 1e-9, 1e-12);
+    check_true("scce logits 1e4 gradient", d[0] == 1 && d[1] == -1 && d[2] == 0);
+    // fused softmax saturated p = (1, 0, 0) with label 1: -log(eps), gradient p - y
+    const float pf[] = {1, 0, 0};
+    L = mk(KDL_LOSS_SCCE, 0, KDL_ACT_SOFTMAX, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, d, pf, lab, 1, 3, 1);
+    check_near("fused softmax saturated value", l, -log(LO), 1e-9, 1e-12);
+    check_true("fused softmax saturated gradient", d[0] == 1 && d[1] == -1 && d[2] == 0);
+    // unfused: q_1 = 0 is clipped, so d/dp_1 is only the renormalisation term 1/s
+    L.fused_act = KDL_ACT_LINEAR;
+    kdl_loss(&L, &l, d, pf, lab, 1, 3, 1);
+    check_true("scce, every q clipped: zero gradient",
+               d[0] == 0 && d[1] == 0 && d[2] == 0);
+    // label smoothing, CCE by hand: t = (0.05, 0.9, 0.05) against p = (0.25, 0.5, 0.25)
+    const float ph[] = {0.25f, 0.5f, 0.25f};
+    L = mk(KDL_LOSS_CCE, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    L.label_smoothing = 0.15f;
+    kdl_loss(&L, &l, NULL, ph, yc, 1, 3, 1);
+    double t0 = 0.15f / 3.0, t1 = 1 - (double)0.15f + t0;
+    check_near("cce label smoothing", l, -(2 * t0 * log(0.25) + t1 * log(0.5)), 1e-9, 1e-9);
+    // BCE label smoothing 0.2: y = 1 -> 0.9
+    const float pb[] = {0.75f}, one[] = {1};
+    L = mk(KDL_LOSS_BCE, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    L.label_smoothing = 0.2f;
+    kdl_loss(&L, &l, NULL, pb, one, 1, 1, 1);
+    double t = 1 - 0.5 * (double)0.2f;
+    check_near("bce label smoothing", l, -(t * log(0.75) + (1 - t) * log(0.25)), 1e-9, 1e-9);
+}
+
+static void test_errors(void) {
+    const float p[] = {0.2f, 0.3f, 0.5f, 0.1f, 0.1f, 0.8f};
+    const float bad[] = {-1.0f, 3.0f, 1.5f, NAN, INFINITY, -0.5f};
+    kdl_Loss L = mk(KDL_LOSS_SCCE, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        float y[2] = {2.0f, bad[i]};
+        float d[6] = {7, 7, 7, 7, 7, 7};
+        double l = 42;
+        kdl_Status st = kdl_loss(&L, &l, d, p, y, 2, 3, 1);
+        int untouched = l == 42;
+        for (int j = 0; j < 6; j++)
+            untouched &= d[j] == 7;
+        char what[64];
+        snprintf(what, sizeof what, "scce label %g: KDL_ERR_INDEX, nothing written",
+                 (double)bad[i]);
+        check_true(what, st == KDL_ERR_INDEX && untouched);
+    }
+    float y[2] = {2.0f, 0.0f}, d[6];
+    double l;
+    check_true("scce labels 2, 0 accepted", kdl_loss(&L, &l, d, p, y, 2, 3, 1) == KDL_OK);
+    l = 42;
+    check_true("n = 0: loss 0", kdl_loss(&L, &l, d, p, y, 0, 3, 1) == KDL_OK && l == 0);
+}
+
+static void test_metrics(void) {
+    // binary: (p > 0.5) == y exactly, mean over the last axis
+    const float pb[] = {0.3f, 0.5f, 0.51f, 0.9f, 0.7f, 0.2f};
+    const float yb[] = {0, 0, 1, 0, 0.7f, 0};
+    check_near("binary accuracy (1 + 0.5 + 0.5)",
+               kdl_metric_sum(KDL_METRIC_BINARY_ACCURACY, pb, yb, 3, 2), 2.0, 0, 0);
+    check_near("binary accuracy dim 1",
+               kdl_metric_sum(KDL_METRIC_BINARY_ACCURACY, pb, yb, 6, 1), 4.0, 0, 0);
+    // categorical: first max wins, in pred and in y
+    const float pc[] = {0.4f, 0.4f, 0.2f, 0.1f, 0.7f, 0.2f, 0.3f, 0.3f, 0.4f, 0.5f, 0.2f, 0.3f};
+    const float yc[] = {0, 1, 0, 0, 1, 0, 0, 0, 1, 0.5f, 0.5f, 0};
+    check_near("categorical accuracy",
+               kdl_metric_sum(KDL_METRIC_CATEGORICAL_ACCURACY, pc, yc, 4, 3), 3.0, 0, 0);
+    // sparse: argmax == label; non-integer or out-of-range labels never match
+    const float ys[] = {0, 1, 2, 0};
+    check_near("sparse categorical accuracy",
+               kdl_metric_sum(KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY, pc, ys, 4, 3), 4.0, 0, 0);
+    const float ys2[] = {1, 1.5f, -1, 3};
+    check_near("sparse categorical accuracy, bad labels",
+               kdl_metric_sum(KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY, pc, ys2, 4, 3), 0.0, 0, 0);
+    // mse / mae: per-sample means, summed
+    const float pr[] = {1, 2, 3, -1}, yr[] = {0, 0, 1, 1};
+    check_near("mse metric", kdl_metric_sum(KDL_METRIC_MSE, pr, yr, 2, 2), 2.5 + 4.0, 1e-12, 0);
+    check_near("mae metric", kdl_metric_sum(KDL_METRIC_MAE, pr, yr, 2, 2), 1.5 + 2.0, 1e-12, 0);
+    check_near("metric n = 0", kdl_metric_sum(KDL_METRIC_MAE, pr, yr, 0, 2), 0.0, 0, 0);
+}
+
+int main(void) {
+    test_random();
+    test_keras_examples();
+    test_extremes();
+    test_errors();
+    test_metrics();
+    return check_report();
+}

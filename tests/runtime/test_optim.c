@@ -1,0 +1,394 @@
+/*
+ * test_optim.c - kdl_optimizer_slots, kdl_optimizer_reset and
+ * kdl_optimizer_step.
+ *
+ * Every optimizer and option (SGD momentum / nesterov, Adam and AdamW with
+ * and without amsgrad, RMSprop momentum / centered, Adagrad's initial
+ * accumulator) with each of no clipping, clipvalue, clipnorm,
+ * global_clipnorm and weight decay, over 5 steps on three variables,
+ * against a naive double re-implementation of Keras 3's update_step and
+ * apply() (keras/src/optimizers): the values' displacement, every slot and
+ * the clipped gradients. Then single steps of Adam and SGD momentum with
+ * numbers worked out by hand, the slot counts, reset, and clipping edge
+ * cases (zero, NaN and infinite gradients).
+ */
+#include "check.h"
+
+#include <string.h>
+
+#define NVARS 3
+#define STEPS 5
+
+static const size_t var_len[NVARS] = {1, 7, 33};
+
+// ---- the naive reference ---------------------------------------------------------------------
+
+// 1 - b, b the decimal the hyperparameter was written as (Keras's Python
+// arithmetic): the shortest "%.*g" form that reads back as b.
+static double one_minus(float b) {
+    char buf[32];
+    for (int d = 1; d <= 9; d++) {
+        snprintf(buf, sizeof buf, "%.*g", d, (double)b);
+        double x = strtod(buf, NULL);
+        if ((float)x == b)
+            return 1 - x;
+    }
+    return 1 - (double)b;
+}
+
+typedef struct {
+    double w[33], g[33], s[3][33];
+    size_t n;
+} Ref;
+
+static void ref_clip(const kdl_Optimizer *o, Ref *r) {
+    if (o->clipvalue > 0)
+        for (int i = 0; i < NVARS; i++)
+            for (size_t j = 0; j < r[i].n; j++)
+                r[i].g[j] = fmin(fmax(r[i].g[j], -o->clipvalue), o->clipvalue);
+    if (o->clipnorm > 0) {
+        for (int i = 0; i < NVARS; i++) {
+            double s = 0;
+            for (size_t j = 0; j < r[i].n; j++)
+                s += r[i].g[j] * r[i].g[j];
+            double norm = sqrt(s), c = o->clipnorm;
+            for (size_t j = 0; j < r[i].n; j++)
+                r[i].g[j] = r[i].g[j] * c / fmax(norm, c);
+        }
+    } else if (o->global_clipnorm > 0) {
+        double s = 0, c = o->global_clipnorm;
+        for (int i = 0; i < NVARS; i++)
+            for (size_t j = 0; j < r[i].n; j++)
+                s += r[i].g[j] * r[i].g[j];
+        double scale = c * fmin(1 / sqrt(s), 1 / c);
+        for (int i = 0; i < NVARS; i++)
+            for (size_t j = 0; j < r[i].n; j++)
+                r[i].g[j] *= scale;
+    }
+}
+
+static void ref_step(const kdl_Optimizer *o, Ref *r, int64_t t) {
+    double lr = o->learning_rate;
+    ref_clip(o, r);
+    for (int i = 0; i < NVARS; i++)
+        for (size_t j = 0; j < r[i].n; j++)
+            r[i].w[j] -= r[i].w[j] * o->weight_decay * lr;
+    for (int i = 0; i < NVARS; i++) {
+        double *w = r[i].w, *g = r[i].g;
+        for (size_t j = 0; j < r[i].n; j++) {
+            switch (o->kind) {
+            case KDL_OPT_SGD: {
+                double mu = o->momentum, *m = &r[i].s[0][j];
+                if (mu == 0) {
+                    w[j] -= lr * g[j];
+                } else {
+                    *m = mu * *m - lr * g[j];
+                    w[j] += o->nesterov ? mu * *m - lr * g[j] : *m;
+                }
+                break;
+            }
+            case KDL_OPT_ADAM:
+            case KDL_OPT_ADAMW: {
+                double b1 = o->beta_1, b2 = o->beta_2;
+                double *m = &r[i].s[0][j], *v = &r[i].s[1][j], *vh = &r[i].s[2][j];
+                *m += (g[j] - *m) * one_minus(o->beta_1);
+                *v += (g[j] * g[j] - *v) * one_minus(o->beta_2);
+                double vv = *v;
+                if (o->amsgrad)
+                    vv = *vh = fmax(*vh, *v);
+                double alpha = lr * sqrt(1 - pow(b2, (double)t)) / (1 - pow(b1, (double)t));
+                w[j] -= alpha * *m / (sqrt(vv) + o->epsilon);
+                break;
+            }
+            case KDL_OPT_RMSPROP: {
+                double rho = o->rho, *v = &r[i].s[0][j];
+                int has_mom = o->momentum > 0;
+                double *mom = &r[i].s[1][j], *avg = &r[i].s[has_mom ? 2 : 1][j];
+                *v = rho * *v + one_minus(o->rho) * g[j] * g[j];
+                double den = *v + o->epsilon;
+                if (o->centered) {
+                    *avg = rho * *avg + one_minus(o->rho) * g[j];
+                    den -= *avg * *avg;
+                }
+                double inc = lr * g[j] / sqrt(den);
+                if (has_mom) {
+                    *mom = o->momentum * *mom + inc;
+                    w[j] -= *mom;
+                } else {
+                    w[j] -= inc;
+                }
+                break;
+            }
+            case KDL_OPT_ADAGRAD: {
+                double *acc = &r[i].s[0][j];
+                *acc += g[j] * g[j];
+                w[j] -= lr * g[j] / sqrt(*acc + o->epsilon);
+                break;
+            }
+            }
+        }
+    }
+}
+
+// ---- 5 steps against the reference ------------------------------------------------------------
+
+static void run_config(const kdl_Optimizer *o, const char *name) {
+    int k = kdl_optimizer_slots(o);
+    float *w[NVARS], *w0[NVARS], *g[NVARS], *s[NVARS];
+    Ref ref[NVARS];
+    kdl_Param p[NVARS];
+    for (int i = 0; i < NVARS; i++) {
+        size_t n = var_len[i];
+        w[i] = check_random(n, -1, 1);
+        w0[i] = check_alloc(n);
+        memcpy(w0[i], w[i], n * sizeof(float));
+        g[i] = check_alloc(n);
+        s[i] = check_alloc((size_t)k * n);
+        for (size_t j = 0; j < (size_t)k * n; j++)
+            s[i][j] = 123.0f;   // reset must overwrite
+        p[i] = (kdl_Param){w[i], g[i], s[i], n};
+        memset(&ref[i], 0, sizeof ref[i]);
+        ref[i].n = n;
+        for (size_t j = 0; j < n; j++) {
+            ref[i].w[j] = w[i][j];
+            if (o->kind == KDL_OPT_ADAGRAD)
+                ref[i].s[0][j] = o->initial_accumulator_value;
+        }
+    }
+    kdl_optimizer_reset(o, p, NVARS);
+    char what[160];
+    for (int64_t t = 1; t <= STEPS; t++) {
+        for (int i = 0; i < NVARS; i++)
+            for (size_t j = 0; j < var_len[i]; j++) {
+                // the longest variable gets larger gradients: clipnorm clips it only
+                g[i][j] = check_uniform(-1, 1) * (i == 2 ? 2.0f : 0.3f);
+                ref[i].g[j] = g[i][j];
+            }
+        kdl_optimizer_step(o, p, NVARS, t);
+        ref_step(o, ref, t);
+    }
+    for (int i = 0; i < NVARS; i++) {
+        size_t n = var_len[i];
+        float *got = check_alloc(n), *want = check_alloc(n);
+        for (size_t j = 0; j < n; j++) {
+            got[j] = w[i][j] - w0[i][j];
+            want[j] = (float)(ref[i].w[j] - (double)w0[i][j]);
+        }
+        snprintf(what, sizeof what, "%s: var %d displacement after %d steps", name, i, STEPS);
+        check_close(what, got, want, n, 1e-6, 2e-4);
+        for (size_t j = 0; j < n; j++)
+            want[j] = (float)ref[i].g[j];
+        snprintf(what, sizeof what, "%s: var %d clipped gradient", name, i);
+        check_close(what, g[i], want, n, 1e-7, 1e-5);
+        for (int q = 0; q < k; q++) {
+            for (size_t j = 0; j < n; j++)
+                want[j] = (float)ref[i].s[q][j];
+            snprintf(what, sizeof what, "%s: var %d slot %d", name, i, q);
+            check_close(what, s[i] + (size_t)q * n, want, n, 1e-7, 2e-4);
+        }
+        free(got), free(want);
+        free(w[i]), free(w0[i]), free(g[i]), free(s[i]);
+    }
+}
+
+static void test_random(void) {
+    const kdl_Optimizer base = {.learning_rate = 0.01f, .beta_1 = 0.9f, .beta_2 = 0.999f,
+                                .epsilon = 1e-7f, .rho = 0.9f,
+                                .initial_accumulator_value = 0.1f};
+    kdl_Optimizer opts[16];
+    const char *names[16];
+    int no = 0;
+    kdl_Optimizer o = base;
+    o.kind = KDL_OPT_SGD, o.learning_rate = 0.1f;
+    names[no] = "sgd", opts[no++] = o;
+    o.momentum = 0.9f;
+    names[no] = "sgd momentum", opts[no++] = o;
+    o.nesterov = 1;
+    names[no] = "sgd nesterov", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADAM;
+    names[no] = "adam", opts[no++] = o;
+    o.amsgrad = 1;
+    names[no] = "adam amsgrad", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADAMW, o.weight_decay = 0.004f;
+    names[no] = "adamw", opts[no++] = o;
+    o.amsgrad = 1, o.weight_decay = 0.5f;
+    names[no] = "adamw amsgrad wd 0.5", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_RMSPROP;
+    names[no] = "rmsprop", opts[no++] = o;
+    o.momentum = 0.5f;
+    names[no] = "rmsprop momentum", opts[no++] = o;
+    o.centered = 1;
+    names[no] = "rmsprop momentum centered", opts[no++] = o;
+    o.momentum = 0;
+    names[no] = "rmsprop centered", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADAGRAD, o.learning_rate = 0.1f;
+    names[no] = "adagrad", opts[no++] = o;
+    o.initial_accumulator_value = 0.5f;
+    names[no] = "adagrad init 0.5", opts[no++] = o;
+
+    static const char *const clip_names[] = {"", " clipvalue", " clipnorm", " global_clipnorm",
+                                             " weight_decay"};
+    for (int i = 0; i < no; i++)
+        for (int c = 0; c < 5; c++) {
+            o = opts[i];
+            if (c == 1)
+                o.clipvalue = 0.25f;
+            else if (c == 2)
+                o.clipnorm = 1.0f;
+            else if (c == 3)
+                o.global_clipnorm = 2.0f;
+            else if (c == 4)
+                o.weight_decay = 0.05f;
+            char name[96];
+            snprintf(name, sizeof name, "%s%s", names[i], clip_names[c]);
+            run_config(&o, name);
+        }
+}
+
+// ---- hand-computed steps ----------------------------------------------------------------------
+
+// Adam's defaults; w = 0 so the new value is minus the update, exactly;
+// g = 1e-6 makes epsilon (outside the square root) dominate.
+static void test_adam_by_hand(void) {
+    kdl_Optimizer o = {.kind = KDL_OPT_ADAM, .learning_rate = 0.001f, .beta_1 = 0.9f,
+                       .beta_2 = 0.999f, .epsilon = 1e-7f};
+    float w[4] = {0, 0, 0, 0}, g[4] = {0.5f, -0.25f, 1e-6f, 0}, s[8];
+    kdl_Param p = {w, g, s, 4};
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    // alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) with the betas as float32
+    // (Keras's ops.power of the cast betas): 0.000316225670 at t = 1, where the
+    // decimal betas would give 0.000316227766; m and v use 1 - 0.9 = 0.1 and
+    // 1 - 0.999 = 0.001 (Python floats). w = -alpha m / (sqrt(v) + 1e-7).
+    const float want1[4] = {-0.0009999870472843168f, 0.0009999807228908406f,
+                            -0.00024025147876341344f, 0};
+    const float m1[4] = {0.05f, -0.025f, 1e-7f, 0}, v1[4] = {2.5e-4f, 6.25e-5f, 1e-15f, 0};
+    check_close("adam step 1 by hand: w", w, want1, 4, 0, 2e-6);
+    check_close("adam step 1 by hand: m", s, m1, 4, 0, 1e-6);
+    check_close("adam step 1 by hand: v", s + 4, v1, 4, 0, 1e-6);
+    // t = 3 from a given state: the bias correction of step 3
+    const float ms[4] = {0.1f, -0.2f, 0, 0}, vs[4] = {0.01f, 0.04f, 1e-12f, 1e-6f};
+    memcpy(s, ms, sizeof ms), memcpy(s + 4, vs, sizeof vs);
+    memset(w, 0, sizeof w);
+    g[0] = 0.5f, g[1] = -0.25f, g[2] = 1e-6f, g[3] = 0;
+    kdl_optimizer_step(&o, &p, 1, 3);
+    const float want3[4] = {-0.0002794788297694318f, 0.0002070011819611115f,
+                            -1.836447859329483e-05f, 0};
+    const float m3[4] = {0.14f, -0.205f, 1e-7f, 0}, v3[4] = {0.01024f, 0.0400225f, 1e-12f,
+                                                            9.99e-7f};
+    check_close("adam step 3 by hand: w", w, want3, 4, 0, 2e-6);
+    check_close("adam step 3 by hand: m", s, m3, 4, 0, 1e-6);
+    check_close("adam step 3 by hand: v", s + 4, v3, 4, 0, 1e-6);
+}
+
+// lr 0.1, momentum 0.9, m = (0.2, -0.1), g = (1, -0.5), w = (1, 2):
+// m = 0.9 m - 0.1 g = (0.08, -0.04); w += m -> (1.08, 1.96);
+// nesterov: w += 0.9 m - 0.1 g -> (0.972, 2.014).
+static void test_sgd_by_hand(void) {
+    for (int nesterov = 0; nesterov <= 1; nesterov++) {
+        kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 0.1f, .momentum = 0.9f,
+                           .nesterov = nesterov};
+        float w[2] = {1, 2}, g[2] = {1, -0.5f}, m[2] = {0.2f, -0.1f};
+        kdl_Param p = {w, g, m, 2};
+        kdl_optimizer_step(&o, &p, 1, 1);
+        const float want_m[2] = {0.08f, -0.04f};
+        const float want_w[2] = {nesterov ? 0.972f : 1.08f, nesterov ? 2.014f : 1.96f};
+        check_close(nesterov ? "sgd nesterov by hand: m" : "sgd momentum by hand: m", m, want_m,
+                    2, 1e-7, 1e-6);
+        check_close(nesterov ? "sgd nesterov by hand: w" : "sgd momentum by hand: w", w, want_w,
+                    2, 0, 1e-6);
+    }
+    // plain SGD with weight decay: w -= w wd lr, then w -= lr g
+    kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 0.5f, .weight_decay = 0.1f};
+    float w[1] = {2}, g[1] = {1};
+    kdl_Param p = {w, g, NULL, 1};
+    kdl_optimizer_step(&o, &p, 1, 1);
+    const float want[1] = {2 - 2 * 0.1f * 0.5f - 0.5f};     // 1.4
+    check_close("sgd weight decay by hand", w, want, 1, 0, 1e-6);
+}
+
+// ---- slots, reset, clipping edges ---------------------------------------------------------------
+
+static void test_slots_reset(void) {
+    kdl_Optimizer o = {.kind = KDL_OPT_SGD};
+    check_true("sgd slots 0", kdl_optimizer_slots(&o) == 0);
+    o.momentum = 0.9f;
+    check_true("sgd momentum slots 1", kdl_optimizer_slots(&o) == 1);
+    o = (kdl_Optimizer){.kind = KDL_OPT_ADAM};
+    check_true("adam slots 2", kdl_optimizer_slots(&o) == 2);
+    o.amsgrad = 1;
+    check_true("adam amsgrad slots 3", kdl_optimizer_slots(&o) == 3);
+    o.kind = KDL_OPT_ADAMW;
+    check_true("adamw amsgrad slots 3", kdl_optimizer_slots(&o) == 3);
+    o = (kdl_Optimizer){.kind = KDL_OPT_RMSPROP};
+    check_true("rmsprop slots 1", kdl_optimizer_slots(&o) == 1);
+    o.momentum = 0.1f;
+    check_true("rmsprop momentum slots 2", kdl_optimizer_slots(&o) == 2);
+    o.centered = 1;
+    check_true("rmsprop momentum centered slots 3", kdl_optimizer_slots(&o) == 3);
+    o.momentum = 0;
+    check_true("rmsprop centered slots 2", kdl_optimizer_slots(&o) == 2);
+    o = (kdl_Optimizer){.kind = KDL_OPT_ADAGRAD, .initial_accumulator_value = 0.25f};
+    check_true("adagrad slots 1", kdl_optimizer_slots(&o) == 1);
+
+    float s1[3] = {9, 9, 9}, s2[2] = {9, 9};
+    kdl_Param p[2] = {{NULL, NULL, s1, 3}, {NULL, NULL, s2, 2}};
+    kdl_optimizer_reset(&o, p, 2);
+    check_true("adagrad reset to initial_accumulator_value",
+               s1[0] == 0.25f && s1[2] == 0.25f && s2[0] == 0.25f && s2[1] == 0.25f);
+    o = (kdl_Optimizer){.kind = KDL_OPT_ADAM};
+    float a1[6] = {9, 9, 9, 9, 9, 9}, a2[5] = {9, 9, 9, 9, 9};
+    kdl_Param q[2] = {{NULL, NULL, a1, 3}, {NULL, NULL, a2, 2}};
+    kdl_optimizer_reset(&o, q, 2);
+    int zero = 1;
+    for (int j = 0; j < 6; j++)
+        zero &= a1[j] == 0;
+    for (int j = 0; j < 4; j++)
+        zero &= a2[j] == 0;
+    check_true("adam reset zeroes 2 slots, no more", zero && a2[4] == 9);
+}
+
+static void test_clip_edges(void) {
+    // clipnorm: a zero gradient, and one under the norm, stay as they are
+    kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 1.0f, .clipnorm = 1.0f};
+    float w[3] = {0, 0, 0}, g0[3] = {0, 0, 0}, g1[3] = {0.3f, -0.4f, 0.1f};
+    kdl_Param p[2] = {{w, g0, NULL, 3}, {w, g1, NULL, 3}};
+    kdl_optimizer_step(&o, p, 2, 1);
+    check_true("clipnorm: zero and small gradients unchanged",
+               g0[0] == 0 && g0[1] == 0 && g0[2] == 0 && g1[0] == 0.3f && g1[1] == -0.4f &&
+                   g1[2] == 0.1f);
+    // clipnorm 1 on (3, 4) -> (0.6, 0.8)
+    float g2[2] = {3, 4}, w2[2] = {0, 0};
+    kdl_Param p2 = {w2, g2, NULL, 2};
+    kdl_optimizer_step(&o, &p2, 1, 1);
+    const float want[2] = {0.6f, 0.8f}, wantw[2] = {-0.6f, -0.8f};
+    check_close("clipnorm (3, 4) -> (0.6, 0.8)", g2, want, 2, 0, 1e-6);
+    check_close("clipnorm then update", w2, wantw, 2, 0, 1e-6);
+    // global_clipnorm 1 over two variables (3) and (4): each scaled by 1/5
+    o = (kdl_Optimizer){.kind = KDL_OPT_SGD, .learning_rate = 1.0f, .global_clipnorm = 1.0f};
+    float ga[1] = {3}, gb[1] = {4}, wa[1] = {0}, wb[1] = {0};
+    kdl_Param pg[2] = {{wa, ga, NULL, 1}, {wb, gb, NULL, 1}};
+    kdl_optimizer_step(&o, pg, 2, 1);
+    check_true("global_clipnorm scales by clip / global norm",
+               fabsf(ga[0] - 0.6f) < 1e-7f && fabsf(gb[0] - 0.8f) < 1e-7f);
+    // an infinite gradient makes every gradient NaN under global_clipnorm (Keras)
+    ga[0] = INFINITY, gb[0] = 1;
+    kdl_optimizer_step(&o, pg, 2, 1);
+    check_true("global_clipnorm of an infinite norm: NaN", isnan(ga[0]) && isnan(gb[0]));
+    // clipvalue clamps and passes NaN through
+    o = (kdl_Optimizer){.kind = KDL_OPT_SGD, .learning_rate = 0.0f, .clipvalue = 0.5f};
+    float gc[4] = {2, -3, 0.25f, NAN}, wc[4] = {0, 0, 0, 0};
+    kdl_Param pc = {wc, gc, NULL, 4};
+    kdl_optimizer_step(&o, &pc, 1, 1);
+    check_true("clipvalue clamps, NaN passes",
+               gc[0] == 0.5f && gc[1] == -0.5f && gc[2] == 0.25f && isnan(gc[3]));
+}
+
+int main(void) {
+    test_random();
+    test_adam_by_hand();
+    test_sgd_by_hand();
+    test_slots_reset();
+    test_clip_edges();
+    return check_report();
+}
