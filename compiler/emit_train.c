@@ -312,8 +312,8 @@ static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
     for (int i = 0; i < t->noutputs; i++) {
         Value *v = per_output(t, loss, i, t->noutputs);
         if (!v) {
-            error_at(e->c, at, "compile(loss=...) has %d entries but the model has %d outputs",
-                     list_len(loss), t->noutputs);
+            error_at(e->c, at, "compile(loss=...) needs one loss per output: the list has %d, "
+                     "the model has %d outputs", list_len(loss), t->noutputs);
             e->ok = false;
             return false;
         }

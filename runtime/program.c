@@ -6,6 +6,22 @@
  *   PROG init [--model M] --seed N -o weights.safetensors
  *   PROG predict [--model M] --weights w.safetensors --input x.npy|x.csv [--input ...]
  *                [--output y.npy|y.csv] [--batch-size N]
+ *   PROG fit [--model M] (--data train.csv | --x x.npy|x.csv [--x ...] --y y.npy|y.csv
+ *            [--y ...]) [--epochs N] [--batch-size N] [--validation-split F]
+ *            [--validation-data v.csv | --val-x .. --val-y ..] [--seed N] [--no-shuffle]
+ *            [--initial-epoch N] [--weights init.safetensors] -o trained.safetensors
+ *            [--checkpoint-every N] [--history h.csv] [--verbose 0|1|2]
+ *   PROG evaluate [--model M] --weights W (--data test.csv | --x .. --y ..) [--batch-size N]
+ *            [--verbose 0|1|2]
+ *
+ * fit and evaluate need a model compiled for training (create_training).
+ * A --data CSV holds one sample per row: the model's inputs, then its
+ * targets in the last columns (digits: 64 pixels, then the label). fit's
+ * defaults come from the .kdl fit() call (else Keras's: 1 epoch, batches of
+ * 32); without --weights the weights are initialized from --seed (0); -o is
+ * written at the end and every --checkpoint-every epochs, so --weights
+ * CHECKPOINT --initial-epoch N resumes. Progress goes to stderr; the final
+ * logs ("loss: 0.1234 - accuracy: 0.9700", loss first, as kdl_Logs) to stdout.
  *
  * The generated <stem>_main.c describes its models in a kdl_ProgramModel
  * table and calls kdl_program_main. Everything read from outside (arguments,
@@ -15,6 +31,8 @@
 #include "kdl.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +45,17 @@ static int usage(const char *prog, const char *msg) {
             "       %s layers [--model M]\n"
             "       %s init [--model M] --seed N -o weights.safetensors\n"
             "       %s predict [--model M] --weights W --input x.npy|x.csv [--input ...] "
-            "[--output y.npy|y.csv] [--batch-size N]\n",
-            prog, prog, prog, prog);
+            "[--output y.npy|y.csv] [--batch-size N]\n"
+            "       %s fit [--model M] (--data train.csv | --x x.npy|x.csv [--x ...] "
+            "--y y.npy|y.csv [--y ...])\n"
+            "           [--epochs N] [--batch-size N] [--validation-split F]\n"
+            "           [--validation-data v.csv | --val-x x.npy|x.csv .. --val-y y.npy|y.csv ..]\n"
+            "           [--seed N] [--no-shuffle] [--initial-epoch N] [--weights W] "
+            "-o trained.safetensors\n"
+            "           [--checkpoint-every N] [--history h.csv] [--verbose 0|1|2]\n"
+            "       %s evaluate [--model M] --weights W (--data test.csv | --x .. --y ..) "
+            "[--batch-size N] [--verbose 0|1|2]\n",
+            prog, prog, prog, prog, prog, prog);
     return 2;
 }
 
@@ -276,43 +303,422 @@ static int cmd_init(const char *prog, const kdl_ProgramModel *m, long long seed,
     return 0;
 }
 
+// ---- fit / evaluate ------------------------------------------------------------------------
+
+// Where one data set comes from: a CSV of inputs then targets, or files.
+typedef struct {
+    const char *csv;
+    const char *x[MAX_INPUTS], *y[MAX_INPUTS];
+    int nx, ny;
+} DataFiles;
+
+// One data set as the model takes it: an array per input and per target.
+typedef struct {
+    kdl_Array x[MAX_INPUTS], y[MAX_INPUTS];
+    long long n;            // samples (0: no data set)
+} Data;
+
+static void data_free(Data *d) {
+    for (int k = 0; k < MAX_INPUTS; k++) {
+        kdl_array_free(&d->x[k]);
+        kdl_array_free(&d->y[k]);
+    }
+}
+
+static int load_array(const char *prog, const char *path, kdl_Array *a) {
+    char err[512] = "";
+    kdl_Status st = ends_with(path, ".csv") ? kdl_csv_load(path, a, err, sizeof err)
+                                            : kdl_npy_load(path, a, err, sizeof err);
+    if (st != KDL_OK)
+        return fail(prog, "%s%s", err[0] ? err : kdl_status_str(st), ""), 0;
+    if (a->rank < 1 || a->shape[0] <= 0)
+        return fail(prog, "%s: %s", path, "no samples"), 0;
+    return 1;
+}
+
+// Read the files of a data set (a CSV whole, into x[0]); d->n is the
+// number of samples of the first file.
+static int data_load(const char *prog, const DataFiles *f, Data *d) {
+    *d = (Data){.n = 0};
+    if (f->csv) {
+        if (!load_array(prog, f->csv, &d->x[0]))
+            return 0;
+    } else {
+        for (int k = 0; k < f->nx; k++)
+            if (!load_array(prog, f->x[k], &d->x[k]))
+                return 0;
+        for (int k = 0; k < f->ny; k++)
+            if (!load_array(prog, f->y[k], &d->y[k]))
+                return 0;
+    }
+    d->n = d->x[0].shape[0];
+    return 1;
+}
+
+// Targets j of the model: per-sample size, converted to float.
+static int check_target(const char *prog, const kdl_TrainModel *t, int j, kdl_Array *y,
+                        const char *path) {
+    size_t count = kdl_array_count(y);
+    int64_t per = t->target_sizes[j];
+    if (count % (size_t)per != 0 || count / (size_t)per != (size_t)y->shape[0]) {
+        char want[64];
+        snprintf(want, sizeof want, "%lld values per sample", (long long)per);
+        return fail(prog, "%s: the targets do not fit the model, which takes %s", path, want), 0;
+    }
+    if (y->dtype == KDL_I32) {
+        float *f = malloc(sizeof(float) * count);
+        if (!f)
+            return fail(prog, "%s: %s", path, "out of memory"), 0;
+        const int32_t *iv = y->data;
+        for (size_t i = 0; i < count; i++)
+            f[i] = (float)iv[i];
+        free(y->data);
+        y->data = f;
+        y->dtype = KDL_F32;
+    }
+    return 1;
+}
+
+// Split a --data CSV's columns: input 0, input 1, ..., then the targets.
+static int split_csv(const char *prog, const kdl_ProgramModel *m, const kdl_TrainModel *t,
+                     const char *path, Data *d) {
+    kdl_Array all = d->x[0];
+    d->x[0] = (kdl_Array){.rank = 0};
+    long long rows = all.shape[0], cols = all.rank == 2 ? all.shape[1] : 1, nin = 0, ntg = 0;
+    for (int i = 0; i < t->ninputs; i++)
+        nin += t->input_sizes[i];
+    for (int j = 0; j < t->ntargets; j++)
+        ntg += t->target_sizes[j];
+    if (cols != nin + ntg) {
+        fprintf(stderr,
+                "%s: error: %s: %lld values per row; the model takes %lld: %lld input values, "
+                "then %lld target values in the last columns\n",
+                prog, path, cols, nin + ntg, nin, ntg);
+        kdl_array_free(&all);
+        return 0;
+    }
+    int ok = 1;
+    long long col = 0;
+    for (int k = 0; ok && k < t->ninputs + t->ntargets; k++) {
+        int is_in = k < t->ninputs;
+        long long per = is_in ? t->input_sizes[k] : t->target_sizes[k - t->ninputs];
+        kdl_Array *a = is_in ? &d->x[k] : &d->y[k - t->ninputs];
+        float *f = malloc(sizeof(float) * (size_t)(rows * per));
+        if (!f) {
+            fail(prog, "%s: %s", path, "out of memory");
+            ok = 0;
+            break;
+        }
+        const float *src = all.data;
+        for (long long r = 0; r < rows; r++)
+            memcpy(f + r * per, src + r * cols + col, sizeof(float) * (size_t)per);
+        *a = (kdl_Array){KDL_F32, 2, {rows, per}, f};
+        col += per;
+        long long n;
+        if (is_in)
+            ok = check_input(prog, m, k, a, path, &n);
+    }
+    kdl_array_free(&all);
+    return ok;
+}
+
+// Check a loaded data set against the model (messages name the files).
+static int data_fit(const char *prog, const kdl_ProgramModel *m, const kdl_TrainModel *t,
+                    const DataFiles *f, Data *d) {
+    if (f->csv)
+        return split_csv(prog, m, t, f->csv, d);
+    if (f->nx != t->ninputs || f->ny != t->ntargets) {
+        fprintf(stderr,
+                "%s: error: the model takes %d inputs and %d targets (one --x / --y file "
+                "each, or --val-x / --val-y); %d and %d were given\n",
+                prog, t->ninputs, t->ntargets, f->nx, f->ny);
+        return 0;
+    }
+    for (int k = 0; k < f->nx + f->ny; k++) {
+        int is_in = k < f->nx;
+        const char *path = is_in ? f->x[k] : f->y[k - f->nx];
+        kdl_Array *a = is_in ? &d->x[k] : &d->y[k - f->nx];
+        long long n = a->shape[0];
+        if (is_in ? !check_input(prog, m, k, a, path, &n)
+                  : !check_target(prog, t, k - f->nx, a, path))
+            return 0;
+        if (n != d->n)
+            return fail(prog, "%s: has a different number of samples than %s", path, f->x[0]), 0;
+    }
+    return 1;
+}
+
+// Logs in kdl_Logs order ("loss: 0.1234 - accuracy: 0.9700 - val_loss: ..."),
+// values as Keras's progress bar shows them; names from the model.
+static void print_logs(const kdl_Logs *l, const kdl_TrainModel *t) {
+    int per = 1 + t->nmetrics;
+    for (int i = 0; i < l->n; i++) {
+        int k = i % per;
+        printf("%s%s%s: ", i ? " - " : "", i >= per ? "val_" : "",
+               k ? t->metric_names[k - 1] : "loss");
+        double v = l->values[i];
+        if (isnan(v))
+            printf("nan");
+        else
+            printf(fabs(v) > 1e-3 ? "%.4f" : "%.4e", v);
+    }
+    if (l->n)
+        putchar('\n');
+}
+
+// The command line of every command; numbers are -1 when not given.
+typedef struct {
+    const char *model_name, *weights, *output, *history;
+    const char *inputs[MAX_INPUTS];
+    int ninputs;
+    DataFiles train, val;
+    long long seed, batch, epochs, initial_epoch, checkpoint_every, verbose;
+    double validation_split;
+    int no_shuffle;
+} Args;
+
+static int cmd_fit(const char *prog, const kdl_ProgramModel *m, const Args *a) {
+    if (!m->create_training || !m->train_model)
+        return fail(prog, "model '%s' was not compiled for training (the .kdl file needs %s)",
+                    m->name, "compile() with a loss"),
+               1;
+    if (!a->output)
+        return usage(prog, "fit needs -o FILE for the trained weights");
+    Data tr = {.n = 0}, va = {.n = 0};
+    int has_val = a->val.csv || a->val.nx || a->val.ny;
+    if (!data_load(prog, &a->train, &tr) || (has_val && !data_load(prog, &a->val, &va))) {
+        data_free(&tr);
+        data_free(&va);
+        return 1;
+    }
+    long long batch = a->batch > 0 ? a->batch : m->fit_batch_size > 0 ? m->fit_batch_size : 32;
+    long long nmax = tr.n > va.n ? tr.n : va.n;
+    int max_batch = (int)(batch < nmax ? batch : nmax);
+    void *model = m->create_training(max_batch);
+    if (!model) {
+        data_free(&tr);
+        data_free(&va);
+        return fail(prog, "%s%s", "out of memory creating the model", "");
+    }
+    kdl_TrainModel t;
+    m->train_model(model, &t);
+    char err[512] = "";
+    int rc = 1;
+    if (data_fit(prog, m, &t, &a->train, &tr) &&
+        (!has_val || data_fit(prog, m, &t, &a->val, &va))) {
+        kdl_Status st = a->weights ? m->load(model, a->weights, err, sizeof err)
+                                   : m->init(model, (uint64_t)(a->seed >= 0 ? a->seed : 0));
+        kdl_FitOptions o = {
+            .epochs = (int)(a->epochs > 0 ? a->epochs : m->fit_epochs > 0 ? m->fit_epochs : 1),
+            .initial_epoch = (int)(a->initial_epoch >= 0 ? a->initial_epoch : 0),
+            .batch_size = max_batch,
+            .validation_split = a->validation_split >= 0 ? a->validation_split
+                                                         : m->fit_validation_split,
+            .val_x = has_val ? va.x : NULL,
+            .val_y = has_val ? va.y : NULL,
+            .shuffle = a->no_shuffle ? 0 : m->fit_shuffle,
+            .seed = (uint64_t)(a->seed >= 0 ? a->seed : 0),
+            .verbose = (int)(a->verbose >= 0 ? a->verbose : 1),
+            .checkpoint = a->output,
+            .checkpoint_every = (int)(a->checkpoint_every > 0 ? a->checkpoint_every : 0),
+            .history_csv = a->history,
+        };
+        kdl_Logs last;
+        if (st == KDL_OK)
+            st = kdl_fit(&t, tr.x, tr.y, &o, &last, err, sizeof err);
+        if (st != KDL_OK) {
+            // A bad label from a CSV is most often a column order problem.
+            fail(prog, "%s%s", err[0] ? err : kdl_status_str(st),
+                 st == KDL_ERR_INDEX && (a->train.csv || a->val.csv)
+                     ? " (--data: the targets are the last columns of each row)"
+                     : "");
+        } else {
+            print_logs(&last, &t);
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+    }
+    m->destroy(model);
+    data_free(&tr);
+    data_free(&va);
+    return rc;
+}
+
+static int cmd_evaluate(const char *prog, const kdl_ProgramModel *m, const Args *a) {
+    if (!m->create_training || !m->train_model)
+        return fail(prog, "model '%s' was not compiled for training (the .kdl file needs %s)",
+                    m->name, "compile() with a loss"),
+               1;
+    if (!a->weights)
+        return usage(prog, "evaluate needs --weights");
+    if (a->val.csv || a->val.nx || a->val.ny)
+        return usage(prog, "evaluate takes its data as --data or --x / --y");
+    Data d = {.n = 0};
+    if (!data_load(prog, &a->train, &d)) {
+        data_free(&d);
+        return 1;
+    }
+    long long batch = a->batch > 0 ? a->batch : 32;
+    int max_batch = (int)(batch < d.n ? batch : d.n);
+    void *model = m->create_training(max_batch);
+    if (!model) {
+        data_free(&d);
+        return fail(prog, "%s%s", "out of memory creating the model", "");
+    }
+    kdl_TrainModel t;
+    m->train_model(model, &t);
+    char err[512] = "";
+    int rc = 1;
+    if (data_fit(prog, m, &t, &a->train, &d)) {
+        kdl_Logs logs;
+        kdl_Status st = m->load(model, a->weights, err, sizeof err);
+        if (st == KDL_OK)
+            st = kdl_evaluate(&t, d.x, d.y, max_batch, (int)(a->verbose >= 0 ? a->verbose : 1),
+                              &logs, err, sizeof err);
+        if (st != KDL_OK) {
+            fail(prog, "%s%s", err[0] ? err : kdl_status_str(st),
+                 st == KDL_ERR_INDEX && a->train.csv
+                     ? " (--data: the targets are the last columns of each row)"
+                     : "");
+        } else {
+            print_logs(&logs, &t);
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+    }
+    m->destroy(model);
+    data_free(&d);
+    return rc;
+}
+
+// ---- the command line ----------------------------------------------------------------------
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v < hi))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+// Append a file to one of the repeatable options; 0 when there are too many.
+static int add_file(const char **list, int *n, const char *v) {
+    if (*n == MAX_INPUTS)
+        return 0;
+    list[(*n)++] = v;
+    return 1;
+}
+
+// Options with a number: name, range, destination offset in Args.
+static int parse_number_option(const char *prog, Args *a, const char *opt, const char *v,
+                               int *handled) {
+    static const struct {
+        const char *name;
+        long long lo, hi;
+        size_t off;
+        const char *msg;
+    } nums[] = {
+        {"--seed", 0, (long long)1 << 62, offsetof(Args, seed),
+         "--seed needs a non-negative integer"},
+        {"--batch-size", 1, 1 << 20, offsetof(Args, batch),
+         "--batch-size needs a positive integer"},
+        {"--epochs", 1, 1 << 30, offsetof(Args, epochs), "--epochs needs a positive integer"},
+        {"--initial-epoch", 0, 1 << 30, offsetof(Args, initial_epoch),
+         "--initial-epoch needs a non-negative integer"},
+        {"--checkpoint-every", 0, 1 << 30, offsetof(Args, checkpoint_every),
+         "--checkpoint-every needs a non-negative integer"},
+        {"--verbose", 0, 2, offsetof(Args, verbose), "--verbose needs 0, 1 or 2"},
+    };
+    *handled = 0;
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+        if (strcmp(opt, nums[i].name))
+            continue;
+        *handled = 1;
+        long long *dst = (long long *)((char *)a + nums[i].off);
+        if (!parse_long(v, nums[i].lo, nums[i].hi, dst))
+            return usage(prog, nums[i].msg);
+        return 0;
+    }
+    return 0;
+}
+
+// Fill *a from argv[2..]; returns 0, or the exit status of a usage error.
+static int parse_args(const char *prog, int argc, char **argv, Args *a) {
+    *a = (Args){.seed = -1, .batch = -1, .epochs = -1, .initial_epoch = -1,
+                .checkpoint_every = -1, .verbose = -1, .validation_split = -1};
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--no-shuffle")) {
+            a->no_shuffle = 1;
+            continue;
+        }
+        if (!v)
+            return usage(prog, "unknown or incomplete option");
+        i++;
+        int handled, rc = parse_number_option(prog, a, o, v, &handled);
+        if (rc)
+            return rc;
+        if (handled)
+            continue;
+        int ok = 1;
+        if (!strcmp(o, "--model"))
+            a->model_name = v;
+        else if (!strcmp(o, "--weights"))
+            a->weights = v;
+        else if (!strcmp(o, "--output") || !strcmp(o, "-o"))
+            a->output = v;
+        else if (!strcmp(o, "--history"))
+            a->history = v;
+        else if (!strcmp(o, "--data"))
+            a->train.csv = v;
+        else if (!strcmp(o, "--validation-data"))
+            a->val.csv = v;
+        else if (!strcmp(o, "--input"))
+            ok = add_file(a->inputs, &a->ninputs, v);
+        else if (!strcmp(o, "--x"))
+            ok = add_file(a->train.x, &a->train.nx, v);
+        else if (!strcmp(o, "--y"))
+            ok = add_file(a->train.y, &a->train.ny, v);
+        else if (!strcmp(o, "--val-x"))
+            ok = add_file(a->val.x, &a->val.nx, v);
+        else if (!strcmp(o, "--val-y"))
+            ok = add_file(a->val.y, &a->val.ny, v);
+        else if (!strcmp(o, "--validation-split")) {
+            if (!parse_double(v, 0, 1, &a->validation_split))
+                return usage(prog, "--validation-split needs a number in [0, 1)");
+        } else
+            return usage(prog, "unknown or incomplete option");
+        if (!ok)
+            return usage(prog, "too many files for one option");
+    }
+    const DataFiles *sets[2] = {&a->train, &a->val};
+    for (int k = 0; k < 2; k++) {
+        const DataFiles *f = sets[k];
+        if (f->csv && (f->nx || f->ny))
+            return usage(prog, k ? "--validation-data and --val-x / --val-y exclude each other"
+                                 : "--data and --x / --y exclude each other");
+        if (!f->csv && (!f->nx != !f->ny))
+            return usage(prog, k ? "validation data needs both --val-x and --val-y"
+                                 : "the data needs both --x and --y");
+    }
+    return 0;
+}
+
 int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int nmodels) {
     const char *prog = argc > 0 ? argv[0] : "kdl-model";
     const char *slash = strrchr(prog, '/');
     prog = slash ? slash + 1 : prog;
     if (argc < 2)
         return usage(prog, "missing command");
-    const char *cmd = argv[1], *model_name = NULL, *weights = NULL, *output = NULL;
-    const char *inputs[MAX_INPUTS];
-    int ninputs = 0;
-    long long seed = -1, batch = 256;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--model") && v) {
-            model_name = v;
-        } else if (!strcmp(a, "--weights") && v) {
-            weights = v;
-        } else if (!strcmp(a, "--input") && v) {
-            if (ninputs == MAX_INPUTS)
-                return usage(prog, "too many --input files");
-            inputs[ninputs++] = v;
-        } else if ((!strcmp(a, "--output") || !strcmp(a, "-o")) && v) {
-            output = v;
-        } else if (!strcmp(a, "--seed") && v) {
-            if (!parse_long(v, 0, (long long)1 << 62, &seed))
-                return usage(prog, "--seed needs a non-negative integer");
-        } else if (!strcmp(a, "--batch-size") && v) {
-            if (!parse_long(v, 1, 1 << 20, &batch))
-                return usage(prog, "--batch-size needs a positive integer");
-        } else {
-            return usage(prog, "unknown or incomplete option");
-        }
-        i++;
-    }
-    const kdl_ProgramModel *m = pick(models, nmodels, model_name);
+    const char *cmd = argv[1];
+    Args a;
+    int rc = parse_args(prog, argc, argv, &a);
+    if (rc)
+        return rc;
+    const kdl_ProgramModel *m = pick(models, nmodels, a.model_name);
     if (!m) {
-        fprintf(stderr, "%s: error: no model named '%s'; models:", prog, model_name);
+        fprintf(stderr, "%s: error: no model named '%s'; models:", prog, a.model_name);
         for (int i = 0; i < nmodels; i++)
             fprintf(stderr, " %s", models[i].name);
         fputc('\n', stderr);
@@ -325,8 +731,14 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
     if (!strcmp(cmd, "layers"))
         return cmd_layers(prog, m);
     if (!strcmp(cmd, "init"))
-        return cmd_init(prog, m, seed, output);
+        return cmd_init(prog, m, a.seed, a.output);
     if (!strcmp(cmd, "predict"))
-        return cmd_predict(prog, m, weights, inputs, ninputs, output, batch);
+        return cmd_predict(prog, m, a.weights, a.inputs, a.ninputs, a.output,
+                           a.batch > 0 ? a.batch : 256);
+    if (!strcmp(cmd, "fit") || !strcmp(cmd, "evaluate")) {
+        if (!a.train.csv && !a.train.nx)
+            return usage(prog, "fit and evaluate need --data FILE or --x FILE .. --y FILE ..");
+        return cmd[0] == 'f' ? cmd_fit(prog, m, &a) : cmd_evaluate(prog, m, &a);
+    }
     return usage(prog, "unknown command");
 }
