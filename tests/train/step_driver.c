@@ -1,0 +1,132 @@
+/*
+ * step_driver.c - the per-step losses of a generated model's training step,
+ * for comparison with the reference's steps.csv (tests/train).
+ *
+ * Built against one generated model: -DKDL_MODEL_H='"<stem>.h"' (the header
+ * kdlc build wrote) and -DKDL_MODEL=<stem>_<var> (the model's prefix). It
+ * loads the initial weights, then calls train_on_batch over the samples in
+ * order, batch after batch (the last one partial), for the given epochs, and
+ * writes "epoch,step,batch,loss" with the loss each step reports (before its
+ * update), as train_reference.py writes them.
+ *
+ * usage: driver W0.safetensors --x X.npy [--x ...] --y Y.npy [--y ...]
+ *               --epochs E --batch-size B -o steps.csv
+ */
+#include KDL_MODEL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(KDL_MODEL, name)
+
+#define MAXIO 16
+
+static int die(const char *msg, const char *what) {
+    fprintf(stderr, "step_driver: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    const char *w0 = NULL, *out = NULL, *xs[MAXIO], *ys[MAXIO];
+    int nx = 0, ny = 0, epochs = 0, batch = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (o[0] != '-') {
+            w0 = o;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return die("needs a value", o);
+        const char *v = argv[++i];
+        if (!strcmp(o, "--x") && nx < MAXIO)
+            xs[nx++] = v;
+        else if (!strcmp(o, "--y") && ny < MAXIO)
+            ys[ny++] = v;
+        else if (!strcmp(o, "--epochs"))
+            epochs = atoi(v);
+        else if (!strcmp(o, "--batch-size"))
+            batch = atoi(v);
+        else if (!strcmp(o, "-o"))
+            out = v;
+        else
+            return die("unknown option", o);
+    }
+    if (!w0 || !out || !nx || !ny || epochs <= 0 || batch <= 0)
+        return die("usage: driver W0.safetensors --x X.npy .. --y Y.npy .. --epochs E "
+                   "--batch-size B -o steps.csv", NULL);
+
+    char err[512];
+    void *m = FN(_create_training)(batch);
+    if (!m)
+        return die("cannot create the model", NULL);
+    if (FN(_load)(m, w0, err, sizeof err) != KDL_OK)
+        return die(err, NULL);
+    kdl_TrainModel t;
+    FN(_train_model)(m, &t);
+    if (t.ninputs != nx || t.ntargets != ny)
+        return die("wrong number of --x / --y files", NULL);
+
+    kdl_Array x[MAXIO], y[MAXIO];
+    int64_t n = -1;
+    for (int k = 0; k < nx + ny; k++) {
+        int is_x = k < nx;
+        kdl_Array *a = is_x ? &x[k] : &y[k - nx];
+        const char *path = is_x ? xs[k] : ys[k - nx];
+        if (kdl_npy_load(path, a, err, sizeof err) != KDL_OK)
+            return die(err, NULL);
+        int64_t per = is_x ? t.input_sizes[k] : t.target_sizes[k - nx];
+        if (a->rank < 1 || (int64_t)kdl_array_count(a) != a->shape[0] * per ||
+            (n >= 0 && a->shape[0] != n))
+            return die("does not fit the model", path);
+        n = a->shape[0];
+        if (is_x && a->dtype != t.input_dtypes[k])
+            return die("wrong dtype for the model's input", path);
+        if (!is_x && a->dtype == KDL_I32) {     // labels, as floats
+            size_t c = kdl_array_count(a);
+            float *f = malloc(sizeof(float) * (c ? c : 1));
+            if (!f)
+                return die("out of memory", NULL);
+            for (size_t i = 0; i < c; i++)
+                f[i] = (float)((int32_t *)a->data)[i];
+            free(a->data);
+            a->data = f;
+            a->dtype = KDL_F32;
+        }
+    }
+
+    FILE *f = fopen(out, "w");
+    if (!f)
+        return die("cannot create", out);
+    fprintf(f, "epoch,step,batch,loss\n");
+    for (int e = 0; e < epochs; e++) {
+        int step = 0;
+        for (int64_t s = 0; s < n; s += batch, step++) {
+            int b = (int)(n - s < batch ? n - s : batch);
+            const void *in[MAXIO];
+            const float *tg[MAXIO];
+            for (int k = 0; k < nx; k++)
+                in[k] = (const char *)x[k].data + (size_t)s * (size_t)t.input_sizes[k] * 4;
+            for (int k = 0; k < ny; k++)
+                tg[k] = (const float *)y[k].data + (size_t)s * (size_t)t.target_sizes[k];
+            kdl_StepResult r;
+            memset(&r, 0, sizeof r);
+            kdl_Status st = t.train_step(t.model, b, in, tg, &r);
+            if (st != KDL_OK) {
+                fclose(f);
+                return die(kdl_status_str(st), "train_on_batch");
+            }
+            fprintf(f, "%d,%d,%d,%.17g\n", e, step, b, r.loss);
+        }
+    }
+    if (fclose(f) != 0)
+        return die("cannot write", out);
+    for (int k = 0; k < nx; k++)
+        kdl_array_free(&x[k]);
+    for (int k = 0; k < ny; k++)
+        kdl_array_free(&y[k]);
+    FN(_destroy)(m);
+    return 0;
+}

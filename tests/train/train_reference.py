@@ -1,0 +1,1038 @@
+#!/usr/bin/python3
+"""train_reference.py - an independent float64 PyTorch reference for kdl's training.
+
+The training fixtures (tests/train/fixtures) are the outputs of this script. It
+shares no code with kdl: the model graph comes from `kdlc check --dump=json`,
+the layers are evaluated by tests/e2e/reference.py (float64 torch, from Keras
+3's definitions), the compile() and fit() arguments are read from the .kdl
+source with Python's own parser (ast), and the losses, metrics, optimizers and
+the training loop are written here by hand from Keras 3's source; gradients
+come from torch autograd. Needs numpy and torch (Debian's python3-torch); run
+it with /usr/bin/python3. CI never runs it.
+
+usage:
+  train_reference.py fit MODEL.kdl --model VAR --weights W0.safetensors
+                     --x X.npy [--x ...] --y Y.npy [--y ...] [--epochs E]
+                     [--batch-size B] --out-weights W1.safetensors
+                     --history H.csv [--steps S.csv] [--kdlc PATH]
+      Trains from W0 on the samples in order (no shuffling, the last
+      partial batch included) and writes the final weights (float32, every
+      tensor of W0, the same names), the per-epoch history as Keras logs it
+      (header "epoch,loss,<metrics>,<output>_loss...") and the per-step
+      losses ("epoch,step,batch,loss": the total loss). Epochs and batch
+      size default to the .kdl fit() call (else Keras's 1 and 32).
+  train_reference.py data MODEL.kdl --model VAR --n N --seed S --out DIR
+                     [--dist normal|uniform] [--lo A] [--hi B] [--kdlc PATH]
+      Writes DIR/x.npy (DIR/x.K.npy for input K of several) and DIR/y.npy
+      (DIR/y.K.npy) for the model's inputs and the targets its losses take:
+      float32 normal(0, 1) (or uniform) inputs, int32 ids for Embedding
+      inputs; int32 labels (sparse categorical crossentropy), one-hot rows
+      (categorical), 0/1 (binary crossentropy), normal(0, 1) (regression).
+  train_reference.py fitargs MODEL.kdl --model VAR [--kdlc PATH]
+      Prints "EPOCHS BATCH_SIZE NINPUTS NOUTPUTS" from the .kdl.
+
+What is implemented (Keras 3, keras/src/...):
+  losses/losses.py + backend: mean_squared_error, mean_absolute_error, huber
+    (delta), binary_crossentropy (from_logits, label_smoothing: y(1-ls) +
+    0.5 ls, probabilities clipped to [1e-7, 1 - 1e-7]), categorical_
+    crossentropy (from_logits, label_smoothing: y(1-ls) + ls/C, p / sum p then
+    clipped), sparse_categorical_crossentropy (from_logits, same clipping);
+    reduction "sum_over_batch_size" (the sum over the per-sample loss tensor
+    divided by its size) or "sum". Multi-output: total = sum of loss_weight *
+    loss; each output's unweighted loss is logged as <output>_loss.
+  trainers/compile_utils.py get_metric: "accuracy" -> binary (last dim 1),
+    sparse categorical (labels) or categorical accuracy; mse, mae and their
+    classes. Metrics are running means over the samples of the epoch, on the
+    training-mode predictions before the update; the loss tracker is the mean
+    of the batch losses weighted by the batch size.
+  optimizers/*.py: SGD (momentum, nesterov), Adam (amsgrad; bias correction
+    folded into the learning rate, epsilon outside the sqrt), AdamW (Adam with
+    weight_decay 0.004 by default), RMSprop (rho, momentum, centered, epsilon
+    inside the sqrt), Adagrad (initial_accumulator_value, epsilon inside the
+    sqrt); base_optimizer.apply: clipnorm (per variable: g * c / max(|g|, c)),
+    global_clipnorm (g * c * min(1 / |all|, 1 / c)) or clipvalue (only one may
+    be set), then decoupled weight decay w -= w * wd * lr on every trained
+    variable, then update_step with t = iterations + 1.
+  layers/normalization/batch_normalization.py: in training mode (and only
+    when the layer is trainable) the batch mean and the biased batch variance
+    normalise, and moving = moving * momentum + batch * (1 - momentum) for the
+    mean and the (biased) variance. A frozen layer (trainable=False, also
+    inside a frozen nested model) has no trained weights and its
+    BatchNormalization runs in inference mode. Dropout must be inactive
+    (rate 0 or training=False): the C side draws its own masks.
+  activations: relu's derivative is 0 at 0 (torch.relu), as tf.nn.relu.
+"""
+import argparse
+import ast
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True      # no __pycache__ in tests/e2e
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import reference as ref     # noqa: E402  (tests/e2e/reference.py)
+
+DT = torch.float64
+EPS = 1e-7                  # keras.backend.epsilon()
+
+# relu with derivative 0 at 0 (Keras: tf.nn.relu / torch.relu / jax.nn.relu).
+ref.ACTIVATIONS["relu"] = torch.relu
+
+
+def die(msg):
+    sys.exit("train_reference: " + msg)
+
+
+# ---- compile() and fit() from the .kdl source ---------------------------------------------
+
+# Positional parameters of the configuration classes (Keras 3 signatures).
+SIGNATURES = {
+    "SGD": ["learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue",
+            "global_clipnorm", "use_ema", "ema_momentum", "ema_overwrite_frequency", "name"],
+    "Adam": ["learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay",
+             "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+             "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps",
+             "name"],
+    "AdamW": ["learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad",
+              "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+              "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps",
+              "name"],
+    "RMSprop": ["learning_rate", "rho", "momentum", "epsilon", "centered", "weight_decay",
+                "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+                "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps",
+                "name"],
+    "Adagrad": ["learning_rate", "initial_accumulator_value", "epsilon", "weight_decay",
+                "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+                "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps",
+                "name"],
+    "CategoricalCrossentropy": ["from_logits", "label_smoothing", "axis", "reduction", "name"],
+    "BinaryCrossentropy": ["from_logits", "label_smoothing", "axis", "reduction", "name"],
+    "SparseCategoricalCrossentropy": ["from_logits", "ignore_class", "reduction", "name"],
+    "MeanSquaredError": ["reduction", "name"],
+    "MeanAbsoluteError": ["reduction", "name"],
+    "Huber": ["delta", "reduction", "name"],
+    "BinaryAccuracy": ["name", "dtype", "threshold"],
+    "CategoricalAccuracy": ["name", "dtype"],
+    "SparseCategoricalAccuracy": ["name", "dtype"],
+}
+
+
+class Obj:
+    """A keras.<module>.<Class>(...) call of the compile() arguments."""
+
+    def __init__(self, module, cls, kwargs):
+        self.module, self.cls, self.kwargs = module, cls, kwargs
+
+    def get(self, name, default=None):
+        v = self.kwargs.get(name, default)
+        return default if v is None else v
+
+    def __repr__(self):
+        return f"{self.module}.{self.cls}({self.kwargs})"
+
+
+def dotted(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        d = dotted(node.value)
+        return None if d is None else d + "." + node.attr
+    return None
+
+
+class SourceEval:
+    """Evaluates the literal-ish arguments of compile()/fit(): numbers,
+    strings, lists, tuples, dicts, unary minus, names bound to such values at
+    top level, and calls of keras.optimizers/losses/metrics classes."""
+
+    def __init__(self, tree):
+        self.env = {}
+        for st in tree.body:
+            if (isinstance(st, ast.Assign) and len(st.targets) == 1 and
+                    isinstance(st.targets[0], ast.Name)):
+                try:
+                    self.env[st.targets[0].id] = self.eval(st.value)
+                except (ValueError, KeyError):
+                    pass
+
+    def eval(self, n):
+        if isinstance(n, ast.Constant):
+            return n.value
+        if isinstance(n, (ast.List, ast.Tuple)):
+            return [self.eval(e) for e in n.elts]
+        if isinstance(n, ast.Dict):
+            return {self.eval(k): self.eval(v) for k, v in zip(n.keys, n.values)}
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            return -self.eval(n.operand)
+        if isinstance(n, ast.BinOp):
+            a, b = self.eval(n.left), self.eval(n.right)
+            ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+                   ast.Div: lambda: a / b, ast.Pow: lambda: a ** b}
+            if type(n.op) in ops:
+                return ops[type(n.op)]()
+        if isinstance(n, ast.Name):
+            if n.id in self.env:
+                return self.env[n.id]
+            raise KeyError(n.id)
+        if isinstance(n, ast.Call):
+            name = dotted(n.func)
+            if name is None:
+                raise ValueError("call")
+            parts = name.split(".")
+            cls = parts[-1]
+            module = parts[-2] if len(parts) >= 2 else None
+            sig = SIGNATURES.get(cls)
+            if sig is None:
+                raise ValueError(f"{name}: not a class the reference knows")
+            kwargs = {}
+            for i, a in enumerate(n.args):
+                kwargs[sig[i]] = self.eval(a)
+            for kw in n.keywords:
+                kwargs[kw.arg] = self.eval(kw.value)
+            return Obj(module, cls, kwargs)
+        raise ValueError(f"cannot evaluate {ast.dump(n)[:80]}")
+
+
+def method_call(tree, var, method):
+    """The arguments of the last top-level `var.method(...)` call."""
+    found = None
+    for st in tree.body:
+        if (isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and
+                isinstance(st.value.func, ast.Attribute) and st.value.func.attr == method and
+                isinstance(st.value.func.value, ast.Name) and st.value.func.value.id == var):
+            found = st.value
+    return found
+
+
+def read_config(kdl, var):
+    with open(kdl, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), kdl)
+    ev = SourceEval(tree)
+    comp = method_call(tree, var, "compile")
+    if comp is None:
+        die(f"{kdl}: no {var}.compile(...) call")
+    cargs = {}
+    names = ["optimizer", "loss", "loss_weights", "metrics"]
+    for i, a in enumerate(comp.args):
+        cargs[names[i]] = ev.eval(a)
+    for kw in comp.keywords:
+        cargs[kw.arg] = ev.eval(kw.value)
+    for k in cargs:
+        if k not in names and k not in ("run_eagerly", "jit_compile", "steps_per_execution"):
+            die(f"compile({k}=...) is not supported by the reference")
+    fargs = {}
+    fit = method_call(tree, var, "fit")
+    if fit is not None:
+        for kw in fit.keywords:
+            fargs[kw.arg] = ev.eval(kw.value)
+    return cargs, fargs
+
+
+# ---- losses (keras/src/losses/losses.py, backend nn) ----------------------------------------
+
+class LossCfg:
+    def __init__(self, kind, from_logits=False, label_smoothing=0.0, delta=1.0,
+                 reduction="sum_over_batch_size"):
+        self.kind, self.from_logits = kind, bool(from_logits)
+        self.label_smoothing, self.delta = float(label_smoothing), float(delta)
+        self.reduction = reduction
+
+    def __repr__(self):
+        return (f"{self.kind}(from_logits={self.from_logits}, "
+                f"label_smoothing={self.label_smoothing}, delta={self.delta}, "
+                f"reduction={self.reduction})")
+
+
+LOSS_STRINGS = {
+    "mean_squared_error": "mse", "mse": "mse", "MSE": "mse",
+    "mean_absolute_error": "mae", "mae": "mae", "MAE": "mae",
+    "huber": "huber",
+    "binary_crossentropy": "bce", "bce": "bce", "BCE": "bce",
+    "categorical_crossentropy": "cce",
+    "sparse_categorical_crossentropy": "scce",
+}
+LOSS_CLASSES = {"MeanSquaredError": "mse", "MeanAbsoluteError": "mae", "Huber": "huber",
+                "BinaryCrossentropy": "bce", "CategoricalCrossentropy": "cce",
+                "SparseCategoricalCrossentropy": "scce"}
+
+
+def parse_loss(v):
+    if isinstance(v, str):
+        if v not in LOSS_STRINGS:
+            die(f"loss {v!r} is not supported by the reference")
+        return LossCfg(LOSS_STRINGS[v])
+    if isinstance(v, Obj) and v.cls in LOSS_CLASSES:
+        for k in v.kwargs:
+            if k not in ("from_logits", "label_smoothing", "delta", "reduction", "name", "axis",
+                         "ignore_class"):
+                die(f"{v.cls}({k}=...) is not supported by the reference")
+        if v.get("axis", -1) != -1 or v.get("ignore_class") is not None:
+            die(f"{v.cls}: axis / ignore_class are not supported by the reference")
+        red = v.kwargs.get("reduction", "sum_over_batch_size")
+        if red not in ("sum_over_batch_size", "mean", "sum"):
+            die(f"reduction {red!r} is not supported by the reference")
+        return LossCfg(LOSS_CLASSES[v.cls], v.get("from_logits", False),
+                       v.get("label_smoothing", 0.0), v.get("delta", 1.0), red)
+    die(f"loss {v!r} is not supported by the reference")
+
+
+def loss_values(cfg, y, p):
+    """Keras's per-sample loss tensor (the last axis reduced): y targets
+    (labels for scce), p the prediction (float64)."""
+    if cfg.kind == "mse":
+        return torch.mean((y - p) ** 2, dim=-1)
+    if cfg.kind == "mae":
+        return torch.mean(torch.abs(y - p), dim=-1)
+    if cfg.kind == "huber":
+        err = p - y
+        a = torch.abs(err)
+        d = cfg.delta
+        return torch.mean(torch.where(a <= d, 0.5 * err * err, d * a - 0.5 * d * d), dim=-1)
+    if cfg.kind == "bce":
+        if cfg.label_smoothing:
+            y = y * (1.0 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+        if cfg.from_logits:
+            e = -(y * torch.nn.functional.logsigmoid(p) +
+                  (1.0 - y) * torch.nn.functional.logsigmoid(-p))
+        else:
+            q = torch.clamp(p, EPS, 1.0 - EPS)
+            e = -(y * torch.log(q) + (1.0 - y) * torch.log(1.0 - q))
+        return torch.mean(e, dim=-1)
+    if cfg.kind in ("cce", "scce"):
+        c = p.shape[-1]
+        if cfg.kind == "scce":
+            labels = y.long()
+            if labels.dim() == p.dim() and labels.shape[-1] == 1:
+                labels = labels.squeeze(-1)
+            if labels.numel() and (labels.min() < 0 or labels.max() >= c):
+                die("a label outside [0, classes)")
+            y = torch.nn.functional.one_hot(labels, c).to(DT)
+        elif cfg.label_smoothing:
+            y = y * (1.0 - cfg.label_smoothing) + cfg.label_smoothing / c
+        if cfg.from_logits:
+            logp = torch.log_softmax(p, dim=-1)
+        else:
+            q = p / torch.sum(p, dim=-1, keepdim=True)
+            q = torch.clamp(q, EPS, 1.0 - EPS)
+            logp = torch.log(q)
+        return -torch.sum(y * logp, dim=-1)
+    raise AssertionError(cfg.kind)
+
+
+def reduce_loss(cfg, values):
+    s = torch.sum(values)
+    if cfg.reduction == "sum":
+        return s
+    return s / values.numel()
+
+
+# ---- metrics (keras/src/metrics, trainers/compile_utils.py get_metric) ---------------------
+
+METRIC_STRINGS = {"mse": "mse", "mean_squared_error": "mse", "mae": "mae",
+                  "mean_absolute_error": "mae", "binary_accuracy": "binary_accuracy",
+                  "categorical_accuracy": "categorical_accuracy",
+                  "sparse_categorical_accuracy": "sparse_categorical_accuracy"}
+METRIC_CLASSES = {"MeanSquaredError": ("mse", "mean_squared_error"),
+                  "MeanAbsoluteError": ("mae", "mean_absolute_error"),
+                  "BinaryAccuracy": ("binary_accuracy", "binary_accuracy"),
+                  "CategoricalAccuracy": ("categorical_accuracy", "categorical_accuracy"),
+                  "SparseCategoricalAccuracy": ("sparse_categorical_accuracy",
+                                                "sparse_categorical_accuracy")}
+
+
+def parse_metric(v, loss, out_shape):
+    """(kind, name) of one metric of an output whose loss is `loss`."""
+    if isinstance(v, str):
+        if v.lower() in ("accuracy", "acc"):
+            # get_metric: y_pred's last dim 1 -> binary; labels (y_true of a
+            # lower rank) -> sparse categorical; else categorical.
+            if out_shape[-1] == 1:
+                return "binary_accuracy", v
+            if loss.kind == "scce":
+                return "sparse_categorical_accuracy", v
+            return "categorical_accuracy", v
+        if v not in METRIC_STRINGS:
+            die(f"metric {v!r} is not supported by the reference")
+        return METRIC_STRINGS[v], v
+    if isinstance(v, Obj) and v.cls in METRIC_CLASSES:
+        kind, dflt = METRIC_CLASSES[v.cls]
+        if v.cls == "BinaryAccuracy" and v.get("threshold", 0.5) != 0.5:
+            die("BinaryAccuracy threshold other than 0.5")
+        return kind, v.get("name", dflt)
+    die(f"metric {v!r} is not supported by the reference")
+
+
+def metric_per_sample(kind, y, p):
+    """The metric of each sample (the mean over its other axes), float64 (n,)."""
+    if kind == "mse":
+        v = (y - p) ** 2
+    elif kind == "mae":
+        v = torch.abs(y - p)
+    elif kind == "binary_accuracy":
+        v = (y == (p > 0.5).to(DT)).to(DT)
+    elif kind == "categorical_accuracy":
+        v = (torch.argmax(y, dim=-1) == torch.argmax(p, dim=-1)).to(DT)
+    elif kind == "sparse_categorical_accuracy":
+        labels = y
+        if labels.dim() == p.dim() and labels.shape[-1] == 1:
+            labels = labels.squeeze(-1)
+        v = (labels.to(DT) == torch.argmax(p, dim=-1).to(DT)).to(DT)
+    else:
+        raise AssertionError(kind)
+    return v.reshape(v.shape[0], -1).mean(dim=1) if v.dim() > 1 else v
+
+
+# ---- optimizers (keras/src/optimizers) -------------------------------------------------------
+
+OPT_DEFAULTS = {
+    "sgd": ("SGD", {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}),
+    "adam": ("Adam", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
+                      "amsgrad": False}),
+    "adamw": ("AdamW", {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9,
+                        "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}),
+    "rmsprop": ("RMSprop", {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0,
+                            "epsilon": 1e-7, "centered": False}),
+    "adagrad": ("Adagrad", {"learning_rate": 0.001, "initial_accumulator_value": 0.1,
+                            "epsilon": 1e-7}),
+}
+BASE_ARGS = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "name")
+
+
+class Optimizer:
+    def __init__(self, v):
+        if v is None:
+            v = "rmsprop"       # compile()'s default
+        if isinstance(v, str):
+            if v.lower() not in OPT_DEFAULTS:
+                die(f"optimizer {v!r} is not supported by the reference")
+            cls, hp = OPT_DEFAULTS[v.lower()]
+            given = {}
+        elif isinstance(v, Obj) and v.cls.lower() in OPT_DEFAULTS:
+            cls, hp = OPT_DEFAULTS[v.cls.lower()]
+            given = dict(v.kwargs)
+        else:
+            die(f"optimizer {v!r} is not supported by the reference")
+        hp = dict(hp)
+        for k, val in given.items():
+            if k not in hp and k not in BASE_ARGS:
+                if k in ("use_ema", "loss_scale_factor", "gradient_accumulation_steps") and \
+                        not val:
+                    continue
+                die(f"{cls}({k}=...) is not supported by the reference")
+            if val is not None:
+                hp[k] = val
+        self.cls = cls
+        self.hp = hp
+        self.lr = float(hp["learning_rate"])
+        self.wd = hp.get("weight_decay")
+        self.clipnorm = hp.get("clipnorm")
+        self.clipvalue = hp.get("clipvalue")
+        self.global_clipnorm = hp.get("global_clipnorm")
+        if sum(x is not None for x in (self.clipnorm, self.clipvalue,
+                                       self.global_clipnorm)) > 1:
+            die("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set (Keras)")
+        if cls == "AdamW" and self.wd is None:
+            die("AdamW: weight_decay must be a float (Keras)")
+        self.iterations = 0
+        self.slots = {}
+
+    def __repr__(self):
+        return f"{self.cls}({self.hp})"
+
+    def _slot(self, name, key, like, init=0.0):
+        d = self.slots.setdefault(key, {})
+        if name not in d:
+            d[name] = torch.full_like(like, float(init))
+        return d[name]
+
+    def clip(self, grads):
+        """base_optimizer._clip_gradients: one of clipnorm, global_clipnorm,
+        clipvalue (in that order of precedence)."""
+        if self.clipnorm and self.clipnorm > 0:
+            c = float(self.clipnorm)
+            out = {}
+            for k, g in grads.items():
+                l2 = torch.sqrt(torch.sum(g * g))
+                out[k] = g * c / torch.maximum(l2, torch.tensor(c, dtype=DT))
+            return out
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            c = float(self.global_clipnorm)
+            norm = torch.sqrt(sum(torch.sum(g * g) for g in grads.values()))
+            scale = c * torch.minimum(1.0 / norm, torch.tensor(1.0 / c, dtype=DT))
+            scale = scale + (norm - norm)
+            return {k: g * scale for k, g in grads.items()}
+        if self.clipvalue and self.clipvalue > 0:
+            c = float(self.clipvalue)
+            return {k: torch.clamp(g, -c, c) for k, g in grads.items()}
+        return grads
+
+    def apply(self, state, grads):
+        """One optimizer step over the variables that have a gradient
+        (base_optimizer.apply): clip, weight decay, update_step each, then
+        iterations += 1."""
+        grads = self.clip(grads)
+        lr = self.lr
+        if self.wd is not None:
+            wd = float(self.wd)
+            for k in grads:
+                state[k] = state[k] - state[k] * wd * lr
+        t = float(self.iterations + 1)
+        hp = self.hp
+        for k, g in grads.items():
+            w = state[k]
+            if self.cls == "SGD":
+                mu = float(hp["momentum"])
+                if mu != 0:
+                    m = self._slot(k, "momentum", w)
+                    m = m * mu - g * lr
+                    self.slots["momentum"][k] = m
+                    if hp["nesterov"]:
+                        w = w + (m * mu - g * lr)
+                    else:
+                        w = w + m
+                else:
+                    w = w - g * lr
+            elif self.cls in ("Adam", "AdamW"):
+                b1, b2 = float(hp["beta_1"]), float(hp["beta_2"])
+                eps = float(hp["epsilon"])
+                m = self._slot(k, "m", w)
+                v = self._slot(k, "v", w)
+                alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+                m = m + (g - m) * (1.0 - b1)
+                v = v + (g * g - v) * (1.0 - b2)
+                self.slots["m"][k] = m
+                self.slots["v"][k] = v
+                if hp["amsgrad"]:
+                    vh = self._slot(k, "vhat", w)
+                    vh = torch.maximum(vh, v)
+                    self.slots["vhat"][k] = vh
+                    v = vh
+                w = w - (m * alpha) / (torch.sqrt(v) + eps)
+            elif self.cls == "RMSprop":
+                rho, eps = float(hp["rho"]), float(hp["epsilon"])
+                mu = float(hp["momentum"])
+                vel = self._slot(k, "velocity", w)
+                vel = rho * vel + (1.0 - rho) * g * g
+                self.slots["velocity"][k] = vel
+                if hp["centered"]:
+                    ag = self._slot(k, "average_gradient", w)
+                    ag = rho * ag + (1.0 - rho) * g
+                    self.slots["average_gradient"][k] = ag
+                    denom = vel - ag * ag + eps
+                else:
+                    denom = vel + eps
+                inc = lr * g / torch.sqrt(denom)
+                if mu > 0:
+                    mom = self._slot(k, "momentum", w)
+                    mom = mu * mom + inc
+                    self.slots["momentum"][k] = mom
+                    w = w - mom
+                else:
+                    w = w - inc
+            elif self.cls == "Adagrad":
+                eps = float(hp["epsilon"])
+                acc = self._slot(k, "accumulator", w, hp["initial_accumulator_value"])
+                acc = acc + g * g
+                self.slots["accumulator"][k] = acc
+                w = w - lr * g / torch.sqrt(acc + eps)
+            else:
+                raise AssertionError(self.cls)
+            state[k] = w
+        self.iterations += 1
+
+
+# ---- the graph in training mode -----------------------------------------------------------------
+
+NON_TRAINABLE = {("BatchNormalization", "moving_mean"), ("BatchNormalization", "moving_variance")}
+STOCHASTIC = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
+              "GaussianDropout", "AlphaDropout")
+
+
+def layer_frozen(layer):
+    return layer.get("config", {}).get("trainable", True) is False
+
+
+def check_layer(layer):
+    cfg = layer.get("config", {})
+    for k, v in cfg.items():
+        if (k.endswith("_regularizer") or k.endswith("_constraint")) and v is not None:
+            die(f"{layer['name']}: {k} is not supported by the reference")
+
+
+def trainable_names(graph, frozen=False, out=None):
+    """Names of the trained weights, each once, in node order."""
+    out = [] if out is None else out
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        fz = frozen or layer_frozen(layer)
+        if "model" in layer:
+            trainable_names(layer["model"], fz, out)
+            continue
+        check_layer(layer)
+        for w in layer.get("weights", []):
+            short = w["name"].split("/")[-1]
+            if fz or (layer["class"], short) in NON_TRAINABLE:
+                continue
+            if w["name"] not in out:
+                out.append(w["name"])
+    return out
+
+
+def batchnorm_train(layer, params, state, x):
+    cfg = layer.get("config", {})
+    axes = ref.norm_axes(cfg.get("axis", -1), x.dim())
+    red = tuple(i for i in range(x.dim()) if i not in axes)
+    shp = ref.param_shape(x, axes)
+    mean = x.mean(dim=red, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=red, keepdim=True)      # biased (ops.moments)
+    mom = float(cfg.get("momentum", 0.99))
+    name = layer["name"]
+    for stat, val in (("moving_mean", mean), ("moving_variance", var)):
+        key = f"{name}/{stat}"
+        old = state[key]
+        new = old * mom + val.detach().reshape(old.shape) * (1.0 - mom)
+        state[key] = new
+        params[key] = new
+    y = (x - mean) / torch.sqrt(var + float(cfg.get("epsilon", 1e-3)))
+    if cfg.get("scale", True):
+        y = y * ref.W(params, layer, "gamma").reshape(shp)
+    if cfg.get("center", True):
+        y = y + ref.W(params, layer, "beta").reshape(shp)
+    return [y]
+
+
+def run_train_graph(graph, params, state, inputs, training=True, frozen=False):
+    """Keras's call in training mode: a node's training=True/False wins, else
+    the caller's mode; frozen (trainable=False) BatchNormalization runs in
+    inference mode."""
+    env = {}
+    if len(inputs) != len(graph["inputs"]):
+        die("input count")
+    for spec, x in zip(graph["inputs"], inputs):
+        env[spec["tensor"]] = x
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        if layer["class"] == "InputLayer" or not node["inputs"]:
+            continue
+        t = node.get("training", -1)
+        mode = training if t == -1 else bool(t)
+        fz = frozen or layer_frozen(layer)
+        xs = [env[k] for k in node["inputs"]]
+        out_shapes = [o["shape"] for o in node["outputs"]]
+        cls = layer["class"]
+        cfg = layer.get("config", {})
+        if "model" in layer:
+            ys = run_train_graph(layer["model"], params, state, xs, mode, fz)
+        elif cls == "BatchNormalization" and mode and not fz:
+            ys = batchnorm_train(layer, params, state, xs[0])
+        elif cls in STOCHASTIC and mode and float(cfg.get("rate", cfg.get("stddev", 0)) or 0):
+            die(f"{layer['name']}: an active {cls} (the fixtures need rate 0 or training=False)")
+        elif cls.startswith("Random") and mode:
+            die(f"{layer['name']}: {cls} in training mode is random")
+        else:
+            ys = ref.call_layer(layer, params, xs, out_shapes)
+        if len(ys) != len(node["outputs"]):
+            die(f"{layer['name']}: {len(ys)} outputs, the dump has {len(node['outputs'])}")
+        for o, y in zip(node["outputs"], ys):
+            if tuple(y.shape[1:]) != tuple(o["shape"][1:]):
+                die(f"{layer['name']} ({cls}): output shape {tuple(y.shape)}, the dump says "
+                    f"{o['shape']}")
+            env[o["tensor"]] = y
+    return [env[k] for k in graph["outputs"]]
+
+
+def output_info(graph):
+    """(name, shape) of each output: the layer producing it, as Keras names
+    outputs."""
+    prod = {}
+    for node in graph["nodes"]:
+        for o in node["outputs"]:
+            prod[o["tensor"]] = (node["layer"]["name"], o["shape"])
+    return [prod[t] for t in graph["outputs"]]
+
+
+# ---- the configuration of one model --------------------------------------------------------------
+
+def per_output(v, names, what):
+    """compile()'s per-output argument: one value for every output, a list by
+    position or a dict by output name."""
+    n = len(names)
+    if isinstance(v, dict):
+        for k in v:
+            if k not in names:
+                die(f"{what}: no output named {k!r} (outputs: {', '.join(names)})")
+        return [v.get(nm) for nm in names]
+    if isinstance(v, list):
+        if len(v) != n:
+            die(f"{what}: {len(v)} entries for {n} outputs")
+        return list(v)
+    return [v] * n
+
+
+class Setup:
+    def __init__(self, kdl, var, kdlc):
+        models = ref.load_dump(kdl, kdlc)
+        self.graph = ref.find_model(models, var)
+        var = var or next(iter(models))
+        cargs, self.fargs = read_config(kdl, var)
+        self.outputs = output_info(self.graph)
+        names = [n for n, _ in self.outputs]
+        self.names = names
+        if "loss" not in cargs or cargs["loss"] is None:
+            die("compile() needs a loss")
+        self.losses = [parse_loss(v) if v is not None else None
+                       for v in per_output(cargs["loss"], names, "loss")]
+        if any(l is None for l in self.losses):
+            die("an output without a loss is not supported by the reference")
+        lw = cargs.get("loss_weights")
+        self.loss_weights = [1.0] * len(names) if lw is None else \
+            [1.0 if w is None else float(w) for w in per_output(lw, names, "loss_weights")]
+        self.metrics = []       # (output index, kind, logged name)
+        mv = cargs.get("metrics")
+        if mv is not None:
+            if len(names) == 1:
+                per = [mv if isinstance(mv, list) else [mv]]
+                if isinstance(mv, dict):
+                    per = per_output(mv, names, "metrics")
+            elif isinstance(mv, dict):
+                per = per_output(mv, names, "metrics")
+            elif isinstance(mv, list) and len(mv) == len(names):
+                per = mv
+            else:
+                die("metrics of a model with several outputs: a dict or one list per output "
+                    "(Keras)")
+            for i, ms in enumerate(per):
+                if ms is None:
+                    continue
+                for m in (ms if isinstance(ms, list) else [ms]):
+                    kind, name = parse_metric(m, self.losses[i], self.outputs[i][1])
+                    if len(names) > 1:
+                        name = f"{names[i]}_{name}"
+                    self.metrics.append((i, kind, name))
+        self.optimizer_arg = cargs.get("optimizer")
+
+    def epochs_batch(self):
+        e = self.fargs.get("epochs", 1)
+        b = self.fargs.get("batch_size", 32)
+        return int(e if e is not None else 1), int(b if b is not None else 32)
+
+
+# ---- files ---------------------------------------------------------------------------------------
+
+def save_safetensors(path, tensors):
+    """float32 safetensors: 8-byte header length, JSON header (padded with
+    spaces to a multiple of 8), data."""
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t.detach().numpy().astype("<f4"))
+        b = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def write_csv(path, names, rows):
+    with open(path, "w") as f:
+        f.write(",".join(names) + "\n")
+        for r in rows:
+            f.write(",".join(str(v) if isinstance(v, int) else repr(float(v)) for v in r) + "\n")
+
+
+def numbered(prefix, k, n):
+    return f"{prefix}.npy" if n == 1 else f"{prefix}.{k}.npy"
+
+
+# ---- commands ------------------------------------------------------------------------------------
+
+def cmd_fit(a):
+    s = Setup(a.kdl, a.model, a.kdlc)
+    g = s.graph
+    epochs, batch = s.epochs_batch()
+    if a.epochs is not None:
+        epochs = a.epochs
+    if a.batch_size is not None:
+        batch = a.batch_size
+    opt = Optimizer(s.optimizer_arg)
+    state = ref.load_safetensors(a.weights)
+    for node in g["nodes"]:
+        for w in node["layer"].get("weights", []):
+            if w["name"] not in state:
+                die(f"{a.weights}: no tensor {w['name']}")
+    trainable = trainable_names(g)
+    if len(a.x) != len(g["inputs"]) or len(a.y) != len(s.outputs):
+        die(f"the model takes {len(g['inputs'])} inputs and {len(s.outputs)} targets")
+    xs = []
+    for spec, p in zip(g["inputs"], a.x):
+        arr = np.load(p)
+        if spec["dtype"].startswith("int"):
+            xs.append(torch.from_numpy(arr.astype(np.int64)))
+        else:
+            xs.append(torch.from_numpy(arr.astype(np.float64)))
+    ys = [torch.from_numpy(np.load(p).astype(np.float64)) for p in a.y]
+    n = xs[0].shape[0]
+    if any(x.shape[0] != n for x in xs + ys):
+        die("inputs and targets have different sample counts")
+
+    multi = len(s.outputs) > 1
+    hist_names = ["epoch", "loss"] + [m[2] for m in s.metrics]
+    if multi:
+        hist_names += [f"{nm}_loss" for nm in s.names]
+    step_names = ["epoch", "step", "batch", "loss"]
+    hist, steps = [], []
+    for e in range(epochs):
+        loss_sum, seen = 0.0, 0
+        out_sums = [0.0] * len(s.outputs)
+        msums = [0.0] * len(s.metrics)
+        for si, start in enumerate(range(0, n, batch)):
+            xb = [x[start:start + batch] for x in xs]
+            yb = [y[start:start + batch] for y in ys]
+            b = xb[0].shape[0]
+            params = {}
+            for k, v in state.items():
+                params[k] = v.clone().requires_grad_(True) if k in trainable else v
+            preds = run_train_graph(g, params, state, xb)
+            per_out = [reduce_loss(cfg, loss_values(cfg, y, p))
+                       for cfg, y, p in zip(s.losses, yb, preds)]
+            total = sum(w * l for w, l in zip(s.loss_weights, per_out))
+            total.backward()
+            grads = {}
+            for k in trainable:
+                if params[k].grad is not None:      # Keras filters missing gradients
+                    grads[k] = params[k].grad.detach()
+            with torch.no_grad():
+                for j, (i, kind, _) in enumerate(s.metrics):
+                    msums[j] += float(metric_per_sample(kind, yb[i], preds[i].detach()).sum())
+                opt.apply(state, grads)
+            lv = float(total.detach())
+            loss_sum += lv * b
+            seen += b
+            for i, l in enumerate(per_out):
+                out_sums[i] += float(l.detach()) * b
+            steps.append([e, si, b, lv])
+        row = [e, loss_sum / seen] + [m / seen for m in msums]
+        if multi:
+            row += [v / seen for v in out_sums]
+        hist.append(row)
+        if not math.isfinite(row[1]):
+            die(f"epoch {e + 1}: the loss is not finite")
+    write_csv(a.history, hist_names, hist)
+    if a.steps:
+        write_csv(a.steps, step_names, steps)
+    save_safetensors(a.out_weights, state)
+    if a.verbose:
+        print(f"{opt}; losses {s.losses}; weights {s.loss_weights}; metrics {s.metrics}; "
+              f"trained {len(trainable)} of {len(state)} tensors", file=sys.stderr)
+        for r in hist:
+            print("  " + " ".join(f"{k}={v:.6g}" for k, v in zip(hist_names, r)), file=sys.stderr)
+
+
+def cmd_data(a):
+    s = Setup(a.kdl, a.model, a.kdlc)
+    g = s.graph
+    rng = np.random.default_rng(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    nin, nout = len(g["inputs"]), len(s.outputs)
+    for k, spec in enumerate(g["inputs"]):
+        shape = (a.n,) + tuple(spec["shape"][1:])
+        if spec["dtype"].startswith("int"):
+            lim = ref.embedding_limit(g, spec["tensor"])
+            if lim is None:
+                die("an integer input that no Embedding reads")
+            x = rng.integers(0, lim, size=shape).astype(np.int32)
+        elif a.dist == "normal":
+            x = rng.standard_normal(shape).astype(np.float32)
+        else:
+            x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
+        np.save(os.path.join(a.out, numbered("x", k, nin)), x)
+    for k, ((_, oshape), cfg) in enumerate(zip(s.outputs, s.losses)):
+        shape = (a.n,) + tuple(oshape[1:])
+        c = shape[-1]
+        if cfg.kind == "scce":
+            y = rng.integers(0, c, size=shape[:-1]).astype(np.int32)
+        elif cfg.kind == "cce":
+            y = np.eye(c, dtype=np.float32)[rng.integers(0, c, size=shape[:-1])]
+        elif cfg.kind == "bce":
+            y = rng.integers(0, 2, size=shape).astype(np.float32)
+        else:
+            y = rng.standard_normal(shape).astype(np.float32)
+        np.save(os.path.join(a.out, numbered("y", k, nout)), y)
+
+
+def cmd_fitargs(a):
+    s = Setup(a.kdl, a.model, a.kdlc)
+    e, b = s.epochs_batch()
+    if s.fargs.get("validation_split") or s.fargs.get("validation_data") is not None:
+        die("the fit() call must not hold out validation data in a fixture model")
+    print(e, b, len(s.graph["inputs"]), len(s.outputs))
+
+
+def cmd_selftest(a):
+    """Cross-checks of the hand-written rules against torch's own
+    implementations where the two coincide (epsilon 0 for the optimizers
+    whose epsilon sits elsewhere; torch's unbiased running variance)."""
+    F = torch.nn.functional
+    gen = torch.Generator().manual_seed(7)
+    fails = 0
+
+    def check(what, got, want, tol=1e-10):
+        nonlocal fails
+        err = float(torch.max(torch.abs(got - want)))
+        ok = err <= tol * max(1.0, float(torch.max(torch.abs(want))))
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: max abs diff {err:.3g}")
+        fails += not ok
+
+    def run(kdl_opt, torch_opt_fn, steps=6):
+        w0 = torch.randn(5, 3, generator=gen, dtype=DT)
+        targets = [torch.randn(5, 3, generator=gen, dtype=DT) for _ in range(steps)]
+        state = {"w": w0.clone()}
+        tw = w0.clone().requires_grad_(True)
+        topt = torch_opt_fn([tw])
+        for tgt in targets:
+            p = state["w"].clone().requires_grad_(True)
+            (((p - tgt) ** 3).abs().sum()).backward()
+            kdl_opt.apply(state, {"w": p.grad})
+            topt.zero_grad()
+            (((tw - tgt) ** 3).abs().sum()).backward()
+            topt.step()
+        return state["w"], tw.detach()
+
+    o = lambda cls, **kw: Optimizer(Obj("optimizers", cls, kw))     # noqa: E731
+    check("SGD", *run(o("SGD", learning_rate=0.05),
+                      lambda p: torch.optim.SGD(p, lr=0.05)))
+    check("SGD momentum", *run(o("SGD", learning_rate=0.05, momentum=0.9),
+                               lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)))
+    check("SGD nesterov", *run(o("SGD", learning_rate=0.05, momentum=0.9, nesterov=True),
+                               lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9,
+                                                         nesterov=True)))
+    check("Adam eps=0", *run(o("Adam", learning_rate=0.01, epsilon=0.0),
+                             lambda p: torch.optim.Adam(p, lr=0.01, eps=0.0)))
+    check("Adam amsgrad eps=0", *run(o("Adam", learning_rate=0.01, epsilon=0.0, amsgrad=True),
+                                     lambda p: torch.optim.Adam(p, lr=0.01, eps=0.0,
+                                                                amsgrad=True)))
+    # torch's AdamW decays with the same lr * wd but after nothing else: the
+    # decay comes first in both.
+    check("AdamW eps=0", *run(o("AdamW", learning_rate=0.01, epsilon=0.0, weight_decay=0.1),
+                              lambda p: torch.optim.AdamW(p, lr=0.01, eps=0.0,
+                                                          weight_decay=0.1)))
+    check("RMSprop eps=0", *run(o("RMSprop", learning_rate=0.01, epsilon=0.0),
+                                lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=0.0)))
+    check("RMSprop centered momentum eps=0",
+          *run(o("RMSprop", learning_rate=0.01, epsilon=0.0, centered=True, momentum=0.5),
+               lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=0.0, centered=True,
+                                             momentum=0.5)))
+    check("Adagrad eps=0", *run(o("Adagrad", learning_rate=0.1, epsilon=0.0),
+                                lambda p: torch.optim.Adagrad(p, lr=0.1, eps=0.0,
+                                                              initial_accumulator_value=0.1)))
+    # Clipping: g * c / |g| when |g| > c (per tensor, or over all of them).
+    g = torch.randn(4, 4, generator=gen, dtype=DT) * 3
+    opt = o("SGD", clipnorm=0.5)
+    g2 = g.clone()
+    norm = torch.sqrt((g * g).sum())
+    check("clipnorm", opt.clip({"g": g})["g"], g * 0.5 / norm)
+    check("clipnorm below the norm", opt.clip({"g": g * 0.01 / norm})["g"], g * 0.01 / norm)
+    check("clipvalue", o("SGD", clipvalue=0.5).clip({"g": g})["g"], torch.clamp(g, -0.5, 0.5))
+    opt = o("SGD", global_clipnorm=0.5)
+    h = torch.randn(3, generator=gen, dtype=DT)
+    gn = torch.sqrt((g2 * g2).sum() + (h * h).sum())
+    r = opt.clip({"g": g2, "h": h})
+    check("global_clipnorm", torch.cat([r["g"].flatten(), r["h"]]),
+          torch.cat([g2.flatten(), h]) * 0.5 / gn)
+    # Losses against torch.nn.functional (no clipping active).
+    logits = torch.randn(6, 4, generator=gen, dtype=DT)
+    labels = torch.randint(0, 4, (6,), generator=gen)
+    onehot = F.one_hot(labels, 4).to(DT)
+    want = F.cross_entropy(logits, labels)
+    check("scce from_logits", reduce_loss(LossCfg("scce", True), loss_values(
+        LossCfg("scce", True), labels.to(DT), logits)), want)
+    check("scce softmax", reduce_loss(LossCfg("scce"), loss_values(
+        LossCfg("scce"), labels.to(DT), torch.softmax(logits, -1))), want)
+    check("cce label_smoothing", reduce_loss(LossCfg("cce", True, 0.2), loss_values(
+        LossCfg("cce", True, 0.2), onehot, logits)),
+        F.cross_entropy(logits, labels, label_smoothing=0.2))
+    yb = torch.randint(0, 2, (6, 1), generator=gen).to(DT)
+    zb = torch.randn(6, 1, generator=gen, dtype=DT)
+    check("bce from_logits", reduce_loss(LossCfg("bce", True), loss_values(
+        LossCfg("bce", True), yb, zb)), F.binary_cross_entropy_with_logits(zb, yb))
+    check("bce sigmoid", reduce_loss(LossCfg("bce"), loss_values(
+        LossCfg("bce"), yb, torch.sigmoid(zb))), F.binary_cross_entropy(torch.sigmoid(zb), yb))
+    yr = torch.randn(6, 3, generator=gen, dtype=DT)
+    pr = torch.randn(6, 3, generator=gen, dtype=DT)
+    check("mse", reduce_loss(LossCfg("mse"), loss_values(LossCfg("mse"), yr, pr)),
+          F.mse_loss(pr, yr))
+    check("mae", reduce_loss(LossCfg("mae"), loss_values(LossCfg("mae"), yr, pr)),
+          F.l1_loss(pr, yr))
+    check("huber", reduce_loss(LossCfg("huber", delta=0.7), loss_values(
+        LossCfg("huber", delta=0.7), yr, pr)), F.huber_loss(pr, yr, delta=0.7))
+    # BatchNormalization in training mode against F.batch_norm.
+    x = torch.randn(5, 3, 3, 4, generator=gen, dtype=DT)
+    layer = {"name": "bn", "class": "BatchNormalization",
+             "config": {"momentum": 0.9, "epsilon": 1e-3}}
+    gamma = torch.randn(4, generator=gen, dtype=DT)
+    beta = torch.randn(4, generator=gen, dtype=DT)
+    mm, mv = torch.randn(4, generator=gen, dtype=DT), torch.rand(4, generator=gen, dtype=DT)
+    st = {"bn/gamma": gamma, "bn/beta": beta, "bn/moving_mean": mm.clone(),
+          "bn/moving_variance": mv.clone()}
+    y = batchnorm_train(layer, dict(st), st, x)[0]
+    rm, rv = mm.clone(), mv.clone()
+    yt = F.batch_norm(x.permute(0, 3, 1, 2), rm, rv, gamma, beta, True, 0.1, 1e-3)
+    check("batchnorm output", y, yt.permute(0, 2, 3, 1))
+    check("batchnorm moving mean", st["bn/moving_mean"], rm)
+    m = x.numel() // 4      # torch updates with the unbiased variance
+    check("batchnorm moving variance (biased)", st["bn/moving_variance"],
+          mv * 0.9 + (rv - mv * 0.9) / 0.1 * (m - 1) / m * 0.1)
+    print("selftest:", "FAILED" if fails else "passed")
+    sys.exit(1 if fails else 0)
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "selftest":
+        torch.set_default_dtype(DT)
+        cmd_selftest(None)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("command", choices=["fit", "data", "fitargs"])
+    ap.add_argument("kdl")
+    ap.add_argument("--model")
+    ap.add_argument("--weights")
+    ap.add_argument("--x", action="append", default=[])
+    ap.add_argument("--y", action="append", default=[])
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--out-weights")
+    ap.add_argument("--history")
+    ap.add_argument("--steps")
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out")
+    ap.add_argument("--dist", choices=["normal", "uniform"], default="normal")
+    ap.add_argument("--lo", type=float, default=-1.0)
+    ap.add_argument("--hi", type=float, default=1.0)
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--kdlc", default=os.environ.get("KDLC", ref.DEFAULT_KDLC))
+    a = ap.parse_args()
+    torch.set_default_dtype(DT)
+    if a.command == "fit":
+        if not (a.weights and a.x and a.y and a.out_weights and a.history):
+            die("fit needs --weights, --x, --y, --out-weights and --history")
+        cmd_fit(a)
+    elif a.command == "data":
+        if not a.out:
+            die("data needs --out DIR")
+        cmd_data(a)
+    else:
+        cmd_fitargs(a)
+
+
+if __name__ == "__main__":
+    main()
