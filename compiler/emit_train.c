@@ -39,6 +39,7 @@ typedef struct MetricCfg {
     const char *name;       // as Keras logs it
     int output;
     LossCfg loss;           // for a loss used as a metric
+    bool output_loss;       // the output's own loss (<output>_loss, several outputs)
 } MetricCfg;
 
 typedef struct TrainCfg {
@@ -331,16 +332,31 @@ static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
             lc->fused_act = act;
         }
     }
+    // Keras logs each output's own (unweighted) loss when there are several.
+    for (int i = 0; t->noutputs > 1 && i < t->noutputs; i++) {
+        MetricCfg *mc = arena_alloc(a, sizeof *mc);
+        mc->output = i;
+        mc->output_loss = true;
+        mc->name = arena_printf(a, "%s_loss", output_name(t, i));
+        vec_push(a, &cfg->metrics, mc);
+    }
+    // Metrics: one list for a single output; with several outputs a list
+    // has one entry (a metric or a list of them) per output, or a dict maps
+    // output names to them (Keras's CompileMetrics).
     Value *mv = cc && cc->metrics ? cc->metrics : none;
+    bool is_list = mv->kind == V_LIST || mv->kind == V_TUPLE;
+    if (is_list && t->noutputs > 1 && list_len(mv) != t->noutputs) {
+        error_at(e->c, at, "For a model with multiple outputs, when providing the `metrics` "
+                 "argument as a list, it should have as many entries as the model has outputs. "
+                 "Received: metrics=%s of length %d whereas the model has %d outputs.",
+                 value_repr(e->c, mv), list_len(mv), t->noutputs);
+        e->ok = false;
+        return false;
+    }
     for (int i = 0; i < t->noutputs; i++) {
-        Value *v = mv->kind == V_DICT ? per_output(t, mv, i, t->noutputs) : mv;
-        if (mv->kind == V_LIST && t->noutputs > 1 && list_len(mv) == t->noutputs) {
-            bool nested = false;
-            for (int k = 0; k < list_len(mv); k++)
-                nested |= list_get(mv, k)->kind == V_LIST || list_get(mv, k)->kind == V_TUPLE;
-            if (nested)
-                v = list_get(mv, i);
-        }
+        Value *v = mv->kind == V_DICT ? per_output(t, mv, i, t->noutputs)
+                   : is_list && t->noutputs > 1 ? list_get(mv, i)
+                                                : mv;
         if (v->kind == V_NONE)
             continue;
         if (v->kind == V_LIST || v->kind == V_TUPLE) {
@@ -862,7 +878,10 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
             MetricCfg *mc = cfg->metrics.data[k];
             if (mc->output != i)
                 continue;
-            if (mc->kind) {
+            if (mc->output_loss) {
+                // A mean over the batch: as a sum, weighted by the batch size.
+                OUT(e, "        r->metric_sums[%d] = l * (double)batch; /* %s */\n", k, mc->name);
+            } else if (mc->kind) {
                 OUT(e, "        r->metric_sums[%d] = kdl_metric_sum(%s, %s, targets[%d], (int)((size_t)"
                        "batch * %lldu), %lld) / %lld.0; /* %s */\n",
                     k, mc->kind, bref(e, o), i, (long long)rows, (long long)dim, (long long)rows,

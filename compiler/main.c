@@ -14,7 +14,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "kdlc.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,40 +46,8 @@ typedef struct Options {
     const char *dump;
     const char *model;
     SummaryOpts sum;
-    bool have_range;
     EmitOpts emit;
 } Options;
-
-static bool parse_int_arg(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v <= 0 || v > 10000)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static bool parse_positions(const char *s, SummaryOpts *o) {
-    o->npositions = 0;
-    const char *p = s;
-    while (*p) {
-        if (o->npositions == 8)
-            return false;
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (errno || end == p || v < 0 || v > 10000)
-            return false;
-        o->positions[o->npositions++] = v;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            return false;
-        p = end;
-    }
-    return o->npositions > 0;
-}
 
 static int parse_args(int argc, char **argv, Options *o) {
     memset(o, 0, sizeof *o);
@@ -94,7 +61,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     bool emit = !strcmp(o->cmd, "emit") || !strcmp(o->cmd, "build");
     o->emit.program = !strcmp(o->cmd, "build");
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *msg;
+        int k;
         if (!strncmp(a, "--dump=", 7) && !summary) {
             o->dump = a + 7;
             if (strcmp(o->dump, "tokens") && strcmp(o->dump, "ast") && strcmp(o->dump, "layers") &&
@@ -105,23 +73,9 @@ static int parse_args(int argc, char **argv, Options *o) {
             if (++i >= argc)
                 return usage_error("%s needs a model name", a);
             o->model = argv[i];
-        } else if (summary && !strcmp(a, "--line-length")) {
-            if (++i >= argc || !parse_int_arg(argv[i], &o->sum.line_length))
-                return usage_error("%s needs a positive integer", a);
-        } else if (summary && !strcmp(a, "--positions")) {
-            if (++i >= argc || !parse_positions(argv[i], &o->sum))
-                return usage_error("%s needs a comma-separated list of numbers, e.g. 0.4,0.7,1.0",
-                                   a);
-        } else if (summary && !strcmp(a, "--expand-nested")) {
-            o->sum.expand_nested = true;
-        } else if (summary && !strcmp(a, "--show-trainable")) {
-            o->sum.show_trainable = true;
-        } else if (summary && !strcmp(a, "--layer-range")) {
-            if (i + 2 >= argc)
-                return usage_error("%s needs two layer names (regular expressions)", a);
-            o->sum.layer_range[0] = argv[++i];
-            o->sum.layer_range[1] = argv[++i];
-            o->have_range = true;
+        } else if (summary && (k = kdl_summary_arg(argc, argv, &i, &o->sum, &msg)) != 0) {
+            if (k < 0)
+                return usage_error("%s", msg);
         } else if (emit && !strcmp(a, "-o")) {
             if (++i >= argc)
                 return usage_error("%s needs an output directory", a);
@@ -318,6 +272,9 @@ static void json_layer(Ctx *c, Layer *l, FILE *out, int depth) {
         }
         fputc('}', out);
     }
+    // The layer's trainable flag now (`layer.trainable = False` after construction
+    // included), and each weight's.
+    fprintf(out, ",\"trainable\":%s", l->trainable ? "true" : "false");
     fputs(",\"weights\":[", out);
     for (int i = 0; i < l->nweights; i++) {
         if (i)
@@ -326,6 +283,7 @@ static void json_layer(Ctx *c, Layer *l, FILE *out, int depth) {
         json_str(out, arena_printf(c->arena, "%s/%s", l->name, l->weights[i]->name));
         fputs(",\"shape\":", out);
         json_shape_vals(&l->weights[i]->shape, out);
+        fprintf(out, ",\"trainable\":%s", weight_is_trainable(l->weights[i]) ? "true" : "false");
         fputc('}', out);
     }
     fputs("]}", out);
@@ -520,7 +478,7 @@ static int run_cc(Ctx *c, const char *outdir, const char *stem) {
 
 static int run(Options *o) {
     Ctx *c = ctx_new(stdout, stderr);
-    c->summary_columns = terminal_columns();
+    c->summary_columns = kdl_terminal_columns();
     int rc = 0;
     SrcFile *f = src_load(c, o->file);
     if (!f) {

@@ -554,6 +554,10 @@ STOCHASTIC = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise"
 
 
 def layer_frozen(layer):
+    # "trainable" beside "config" is the flag now (`layer.trainable = False`
+    # after construction included); the constructor argument otherwise.
+    if "trainable" in layer:
+        return layer["trainable"] is False
     return layer.get("config", {}).get("trainable", True) is False
 
 
