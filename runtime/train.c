@@ -462,7 +462,7 @@ static void format_repr(char *buf, size_t len, double v) {
         strcat(buf, ".0");
 }
 
-// Rewrite the whole history: header "epoch,<names>", one row per epoch
+// Rewrite the whole history: header "epoch,<names sorted>", one row per epoch
 // (0-based, as Keras's CSVLogger), atomically: a temporary file in the same
 // directory is written, flushed to disk and renamed over path.
 static kdl_Status write_history(const char *path, const char *const *names, int ncols,
@@ -480,15 +480,25 @@ static kdl_Status write_history(const char *path, const char *const *names, int 
         free(tmp);
         return st;
     }
+    // Columns sorted by name, as Keras's CSVLogger writes them.
+    int order[2 * KDL_MAX_LOGS + 2];
+    for (int c = 0; c < ncols; c++) {
+        int k = c;
+        while (k > 0 && strcmp(names[order[k - 1]], names[c]) > 0) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = c;
+    }
     fputs("epoch", f);
     for (int c = 0; c < ncols; c++)
-        fprintf(f, ",%s", names[c]);
+        fprintf(f, ",%s", names[order[c]]);
     fputc('\n', f);
     for (int r = 0; r < nrows; r++) {
         fprintf(f, "%d", first_epoch + r);
         for (int c = 0; c < ncols; c++) {
             char num[64];
-            format_repr(num, sizeof num, rows[(size_t)r * (size_t)ncols + (size_t)c]);
+            format_repr(num, sizeof num, rows[(size_t)r * (size_t)ncols + (size_t)order[c]]);
             fprintf(f, ",%s", num);
         }
         fputc('\n', f);
