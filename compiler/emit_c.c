@@ -788,6 +788,40 @@ const char *c_string(Arena *a, const char *s) {
     return buf_str(a, &b);
 }
 
+// model.summary(): the rows of compiler/summary.c as static data, rendered
+// at run time by kdl_summary with the caller's options.
+static void emit_summary(Emit *e, Layer *md, const char *P) {
+    Arena *a = e->c->arena;
+    kdl_SummaryModel sm;
+    summary_model(e->c, md, &sm);
+    HDR(e, "/* model.summary(), as Keras prints it, through kdl_summary: o NULL for the defaults,\n"
+           "   print_fn NULL for stdout. */\n");
+    HDR(e, "kdl_Status %s_summary(const kdl_SummaryOptions *o, kdl_PrintFn print_fn, void *user,\n"
+           "    char *err, size_t errlen);\n", P);
+    if (sm.nrows > 0) {
+        OUT(e, "/* model.summary() rows: name, class, output shape, params, connected to, "
+               "trainable, depth\n   (the layers of nested models follow their model). */\n");
+        OUT(e, "static const kdl_SummaryRow %s_summary_rows[%d] = {\n", P, sm.nrows);
+    }
+    for (int i = 0; i < sm.nrows; i++) {
+        const kdl_SummaryRow *r = &sm.rows[i];
+        OUT(e, "    {%s, %s, %s, %lld, %s, '%c', %d},\n", c_string(a, r->name),
+            c_string(a, r->class_name), c_string(a, r->output_shape), (long long)r->params,
+            r->connected_to ? c_string(a, r->connected_to) : "NULL", r->trainable, r->depth);
+    }
+    if (sm.nrows > 0)
+        OUT(e, "};\n");
+    OUT(e, "static const kdl_SummaryModel %s_summary_model = {\n    %s, %d, %s, %d, %lld, %lld, "
+           "%d, %lld, %.17g};\n\n", P, c_string(a, sm.name), sm.connected,
+        sm.nrows > 0 ? arena_printf(a, "%s_summary_rows", P) : "NULL", sm.nrows,
+        (long long)sm.trainable_params, (long long)sm.non_trainable_params, sm.optimizer_built,
+        (long long)sm.optimizer_params, sm.optimizer_bytes);
+    OUT(e, "kdl_Status %s_summary(const kdl_SummaryOptions *o, kdl_PrintFn print_fn, void *user,\n"
+           "    char *err, size_t errlen) {\n"
+           "    return kdl_summary(&%s_summary_model, o, print_fn, user, err, errlen);\n}\n\n",
+        P, P);
+}
+
 static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
@@ -1049,6 +1083,8 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     }
     OUT(e, "    default:\n        break;\n    }\n    return KDL_OK;\n}\n\n");
 
+    emit_summary(e, md, P);
+
     // predict
     OUT(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
            "float *const outputs[]) {\n", P, P);
@@ -1122,12 +1158,7 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
                 OUT(&p, ", %lld", (long long)m->outputs[k]->shape.d[d]);
             OUT(&p, "}");
         }
-        SummaryOpts so = {0};
-        so.columns = 80;
-        const char *err = NULL;
-        const char *text = summary_render(e->c, m->model, &so, &err);
-        OUT(&p, "};\nstatic const char %s_summary[] =\n    %s;\n\n", P,
-            c_string(a, text ? text : ""));
+        OUT(&p, "};\n\n");
         if (trains->data[i]) {
             OUT(&p, "static void *%s_new_training(int b) { return %s_create_training(b); }\n", P,
                 P);

@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kdl.h"    // the runtime's summary renderer (kdl_summary) is the compiler's too
+
 typedef struct Ctx Ctx;
 typedef struct Node Node;
 typedef struct Value Value;
@@ -822,41 +824,20 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o);
 // summary.c: Keras-identical summary tables
 //
 
-typedef struct SummaryOpts {
-    int line_length;        // 0: Keras default for the layout
-    double positions[8];
-    int npositions;         // 0: default
-    bool expand_nested;
-    bool show_trainable;
-    const char *layer_range[2];  // NULL: all
-    const char *layer_range_text;  // str() of the argument for Keras's message (a tuple
-                                   // or a str prints differently); NULL: a list
-    int columns;            // console width (terminal columns)
-} SummaryOpts;
+// model.summary()'s options are the runtime's (include/kdl.h): line_length,
+// positions, expand_nested, show_trainable, layer_range (+ the argument's
+// str() for Keras's message), columns (the console width).
+typedef kdl_SummaryOptions SummaryOpts;
 
-// Render the whole summary text (ending in "\n") into the arena; on an
-// option error returns NULL and puts a message (Keras's words) in *err.
+// The rows Keras shows for a built model (every nested layer included, for
+// expand_nested), in the arena.
+void summary_model(Ctx *c, Layer *model, kdl_SummaryModel *out);
+// Render the whole summary text (ending in "\n") into the arena with the
+// runtime's kdl_summary; on an option error returns NULL and puts a
+// message (Keras's words) in *err.
 const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const char **err);
-int terminal_columns(void);  // $COLUMNS, then the terminal, then 80
 // A layer's Output Shape cell, as Keras's format_layer_shape prints it.
 const char *format_layer_shape(Arena *a, const Layer *l);
-// The pieces, exported for tests/unit/test_summary.c:
-// Column widths from positions (Keras); false if one is below 4.
-bool summary_col_widths(int line_length, const double *pos, int npos, bool absolute,
-                        int ncols, int *widths);
-// rich's cell widths (padding included) for a table of width line_length.
-void summary_cell_widths(int line_length, const int *col_widths, int ncols, int *cells);
-// rich Text.wrap: 'l'/'r'/'c' = table cell (ellipsis overflow, padded to
-// width); 'd' = console text (no justification, long words folded).
-const char **summary_wrap(Arena *a, const char *text, int width, char justify, int *nlines);
-// The HEAVY_HEAD table, every line cropped to console_width cells.
-const char *summary_table(Arena *a, int line_length, const int *col_widths, int ncols,
-                          const char *const *headers, const char *justify,
-                          const char *const *cells, int nrows, int console_width);
-// Keras readable_memory_size: "1.29 KB".
-const char *summary_readable_size(Arena *a, double bytes);
-// Python re.match(pattern, name): 1 match, 0 no match, -1 bad pattern.
-int summary_re_match(const char *pattern, const char *name);
 
 
 #endif

@@ -49,6 +49,7 @@ typedef enum {
     KDL_ERR_NOMEM,
     KDL_ERR_NOT_FOUND,  // get_layer: no such layer name or index
     KDL_ERR_NUMERIC,    // training: the loss became NaN or infinite
+    KDL_ERR_ARG,        // an option the call cannot honour (kdl_summary)
 } kdl_Status;
 
 const char *kdl_status_str(kdl_Status s);
@@ -302,6 +303,73 @@ typedef struct kdl_Layer {
     int nweights;
     kdl_WeightSpec weights[KDL_MAX_LAYER_WEIGHTS];   // names "<layer>/<weight>"
 } kdl_Layer;
+
+// ---- model.summary() (runtime/summary.c) ----------------------------------------------
+
+// Keras's model.summary() text, byte for byte, rendered from a table of rows
+// (the generated M_summary passes its model's; kdlc fills one from the .kdl
+// file). One row per layer of the model (depth 0), in the order Keras lists
+// them, each followed by the rows of the layers nested in it (depth 1, 2, ...:
+// the layers of a nested model, shown with expand_nested).
+typedef struct kdl_SummaryRow {
+    const char *name;
+    const char *class_name;
+    const char *output_shape;   // "(None, 26, 26, 32)"; NULL shows "?"
+    int64_t params;             // < 0: the layer is not built ("0 (unbuilt)")
+    const char *connected_to;   // "conv2d[0][0], dense[1][0]" or "-" (connected models)
+    char trainable;             // the Trainable column: 'Y', 'N' or '-' (no weights)
+    int depth;
+} kdl_SummaryRow;
+
+typedef struct kdl_SummaryModel {
+    const char *name;           // Model: "name"
+    int connected;              // the "Connected to" column (a Functional model that is
+                                // not sequential-like)
+    const kdl_SummaryRow *rows;
+    int nrows;
+    int64_t trainable_params, non_trainable_params;    // float32 weights (4 bytes each)
+    int optimizer_built;        // the "Optimizer params" line (after fit)
+    int64_t optimizer_params;
+    double optimizer_bytes;
+} kdl_SummaryModel;
+
+// model.summary()'s arguments; all zero gives Keras's defaults.
+#define KDL_SUMMARY_MAX_POSITIONS 8
+typedef struct kdl_SummaryOptions {
+    int line_length;            // 0: 88 (Sequential-like) or 108 (connected), +12 with
+                                // show_trainable, at most columns - 4
+    // Where each column ends: fractions of the line (Keras 3), or characters
+    // (Keras 2) when the last is above 1; npositions 0: the default.
+    double positions[KDL_SUMMARY_MAX_POSITIONS];
+    int npositions;
+    int expand_nested;
+    int show_trainable;
+    const char *layer_range[2]; // Python regular expressions (re.match) for the first and
+                                // last top-level rows; NULL: every row
+    const char *layer_range_text;   // the argument as Keras's error shows it (str()); NULL:
+                                    // a list of the two patterns
+    int columns;                // console width; 0: kdl_terminal_columns()
+} kdl_SummaryOptions;
+
+// Receives the whole text of a summary, once.
+typedef void (*kdl_PrintFn)(const char *text, void *user);
+
+// Render the summary of m and pass it to print_fn (NULL: stdout). Options
+// Keras rejects (positions short of the columns, a width with a column under
+// 4 characters, a layer_range that matches nothing) give KDL_ERR_ARG and
+// Keras's message in err (errlen bytes). One malloc and free per call.
+kdl_Status kdl_summary(const kdl_SummaryModel *m, const kdl_SummaryOptions *o,
+                       kdl_PrintFn print_fn, void *user, char *err, size_t errlen);
+// Python's shutil.get_terminal_size().columns: $COLUMNS if it is a positive
+// integer, else the width of the terminal on stdout, else 80.
+int kdl_terminal_columns(void);
+// The command-line spelling of the options, shared by `kdlc summary` and a
+// generated program's `summary`: --line-length N, --positions P,...,
+// --expand-nested, --show-trainable, --layer-range START END. If argv[*i]
+// is one of them, read it (and its arguments, advancing *i) into o and
+// return 1, or return -1 with the usage message in *msg; 0 for any other
+// argument.
+int kdl_summary_arg(int argc, char **argv, int *i, kdl_SummaryOptions *o, const char **msg);
 
 // ---- training: backward kernels ---------------------------------------------------------
 //
@@ -602,7 +670,9 @@ typedef struct kdl_ProgramModel {
     const int64_t *output_sizes;
     const int *output_ranks;            // including the batch
     const int64_t (*output_shapes)[8];  // [k][0] is the batch (unused)
-    const char *summary;                // model.summary() at the default width
+    // model.summary() (the generated M_summary)
+    kdl_Status (*summary)(const kdl_SummaryOptions *o, kdl_PrintFn print_fn, void *user,
+                          char *err, size_t errlen);
     int nlayers;                        // model.layers
     kdl_Status (*get_layer)(void *m, const char *name, int index, kdl_Layer *out);
     // Training (all NULL / 0 when the model is not compiled for training):

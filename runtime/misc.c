@@ -32,6 +32,7 @@ const char *kdl_status_str(kdl_Status s) {
     case KDL_ERR_NOMEM: return "out of memory";
     case KDL_ERR_NOT_FOUND: return "no such layer";
     case KDL_ERR_NUMERIC: return "the loss is not a finite number";
+    case KDL_ERR_ARG: return "an option cannot be honoured";
     }
     return "unknown error";
 }

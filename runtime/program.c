@@ -1,7 +1,8 @@
 /*
  * program.c - the command-line program `kdlc build` makes for a .kdl file.
  *
- *   PROG summary [--model M]
+ *   PROG summary [--model M] [--line-length N] [--positions P,...] [--expand-nested]
+ *                [--show-trainable] [--layer-range START END]
  *   PROG layers [--model M]
  *   PROG init [--model M] --seed N -o weights.safetensors
  *   PROG predict [--model M] --weights w.safetensors --input x.npy|x.csv [--input ...]
@@ -41,7 +42,9 @@ static int usage(const char *prog, const char *msg) {
     if (msg)
         fprintf(stderr, "%s: error: %s\n", prog, msg);
     fprintf(stderr,
-            "usage: %s summary [--model M]\n"
+            "usage: %s summary [--model M] [--line-length N] [--positions P,...] "
+            "[--expand-nested]\n"
+            "           [--show-trainable] [--layer-range START END]\n"
             "       %s layers [--model M]\n"
             "       %s init [--model M] --seed N -o weights.safetensors\n"
             "       %s predict [--model M] --weights W --input x.npy|x.csv [--input ...] "
@@ -475,6 +478,7 @@ typedef struct {
     long long seed, batch, epochs, initial_epoch, checkpoint_every, verbose;
     double validation_split;
     int no_shuffle;
+    kdl_SummaryOptions summary;     // summary: model.summary()'s arguments
 } Args;
 
 static int cmd_fit(const char *prog, const kdl_ProgramModel *m, const Args *a) {
@@ -653,6 +657,13 @@ static int parse_args(const char *prog, int argc, char **argv, Args *a) {
             a->no_shuffle = 1;
             continue;
         }
+        const char *msg;
+        int k = !strcmp(argv[1], "summary") ? kdl_summary_arg(argc, argv, &i, &a->summary, &msg)
+                                            : 0;
+        if (k < 0)
+            return usage(prog, msg);
+        if (k > 0)
+            continue;
         if (!v)
             return usage(prog, "unknown or incomplete option");
         i++;
@@ -725,7 +736,11 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
         return 1;
     }
     if (!strcmp(cmd, "summary")) {
-        fputs(m->summary, stdout);
+        // As `kdlc summary` prints it: the same options, the same messages.
+        char err[4096] = "";
+        kdl_Status st = m->summary(&a.summary, NULL, NULL, err, sizeof err);
+        if (st != KDL_OK)
+            return fail(prog, "%s%s", err[0] ? err : kdl_status_str(st), "");
         return 0;
     }
     if (!strcmp(cmd, "layers"))

@@ -1,11 +1,8 @@
 /*
- * test_summary.c - unit tests for compiler/summary.c.
+ * test_summary.c - unit tests for compiler/summary.c (the rows) and the
+ * renderer it hands them to, runtime/summary.c.
  *
- * Build and run (from the repository root):
- *   gcc -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
- *       -Wstrict-prototypes -Wno-unused-parameter -Icompiler tests/unit/test_summary.c \
- *       compiler/summary.c compiler/util.c compiler/shape.c compiler/diag.c -o test_summary
- *   ./test_summary
+ * Build and run (from the repository root): make build/test_summary && build/test_summary
  *
  * Expected texts come from two places, never from this program's output:
  *  - tables Keras 3 printed, as published (keras.io examples, the rstudio/keras3
@@ -19,13 +16,15 @@
 #define _DEFAULT_SOURCE  // setenv, unsetenv
 
 #include "kdlc.h"
+#include "internal.h"   // the renderer's pieces (kdl_summary_*)
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-// The summary.c pieces are declared in kdlc.h; the test links the whole
-// compiler library (model.c gives model_is_built and friends).
+// The renderer's pieces are declared in runtime/internal.h; the test links
+// the whole compiler library (model.c gives model_is_built and friends),
+// which holds runtime/summary.c too.
 
 static Arena *A;
 static Ctx C;
@@ -269,85 +268,85 @@ static void test_widths(void) {
     int w[8], cells[8];
 
     // Sequential at 76: 34.2 -> 34, 60.8 -> 60 (26), 76 (16).
-    summary_col_widths(76, seq, 3, false, 3, w);
+    kdl_summary_col_widths(76, seq, 3, false, 3, w);
     check_ints("seq 76 widths", w, (int[]){34, 26, 16}, 3);
     // cells 36/28/18 = 82 > 72: excess 10 -> 3 (3.33), 4 (3.5 -> 4), 3.
-    summary_cell_widths(76, w, 3, cells);
+    kdl_summary_cell_widths(76, w, 3, cells);
     check_ints("seq 76 cells", cells, (int[]){33, 24, 15}, 3);
 
-    summary_col_widths(88, seq, 3, false, 3, w);
+    kdl_summary_col_widths(88, seq, 3, false, 3, w);
     check_ints("seq 88 widths", w, (int[]){39, 31, 18}, 3);
-    summary_cell_widths(88, w, 3, cells);
+    kdl_summary_cell_widths(88, w, 3, cells);
     check_ints("seq 88 cells", cells, (int[]){38, 29, 17}, 3);
 
-    summary_col_widths(76, fun, 4, false, 4, w);
+    kdl_summary_col_widths(76, fun, 4, false, 4, w);
     check_ints("functional 76 widths", w, (int[]){22, 20, 14, 20}, 4);
-    summary_cell_widths(76, w, 4, cells);
+    kdl_summary_cell_widths(76, w, 4, cells);
     check_ints("functional 76 cells", cells, (int[]){21, 19, 12, 19}, 4);
 
-    summary_col_widths(108, fun, 4, false, 4, w);
+    kdl_summary_col_widths(108, fun, 4, false, 4, w);
     check_ints("functional 108 widths", w, (int[]){32, 28, 19, 29}, 4);
-    summary_cell_widths(108, w, 4, cells);
+    kdl_summary_cell_widths(108, w, 4, cells);
     check_ints("functional 108 cells", cells, (int[]){31, 27, 17, 28}, 4);
 
     // show_trainable: positions * 0.90 + [1.0].
     double st[] = {0.45 * 0.90, 0.80 * 0.90, 1.0 * 0.90, 1.0};
-    summary_col_widths(76, st, 4, false, 4, w);
+    kdl_summary_col_widths(76, st, 4, false, 4, w);
     check_ints("show_trainable 76 widths", w, (int[]){30, 24, 14, 8}, 4);
-    summary_cell_widths(76, w, 4, cells);
+    kdl_summary_cell_widths(76, w, 4, cells);
     check_ints("show_trainable 76 cells", cells, (int[]){29, 23, 12, 7}, 4);
-    summary_col_widths(100, st, 4, false, 4, w);
+    kdl_summary_col_widths(100, st, 4, false, 4, w);
     check_ints("show_trainable 100 widths", w, (int[]){40, 32, 18, 10}, 4);
-    summary_cell_widths(100, w, 4, cells);
+    kdl_summary_cell_widths(100, w, 4, cells);
     check_ints("show_trainable 100 cells", cells, (int[]){39, 31, 16, 9}, 4);
 
-    summary_cell_widths(76, (int[]){20, 18, 12, 18, 8}, 5, cells);
+    kdl_summary_cell_widths(76, (int[]){20, 18, 12, 18, 8}, 5, cells);
     check_ints("functional show_trainable 76 cells", cells, (int[]){19, 17, 11, 16, 7}, 5);
-    summary_cell_widths(120, (int[]){32, 28, 19, 29, 12}, 5, cells);
+    kdl_summary_cell_widths(120, (int[]){32, 28, 19, 29, 12}, 5, cells);
     check_ints("functional show_trainable 120 cells", cells, (int[]){31, 27, 18, 27, 11}, 5);
 
     // Keras 3.0.x positions [0.45, 0.84, 1.0]: 34/29/13 -> 33/27/12.
-    summary_col_widths(76, (double[]){0.45, 0.84, 1.0}, 3, false, 3, w);
+    kdl_summary_col_widths(76, (double[]){0.45, 0.84, 1.0}, 3, false, 3, w);
     check_ints("3.0.x widths", w, (int[]){34, 29, 13}, 3);
-    summary_cell_widths(76, w, 3, cells);
+    kdl_summary_cell_widths(76, w, 3, cells);
     check_ints("3.0.x cells", cells, (int[]){33, 27, 12}, 3);
 
     // Half to even: cells 16/14/14 at 40 (avail 36), excess 8: 3 (2.67),
     // then 5/2 = 2.5 -> 2 (not 3), then 3.
-    summary_cell_widths(40, (int[]){14, 12, 12}, 3, cells);
+    kdl_summary_cell_widths(40, (int[]){14, 12, 12}, 3, cells);
     check_ints("round half even", cells, (int[]){13, 12, 11}, 3);
 
     // Huge widths are capped at avail (72) and squeezed equally: 24/24/24.
-    summary_cell_widths(76, (int[]){2508, 2052, 1216}, 3, cells);
+    kdl_summary_cell_widths(76, (int[]){2508, 2052, 1216}, 3, cells);
     check_ints("capped widths", cells, (int[]){24, 24, 24}, 3);
 
     // Narrow columns expand (ratio_distribute): 12/22/7 = 41, 31 to add:
     // ceil(12*31/41) = 10, ceil(22*21/29) = 16, ceil(7*5/7) = 5.
-    summary_cell_widths(76, (int[]){10, 20, 5}, 3, cells);
+    kdl_summary_cell_widths(76, (int[]){10, 20, 5}, 3, cells);
     check_ints("expand", cells, (int[]){22, 38, 12}, 3);
 
     // Absolute positions (Keras 2): end offsets 33, 60, 76.
-    summary_col_widths(76, (double[]){33, 60, 76}, 3, true, 3, w);
+    kdl_summary_col_widths(76, (double[]){33, 60, 76}, 3, true, 3, w);
     check_ints("absolute widths", w, (int[]){33, 27, 16}, 3);
 
     // A column below 4 characters: 0.45*12 = 5, 9.6 -> 9 (4), 12 (3).
-    check_int("insufficient width", summary_col_widths(12, seq, 3, false, 3, w), 0);
-    check_int("just enough width", summary_col_widths(16, seq, 3, false, 3, w), 1);
+    check_int("insufficient width", kdl_summary_col_widths(12, seq, 3, false, 3, w), 0);
+    check_int("just enough width", kdl_summary_col_widths(16, seq, 3, false, 3, w), 1);
 }
 
 //
 // Wrapping (docs §1.5).
 //
 
+// The wrapped lines, each followed by '|'.
 static const char *joined(const char *text, int width, char justify) {
-    int n;
-    const char **lines = summary_wrap(A, text, width, justify, &n);
-    Buf b = {0};
-    for (int i = 0; i < n; i++) {
-        buf_puts(A, &b, lines[i]);
-        buf_putc(A, &b, '|');
-    }
-    return buf_str(A, &b);
+    char *lines = kdl_summary_wrap(text, width, justify);
+    for (char *p = lines; p && *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    const char *s = lines ? arena_strdup(A, lines) : NULL;
+    free(lines);
+    return s;
 }
 
 static void test_wrap(void) {
@@ -380,32 +379,38 @@ static void test_wrap(void) {
               " Total params: 0 (0.00 B)|");
 }
 
+static const char *size_str(double bytes) {
+    char s[32];
+    kdl_summary_readable_size(bytes, s);
+    return arena_strdup(A, s);
+}
+
 static void test_sizes(void) {
-    check_str("0 B", summary_readable_size(A, 0), "0.00 B");
-    check_str("140 B", summary_readable_size(A, 140), "140.00 B");
-    check_str("1023 B", summary_readable_size(A, 1023), "1023.00 B");
-    check_str("1 KB", summary_readable_size(A, 1024), "1.00 KB");
-    check_str("1.29 KB", summary_readable_size(A, 1320), "1.29 KB");        // 1.289
-    check_str("1016.79 KB", summary_readable_size(A, 1041193), "1016.79 KB");  // < 1024 KB
-    check_str("10.71 MB", summary_readable_size(A, 11230249), "10.71 MB");
-    check_str("45.62 KB", summary_readable_size(A, 46720), "45.62 KB");     // 45.625, even
-    check_str("190.12 KB", summary_readable_size(A, 194688), "190.12 KB");  // 190.125
-    check_str("136.04 KB", summary_readable_size(A, 34826 * 4.0), "136.04 KB");
+    check_str("0 B", size_str(0), "0.00 B");
+    check_str("140 B", size_str(140), "140.00 B");
+    check_str("1023 B", size_str(1023), "1023.00 B");
+    check_str("1 KB", size_str(1024), "1.00 KB");
+    check_str("1.29 KB", size_str(1320), "1.29 KB");        // 1.289
+    check_str("1016.79 KB", size_str(1041193), "1016.79 KB");  // < 1024 KB
+    check_str("10.71 MB", size_str(11230249), "10.71 MB");
+    check_str("45.62 KB", size_str(46720), "45.62 KB");     // 45.625, even
+    check_str("190.12 KB", size_str(194688), "190.12 KB");  // 190.125
+    check_str("136.04 KB", size_str(34826 * 4.0), "136.04 KB");
 }
 
 static void test_regex(void) {
-    check_int("re prefix", summary_re_match("dense", "dense_1"), 1);
-    check_int("re end anchor", summary_re_match("dense$", "dense_1"), 0);
-    check_int("re anchored start", summary_re_match("ense", "dense"), 0);
-    check_int("re alternation anchored", summary_re_match("b|c", "abc"), 0);
-    check_int("re alternation", summary_re_match("x|dense", "dense"), 1);
-    check_int("re \\d", summary_re_match("conv\\d+d", "conv2d_1"), 1);
-    check_int("re \\w", summary_re_match("\\w+_1$", "dense_1"), 1);
-    check_int("re class \\d", summary_re_match("dense_[\\d]", "dense_7"), 1);
-    check_int("re non-capturing", summary_re_match("(?:de)nse", "dense"), 1);
-    check_int("re lazy", summary_re_match("d.*?_1", "dense_1"), 1);
-    check_int("re empty", summary_re_match("", "anything"), 1);
-    check_int("re invalid", summary_re_match("(", "x"), -1);
+    check_int("re prefix", kdl_summary_re_match("dense", "dense_1"), 1);
+    check_int("re end anchor", kdl_summary_re_match("dense$", "dense_1"), 0);
+    check_int("re anchored start", kdl_summary_re_match("ense", "dense"), 0);
+    check_int("re alternation anchored", kdl_summary_re_match("b|c", "abc"), 0);
+    check_int("re alternation", kdl_summary_re_match("x|dense", "dense"), 1);
+    check_int("re \\d", kdl_summary_re_match("conv\\d+d", "conv2d_1"), 1);
+    check_int("re \\w", kdl_summary_re_match("\\w+_1$", "dense_1"), 1);
+    check_int("re class \\d", kdl_summary_re_match("dense_[\\d]", "dense_7"), 1);
+    check_int("re non-capturing", kdl_summary_re_match("(?:de)nse", "dense"), 1);
+    check_int("re lazy", kdl_summary_re_match("d.*?_1", "dense_1"), 1);
+    check_int("re empty", kdl_summary_re_match("", "anything"), 1);
+    check_int("re invalid", kdl_summary_re_match("(", "x"), -1);
 }
 
 //
@@ -1027,7 +1032,7 @@ static void test_layout_rules(void) {
     check_int("line_length cap", render(m, &o, &err) == NULL && strstr(err, "at most"), 1);
 }
 
-// The summary_table renderer on its own: no rows, and tiny columns
+// The table renderer (kdl_summary_table) on its own: no rows, and tiny columns
 // (line_length 17, 3 columns of 4: avail 13, cells 6/6/6 = 18, minus
 // 2 (1.67), 2 (1.5), 1 -> 4/4/5, content 2/2/3). Every word is too long:
 // "L…" / "(…", "O…" / "S…", "Pa…" / "#" (right).
@@ -1044,16 +1049,16 @@ static void test_table(void) {
         "=B",
         NULL,
     };
-    check_str("empty table", summary_table(A, 17, (int[]){4, 4, 4}, 3, headers, "llr", NULL, 0,
-                                           80),
-              expect(w, 3, lines));
+    char *table = kdl_summary_table(17, (int[]){4, 4, 4}, 3, headers, "llr", NULL, 0, 80);
+    check_str("empty table", table, expect(w, 3, lines));
+    free(table);
 }
 
 static void test_terminal_columns(void) {
     setenv("COLUMNS", "123", 1);
-    check_int("COLUMNS", terminal_columns(), 123);
+    check_int("COLUMNS", kdl_terminal_columns(), 123);
     setenv("COLUMNS", "0", 1);
-    check_int("COLUMNS=0 ignored", terminal_columns() > 0, 1);
+    check_int("COLUMNS=0 ignored", kdl_terminal_columns() > 0, 1);
     unsetenv("COLUMNS");
 }
 
