@@ -93,8 +93,9 @@ $(B)/libkdlrt.a: $(RUNTIME_OBJS)
 $(B)/rt_test_%: tests/runtime/test_%.c $(B)/libkdlrt.a include/kdl.h $(wildcard tests/runtime/*.h)
 	$(CC) $(CFLAGS) -Iinclude -Itests/runtime $< $(B)/libkdlrt.a -o $@ $(RT_LIBS) $(LDFLAGS)
 
-# kdlc prints summaries with the runtime's renderer (runtime/summary.c), no BLAS.
-$(B)/libkdlc.a: $(COMPILER_OBJS) $(B)/rt/summary.o
+# kdlc prints summaries with the runtime's renderer (runtime/summary.c, which
+# reports errors with runtime/error.c); no BLAS.
+$(B)/libkdlc.a: $(COMPILER_OBJS) $(B)/rt/summary.o $(B)/rt/error.o
 	ar rcs $@ $^
 
 $(KDLC): $(B)/main.o $(B)/libkdlc.a $(if $(RUNTIME_SRCS),$(B)/libkdlrt.a)

@@ -39,6 +39,10 @@ void unsupported(Emit *e, IrOp *op, const char *what);
 double op_alpha(IrOp *op);
 void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                        int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm);
+// `kdl_ConvShape s` (and `p`, SeparableConv2D's pointwise half) of a conv op.
+void conv_geometry(Emit *e, IrOp *op);
+// `kdl_RnnShape s` of an RNN op, with n as the batch.
+void rnn_shape(Emit *e, IrOp *op, const char *n);
 void emit_op(Emit *e, IrOp *op);
 bool layer_activation(Emit *e, IrOp *op, ActKind *act, double *alpha);
 const char *shape_lit(Emit *e, const Shape *s, int rank);

@@ -217,56 +217,19 @@ void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t s
     put_conv_shape(e, "s", g);
 }
 
-static void emit_conv(Emit *e, IrOp *op) {
+// The geometry of a convolution op, as C: `kdl_ConvShape s` (for
+// SeparableConv2D its depthwise half; for Conv2DTranspose the conv it is the
+// adjoint of, runtime/conv.c) and, for SeparableConv2D, `kdl_ConvShape p`
+// (the pointwise 1x1 half). `batch` must be in scope where it is printed.
+void conv_geometry(Emit *e, IrOp *op) {
     Layer *l = op->layer;
-    Arena *a = e->c->arena;
-    if (l->iv[CV_CFIRST]) {
-        unsupported(e, op, "data_format=\"channels_first\"");
-        return;
-    }
-    if (find_weight(l, "lora_kernel_a")) {
-        unsupported(e, op, "LoRA (lora_rank)");
-        return;
-    }
     int r = (int)l->iv[CV_RANK];
     int64_t kh = r == 2 ? l->iv[CV_K] : 1, kw = l->iv[CV_K + r - 1];
     int64_t sh = r == 2 ? l->iv[CV_S] : 1, sw = l->iv[CV_S + r - 1];
     int64_t dh = r == 2 ? l->iv[CV_D] : 1, dw = l->iv[CV_D + r - 1];
-    const char *act = act_enum(a, op->act);
-    const char *alpha = fstr(a, op_alpha(op));
-    const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
-    OUT(e, "    {\n");
-    switch ((ConvKind)l->iv[CV_KIND]) {
-    case CV_CONV:
-        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], l->iv[CV_GROUPS], 1);
-        OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &s, %s, %s, scratch);\n", out, in,
-            kref(e, op, "kernel"), kref(e, op, "bias"), act, alpha);
-        break;
-    case CV_DEPTHWISE:
-        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
-        OUT(e, "        kdl_depthwise_conv2d_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
-            kref(e, op, "kernel"), kref(e, op, "bias"), act, alpha);
-        break;
-    case CV_SEPARABLE: {
-        // Depthwise into tmp (no bias), then a 1x1 conv with bias + activation.
-        const char *tmp = bref(e, op->tmp);
-        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
-        OUT(e,
-            "        kdl_depthwise_conv2d_forward(%s, %s, %s, NULL, &s, KDL_ACT_LINEAR, 0.0f);\n",
-            tmp, in, wref(e, l, "depthwise_kernel"));
-        OUT(e,
-            "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
-            ".ow = s.ow, .f = %lld,\n",
-            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
-        OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
-               ".groups = 1, .depth_multiplier = 1};\n");
-        OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &p, %s, %s, scratch);\n", out, tmp,
-            kref(e, op, "pointwise_kernel"), kref(e, op, "bias"), act, alpha);
-        break;
-    }
-    case CV_TRANSPOSE: {
-        // The transposed conv's geometry is that of the conv it is the
-        // adjoint of (runtime/conv.c): pads from the output side.
+    ConvKind kind = (ConvKind)l->iv[CV_KIND];
+    if (kind == CV_TRANSPOSE) {
+        // Pads from the output side.
         const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
         int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r], c = is->d[is->rank - 1];
         int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r], f = os->d[os->rank - 1];
@@ -280,10 +243,59 @@ static void emit_conv(Emit *e, IrOp *op) {
         }
         const int64_t g[16] = {h, w, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl, 1, 1};
         put_conv_shape(e, "s", g);
+        return;
+    }
+    conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD],
+               kind == CV_CONV ? l->iv[CV_GROUPS] : 1, kind == CV_CONV ? 1 : l->iv[CV_DM]);
+    if (kind == CV_SEPARABLE) {
+        OUT(e,
+            "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
+            ".ow = s.ow, .f = %lld,\n",
+            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
+        OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
+               ".groups = 1, .depth_multiplier = 1};\n");
+    }
+}
+
+static void emit_conv(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    Arena *a = e->c->arena;
+    if (l->iv[CV_CFIRST]) {
+        unsupported(e, op, "data_format=\"channels_first\"");
+        return;
+    }
+    if (find_weight(l, "lora_kernel_a")) {
+        unsupported(e, op, "LoRA (lora_rank)");
+        return;
+    }
+    const char *act = act_enum(a, op->act);
+    const char *alpha = fstr(a, op_alpha(op));
+    const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
+    OUT(e, "    {\n");
+    conv_geometry(e, op);
+    switch ((ConvKind)l->iv[CV_KIND]) {
+    case CV_CONV:
+        OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &s, %s, %s, scratch);\n", out, in,
+            kref(e, op, "kernel"), kref(e, op, "bias"), act, alpha);
+        break;
+    case CV_DEPTHWISE:
+        OUT(e, "        kdl_depthwise_conv2d_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
+            kref(e, op, "kernel"), kref(e, op, "bias"), act, alpha);
+        break;
+    case CV_SEPARABLE: {
+        // Depthwise into tmp (no bias), then a 1x1 conv with bias + activation.
+        const char *tmp = bref(e, op->tmp);
+        OUT(e,
+            "        kdl_depthwise_conv2d_forward(%s, %s, %s, NULL, &s, KDL_ACT_LINEAR, 0.0f);\n",
+            tmp, in, wref(e, l, "depthwise_kernel"));
+        OUT(e, "        kdl_conv2d_forward(%s, %s, %s, %s, &p, %s, %s, scratch);\n", out, tmp,
+            kref(e, op, "pointwise_kernel"), kref(e, op, "bias"), act, alpha);
+        break;
+    }
+    case CV_TRANSPOSE:
         OUT(e, "        kdl_conv2d_transpose_forward(%s, %s, %s, %s, &s, %s, %s);\n", out, in,
             wref(e, l, "kernel"), wref(e, l, "bias"), act, alpha);
         break;
-    }
     }
     OUT(e, "    }\n");
 }
@@ -551,15 +563,22 @@ static void emit_image(Emit *e, IrOp *op) {
     }
 }
 
+// `kdl_RnnShape s` for an RNN op, with n as the batch.
+void rnn_shape(Emit *e, IrOp *op, const char *n) {
+    const Layer *l = op->layer;
+    const Shape *is = &op->in[0]->shape;
+    OUT(e, "        kdl_RnnShape s = {.n = %s, .t = %lld, .in_dim = %lld, .units = %lld, "
+           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
+        n, (long long)is->d[1], (long long)is->d[2], (long long)l->iv[RN_UNITS],
+        (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
+}
+
 static void emit_rnn(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     Arena *a = e->c->arena;
-    const Shape *is = &op->in[0]->shape;
     int kind = (int)l->iv[RN_KIND];
-    OUT(e, "    {\n        kdl_RnnShape s = {.n = batch, .t = %lld, .in_dim = %lld, .units = %lld, "
-           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
-        (long long)is->d[1], (long long)is->d[2], (long long)l->iv[RN_UNITS],
-        (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
+    OUT(e, "    {\n");
+    rnn_shape(e, op, "batch");
     const char *out = bref(e, op->out[0]);
     const char *h = op->nout > 1 ? bref(e, op->out[1]) : "NULL";
     const char *cs = op->nout > 2 ? bref(e, op->out[2]) : "NULL";
@@ -880,45 +899,14 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         bool conv = !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "SeparableConv2D");
         bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
         if (conv) {
-            const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
             bool sep = !strcmp(k, "SeparableConv2D");
-            Layer *l = op->layer;
-            int r = (int)l->iv[CV_RANK];
-            OUT(e,
-                "    { /* %s */\n        kdl_ConvShape s = {.n = max_batch, .h = %lld, .w = %lld, "
-                ".c = %lld, .oh = %lld, .ow = %lld, .f = %lld, .kh = %lld, .kw = %lld, "
-                ".sh = %lld, .sw = %lld, .dh = %lld, .dw = %lld, .groups = %lld, "
-                ".depth_multiplier = 1};\n",
-                l->name,
-                (long long)(sep      ? os->d[1]
-                            : r == 2 ? is->d[1]
-                                     : 1),
-                (long long)(sep ? os->d[2] : is->d[r]),
-                (long long)(sep ? op->tmp->shape.d[3] : is->d[is->rank - 1]),
-                (long long)(r == 2 ? os->d[1] : 1), (long long)os->d[r],
-                (long long)os->d[os->rank - 1],
-                (long long)(sep      ? 1
-                            : r == 2 ? l->iv[CV_K]
-                                     : 1),
-                (long long)(sep ? 1 : l->iv[CV_K + r - 1]),
-                (long long)(sep      ? 1
-                            : r == 2 ? l->iv[CV_S]
-                                     : 1),
-                (long long)(sep ? 1 : l->iv[CV_S + r - 1]),
-                (long long)(sep      ? 1
-                            : r == 2 ? l->iv[CV_D]
-                                     : 1),
-                (long long)(sep ? 1 : l->iv[CV_D + r - 1]),
-                (long long)(sep ? 1 : l->iv[CV_GROUPS]));
-            OUT(e, "        k = kdl_conv2d_scratch(&s);\n        n = k > n ? k : n;\n    }\n");
+            OUT(e, "    { /* %s */\n        int batch = max_batch;\n", op->layer->name);
+            conv_geometry(e, op);
+            OUT(e, "        k = kdl_conv2d_scratch(%s);\n        n = k > n ? k : n;\n    }\n",
+                sep ? "&p" : "&s");
         } else if (rnn) {
-            const Shape *is = &op->in[0]->shape;
-            OUT(e,
-                "    { /* %s */\n        kdl_RnnShape s = {.n = max_batch, .t = %lld, .in_dim = "
-                "%lld, "
-                ".units = %lld};\n",
-                op->layer->name, (long long)is->d[1], (long long)is->d[2],
-                (long long)op->layer->iv[RN_UNITS]);
+            OUT(e, "    { /* %s */\n", op->layer->name);
+            rnn_shape(e, op, "max_batch");
             OUT(e, "        k = kdl_rnn_scratch(&s);\n        n = k > n ? k : n;\n    }\n");
         }
     }

@@ -101,14 +101,13 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots) {
         return "{0}";
     }
     bool adamw = k == 2;
-    // Slot arrays per variable, as runtime/optim.c keeps them.
-    double momentum = opt_num(e, o, "momentum", 0, at);
-    *slots = k == 0   ? momentum != 0
-             : k <= 2 ? 2 + obj_flag(o, "amsgrad")
-             : k == 3 ? 1 + (momentum > 0) + obj_flag(o, "centered")
-                      : 1;
     double lr = opt_num(e, o, "learning_rate", known[k].lr, at);
     double mom = opt_num(e, o, "momentum", 0, at);
+    // Slot arrays per variable, as runtime/optim.c keeps them.
+    *slots = k == 0   ? mom != 0
+             : k <= 2 ? 2 + obj_flag(o, "amsgrad")
+             : k == 3 ? 1 + (mom > 0) + obj_flag(o, "centered")
+                      : 1;
     double b1 = opt_num(e, o, "beta_1", 0.9, at), b2 = opt_num(e, o, "beta_2", 0.999, at);
     double eps = opt_num(e, o, "epsilon", 1e-7, at), rho = opt_num(e, o, "rho", 0.9, at);
     double acc = opt_num(e, o, "initial_accumulator_value", 0.1, at);
@@ -410,10 +409,6 @@ static void trainable_weights(IrModel *t, Vec *ls, Vec *ws, Arena *a) {
     }
 }
 
-static int bstep(IrModel *t, int i) {
-    return t->ops.len + t->ops.len - i;
-}
-
 // ---- forward in training mode ------------------------------------------------------------
 
 static RnnKind rnn_kind(const Layer *l) {
@@ -423,15 +418,6 @@ static RnnKind rnn_kind(const Layer *l) {
 static const char *rnn_kind_enum(const Layer *l) {
     static const char *const k[] = {"KDL_RNN_SIMPLE", "KDL_RNN_LSTM", "KDL_RNN_GRU"};
     return k[rnn_kind(l)];
-}
-
-static void rnn_shape(Emit *e, IrOp *op, const char *n) {
-    const Layer *l = op->layer;
-    const Shape *is = &op->in[0]->shape;
-    OUT(e, "        kdl_RnnShape s = {.n = %s, .t = %lld, .in_dim = %lld, .units = %lld, "
-           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
-        n, (long long)is->d[1], (long long)is->d[2], (long long)l->iv[RN_UNITS],
-        (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
 }
 
 static void op_comment(Emit *e, IrOp *op, const char *what) {
@@ -506,31 +492,21 @@ static void emit_train_forward(Emit *e, IrOp *op) {
 static void emit_conv_backward(Emit *e, IrOp *op, const char *act, const char *alpha,
                                const char *dy) {
     Layer *l = op->layer;
-    int r = (int)l->iv[CV_RANK];
-    int64_t kh = r == 2 ? l->iv[CV_K] : 1, kw = l->iv[CV_K + r - 1];
-    int64_t sh = r == 2 ? l->iv[CV_S] : 1, sw = l->iv[CV_S + r - 1];
-    int64_t dh = r == 2 ? l->iv[CV_D] : 1, dw = l->iv[CV_D + r - 1];
     const char *x = bref(e, op->in[0]), *y = bref(e, op->out[0]), *dx = gref(e, op->in[0]);
     OUT(e, "    {\n");
+    conv_geometry(e, op);
     switch ((ConvKind)l->iv[CV_KIND]) {
     case CV_CONV:
-        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], l->iv[CV_GROUPS], 1);
         OUT(e, "        kdl_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, scratch);\n",
             dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
         break;
     case CV_DEPTHWISE:
-        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
         OUT(e, "        kdl_depthwise_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, "
                "scratch);\n",
             dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
         break;
     case CV_SEPARABLE: {
         const char *tmp = bref(e, op->tmp), *dtmp = bref(e, op->tmp->grad);
-        conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD], 1, l->iv[CV_DM]);
-        OUT(e, "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
-               ".ow = s.ow, .f = %lld,\n                           .kh = 1, .kw = 1, .sh = 1, "
-               ".sw = 1, .dh = 1, .dw = 1, .groups = 1, .depth_multiplier = 1};\n",
-            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
         OUT(e, "        memset(%s, 0, sizeof(float) * %s);\n", dtmp, count_expr(e, op->tmp));
         OUT(e, "        kdl_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &p, %s, %s, scratch);\n",
             dtmp, gw(e, l, "pointwise_kernel"), gw(e, l, "bias"), dy, tmp,
@@ -540,29 +516,11 @@ static void emit_conv_backward(Emit *e, IrOp *op, const char *act, const char *a
             dx, gw(e, l, "depthwise_kernel"), dtmp, x, wref(e, l, "depthwise_kernel"), tmp);
         break;
     }
-    case CV_TRANSPOSE: {
-        const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
-        int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r], c = is->d[is->rank - 1];
-        int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r], f = os->d[os->rank - 1];
-        int64_t pt = 0, pl = 0;
-        if (l->iv[CV_PAD] == PAD_SAME) {
-            int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh,
-                    tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
-            pt = th > 0 ? th / 2 : 0;
-            pl = tw > 0 ? tw / 2 : 0;
-        }
-        OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = "
-               "%lld, .ow = %lld, .f = %lld,\n                           .kh = %lld, .kw = %lld, "
-               ".sh = %lld, .sw = %lld, .dh = %lld, .dw = %lld,\n                           "
-               ".pad_top = %lld, .pad_left = %lld, .groups = 1, .depth_multiplier = 1};\n",
-            (long long)h, (long long)w, (long long)c, (long long)oh, (long long)ow, (long long)f,
-            (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh,
-            (long long)dw, (long long)pt, (long long)pl);
+    case CV_TRANSPOSE:
         OUT(e, "        kdl_conv2d_transpose_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, "
                "scratch);\n",
             dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
         break;
-    }
     }
     OUT(e, "    }\n");
 }
@@ -777,7 +735,6 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
             continue;
         Layer *l = op->layer;
         const char *k = l->class_name;
-        const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
         if (!strcmp(k, "Dense")) {
             OUT(e, "    k = (size_t)max_batch * %lldu; /* %s */\n    n = k > n ? k : n;\n",
                 (long long)op->out[0]->size, l->name);
@@ -787,43 +744,25 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
         } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
                    !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
                    !strcmp(k, "Conv2DTranspose")) {
-            // The shape literal is emitted with `batch`: bind it.
-            int r = (int)l->iv[CV_RANK];
+            // The shape literals are emitted with `batch`: bind it.
             OUT(e, "    { /* %s */\n        int batch = max_batch;\n", l->name);
-            ConvKind ck = (ConvKind)l->iv[CV_KIND];
-            if (ck == CV_TRANSPOSE) {
-                int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r];
-                int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r];
-                OUT(e, "        kdl_ConvShape s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, "
-                       ".oh = %lld, .ow = %lld, .f = %lld, .kh = %lld, .kw = %lld, .sh = %lld, "
-                       ".sw = %lld, .dh = %lld, .dw = %lld, .groups = 1, .depth_multiplier = "
-                       "1};\n",
-                    (long long)h, (long long)w, (long long)is->d[is->rank - 1], (long long)oh,
-                    (long long)ow, (long long)os->d[os->rank - 1],
-                    (long long)(r == 2 ? l->iv[CV_K] : 1), (long long)l->iv[CV_K + r - 1],
-                    (long long)(r == 2 ? l->iv[CV_S] : 1), (long long)l->iv[CV_S + r - 1],
-                    (long long)(r == 2 ? l->iv[CV_D] : 1), (long long)l->iv[CV_D + r - 1]);
+            conv_geometry(e, op);
+            switch ((ConvKind)l->iv[CV_KIND]) {
+            case CV_CONV:
+                OUT(e, "        k = kdl_conv2d_scratch(&s);\n        n = k > n ? k : n;\n"
+                       "        k = kdl_conv2d_backward_scratch(&s);\n");
+                break;
+            case CV_DEPTHWISE:
+                OUT(e, "        k = kdl_depthwise_conv2d_backward_scratch(&s);\n");
+                break;
+            case CV_SEPARABLE:
+                OUT(e, "        k = kdl_depthwise_conv2d_backward_scratch(&s);\n"
+                       "        n = k > n ? k : n;\n        k = kdl_conv2d_scratch(&p);\n"
+                       "        n = k > n ? k : n;\n        k = kdl_conv2d_backward_scratch(&p);\n");
+                break;
+            case CV_TRANSPOSE:
                 OUT(e, "        k = kdl_conv2d_transpose_backward_scratch(&s);\n");
-            } else {
-                conv_shape(e, op, r == 2 ? l->iv[CV_K] : 1, l->iv[CV_K + r - 1],
-                           r == 2 ? l->iv[CV_S] : 1, l->iv[CV_S + r - 1], r == 2 ? l->iv[CV_D] : 1,
-                           l->iv[CV_D + r - 1], (int)l->iv[CV_PAD],
-                           ck == CV_CONV ? l->iv[CV_GROUPS] : 1, ck == CV_CONV ? 1 : l->iv[CV_DM]);
-                if (ck == CV_CONV) {
-                    OUT(e, "        k = kdl_conv2d_scratch(&s);\n        n = k > n ? k : n;\n");
-                    OUT(e, "        k = kdl_conv2d_backward_scratch(&s);\n");
-                } else {
-                    OUT(e, "        k = kdl_depthwise_conv2d_backward_scratch(&s);\n");
-                }
-                if (ck == CV_SEPARABLE) {
-                    OUT(e, "        n = k > n ? k : n;\n");
-                    OUT(e, "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, "
-                           ".oh = s.oh, .ow = s.ow, .f = %lld, .kh = 1, .kw = 1, .sh = 1, .sw = 1, "
-                           ".dh = 1, .dw = 1, .groups = 1, .depth_multiplier = 1};\n",
-                        (long long)os->d[os->rank - 1]);
-                    OUT(e, "        k = kdl_conv2d_scratch(&p);\n        n = k > n ? k : n;\n");
-                    OUT(e, "        k = kdl_conv2d_backward_scratch(&p);\n");
-                }
+                break;
             }
             OUT(e, "        n = k > n ? k : n;\n    }\n");
         } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
@@ -855,6 +794,9 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
         IrBuf *o = t->outputs[i];
         const Shape *s = &o->shape;
         int64_t dim = s->d[s->rank - 1], rows = dim ? o->size / dim : 0;
+        // Training reads the output in the arena, test_on_batch in t->outputs
+        // (where predict wrote it).
+        const char *out = backward ? bref(e, o) : arena_printf(a, "t->outputs[%d]", i);
         const char *grad = "NULL";
         bool again = false;
         if (backward && broot(o)->grad) {
@@ -868,7 +810,7 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
             lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
         OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], (int)((size_t)batch "
                "* %lldu), %lld, %s);\n",
-            again ? "scratch" : grad, bref(e, o), i, (long long)rows, (long long)dim,
+            again ? "scratch" : grad, out, i, (long long)rows, (long long)dim,
             fstr(a, lc->weight));
         OUT(e, "        if (st != KDL_OK)\n            return st;\n");
         if (again)
@@ -884,7 +826,7 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
             } else if (mc->kind) {
                 OUT(e, "        r->metric_sums[%d] = kdl_metric_sum(%s, %s, targets[%d], (int)((size_t)"
                        "batch * %lldu), %lld) / %lld.0; /* %s */\n",
-                    k, mc->kind, bref(e, o), i, (long long)rows, (long long)dim, (long long)rows,
+                    k, mc->kind, out, i, (long long)rows, (long long)dim, (long long)rows,
                     mc->name);
             } else {
                 LossCfg *ml = &mc->loss;
@@ -894,7 +836,7 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
                        "%lldu), %lld, 1.0f);\n            if (st != KDL_OK)\n                return "
                        "st;\n            r->metric_sums[%d] = v / %lld.0; /* %s */\n        }\n",
                     ml->kind, ml->from_logits, fstr(a, ml->label_smoothing), fstr(a, ml->delta),
-                    bref(e, o), i, (long long)rows, (long long)dim, k, (long long)rows, mc->name);
+                    out, i, (long long)rows, (long long)dim, k, (long long)rows, mc->name);
             }
         }
         OUT(e, "    }\n");
@@ -1063,7 +1005,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         if (op->dead || !op->backward)
             continue;
         // Gradients whose live range starts at this step are zeroed first.
-        int step = bstep(t, i);
+        int step = ir_backward_step(t, i);
         for (int k = 0; k < op->nin; k++) {
             IrBuf *gb = broot(op->in[k])->grad;
             bool dup = false;
@@ -1098,42 +1040,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    memset(r, 0, sizeof *r);\n", P);
     OUT(e, "    kdl_Status ps = %s_predict(m, batch, inputs, t->outputs);\n    if (ps != KDL_OK)\n"
            "        return ps;\n", P);
-    // The losses read outputs through bref: point them at t->outputs.
-    IrBuf **saved = arena_alloc(a, sizeof(IrBuf *) * (size_t)(nout + 1));
-    for (int i = 0; i < nout; i++) {
-        saved[i] = t->outputs[i];
-        IrBuf *ob = arena_alloc(a, sizeof *ob);
-        *ob = *t->outputs[i];
-        ob->alias = NULL;
-        ob->grad = NULL;
-        ob->input = -1;
-        ob->offset = -1;
-        t->outputs[i] = ob;
-    }
-    Buf body = {0};
-    Buf keep = e->src;
-    e->src = body;
     emit_losses(e, t, &cfg, false);
-    const char *text = buf_str(a, &e->src);
-    e->src = keep;
-    for (int i = 0; i < nout; i++) {
-        // Replace the output's arena expression by t->outputs[i].
-        const char *from = bref(e, t->outputs[i]);
-        const char *to = arena_printf(a, "t->outputs[%d]", i);
-        Buf fixed = {0};
-        for (const char *p = text; *p;) {
-            const char *q = strstr(p, from);
-            if (!q) {
-                buf_puts(a, &fixed, p);
-                break;
-            }
-            buf_printf(a, &fixed, "%.*s%s", (int)(q - p), p, to);
-            p = q + strlen(from);
-        }
-        text = buf_str(a, &fixed);
-        t->outputs[i] = saved[i];
-    }
-    OUT(e, "%s", text);
     OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
 
     // The kdl_TrainModel table, fit and evaluate.

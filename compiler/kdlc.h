@@ -84,8 +84,6 @@ _Noreturn void die_at(const char *file, int line, const char *fmt, ...);
 char *snake_case(Arena *a, const char *name);
 // Python-style repr of a string with single quotes: 'abc'.
 char *py_repr_str(Arena *a, const char *s);
-// "1,234,567"
-char *fmt_thousands(Arena *a, int64_t n);
 size_t utf8_length(const char *s);      // characters, as Python's len()
 size_t utf8_char_len(const char *s);    // bytes of the character at s
 
@@ -801,6 +799,9 @@ void ir_plan(Ctx *c, IrModel *m);
 // fused[i]: output i's activation is fused into its loss (softmax/sigmoid
 // + crossentropy), so the loss gives the gradient of the activation's input.
 void ir_plan_train(Ctx *c, IrModel *m, const bool *fused);
+// The training steps are op i (forward, 0..n-1), the loss (n), then the
+// backward of op i at 2n - i.
+int ir_backward_step(const IrModel *m, int op);
 // Whether an activation's derivative follows from its output (then a
 // Dense/Conv applies it in its epilogue in training too).
 bool act_grad_from_output(ActKind k, double alpha);

@@ -500,6 +500,10 @@ static void live_until(IrBuf *b, int step) {
         b->last = step;
 }
 
+int ir_backward_step(const IrModel *m, int op) {
+    return 2 * m->ops.len - op;
+}
+
 void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
     int nops = m->ops.len, loss_step = nops;
     m->nsteps = 2 * nops + 1;
@@ -571,7 +575,7 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
         op->backward = out_grad;
         if (!op->backward)
             continue;
-        int step = loss_step + nops - i;
+        int step = ir_backward_step(m, i);
         for (int k = 0; k < op->nin; k++) {
             IrBuf *r = root(op->in[k]);
             if (!r->requires_grad)
@@ -590,7 +594,7 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
             if (!op->dead && op->backward && extra[k]) {
                 extra[k]->grad = buf_new(c, m, &extra[k]->shape, DT_FLOAT32, extra[k]->what);
                 extra[k]->grad->is_grad = true;
-                extra[k]->grad->def = loss_step + nops - i;
+                extra[k]->grad->def = ir_backward_step(m, i);
             }
     }
     // Live ranges over the steps: forward ops, the loss, backward ops in
@@ -607,7 +611,7 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
             continue;
-        int bstep = op->backward ? loss_step + nops - i : i;
+        int bstep = op->backward ? ir_backward_step(m, i) : i;
         IrBuf *extra[3] = {op->mask, op->pre, op->tmp};
         for (int k = 0; k < 3; k++)
             if (extra[k]) {

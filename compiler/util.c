@@ -246,23 +246,6 @@ char *py_repr_str(Arena *a, const char *s) {
     return (char *)buf_str(a, &b);
 }
 
-char *fmt_thousands(Arena *a, int64_t n) {
-    char digits[32];
-    uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
-    int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)u);
-    char out[48];
-    int o = 0;
-    if (n < 0)
-        out[o++] = '-';
-    for (int i = 0; i < len; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = digits[i];
-    }
-    out[o] = 0;
-    return arena_strdup(a, out);
-}
-
 // Length in characters (code points) of a UTF-8 string, as Python's len().
 size_t utf8_length(const char *s) {
     size_t n = 0;

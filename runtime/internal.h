@@ -12,6 +12,18 @@
 
 #include "kdl.h"
 
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+// Format a one-line message into err (errlen bytes, terminated when errlen >
+// 0; err may be NULL) and return st: how every runtime error is reported.
+// Defined in error.c.
+PRINTF_LIKE(4, 5)
+kdl_Status kdl_fail(char *err, size_t errlen, kdl_Status st, const char *fmt, ...);
+
 // out (rows, cols) = act(out + b (cols)), b broadcast over the rows and may
 // be NULL. SOFTMAX / LOG_SOFTMAX run per row (over the last axis, cols).
 // Defined in act.c.

@@ -17,7 +17,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "kdl.h"
+#include "internal.h"
 #include "json.h"
 
 #include <ctype.h>
@@ -36,23 +36,6 @@
 #define MAX_RANK 8
 
 // ---- messages ---------------------------------------------------------------------------
-
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-PRINTF_LIKE(4, 5)
-static kdl_Status fail(char *err, size_t errlen, kdl_Status s, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 // Append to buf (capacity cap, *n used), truncating safely.
 PRINTF_LIKE(4, 5)
@@ -163,18 +146,18 @@ static int mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
 static kdl_Status open_read(const char *path, FILE **f, uint64_t *size, char *err, size_t errlen) {
     *f = fopen(path, "rb");
     if (!*f)
-        return fail(err, errlen, KDL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(*f), &st) != 0) {
         int e = errno;
         fclose(*f);
         *f = NULL;
-        return fail(err, errlen, KDL_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(*f);
         *f = NULL;
-        return fail(err, errlen, KDL_ERR_IO, "%s: not a regular file", path);
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: not a regular file", path);
     }
     *size = (uint64_t)st.st_size;
     return KDL_OK;
@@ -187,8 +170,8 @@ static kdl_Status read_exact(FILE *f, void *buf, size_t n, const char *path, cha
     if (n == 0 || fread(buf, 1, n, f) == n)
         return KDL_OK;
     if (ferror(f))
-        return fail(err, errlen, KDL_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    return fail(err, errlen, KDL_ERR_FORMAT, "%s: file ended early (changed while being read?)",
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: file ended early (changed while being read?)",
                 path);
 }
 
@@ -206,7 +189,7 @@ static kdl_Status out_open(Out *o, const char *path, char *err, size_t errlen) {
     size_t n = strlen(path) + 32;
     o->tmp = malloc(n);
     if (!o->tmp)
-        return fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
     int fd = open(o->tmp, flags, 0666);
@@ -217,7 +200,7 @@ static kdl_Status out_open(Out *o, const char *path, char *err, size_t errlen) {
     }
     if (fd < 0) {
         int e = errno;
-        kdl_Status s = fail(err, errlen, KDL_ERR_IO, "%s: cannot create '%s': %s", path, o->tmp,
+        kdl_Status s = kdl_fail(err, errlen, KDL_ERR_IO, "%s: cannot create '%s': %s", path, o->tmp,
                             strerror(e));
         free(o->tmp);
         o->tmp = NULL;
@@ -230,7 +213,7 @@ static kdl_Status out_open(Out *o, const char *path, char *err, size_t errlen) {
         unlink(o->tmp);
         free(o->tmp);
         o->tmp = NULL;
-        return fail(err, errlen, KDL_ERR_IO, "%s: %s", path, strerror(e));
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: %s", path, strerror(e));
     }
     return KDL_OK;
 }
@@ -318,12 +301,12 @@ static kdl_Status out_commit(Out *o, char *err, size_t errlen) {
     if (o->werr) {
         int e = o->werr;
         out_abort(o);
-        return fail(err, errlen, KDL_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
     }
     if (rename(o->tmp, o->path) != 0) {
         int e = errno;
         out_abort(o);
-        return fail(err, errlen, KDL_ERR_IO, "%s: cannot replace the file: %s", o->path,
+        return kdl_fail(err, errlen, KDL_ERR_IO, "%s: cannot replace the file: %s", o->path,
                     strerror(e));
     }
     free(o->tmp);
@@ -427,21 +410,21 @@ static kdl_Status check_specs(const char *path, const kdl_WeightSpec *specs, int
     char q[QNAME];
     *sorted = NULL;
     if (n < 0 || (n > 0 && !specs))
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s: invalid tensor list (n = %d)", path, n);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: invalid tensor list (n = %d)", path, n);
     const kdl_WeightSpec **s = malloc((n ? (size_t)n : 1) * sizeof *s);
     if (!s)
-        return fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < n; i++) {
         const kdl_WeightSpec *w = &specs[i];
         s[i] = w;
         if (!w->name) {
             free(s);
-            return fail(err, errlen, KDL_ERR_SHAPE, "%s: model tensor %d has no name", path, i);
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: model tensor %d has no name", path, i);
         }
         const char *name = qname(q, w->name, strlen(w->name));
         if (w->rank < 0 || w->rank > MAX_RANK) {
             free(s);
-            return fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor '%s': rank %d is outside 0..%d",
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor '%s': rank %d is outside 0..%d",
                         path, name, w->rank, MAX_RANK);
         }
         uint64_t count = 1;
@@ -450,26 +433,26 @@ static kdl_Status check_specs(const char *path, const kdl_WeightSpec *specs, int
                 count > UINT64_MAX / 4) {
                 char sh[QSHAPE];
                 free(s);
-                return fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor '%s': invalid shape %s",
+                return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor '%s': invalid shape %s",
                             path, name, fmt_shape(sh, w->shape, w->rank));
             }
         }
         if (count && !w->data) {
             free(s);
-            return fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor '%s' has no data buffer", path,
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor '%s' has no data buffer", path,
                         name);
         }
         if (saving && (!kdl_json_valid_utf8(w->name, strlen(w->name)) ||
                        strcmp(w->name, "__metadata__") == 0)) {
             free(s);
-            return fail(err, errlen, KDL_ERR_SHAPE,
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                         "%s: tensor '%s': not a valid safetensors name", path, name);
         }
     }
     qsort(s, (size_t)n, sizeof *s, cmp_spec_ptr);
     for (int i = 1; i < n; i++)
         if (strcmp(s[i - 1]->name, s[i]->name) == 0) {
-            kdl_Status st = fail(err, errlen, KDL_ERR_SHAPE, "%s: two model tensors are named '%s'",
+            kdl_Status st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: two model tensors are named '%s'",
                                  path, qname(q, s[i]->name, strlen(s[i]->name)));
             free(s);
             return st;
@@ -539,7 +522,7 @@ static kdl_Status st_entry(const char *path, StEntry *e, const kdl_JsonValue *va
     const char *name = qname(q, e->key->str, e->key->len);
     const kdl_JsonValue *dtype = NULL, *offs = NULL;
     if (val->type != KDL_JSON_OBJECT)
-        return fail(err, errlen, KDL_ERR_FORMAT,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                     "%s: tensor '%s': expected an object with dtype, shape and data_offsets", path,
                     name);
     for (uint32_t i = 0; i < val->len; i++) {
@@ -552,15 +535,15 @@ static kdl_Status st_entry(const char *path, StEntry *e, const kdl_JsonValue *va
         else if (strcmp(k->str, "data_offsets") == 0 && k->len == 12)
             slot = &offs;
         if (!slot)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': unexpected field '%s'",
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': unexpected field '%s'",
                         path, name, qname(q2, k->str, k->len));
         if (*slot)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': duplicate field '%s'", path,
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': duplicate field '%s'", path,
                         name, k->str);
         *slot = v;
     }
     if (!dtype || !e->shape || !offs)
-        return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': missing field '%s'", path, name,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': missing field '%s'", path, name,
                     !dtype ? "dtype" : !e->shape ? "shape" : "data_offsets");
 
     unsigned size = 0;
@@ -571,12 +554,12 @@ static kdl_Status st_entry(const char *path, StEntry *e, const kdl_JsonValue *va
                 size = st_dtypes[i].size;
             }
     if (!size)
-        return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': unknown dtype %s", path, name,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': unknown dtype %s", path, name,
                     dtype->type == KDL_JSON_STRING ? qname(q2, dtype->str, dtype->len)
                                                    : "(not a string)");
 
     if (e->shape->type != KDL_JSON_ARRAY)
-        return fail(err, errlen, KDL_ERR_FORMAT,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                     "%s: tensor '%s': shape must be a list of non-negative integers", path, name);
     uint64_t nbytes = size;
     int overflow = 0;
@@ -584,41 +567,41 @@ static kdl_Status st_entry(const char *path, StEntry *e, const kdl_JsonValue *va
         uint64_t d;
         kdl_JsonU64 r = kdl_json_u64(&e->shape->items[i], &d);
         if (r == KDL_JSON_U64_TOO_BIG)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': shape dimension %.*s is too "
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': shape dimension %.*s is too "
                         "large", path, name, (int)e->shape->items[i].len, e->shape->items[i].str);
         if (r != KDL_JSON_U64_OK)
-            return fail(err, errlen, KDL_ERR_FORMAT,
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                         "%s: tensor '%s': shape must be a list of non-negative integers", path,
                         name);
         if (!mul_u64(nbytes, d, &nbytes))
             overflow = 1;
     }
     if (overflow)
-        return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': shape %s is too large", path,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': shape %s is too large", path,
                     name, fmt_json_shape(sh, e->shape));
 
     const char *offs_rule = "data_offsets must be [begin, end], two non-negative integers";
     if (offs->type != KDL_JSON_ARRAY || offs->len != 2)
-        return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': %s", path, name, offs_rule);
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': %s", path, name, offs_rule);
     for (int i = 0; i < 2; i++) {
         kdl_JsonU64 r = kdl_json_u64(&offs->items[i], i ? &e->end : &e->begin);
         if (r == KDL_JSON_U64_TOO_BIG)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': data offset %.*s is too "
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': data offset %.*s is too "
                         "large", path, name, (int)offs->items[i].len, offs->items[i].str);
         if (r != KDL_JSON_U64_OK)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': %s", path, name, offs_rule);
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': %s", path, name, offs_rule);
     }
     if (e->end < e->begin)
-        return fail(err, errlen, KDL_ERR_FORMAT,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                     "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they "
                     "begin", path, name, e->begin, e->end);
     if (e->end > data_len)
-        return fail(err, errlen, KDL_ERR_FORMAT,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                     "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end "
                     "of the data section (%" PRIu64 " bytes; truncated file?)", path, name,
                     e->begin, e->end, data_len);
     if (e->end - e->begin != nbytes)
-        return fail(err, errlen, KDL_ERR_FORMAT,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                     "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64
                     " bytes but shape %s of %s needs %" PRIu64, path, name, e->begin, e->end,
                     e->end - e->begin, fmt_json_shape(sh, e->shape), e->dtype, nbytes);
@@ -632,16 +615,16 @@ static kdl_Status st_metadata(const char *path, const kdl_JsonValue *v, char *er
     if (v->type == KDL_JSON_NULL)
         return KDL_OK;
     if (v->type != KDL_JSON_OBJECT)
-        return fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ must be an object of strings",
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ must be an object of strings",
                     path);
     for (uint32_t i = 0; i < v->len; i++) {
         const kdl_JsonValue *k = &v->items[2 * i];
         if (v->items[2 * i + 1].type != KDL_JSON_STRING)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ '%s' is not a string",
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ '%s' is not a string",
                         path, qname(q, k->str, k->len));
         for (uint32_t j = 0; j < i; j++)     // metadata is small; quadratic is fine
             if (cmp_bytes(k->str, k->len, v->items[2 * j].str, v->items[2 * j].len) == 0)
-                return fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ has key '%s' twice",
+                return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ has key '%s' twice",
                             path, qname(q, k->str, k->len));
     }
     return KDL_OK;
@@ -665,10 +648,10 @@ static kdl_Status st_match(const char *path, StEntry **byname, size_t m,
         }
         const char *name = qname(q, w->name, wlen);
         if (lo == m || cmp_bytes(byname[lo]->key->str, byname[lo]->key->len, w->name, wlen))
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
         StEntry *e = byname[lo];
         if (strcmp(e->dtype, "F32") != 0)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': dtype %s, expected F32",
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s': dtype %s, expected F32",
                         path, name, e->dtype);
         int same = e->shape->len == (uint32_t)w->rank;
         for (int d = 0; same && d < w->rank; d++) {
@@ -677,14 +660,14 @@ static kdl_Status st_match(const char *path, StEntry **byname, size_t m,
             same = v == (uint64_t)w->shape[d];
         }
         if (!same)
-            return fail(err, errlen, KDL_ERR_FORMAT,
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                         "%s: tensor '%s': shape %s does not match the model's %s", path, name,
                         fmt_json_shape(sh, e->shape), fmt_shape(sh2, w->shape, w->rank));
         e->spec = w;
     }
     for (size_t i = 0; i < m; i++)
         if (!byname[i]->spec)
-            return fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s' is not in the model", path,
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s' is not in the model", path,
                         qname(q, byname[i]->key->str, byname[i]->key->len));
     return KDL_OK;
 }
@@ -700,19 +683,19 @@ static kdl_Status st_coverage(const char *path, StEntry **byoff, size_t m, uint6
         const StEntry *e = byoff[i];
         const char *name = qname(q, e->key->str, e->key->len);
         if (e->begin < pos)
-            return fail(err, errlen, KDL_ERR_FORMAT,
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                         "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] overlap "
                         "tensor '%s' [%" PRIu64 ", %" PRIu64 "]", path, name, e->begin, e->end,
                         qname(q2, byoff[i - 1]->key->str, byoff[i - 1]->key->len),
                         byoff[i - 1]->begin, byoff[i - 1]->end);
         if (e->begin > pos)
-            return fail(err, errlen, KDL_ERR_FORMAT,
+            return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                         "%s: data bytes [%" PRIu64 ", %" PRIu64 ") before tensor '%s' belong "
                         "to no tensor", path, pos, e->begin, name);
         pos = e->end;
     }
     if (pos != data_len)
-        return fail(err, errlen, KDL_ERR_FORMAT,
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT,
                     "%s: data bytes [%" PRIu64 ", %" PRIu64 ") after the last tensor belong to "
                     "no tensor", path, pos, data_len);
     return KDL_OK;
@@ -738,7 +721,7 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
     if ((st = open_read(path, &f, &size, err, errlen)))
         goto done;
     if (size < 8) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: file too short (%" PRIu64 " bytes) for a "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: file too short (%" PRIu64 " bytes) for a "
                   "safetensors header", path, size);
         goto done;
     }
@@ -746,25 +729,25 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
         goto done;
     uint64_t hlen = get_le64(len8);
     if (hlen > ST_MAX_HEADER) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the limit "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the limit "
                   "of %u bytes", path, hlen, ST_MAX_HEADER);
         goto done;
     }
     if (hlen > size - 8) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header length %" PRIu64 " runs past the end "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header length %" PRIu64 " runs past the end "
                   "of the file (%" PRIu64 " bytes; truncated?)", path, hlen, size);
         goto done;
     }
     uint64_t data_len = size - 8 - hlen;
     hdr = malloc(hlen ? (size_t)hlen : 1);
     if (!hdr) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     if ((st = read_exact(f, hdr, (size_t)hlen, path, err, errlen)))
         goto done;
     if (hlen == 0 || hdr[0] != '{') {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header does not start with '{'", path);
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header does not start with '{'", path);
         goto done;
     }
     char jmsg[160];
@@ -774,16 +757,16 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
     kdl_JsonStatus js = kdl_json_parse(&doc, hdr, (size_t)hlen, ST_MAX_DEPTH, max_values, &where,
                                        jmsg, sizeof jmsg);
     if (js == KDL_JSON_NOMEM) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory reading the header", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory reading the header", path);
         goto done;
     }
     if (js == KDL_JSON_LIMIT) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header too complex for a model of %d "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header too complex for a model of %d "
                   "tensors: offset %zu: %s", path, n, where, jmsg);
         goto done;
     }
     if (js != KDL_JSON_OK) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header is not valid JSON: offset %zu: %s",
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header is not valid JSON: offset %zu: %s",
                   path, where, jmsg);
         goto done;
     }
@@ -795,7 +778,7 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
     byname = malloc((root->len ? root->len : 1) * sizeof *byname);
     byoff = malloc((root->len ? root->len : 1) * sizeof *byoff);
     if (!ents || !byname || !byoff) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     int have_meta = 0;
@@ -803,7 +786,7 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
         const kdl_JsonValue *k = &root->items[2 * i];
         if (k->len == 12 && memcmp(k->str, "__metadata__", 12) == 0) {
             if (have_meta++) {
-                st = fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ appears twice", path);
+                st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ appears twice", path);
                 goto done;
             }
             if ((st = st_metadata(path, &root->items[2 * i + 1], err, errlen)))
@@ -818,7 +801,7 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
     char q[QNAME];
     for (size_t i = 1; i < m; i++)
         if (cmp_entry_name(&byname[i - 1], &byname[i]) == 0) {
-            st = fail(err, errlen, KDL_ERR_FORMAT, "%s: duplicate tensor '%s'", path,
+            st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: duplicate tensor '%s'", path,
                       qname(q, byname[i]->key->str, byname[i]->key->len));
             goto done;
         }
@@ -838,7 +821,7 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
     for (size_t i = 0; i < m; i++) {
         uint64_t nbytes = byoff[i]->end - byoff[i]->begin;
         if (nbytes > SIZE_MAX) {
-            st = fail(err, errlen, KDL_ERR_NOMEM, "%s: tensor too large for this machine", path);
+            st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: tensor too large for this machine", path);
             goto done;
         }
         float *dst = byoff[i]->spec->data;
@@ -867,7 +850,7 @@ static kdl_Status st_put_metadata(const char *path, Buf *b, const char *metadata
     size_t len = strlen(metadata);
     char *text = malloc(len + 3);
     if (!text)
-        return fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
     text[0] = '{';
     memcpy(text + 1, metadata, len);
     text[len + 1] = '}';
@@ -879,9 +862,9 @@ static kdl_Status st_put_metadata(const char *path, Buf *b, const char *metadata
                                        sizeof jmsg);
     kdl_Status st = KDL_OK;
     if (js == KDL_JSON_NOMEM)
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
     else if (js != KDL_JSON_OK)     // offsets into metadata, not into the '{' we added
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: metadata is not the members of a JSON "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: metadata is not the members of a JSON "
                   "object: offset %zu: %s", path, where ? where - 1 : 0, jmsg);
     else if ((st = st_metadata(path, &doc.root, err, errlen)) == KDL_OK) {
         buf_puts(b, "\"__metadata__\":{");
@@ -930,7 +913,7 @@ kdl_Status kdl_safetensors_save(const char *path, const kdl_WeightSpec *specs, i
         }
         uint64_t nbytes = 4 * spec_count(w);
         if (offset > UINT64_MAX - nbytes) {
-            st = fail(err, errlen, KDL_ERR_SHAPE, "%s: tensors too large", path);
+            st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: tensors too large", path);
             goto done;
         }
         buf_puts(&b, "],\"data_offsets\":[");
@@ -944,17 +927,17 @@ kdl_Status kdl_safetensors_save(const char *path, const kdl_WeightSpec *specs, i
     while (b.n % 8)
         buf_puts(&b, " ");
     if (b.oom) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     if (b.n > ST_MAX_HEADER) {
-        st = fail(err, errlen, KDL_ERR_SHAPE, "%s: header of %zu bytes exceeds the limit of %u",
+        st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: header of %zu bytes exceeds the limit of %u",
                   path, b.n, ST_MAX_HEADER);
         goto done;
     }
     for (int i = 0; i < n; i++)
         if (spec_count(sorted[i]) > SIZE_MAX / 4) {
-            st = fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor too large for this machine", path);
+            st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: tensor too large for this machine", path);
             goto done;
         }
 
@@ -997,21 +980,21 @@ size_t kdl_array_count(const kdl_Array *a) {
 static kdl_Status check_array(const char *path, const kdl_Array *a, size_t *count, char *err,
                               size_t errlen) {
     if (!a)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s: no array", path);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: no array", path);
     if (a->dtype != KDL_F32 && a->dtype != KDL_I32)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s: unknown dtype %d", path, (int)a->dtype);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: unknown dtype %d", path, (int)a->dtype);
     if (a->rank < 0 || a->rank > MAX_RANK)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s: rank %d is outside 0..%d", path, a->rank,
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: rank %d is outside 0..%d", path, a->rank,
                     MAX_RANK);
     uint64_t c = 1;
     for (int i = 0; i < a->rank; i++)
         if (a->shape[i] < 0 || !mul_u64(c, (uint64_t)a->shape[i], &c) || c > SIZE_MAX / 4) {
             char sh[QSHAPE];
-            return fail(err, errlen, KDL_ERR_SHAPE, "%s: invalid shape %s", path,
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: invalid shape %s", path,
                         fmt_shape(sh, a->shape, a->rank));
         }
     if (c && !a->data)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s: array has no data", path);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: array has no data", path);
     *count = (size_t)c;
     return KDL_OK;
 }
@@ -1183,14 +1166,14 @@ static kdl_Status npy_read8(FILE *f, void *out, size_t n, int is_float, const ch
                 double d;
                 memcpy(&d, &u, 8);
                 if (isfinite(d) && fabs(d) > FLT_MAX)
-                    return fail(err, errlen, KDL_ERR_FORMAT, "%s: element %zu (%g) is out of "
+                    return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: element %zu (%g) is out of "
                                 "float32 range", path, done + i, d);
                 ((float *)out)[done + i] = (float)d;
             } else {
                 int64_t v;
                 memcpy(&v, &u, 8);
                 if (v < INT32_MIN || v > INT32_MAX)
-                    return fail(err, errlen, KDL_ERR_FORMAT, "%s: element %zu (%" PRId64 ") "
+                    return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: element %zu (%" PRId64 ") "
                                 "does not fit in int32", path, done + i, v);
                 ((int32_t *)out)[done + i] = (int32_t)v;
             }
@@ -1213,26 +1196,26 @@ kdl_Status kdl_npy_load(const char *path, kdl_Array *out, char *err, size_t errl
     if (st)
         return st;
     if (size < 10) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: file too short (%" PRIu64 " bytes) for a "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: file too short (%" PRIu64 " bytes) for a "
                   ".npy header", path, size);
         goto done;
     }
     if ((st = read_exact(f, pre, 10, path, err, errlen)))
         goto done;
     if (memcmp(pre, "\x93NUMPY", 6) != 0) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
         goto done;
     }
     unsigned major = pre[6], minor = pre[7];
     if (major < 1 || major > 3 || minor != 0) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: unsupported .npy version %u.%u", path, major,
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: unsupported .npy version %u.%u", path, major,
                   minor);
         goto done;
     }
     uint64_t prefix = 10, hlen = (uint64_t)pre[8] | (uint64_t)pre[9] << 8;
     if (major >= 2) {
         if (size < 12) {
-            st = fail(err, errlen, KDL_ERR_FORMAT, "%s: file too short (%" PRIu64 " bytes) for "
+            st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: file too short (%" PRIu64 " bytes) for "
                       "a .npy header", path, size);
             goto done;
         }
@@ -1242,30 +1225,30 @@ kdl_Status kdl_npy_load(const char *path, kdl_Array *out, char *err, size_t errl
         hlen = get_le32(pre + 8);
     }
     if (hlen > size - prefix) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header length %" PRIu64 " runs past the end "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header length %" PRIu64 " runs past the end "
                   "of the file (%" PRIu64 " bytes; truncated?)", path, hlen, size);
         goto done;
     }
     if (hlen > NPY_MAX_HEADER) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: header of %" PRIu64 " bytes exceeds the "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: header of %" PRIu64 " bytes exceeds the "
                   "limit of %d", path, hlen, NPY_MAX_HEADER);
         goto done;
     }
     hdr = malloc((size_t)hlen + 1);
     if (!hdr) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     if ((st = read_exact(f, hdr, (size_t)hlen, path, err, errlen)))
         goto done;
     NpyHeader h = {.s = hdr, .n = (size_t)hlen, .py2 = major < 3};
     if (npy_parse(&h)) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: bad .npy header (offset %zu): %s", path,
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: bad .npy header (offset %zu): %s", path,
                   h.pos, h.what);
         goto done;
     }
     if (h.fortran) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: fortran_order is True; only C-order arrays "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: fortran_order is True; only C-order arrays "
                   "are supported", path);
         goto done;
     }
@@ -1281,7 +1264,7 @@ kdl_Status kdl_npy_load(const char *path, kdl_Array *out, char *err, size_t errl
             t = i;
     if (t < 0) {
         char q[QNAME];
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: unsupported dtype '%s' (expected '<f4', "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: unsupported dtype '%s' (expected '<f4', "
                   "'<i4', '<f8' or '<i8')", path, qname(q, h.descr, h.descr_len));
         goto done;
     }
@@ -1292,19 +1275,19 @@ kdl_Status kdl_npy_load(const char *path, kdl_Array *out, char *err, size_t errl
     ok = ok && mul_u64(count, types[t].size, &nbytes);
     char sh[QSHAPE];
     if (!ok) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: shape %s is too large", path,
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: shape %s is too large", path,
                   fmt_shape(sh, h.shape, h.rank));
         goto done;
     }
     if (nbytes != size - prefix - hlen) {
-        st = fail(err, errlen, KDL_ERR_FORMAT, "%s: data is %" PRIu64 " bytes but shape %s of "
+        st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: data is %" PRIu64 " bytes but shape %s of "
                   "'%s' needs %" PRIu64, path, size - prefix - hlen,
                   fmt_shape(sh, h.shape, h.rank), types[t].descr, nbytes);
         goto done;
     }
     // count <= file size, so count * 4 fits size_t wherever the file fits memory
     if (count > SIZE_MAX / 4 || !(data = malloc(count ? (size_t)count * 4 : 1))) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     if (types[t].size == 4) {
@@ -1454,7 +1437,7 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
     if (st)
         return st;
     if (size >= SIZE_MAX || !(text = malloc((size_t)size + 1))) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     if ((st = read_exact(f, text, (size_t)size, path, err, errlen)))
@@ -1474,7 +1457,7 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
         if (le > p && le[-1] == '\r')
             le--;
         if (memchr(p, '\0', (size_t)(le - p))) {
-            st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: NUL byte", path, line);
+            st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: NUL byte", path, line);
             goto done;
         }
         *le = '\0';
@@ -1486,7 +1469,7 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
             continue;
         }
         if (blank_line) {
-            st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: empty line (only trailing "
+            st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: empty line (only trailing "
                       "empty lines are allowed)", path, blank_line);
             goto done;
         }
@@ -1498,7 +1481,7 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
             fields = malloc(nf * sizeof *fields);
             lens = malloc(nf * sizeof *lens);
             if (!fields || !lens) {
-                st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+                st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
                 goto done;
             }
             maxf = nf;
@@ -1518,12 +1501,12 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
         if (rows == 0) {
             cols = nf;
             if (header_line && header_cols != nf) {
-                st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: %zu columns, but the "
+                st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: %zu columns, but the "
                           "header (line %ld) has %zu", path, line, nf, header_line, header_cols);
                 goto done;
             }
         } else if (nf != cols) {
-            st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: %zu columns, expected %zu like "
+            st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld: %zu columns, expected %zu like "
                       "the lines before", path, line, nf, cols);
             goto done;
         }
@@ -1533,7 +1516,7 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
                 ncap *= 2;
             float *nv = ncap >= rows * cols + cols ? realloc(vals, ncap * sizeof *vals) : NULL;
             if (!nv) {
-                st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+                st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
                 goto done;
             }
             vals = nv;
@@ -1541,12 +1524,12 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
         }
         for (size_t i = 0; i < nf; i++) {
             if (lens[i] == 0) {
-                st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: empty field",
+                st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: empty field",
                           path, line, i + 1);
                 goto done;
             }
             if (!is_number(fields[i], lens[i])) {
-                st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: '%s' is not "
+                st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: '%s' is not "
                           "a number", path, line, i + 1, qname(q, fields[i], lens[i]));
                 goto done;
             }
@@ -1555,13 +1538,13 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
             errno = 0;
             float v = strtof(fields[i], &stop);
             if (stop != fields[i] + lens[i]) {
-                st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: '%s' is not "
+                st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: '%s' is not "
                           "a number (in this locale)", path, line, i + 1,
                           qname(q, fields[i], lens[i]));
                 goto done;
             }
             if (errno == ERANGE && isinf(v)) {
-                st = fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: '%s' is out "
+                st = kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: line %ld, column %zu: '%s' is out "
                           "of float32 range", path, line, i + 1, qname(q, fields[i], lens[i]));
                 goto done;
             }
@@ -1570,7 +1553,7 @@ kdl_Status kdl_csv_load(const char *path, kdl_Array *out, char *err, size_t errl
         rows++;
     }
     if (!vals && !(vals = malloc(sizeof *vals))) {
-        st = fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     out->dtype = KDL_F32;
@@ -1598,7 +1581,7 @@ kdl_Status kdl_csv_save(const char *path, const kdl_Array *a, char *err, size_t 
     if (st)
         return st;
     if (a->rank > 2)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s: CSV holds arrays of rank 0 to 2, not %d",
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s: CSV holds arrays of rank 0 to 2, not %d",
                     path, a->rank);
     // rank 1 is a column, as numpy.savetxt writes it; rank 0 one value
     size_t rows = a->rank >= 1 ? (size_t)a->shape[0] : 1;

@@ -1,6 +1,5 @@
 /*
- * misc.c - the data-movement layers and the small ones: status strings,
- * merging with broadcasting (Add/Subtract/Multiply/Average), Rescaling,
+ * misc.c - the data-movement layers and the small ones: merging with broadcasting (Add/Subtract/Multiply/Average), Rescaling,
  * Concatenate, Embedding, RepeatVector, ZeroPadding2D, UpSampling2D
  * (nearest) and the centred crop RandomCrop uses at inference; for
  * training, the backward kernel of each of them, RandomCrop's window at a
@@ -14,28 +13,11 @@
  * Backward kernels ACCUMULATE into their gradient outputs (dx += ...) and
  * do nothing when the gradient output is NULL (see kdl.h).
  */
-#include "kdl.h"
+#include "internal.h"
 
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
-
-// ---- errors ------------------------------------------------------------------------------
-
-const char *kdl_status_str(kdl_Status s) {
-    switch (s) {
-    case KDL_OK: return "ok";
-    case KDL_ERR_INDEX: return "embedding index out of range";
-    case KDL_ERR_SHAPE: return "shape does not fit the model";
-    case KDL_ERR_IO: return "I/O error";
-    case KDL_ERR_FORMAT: return "malformed weights or data file";
-    case KDL_ERR_NOMEM: return "out of memory";
-    case KDL_ERR_NOT_FOUND: return "no such layer";
-    case KDL_ERR_NUMERIC: return "the loss is not a finite number";
-    case KDL_ERR_ARG: return "an option cannot be honoured";
-    }
-    return "unknown error";
-}
 
 // ---- merging -------------------------------------------------------------------------------
 

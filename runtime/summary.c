@@ -669,17 +669,6 @@ static void put_repr(Out *o, const char *s) {
 // The summary.
 //
 
-// An error message in err (errlen bytes, always terminated when errlen > 0).
-static kdl_Status fail(kdl_Status st, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 static Out err_out(char *err, size_t errlen) {
     return (Out){.buf = errlen ? err : NULL, .cap = errlen ? errlen - 1 : 0};
 }
@@ -730,19 +719,19 @@ static kdl_Status layout(const kdl_SummaryModel *m, const kdl_SummaryOptions *o,
         default_length = t->columns - 4;
     t->line_length = o->line_length ? o->line_length : default_length;
     if (t->line_length > MAX_LINE_LENGTH)
-        return fail(KDL_ERR_ARG, err, errlen, "line_length must be at most %d, received %d",
+        return kdl_fail(err, errlen, KDL_ERR_ARG, "line_length must be at most %d, received %d",
                     MAX_LINE_LENGTH, t->line_length);
     if (t->line_length < 0)
-        return fail(KDL_ERR_ARG, err, errlen, "line_length must be positive, received %d",
+        return kdl_fail(err, errlen, KDL_ERR_ARG, "line_length must be positive, received %d",
                     t->line_length);
     if (o->show_trainable && absolute)
         pos[npos++] = t->line_length;  // Keras 2 appended the Trainable column at the end
     if (npos < t->ncols)
-        return fail(KDL_ERR_ARG, err, errlen,
+        return kdl_fail(err, errlen, KDL_ERR_ARG,
                     "positions must give one position per column (%d); received %d", t->ncols,
                     npos);
     if (!kdl_summary_col_widths(t->line_length, pos, npos, absolute, t->ncols, t->widths))
-        return fail(KDL_ERR_ARG, err, errlen, "Insufficient console width to print summary.");
+        return kdl_fail(err, errlen, KDL_ERR_ARG, "Insufficient console width to print summary.");
     return KDL_OK;
 }
 
@@ -901,7 +890,7 @@ kdl_Status kdl_summary(const kdl_SummaryModel *m, const kdl_SummaryOptions *o,
         return st;
     bool ranged = o->layer_range[0] || o->layer_range[1];
     if (ranged && (!o->layer_range[0] || !o->layer_range[1]))
-        return fail(KDL_ERR_ARG, err, errlen, "layer_range needs two layer names");
+        return kdl_fail(err, errlen, KDL_ERR_ARG, "layer_range needs two layer names");
 
     // Every row: a bound on the text of any subset of them.
     Out count = {.buf = NULL};
@@ -913,7 +902,7 @@ kdl_Status kdl_summary(const kdl_SummaryModel *m, const kdl_SummaryOptions *o,
     }
     char *mem = malloc(count.len + 1 + ere);
     if (!mem)
-        return fail(KDL_ERR_NOMEM, err, errlen, "out of memory");
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory");
     int lo = 0, hi = top_rows(m);
     if (ranged)
         st = range_bounds(m, o, mem + count.len + 1, &lo, &hi, err, errlen);
@@ -925,7 +914,7 @@ kdl_Status kdl_summary(const kdl_SummaryModel *m, const kdl_SummaryOptions *o,
         if (print_fn)
             print_fn(mem, user);
         else if (fputs(mem, stdout) == EOF || fflush(stdout) == EOF)
-            st = fail(KDL_ERR_IO, err, errlen, "cannot write the summary: %s", strerror(errno));
+            st = kdl_fail(err, errlen, KDL_ERR_IO, "cannot write the summary: %s", strerror(errno));
     }
     free(mem);
     return st;

@@ -32,7 +32,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "kdl.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,26 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
 #define NLOGS (2 * KDL_MAX_LOGS + 2)
 #define BAR_WIDTH 20            // Keras's Progbar default
 #define REDRAW_SECONDS 0.05     // Progbar's interval
-
-PRINTF_LIKE(4, 5)
-static kdl_Status fail(char *err, size_t errlen, kdl_Status st, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -110,29 +93,29 @@ static kdl_Status check_array(const kdl_Array *a, const char *name, int k, int64
                               int64_t *n, const char *first_name, char *err, size_t errlen) {
     char shape[160];
     if (a->rank < 1 || a->rank > 8)
-        return fail(err, errlen, KDL_ERR_SHAPE,
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                     "%s[%d]: an array of samples needs 1 to 8 axes, not %d", name, k, a->rank);
     for (int d = 0; d < a->rank; d++)
         if (a->shape[d] < 0)
-            return fail(err, errlen, KDL_ERR_SHAPE, "%s[%d]: negative dimension", name, k);
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s[%d]: negative dimension", name, k);
     shape_str(shape, sizeof shape, a);
     int64_t ns = a->shape[0];
     if (ns == 0)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s[%d] has no samples (shape %s)", name, k,
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s[%d] has no samples (shape %s)", name, k,
                     shape);
     if (*n >= 0 && ns != *n)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s[%d] has %lld samples but %s[0] has %lld",
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s[%d] has %lld samples but %s[0] has %lld",
                     name, k, (long long)ns, first_name, (long long)*n);
     size_t count = kdl_array_count(a);
     if (count % (size_t)ns != 0 || count / (size_t)ns != (size_t)per)
-        return fail(err, errlen, KDL_ERR_SHAPE,
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                     "%s[%d]: the model takes %lld values per sample; the array has shape %s",
                     name, k, (long long)per, shape);
     if (a->dtype != KDL_F32 && a->dtype != KDL_I32)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s[%d]: unknown dtype %d", name, k,
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s[%d]: unknown dtype %d", name, k,
                     (int)a->dtype);
     if (!a->data)
-        return fail(err, errlen, KDL_ERR_SHAPE, "%s[%d]: no data", name, k);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "%s[%d]: no data", name, k);
     *n = ns;
     return KDL_OK;
 }
@@ -144,9 +127,9 @@ static kdl_Status check_data(const kdl_TrainModel *t, const kdl_Array *x, const 
                              const char *xname, const char *yname, int64_t *n, char *err,
                              size_t errlen) {
     if (!x)
-        return fail(err, errlen, KDL_ERR_SHAPE, "no %s arrays given", xname);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "no %s arrays given", xname);
     if (t->ntargets > 0 && !y)
-        return fail(err, errlen, KDL_ERR_SHAPE, "no %s arrays given", yname);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "no %s arrays given", yname);
     *n = -1;
     for (int i = 0; i < t->ninputs; i++) {
         const kdl_Array *a = &x[i];
@@ -160,7 +143,7 @@ static kdl_Status check_data(const kdl_TrainModel *t, const kdl_Array *x, const 
         size_t count = kdl_array_count(a);
         for (size_t j = 0; j < count; j++)
             if (!(f[j] >= -2147483648.0f && f[j] < 2147483648.0f && f[j] == floorf(f[j])))
-                return fail(err, errlen, KDL_ERR_SHAPE,
+                return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                             "%s[%d]: the model's input %d takes integer ids; sample %lld "
                             "holds %g",
                             xname, i, i, (long long)(j / (size_t)t->input_sizes[i]),
@@ -209,7 +192,7 @@ static kdl_Status batch_alloc(Batch *b, const kdl_TrainModel *t, int batch, char
     if (ok)
         return KDL_OK;
     batch_free(b, t);
-    return fail(err, errlen, KDL_ERR_NOMEM, "out of memory for batches of %d samples", batch);
+    return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory for batches of %d samples", batch);
 }
 
 // Copy `count` values, converting between float and int32 (both 4 bytes).
@@ -471,11 +454,11 @@ static kdl_Status write_history(const char *path, const char *const *names, int 
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
     if (!tmp)
-        return fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
     snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        kdl_Status st = fail(err, errlen, KDL_ERR_IO, "%s: cannot create '%s': %s", path, tmp,
+        kdl_Status st = kdl_fail(err, errlen, KDL_ERR_IO, "%s: cannot create '%s': %s", path, tmp,
                              strerror(errno));
         free(tmp);
         return st;
@@ -512,10 +495,10 @@ static kdl_Status write_history(const char *path, const char *const *names, int 
     }
     kdl_Status st = KDL_OK;
     if (bad) {
-        st = fail(err, errlen, KDL_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        st = kdl_fail(err, errlen, KDL_ERR_IO, "%s: write failed: %s", path, strerror(e));
         unlink(tmp);
     } else if (rename(tmp, path) != 0) {
-        st = fail(err, errlen, KDL_ERR_IO, "%s: cannot replace the file: %s", path,
+        st = kdl_fail(err, errlen, KDL_ERR_IO, "%s: cannot replace the file: %s", path,
                   strerror(errno));
         unlink(tmp);
     }
@@ -547,7 +530,7 @@ static kdl_Status run_test(const kdl_TrainModel *t, const View *v, int batch, Ba
         kdl_Status st = t->test_step(t->model, b, (const void *const *)bt->in,
                                      (const float *const *)bt->tg, &r);
         if (st != KDL_OK)
-            return fail(err, errlen, st, "%s, step %lld: the test step failed: %s", where,
+            return kdl_fail(err, errlen, st, "%s, step %lld: the test step failed: %s", where,
                         (long long)s + 1, step_error(st));
         loss_sum += r.loss * b;
         for (int k = 0; k < t->nmetrics; k++)
@@ -569,22 +552,22 @@ static kdl_Status run_test(const kdl_TrainModel *t, const View *v, int batch, Ba
 static kdl_Status check_model(const kdl_TrainModel *t, char *err, size_t errlen) {
     if (!t || t->ninputs < 1 || t->ntargets < 0 || !t->input_sizes || !t->input_dtypes ||
         (t->ntargets > 0 && !t->target_sizes))
-        return fail(err, errlen, KDL_ERR_SHAPE, "the training model is not described");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the training model is not described");
     if (t->nmetrics < 0 || t->nmetrics > KDL_MAX_LOGS || (t->nmetrics && !t->metric_names))
-        return fail(err, errlen, KDL_ERR_SHAPE, "the model has %d metrics; at most %d are logged",
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has %d metrics; at most %d are logged",
                     t->nmetrics, KDL_MAX_LOGS);
     for (int i = 0; i < t->ninputs; i++)
         if (t->input_sizes[i] <= 0)
-            return fail(err, errlen, KDL_ERR_SHAPE, "input %d has no values per sample", i);
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "input %d has no values per sample", i);
     for (int j = 0; j < t->ntargets; j++)
         if (t->target_sizes[j] <= 0)
-            return fail(err, errlen, KDL_ERR_SHAPE, "target %d has no values per sample", j);
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "target %d has no values per sample", j);
     return KDL_OK;
 }
 
 static kdl_Status check_batch(const kdl_TrainModel *t, int batch, char *err, size_t errlen) {
     if (batch < 1 || batch > t->max_batch)
-        return fail(err, errlen, KDL_ERR_SHAPE,
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                     "batch_size %d is outside 1..%d (the model was created for batches of at "
                     "most %d samples)",
                     batch, t->max_batch, t->max_batch);
@@ -626,24 +609,24 @@ static void fitmem_free(FitMem *fm, const kdl_TrainModel *t) {
 static kdl_Status check_options(const kdl_TrainModel *t, const kdl_FitOptions *o, char *err,
                                 size_t errlen) {
     if (!t->train_step)
-        return fail(err, errlen, KDL_ERR_SHAPE, "the model has no training step");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no training step");
     if (o->epochs < 0 || o->initial_epoch < 0)
-        return fail(err, errlen, KDL_ERR_SHAPE, "epochs (%d) and initial_epoch (%d) must be >= 0",
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "epochs (%d) and initial_epoch (%d) must be >= 0",
                     o->epochs, o->initial_epoch);
     if (!(o->validation_split >= 0 && o->validation_split < 1))
-        return fail(err, errlen, KDL_ERR_SHAPE, "validation_split must be in [0, 1), not %g",
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "validation_split must be in [0, 1), not %g",
                     o->validation_split);
     if (o->val_x && t->ntargets > 0 && !o->val_y)
-        return fail(err, errlen, KDL_ERR_SHAPE, "validation data needs both val_x and val_y");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "validation data needs both val_x and val_y");
     if (!o->val_x && o->val_y)
-        return fail(err, errlen, KDL_ERR_SHAPE, "validation data needs both val_x and val_y");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "validation data needs both val_x and val_y");
     if (o->verbose < 0 || o->verbose > 2)
-        return fail(err, errlen, KDL_ERR_SHAPE, "verbose must be 0, 1 or 2, not %d", o->verbose);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "verbose must be 0, 1 or 2, not %d", o->verbose);
     if (o->checkpoint_every < 0)
-        return fail(err, errlen, KDL_ERR_SHAPE, "checkpoint_every must be >= 0, not %d",
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "checkpoint_every must be >= 0, not %d",
                     o->checkpoint_every);
     if (o->checkpoint && !t->save)
-        return fail(err, errlen, KDL_ERR_SHAPE, "the model cannot save checkpoints");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model cannot save checkpoints");
     return check_batch(t, o->batch_size, err, errlen);
 }
 
@@ -667,7 +650,7 @@ static kdl_Status split_data(const kdl_TrainModel *t, const kdl_Array *x, const 
     } else if (o->validation_split > 0) {
         int64_t split_at = (int64_t)floor((double)n * (1.0 - o->validation_split));
         if (split_at <= 0 || split_at >= n)
-            return fail(err, errlen, KDL_ERR_SHAPE,
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                         "validation_split %g of %lld samples leaves %lld for training and %lld "
                         "for validation; both need at least one",
                         o->validation_split, (long long)n, (long long)split_at,
@@ -756,7 +739,7 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
             st = KDL_ERR_NUMERIC;
         // A step may also refuse the update itself and say so (r.loss unset).
         if (st == KDL_ERR_NUMERIC)
-            return fail(f->err, f->errlen, st,
+            return kdl_fail(f->err, f->errlen, st,
                         "epoch %d, step %lld: the loss is %s; training stopped (the last "
                         "checkpoint, if any, has the last good weights)",
                         e + 1, (long long)s + 1,
@@ -764,7 +747,7 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
                         : isinf(r.loss) ? (r.loss > 0 ? "inf" : "-inf")
                                         : "not a finite number");
         if (st != KDL_OK)
-            return fail(f->err, f->errlen, st, "epoch %d, step %lld: the training step failed: %s",
+            return kdl_fail(f->err, f->errlen, st, "epoch %d, step %lld: the training step failed: %s",
                         e + 1, (long long)s + 1, step_error(st));
         loss_sum += r.loss * b;
         for (int k = 0; k < nm; k++)
@@ -786,7 +769,7 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
     if (last)
         *last = (kdl_Logs){.epoch = -1, .n = 0};
     if (!o)
-        return fail(err, errlen, KDL_ERR_SHAPE, "no fit options");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "no fit options");
     Fit f = {.t = t, .o = o, .err = err, .errlen = errlen};
     kdl_Status st = check_model(t, err, errlen);
     if (st == KDL_OK)
@@ -796,7 +779,7 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
     if (st != KDL_OK)
         return st;
     if (f.val.n > 0 && !t->test_step)
-        return fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step for validation");
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step for validation");
 
     f.ntrain_logs = 1 + t->nmetrics;
     f.ncols = f.ntrain_logs * (f.val.n > 0 ? 2 : 1);
@@ -813,7 +796,7 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
     f.mem.text = malloc(text_len);
     if (!f.mem.order || !f.mem.hist || !f.mem.text) {
         fitmem_free(&f.mem, t);
-        return fail(err, errlen, KDL_ERR_NOMEM, "out of memory for %lld samples",
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory for %lld samples",
                     (long long)f.train.n);
     }
     fit_names(&f);
@@ -873,9 +856,9 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
         *out = (kdl_Logs){.epoch = 0, .n = 0};
     kdl_Status st = check_model(t, err, errlen);
     if (st == KDL_OK && !t->test_step)
-        st = fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step");
+        st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step");
     if (st == KDL_OK && (verbose < 0 || verbose > 2))
-        st = fail(err, errlen, KDL_ERR_SHAPE, "verbose must be 0, 1 or 2, not %d", verbose);
+        st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "verbose must be 0, 1 or 2, not %d", verbose);
     if (st == KDL_OK)
         st = check_batch(t, batch_size, err, errlen);
     int64_t n = 0;
