@@ -94,8 +94,9 @@ $(B)/rt_test_%: tests/runtime/test_%.c $(B)/libkdlrt.a include/kdl.h $(wildcard 
 	$(CC) $(CFLAGS) -Iinclude -Itests/runtime $< $(B)/libkdlrt.a -o $@ $(RT_LIBS) $(LDFLAGS)
 
 # kdlc prints summaries with the runtime's renderer (runtime/summary.c, which
-# reports errors with runtime/error.c); no BLAS.
-$(B)/libkdlc.a: $(COMPILER_OBJS) $(B)/rt/summary.o $(B)/rt/error.o
+# reports errors with runtime/error.c) and plans arenas and conv lengths with
+# runtime/shape.c, as generated code does; no BLAS.
+$(B)/libkdlc.a: $(COMPILER_OBJS) $(B)/rt/summary.o $(B)/rt/error.o $(B)/rt/shape.o
 	ar rcs $@ $^
 
 $(KDLC): $(B)/main.o $(B)/libkdlc.a $(if $(RUNTIME_SRCS),$(B)/libkdlrt.a)

@@ -15,6 +15,8 @@ typedef struct Emit {
     Buf h, src;             // header and source text
     Vec wlayers;            // Layer* with weights, in first-use order
     Vec wprefix;            // their field prefixes (unique C identifiers)
+    bool dyn;               // the model being emitted has run-time dimensions:
+                            // buffers at m->off[plan], dims in d[]
     bool ok;
 } Emit;
 
@@ -34,7 +36,14 @@ const char *kref(Emit *e, const IrOp *op, const char *name);
 int64_t numel0(const Shape *s);
 IrBuf *broot(IrBuf *b);
 const char *bref(Emit *e, IrBuf *b);
-const char *rows_expr(Emit *e, const Shape *s);
+// Dimension i of a buffer as C: a constant, or the run-time d[k].
+const char *dimx(Emit *e, const IrBuf *b, int i);
+// The product of dimensions [from, to) of b as a size_t expression.
+const char *numelx(Emit *e, const IrBuf *b, int from, int to);
+// Values per sample of b.
+const char *sizex(Emit *e, const IrBuf *b);
+// Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
+const char *rows_expr(Emit *e, const IrBuf *b);
 void unsupported(Emit *e, IrOp *op, const char *what);
 double op_alpha(IrOp *op);
 void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
@@ -45,8 +54,7 @@ void conv_geometry(Emit *e, IrOp *op);
 void rnn_shape(Emit *e, IrOp *op, const char *n);
 void emit_op(Emit *e, IrOp *op);
 bool layer_activation(Emit *e, IrOp *op, ActKind *act, double *alpha);
-const char *shape_lit(Emit *e, const Shape *s, int rank);
-Shape bcast(const Shape *a, const Shape *b, int rank);
+const char *shape_lit(Emit *e, const IrBuf *b, int rank);
 const char *dtype_c(DType t);
 const char *c_string(Arena *a, const char *s);
 void model_wlayers(IrModel *m, Vec *out, Arena *a);

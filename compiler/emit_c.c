@@ -150,21 +150,47 @@ IrBuf *broot(IrBuf *b) {
     return b;
 }
 
-// The C expression for a buffer inside predict().
+// The C expression for a buffer inside predict(): an input, or its place
+// in the arena (planned by kdlc, or at create for run-time dimensions).
 const char *bref(Emit *e, IrBuf *b) {
     b = broot(b);
     if (b->input >= 0)
         return arena_printf(e->c->arena, "x%d", b->input);
+    if (e->dyn)
+        return arena_printf(e->c->arena, "(arena + m->off[%d] * (size_t)batch)", b->plan);
     return arena_printf(e->c->arena, "(arena + (size_t)%lld * (size_t)batch)",
                         (long long)b->offset);
 }
 
-// Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
-const char *rows_expr(Emit *e, const Shape *s) {
-    int64_t r = shape_numel(s, 1) / (s->d[s->rank - 1] ? s->d[s->rank - 1] : 1);
-    if (s->d[s->rank - 1] == 0)
-        r = 0;
-    return arena_printf(e->c->arena, "(size_t)batch * %lldu", (long long)r);
+const char *dimx(Emit *e, const IrBuf *b, int i) {
+    if (b->dx[i] >= 0)
+        return arena_printf(e->c->arena, "(int)d[%d]", b->dx[i]);
+    return arena_printf(e->c->arena, "%lld", (long long)b->shape.d[i]);
+}
+
+const char *numelx(Emit *e, const IrBuf *b, int from, int to) {
+    Buf t = {0};
+    int64_t known = 1;
+    for (int i = from; i < to; i++) {
+        if (b->dx[i] < 0) {
+            known *= b->shape.d[i];
+            continue;
+        }
+        buf_printf(e->c->arena, &t, "%s(size_t)d[%d]", t.len ? " * " : "", b->dx[i]);
+    }
+    if (!t.len)
+        return arena_printf(e->c->arena, "%lldu", (long long)known);
+    if (known != 1)
+        buf_printf(e->c->arena, &t, " * %lldu", (long long)known);
+    return arena_printf(e->c->arena, "(%s)", buf_str(e->c->arena, &t));
+}
+
+const char *sizex(Emit *e, const IrBuf *b) {
+    return numelx(e, b, 1, b->shape.rank);
+}
+
+const char *rows_expr(Emit *e, const IrBuf *b) {
+    return arena_printf(e->c->arena, "(size_t)batch * %s", numelx(e, b, 1, b->shape.rank - 1));
 }
 
 void unsupported(Emit *e, IrOp *op, const char *what) {
@@ -179,41 +205,52 @@ double op_alpha(IrOp *op) {
     return op->fused ? op->alpha : act_default_alpha(op->act);
 }
 
-// Print a kdl_ConvShape literal `s` with the batch as n.
-static void put_conv_shape(Emit *e, const char *var, const int64_t g[16]) {
-    OUT(e, "        kdl_ConvShape %s = {.n = batch, .h = %lld, .w = %lld, .c = %lld, .oh = %lld, "
-           ".ow = %lld, .f = %lld,\n", var, (long long)g[0], (long long)g[1], (long long)g[2],
-        (long long)g[3], (long long)g[4], (long long)g[5]);
-    OUT(e, "                           .kh = %lld, .kw = %lld, .sh = %lld, .sw = %lld, .dh = %lld, "
-           ".dw = %lld,\n", (long long)g[6], (long long)g[7], (long long)g[8], (long long)g[9],
-        (long long)g[10], (long long)g[11]);
-    OUT(e, "                           .pad_top = %lld, .pad_left = %lld, .groups = %lld, "
-           ".depth_multiplier = %lld};\n", (long long)g[12], (long long)g[13], (long long)g[14],
-        (long long)g[15]);
+// Print a kdl_ConvShape literal: h, w, c, oh, ow, f, kh, kw, sh, sw, dh, dw,
+// pad_top, pad_left, groups, depth_multiplier as C, with the batch as n.
+static void put_conv_shape(Emit *e, const char *var, const char *const g[16]) {
+    OUT(e, "        kdl_ConvShape %s = {.n = batch, .h = %s, .w = %s, .c = %s, .oh = %s, "
+           ".ow = %s, .f = %s,\n", var, g[0], g[1], g[2], g[3], g[4], g[5]);
+    OUT(e, "                           .kh = %s, .kw = %s, .sh = %s, .sw = %s, .dh = %s, "
+           ".dw = %s,\n", g[6], g[7], g[8], g[9], g[10], g[11]);
+    OUT(e, "                           .pad_top = %s, .pad_left = %s, .groups = %s, "
+           ".depth_multiplier = %s};\n", g[12], g[13], g[14], g[15]);
+}
+
+static const char *lld(Emit *e, int64_t v) {
+    return arena_printf(e->c->arena, "%lld", (long long)v);
+}
+
+// The "same" padding before the first element along one axis of length
+// in (buffer b, axis i) with output length out (buffer o, axis j): a
+// constant, or the runtime's rule over the run-time lengths.
+static const char *same_pad(Emit *e, const IrBuf *o, int j, int64_t s, int64_t k, int64_t d,
+                            const IrBuf *b, int i) {
+    if (o->dx[j] < 0 && b->dx[i] < 0)
+        return lld(e, kdl_same_pad(o->shape.d[j], s, k, d, b->shape.d[i]));
+    return arena_printf(e->c->arena, "(int)kdl_same_pad(%s, %lld, %lld, %lld, %s)",
+                        dimx(e, o, j), (long long)s, (long long)k, (long long)d, dimx(e, b, i));
 }
 
 // A conv/pool over in -> out: geometry and the pads of "valid", "same",
 // "causal" per runtime/conv.c.
 void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                        int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm) {
-    const Shape *in = &op->in[0]->shape, *out = &op->out[0]->shape;
-    bool two_d = in->rank == 4;
-    int64_t h = two_d ? in->d[1] : 1, w = two_d ? in->d[2] : in->d[1];
-    int64_t c = in->d[in->rank - 1];
-    int64_t oh = two_d ? out->d[1] : 1, ow = two_d ? out->d[2] : out->d[1];
-    int64_t f = out->d[out->rank - 1];
+    const IrBuf *in = op->in[0], *out = op->out[0];
+    bool two_d = in->shape.rank == 4;
+    int64_t c = in->shape.d[in->shape.rank - 1], f = out->shape.d[out->shape.rank - 1];
     if (op->tmp)
         f = op->tmp->shape.d[op->tmp->shape.rank - 1];
-    int64_t pt = 0, pl = 0;
+    const char *pt = "0", *pl = "0";
     if (pad == PAD_SAME) {
-        int64_t th = (oh - 1) * sh + (kh - 1) * dh + 1 - h,
-                tw = (ow - 1) * sw + (kw - 1) * dw + 1 - w;
-        pt = th > 0 ? th / 2 : 0;
-        pl = tw > 0 ? tw / 2 : 0;
+        pt = two_d ? same_pad(e, out, 1, sh, kh, dh, in, 1) : "0";
+        pl = same_pad(e, out, two_d ? 2 : 1, sw, kw, dw, in, two_d ? 2 : 1);
     } else if (pad == PAD_CAUSAL) {
-        pl = dw * (kw - 1);
+        pl = lld(e, dw * (kw - 1));
     }
-    const int64_t g[16] = {h, w, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl, groups, dm};
+    const char *g[16] = {two_d ? dimx(e, in, 1) : "1", dimx(e, in, two_d ? 2 : 1), lld(e, c),
+                         two_d ? dimx(e, out, 1) : "1", dimx(e, out, two_d ? 2 : 1), lld(e, f),
+                         lld(e, kh), lld(e, kw), lld(e, sh), lld(e, sw), lld(e, dh), lld(e, dw),
+                         pt, pl, lld(e, groups), lld(e, dm)};
     put_conv_shape(e, "s", g);
 }
 
@@ -229,19 +266,19 @@ void conv_geometry(Emit *e, IrOp *op) {
     int64_t dh = r == 2 ? l->iv[CV_D] : 1, dw = l->iv[CV_D + r - 1];
     ConvKind kind = (ConvKind)l->iv[CV_KIND];
     if (kind == CV_TRANSPOSE) {
-        // Pads from the output side.
-        const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
-        int64_t h = r == 2 ? is->d[1] : 1, w = is->d[r], c = is->d[is->rank - 1];
-        int64_t oh = r == 2 ? os->d[1] : 1, ow = os->d[r], f = os->d[os->rank - 1];
-        int64_t pt = 0, pl = 0;
+        // Pads from the output side: TF's rule (runtime/conv.c), also with
+        // output_padding (the output length then holds it).
+        const IrBuf *is = op->in[0], *os = op->out[0];
+        const char *pt = "0", *pl = "0";
         if (l->iv[CV_PAD] == PAD_SAME) {
-            // TF's rule (runtime/conv.c), also with output_padding (oh then holds it).
-            int64_t th = (h - 1) * sh + (kh - 1) * dh + 1 - oh,
-                    tw = (w - 1) * sw + (kw - 1) * dw + 1 - ow;
-            pt = th > 0 ? th / 2 : 0;
-            pl = tw > 0 ? tw / 2 : 0;
+            pt = r == 2 ? same_pad(e, is, 1, sh, kh, dh, os, 1) : "0";
+            pl = same_pad(e, is, r, sw, kw, dw, os, r);
         }
-        const int64_t g[16] = {h, w, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl, 1, 1};
+        const char *g[16] = {r == 2 ? dimx(e, is, 1) : "1", dimx(e, is, r),
+                             lld(e, is->shape.d[is->shape.rank - 1]),
+                             r == 2 ? dimx(e, os, 1) : "1", dimx(e, os, r),
+                             lld(e, os->shape.d[os->shape.rank - 1]), lld(e, kh), lld(e, kw),
+                             lld(e, sh), lld(e, sw), lld(e, dh), lld(e, dw), pt, pl, "1", "1"};
         put_conv_shape(e, "s", g);
         return;
     }
@@ -322,11 +359,10 @@ static void emit_global_pool(Emit *e, IrOp *op) {
         unsupported(e, op, "data_format=\"channels_first\"");
         return;
     }
-    const Shape *in = &op->in[0]->shape;
-    int64_t c = in->d[in->rank - 1], spatial = shape_numel(in, 1) / (c ? c : 1);
-    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %lld, %lld, %s);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), (long long)spatial, (long long)c,
-        l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+    const IrBuf *in = op->in[0];
+    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %lld, %s);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), numelx(e, in, 1, in->shape.rank - 1),
+        (long long)in->shape.d[in->shape.rank - 1], l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
 }
 
 static void emit_dense(Emit *e, IrOp *op) {
@@ -339,7 +375,7 @@ static void emit_dense(Emit *e, IrOp *op) {
     Arena *a = e->c->arena;
     OUT(e, "    kdl_dense_forward(%s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s);\n",
         bref(e, op->out[0]), bref(e, op->in[0]), kref(e, op, "kernel"), kref(e, op, "bias"),
-        rows_expr(e, in), (long long)in->d[in->rank - 1], (long long)l->iv[DN_UNITS],
+        rows_expr(e, op->in[0]), (long long)in->d[in->rank - 1], (long long)l->iv[DN_UNITS],
         act_enum(a, op->act), fstr(a, op_alpha(op)));
 }
 
@@ -386,13 +422,13 @@ static void emit_activation(Emit *e, IrOp *op) {
     if (!layer_activation(e, op, &act, &alpha))
         return;
     OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), rows_expr(e, s), (long long)s->d[s->rank - 1], act_enum(a, act),
+        bref(e, op->in[0]), rows_expr(e, op->out[0]), (long long)s->d[s->rank - 1], act_enum(a, act),
         fstr(a, alpha));
 }
 
 static void emit_copy(Emit *e, IrOp *op) {
-    OUT(e, "    memmove(%s, %s, sizeof(float) * (size_t)batch * %lldu);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), (long long)op->in[0]->size);
+    OUT(e, "    memmove(%s, %s, sizeof(float) * (size_t)batch * %s);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), sizex(e, op->in[0]));
 }
 
 static void emit_batchnorm(Emit *e, IrOp *op) {
@@ -405,7 +441,7 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
     OUT(e, "    kdl_batchnorm_forward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n",
         bref(e, op->out[0]), bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"),
         wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(e->c->arena, l->fv[1]),
-        rows_expr(e, s), (long long)s->d[s->rank - 1]);
+        rows_expr(e, op->in[0]), (long long)s->d[s->rank - 1]);
 }
 
 static void emit_layernorm(Emit *e, IrOp *op) {
@@ -418,30 +454,29 @@ static void emit_layernorm(Emit *e, IrOp *op) {
     }
     OUT(e, "    kdl_layernorm_forward(%s, %s, %s, %s, %s, %s, %lld);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"), fstr(e->c->arena, l->fv[0]),
-        rows_expr(e, s), (long long)s->d[s->rank - 1]);
+        rows_expr(e, op->in[0]), (long long)s->d[s->rank - 1]);
 }
 
-// A static int array literal of a shape padded on the left with 1s to rank.
-const char *shape_lit(Emit *e, const Shape *s, int rank) {
+// An int array literal of a buffer's shape padded on the left with 1s to rank.
+const char *shape_lit(Emit *e, const IrBuf *s, int rank) {
     Buf b = {0};
     buf_puts(e->c->arena, &b, "{batch");
     for (int i = 1; i < rank; i++) {
-        int k = i - (rank - s->rank);
-        buf_printf(e->c->arena, &b, ", %lld", k >= 1 ? (long long)s->d[k] : 1LL);
+        int k = i - (rank - s->shape.rank);
+        buf_printf(e->c->arena, &b, ", %s", k >= 1 ? dimx(e, s, k) : "1");
     }
     buf_putc(e->c->arena, &b, '}');
     return buf_str(e->c->arena, &b);
 }
 
-// Broadcast shape of a and b right-aligned to rank (batch first).
-Shape bcast(const Shape *a, const Shape *b, int rank) {
-    Shape r = {.rank = rank};
-    for (int i = 1; i < rank; i++) {
-        int ka = i - (rank - a->rank), kb = i - (rank - b->rank);
-        int64_t x = ka >= 1 ? a->d[ka] : 1, y = kb >= 1 ? b->d[kb] : 1;
-        r.d[i] = x > y ? x : y;
-    }
-    return r;
+// Whether a and b have the same shape (known and run-time dimensions).
+static bool same_dims(const IrBuf *a, const IrBuf *b) {
+    if (a->shape.rank != b->shape.rank)
+        return false;
+    for (int i = 1; i < a->shape.rank; i++)
+        if (a->shape.d[i] != b->shape.d[i] || a->dx[i] != b->dx[i])
+            return false;
+    return true;
 }
 
 static void emit_merge(Emit *e, IrOp *op) {
@@ -457,58 +492,49 @@ static void emit_merge(Emit *e, IrOp *op) {
         in[i] = op->in[i];
     if (kind != MG_SUB)
         for (int i = 0; i < op->nin; i++)
-            if (shape_numel(&in[i]->shape, 1) == shape_numel(os, 1) && in[i]->shape.rank == rank) {
+            if (same_dims(in[i], op->out[0])) {
                 IrBuf *t = in[0];
                 in[0] = in[i];
                 in[i] = t;
                 break;
             }
-    Shape cur = bcast(&in[0]->shape, &in[1]->shape, rank);
-    for (int i = 2; i < op->nin; i++) {
-        if (shape_numel(&cur, 1) != shape_numel(os, 1)) {
-            unsupported(e, op, "a merge of 3 or more inputs none of which has the output's shape");
-            return;
-        }
-        cur = bcast(&cur, &in[i]->shape, rank);
+    // With 3 or more inputs, each step after the first accumulates into out.
+    if (op->nin > 2 && !same_dims(in[0], op->out[0])) {
+        unsupported(e, op, "a merge of 3 or more inputs none of which has the output's shape");
+        return;
     }
     const char *out = bref(e, op->out[0]);
     OUT(e, "    {\n");
-    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, &in[0]->shape, rank));
-    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, &in[1]->shape, rank));
+    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, in[0], rank));
+    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
     OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
         bref(e, in[1]), rank, ops[kind]);
     if (op->nin > 2)
-        OUT(e, "        const int so[] = %s;\n", shape_lit(e, os, rank));
+        OUT(e, "        const int so[] = %s;\n", shape_lit(e, op->out[0], rank));
     for (int i = 2; i < op->nin; i++) {
-        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, &in[i]->shape, rank));
+        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, in[i], rank));
         OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
             bref(e, in[i]), i, rank, ops[kind]);
     }
     if (kind == MG_AVG)
-        OUT(e, "        kdl_scale(%s, %s, (size_t)batch * %lldu, %s, 0.0f);\n", out, out,
-            (long long)op->out[0]->size, fstr(e->c->arena, 1.0 / op->nin));
+        OUT(e, "        kdl_scale(%s, %s, (size_t)batch * %s, %s, 0.0f);\n", out, out,
+            sizex(e, op->out[0]), fstr(e->c->arena, 1.0 / op->nin));
     OUT(e, "    }\n");
 }
 
 static void emit_concat(Emit *e, IrOp *op) {
     // Seen as (outer, len_i * inner) rows: outer = batch * dims before the
     // axis, inner = dims after it.
-    const Shape *os = &op->out[0]->shape;
+    const IrBuf *o = op->out[0];
     int axis = (int)op->layer->iv[1];
-    int64_t outer = 1, inner = 1;
-    for (int i = 1; i < axis; i++)
-        outer *= os->d[i];
-    for (int i = axis + 1; i < os->rank; i++)
-        inner *= os->d[i];
     OUT(e, "    {\n        const float *const ins[] = {");
     for (int i = 0; i < op->nin; i++)
         OUT(e, "%s%s", i ? ", " : "", bref(e, op->in[i]));
     OUT(e, "};\n        const int lens[] = {");
     for (int i = 0; i < op->nin; i++)
-        OUT(e, "%s%lld", i ? ", " : "", (long long)op->in[i]->shape.d[axis]);
-    OUT(e,
-        "};\n        kdl_concat_forward(%s, ins, lens, %d, (size_t)batch * %lldu, %lldu);\n    }\n",
-        bref(e, op->out[0]), op->nin, (long long)outer, (long long)inner);
+        OUT(e, "%s%s", i ? ", " : "", dimx(e, op->in[i], axis));
+    OUT(e, "};\n        kdl_concat_forward(%s, ins, lens, %d, (size_t)batch * %s, %s);\n    }\n",
+        bref(e, op->out[0]), op->nin, numelx(e, o, 1, axis), numelx(e, o, axis + 1, o->shape.rank));
 }
 
 static void emit_embedding(Emit *e, IrOp *op) {
@@ -525,24 +551,25 @@ static void emit_embedding(Emit *e, IrOp *op) {
     OUT(e, "    {\n        int64_t bad = 0;\n");
     OUT(e,
         "        if (kdl_embedding_forward(%s, (const int32_t *)(const void *)%s, (size_t)batch * "
-        "%lldu, %s, %lld, %lld, &bad) != KDL_OK)\n            return KDL_ERR_INDEX;\n    }\n",
-        bref(e, op->out[0]), bref(e, op->in[0]), (long long)op->in[0]->size,
+        "%s, %s, %lld, %lld, &bad) != KDL_OK)\n            return KDL_ERR_INDEX;\n    }\n",
+        bref(e, op->out[0]), bref(e, op->in[0]), sizex(e, op->in[0]),
         wref(e, l, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
 }
 
 static void emit_image(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const char *k = l->class_name;
-    const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
+    const Shape *os = &op->out[0]->shape;
     const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
-    long long h = is->d[1], w = is->d[2], ch = is->d[3];
+    const char *h = dimx(e, op->in[0], 1), *w = dimx(e, op->in[0], 2);
+    long long ch = op->in[0]->shape.d[3];
     if (!strcmp(k, "ZeroPadding2D")) {
         if (l->iv[ZP_CFIRST]) {
             unsupported(e, op, "data_format=\"channels_first\"");
             return;
         }
         OUT(e,
-            "    kdl_zero_pad2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %lld, "
+            "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
             "%lld);\n",
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
@@ -551,14 +578,14 @@ static void emit_image(Emit *e, IrOp *op) {
             unsupported(e, op, "channels_first or interpolation other than \"nearest\"");
             return;
         }
-        OUT(e, "    kdl_upsample2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out,
+        OUT(e, "    kdl_upsample2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n", out,
             in, h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else {  // RandomCrop at inference: the centred window
         if (l->iv[RC_CFIRST]) {
             unsupported(e, op, "data_format=\"channels_first\"");
             return;
         }
-        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", out,
+        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n", out,
             in, h, w, ch, (long long)os->d[1], (long long)os->d[2]);
     }
 }
@@ -567,9 +594,9 @@ static void emit_image(Emit *e, IrOp *op) {
 void rnn_shape(Emit *e, IrOp *op, const char *n) {
     const Layer *l = op->layer;
     const Shape *is = &op->in[0]->shape;
-    OUT(e, "        kdl_RnnShape s = {.n = %s, .t = %lld, .in_dim = %lld, .units = %lld, "
+    OUT(e, "        kdl_RnnShape s = {.n = %s, .t = %s, .in_dim = %lld, .units = %lld, "
            ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
-        n, (long long)is->d[1], (long long)is->d[2], (long long)l->iv[RN_UNITS],
+        n, dimx(e, op->in[0], 1), (long long)is->d[2], (long long)l->iv[RN_UNITS],
         (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
 }
 
@@ -638,8 +665,8 @@ void emit_op(Emit *e, IrOp *op) {
             bref(e, op->in[0]), (long long)op->out[0]->shape.d[1],
             (long long)op->in[0]->shape.d[1]);
     else if (!strcmp(k, "Rescaling"))
-        OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %lldu, %s, %s);\n", bref(e, op->out[0]),
-            bref(e, op->in[0]), (long long)op->in[0]->size, fstr(e->c->arena, l->fv[0]),
+        OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %s, %s, %s);\n", bref(e, op->out[0]),
+            bref(e, op->in[0]), sizex(e, op->in[0]), fstr(e->c->arena, l->fv[0]),
             fstr(e->c->arena, l->fv[1]));
     else if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "RandomCrop"))
         emit_image(e, op);
@@ -841,6 +868,63 @@ static void emit_summary(Emit *e, Layer *md, const char *P) {
         P, P);
 }
 
+// A model with run-time dimensions: P_dims (every d[k] from dims[] by the
+// layers' shape rules, then the checks), P_sizes (each arena buffer's
+// floats per sample), the plan's live ranges, and P_output_shape.
+static void emit_dims(Emit *e, IrModel *m, const char *P) {
+    Arena *a = e->c->arena;
+    OUT(e, "/* Run-time dimensions: d[0..%d) are dims[]; the others follow from the layers'\n"
+           "   shape rules. Checks that the dims fit the model (KDL_ERR_SHAPE, a message in err). "
+           "*/\n", m->ndims);
+    OUT(e, "static kdl_Status %s_dims(const int dims[], int64_t d[], char *err, size_t errlen) {\n",
+        P);
+    OUT(e, "    for (int i = 0; i < %d; i++) {\n        if (dims[i] < 1 || dims[i] > (1 << 24)) {\n"
+           "            if (err)\n                snprintf(err, errlen, \"dims[%%d] = %%d: a "
+           "dimension must be in [1, %%d]\", i, dims[i], 1 << 24);\n"
+           "            return KDL_ERR_SHAPE;\n        }\n        d[i] = dims[i];\n    }\n",
+        m->ndims);
+    for (int k = m->ndims; k < m->dyn.len; k++) {
+        IrDim *dm = m->dyn.data[k];
+        OUT(e, "    d[%d] = %s; /* %s */\n", k, dm->expr, dm->what);
+    }
+    for (int k = 0; k < m->checks.len; k++) {
+        IrCheck *ck = m->checks.data[k];
+        OUT(e, "    if (!(%s)) {\n        if (err)\n            snprintf(err, errlen, %s%s%s);\n"
+               "        return KDL_ERR_SHAPE;\n    }\n", ck->cond, c_string(a, ck->msg),
+            *ck->args ? ", " : "", ck->args);
+    }
+    OUT(e, "    return KDL_OK;\n}\n\n");
+    // Arena buffers: sizes at given dims, live ranges for kdl_plan_arena.
+    OUT(e, "static void %s_sizes(const int64_t d[], size_t size[]) {\n    (void)d;\n", P);
+    for (int i = 0; i < m->plan.len; i++) {
+        IrBuf *b = m->plan.data[i];
+        OUT(e, "    size[%d] = %s; /* %s %s */\n", i, sizex(e, b), b->what,
+            shape_str(a, &b->shape));
+    }
+    OUT(e, "    size[%d] = 0;\n}\n\n", m->plan.len);
+    OUT(e, "static const int %s_def[%d] = {", P, m->plan.len + 1);
+    for (int i = 0; i < m->plan.len; i++)
+        OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)m->plan.data[i])->def);
+    OUT(e, "%s0};\nstatic const int %s_last[%d] = {", m->plan.len ? ", " : "", P, m->plan.len + 1);
+    for (int i = 0; i < m->plan.len; i++)
+        OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)m->plan.data[i])->last);
+    OUT(e, "%s0};\n\n", m->plan.len ? ", " : "");
+    OUT(e, "kdl_Status %s_output_shape(const int dims[], int k, int64_t shape[], char *err, "
+           "size_t errlen) {\n    int64_t d[%d];\n    kdl_Status st = %s_dims(dims, d, err, "
+           "errlen);\n    if (st != KDL_OK)\n        return st;\n    switch (k) {\n",
+        P, m->dyn.len, P);
+    for (int i = 0; i < m->noutputs; i++) {
+        IrBuf *b = m->outputs[i];
+        OUT(e, "    case %d: /* %s */\n        shape[0] = -1;\n", i, shape_str(a, &b->shape));
+        for (int k = 1; k < b->shape.rank; k++)
+            OUT(e, "        shape[%d] = %s;\n", k,
+                b->dx[k] >= 0 ? arena_printf(a, "d[%d]", b->dx[k]) : dimx(e, b, k));
+        OUT(e, "        return KDL_OK;\n");
+    }
+    OUT(e, "    default:\n        if (err)\n            snprintf(err, errlen, \"no output %%d\", "
+           "k);\n        return KDL_ERR_SHAPE;\n    }\n}\n\n");
+}
+
 static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
@@ -860,37 +944,74 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         src_line(md), m->cname);
     HDR(e, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", UP, m->ninputs, UP,
         m->noutputs);
+    bool dyn = m->dyn.len > 0;
+    e->dyn = dyn;
+    // Sizes per sample; with run-time dimensions, of the inputs and outputs
+    // that have none.
     for (int i = 0; i < m->ninputs; i++)
-        HDR(e, "#define %s_INPUT%d_SIZE %lld /* %s per sample: %s */\n", UP, i,
-            (long long)m->inputs[i]->size, dtype_c(m->inputs[i]->dtype),
-            shape_str(a, &m->inputs[i]->shape));
+        if (m->inputs[i]->size >= 0)
+            HDR(e, "#define %s_INPUT%d_SIZE %lld /* %s per sample: %s */\n", UP, i,
+                (long long)m->inputs[i]->size, dtype_c(m->inputs[i]->dtype),
+                shape_str(a, &m->inputs[i]->shape));
     for (int i = 0; i < m->noutputs; i++)
-        HDR(e, "#define %s_OUTPUT%d_SIZE %lld /* floats per sample: %s */\n", UP, i,
-            (long long)m->outputs[i]->size, shape_str(a, &m->outputs[i]->shape));
-    HDR(e, "#define %s_ARENA_FLOATS_PER_SAMPLE %lld\n", UP, (long long)m->arena_floats);
+        if (m->outputs[i]->size >= 0)
+            HDR(e, "#define %s_OUTPUT%d_SIZE %lld /* floats per sample: %s */\n", UP, i,
+                (long long)m->outputs[i]->size, shape_str(a, &m->outputs[i]->shape));
+    if (!dyn)
+        HDR(e, "#define %s_ARENA_FLOATS_PER_SAMPLE %lld\n", UP, (long long)m->arena_floats);
     HDR(e, "#define %s_NUM_WEIGHTS %d\n", UP, nweights);
     HDR(e, "typedef struct %s %s;\n", P, P);
-    HDR(e, "%s *%s_create(int max_batch);\n", P, P);
-    HDR(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch);\n", P, P, e->stem);
+    const char *dims_param = "", *dims_arg = "";
+    if (dyn) {
+        HDR(e, "/* The inputs' None dimensions are run-time arguments, in this order:");
+        for (int i = 0; i < m->ndims; i++)
+            HDR(e, "\n   dims[%d]: %s", i, ((IrDim *)m->dyn.data[i])->what);
+        HDR(e, ".\n   create takes the largest dims predict will be given (the arena is planned "
+               "for them);\n   predict takes the dims of its batch. */\n");
+        HDR(e, "#define %s_NUM_DIMS %d\n", UP, m->ndims);
+        dims_param = ", const int max_dims[]";
+        dims_arg = ", max_dims";
+    }
+    HDR(e, "%s *%s_create(int max_batch%s);\n", P, P, dims_param);
+    HDR(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch%s);\n", P, P, e->stem,
+        dims_param);
     HDR(e, "void %s_destroy(%s *m);\n", P, P);
     HDR(e, "%s_Weights *%s_weights(%s *m);\n", e->stem, P, P);
     HDR(e, "kdl_Status %s_init(%s *m, uint64_t seed);\n", P, P);
     HDR(e, "kdl_Status %s_load(%s *m, const char *path, char *err, size_t errlen);\n", P, P);
     HDR(e, "kdl_Status %s_save(const %s *m, const char *path, char *err, size_t errlen);\n", P, P);
-    HDR(e, "/* inputs[i] holds batch * INPUTi_SIZE values, outputs[i] batch * OUTPUTi_SIZE. */\n");
-    HDR(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
-           "float *const outputs[]);\n", P, P);
+    if (!dyn) {
+        HDR(e, "/* inputs[i] holds batch * INPUTi_SIZE values, outputs[i] batch * OUTPUTi_SIZE. "
+               "*/\n");
+        HDR(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
+               "float *const outputs[]);\n", P, P);
+    } else {
+        HDR(e, "/* Output k's shape for these dims (shape[0], the batch, is -1); KDL_ERR_SHAPE "
+               "and a\n   message in err when the dims do not fit the model. */\n");
+        HDR(e, "kdl_Status %s_output_shape(const int dims[], int k, int64_t shape[], char *err, "
+               "size_t errlen);\n", P);
+        HDR(e, "/* inputs[i] and outputs[k] hold batch samples of the shapes these dims give. "
+               "*/\n");
+        HDR(e, "kdl_Status %s_predict(%s *m, int batch, const int dims[], const void *const "
+               "inputs[],\n    float *const outputs[]);\n", P, P);
+    }
 
     // Source: the model object and its lifecycle.
     OUT(e, "\n/* ==== model \"%s\" (%s), %s:%d ==== */\n\n", md->name, md->class_name, e->file,
         src_line(md));
     OUT(e, "struct %s {\n    %s_Weights *w;\n    int owns_weights;\n    int max_batch;\n"
            "    float *arena;\n    float *scratch;\n    float *fold; /* BatchNormalization folded "
-           "into kernels (M_prepare) */\n%s};\n\n", P, e->stem,
-        t ? arena_printf(a, "    struct %s_train *train; /* %s_create_training */\n", P, P) : "");
+           "into kernels (M_prepare) */\n%s%s};\n\n", P, e->stem,
+        t ? arena_printf(a, "    struct %s_train *train; /* %s_create_training */\n", P, P) : "",
+        dyn ? arena_printf(a, "    /* Planned at create for the largest dims: each arena buffer's "
+                              "offset and\n       size (floats per sample), and the scratch "
+                              "floats. */\n    size_t off[%d], cap[%d];\n    size_t scratch_floats;"
+                              "\n", m->plan.len + 1, m->plan.len + 1) : "");
+    if (dyn)
+        emit_dims(e, m, P);
     // Scratch: the largest any conv/RNN op needs at max_batch.
-    OUT(e, "static size_t %s_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n"
-           "    (void)max_batch;\n", P);
+    OUT(e, "static size_t %s_scratch_floats(int max_batch%s) {\n    size_t n = 0, k;\n"
+           "    (void)max_batch;\n", P, dyn ? ", const int64_t d[]" : "");
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
@@ -911,13 +1032,29 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         }
     }
     OUT(e, "    (void)k;\n    return n;\n}\n\n");
-    OUT(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch) {\n", P, P, e->stem);
+    OUT(e, "%s *%s_create_shared(%s_Weights *weights, int max_batch%s) {\n", P, P, e->stem,
+        dims_param);
     OUT(e, "    if (max_batch < 1)\n        return NULL;\n");
-    OUT(e,
-        "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
-        "%s_scratch_floats(max_batch);\n"
-        "    size_t fold = %lld;\n",
-        (long long)m->arena_floats, P, (long long)m->fold_floats);
+    if (dyn) {
+        // The arena plan for the largest dims, by the planner kdlc uses;
+        // without dims, a model for its weights only (predict fails).
+        OUT(e, "    int64_t d[%d] = {0};\n    size_t size[%d] = {0}, off[%d] = {0};\n"
+               "    size_t per_sample = 0, scratch = 0, fold = %lld;\n", m->dyn.len,
+            m->plan.len + 1, m->plan.len + 1, (long long)m->fold_floats);
+        OUT(e, "    if (max_dims) {\n        if (%s_dims(max_dims, d, NULL, 0) != KDL_OK)\n"
+               "            return NULL;\n        %s_sizes(d, size);\n", P, P);
+        OUT(e, "        per_sample = kdl_plan_arena(%d, size, %s_def, %s_last, off);\n",
+            m->plan.len, P, P);
+        OUT(e, "        if (per_sample > (SIZE_MAX / 8 - 1024) / (size_t)max_batch)\n"
+               "            return NULL;\n        scratch = %s_scratch_floats(max_batch, d);\n"
+               "    }\n    size_t arena = per_sample * (size_t)max_batch;\n", P);
+    } else {
+        OUT(e,
+            "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
+            "%s_scratch_floats(max_batch);\n"
+            "    size_t fold = %lld;\n",
+            (long long)m->arena_floats, P, (long long)m->fold_floats);
+    }
     OUT(e, "    size_t wbytes = weights ? 0 : sizeof(%s_Weights);\n", e->stem);
     OUT(e, "    /* One allocation: the model, its weights (unless shared), the arena and scratch. "
            "*/\n");
@@ -931,9 +1068,12 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + "
            "arena;\n"
            "    m->fold = m->scratch + scratch;\n");
+    if (dyn)
+        OUT(e, "    memcpy(m->off, off, sizeof off);\n    memcpy(m->cap, size, sizeof size);\n"
+               "    m->scratch_floats = scratch;\n");
     OUT(e, "    return m;\n}\n\n");
-    OUT(e, "%s *%s_create(int max_batch) {\n    return %s_create_shared(NULL, max_batch);\n}\n\n",
-        P, P, P);
+    OUT(e, "%s *%s_create(int max_batch%s) {\n    return %s_create_shared(NULL, max_batch%s);"
+           "\n}\n\n", P, P, dims_param, P, dims_arg);
     OUT(e, "void %s_destroy(%s *m) {\n%s    free(m);\n}\n\n", P, P,
         t ? "    if (m)\n        free(m->train);\n" : "");
     OUT(e, "%s_Weights *%s_weights(%s *m) {\n    return m->w;\n}\n\n", e->stem, P, P);
@@ -1074,9 +1214,20 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     emit_summary(e, md, P);
 
     // predict
-    OUT(e, "kdl_Status %s_predict(%s *m, int batch, const void *const inputs[], "
-           "float *const outputs[]) {\n", P, P);
+    OUT(e, "kdl_Status %s_predict(%s *m, int batch%s, const void *const inputs[], "
+           "float *const outputs[]) {\n", P, P, dyn ? ", const int dims[]" : "");
     OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n");
+    if (dyn) {
+        // Dims beyond those create planned for are an error, not an overflow.
+        OUT(e, "    int64_t d[%d];\n    size_t size[%d];\n", m->dyn.len, m->plan.len + 1);
+        OUT(e, "    if (%s_dims(dims, d, NULL, 0) != KDL_OK)\n        return KDL_ERR_SHAPE;\n",
+            P);
+        OUT(e, "    %s_sizes(d, size);\n    for (int i = 0; i < %d; i++)\n"
+               "        if (size[i] > m->cap[i])\n            return KDL_ERR_SHAPE;\n", P,
+            m->plan.len);
+        OUT(e, "    if (%s_scratch_floats(batch, d) > m->scratch_floats)\n"
+               "        return KDL_ERR_SHAPE;\n", P);
+    }
     OUT(e,
         "    %s_Weights *w = m->w;\n    float *arena = m->arena;\n    float *scratch = "
         "m->scratch;\n"
@@ -1094,11 +1245,12 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     }
     for (int i = 0; i < m->noutputs; i++)
         OUT(e,
-            "    memcpy(outputs[%d], %s, sizeof(float) * (size_t)batch * %lldu); /* output %d %s "
+            "    memcpy(outputs[%d], %s, sizeof(float) * (size_t)batch * %s); /* output %d %s "
             "*/\n",
-            i, bref(e, m->outputs[i]), (long long)m->outputs[i]->size, i,
+            i, bref(e, m->outputs[i]), sizex(e, m->outputs[i]), i,
             shape_str(a, &m->outputs[i]->shape));
     OUT(e, "    return KDL_OK;\n}\n");
+    e->dyn = false;
     if (t)
         emit_train(e, m, t);
 }
@@ -1114,7 +1266,9 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
     for (int i = 0; i < irs->len; i++) {
         IrModel *m = irs->data[i];
         const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
-        OUT(&p, "static void *%s_new(int b) { return %s_create(b); }\n", P, P);
+        bool dyn = m->dyn.len > 0;
+        OUT(&p, "static void *%s_new(int b) { return %s_create(b%s); }\n", P, P,
+            dyn ? ", NULL" : "");
         OUT(&p, "static void %s_free(void *m) { %s_destroy(m); }\n", P, P);
         OUT(&p, "static kdl_Status %s_init_(void *m, uint64_t s) { return %s_init(m, s); }\n", P,
             P);
@@ -1122,13 +1276,31 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
                 "{ return %s_load(m, f, e, n); }\n", P, P);
         OUT(&p, "static kdl_Status %s_save_(const void *m, const char *f, char *e, size_t n) "
                 "{ return %s_save(m, f, e, n); }\n", P, P);
-        OUT(&p, "static kdl_Status %s_predict_(void *m, int b, const void *const in[], "
-                "float *const out[]) { return %s_predict(m, b, in, out); }\n", P, P);
+        if (dyn) {
+            OUT(&p, "static void *%s_new_dims(int b, const int dims[]) { return %s_create(b, "
+                    "dims); }\n", P, P);
+            OUT(&p, "static kdl_Status %s_predict_(void *m, int b, const int dims[], const void "
+                    "*const in[], float *const out[]) { return %s_predict(m, b, dims, in, out); "
+                    "}\n", P, P);
+        } else {
+            OUT(&p, "static kdl_Status %s_predict_(void *m, int b, const void *const in[], "
+                    "float *const out[]) { return %s_predict(m, b, in, out); }\n", P, P);
+        }
         OUT(&p, "static kdl_Status %s_get_layer_(void *m, const char *name, int i, kdl_Layer *o) "
                 "{ return %s_get_layer(m, name, i, o); }\n", P, P);
         OUT(&p, "static const int64_t %s_in_sizes[] = {", P);
         for (int k = 0; k < m->ninputs; k++)
             OUT(&p, "%s%lld", k ? ", " : "", (long long)m->inputs[k]->size);
+        OUT(&p, "};\nstatic const int %s_in_ranks[] = {", P);
+        for (int k = 0; k < m->ninputs; k++)
+            OUT(&p, "%s%d", k ? ", " : "", m->inputs[k]->shape.rank);
+        OUT(&p, "};\nstatic const int64_t %s_in_shapes[][8] = {", P);
+        for (int k = 0; k < m->ninputs; k++) {
+            OUT(&p, "%s{-1", k ? ", " : "");
+            for (int d = 1; d < m->inputs[k]->shape.rank; d++)
+                OUT(&p, ", %lld", (long long)m->inputs[k]->shape.d[d]);
+            OUT(&p, "}");
+        }
         OUT(&p, "};\nstatic const kdl_DType %s_in_dtypes[] = {", P);
         for (int k = 0; k < m->ninputs; k++)
             OUT(&p, "%s%s", k ? ", " : "",
@@ -1157,29 +1329,35 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
     OUT(&p, "static const kdl_ProgramModel models[] = {\n");
     for (int i = 0; i < irs->len; i++) {
         IrModel *m = irs->data[i];
+        bool dyn = m->dyn.len > 0;
         const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
-        OUT(&p,
-            "    {\"%s\", \"%s\", %s_new, %s_free, %s_init_, %s_load_, %s_save_, %s_predict_, %d, "
-            "%d,\n"
-            "     %s_in_sizes, %s_in_dtypes, %s_out_sizes, %s_out_ranks, %s_out_shapes, "
-            "%s_summary,\n"
-            "     %d, %s_get_layer_",
-            m->cname, m->model->name, P, P, P, P, P, P, m->ninputs, m->noutputs, P, P, P, P, P, P,
-            m->model->model->layers.len, P);
+        OUT(&p, "    {.name = \"%s\", .keras_name = \"%s\", .create = %s_new, .destroy = %s_free,\n"
+                "     .init = %s_init_, .load = %s_load_, .save = %s_save_, .predict = %s,\n"
+                "     .ninputs = %d, .noutputs = %d, .input_sizes = %s_in_sizes, "
+                ".input_dtypes = %s_in_dtypes,\n"
+                "     .output_sizes = %s_out_sizes, .output_ranks = %s_out_ranks, "
+                ".output_shapes = %s_out_shapes,\n"
+                "     .summary = %s_summary, .nlayers = %d, .get_layer = %s_get_layer_,\n"
+                "     .input_ranks = %s_in_ranks, .input_shapes = %s_in_shapes",
+            m->cname, m->model->name, P, P, P, P, P,
+            dyn ? "NULL" : arena_printf(a, "%s_predict_", P), m->ninputs, m->noutputs, P, P, P,
+            P, P, P, m->model->model->layers.len, P, P, P);
+        if (dyn)
+            OUT(&p, ",\n     .ndims = %d, .create_dims = %s_new_dims, .predict_dims = %s_predict_, "
+                    ".output_shape = %s_output_shape", m->ndims, P, P, P);
         if (trains->data[i]) {
-            OUT(&p, ", %s_new_training, %s_train_model_", P, P);
+            OUT(&p, ",\n     .create_training = %s_new_training, .train_model = %s_train_model_", P,
+                P);
             FitCfg *fc = m->model->model->fit;
-            if (fc) {
-                Value **fa = fc->args;
-                OUT(&p, ", %d, %d, %s, %d", fa[3]->kind == V_INT ? (int)fa[3]->u.i : 0,
-                    fa[2]->kind == V_INT ? (int)fa[2]->u.i : 0,
-                    fstr(a, is_number(fa[6]) ? num_val(fa[6]) : 0.0),
-                    fa[8]->kind == V_BOOL ? fa[8]->u.b : 1);
-            } else {
-                OUT(&p, ", 0, 0, 0.0, 1");
-            }
+            Value **fa = fc ? fc->args : NULL;
+            OUT(&p, ",\n     .fit_epochs = %d, .fit_batch_size = %d, .fit_validation_split = %s, "
+                    ".fit_shuffle = %d",
+                fa && fa[3]->kind == V_INT ? (int)fa[3]->u.i : 0,
+                fa && fa[2]->kind == V_INT ? (int)fa[2]->u.i : 0,
+                fstr(a, fa && is_number(fa[6]) ? num_val(fa[6]) : 0.0),
+                fa && fa[8]->kind == V_BOOL ? fa[8]->u.b : 1);
         } else {
-            OUT(&p, ", NULL, NULL, 0, 0, 0.0, 1");
+            OUT(&p, ",\n     .fit_shuffle = 1");
         }
         OUT(&p, "},\n");
     }
@@ -1250,7 +1428,11 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             add_wlayer(&e, ((IrOp *)m->ops.data[k])->layer);
         // The training lowering (planned by emit_train, which knows the loss).
         IrModel *t = NULL;
-        if (md->model->compile || o->train) {
+        if ((md->model->compile || o->train) && m->dyn.len) {
+            warning_at(c, md->span, "model %s has None input dimensions; training code is "
+                       "generated only for models whose input shapes are fully known (predict "
+                       "takes the dimensions at run time)", md->name);
+        } else if (md->model->compile || o->train) {
             t = lower_model(c, md, m->cname, true);
             if (!t)
                 e.ok = false;
@@ -1295,7 +1477,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
     HDR(&e, "#define %s_WEIGHTS_FLOATS %lld /* %lld bytes */\n", up, (long long)wfloats,
         (long long)wfloats * 4);
     OUT(&e, "/* %s.c - generated by kdlc %s from %s. Do not edit. */\n#include \"%s.h\"\n\n"
-            "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n", e.stem, KDLC_VERSION,
+            "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n", e.stem, KDLC_VERSION,
         e.file, e.stem);
     for (int i = 0; i < irs.len; i++)
         emit_model(&e, irs.data[i], trains.data[i]);

@@ -446,7 +446,7 @@ static void emit_train_forward(Emit *e, IrOp *op) {
             bref(e, op->out[0]), (long long)op->state_off, (long long)(op->state_off + ch),
             bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"),
             wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(a, l->fv[0]),
-            fstr(a, l->fv[1]), rows_expr(e, is), (long long)ch);
+            fstr(a, l->fv[1]), rows_expr(e, op->in[0]), (long long)ch);
     } else if (!strcmp(k, "RandomCrop") && op->training) {
         op_comment(e, op, "forward, training (a random window per batch)");
         const Shape *os = &op->out[0]->shape;
@@ -480,7 +480,7 @@ static void emit_train_forward(Emit *e, IrOp *op) {
         op->act = act;
         const Shape *os = &out->shape;
         OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s); /* %s's activation */\n",
-            bref(e, out), bref(e, op->pre), rows_expr(e, os), (long long)os->d[os->rank - 1],
+            bref(e, out), bref(e, op->pre), rows_expr(e, out), (long long)os->d[os->rank - 1],
             act_enum(a, act), fstr(a, op_alpha(op)), l->name);
     } else {
         emit_op(e, op);
@@ -533,18 +533,18 @@ static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
     for (int i = 0; i < op->nin; i++)
         if (op->in[i]->shape.rank > rank)
             rank = op->in[i]->shape.rank;
-    OUT(e, "    {\n        const int so[] = %s;\n", shape_lit(e, os, rank));
+    OUT(e, "    {\n        const int so[] = %s;\n", shape_lit(e, op->out[0], rank));
     for (int i = 0; i < op->nin; i++) {
         const char *dx = gref(e, op->in[i]);
         if (!strcmp(dx, "NULL"))
             continue;
         OUT(e, "        {\n            const int sx[] = %s;\n",
-            shape_lit(e, &op->in[i]->shape, rank));
+            shape_lit(e, op->in[i], rank));
         const char *other = "NULL", *so = "NULL";
         double scale = kind == MG_AVG ? 1.0 / op->nin : (kind == MG_SUB && i == 1) ? -1.0 : 1.0;
         if (kind == MG_MUL && op->nin == 2) {
             other = bref(e, op->in[1 - i]);
-            OUT(e, "            const int sj[] = %s;\n", shape_lit(e, &op->in[1 - i]->shape, rank));
+            OUT(e, "            const int sj[] = %s;\n", shape_lit(e, op->in[1 - i], rank));
             so = "sj";
         } else if (kind == MG_MUL) {
             // The product of the other inputs, broadcast step by step, in two
@@ -556,7 +556,7 @@ static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
                 if (j == i)
                     continue;
                 OUT(e, "            {\n                const int sj[] = %s;\n",
-                    shape_lit(e, &op->in[j]->shape, rank));
+                    shape_lit(e, op->in[j], rank));
                 if (!done) {
                     OUT(e, "                prod = %s;\n                memcpy(sp, sj, sizeof sp);\n",
                         bref(e, op->in[j]));
@@ -603,7 +603,7 @@ static void emit_train_backward(Emit *e, IrOp *op) {
         const char *dpre = bref(e, op->pre->grad);
         OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", dpre, count_expr(e, op->pre));
         OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %lld, %s, %s);\n", dpre, dy,
-            bref(e, op->pre), y, rows_expr(e, os), (long long)os->d[os->rank - 1],
+            bref(e, op->pre), y, rows_expr(e, op->out[0]), (long long)os->d[os->rank - 1],
             act_enum(a, op->act), fstr(a, alpha));
         dy = dpre;
         act = ACT_LINEAR;
@@ -613,7 +613,7 @@ static void emit_train_backward(Emit *e, IrOp *op) {
         OUT(e, "    kdl_dense_backward(%s, %s, %s, %s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s, "
                "scratch);\n",
             dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y,
-            rows_expr(e, is), (long long)is->d[is->rank - 1], (long long)l->iv[DN_UNITS], acts,
+            rows_expr(e, op->in[0]), (long long)is->d[is->rank - 1], (long long)l->iv[DN_UNITS], acts,
             alphas);
     } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
                !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose")) {
@@ -642,7 +642,7 @@ static void emit_train_backward(Emit *e, IrOp *op) {
                    "*/\n", dx, dy, count_expr(e, op->in[0]));
         } else if (layer_activation(e, op, &la, &lalpha)) {
             OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %lld, %s, %s);\n", dx, dy, x, y,
-                rows_expr(e, os), (long long)os->d[os->rank - 1], act_enum(a, la),
+                rows_expr(e, op->out[0]), (long long)os->d[os->rank - 1], act_enum(a, la),
                 fstr(a, lalpha));
         }
     } else if (!strcmp(k, "Dropout")) {
@@ -654,18 +654,18 @@ static void emit_train_backward(Emit *e, IrOp *op) {
             OUT(e, "    kdl_batchnorm_backward(%s, %s, %s, %s, %s, %s, state + %lld, state + %lld, "
                    "%s, %lld);\n",
                 dx, gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"),
-                (long long)op->state_off, (long long)(op->state_off + ch), rows_expr(e, is),
+                (long long)op->state_off, (long long)(op->state_off + ch), rows_expr(e, op->in[0]),
                 (long long)ch);
         else
             OUT(e, "    kdl_batchnorm_infer_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                    "%lld);\n",
                 dx, gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"),
                 wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(a, l->fv[1]),
-                rows_expr(e, is), (long long)ch);
+                rows_expr(e, op->in[0]), (long long)ch);
     } else if (!strcmp(k, "LayerNormalization")) {
         OUT(e, "    kdl_layernorm_backward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", dx,
             gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"), fstr(a, l->fv[0]),
-            rows_expr(e, is), (long long)is->d[is->rank - 1]);
+            rows_expr(e, op->in[0]), (long long)is->d[is->rank - 1]);
     } else if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
                !strcmp(k, "Average")) {
         emit_merge_backward(e, op, dy);

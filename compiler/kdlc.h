@@ -744,7 +744,27 @@ typedef struct IrBuf {
     struct IrBuf *grad;
     bool requires_grad;     // depends on a trainable weight
     bool is_grad;           // this is a gradient buffer
+    int plan;               // index in the arena plan (ir_plan)
+    // Dimensions known only at run time (a None input dimension and what
+    // follows from it): dx[i] >= 0 is the index into the model's run-time
+    // dimensions (IrModel.dyn) and shape.d[i] is DIM_NONE; -1: shape.d[i].
+    int dx[MAX_RANK];
 } IrBuf;
+
+// A run-time dimension: one of the inputs' None dimensions (expr NULL: the
+// caller gives it) or computed from earlier ones by a layer's shape rule.
+typedef struct IrDim {
+    const char *expr;       // C expression over d[0..k) and constants
+    const char *what;       // for comments and messages
+} IrDim;
+
+// A condition on the run-time dimensions that predict checks (a RandomCrop
+// input at least its crop, broadcast dimensions equal, outputs >= 1).
+typedef struct IrCheck {
+    const char *cond;       // C expression that must hold
+    const char *msg;        // printf format for the error
+    const char *args;       // its arguments (C, may be "")
+} IrCheck;
 
 typedef struct IrOp {
     Layer *layer;           // the layer called (never a model: nested models are inlined)
@@ -781,6 +801,10 @@ typedef struct IrModel {
     int ninputs, noutputs;
     int64_t arena_floats;   // per sample
     int64_t fold_floats;    // derived weights (BatchNormalization folded into Dense/Conv)
+    // Run-time dimensions (empty when every input dimension is known):
+    int ndims;              // the inputs' None dimensions: dyn[0..ndims), in input order
+    Vec dyn, checks;        // IrDim*, IrCheck*
+    Vec plan;               // IrBuf*: the arena's buffers in plan order (IrBuf.plan)
     // Training graph only:
     bool training;
     int64_t state_floats;   // per-model state (BatchNormalization batch statistics)

@@ -32,6 +32,9 @@ static IrBuf *buf_new(Ctx *c, IrModel *m, const Shape *s, DType dt, const char *
     b->input = -1;
     b->output = -1;
     b->what = what;
+    b->plan = -1;
+    for (int i = 0; i < MAX_RANK; i++)
+        b->dx[i] = -1;
     vec_push(c->arena, &m->bufs, b);
     return b;
 }
@@ -53,10 +56,255 @@ static void tmap_put(Ctx *c, TMap *t, const Tensor *x, IrBuf *b) {
     vec_push(c->arena, &t->to, b);
 }
 
-static bool shape_known(const Shape *s) {
-    for (int i = 1; i < s->rank; i++)
-        if (s->d[i] == DIM_NONE)
+
+// ---- run-time dimensions ------------------------------------------------------
+//
+// A None input dimension is a run-time argument d[k]. Each layer's shape
+// rule carries it to its outputs: a dimension that follows from known ones
+// is computed here (so everything after a RandomCrop or a global pooling is
+// specialised as usual); one that depends on a run-time dimension becomes
+// a new d[k] with its C expression, computed once per predict call.
+
+typedef struct Dim {
+    int64_t v;      // the value when known
+    int k;          // >= 0: the run-time dimension d[k]
+} Dim;
+
+static Dim bdim(const IrBuf *b, int i) {
+    return b->dx[i] >= 0 ? (Dim){DIM_NONE, b->dx[i]} : (Dim){b->shape.d[i], -1};
+}
+
+static int new_dim(Ctx *c, IrModel *m, const char *expr, const char *what) {
+    IrDim *d = arena_alloc(c->arena, sizeof *d);
+    d->expr = expr;
+    d->what = what;
+    vec_push(c->arena, &m->dyn, d);
+    return m->dyn.len - 1;
+}
+
+static void add_check(Ctx *c, IrModel *m, const char *cond, const char *msg, const char *args) {
+    IrCheck *k = arena_alloc(c->arena, sizeof *k);
+    k->cond = cond;
+    k->msg = msg;
+    k->args = args;
+    vec_push(c->arena, &m->checks, k);
+}
+
+// The C text of a sum or product of dims, with the known ones folded.
+static const char *dims_expr(Ctx *c, const Dim *ds, int n, char op, int64_t *known) {
+    Buf b = {0};
+    int64_t acc = op == '+' ? 0 : 1;
+    for (int i = 0; i < n; i++) {
+        if (ds[i].k < 0) {
+            acc = op == '+' ? acc + ds[i].v : acc * ds[i].v;
+            continue;
+        }
+        if (b.len)
+            buf_printf(c->arena, &b, " %c ", op);
+        buf_printf(c->arena, &b, "d[%d]", ds[i].k);
+    }
+    *known = acc;
+    if (!b.len)
+        return NULL;
+    if ((op == '+' && acc != 0) || (op == '*' && acc != 1))
+        buf_printf(c->arena, &b, " %c %lld", op, (long long)acc);
+    return buf_str(c->arena, &b);
+}
+
+// Output o's dimension i of op by the layer's shape rule, when the tensor's
+// shape says None. false (reported) when the generator has no rule.
+static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
+    Arena *a = c->arena;
+    Layer *l = op->layer;
+    const char *k = l->class_name;
+    IrBuf *x = op->in[0], *y = op->out[o];
+    int orank = y->shape.rank;
+    const char *who = arena_printf(a, "%s (%s)", l->name, k);
+    bool conv = !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
+                !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose");
+    bool pool = !strcmp(k, "MaxPooling1D") || !strcmp(k, "MaxPooling2D") ||
+                !strcmp(k, "AveragePooling1D") || !strcmp(k, "AveragePooling2D");
+    if (conv || pool) {
+        int cf = (int)l->iv[conv ? CV_CFIRST : PL_CFIRST], rank = (int)l->iv[conv ? CV_RANK : PL_RANK];
+        int j = i - (cf ? 2 : 1);
+        if (j < 0 || j >= rank)
+            goto same_axis;
+        Dim in = bdim(x, i);
+        int64_t kk = l->iv[(conv ? CV_K : PL_K) + j], st = l->iv[(conv ? CV_S : PL_S) + j];
+        int64_t dl = conv ? l->iv[CV_D + j] : 1;
+        int same = (int)l->iv[conv ? CV_PAD : PL_PAD] != PAD_VALID;
+        bool deconv = conv && (ConvKind)l->iv[CV_KIND] == CV_TRANSPOSE;
+        int64_t opad = deconv ? l->iv[CV_OP + j] : -1;
+        if (in.k < 0) {
+            *r = (Dim){deconv ? kdl_deconv_out_dim(in.v, kk, st, dl, same, opad)
+                              : kdl_conv_out_dim(in.v, kk, st, dl, same), -1};
+            return true;
+        }
+        const char *e = deconv ? arena_printf(a, "kdl_deconv_out_dim(d[%d], %lld, %lld, %lld, %d, "
+                                              "%lld)", in.k, (long long)kk, (long long)st,
+                                              (long long)dl, same, (long long)opad)
+                               : arena_printf(a, "kdl_conv_out_dim(d[%d], %lld, %lld, %lld, %d)",
+                                              in.k, (long long)kk, (long long)st, (long long)dl,
+                                              same);
+        *r = (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d", l->name, i))};
+        return true;
+    }
+    if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D")) {
+        int cf = (int)l->iv[!strcmp(k, "UpSampling2D") ? UP_CFIRST : ZP_CFIRST];
+        int j = i - (cf ? 2 : 1);
+        if (j < 0 || j > 1)
+            goto same_axis;
+        Dim in = bdim(x, i);
+        if (!strcmp(k, "UpSampling2D")) {
+            Dim f = {l->iv[j ? UP_W : UP_H], -1};
+            int64_t known;
+            const char *e = dims_expr(c, (Dim[]){in, f}, 2, '*', &known);
+            *r = e ? (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d",
+                                                                  l->name, i))}
+                   : (Dim){known, -1};
+        } else {
+            Dim p = {l->iv[j ? ZP_L : ZP_T] + l->iv[j ? ZP_R : ZP_B], -1};
+            int64_t known;
+            const char *e = dims_expr(c, (Dim[]){in, p}, 2, '+', &known);
+            *r = e ? (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d",
+                                                                  l->name, i))}
+                   : (Dim){known, -1};
+        }
+        return true;
+    }
+    if (!strcmp(k, "Embedding") && i < x->shape.rank) {
+        *r = bdim(x, i);
+        return true;
+    }
+    if (!strcmp(k, "Concatenate")) {
+        int axis = (int)l->iv[1];
+        Dim ds[MAX_IO] = {{0}};
+        for (int j = 0; j < op->nin; j++)
+            ds[j] = bdim(op->in[j], i);
+        if (i != axis) {
+            *r = ds[0];
+            for (int j = 0; j < op->nin && r->k < 0; j++)
+                if (ds[j].k >= 0)
+                    *r = ds[j];
+            return true;
+        }
+        int64_t known;
+        const char *e = dims_expr(c, ds, op->nin, '+', &known);
+        *r = e ? (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d", l->name,
+                                                              i))}
+               : (Dim){known, -1};
+        return true;
+    }
+    if (!strcmp(k, "Flatten") || !strcmp(k, "Reshape")) {
+        // The unknown length is the input's size over the known target dims.
+        Dim ds[MAX_RANK] = {{0}};
+        for (int j = 1; j < x->shape.rank; j++)
+            ds[j - 1] = bdim(x, j);
+        int64_t size, known = 1;
+        const char *e = dims_expr(c, ds, x->shape.rank - 1, '*', &size);
+        for (int j = 1; j < orank; j++)
+            if (j != i)
+                known *= y->shape.d[j] == DIM_NONE ? 1 : y->shape.d[j];
+        if (!e) {
+            if (known == 0 || size % known) {
+                error_at(c, op->node->span, "%s: an input of %lld values cannot be reshaped to "
+                         "%s", layer_label(c, l), (long long)size,
+                         shape_pystr(a, &y->shape));
+                return false;
+            }
+            *r = (Dim){size / known, -1};
+            return true;
+        }
+        const char *total = arena_printf(a, "(%s)", e);
+        if (known != 1)
+            add_check(c, m, arena_printf(a, "%s %% %lld == 0", total, (long long)known),
+                      arena_printf(a, "%s: an input of %%lld values per sample cannot be "
+                                   "reshaped to a multiple of %lld", who, (long long)known),
+                      arena_printf(a, "(long long)%s", total));
+        *r = (Dim){DIM_NONE, new_dim(c, m, known == 1 ? e : arena_printf(a, "%s / %lld", total,
+                                                                         (long long)known),
+                                     arena_printf(a, "%s output axis %d", l->name, i))};
+        return true;
+    }
+    if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
+        !strcmp(k, "Average")) {
+        // Broadcasting: a run-time dimension against 1 is itself; two run-time
+        // dimensions must be equal (checked at run time).
+        *r = (Dim){1, -1};
+        for (int j = 0; j < op->nin; j++) {
+            int ij = i - (orank - op->in[j]->shape.rank);
+            if (ij < 1)
+                continue;
+            Dim dj = bdim(op->in[j], ij);
+            if (dj.k >= 0 && r->k >= 0 && dj.k != r->k)
+                add_check(c, m, arena_printf(a, "d[%d] == d[%d]", dj.k, r->k),
+                          arena_printf(a, "%s: inputs of lengths %%lld and %%lld on axis %d "
+                                       "cannot be broadcast", who, i),
+                          arena_printf(a, "(long long)d[%d], (long long)d[%d]", dj.k, r->k));
+            else if (dj.k >= 0 && r->k < 0)
+                *r = dj;
+        }
+        return true;
+    }
+    if (!strcmp(k, "Dense") && i == orank - 1)
+        goto none;
+    if ((!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) && i != 1)
+        goto none;
+same_axis:
+    // Every other layer keeps the input's dimension on this axis.
+    if (x->shape.rank == orank) {
+        *r = bdim(x, i);
+        return true;
+    }
+none:
+    error_at(c, op->node->span, "%s: the code generator cannot derive dimension %d of the output "
+             "shape %s from a None input dimension; declare it in keras.Input",
+             layer_label(c, l), i, shape_pystr(a, &y->shape));
+    return false;
+}
+
+// Fill in output o's None dimensions (known values refine the shape; the
+// rest become run-time dimensions, each checked to be at least 1).
+static bool out_dims(Ctx *c, IrModel *m, IrOp *op, int o) {
+    IrBuf *y = op->out[o];
+    Layer *l = op->layer;
+    if (!strcmp(l->class_name, "RandomCrop")) {
+        // Inference takes the centred window: the input must hold it.
+        IrBuf *x = op->in[0];
+        for (int i = 1; i <= 2; i++) {
+            Dim in = bdim(x, i);
+            if (in.k >= 0)
+                add_check(c, m, arena_printf(c->arena, "d[%d] >= %lld", in.k,
+                                             (long long)y->shape.d[i]),
+                          arena_printf(c->arena, "%s (RandomCrop): the input's %s is %%lld, "
+                                       "smaller than the crop's %lld", l->name,
+                                       i == 1 ? "height" : "width", (long long)y->shape.d[i]),
+                          arena_printf(c->arena, "(long long)d[%d]", in.k));
+        }
+    }
+    for (int i = 1; i < y->shape.rank; i++) {
+        if (y->shape.d[i] != DIM_NONE)
+            continue;
+        int before = m->dyn.len;
+        Dim r;
+        if (!rule_dim(c, m, op, o, i, &r))
             return false;
+        if (r.k < 0 && r.v <= 0) {
+            error_at(c, op->node->span, "%s: dimension %d of the output would be %lld",
+                     layer_label(c, l), i, (long long)r.v);
+            return false;
+        }
+        if (r.k < 0)
+            y->shape.d[i] = r.v;
+        y->dx[i] = r.k;
+        if (m->dyn.len > before)
+            add_check(c, m, arena_printf(c->arena, "d[%d] >= 1", r.k),
+                      arena_printf(c->arena, "%s (%s): the input is too small: output axis %d "
+                                   "would be %%lld", l->name, l->class_name, i),
+                      arena_printf(c->arena, "(long long)d[%d]", r.k));
+    }
+    int64_t n = shape_numel(&y->shape, 1);
+    y->size = n;    // -1 with a run-time dimension: sized at create
     return true;
 }
 
@@ -77,14 +325,6 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         if (!in[i])
             die("lower: tensor %s has no buffer", n->in[i]->name);
     }
-    for (int i = 0; i < n->nout; i++) {
-        if (!shape_known(&n->out[i]->shape)) {
-            error_at(c, n->span, "%s: output shape %s has a None dimension; the code generator "
-                     "needs every non-batch dimension known (declare it in keras.Input)",
-                     layer_label(c, l), shape_pystr(c->arena, &n->out[i]->shape));
-            return false;
-        }
-    }
     if (l->model) {
         // Inline the nested model: its inputs are our input buffers.
         Graph *g = model_graph(m, l);
@@ -98,7 +338,8 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
                 g->inputs[i]->shape.rank == n->in[i]->shape.rank) {
                 bool ok = true;
                 for (int k = 1; k < g->inputs[i]->shape.rank; k++)
-                    if (g->inputs[i]->shape.d[k] != n->in[i]->shape.d[k])
+                    if (g->inputs[i]->shape.d[k] != n->in[i]->shape.d[k] &&
+                        g->inputs[i]->shape.d[k] != DIM_NONE)
                         ok = false;
                 if (!ok) {
                     error_at(c, n->span, "%s was built for inputs %s; calling it on %s is not "
@@ -131,12 +372,17 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     for (int i = 0; i < n->nout; i++) {
         op->out[i] = buf_new(c, m, &n->out[i]->shape, n->out[i]->dtype, l->name);
         tmap_put(c, t, n->out[i], op->out[i]);
+        if (!out_dims(c, m, op, i))
+            return false;
     }
     if (!strcmp(l->class_name, "SeparableConv2D")) {
         // The depthwise half writes (batch, oh, ow, C * depth_multiplier).
-        Shape ts = n->out[0]->shape;
-        ts.d[ts.rank - 1] = n->in[0]->shape.d[n->in[0]->shape.rank - 1] * l->iv[CV_DM];
+        Shape ts = op->out[0]->shape;
+        ts.d[ts.rank - 1] = op->in[0]->shape.d[op->in[0]->shape.rank - 1] * l->iv[CV_DM];
         op->tmp = buf_new(c, m, &ts, DT_FLOAT32, l->name);
+        for (int i = 0; i < ts.rank - 1; i++)
+            op->tmp->dx[i] = op->out[0]->dx[i];
+
     }
     vec_push(c->arena, &m->ops, op);
     return true;
@@ -164,14 +410,14 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
     m->inputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->ninputs + 1));
     for (int i = 0; i < g->ninputs; i++) {
         Tensor *x = g->inputs[i];
-        if (!shape_known(&x->shape)) {
-            error_at(c, model->span, "model %s: input %d has shape %s; the code generator needs "
-                     "every non-batch dimension known", model->name, i,
-                     shape_pystr(c->arena, &x->shape));
-            return NULL;
-        }
         IrBuf *b = buf_new(c, m, &x->shape, x->dtype, x->name);
         b->input = i;
+        // None dimensions of the inputs: run-time arguments of predict.
+        for (int k = 1; k < x->shape.rank; k++)
+            if (x->shape.d[k] == DIM_NONE) {
+                b->dx[k] = new_dim(c, m, NULL, arena_printf(c->arena, "%s axis %d", x->name, k));
+                m->ndims++;
+            }
         m->inputs[i] = b;
         tmap_put(c, &t, x, b);
     }
@@ -378,36 +624,35 @@ static IrBuf *root(IrBuf *b) {
     return b;
 }
 
-// First fit in definition order: each buffer of `order` (sorted by def;
-// duplicates are placed once) takes the lowest offset that does not overlap
-// a placed buffer whose live range [def, last] intersects its own. Returns
-// the peak, in floats per sample.
-static int64_t first_fit(Ctx *c, Vec *order) {
-    Vec placed = {0};
-    int64_t peak = 0;
+// First fit in definition order (the runtime's planner, which generated
+// code also runs for models with None input dimensions): each buffer of
+// `order` (sorted by def; duplicates are placed once) takes the lowest
+// offset that does not overlap a placed buffer whose live range [def, last]
+// intersects its own. Returns the peak, in floats per sample.
+static int64_t first_fit(Ctx *c, IrModel *m, Vec *order) {
+    Vec bufs = {0};
     for (int i = 0; i < order->len; i++) {
         IrBuf *b = order->data[i];
-        if (b->offset >= 0)
-            continue;
-        int64_t off = 0;
-        bool moved = true;
-        while (moved) {
-            moved = false;
-            for (int j = 0; j < placed.len; j++) {
-                IrBuf *o = placed.data[j];
-                bool live = !(o->last < b->def || b->last < o->def);
-                bool overlap = off < o->offset + o->size && o->offset < off + b->size;
-                if (live && overlap) {
-                    off = o->offset + o->size;
-                    moved = true;
-                }
-            }
+        if (b->offset < 0) {
+            b->offset = 0;      // placed once
+            vec_push(c->arena, &bufs, b);
         }
-        b->offset = off;
-        if (off + b->size > peak)
-            peak = off + b->size;
-        vec_push(c->arena, &placed, b);
     }
+    int n = bufs.len;
+    size_t *size = arena_alloc(c->arena, sizeof(size_t) * (size_t)(2 * n + 1));
+    size_t *off = size + n;
+    int *def = arena_alloc(c->arena, sizeof(int) * (size_t)(2 * n + 1)), *last = def + n;
+    for (int i = 0; i < n; i++) {
+        IrBuf *b = bufs.data[i];
+        size[i] = b->size > 0 ? (size_t)b->size : 0;   // run-time sizes: planned at create
+        def[i] = b->def;
+        last[i] = b->last;
+        b->plan = i;
+    }
+    int64_t peak = (int64_t)kdl_plan_arena(n, size, def, last, off);
+    for (int i = 0; i < n; i++)
+        ((IrBuf *)bufs.data[i])->offset = (int64_t)off[i];
+    m->plan = bufs;
     return peak;
 }
 
@@ -453,7 +698,7 @@ void ir_plan(Ctx *c, IrModel *m) {
                 vec_push(c->arena, &order, b);
         }
     }
-    m->arena_floats = first_fit(c, &order);
+    m->arena_floats = first_fit(c, m, &order);
 }
 
 // ---- the training plan ------------------------------------------------------------------
@@ -647,5 +892,5 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
             if (b->def == step && b->input < 0 && !b->alias && b->last >= 0)
                 vec_push(c->arena, &order, b);
         }
-    m->arena_floats = first_fit(c, &order);
+    m->arena_floats = first_fit(c, m, &order);
 }

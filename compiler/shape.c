@@ -79,12 +79,5 @@ const char *dtype_name(DType t) {
 // Pooling uses the same formula with dilation 1 ("valid": (in - k)/s + 1).
 // The result may be <= 0; callers turn that into the Keras error.
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, bool same) {
-    if (in == DIM_NONE)
-        return DIM_NONE;
-    int64_t num = same ? in - 1 : in - dilation * (k - 1) - 1;
-    // Floor division (num may be negative).
-    int64_t q = num / stride;
-    if ((num % stride != 0) && ((num < 0) != (stride < 0)))
-        q--;
-    return q + 1;
+    return in == DIM_NONE ? DIM_NONE : kdl_conv_out_dim(in, k, stride, dilation, same);
 }

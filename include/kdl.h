@@ -105,6 +105,26 @@ const char *kdl_gemm_backend(void);
 void kdl_dense_forward(float *out, const float *in, const float *w, const float *b, int n,
                        int in_dim, int units, kdl_Act act, float alpha);
 
+// ---- run-time shapes and the arena plan (runtime/shape.c) -------------------------
+
+// One spatial output length of a convolution or pooling, Keras's formula
+// (floor division): "valid" floor((in - dilation*(k-1) - 1) / stride) + 1,
+// "same"/"causal" floor((in - 1) / stride) + 1. May be <= 0 for a too
+// small input (the caller reports it).
+int64_t kdl_conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same);
+// Conv2DTranspose's output length; output_padding < 0 means None.
+int64_t kdl_deconv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same,
+                           int64_t output_padding);
+// Zero padding before the first element for "same" padding (TF's rule: the
+// smaller half of the total before, the larger after).
+int64_t kdl_same_pad(int64_t out, int64_t stride, int64_t k, int64_t dilation, int64_t in);
+// First-fit arena plan (the compiler's and the generated code's): buffer i
+// of n, in definition order, lives over steps [def[i], last[i]] and takes
+// size[i] floats per sample; each gets the lowest offset that does not
+// overlap a buffer placed before it whose live range meets its own.
+// Returns the peak (floats per sample).
+size_t kdl_plan_arena(int n, const size_t *size, const int *def, const int *last, size_t *offset);
+
 // ---- convolution -------------------------------------------------------------------
 
 // One N-D convolution geometry (1-D: h = kh = sh = dh = 1 and pad_top = 0).
@@ -683,6 +703,19 @@ typedef struct kdl_ProgramModel {
     int fit_epochs, fit_batch_size;     // 0: not given (Keras: 1 and 32)
     double fit_validation_split;
     int fit_shuffle;                    // 1 unless the .kdl says shuffle=False
+    // The inputs' shapes ([k][0], the batch, unused; -1 for None).
+    const int *input_ranks;             // including the batch
+    const int64_t (*input_shapes)[8];
+    // Models with None input dimensions (ndims > 0): predict goes through
+    // create_dims / predict_dims with the dims the inputs give (in input
+    // order), output_shape gives each output's shape for them, and create
+    // makes a model for its weights only (init, load, save, get_layer).
+    int ndims;
+    void *(*create_dims)(int max_batch, const int max_dims[]);
+    kdl_Status (*predict_dims)(void *m, int batch, const int dims[], const void *const inputs[],
+                               float *const outputs[]);
+    kdl_Status (*output_shape)(const int dims[], int k, int64_t shape[], char *err,
+                               size_t errlen);
 } kdl_ProgramModel;
 
 // summary / layers / init / predict / fit / evaluate commands over the
@@ -692,4 +725,24 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
 #ifdef __cplusplus
 }
 #endif
+
+// ---- threads (runtime/threads.c) ---------------------------------------------------------
+//
+// One thread pool for the non-GEMM kernels (im2col, pooling, activations,
+// normalization, ...) and OpenBLAS's threads for GEMM, which runs only on the
+// calling thread: the two never compete for cores. Results are bitwise the
+// same for every thread count. Without a call to kdl_set_num_threads the
+// size is $KDL_NUM_THREADS, or 1 when that is unset (OpenBLAS then keeps its
+// own setting).
+#ifdef __cplusplus
+extern "C" {
+#endif
+// Use n threads (n <= 0: the number of online CPUs) in the runtime's pool
+// and, in an OpenBLAS build, in OpenBLAS (openblas_set_num_threads).
+void kdl_set_num_threads(int n);
+int kdl_get_num_threads(void);
+#ifdef __cplusplus
+}
+#endif
+// ---- end of threads ------------------------------------------------------------------------
 #endif

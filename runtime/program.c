@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KDL_MAX_DIMS 64
+
 static int usage(const char *prog, const char *msg) {
     if (msg)
         fprintf(stderr, "%s: error: %s\n", prog, msg);
@@ -93,12 +95,75 @@ static const kdl_ProgramModel *pick(const kdl_ProgramModel *models, int n, const
     return NULL;
 }
 
+// The index in dims[] of input k's first None dimension.
+static int dim_index(const kdl_ProgramModel *m, int k) {
+    int j = 0;
+    for (int i = 0; i < k; i++)
+        for (int d = 1; d < m->input_ranks[i]; d++)
+            j += m->input_shapes[i][d] < 0;
+    return j;
+}
+
+// A shape as Python prints it, None for -1: "(None, None, 3)".
+static void shape_text(char *buf, size_t n, const int64_t *shape, int rank) {
+    size_t k = (size_t)snprintf(buf, n, "(");
+    for (int d = 0; d < rank && k < n; d++)
+        k += (size_t)(shape[d] < 0 ? snprintf(buf + k, n - k, "%sNone", d ? ", " : "")
+                                    : snprintf(buf + k, n - k, "%s%lld", d ? ", " : "",
+                                               (long long)shape[d]));
+    if (k < n)
+        snprintf(buf + k, n - k, rank == 1 ? ",)" : ")");
+}
+
+// The run-time dimensions of a model with None input dimensions, from its
+// inputs: an .npy of the input's rank gives them by axis; CSV rows (one flat
+// sample per row) give an input's one None dimension.
+static int input_dims(const char *prog, const kdl_ProgramModel *m, const kdl_Array *xs,
+                      const char *const *path, int *dims) {
+    for (int k = 0, j = 0; k < m->ninputs; k++) {
+        const int64_t *want = m->input_shapes[k];
+        int rank = m->input_ranks[k], nnone = 0;
+        int64_t known = 1;
+        for (int d = 1; d < rank; d++) {
+            nnone += want[d] < 0;
+            known *= want[d] < 0 ? 1 : want[d];
+        }
+        char ws[160], gs[160];
+        int64_t w[8];
+        memcpy(w, want, sizeof w);
+        w[0] = -1;
+        shape_text(ws, sizeof ws, w, rank);
+        shape_text(gs, sizeof gs, xs[k].shape, xs[k].rank);
+        if (xs[k].rank == rank) {
+            for (int d = 1; d < rank; d++) {
+                if ((want[d] >= 0 && xs[k].shape[d] != want[d]) ||
+                    (want[d] < 0 && (xs[k].shape[d] < 1 || xs[k].shape[d] > (1 << 24)))) {
+                    fail(prog, "%s: the input has shape %s", path[k], gs);
+                    fprintf(stderr, "  the model takes %s\n", ws);
+                    return 0;
+                }
+                if (want[d] < 0)
+                    dims[j++] = (int)xs[k].shape[d];
+            }
+        } else if (xs[k].rank == 2 && nnone == 1 && known > 0 && xs[k].shape[1] % known == 0 &&
+                   xs[k].shape[1] / known >= 1 && xs[k].shape[1] / known <= (1 << 24)) {
+            dims[j++] = (int)(xs[k].shape[1] / known);
+        } else {
+            fail(prog, "%s: the input has shape %s", path[k], gs);
+            fprintf(stderr, "  the model takes %s; give inputs with None dimensions as .npy files "
+                    "of that rank%s\n", ws, nnone == 1 ? " (or CSV rows of a multiple of the "
+                    "known dimensions)" : "");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 // Check that a loaded array fits input i of the model: (N, ...) with the
 // per-sample size of the input; CSV rows are flat samples.
-static int check_input(const char *prog, const kdl_ProgramModel *m, int k, const kdl_Array *x,
-                       const char *path, long long *n) {
+static int check_input(const char *prog, const kdl_ProgramModel *m, int k, int64_t per,
+                       const kdl_Array *x, const char *path, long long *n) {
     size_t count = kdl_array_count(x);
-    int64_t per = m->input_sizes[k];
     if (x->rank < 1 || per <= 0 || x->shape[0] <= 0 || count % (size_t)per != 0 ||
         count / (size_t)per != (size_t)x->shape[0]) {
         char want[64];
@@ -138,6 +203,7 @@ static int check_input(const char *prog, const kdl_ProgramModel *m, int k, const
 }
 
 #define MAX_INPUTS 8
+#define MAX_OUTPUTS 64
 
 // inputs: one file per model input, in the model's (flattened) input order.
 static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *weights,
@@ -152,6 +218,9 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         snprintf(got, sizeof got, "%d", ninput);
         return fail(prog, "the model takes %s inputs (one --input each); %s were given", want, got);
     }
+    if (m->noutputs > MAX_OUTPUTS || m->ndims > KDL_MAX_DIMS)
+        return fail(prog, "%s%s", "predict handles models of at most 64 outputs and 64 None "
+                    "input dimensions", "");
     kdl_Array xs[MAX_INPUTS] = {{0}};
     long long n = -1;
     int ok_in = 1;
@@ -159,11 +228,38 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         kdl_Status st = ends_with(input[k], ".csv")
                             ? kdl_csv_load(input[k], &xs[k], err, sizeof err)
                             : kdl_npy_load(input[k], &xs[k], err, sizeof err);
-        long long nk;
         if (st != KDL_OK) {
             fail(prog, "%s%s", err, "");
             ok_in = 0;
-        } else if (!check_input(prog, m, k, &xs[k], input[k], &nk)) {
+        }
+    }
+    // Per-sample sizes: the model's, or with None input dimensions those
+    // the inputs' shapes give.
+    int dims[KDL_MAX_DIMS] = {0};
+    int64_t in_size[MAX_INPUTS], out_size[MAX_OUTPUTS], out_shape[MAX_OUTPUTS][8];
+    if (ok_in && m->ndims > 0)
+        ok_in = input_dims(prog, m, xs, input, dims);
+    for (int k = 0; k < ninput && ok_in; k++) {
+        in_size[k] = 1;
+        for (int d = 1, j = dim_index(m, k); d < m->input_ranks[k]; d++)
+            in_size[k] *= m->input_shapes[k][d] >= 0 ? m->input_shapes[k][d] : dims[j++];
+    }
+    for (int k = 0; k < m->noutputs && ok_in; k++) {
+        if (m->ndims > 0 && m->output_shape(dims, k, out_shape[k], err, sizeof err) != KDL_OK) {
+            fail(prog, "the inputs do not fit the model: %s%s", err, "");
+            ok_in = 0;
+            break;
+        }
+        out_size[k] = 1;
+        for (int d = 1; d < m->output_ranks[k]; d++) {
+            if (m->ndims == 0)
+                out_shape[k][d] = m->output_shapes[k][d];
+            out_size[k] *= out_shape[k][d];
+        }
+    }
+    for (int k = 0; k < ninput && ok_in; k++) {
+        long long nk;
+        if (!check_input(prog, m, k, in_size[k], &xs[k], input[k], &nk)) {
             ok_in = 0;
         } else if (n >= 0 && nk != n) {
             fail(prog, "%s: has a different number of samples than %s", input[k], input[0]);
@@ -178,7 +274,7 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         return 1;
     }
     int max_batch = (int)(batch_size < n ? batch_size : n);
-    void *model = m->create(max_batch);
+    void *model = m->ndims > 0 ? m->create_dims(max_batch, dims) : m->create(max_batch);
     kdl_Status st = KDL_OK;
     if (!model) {
         for (int k = 0; k < ninput; k++)
@@ -201,8 +297,8 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         ys[k].rank = m->output_ranks[k];
         ys[k].shape[0] = n;
         for (int d = 1; d < ys[k].rank; d++)
-            ys[k].shape[d] = m->output_shapes[k][d];
-        ys[k].data = malloc(sizeof(float) * (size_t)n * (size_t)m->output_sizes[k] + 1);
+            ys[k].shape[d] = out_shape[k][d];
+        ys[k].data = malloc(sizeof(float) * (size_t)n * (size_t)out_size[k] + 1);
         ok = ys[k].data != NULL;
     }
     for (long long i = 0; ok && i < n; i += max_batch) {
@@ -210,11 +306,11 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         const void *in[MAX_INPUTS];
         for (int k = 0; k < ninput; k++) {
             size_t esize = m->input_dtypes[k] == KDL_I32 ? sizeof(int32_t) : sizeof(float);
-            in[k] = (const char *)xs[k].data + (size_t)i * (size_t)m->input_sizes[k] * esize;
+            in[k] = (const char *)xs[k].data + (size_t)i * (size_t)in_size[k] * esize;
         }
         for (int k = 0; k < no; k++)
-            outs[k] = (float *)ys[k].data + (size_t)i * (size_t)m->output_sizes[k];
-        st = m->predict(model, b, in, outs);
+            outs[k] = (float *)ys[k].data + (size_t)i * (size_t)out_size[k];
+        st = m->ndims > 0 ? m->predict_dims(model, b, dims, in, outs) : m->predict(model, b, in, outs);
         if (st != KDL_OK) {
             fail(prog, "predict failed: %s%s", kdl_status_str(st),
                  st == KDL_ERR_INDEX ? " (an Embedding id is out of range)" : "");
@@ -238,13 +334,13 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
             // No --output: CSV rows on stdout.
             const float *y = ys[k].data;
             for (long long r = 0; r < n; r++)
-                for (int64_t j = 0; j < m->output_sizes[k]; j++)
-                    printf("%.9g%c", y[(size_t)r * (size_t)m->output_sizes[k] + (size_t)j],
-                           j + 1 < m->output_sizes[k] ? ',' : '\n');
+                for (int64_t j = 0; j < out_size[k]; j++)
+                    printf("%.9g%c", y[(size_t)r * (size_t)out_size[k] + (size_t)j],
+                           j + 1 < out_size[k] ? ',' : '\n');
             st = fflush(stdout) == 0 ? KDL_OK : KDL_ERR_IO;
             snprintf(err, sizeof err, "cannot write the output: %s", strerror(errno));
         } else if (ends_with(path, ".csv")) {
-            st = kdl_csv_save(path, &(kdl_Array){KDL_F32, 2, {n, m->output_sizes[k]}, ys[k].data},
+            st = kdl_csv_save(path, &(kdl_Array){KDL_F32, 2, {n, out_size[k]}, ys[k].data},
                               err, sizeof err);
         } else {
             st = kdl_npy_save(path, &ys[k], err, sizeof err);
@@ -419,7 +515,7 @@ static int split_csv(const char *prog, const kdl_ProgramModel *m, const kdl_Trai
         col += per;
         long long n;
         if (is_in)
-            ok = check_input(prog, m, k, a, path, &n);
+            ok = check_input(prog, m, k, m->input_sizes[k], a, path, &n);
     }
     kdl_array_free(&all);
     return ok;
@@ -442,7 +538,7 @@ static int data_fit(const char *prog, const kdl_ProgramModel *m, const kdl_Train
         const char *path = is_in ? f->x[k] : f->y[k - f->nx];
         kdl_Array *a = is_in ? &d->x[k] : &d->y[k - f->nx];
         long long n = a->shape[0];
-        if (is_in ? !check_input(prog, m, k, a, path, &n)
+        if (is_in ? !check_input(prog, m, k, m->input_sizes[k], a, path, &n)
                   : !check_target(prog, t, k - f->nx, a, path))
             return 0;
         if (n != d->n)
