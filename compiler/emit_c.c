@@ -1011,7 +1011,7 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         emit_dims(e, m, P);
     // Scratch: the largest any conv/RNN op needs at max_batch.
     OUT(e, "static size_t %s_scratch_floats(int max_batch%s) {\n    size_t n = 0, k;\n"
-           "    (void)max_batch;\n", P, dyn ? ", const int64_t d[]" : "");
+           "    (void)max_batch;\n%s", P, dyn ? ", const int64_t d[]" : "", dyn ? "    (void)d;\n" : "");
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         if (op->dead)

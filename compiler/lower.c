@@ -415,7 +415,9 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
         // None dimensions of the inputs: run-time arguments of predict.
         for (int k = 1; k < x->shape.rank; k++)
             if (x->shape.d[k] == DIM_NONE) {
-                b->dx[k] = new_dim(c, m, NULL, arena_printf(c->arena, "%s axis %d", x->name, k));
+                b->dx[k] = new_dim(c, m, NULL, arena_printf(c->arena, "%s axis %d",
+                                                            x->node ? x->node->layer->name
+                                                                    : x->name, k));
                 m->ndims++;
             }
         m->inputs[i] = b;
