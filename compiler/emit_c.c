@@ -127,6 +127,8 @@ const char *wref(Emit *e, const Layer *l, const char *name) {
 // A weight as an op reads it: with a BatchNormalization folded in, the
 // kernel and bias come from the derived-weights area instead.
 const char *kref(Emit *e, const IrOp *op, const char *name) {
+    if (op->lora && !strcmp(name, op->lora))
+        return arena_printf(e->c->arena, "(fold + %lld)", (long long)op->fold_kernel);
     if (op->bn) {
         bool pointwise = !strcmp(op->layer->class_name, "SeparableConv2D");
         if (!strcmp(name, pointwise ? "pointwise_kernel" : "kernel"))
@@ -301,10 +303,6 @@ static void emit_conv(Emit *e, IrOp *op) {
         unsupported(e, op, "data_format=\"channels_first\"");
         return;
     }
-    if (find_weight(l, "lora_kernel_a")) {
-        unsupported(e, op, "LoRA (lora_rank)");
-        return;
-    }
     const char *act = act_enum(a, op->act);
     const char *alpha = fstr(a, op_alpha(op));
     const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
@@ -367,10 +365,6 @@ static void emit_global_pool(Emit *e, IrOp *op) {
 
 static void emit_dense(Emit *e, IrOp *op) {
     Layer *l = op->layer;
-    if (find_weight(l, "lora_kernel_a")) {
-        unsupported(e, op, "LoRA (lora_rank)");
-        return;
-    }
     const Shape *in = &op->in[0]->shape;
     Arena *a = e->c->arena;
     OUT(e, "    kdl_dense_forward(%s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s);\n",
@@ -553,7 +547,7 @@ static void emit_embedding(Emit *e, IrOp *op) {
         "        if (kdl_embedding_forward(%s, (const int32_t *)(const void *)%s, (size_t)batch * "
         "%s, %s, %lld, %lld, &bad) != KDL_OK)\n            return KDL_ERR_INDEX;\n    }\n",
         bref(e, op->out[0]), bref(e, op->in[0]), sizex(e, op->in[0]),
-        wref(e, l, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
+        kref(e, op, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
 }
 
 static void emit_image(Emit *e, IrOp *op) {
@@ -574,11 +568,13 @@ static void emit_image(Emit *e, IrOp *op) {
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
-        if (l->iv[UP_CFIRST] || l->iv[UP_INTERP] != 0) {
-            unsupported(e, op, "channels_first or interpolation other than \"nearest\"");
+        if (l->iv[UP_CFIRST] || l->iv[UP_INTERP] > 1) {
+            unsupported(e, op, "channels_first or interpolation other than \"nearest\" and "
+                               "\"bilinear\"");
             return;
         }
-        OUT(e, "    kdl_upsample2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n", out,
+        OUT(e, "    kdl_upsample2d%s_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
+            l->iv[UP_INTERP] ? "_bilinear" : "", out,
             in, h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else {  // RandomCrop at inference: the centred window
         if (l->iv[RC_CFIRST]) {
@@ -1083,6 +1079,26 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     HDR(e, "void %s_prepare(%s *m);\n", P, P);
     OUT(e, "void %s_prepare(%s *m) {\n    %s_Weights *w = m->w;\n    float *fold = m->fold;\n"
            "    (void)w;\n    (void)fold;\n", P, P, e->stem);
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (!op->lora)
+            continue;
+        Layer *l = op->layer;
+        bool em = !strcmp(op->lora, "embeddings");
+        Weight *k = find_weight(l, op->lora), *wa = find_weight(l, em ? "lora_embeddings_a"
+                                                                       : "lora_kernel_a");
+        int64_t cols = k->shape.d[k->shape.rank - 1], rank = wa->shape.d[wa->shape.rank - 1];
+        int64_t rows = numel0(&k->shape) / (cols ? cols : 1);
+        OUT(e, "    /* %s (%s:%d), LoRA: %s + (a @ b) * lora_alpha / lora_rank */\n", l->name,
+            e->file, src_line(l), op->lora);
+        OUT(e, "    memcpy(fold + %lld, %s, sizeof(float) * %lldu);\n", (long long)op->fold_kernel,
+            wfield(e, l, op->lora), (long long)(rows * cols));
+        OUT(e, "    kdl_sgemm(0, 0, %lld, %lld, %lld, %s, %s, %lld, %s, %lld, 1.0f, fold + %lld, "
+               "%lld);\n", (long long)rows, (long long)cols, (long long)rank,
+            fstr(a, l->fv[0] / (double)rank), wfield(e, l, wa->name), (long long)rank,
+            wfield(e, l, em ? "lora_embeddings_b" : "lora_kernel_b"), (long long)cols,
+            (long long)op->fold_kernel, (long long)cols);
+    }
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         if (op->dead || !op->bn)

@@ -699,8 +699,8 @@ static void emit_train_backward(Emit *e, IrOp *op) {
             (long long)l->iv[ZP_T], (long long)l->iv[ZP_B], (long long)l->iv[ZP_L],
             (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
-        OUT(e, "    kdl_upsample2d_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n", dx,
-            dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n",
+            l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
             (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else if (!strcmp(k, "RandomCrop")) {
         const char *top = op->training ? arena_printf(a, "t->crop[%d][0]", op->slot)
@@ -847,6 +847,13 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
     TrainCfg cfg = {0};
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        if (op->lora) {
+            unsupported(e, op, "training a layer with lora_rank (LoRA)");
+            return;
+        }
+    }
     if (!train_config(e, t, &cfg))
         return;
     bool *fused = arena_alloc(a, sizeof(bool) * (size_t)(t->noutputs + 1));

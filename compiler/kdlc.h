@@ -778,8 +778,10 @@ typedef struct IrOp {
     double alpha;           // its parameter (leaky slope, elu alpha)
     Layer *fused;           // the activation layer fused into this op, if any
     Layer *bn;              // a BatchNormalization folded into this op's weights, if any
-    int64_t fold_kernel;    // with bn: offsets of the folded kernel and bias in the
-    int64_t fold_bias;      // model's derived-weights area (floats)
+    int64_t fold_kernel;    // with bn or lora: offsets of the folded kernel and bias in
+    int64_t fold_bias;      // the model's derived-weights area (floats)
+    const char *lora;       // the weight LoRA adapts ("kernel", "embeddings"): the op
+                            // reads weight + (a @ b) * alpha / rank from fold_kernel
     bool dead;              // removed by fusion (its output aliases its input)
     // Training graph only:
     bool training;          // the layer runs in training mode (Dropout, BN, RandomCrop)

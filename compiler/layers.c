@@ -208,7 +208,9 @@ static void add_lora(Ctx *c, Layer *l, Weight *w, const char *a, const char *b, 
     int64_t da[MAX_RANK], db[2] = {rank, w->shape.d[n - 1]};
     memcpy(da, w->shape.d, sizeof da);
     da[n - 1] = rank;
-    add_weight(c, l, a, n, da, true, NULL);
+    // Keras's enable_lora: a he_uniform, b zeros (so the adapted weight
+    // starts equal to the frozen one).
+    add_weight(c, l, a, n, da, true, NULL)->initializer = v_str(c, "he_uniform");
     add_weight(c, l, b, 2, db, true, NULL);
     w->trainable = false;
 }

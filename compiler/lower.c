@@ -309,6 +309,7 @@ static bool out_dims(Ctx *c, IrModel *m, IrOp *op, int o) {
 }
 
 static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth);
+static Weight *op_weight(const IrOp *op, const char *name);
 
 // The graph a model runs: the training=True trace when lowering for training.
 static Graph *model_graph(const IrModel *m, const Layer *model) {
@@ -374,6 +375,15 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         tmap_put(c, t, n->out[i], op->out[i]);
         if (!out_dims(c, m, op, i))
             return false;
+    }
+    // LoRA (lora_rank): the layer reads its adapted weight, computed into
+    // the derived-weights area when weights are set (M_prepare).
+    const char *lw = op_weight(op, "lora_kernel_a") ? "kernel"
+                     : op_weight(op, "lora_embeddings_a") ? "embeddings" : NULL;
+    if (lw && op_weight(op, lw)) {
+        op->lora = lw;
+        op->fold_kernel = m->fold_floats;
+        m->fold_floats += shape_numel(&op_weight(op, lw)->shape, 0);
     }
     if (!strcmp(l->class_name, "SeparableConv2D")) {
         // The depthwise half writes (batch, oh, ow, C * depth_multiplier).

@@ -230,6 +230,10 @@ void kdl_zero_pad2d_forward(float *out, const float *in, int n, int h, int w, in
 // Nearest-neighbour upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c).
 void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, int sh,
                             int sw);
+// Bilinear upsampling (interpolation="bilinear"): half-pixel centres, edges
+// clamped (TF's resize, PyTorch's align_corners=False).
+void kdl_upsample2d_bilinear_forward(float *out, const float *in, int n, int h, int w, int c,
+                                     int sh, int sw);
 // Centred crop (RandomCrop at inference): (n, h, w, c) -> (n, ch, cw, c),
 // window starting at ((h - ch) / 2, (w - cw) / 2).
 void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch,
@@ -487,6 +491,8 @@ void kdl_zero_pad2d_backward(float *dx, const float *dy, int n, int h, int w, in
                              int bottom, int left, int right);
 void kdl_upsample2d_backward(float *dx, const float *dy, int n, int h, int w, int c, int sh,
                              int sw);
+void kdl_upsample2d_bilinear_backward(float *dx, const float *dy, int n, int h, int w, int c,
+                                      int sh, int sw);
 // A (ch, cw) window at (top, left) of every image (RandomCrop in training
 // draws top/left once per batch), and its backward.
 void kdl_crop2d_forward(float *out, const float *in, int n, int h, int w, int c, int ch, int cw,

@@ -219,6 +219,47 @@ void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, in
     }
 }
 
+// The two source rows (or columns) of output row o of a bilinear upsampling
+// by an integer factor: half-pixel centres, src = (o + 0.5) / s - 0.5,
+// clamped to [0, in - 1] (TF's resize, PyTorch's align_corners=False).
+static void lerp_at(int o, int s, int in, int *lo, int *hi, float *t) {
+    double src = (o + 0.5) / s - 0.5;
+    if (src < 0)
+        src = 0;
+    int f = (int)src;
+    *lo = f < in - 1 ? f : in - 1;
+    *hi = f + 1 < in - 1 ? f + 1 : in - 1;
+    *t = (float)(src - f);
+}
+
+// Bilinear upsampling (UpSampling2D interpolation="bilinear"):
+// (n, h, w, c) -> (n, h*sh, w*sw, c).
+void kdl_upsample2d_bilinear_forward(float *out, const float *in, int n, int h, int w, int c,
+                                     int sh, int sw) {
+    int oh = h * sh, ow = w * sw;
+    size_t sc = (size_t)c;
+    for (int b = 0; b < n; b++) {
+        const float *img = in + (size_t)b * (size_t)h * (size_t)w * sc;
+        for (int i = 0; i < oh; i++) {
+            int y0, y1, x0, x1;
+            float ty, tx;
+            lerp_at(i, sh, h, &y0, &y1, &ty);
+            for (int j = 0; j < ow; j++) {
+                lerp_at(j, sw, w, &x0, &x1, &tx);
+                const float *p00 = img + ((size_t)y0 * (size_t)w + (size_t)x0) * sc,
+                            *p01 = img + ((size_t)y0 * (size_t)w + (size_t)x1) * sc,
+                            *p10 = img + ((size_t)y1 * (size_t)w + (size_t)x0) * sc,
+                            *p11 = img + ((size_t)y1 * (size_t)w + (size_t)x1) * sc;
+                for (size_t k = 0; k < sc; k++) {
+                    float top = p00[k] + (p01[k] - p00[k]) * tx;
+                    float bot = p10[k] + (p11[k] - p10[k]) * tx;
+                    *out++ = top + (bot - top) * ty;
+                }
+            }
+        }
+    }
+}
+
 // in (n, h, w, c) -> out (n, ch, cw, c): the window at ((h - ch) / 2, (w - cw) / 2)
 void kdl_center_crop_forward(float *out, const float *in, int n, int h, int w, int c, int ch,
                              int cw) {
@@ -405,6 +446,39 @@ void kdl_zero_pad2d_backward(float *dx, const float *dy, int n, int h, int w, in
         for (size_t i = 0; i < (size_t)h; i++)
             kdl_axpy(dx + (b * (size_t)h + i) * irow,
                      dy + (b * oh + (size_t)top + i) * orow + (size_t)left * sc, irow, 1.0f);
+}
+
+// dx += the adjoint of kdl_upsample2d_bilinear_forward: each output's
+// gradient goes to its four source pixels with the interpolation weights.
+void kdl_upsample2d_bilinear_backward(float *dx, const float *dy, int n, int h, int w, int c,
+                                      int sh, int sw) {
+    if (!dx)
+        return;
+    int oh = h * sh, ow = w * sw;
+    size_t sc = (size_t)c;
+    for (int b = 0; b < n; b++) {
+        float *img = dx + (size_t)b * (size_t)h * (size_t)w * sc;
+        for (int i = 0; i < oh; i++) {
+            int y0, y1, x0, x1;
+            float ty, tx;
+            lerp_at(i, sh, h, &y0, &y1, &ty);
+            for (int j = 0; j < ow; j++, dy += sc) {
+                lerp_at(j, sw, w, &x0, &x1, &tx);
+                float w00 = (1 - ty) * (1 - tx), w01 = (1 - ty) * tx, w10 = ty * (1 - tx),
+                      w11 = ty * tx;
+                float *p00 = img + ((size_t)y0 * (size_t)w + (size_t)x0) * sc,
+                      *p01 = img + ((size_t)y0 * (size_t)w + (size_t)x1) * sc,
+                      *p10 = img + ((size_t)y1 * (size_t)w + (size_t)x0) * sc,
+                      *p11 = img + ((size_t)y1 * (size_t)w + (size_t)x1) * sc;
+                for (size_t k = 0; k < sc; k++) {
+                    p00[k] += w00 * dy[k];
+                    p01[k] += w01 * dy[k];
+                    p10[k] += w10 * dy[k];
+                    p11[k] += w11 * dy[k];
+                }
+            }
+        }
+    }
 }
 
 // dy (n, h * sh, w * sw, c) -> dx (n, h, w, c) += the sum of each cell's sh * sw copies.

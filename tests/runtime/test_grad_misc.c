@@ -540,6 +540,37 @@ static void naive_upsample(double *y, double *const *in, const void *vctx) {
                         in[0][nhwc(b, i / c->a, j / c->b, k, c->h, c->w, c->c)];
 }
 
+// Bilinear upsampling as TF's resize_bilinear with half_pixel_centers writes
+// it: in = (o + 0.5) / s - 0.5, lower = max(floor(in), 0), upper =
+// min(ceil(in), size - 1), lerp = in - floor(in).
+static void bilinear_src(int o, int s, int size, int *lo, int *hi, double *t) {
+    double in = (o + 0.5) / s - 0.5, f = floor(in);
+    *lo = f > 0 ? (int)f : 0;
+    *hi = ceil(in) < size - 1 ? (int)ceil(in) : size - 1;
+    *t = in - f;
+}
+
+static void naive_bilinear(double *y, double *const *in, const void *vctx) {
+    const ImgCtx *c = vctx;
+    int oh = c->h * c->a, ow = c->w * c->b;
+    for (int b = 0; b < c->n; b++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                int y0, y1, x0, x1;
+                double ty, tx;
+                bilinear_src(i, c->a, c->h, &y0, &y1, &ty);
+                bilinear_src(j, c->b, c->w, &x0, &x1, &tx);
+                for (int k = 0; k < c->c; k++) {
+                    const double *x = in[0];
+                    double top = x[nhwc(b, y0, x0, k, c->h, c->w, c->c)] * (1 - tx) +
+                                 x[nhwc(b, y0, x1, k, c->h, c->w, c->c)] * tx;
+                    double bot = x[nhwc(b, y1, x0, k, c->h, c->w, c->c)] * (1 - tx) +
+                                 x[nhwc(b, y1, x1, k, c->h, c->w, c->c)] * tx;
+                    y[nhwc(b, i, j, k, oh, ow, c->c)] = top * (1 - ty) + bot * ty;
+                }
+            }
+}
+
 static void naive_crop(double *y, double *const *in, const void *vctx) {
     const ImgCtx *c = vctx;
     for (int b = 0; b < c->n; b++)
@@ -572,6 +603,10 @@ static void run_upsample(float *dx, const float *dy, const ImgCtx *c) {
     kdl_upsample2d_backward(dx, dy, c->n, c->h, c->w, c->c, c->a, c->b);
 }
 
+static void run_bilinear(float *dx, const float *dy, const ImgCtx *c) {
+    kdl_upsample2d_bilinear_backward(dx, dy, c->n, c->h, c->w, c->c, c->a, c->b);
+}
+
 static void run_crop(float *dx, const float *dy, const ImgCtx *c) {
     kdl_crop2d_backward(dx, dy, c->n, c->h, c->w, c->c, c->a, c->b, c->l, c->r);
 }
@@ -597,6 +632,28 @@ static void test_images(void) {
         snprintf(what, sizeof what, "upsample2d_backward (%d,%d,%d,%d) size (%d,%d)", c.n, c.h,
                  c.w, c.c, c.a, c.b);
         image_grad(what, &c, naive_upsample, ny, run_upsample);
+    }
+    for (int t = 0; t < 15; t++) {
+        ImgCtx c = {batch_of(t), check_int(1, 5), check_int(1, 5), check_int(1, 3),
+                    check_int(1, 4), check_int(1, 4), 0, 0};
+        size_t nx = (size_t)c.n * c.h * c.w * c.c, ny = nx * (size_t)(c.a * c.b);
+        // The forward against the naive one (TF's formulation), then backward by FD.
+        float *x = check_random(nx, -1, 1), *got = check_alloc(ny);
+        double *xd = malloc(sizeof(double) * nx), *yd = malloc(sizeof(double) * ny);
+        float *ref = check_alloc(ny);
+        for (size_t i = 0; i < nx; i++)
+            xd[i] = x[i];
+        naive_bilinear(yd, &xd, &c);
+        for (size_t i = 0; i < ny; i++)
+            ref[i] = (float)yd[i];
+        kdl_upsample2d_bilinear_forward(got, x, c.n, c.h, c.w, c.c, c.a, c.b);
+        snprintf(what, sizeof what, "upsample2d_bilinear_forward (%d,%d,%d,%d) size (%d,%d)", c.n,
+                 c.h, c.w, c.c, c.a, c.b);
+        check_close(what, got, ref, ny, 1e-6, 1e-6);
+        free(x), free(got), free(ref), free(xd), free(yd);
+        snprintf(what, sizeof what, "upsample2d_bilinear_backward (%d,%d,%d,%d) size (%d,%d)",
+                 c.n, c.h, c.w, c.c, c.a, c.b);
+        image_grad(what, &c, naive_bilinear, ny, run_bilinear);
     }
     for (int t = 0; t < 30; t++) {
         int n = batch_of(t), h = check_int(1, 7), w = check_int(1, 7), ch = check_int(1, h);
