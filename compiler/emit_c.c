@@ -299,10 +299,6 @@ void conv_geometry(Emit *e, IrOp *op) {
 static void emit_conv(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     Arena *a = e->c->arena;
-    if (l->iv[CV_CFIRST]) {
-        unsupported(e, op, "data_format=\"channels_first\"");
-        return;
-    }
     const char *act = act_enum(a, op->act);
     const char *alpha = fstr(a, op_alpha(op));
     const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
@@ -337,10 +333,6 @@ static void emit_conv(Emit *e, IrOp *op) {
 
 static void emit_pool(Emit *e, IrOp *op) {
     Layer *l = op->layer;
-    if (l->iv[PL_CFIRST]) {
-        unsupported(e, op, "data_format=\"channels_first\"");
-        return;
-    }
     int r = (int)l->iv[PL_RANK];
     int64_t kh = r == 2 ? l->iv[PL_K] : 1, kw = l->iv[PL_K + r - 1];
     int64_t sh = r == 2 ? l->iv[PL_S] : 1, sw = l->iv[PL_S + r - 1];
@@ -353,10 +345,6 @@ static void emit_pool(Emit *e, IrOp *op) {
 
 static void emit_global_pool(Emit *e, IrOp *op) {
     Layer *l = op->layer;
-    if (l->iv[GP_CFIRST]) {
-        unsupported(e, op, "data_format=\"channels_first\"");
-        return;
-    }
     const IrBuf *in = op->in[0];
     OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %lld, %s);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), numelx(e, in, 1, in->shape.rank - 1),
@@ -421,6 +409,13 @@ static void emit_activation(Emit *e, IrOp *op) {
 }
 
 static void emit_copy(Emit *e, IrOp *op) {
+    const IrBuf *in = op->in[0];
+    if (!strcmp(op->layer->class_name, "Flatten") && op->layer->iv[0] && in->shape.rank > 2) {
+        // channels_first: Keras moves the channels last, then flattens.
+        OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s);\n", bref(e, op->out[0]),
+            bref(e, op->in[0]), dimx(e, in, 1), numelx(e, in, 2, in->shape.rank));
+        return;
+    }
     OUT(e, "    memmove(%s, %s, sizeof(float) * (size_t)batch * %s);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), sizex(e, op->in[0]));
 }
@@ -428,8 +423,8 @@ static void emit_copy(Emit *e, IrOp *op) {
 static void emit_batchnorm(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
-    if (l->iv[BN_NAXIS] != s->rank - 1) {
-        unsupported(e, op, "BatchNormalization over an axis other than the last");
+    if (l->iv[BN_NAXIS] != s->rank - 1 && !op->cf_in) {
+        unsupported(e, op, "BatchNormalization over an axis other than the last or 1");
         return;
     }
     OUT(e, "    kdl_batchnorm_forward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n",
@@ -558,29 +553,20 @@ static void emit_image(Emit *e, IrOp *op) {
     const char *h = dimx(e, op->in[0], 1), *w = dimx(e, op->in[0], 2);
     long long ch = op->in[0]->shape.d[3];
     if (!strcmp(k, "ZeroPadding2D")) {
-        if (l->iv[ZP_CFIRST]) {
-            unsupported(e, op, "data_format=\"channels_first\"");
-            return;
-        }
         OUT(e,
             "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
             "%lld);\n",
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
-        if (l->iv[UP_CFIRST] || l->iv[UP_INTERP] > 1) {
-            unsupported(e, op, "channels_first or interpolation other than \"nearest\" and "
-                               "\"bilinear\"");
+        if (l->iv[UP_INTERP] > 1) {
+            unsupported(e, op, "interpolation other than \"nearest\" and \"bilinear\"");
             return;
         }
         OUT(e, "    kdl_upsample2d%s_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
             l->iv[UP_INTERP] ? "_bilinear" : "", out,
             in, h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else {  // RandomCrop at inference: the centred window
-        if (l->iv[RC_CFIRST]) {
-            unsupported(e, op, "data_format=\"channels_first\"");
-            return;
-        }
         OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n", out,
             in, h, w, ch, (long long)os->d[1], (long long)os->d[2]);
     }
@@ -616,6 +602,9 @@ static void emit_rnn(Emit *e, IrOp *op) {
     OUT(e, ", scratch);\n    }\n");
 }
 
+static void emit_channels_first(Emit *e, IrOp *op);
+static void emit_layer(Emit *e, IrOp *op);
+
 void emit_op(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const char *k = l->class_name;
@@ -630,6 +619,37 @@ void emit_op(Emit *e, IrOp *op) {
     if (op->fused)
         OUT(e, ", then %s (%s) fused", op->fused->name, op->fused->class_name);
     OUT(e, " */\n");
+    if (op->cf_in)
+        emit_channels_first(e, op);
+    else
+        emit_layer(e, op);
+}
+
+// A channels_first layer: its input moved channels last, the channels_last
+// kernel, its output moved back.
+static void emit_channels_first(Emit *e, IrOp *op) {
+    IrBuf *in = op->in[0], *out = op->out[0];
+    int ri = in->shape.rank, ro = op->cf_out->shape.rank;
+    OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s); /* to channels_last */\n",
+        bref(e, op->cf_in), bref(e, in), dimx(e, in, 1), numelx(e, in, 2, ri));
+    op->in[0] = op->cf_in;
+    op->out[0] = op->cf_out;
+    emit_layer(e, op);
+    op->in[0] = in;
+    op->out[0] = out;
+    if (ro > 2)
+        OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s); /* back to channels_first */\n",
+            bref(e, out), bref(e, op->cf_out), numelx(e, op->cf_out, 1, ro - 1),
+            dimx(e, op->cf_out, ro - 1));
+    else
+        OUT(e, "    memcpy(%s, %s, sizeof(float) * (size_t)batch * %s);\n", bref(e, out),
+            bref(e, op->cf_out), sizex(e, out));
+}
+
+// The kernel call of one layer.
+static void emit_layer(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    const char *k = l->class_name;
     if (!strcmp(k, "Dense"))
         emit_dense(e, op);
     else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||

@@ -849,8 +849,11 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     TrainCfg cfg = {0};
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
-        if (op->lora) {
-            unsupported(e, op, "training a layer with lora_rank (LoRA)");
+        bool cf_flatten = !strcmp(op->layer->class_name, "Flatten") && op->layer->iv[0] &&
+                          op->in[0]->shape.rank > 2;
+        if (op->lora || op->cf_in || cf_flatten) {
+            unsupported(e, op, op->lora ? "training a layer with lora_rank (LoRA)"
+                                        : "training a channels_first layer");
             return;
         }
     }

@@ -774,6 +774,9 @@ typedef struct IrOp {
     IrBuf *out[MAX_IO];
     int nout;
     IrBuf *tmp;             // SeparableConv2D: the depthwise result
+    IrBuf *cf_in, *cf_out;  // data_format="channels_first" (and BatchNormalization
+                            // over axis 1): the input and output moved channels last,
+                            // for the channels_last kernels
     ActKind act;            // the activation applied to the output (after fusion)
     double alpha;           // its parameter (leaky slope, elu alpha)
     Layer *fused;           // the activation layer fused into this op, if any

@@ -311,6 +311,53 @@ static bool out_dims(Ctx *c, IrModel *m, IrOp *op, int o) {
 static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth);
 static Weight *op_weight(const IrOp *op, const char *name);
 
+// Whether a layer works on channels_first data (N, C, *spatial): the layers
+// with data_format, BatchNormalization over axis 1 of a rank >= 3 input.
+static bool channels_first(const Layer *l, const Shape *in) {
+    const char *k = l->class_name;
+    if (in->rank < 3)
+        return false;
+    if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
+        !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose"))
+        return l->iv[CV_CFIRST];
+    if (strstr(k, "Pooling"))
+        return l->iv[!strncmp(k, "Global", 6) ? GP_CFIRST : PL_CFIRST];
+    if (!strcmp(k, "ZeroPadding2D"))
+        return l->iv[ZP_CFIRST];
+    if (!strcmp(k, "UpSampling2D"))
+        return l->iv[UP_CFIRST];
+    if (!strcmp(k, "RandomCrop"))
+        return l->iv[RC_CFIRST];
+    if (!strcmp(k, "Flatten"))
+        return l->iv[0];
+    if (!strcmp(k, "BatchNormalization"))
+        return l->iv[BN_NAXIS] == 1;
+    return false;
+}
+
+// A buffer for b's data moved channels last: (N, C, *s) -> (N, *s, C).
+static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b) {
+    Shape s = b->shape;
+    if (s.rank < 3) {
+        IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
+        memcpy(r->dx, b->dx, sizeof r->dx);
+        r->size = b->size;
+        return r;
+    }
+    int dx[MAX_RANK];
+    memcpy(dx, b->dx, sizeof dx);
+    for (int i = 1; i < s.rank - 1; i++) {
+        s.d[i] = b->shape.d[i + 1];
+        dx[i] = b->dx[i + 1];
+    }
+    s.d[s.rank - 1] = b->shape.d[1];
+    dx[s.rank - 1] = b->dx[1];
+    IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
+    memcpy(r->dx, dx, sizeof dx);
+    r->size = b->size;
+    return r;
+}
+
 // The graph a model runs: the training=True trace when lowering for training.
 static Graph *model_graph(const IrModel *m, const Layer *model) {
     Graph *g = m->training ? model->model->train_graph : NULL;
@@ -375,6 +422,10 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         tmap_put(c, t, n->out[i], op->out[i]);
         if (!out_dims(c, m, op, i))
             return false;
+    }
+    if (channels_first(l, &op->in[0]->shape) && strcmp(l->class_name, "Flatten")) {
+        op->cf_in = channels_last_buf(c, m, op->in[0]);
+        op->cf_out = channels_last_buf(c, m, op->out[0]);
     }
     // LoRA (lora_rank): the layer reads its adapted weight, computed into
     // the derived-weights area when weights are set (M_prepare).
@@ -602,7 +653,9 @@ void ir_fuse(IrModel *m) {
             continue;
         const char *k = class_of(op);
         // Identity at inference: Dropout; storage-only: Flatten, Reshape.
-        if (!strcmp(k, "Dropout") || !strcmp(k, "Flatten") || !strcmp(k, "Reshape") ||
+        if (!strcmp(k, "Dropout") || (!strcmp(k, "Flatten") && !channels_first(op->layer,
+                                                                          &op->in[0]->shape)) ||
+            !strcmp(k, "Reshape") ||
             (!strcmp(k, "Activation") && op->layer->act == ACT_LINEAR)) {
             op->dead = true;
             op->out[0]->alias = op->in[0]->alias ? op->in[0]->alias : op->in[0];
@@ -694,8 +747,10 @@ void ir_plan(Ctx *c, IrModel *m) {
             if (r->last < i)
                 r->last = i;
         }
-        if (op->tmp)
-            op->tmp->def = op->tmp->last = i;
+        IrBuf *extra[3] = {op->tmp, op->cf_in, op->cf_out};
+        for (int k = 0; k < 3; k++)
+            if (extra[k])
+                extra[k]->def = extra[k]->last = i;
     }
     for (int i = 0; i < m->noutputs; i++)
         root(m->outputs[i])->last = nops;
@@ -704,8 +759,9 @@ void ir_plan(Ctx *c, IrModel *m) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
             continue;
-        for (int k = 0; k <= op->nout; k++) {
-            IrBuf *b = k < op->nout ? root(op->out[k]) : op->tmp;
+        for (int k = 0; k < op->nout + 3; k++) {
+            IrBuf *b = k < op->nout ? root(op->out[k]) : k == op->nout ? op->tmp
+                       : k == op->nout + 1 ? op->cf_in : op->cf_out;
             if (b && b->input < 0)
                 vec_push(c->arena, &order, b);
         }

@@ -230,6 +230,11 @@ void kdl_zero_pad2d_forward(float *out, const float *in, int n, int h, int w, in
 // Nearest-neighbour upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c).
 void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, int sh,
                             int sw);
+// Per sample, a (rows, cols) matrix to (cols, rows): channels_first (n, c, s)
+// to channels_last (n, s, c) with rows = c, cols = s, and back with the two
+// swapped (layers with data_format="channels_first" run on channels_last
+// kernels between two of these).
+void kdl_transpose_last2(float *out, const float *in, int n, int rows, int cols);
 // Bilinear upsampling (interpolation="bilinear"): half-pixel centres, edges
 // clamped (TF's resize, PyTorch's align_corners=False).
 void kdl_upsample2d_bilinear_forward(float *out, const float *in, int n, int h, int w, int c,

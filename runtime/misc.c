@@ -219,6 +219,14 @@ void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, in
     }
 }
 
+void kdl_transpose_last2(float *out, const float *in, int n, int rows, int cols) {
+    size_t r = (size_t)rows, c = (size_t)cols;
+    for (int b = 0; b < n; b++, in += r * c, out += r * c)
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < c; j++)
+                out[j * r + i] = in[i * c + j];
+}
+
 // The two source rows (or columns) of output row o of a bilinear upsampling
 // by an integer factor: half-pixel centres, src = (o + 0.5) / s - 0.5,
 // clamped to [0, in - 1] (TF's resize, PyTorch's align_corners=False).
