@@ -388,6 +388,37 @@ static const char *gw(Emit *e, const Layer *l, const char *name) {
     return arena_printf(e->c->arena, "g->%s", wfield(e, l, name) + 3);
 }
 
+// The gradient an op's kernel writes: the weight's, or for a LoRA layer the
+// adapted weight's (in the LoRA area; lora_update turns it into a's and b's).
+static const char *gk(Emit *e, const IrOp *op, const char *name) {
+    if (op->lora && !strcmp(name, op->lora))
+        return arena_printf(e->c->arena, "(t->lora + %lld)", (long long)op->lora_grad);
+    return gw(e, op->layer, name);
+}
+
+// A LoRA layer's a and b gradients from the adapted weight's dK (rows, cols):
+// da += s * dK @ b^T, db += s * a^T @ dK, s = lora_alpha / lora_rank.
+static void lora_update(Emit *e, const IrOp *op) {
+    Layer *l = op->layer;
+    bool em = !strcmp(op->lora, "embeddings");
+    const char *an = em ? "lora_embeddings_a" : "lora_kernel_a",
+               *bn = em ? "lora_embeddings_b" : "lora_kernel_b";
+    Weight *k = find_weight(l, op->lora), *wa = find_weight(l, an);
+    int64_t cols = k->shape.d[k->shape.rank - 1], r = wa->shape.d[wa->shape.rank - 1];
+    int64_t rows = numel0(&k->shape) / (cols ? cols : 1);
+    const char *sc = fstr(e->c->arena, l->fv[0] / (double)r), *dk = gk(e, op, op->lora);
+    OUT(e, "    /* %s: LoRA, the adapted %s's gradient to %s and %s */\n", l->name, op->lora, an,
+        bn);
+    if (strcmp(gw(e, l, an), "NULL"))
+        OUT(e, "    kdl_sgemm(0, 1, %lld, %lld, %lld, %s, %s, %lld, %s, %lld, 1.0f, %s, %lld);\n",
+            (long long)rows, (long long)r, (long long)cols, sc, dk, (long long)cols,
+            wfield(e, l, bn), (long long)cols, gw(e, l, an), (long long)r);
+    if (strcmp(gw(e, l, bn), "NULL"))
+        OUT(e, "    kdl_sgemm(1, 0, %lld, %lld, %lld, %s, %s, %lld, %s, %lld, 1.0f, %s, %lld);\n",
+            (long long)r, (long long)cols, (long long)rows, sc, wfield(e, l, an), (long long)r,
+            dk, (long long)cols, gw(e, l, bn), (long long)cols);
+}
+
 static const char *count_expr(Emit *e, const IrBuf *b) {
     return arena_printf(e->c->arena, "(size_t)batch * %lldu", (long long)b->size);
 }
@@ -498,7 +529,8 @@ static void emit_conv_backward(Emit *e, IrOp *op, const char *act, const char *a
     switch ((ConvKind)l->iv[CV_KIND]) {
     case CV_CONV:
         OUT(e, "        kdl_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, scratch);\n",
-            dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y, act, alpha);
+            dx, gk(e, op, "kernel"), gw(e, l, "bias"), dy, x, kref(e, op, "kernel"), y, act,
+            alpha);
         break;
     case CV_DEPTHWISE:
         OUT(e, "        kdl_depthwise_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, &s, %s, %s, "
@@ -612,7 +644,7 @@ static void emit_train_backward(Emit *e, IrOp *op) {
     if (!strcmp(k, "Dense")) {
         OUT(e, "    kdl_dense_backward(%s, %s, %s, %s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s, "
                "scratch);\n",
-            dx, gw(e, l, "kernel"), gw(e, l, "bias"), dy, x, wref(e, l, "kernel"), y,
+            dx, gk(e, op, "kernel"), gw(e, l, "bias"), dy, x, kref(e, op, "kernel"), y,
             rows_expr(e, op->in[0]), (long long)is->d[is->rank - 1], (long long)l->iv[DN_UNITS], acts,
             alphas);
     } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
@@ -686,7 +718,7 @@ static void emit_train_backward(Emit *e, IrOp *op) {
                "%lldu);\n    }\n", dy, op->nin, (long long)outer, (long long)inner);
     } else if (!strcmp(k, "Embedding")) {
         OUT(e, "    kdl_embedding_backward(%s, %s, (const int32_t *)(const void *)%s, %s, %lld);\n",
-            gw(e, l, "embeddings"), dy, x, count_expr(e, op->in[0]), (long long)l->iv[EM_OUT]);
+            gk(e, op, "embeddings"), dy, x, count_expr(e, op->in[0]), (long long)l->iv[EM_OUT]);
     } else if (!strcmp(k, "RepeatVector")) {
         OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %lld);\n", dx, dy,
             (long long)os->d[1], (long long)is->d[1]);
@@ -847,14 +879,25 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
     TrainCfg cfg = {0};
+    int64_t lora_floats = 0;
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
         bool cf_flatten = !strcmp(op->layer->class_name, "Flatten") && op->layer->iv[0] &&
                           op->in[0]->shape.rank > 2;
-        if (op->lora || op->cf_in || cf_flatten) {
-            unsupported(e, op, op->lora ? "training a layer with lora_rank (LoRA)"
-                                        : "training a channels_first layer");
+        if (op->cf_in || cf_flatten) {
+            unsupported(e, op, "training a channels_first layer");
             return;
+        }
+        // LoRA: the adapted weight is the inference model's (M_prepare), its
+        // gradient goes to the LoRA area.
+        for (int k = 0; op->lora && k < m->ops.len; k++) {
+            IrOp *mo = m->ops.data[k];
+            if (mo->layer == op->layer && mo->lora)
+                op->fold_kernel = mo->fold_kernel;
+        }
+        if (op->lora) {
+            op->lora_grad = lora_floats;
+            lora_floats += numel0(&find_weight(op->layer, op->lora)->shape);
         }
     }
     if (!train_config(e, t, &cfg))
@@ -931,7 +974,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    kdl_Param params[%d];\n    int nparams;\n    int64_t iterations;\n"
            "    kdl_Rng rng; /* Dropout masks, RandomCrop windows */\n"
            "    int crop[%d][2];\n    float *arena, *scratch, *state, *slots;\n"
-           "    float *rnn_saved[%d];\n    float *outputs[%d]; /* test_on_batch */\n};\n\n",
+           "    float *rnn_saved[%d];\n    float *outputs[%d]; /* test_on_batch */\n"
+           "    float *lora; /* gradients of LoRA layers' adapted weights */\n};\n\n",
         P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, t->nrnn ? t->nrnn : 1, nout);
     emit_train_scratch(e, t, P);
 
@@ -944,7 +988,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         (long long)t->arena_floats, P);
     OUT(e, "    size_t state = %lld, slots = (size_t)kdl_optimizer_slots(&opt) * %lldu;\n",
         (long long)t->state_floats, (long long)gfloats);
-    OUT(e, "    size_t saved[%d] = {0}, outs = 0, total;\n", t->nrnn ? t->nrnn : 1);
+    OUT(e, "    size_t saved[%d] = {0}, outs = 0, lora = %lld, total;\n", t->nrnn ? t->nrnn : 1,
+        (long long)lora_floats);
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
         if (op->dead || op->slot < 0 || !strcmp(op->layer->class_name, "RandomCrop"))
@@ -956,13 +1001,14 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     for (int i = 0; i < nout; i++)
         OUT(e, "    outs += (size_t)max_batch * %lldu;\n", (long long)t->outputs[i]->size);
-    OUT(e, "    total = arena + scratch + state + slots + outs;\n");
+    OUT(e, "    total = arena + scratch + state + slots + outs + lora;\n");
     OUT(e, "    for (int i = 0; i < %d; i++)\n        total += saved[i];\n", t->nrnn);
     OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (total + 1));\n", P);
     OUT(e, "    if (!t) {\n        %s_destroy(m);\n        return NULL;\n    }\n", P);
     OUT(e, "    float *f = (float *)(void *)(t + 1);\n");
     OUT(e, "    t->arena = f;\n    f += arena;\n    t->scratch = f;\n    f += scratch;\n"
-           "    t->state = f;\n    f += state;\n    t->slots = f;\n    f += slots;\n");
+           "    t->state = f;\n    f += state;\n    t->slots = f;\n    f += slots;\n"
+           "    t->lora = f;\n    f += lora;\n");
     OUT(e, "    for (int i = 0; i < %d; i++) {\n        t->rnn_saved[i] = f;\n"
            "        f += saved[i];\n    }\n", t->nrnn);
     for (int i = 0; i < nout; i++)
@@ -992,13 +1038,16 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "        return KDL_ERR_SHAPE;\n", P);
     OUT(e, "    %s_Weights *w = m->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"
            "    float *scratch = t->scratch;\n    float *state = t->state;\n"
-           "    const float *fold = NULL;\n", e->stem, P);
+           "    const float *fold = m->fold;\n", e->stem, P);
     for (int i = 0; i < t->ninputs; i++)
         OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
             dtype_c(t->inputs[i]->dtype), i, dtype_c(t->inputs[i]->dtype), i, t->inputs[i]->what,
             shape_str(a, &t->inputs[i]->shape), i);
     OUT(e, "    (void)w;\n    (void)g;\n    (void)arena;\n    (void)scratch;\n    (void)state;\n"
            "    (void)fold;\n    memset(r, 0, sizeof *r);\n    memset(g, 0, sizeof *g);\n");
+    if (lora_floats)
+        OUT(e, "    %s_prepare(m); /* the LoRA layers' adapted weights */\n"
+               "    memset(t->lora, 0, sizeof(float) * %lldu);\n", P, (long long)lora_floats);
     OUT(e, "\n    /* ---- forward, training mode ---- */\n");
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
@@ -1026,6 +1075,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
                     count_expr(e, gb));
         }
         emit_train_backward(e, op);
+        if (op->lora)
+            lora_update(e, op);
     }
     OUT(e, "    return KDL_OK;\n}\n\n");
     // train_on_batch: the gradients, then the optimizer
@@ -1034,7 +1085,9 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    kdl_Status st = %s_compute_gradients(m, batch, inputs, targets, r);\n"
            "    if (st != KDL_OK)\n        return st;\n"
            "    kdl_optimizer_step(&m->train->opt, m->train->params, m->train->nparams, "
-           "++m->train->iterations);\n    return KDL_OK;\n}\n\n", P, P, P);
+           "++m->train->iterations);\n%s    return KDL_OK;\n}\n\n", P, P, P,
+        m->fold_floats ? arena_printf(a, "    %s_prepare(m); /* derived weights follow the update "
+                                         "*/\n", P) : "");
     OUT(e, "int %s_parameters(%s *m, kdl_Param **params) {\n"
            "    *params = m->train ? m->train->params : NULL;\n"
            "    return m->train ? m->train->nparams : 0;\n}\n\n", P, P);

@@ -785,6 +785,7 @@ typedef struct IrOp {
     int64_t fold_bias;      // the model's derived-weights area (floats)
     const char *lora;       // the weight LoRA adapts ("kernel", "embeddings"): the op
                             // reads weight + (a @ b) * alpha / rank from fold_kernel
+    int64_t lora_grad;      // training: the adapted weight's gradient in the LoRA area
     bool dead;              // removed by fusion (its output aliases its input)
     // Training graph only:
     bool training;          // the layer runs in training mode (Dropout, BN, RandomCrop)

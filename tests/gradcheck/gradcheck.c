@@ -56,6 +56,16 @@ int main(int argc, char **argv) {
     }
     kdl_TrainModel tm;
     FN(_train_model)(m, &tm);
+    const char *shift = getenv("GRADCHECK_SHIFT");
+    if (shift && *shift) {
+        // Move every trainable weight off its initial value (a LoRA layer's
+        // b starts at zero, which would hide a's gradient).
+        kdl_Param *ps;
+        int np = FN(_parameters)(m, &ps);
+        for (int i = 0; i < np; i++)
+            for (size_t k = 0; k < ps[i].n; k++)
+                ps[i].value[k] += (float)(0.6 * uniform() - 0.3);
+    }
     const void *in[16];
     const float *y[16];
     for (int i = 0; i < tm.ninputs; i++) {

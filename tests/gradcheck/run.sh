@@ -22,11 +22,13 @@ fi
 status=0
 targets=targets
 grep -q '^# GRADCHECK: labels' "$f" && targets=labels
+shift=
+grep -q '^# GRADCHECK: shift' "$f" && shift=1
 for v in $vars; do
     grep -q "${b}_${v}_compute_gradients" "$d/$b.h" || continue
     $RTCC -std=c11 -O1 -I"$ROOT/include" -I"$d" -DMODEL="${b}_$v" -DHEADER="\"$b.h\"" \
         "$here/gradcheck.c" "$d/$b.c" $RTLINK -o "$d/gc_$v"
     printf '%s/%s: ' "$b" "$v"
-    "$d/gc_$v" "$targets" || status=1
+    GRADCHECK_SHIFT=$shift "$d/gc_$v" "$targets" || status=1
 done
 exit $status
