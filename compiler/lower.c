@@ -271,14 +271,15 @@ static bool out_dims(Ctx *c, IrModel *m, IrOp *op, int o) {
     if (!strcmp(l->class_name, "RandomCrop")) {
         // Inference takes the centred window: the input must hold it.
         IrBuf *x = op->in[0];
-        for (int i = 1; i <= 2; i++) {
+        int sp = l->iv[RC_CFIRST] ? 2 : 1;     // the height axis
+        for (int i = sp; i <= sp + 1; i++) {
             Dim in = bdim(x, i);
             if (in.k >= 0)
                 add_check(c, m, arena_printf(c->arena, "d[%d] >= %lld", in.k,
                                              (long long)y->shape.d[i]),
                           arena_printf(c->arena, "%s (RandomCrop): the input's %s is %%lld, "
                                        "smaller than the crop's %lld", l->name,
-                                       i == 1 ? "height" : "width", (long long)y->shape.d[i]),
+                                       i == sp ? "height" : "width", (long long)y->shape.d[i]),
                           arena_printf(c->arena, "(long long)d[%d]", in.k));
         }
     }
@@ -443,7 +444,6 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         op->tmp = buf_new(c, m, &ts, DT_FLOAT32, l->name);
         for (int i = 0; i < ts.rank - 1; i++)
             op->tmp->dx[i] = op->out[0]->dx[i];
-
     }
     vec_push(c->arena, &m->ops, op);
     return true;
