@@ -236,13 +236,8 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
             if (ij < 1)
                 continue;
             Dim dj = bdim(op->in[j], ij);
-            if (dj.k >= 0 && r->k >= 0 && dj.k != r->k)
-                add_check(c, m, arena_printf(a, "d[%d] == d[%d]", dj.k, r->k),
-                          arena_printf(a, "%s: inputs of lengths %%lld and %%lld on axis %d "
-                                       "cannot be broadcast", who, i),
-                          arena_printf(a, "(long long)d[%d], (long long)d[%d]", dj.k, r->k));
-            else if (dj.k >= 0 && r->k < 0)
-                *r = dj;
+            if (dj.k >= 0 && r->k < 0)
+                *r = dj;    // the others are checked against it (input_checks)
         }
         return true;
     }
@@ -261,6 +256,56 @@ none:
              "shape %s from a None input dimension; declare it in keras.Input",
              layer_label(c, l), i, shape_pystr(a, &y->shape));
     return false;
+}
+
+// Checks the layer needs of its inputs' run-time dimensions: equal (or 1,
+// broadcast) in merges, equal off the axis of a Concatenate, the same size
+// through a Reshape/Flatten to a known shape.
+static void input_checks(Ctx *c, IrModel *m, IrOp *op) {
+    Arena *a = c->arena;
+    const char *k = op->layer->class_name;
+    IrBuf *y = op->out[0];
+    const char *who = arena_printf(a, "%s (%s)", op->layer->name, k);
+    bool merge = !strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
+                 !strcmp(k, "Average");
+    if (merge || !strcmp(k, "Concatenate")) {
+        int axis = merge ? -1 : (int)op->layer->iv[1];
+        for (int j = 0; j < op->nin; j++)
+            for (int i = 1; i < op->in[j]->shape.rank; i++) {
+                int oi = i + (y->shape.rank - op->in[j]->shape.rank);
+                Dim in = bdim(op->in[j], i), out = bdim(y, oi);
+                if (in.k < 0 && out.k >= 0 && oi != axis && (!merge || in.v != 1)) {
+                    // A known length against a run-time one: they must agree.
+                    add_check(c, m, arena_printf(a, "d[%d] == %lld", out.k, (long long)in.v),
+                              arena_printf(a, "%s: input %d has length %lld on axis %d where "
+                                           "another has %%lld", who, j, (long long)in.v, i),
+                              arena_printf(a, "(long long)d[%d]", out.k));
+                    continue;
+                }
+                if (in.k < 0 || oi == axis || in.k == out.k)
+                    continue;
+                const char *want = out.k >= 0 ? arena_printf(a, "d[%d]", out.k)
+                                              : arena_printf(a, "%lld", (long long)out.v);
+                add_check(c, m, arena_printf(a, "d[%d] == %s%s", in.k, want,
+                                             merge ? arena_printf(a, " || d[%d] == 1", in.k) : ""),
+                          arena_printf(a, "%s: input %d has length %%lld on axis %d where the "
+                                       "output has %%lld", who, j, i),
+                          arena_printf(a, "(long long)d[%d], (long long)%s", in.k, want));
+            }
+        return;
+    }
+    if ((!strcmp(k, "Reshape") || !strcmp(k, "Flatten")) && y->size >= 0 &&
+        op->in[0]->size < 0) {
+        Dim ds[MAX_RANK] = {{0}};
+        for (int j = 1; j < op->in[0]->shape.rank; j++)
+            ds[j - 1] = bdim(op->in[0], j);
+        int64_t known;
+        const char *e = dims_expr(c, ds, op->in[0]->shape.rank - 1, '*', &known);
+        add_check(c, m, arena_printf(a, "%s == %lld", e, (long long)y->size),
+                  arena_printf(a, "%s: an input of %%lld values per sample cannot be reshaped "
+                               "to %s", who, shape_pystr(a, &y->shape)),
+                  arena_printf(a, "(long long)(%s)", e));
+    }
 }
 
 // Fill in output o's None dimensions (known values refine the shape; the
@@ -424,6 +469,7 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         if (!out_dims(c, m, op, i))
             return false;
     }
+    input_checks(c, m, op);
     if (channels_first(l, &op->in[0]->shape) && strcmp(l->class_name, "Flatten")) {
         op->cf_in = channels_last_buf(c, m, op->in[0]);
         op->cf_out = channels_last_buf(c, m, op->out[0]);

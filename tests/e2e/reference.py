@@ -10,16 +10,25 @@ python3-torch); run it with /usr/bin/python3. CI never runs it.
 
 usage:
   reference.py predict MODEL.kdl --model VAR --weights W.safetensors
-                       --input X.npy --output Y.npy [--kdlc PATH]
+                       --input X.npy [--input X2.npy ...] --output Y.npy [--kdlc PATH]
       Writes Y.npy (float32), or Y.0.npy, Y.1.npy, ... for a model with
-      several outputs (the naming the generated program uses).
+      several outputs (the naming the generated program uses). One --input
+      per model input, in the model's input order.
   reference.py input MODEL.kdl --model VAR --batch N --seed S --output X.npy
-                     [--dist normal|uniform] [--lo A] [--hi B] [--kdlc PATH]
+                     [--dims D...] [--dist normal|uniform] [--lo A] [--hi B]
+                     [--kdlc PATH]
       Writes a random input for the model: float32 from the given
       distribution (normal: mean 0, stddev 1), or, for an int32 input,
       int32 ids in [0, input_dim) of the Embedding layers that read it.
+      A model with several inputs gets X.0.npy, X.1.npy, ... (drawn in
+      input order from one generator). --dims gives the sizes of the None
+      dimensions of the inputs (other than the batch), in input order and
+      axis order; a model with k None dimensions takes the first k values
+      (a fully static model ignores them).
   reference.py outputs MODEL.kdl --model VAR [--kdlc PATH]
       Prints the number of outputs of the model.
+  reference.py inputs MODEL.kdl --model VAR [--kdlc PATH]
+      Prints the number of inputs of the model.
   reference.py models MODEL.kdl [--kdlc PATH]
       Prints the names the models are bound to, one per line.
 
@@ -28,6 +37,11 @@ kernels are (kh, kw, in, out); torch wants (out, in, kh, kw), so tensors are
 permuted to NCHW around every torch convolution. "same" padding is
 TensorFlow's: total = max((out - 1) * stride + (k - 1) * dilation + 1 - in, 0),
 pad_before = total // 2, the rest after.
+
+Dimensions that are None in the dump (None input dimensions and everything
+that depends on them) are taken from the tensors themselves: the layers
+compute their output shapes from their actual inputs, and the dump's shapes
+are checked only where they are known.
 """
 import argparse
 import json
@@ -275,6 +289,18 @@ def separable_conv2d(cfg, weights, xs, layer):
     return [bias_act(y, cfg, weights, layer)]
 
 
+def conv_transpose_length(size, k, padding, output_padding, stride, dilation):
+    """Keras 3's output length of a transposed convolution along one axis
+    (for sizes the dump leaves None)."""
+    keff = (k - 1) * dilation + 1
+    if output_padding is None:
+        if padding == "valid":
+            return size * stride + max(keff - stride, 0)
+        return size * stride
+    pad = keff // 2 if padding == "same" else 0
+    return (size - 1) * stride + keff - 2 * pad + output_padding
+
+
 def conv2d_transpose(cfg, weights, xs, layer, out_shape):
     """The full transposed convolution (no padding, size (in - 1) * stride +
     k_eff), then the output window: for "same" it starts where Keras's
@@ -288,12 +314,17 @@ def conv2d_transpose(cfg, weights, xs, layer, out_shape):
     ks = tuple(kernel.shape[:2])
     strides = tup(cfg.get("strides", 1), 2)
     dils = tup(cfg.get("dilation_rate", 1), 2)
-    oh, ow = out_shape[1], out_shape[2]
-    wt = kernel.permute(3, 2, 0, 1).contiguous()    # torch: (in, out, kh, kw)
-    full = F.conv_transpose2d(to_channels_first(x), wt, stride=strides, dilation=dils)
     padding = cfg.get("padding", "valid").lower()
     ops = cfg.get("output_padding")
     ops = (None, None) if ops is None else tup(ops, 2)
+    oh, ow = out_shape[1], out_shape[2]
+    if oh is None or ow is None:
+        sizes = [conv_transpose_length(size, k, padding, op, s, d) for size, k, op, s, d
+                 in zip(x.shape[1:3], ks, ops, strides, dils)]
+        oh = sizes[0] if oh is None else oh
+        ow = sizes[1] if ow is None else ow
+    wt = kernel.permute(3, 2, 0, 1).contiguous()    # torch: (in, out, kh, kw)
+    full = F.conv_transpose2d(to_channels_first(x), wt, stride=strides, dilation=dils)
     starts = []
     for i, (size, k, s, d) in enumerate(zip(x.shape[1:3], ks, strides, dils)):
         if padding == "valid":
@@ -466,8 +497,12 @@ def repeat_vector(cfg, xs):
     return [x.unsqueeze(1).expand(x.shape[0], int(cfg["n"]), x.shape[1])]
 
 
-def reshape(xs, out_shape):
+def reshape(cfg, xs, out_shape):
     x = xs[0]
+    if any(d is None for d in out_shape[1:]):
+        # A size the dump does not know: Keras's target_shape, whose one -1
+        # takes the rest of the input's (run-time) size.
+        return [x.reshape((x.shape[0],) + tuple(int(d) for d in cfg["target_shape"]))]
     return [x.reshape((x.shape[0],) + tuple(out_shape[1:]))]
 
 
@@ -650,7 +685,7 @@ def call_layer(layer, weights, xs, out_shapes):
     if cls == "RepeatVector":
         return repeat_vector(cfg, xs)
     if cls == "Reshape":
-        return reshape(xs, out_shapes[0])
+        return reshape(cfg, xs, out_shapes[0])
     if cls == "Flatten":
         return flatten(xs)
     if cls == "Dropout":
@@ -696,7 +731,8 @@ def run_graph(graph, weights, inputs):
                              f"{len(node['outputs'])}")
         for o, y in zip(node["outputs"], ys):
             want = tuple(o["shape"][1:])
-            if tuple(y.shape[1:]) != want:
+            if len(y.shape) != len(want) + 1 or any(
+                    w is not None and g != w for g, w in zip(y.shape[1:], want)):
                 raise ValueError(f"{layer['name']} ({layer['class']}): output shape "
                                  f"{tuple(y.shape)}, the dump says {o['shape']}")
             env[o["tensor"]] = y
@@ -743,13 +779,14 @@ def embedding_limit(graph, tensor):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["predict", "input", "outputs", "models"])
+    ap.add_argument("command", choices=["predict", "input", "outputs", "inputs", "models"])
     ap.add_argument("kdl")
     ap.add_argument("--model")
     ap.add_argument("--weights")
-    ap.add_argument("--input")
+    ap.add_argument("--input", action="append")
     ap.add_argument("--output")
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--dims", type=int, nargs="*", default=[])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dist", choices=["normal", "uniform"], default="normal")
     ap.add_argument("--lo", type=float, default=-1.0)
@@ -765,33 +802,47 @@ def main():
     if a.command == "outputs":
         print(len(graph["outputs"]))
         return
-    if len(graph["inputs"]) != 1:
-        sys.exit("reference: models with several inputs are not supported (the generated "
-                 "program's predict takes one input)")
-    spec = graph["inputs"][0]
+    if a.command == "inputs":
+        print(len(graph["inputs"]))
+        return
+    specs = graph["inputs"]
     if a.command == "input":
         rng = np.random.default_rng(a.seed)
-        shape = (a.batch,) + tuple(spec["shape"][1:])
-        if spec["dtype"].startswith("int"):
-            lim = embedding_limit(graph, spec["tensor"])
-            if lim is None:
-                sys.exit("reference: an integer input that no Embedding reads")
-            x = rng.integers(0, lim, size=shape).astype(np.int32)
-        elif a.dist == "normal":
-            x = rng.standard_normal(shape).astype(np.float32)
-        else:
-            x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
-        np.save(a.output, x)
+        nnone = sum(d is None for spec in specs for d in spec["shape"][1:])
+        if len(a.dims) < nnone:
+            sys.exit(f"reference: the model's inputs have {nnone} None dimensions; "
+                     f"--dims gives {len(a.dims)} (# E2E-DIMS / # E2E-DIMS7)")
+        dims = iter(a.dims[:nnone])
+        paths = output_paths(a.output, len(specs))
+        for spec, path in zip(specs, paths):
+            shape = (a.batch,) + tuple(next(dims) if d is None else d for d in spec["shape"][1:])
+            if spec["dtype"].startswith("int"):
+                lim = embedding_limit(graph, spec["tensor"])
+                if lim is None:
+                    sys.exit("reference: an integer input that no Embedding reads")
+                x = rng.integers(0, lim, size=shape).astype(np.int32)
+            elif a.dist == "normal":
+                x = rng.standard_normal(shape).astype(np.float32)
+            else:
+                x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
+            np.save(path, x)
         return
 
     weights = load_safetensors(a.weights)
-    x = np.load(a.input)
-    if spec["dtype"].startswith("int"):
-        xt = torch.from_numpy(x.astype(np.int64))
-    else:
-        xt = torch.from_numpy(x.astype(np.float64))
+    if not a.input or len(a.input) != len(specs):
+        sys.exit(f"reference: the model takes {len(specs)} inputs (one --input each)")
+    xts = []
+    for spec, path in zip(specs, a.input):
+        x = np.load(path)
+        if x.ndim != len(spec["shape"]) or any(
+                d is not None and g != d for g, d in zip(x.shape[1:], spec["shape"][1:])):
+            sys.exit(f"reference: {path}: shape {x.shape}, the model takes {spec['shape']}")
+        if spec["dtype"].startswith("int"):
+            xts.append(torch.from_numpy(x.astype(np.int64)))
+        else:
+            xts.append(torch.from_numpy(x.astype(np.float64)))
     with torch.no_grad():
-        ys = run_graph(graph, weights, [xt])
+        ys = run_graph(graph, weights, xts)
     for path, y in zip(output_paths(a.output, len(ys)), ys):
         np.save(path, np.ascontiguousarray(y.numpy().astype(np.float32)))
 
