@@ -484,12 +484,15 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         m->fold_floats += shape_numel(&op_weight(op, lw)->shape, 0);
     }
     if (!strcmp(l->class_name, "SeparableConv2D")) {
-        // The depthwise half writes (batch, oh, ow, C * depth_multiplier).
-        Shape ts = op->out[0]->shape;
-        ts.d[ts.rank - 1] = op->in[0]->shape.d[op->in[0]->shape.rank - 1] * l->iv[CV_DM];
+        // The depthwise half writes (batch, oh, ow, C * depth_multiplier)
+        // (channels last also for channels_first layers).
+        const IrBuf *x = op->cf_in ? op->cf_in : op->in[0], *y = op->cf_out ? op->cf_out
+                                                                             : op->out[0];
+        Shape ts = y->shape;
+        ts.d[ts.rank - 1] = x->shape.d[x->shape.rank - 1] * l->iv[CV_DM];
         op->tmp = buf_new(c, m, &ts, DT_FLOAT32, l->name);
         for (int i = 0; i < ts.rank - 1; i++)
-            op->tmp->dx[i] = op->out[0]->dx[i];
+            op->tmp->dx[i] = y->dx[i];
     }
     vec_push(c->arena, &m->ops, op);
     return true;

@@ -261,8 +261,6 @@ def conv_nd(x, kernel, cfg, rank, groups=1):
 
 def conv(cfg, weights, xs, layer, rank):
     check_channels_last(cfg, layer["class"])
-    if cfg.get("lora_rank"):
-        raise NotImplementedError("LoRA")
     y = conv_nd(xs[0], W(weights, layer, "kernel"), cfg, rank, int(cfg.get("groups", 1) or 1))
     return [bias_act(y, cfg, weights, layer)]
 
@@ -526,10 +524,16 @@ def zero_padding2d(cfg, xs):
 
 def up_sampling2d(cfg, xs):
     check_channels_last(cfg, "UpSampling2D")
-    if cfg.get("interpolation", "nearest") != "nearest":
-        raise NotImplementedError("UpSampling2D interpolation")
     sh, sw = tup(cfg.get("size", 2), 2)
     x = xs[0]
+    interp = cfg.get("interpolation", "nearest")
+    if interp == "bilinear":
+        # Half-pixel centres (TF's resize, align_corners=False).
+        y = F.interpolate(to_channels_first(x), scale_factor=(sh, sw), mode="bilinear",
+                          align_corners=False)
+        return [to_channels_last(y)]
+    if interp != "nearest":
+        raise NotImplementedError("UpSampling2D interpolation")
     return [x.repeat_interleave(sh, dim=1).repeat_interleave(sw, dim=2)]
 
 
@@ -642,12 +646,42 @@ def gru(cfg, weights, xs, layer):
 
 # ---- the graph --------------------------------------------------------------------------------
 
+DATA_FORMAT_LAYERS = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D",
+                      "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+                      "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+                      "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D",
+                      "UpSampling2D", "RandomCrop", "Flatten")
+
+
+def lora_adapted(cfg, weights, layer):
+    """Keras's LoRA: the adapted weight w + (a @ b) * lora_alpha / lora_rank
+    (a matmul over the last axis of a), under the weight's own name."""
+    rank = int(cfg["lora_rank"])
+    alpha = float(cfg.get("lora_alpha") or rank)
+    name = "embeddings" if layer["class"] == "Embedding" else "kernel"
+    a = W(weights, layer, f"lora_{name}_a")
+    b = W(weights, layer, f"lora_{name}_b")
+    out = dict(weights)
+    out[f"{layer['name']}/{name}"] = W(weights, layer, name) + (a @ b) * (alpha / rank)
+    return out
+
+
 def call_layer(layer, weights, xs, out_shapes):
     cls = layer["class"]
     cfg = layer.get("config", {})
+    if cfg.get("lora_rank"):
+        weights = lora_adapted(cfg, weights, layer)
+    if cls in DATA_FORMAT_LAYERS and cfg.get("data_format") == "channels_first" and \
+            xs[0].dim() > 2:
+        # The same layer on channels_last data: move the channels last, then
+        # back (Flatten: Keras moves them last, then flattens).
+        last = dict(layer, config=dict(cfg, data_format="channels_last", lora_rank=None))
+        shapes = [None if s is None else [s[0], *s[2:], s[1]] if len(s) > 2 else s
+                  for s in out_shapes]
+        ys = call_layer(last, weights, [to_channels_last(x) for x in xs], shapes)
+        return ys if cls == "Flatten" else [to_channels_first(y) if y.dim() > 2 else y
+                                           for y in ys]
     if cls == "Dense":
-        if cfg.get("lora_rank"):
-            raise NotImplementedError("LoRA")
         return dense(cfg, weights, xs, layer)
     if cls in ("Conv1D", "Convolution1D"):
         return conv(cfg, weights, xs, layer, 1)
