@@ -22,7 +22,9 @@ need gcc command -v gcc
 need make command -v make
 need pkg-config command -v pkg-config
 need llvm-14-tools sh -c 'command -v FileCheck || test -x /usr/lib/llvm-14/bin/FileCheck || ls /usr/lib/llvm-*/bin/FileCheck'
-need libopenblas-dev sh -c 'test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/include/cblas.h || ls /usr/include/*/cblas*.h || pkg-config --exists openblas'
+# OpenBLAS itself, not just some cblas.h: Debian's reference libblas-dev ships
+# a cblas.h too, and then the link against -lopenblas fails.
+need libopenblas-dev sh -c 'pkg-config --exists openblas || ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so'
 
 [ -z "$missing" ] && exit 0
 

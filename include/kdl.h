@@ -739,12 +739,14 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
 
 // ---- threads (runtime/threads.c) ---------------------------------------------------------
 //
-// One thread pool for the non-GEMM kernels (im2col, pooling, activations,
-// normalization, ...) and OpenBLAS's threads for GEMM, which runs only on the
-// calling thread: the two never compete for cores. Results are bitwise the
-// same for every thread count. Without a call to kdl_set_num_threads the
-// size is $KDL_NUM_THREADS, or 1 when that is unset (OpenBLAS then keeps its
-// own setting).
+// One thread pool for the kernels (convolutions, pooling, activations,
+// normalization, recurrent steps, and GEMM itself on CPUs with AVX-512).
+// OpenBLAS, where it still runs a GEMM, is called from the calling thread
+// only and uses its own threads while the pool's workers sleep: the two
+// never compete for cores. The pool's split never changes a result (an
+// OpenBLAS GEMM's may change with OpenBLAS's thread count). Without a call to
+// kdl_set_num_threads the size is $KDL_NUM_THREADS, or 1 when that is unset
+// (OpenBLAS then keeps its own setting).
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -21,6 +21,10 @@
  * use: their backward starts with kdl_act_grad_output (dz = dy * act'). The
  * softmax gradients work per row from y: y (dy - sum(dy y)) for softmax,
  * dy - exp(y) sum(dy) for log-softmax.
+ *
+ * Large calls are split over the thread pool (kdl_parallel_for) by rows or
+ * elements; each value depends on its own inputs only (a softmax row stays
+ * on one thread), so the results do not depend on the thread count.
  */
 #include "internal.h"
 
@@ -172,17 +176,54 @@ static void softmax_row(float *o, const float *x, const float *b, size_t n, int 
     }
 }
 
+// ---- the thread pool -------------------------------------------------------------------
+// Every loop below is split over rows (softmax-like activations) or over
+// elements: each output depends on its own inputs only, so any split gives
+// the same bits.
+
+// What one element costs, in kdl_grain's units: libm calls are dearer.
+static size_t act_cost(kdl_Act act) {
+    switch (act) {
+    case KDL_ACT_LINEAR:
+    case KDL_ACT_RELU:
+    case KDL_ACT_RELU6:
+    case KDL_ACT_LEAKY_RELU:
+    case KDL_ACT_HARD_SIGMOID:
+    case KDL_ACT_SOFTSIGN:
+    case KDL_ACT_HARD_SILU:
+        return 1;
+    default:
+        return 8;
+    }
+}
+
+typedef struct ActJob {
+    float *out;
+    const float *in, *b, *y;
+    size_t cols;
+    kdl_Act act;
+    float alpha;
+    int log;                // softmax: log-softmax
+    int flat;               // backward: the range is elements, not rows of cols
+} ActJob;
+
+static void softmax_task(void *ctx, size_t r0, size_t r1) {
+    const ActJob *j = ctx;
+    for (size_t r = r0; r < r1; r++)
+        softmax_row(j->out + r * j->cols, j->in + r * j->cols, NULL, j->cols, j->log);
+}
+
 void kdl_softmax_forward(float *out, const float *in, size_t rows, size_t cols, int log) {
-    for (size_t r = 0; r < rows; r++)
-        softmax_row(out + r * cols, in + r * cols, NULL, cols, log);
+    ActJob j = {out, in, NULL, NULL, cols, KDL_ACT_SOFTMAX, 0.0f, log, 0};
+    kdl_parallel_for(rows, kdl_grain(cols * 8), softmax_task, &j);
 }
 
 // ---- the shared loop ---------------------------------------------------------------------
 
 // out (rows, cols) = act(in + b), b (cols) or NULL, out may equal in.
 // Element-wise activations with no bias see one flat row of rows * cols.
-static void act_rows(float *out, const float *in, const float *b, size_t rows, size_t cols,
-                     kdl_Act act, float alpha) {
+static void act_rows_serial(float *out, const float *in, const float *b, size_t rows, size_t cols,
+                            kdl_Act act, float alpha) {
     if (!b && act != KDL_ACT_SOFTMAX && act != KDL_ACT_LOG_SOFTMAX) {
         cols *= rows;
         rows = cols ? 1 : 0;
@@ -232,6 +273,23 @@ static void act_rows(float *out, const float *in, const float *b, size_t rows, s
         assert(!"kdl: unknown activation");
     }
 #undef ACT_LOOP
+}
+
+static void act_task(void *ctx, size_t r0, size_t r1) {
+    const ActJob *j = ctx;
+    act_rows_serial(j->out + r0 * j->cols, j->in + r0 * j->cols, j->b, r1 - r0, j->cols, j->act,
+                    j->alpha);
+}
+
+// act_rows_serial over the thread pool: rows, or elements when flat.
+static void act_rows(float *out, const float *in, const float *b, size_t rows, size_t cols,
+                     kdl_Act act, float alpha) {
+    if (!b && act != KDL_ACT_SOFTMAX && act != KDL_ACT_LOG_SOFTMAX) {
+        rows *= cols;
+        cols = 1;
+    }
+    ActJob j = {out, in, b, NULL, cols, act, alpha, 0, 0};
+    kdl_parallel_for(rows, kdl_grain(cols * act_cost(act)), act_task, &j);
 }
 
 // ---- public entry points ------------------------------------------------------------------
@@ -554,6 +612,24 @@ static void act_backward_x(float *dx, const float *dy, const float *x, size_t n,
 }
 #undef GRAD_LOOP
 
+// Rows [r0, r1) of (rows, cols) (or elements, flat): dx += dy * act', from
+// y when the activation allows it and y is given (cheaper: no exp), from x
+// otherwise. in is x, b is dy (ActJob's fields).
+static void backward_task(void *ctx, size_t r0, size_t r1) {
+    const ActJob *j = ctx;
+    const int from_y = j->y && kdl_act_grad_from_output(j->act, j->alpha);
+    assert((from_y || j->in) && "kdl_act_backward: this activation needs x");
+    // flat: elements, one call for the range; otherwise a call per row
+    const size_t calls = j->flat ? 1 : r1 - r0, len = j->flat ? r1 - r0 : j->cols;
+    for (size_t r = 0; r < calls; r++) {
+        const size_t o = (r0 + r) * j->cols;
+        if (from_y)
+            act_backward_y(j->out + o, j->b + o, j->y + o, len, j->act, j->alpha);
+        else
+            act_backward_x(j->out + o, j->b + o, j->in + o, len, j->act, j->alpha);
+    }
+}
+
 // dx (n) += dy * act'(x). The derivative is taken from y when the activation
 // allows it and y is given (cheaper: no exp), from x otherwise. SOFTMAX /
 // LOG_SOFTMAX treat the n values as one row, as kdl_act_forward. dx NULL:
@@ -562,12 +638,13 @@ void kdl_act_backward(float *dx, const float *dy, const float *x, const float *y
                       kdl_Act act, float alpha) {
     if (!dx || n == 0)
         return;
-    if (y && kdl_act_grad_from_output(act, alpha)) {
-        act_backward_y(dx, dy, y, n, act, alpha);
-    } else {
-        assert(x && "kdl_act_backward: this activation needs x");
-        act_backward_x(dx, dy, x, n, act, alpha);
+    ActJob j = {dx, x, dy, y, 1, act, alpha, 0, 1};
+    if (act == KDL_ACT_SOFTMAX || act == KDL_ACT_LOG_SOFTMAX) {
+        j.cols = n, j.flat = 0;
+        backward_task(&j, 0, 1);
+        return;
     }
+    kdl_parallel_for(n, kdl_grain(act_cost(act)), backward_task, &j);
 }
 
 // dx (rows, cols) += dy * act'; softmax-like ones per row of cols.
@@ -579,20 +656,14 @@ void kdl_activation_backward(float *dx, const float *dy, const float *x, const f
         kdl_act_backward(dx, dy, x, y, rows * cols, act, alpha);
         return;
     }
-    for (size_t r = 0; r < rows; r++) {
-        size_t o = r * cols;
-        kdl_act_backward(dx + o, dy + o, x ? x + o : NULL, y ? y + o : NULL, cols, act, alpha);
-    }
+    ActJob j = {dx, x, dy, y, cols, act, alpha, 0, 0};
+    kdl_parallel_for(rows, kdl_grain(cols * 8), backward_task, &j);
 }
 
-// dz (rows, cols) = dy * act'(z) from y (activations of kdl_act_grad_from_output;
-// softmax-like ones per row). SET, not accumulated; dz may equal dy.
-void kdl_act_grad_output(float *dz, const float *dy, const float *y, size_t rows, size_t cols,
-                         kdl_Act act, float alpha) {
+// kdl_act_grad_output on one thread.
+static void grad_output_serial(float *dz, const float *dy, const float *y, size_t rows,
+                               size_t cols, kdl_Act act, float alpha) {
     size_t n = rows * cols;
-    assert(kdl_act_grad_from_output(act, alpha));
-    if (n == 0)
-        return;
 #define SET_LOOP(f)                                                                               \
     for (size_t i = 0; i < n; i++)                                                                \
         dz[i] = dy[i] * f(y[i], alpha);                                                           \
@@ -633,4 +704,23 @@ void kdl_act_grad_output(float *dz, const float *dy, const float *y, size_t rows
         assert(!"kdl_act_grad_output: activation has no derivative from its output");
     }
 #undef SET_LOOP
+}
+
+static void grad_output_task(void *ctx, size_t r0, size_t r1) {
+    const ActJob *j = ctx;
+    const size_t o = r0 * j->cols;
+    grad_output_serial(j->out + o, j->b + o, j->y + o, r1 - r0, j->cols, j->act, j->alpha);
+}
+
+// dz (rows, cols) = dy * act'(z) from y (activations of kdl_act_grad_from_output;
+// softmax-like ones per row). SET, not accumulated; dz may equal dy.
+void kdl_act_grad_output(float *dz, const float *dy, const float *y, size_t rows, size_t cols,
+                         kdl_Act act, float alpha) {
+    assert(kdl_act_grad_from_output(act, alpha));
+    if (rows == 0 || cols == 0)
+        return;
+    ActJob j = {dz, NULL, dy, y, cols, act, alpha, 0, 0};
+    if (act != KDL_ACT_SOFTMAX && act != KDL_ACT_LOG_SOFTMAX)
+        j.cols = 1, rows *= cols;
+    kdl_parallel_for(rows, kdl_grain(j.cols * act_cost(act)), grad_output_task, &j);
 }

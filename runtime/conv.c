@@ -2,7 +2,11 @@
  * conv.c - Conv1D/2D (groups, dilation), DepthwiseConv2D and Conv2DTranspose
  * forward and backward over NHWC tensors (1-D: h = kh = sh = dh = 1, pad_top = 0).
  *
- * Conv2D lowers to GEMM. A 1x1, stride-1, unpadded conv is a GEMM on the
+ * Conv2D with stride 1 and one group, on a CPU with AVX-512, is a direct
+ * convolution in register tiles (kdl_tile_gemm, gemm.c) over a zero-padded
+ * copy of the input, forward and backward: no im2col and no GEMM call; see
+ * "direct convolution" below. Otherwise Conv2D lowers to GEMM. A 1x1,
+ * stride-1, unpadded conv is a GEMM on the
  * input itself, (n*h*w, c) @ (c, f). Anything else gathers blocks of output
  * rows into an im2col buffer (the caller's scratch, kdl_conv2d_scratch
  * floats) with the channels of each tap contiguous, then runs one kdl_sgemm
@@ -17,6 +21,13 @@
  * col2im(dz W^T) with GEMMs; depthwise is direct loops; the transposed
  * conv's gradients are GEMMs on the im2col of dz for the conv it is the
  * adjoint of.
+ *
+ * Threads (kdl_parallel_for, threads.c): the direct path splits output rows
+ * and weight-gradient tiles; im2col by rows; col2im and the transposed
+ * conv's scatter by images; depthwise by output rows (forward) and channel
+ * blocks (backward). kdl_sgemm runs on the calling thread only. Every
+ * element is computed by one thread in a fixed order, so results do not
+ * depend on the thread count.
  *
  * Padding contract: kernels never see Keras's padding strings. The compiler
  * passes oh, ow and the padding before the first row and column, and the
@@ -94,12 +105,213 @@ static void tap_range(int i0, int d, int kn, int n, int *lo, int *hi) {
     *hi = h > l ? h : l;
 }
 
+// ---- direct convolution (register tiles) ---------------------------------------------------
+//
+// With AVX-512 (kdl_tile_available) a stride-1, one-group convolution skips
+// im2col and the GEMM call. The input is copied once into zero-padded
+// images of (ph, pw) = (oh + (kh-1)*dh, ow + (kw-1)*dw) pixels (or used as
+// it is when it needs no padding: "valid", 1x1), and each output row is
+// computed in register tiles of up to 12 pixels x 32 filters
+// (kdl_tile_gemm): output pixel (oy, ox) reads padded pixels (oy + ky*dh,
+// ox + kx*dw), so within tap row ky (and dw == 1) the taps kx and channels
+// ci of a pixel are kw*c consecutive floats, in the order of w's rows: the
+// tile is a GEMM with K = kh segments of kw*c, A's rows c floats apart.
+// Bias and ReLU are applied as the tile is stored.
+//
+// Backward, the same tiles: dz = dy * act' goes into zero-padded images of
+// the input's size plus the taps; dx += the conv of those with w flipped
+// (kh-1-ky, kw-1-kx) and transposed per tap (f <-> c), the gather form of
+// the adjoint of a stride-1 conv; dw, whose rows (ky, kx, ci) are again kw*c
+// consecutive floats of a padded pixel row, += tiles over the pixels of the
+// padded x and dz (ai = 1, ak = c), one partial sum per group of images;
+// db += the sum of per-image column sums. Each output element is computed
+// by one tile in a fixed order, so the work is split over threads by output
+// rows and dw tiles with results that do not depend on the thread count.
+// Images are processed in blocks of at most DIRECT_BLOCK_FLOATS of padded
+// data (the scratch), so it stays in the caches between the passes.
+
+#define DIRECT_BLOCK_FLOATS ((size_t)1 << 21)
+#define DIRECT_MAX_K 4096       // longer K: the weight panel no longer fits L2
+#define DW_GROUP_PIXELS 256     // dw sums at least this many pixels per partial sum
+#define TILE_MACS 16            // multiply-adds of a tile per kdl_grain unit (a float copied)
+
+typedef struct Direct {
+    const kdl_ConvShape *s;
+    int ph, pw;             // padded input image
+    int copy;               // the input needs the padded copy
+    int zph, zpw, zt, zl;   // backward: padded dz image, dz's first row and column in it
+    size_t xsz, zsz;        // floats per padded image
+    int blk;                // images per block
+} Direct;
+
+static Direct direct_geometry(const kdl_ConvShape *s, int backward) {
+    Direct d = {.s = s};
+    d.ph = s->oh + (s->kh - 1) * s->dh;
+    d.pw = s->ow + (s->kw - 1) * s->dw;
+    d.copy = !(s->pad_top == 0 && s->pad_left == 0 && d.ph == s->h && d.pw == s->w);
+    d.zph = s->h + (s->kh - 1) * s->dh;
+    d.zpw = s->w + (s->kw - 1) * s->dw;
+    d.zt = (s->kh - 1) * s->dh - s->pad_top;
+    d.zl = (s->kw - 1) * s->dw - s->pad_left;
+    d.xsz = (size_t)d.ph * d.pw * s->c;
+    d.zsz = (size_t)d.zph * d.zpw * s->f;
+    size_t per = (d.copy || backward ? d.xsz : 0) + (backward ? d.zsz + (size_t)s->f : 0);
+    size_t blk = per ? DIRECT_BLOCK_FLOATS / per : (size_t)s->n;
+    blk = blk < 1 ? 1 : blk;
+    d.blk = (int)min_size(blk, (size_t)(s->n > 0 ? s->n : 1));
+    return d;
+}
+
+// Scratch floats for n images of per floats in blocks of d.blk images:
+// min(n * per, max(BLOCK, per)) >= blk * per. Unlike blk * per it never
+// decreases as n or per grow (a generated model with run-time dimensions
+// checks each call's scratch against the size it allocated).
+static size_t block_scratch(size_t n, size_t per) {
+    const size_t cap = per > DIRECT_BLOCK_FLOATS ? per : DIRECT_BLOCK_FLOATS;
+    return n * per < cap ? n * per : cap;
+}
+
+static int direct_ok(const kdl_ConvShape *s) {
+    return s->groups == 1 && s->sh == 1 && s->sw == 1 && s->pad_top >= 0 && s->pad_left >= 0 &&
+           s->oh > 0 && s->ow > 0 && (size_t)s->kh * s->kw * s->c <= DIRECT_MAX_K &&
+           kdl_tile_available();
+}
+
+// The backward also needs dz to sit inside its padded image (true for
+// Keras's paddings; an extra pad larger than the kernel is not).
+static int direct_backward_ok(const kdl_ConvShape *s) {
+    if (!direct_ok(s) || (size_t)s->kh * s->kw * s->f > DIRECT_MAX_K)
+        return 0;
+    Direct d = direct_geometry(s, 1);
+    return d.zt >= 0 && d.zl >= 0 && d.zt + s->oh <= d.zph && d.zl + s->ow <= d.zpw;
+}
+
+// Padded row py (pw * c floats) of an (h, w, c) image whose pixel (iy, ix)
+// sits at (iy + top, ix + left); zeros elsewhere.
+static void pad_row(float *dst, const float *img, int h, int w, int c, int pw, int top, int left,
+                    int py) {
+    const int iy = py - top;
+    if (iy < 0 || iy >= h) {
+        memset(dst, 0, sizeof(float) * (size_t)pw * c);
+        return;
+    }
+    const int lo = left < pw ? left : pw, hi0 = left + w < pw ? left + w : pw;
+    const int hi = hi0 > lo ? hi0 : lo;
+    memset(dst, 0, sizeof(float) * (size_t)lo * c);
+    memcpy(dst + (size_t)lo * c, img + ((size_t)iy * w + (lo - left)) * c,
+           sizeof(float) * (size_t)(hi - lo) * c);
+    memset(dst + (size_t)hi * c, 0, sizeof(float) * (size_t)(pw - hi) * c);
+}
+
+// One row of tiles: orow (ow, co) (=, +=) the conv of the padded rows from
+// arow (row stride rs floats, pixel stride ci) with wt (kh, kw, ci, co);
+// mode, bias and relu as kdl_Tile. The forward and dx's flipped conv.
+static void tile_row(float *orow, const float *arow, const float *wt, int ow, int ci, int co,
+                     const kdl_ConvShape *s, ptrdiff_t rs, kdl_TileMode mode, const float *bias,
+                     int relu) {
+    kdl_Tile t = {0};
+    t.n1 = s->kh, t.a1 = s->dh * rs, t.b1 = (ptrdiff_t)s->kw * ci * co;
+    if (s->dw == 1)
+        t.n2 = 1, t.len = s->kw * ci;
+    else
+        t.n2 = s->kw, t.a2 = (ptrdiff_t)s->dw * ci, t.b2 = (ptrdiff_t)ci * co, t.len = ci;
+    t.ak = 1, t.ai = ci, t.bk = co, t.ldc = co;
+    t.mode = mode, t.relu = relu, t.alpha = 1.0f, t.beta = 1.0f;
+    const int ntx = (ow + KDL_TILE_MR - 1) / KDL_TILE_MR;
+    for (int j = 0; j < ntx; j++) {
+        const int x0 = ow * j / ntx, x1 = ow * (j + 1) / ntx;
+        for (int f0 = 0; f0 < co; f0 += 32) {
+            const int nf = co - f0 < 32 ? co - f0 : 32, nv = (nf + 15) / 16;
+            const int rem = nf - 16 * (nv - 1);
+            t.mask = rem == 16 ? 0xffffu : (1u << rem) - 1;
+            t.bias = bias ? bias + f0 : NULL;
+            kdl_tile_gemm(&t, x1 - x0, nv, orow + (size_t)x0 * co + f0, arow + (size_t)x0 * ci,
+                          wt + f0);
+        }
+    }
+}
+
+typedef struct DirectJob {
+    const Direct *d;
+    const float *x;         // the input
+    const float *xp;        // the block's padded x (or x itself)
+    float *out;             // forward: out; backward: dx
+    const float *w, *b;     // forward: w, b; backward: dx's flipped w
+    kdl_Act act;
+    float alpha;
+    const float *dy, *y;    // backward
+    float *zp;              // backward: the block's padded dz
+    float *dw;
+    float *part;            // backward: per-image column sums of dz
+    int b0, nb;             // the block: first image, images
+} DirectJob;
+
+// Padded rows [r0, r1) of the block's images (nb * ph rows).
+static void pad_rows_task(void *ctx, size_t r0, size_t r1) {
+    const DirectJob *j = ctx;
+    const Direct *d = j->d;
+    const kdl_ConvShape *s = d->s;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t bi = r / (size_t)d->ph;
+        pad_row((float *)j->xp + r * d->pw * s->c,
+                j->x + ((size_t)j->b0 + bi) * s->h * s->w * s->c, s->h, s->w, s->c, d->pw,
+                s->pad_top, s->pad_left, (int)(r % (size_t)d->ph));
+    }
+}
+
+// Output rows [r0, r1) of the block (nb * oh rows).
+static void forward_rows_task(void *ctx, size_t r0, size_t r1) {
+    const DirectJob *j = ctx;
+    const Direct *d = j->d;
+    const kdl_ConvShape *s = d->s;
+    const int fused = j->act == KDL_ACT_LINEAR || j->act == KDL_ACT_RELU;
+    const size_t img = d->copy ? d->xsz : (size_t)s->h * s->w * s->c;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t bi = r / (size_t)s->oh, oy = r % (size_t)s->oh;
+        const float *arow = j->xp + bi * img + oy * d->pw * s->c;
+        float *orow = j->out + (((size_t)j->b0 * s->oh) + r) * s->ow * s->f;
+        tile_row(orow, arow, j->w, s->ow, s->c, s->f, s, (ptrdiff_t)d->pw * s->c, KDL_TILE_STORE,
+                 fused ? j->b : NULL, j->act == KDL_ACT_RELU);
+        if (!fused)
+            kdl_bias_act_forward(orow, j->b, (size_t)s->ow, (size_t)s->f, j->act, j->alpha);
+    }
+}
+
+static void direct_forward(float *out, const float *in, const float *w, const float *b,
+                           const kdl_ConvShape *s, kdl_Act act, float alpha, float *scratch) {
+    const Direct d = direct_geometry(s, 0);
+    DirectJob j = {.d = &d, .x = in, .out = out, .w = w, .b = b, .act = act, .alpha = alpha};
+    const size_t row_cost = (size_t)s->ow * s->f * s->kh * s->kw * s->c / TILE_MACS;
+    for (int b0 = 0; b0 < s->n; b0 += d.blk) {
+        j.b0 = b0;
+        j.nb = s->n - b0 < d.blk ? s->n - b0 : d.blk;
+        if (d.copy) {
+            assert(scratch);
+            j.xp = scratch;
+            kdl_parallel_for((size_t)j.nb * d.ph, kdl_grain((size_t)d.pw * s->c), pad_rows_task,
+                             &j);
+        } else {
+            j.xp = in + (size_t)b0 * s->h * s->w * s->c;
+        }
+        kdl_parallel_for((size_t)j.nb * s->oh, kdl_grain(row_cost), forward_rows_task, &j);
+    }
+}
+
 // ---- Conv1D / Conv2D --------------------------------------------------------------------
 
-size_t kdl_conv2d_scratch(const kdl_ConvShape *s) {
+// The im2col block of the GEMM path (0 when pointwise).
+static size_t im2col_scratch(const kdl_ConvShape *s) {
     if (is_pointwise(s))
         return 0;
     return block_rows(s) * ((size_t)s->kh * s->kw * s->c);
+}
+
+size_t kdl_conv2d_scratch(const kdl_ConvShape *s) {
+    if (direct_ok(s)) {
+        const Direct d = direct_geometry(s, 0);
+        return d.copy ? block_scratch((size_t)s->n, d.xsz) : 0;
+    }
+    return im2col_scratch(s);
 }
 
 // The im2col row of output pixel (oy, ox) of one image img (h, w, c):
@@ -222,6 +434,28 @@ static void im2col(float *col, const float *in, const kdl_ConvShape *s, size_t r
     }
 }
 
+typedef struct ColJob {
+    float *col;
+    const float *in;
+    const kdl_ConvShape *s;
+    size_t r0;
+    float *dx;              // col2im
+    size_t rows;
+} ColJob;
+
+static void im2col_task(void *ctx, size_t a, size_t b) {
+    const ColJob *j = ctx;
+    const size_t row_len = (size_t)j->s->kh * j->s->kw * j->s->c;
+    im2col(j->col + a * row_len, j->in, j->s, j->r0 + a, b - a);
+}
+
+// im2col over the thread pool: rows are independent.
+static void im2col_par(float *col, const float *in, const kdl_ConvShape *s, size_t r0,
+                       size_t rows) {
+    ColJob j = {col, in, s, r0, NULL, rows};
+    kdl_parallel_for(rows, kdl_grain((size_t)s->kh * s->kw * s->c), im2col_task, &j);
+}
+
 // in (n, h, w, c), w (kh, kw, c/groups, f), b (f) or NULL -> out (n, oh, ow, f)
 // out[b, y, x, g*fg + j] = act(b[.] + sum_{ky, kx, ci < cg}
 //     in[b, y*sh - pad_top + ky*dh, x*sw - pad_left + kx*dw, g*cg + ci] * w[ky, kx, ci, g*fg + j])
@@ -232,6 +466,12 @@ void kdl_conv2d_forward(float *out, const float *in, const float *w, const float
     assert(s->groups >= 1 && s->c % s->groups == 0 && s->f % s->groups == 0);
     const int groups = s->groups, cg = s->c / groups, fg = s->f / groups, f = s->f;
     const size_t total = (size_t)s->n * s->oh * s->ow;
+    if (total == 0)
+        return;
+    if (direct_ok(s)) {
+        direct_forward(out, in, w, b, s, act, alpha, scratch);
+        return;
+    }
     if (is_pointwise(s)) {
         // out block (rows, f) = in block (rows, c) @ w (c, f), group by group.
         const size_t blk = block_rows(s);
@@ -252,7 +492,7 @@ void kdl_conv2d_forward(float *out, const float *in, const float *w, const float
     for (size_t r0 = 0; r0 < total; r0 += blk) {
         const int rows = (int)min_size(blk, total - r0);
         float *o = out + r0 * f;
-        im2col(scratch, in, s, r0, (size_t)rows);
+        im2col_par(scratch, in, s, r0, (size_t)rows);
         // out block (rows, fg) of group g = col[:, g] (rows, kg) @ w[:, :, :, g] (kg, fg)
         for (int g = 0; g < groups; g++)
             kdl_sgemm(0, 0, rows, fg, kg, 1.0f, scratch + (size_t)g * kg, (int)row_len,
@@ -294,58 +534,75 @@ DEPTHWISE_BLOCK(1)
 // dm == 1 (the common case): each output pixel is computed 16, then 4, then
 // 1 channel(s) at a time in registers. dm > 1: the pixel's (c*dm) row is
 // accumulated in place tap by tap. Bias + activation run per output row.
-void kdl_depthwise_conv2d_forward(float *out, const float *in, const float *w, const float *b,
-                                  const kdl_ConvShape *s, kdl_Act act, float alpha) {
+typedef struct DepthJob {
+    float *out;
+    const float *in, *w, *b;
+    const kdl_ConvShape *s;
+    kdl_Act act;
+    float alpha;
+} DepthJob;
+
+// Output rows [r0, r1) of the flattened (n, oh).
+static void depthwise_rows_task(void *ctx, size_t r0, size_t r1) {
+    const DepthJob *j = ctx;
+    const kdl_ConvShape *s = j->s;
+    const float *w = j->w;
     const int c = s->c, dm = s->depth_multiplier, kw = s->kw;
-    assert(dm >= 1);
     const size_t fo = (size_t)c * dm;                  // output channels
     const size_t img = (size_t)s->h * s->w * c;
     const ptrdiff_t sy = (ptrdiff_t)s->dh * s->w * c, sx = (ptrdiff_t)s->dw * c;
     const ptrdiff_t wx = (ptrdiff_t)fo, wy = (ptrdiff_t)kw * fo;   // w[ky, kx] row stride
-    for (int bi = 0; bi < s->n; bi++) {
-        const float *src = in + (size_t)bi * img;
-        for (int y = 0; y < s->oh; y++) {
-            float *orow = out + (((size_t)bi * s->oh + y) * s->ow) * fo;
-            const int iy0 = y * s->sh - s->pad_top;
-            int ky_lo, ky_hi;
-            tap_range(iy0, s->dh, s->kh, s->h, &ky_lo, &ky_hi);
-            for (int x = 0; x < s->ow; x++) {
-                float *o = orow + (size_t)x * fo;
-                const int ix0 = x * s->sw - s->pad_left;
-                int kx_lo, kx_hi;
-                tap_range(ix0, s->dw, kw, s->w, &kx_lo, &kx_hi);
-                const ptrdiff_t off = ((ptrdiff_t)iy0 * s->w + ix0) * c;  // tap (0, 0)
-                if (dm == 1) {
-                    int ci = 0;
-                    for (; ci + 16 <= c; ci += 16)
-                        depthwise_block16(o + ci, src, off + ci, sy, sx, w + ci, wy, wx, ky_lo,
-                                          ky_hi, kx_lo, kx_hi);
-                    for (; ci + 4 <= c; ci += 4)
-                        depthwise_block4(o + ci, src, off + ci, sy, sx, w + ci, wy, wx, ky_lo,
-                                         ky_hi, kx_lo, kx_hi);
-                    for (; ci < c; ci++)
-                        depthwise_block1(o + ci, src, off + ci, sy, sx, w + ci, wy, wx, ky_lo,
-                                         ky_hi, kx_lo, kx_hi);
-                    continue;
-                }
-                memset(o, 0, sizeof(float) * fo);
-                for (int ky = ky_lo; ky < ky_hi; ky++)
-                    for (int kx = kx_lo; kx < kx_hi; kx++) {
-                        const float *px = src + (off + ky * sy + kx * sx);
-                        const float *wk = w + (ky * wy + kx * wx);
-                        for (int ci = 0; ci < c; ci++) {
-                            const float v = px[ci];
-                            float *restrict oc = o + (size_t)ci * dm;
-                            const float *restrict wc = wk + (size_t)ci * dm;
-                            for (int m = 0; m < dm; m++)
-                                oc[m] += v * wc[m];
-                        }
-                    }
+    for (size_t r = r0; r < r1; r++) {
+        const int y = (int)(r % (size_t)s->oh);
+        const float *src = j->in + r / (size_t)s->oh * img;
+        float *orow = j->out + r * s->ow * fo;
+        const int iy0 = y * s->sh - s->pad_top;
+        int ky_lo, ky_hi;
+        tap_range(iy0, s->dh, s->kh, s->h, &ky_lo, &ky_hi);
+        for (int x = 0; x < s->ow; x++) {
+            float *o = orow + (size_t)x * fo;
+            const int ix0 = x * s->sw - s->pad_left;
+            int kx_lo, kx_hi;
+            tap_range(ix0, s->dw, kw, s->w, &kx_lo, &kx_hi);
+            const ptrdiff_t off = ((ptrdiff_t)iy0 * s->w + ix0) * c;  // tap (0, 0)
+            if (dm == 1) {
+                int ci = 0;
+                for (; ci + 16 <= c; ci += 16)
+                    depthwise_block16(o + ci, src, off + ci, sy, sx, w + ci, wy, wx, ky_lo, ky_hi,
+                                      kx_lo, kx_hi);
+                for (; ci + 4 <= c; ci += 4)
+                    depthwise_block4(o + ci, src, off + ci, sy, sx, w + ci, wy, wx, ky_lo, ky_hi,
+                                     kx_lo, kx_hi);
+                for (; ci < c; ci++)
+                    depthwise_block1(o + ci, src, off + ci, sy, sx, w + ci, wy, wx, ky_lo, ky_hi,
+                                     kx_lo, kx_hi);
+                continue;
             }
-            // The finished output row is still in cache.
-            kdl_bias_act_forward(orow, b, (size_t)s->ow, fo, act, alpha);
+            memset(o, 0, sizeof(float) * fo);
+            for (int ky = ky_lo; ky < ky_hi; ky++)
+                for (int kx = kx_lo; kx < kx_hi; kx++) {
+                    const float *px = src + (off + ky * sy + kx * sx);
+                    const float *wk = w + (ky * wy + kx * wx);
+                    for (int ci = 0; ci < c; ci++) {
+                        const float v = px[ci];
+                        float *restrict oc = o + (size_t)ci * dm;
+                        const float *restrict wc = wk + (size_t)ci * dm;
+                        for (int m = 0; m < dm; m++)
+                            oc[m] += v * wc[m];
+                    }
+                }
         }
+        // The finished output row is still in cache.
+        kdl_bias_act_forward(orow, j->b, (size_t)s->ow, fo, j->act, j->alpha);
     }
+}
+
+void kdl_depthwise_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                                  const kdl_ConvShape *s, kdl_Act act, float alpha) {
+    assert(s->depth_multiplier >= 1);
+    DepthJob j = {out, in, w, b, s, act, alpha};
+    const size_t row_cost = (size_t)s->ow * s->c * s->depth_multiplier * s->kh * s->kw;
+    kdl_parallel_for((size_t)s->n * s->oh, kdl_grain(row_cost), depthwise_rows_task, &j);
 }
 
 // ---- Conv2DTranspose -----------------------------------------------------------------------
@@ -359,25 +616,31 @@ static inline void add_floats(float *restrict out, const float *restrict v, int 
         out[j] += v[j];
 }
 
-// Small f: the per-tap GEMMs below would have only f columns. Instead, for a
-// chunk of m input pixels (consecutive in (n, h, w), so lda = c), one GEMM
-// computes every tap at once, tile (m, kh, kw, f) = in (m, c) @ w^T with w
-// seen as (kh*kw*f, c), and each (kh, kw) slice of a tile row is added to
-// its output pixel. The tile lives on the stack (no scratch in the API).
-static void transpose_tiled(float *out, const float *in, const float *w, const kdl_ConvShape *s) {
-    float tile[TRANSPOSE_TILE];
+typedef struct ScatterJob {
+    float *out;
+    const float *tile;
+    const kdl_ConvShape *s;
+    size_t p0, m;
+} ScatterJob;
+
+// Tile rows of the images [first + i0, first + i1) that the chunk
+// [p0, p0 + m) of input pixels covers: each row's (kh, kw) slices added to
+// their output pixels. Windows of one image overlap, so an image is one
+// thread's, in pixel order.
+static void transpose_scatter_task(void *ctx, size_t i0, size_t i1) {
+    const ScatterJob *j = ctx;
+    const kdl_ConvShape *s = j->s;
     const int f = s->f, taps_f = s->kh * s->kw * s->f;
-    const size_t total = (size_t)s->n * s->h * s->w;
-    const size_t chunk = TRANSPOSE_TILE / (size_t)taps_f;
-    const size_t out_img = (size_t)s->oh * s->ow * f;
-    for (size_t p0 = 0; p0 < total; p0 += chunk) {
-        const int m = (int)min_size(chunk, total - p0);
-        kdl_sgemm(0, 1, m, taps_f, s->c, 1.0f, in + p0 * s->c, s->c, w, s->c, 0.0f, tile, taps_f);
-        for (int i = 0; i < m; i++) {
-            const size_t p = p0 + (size_t)i;
+    const size_t pix = (size_t)s->h * s->w, out_img = (size_t)s->oh * s->ow * f;
+    const size_t end = j->p0 + j->m;
+    for (size_t ii = i0; ii < i1; ii++) {
+        const size_t im = j->p0 / pix + ii;
+        const size_t a = im * pix > j->p0 ? im * pix : j->p0;
+        const size_t b = (im + 1) * pix < end ? (im + 1) * pix : end;
+        float *oimg = j->out + im * out_img;
+        for (size_t p = a; p < b; p++) {
             const int x = (int)(p % (size_t)s->w), y = (int)(p / (size_t)s->w % (size_t)s->h);
-            float *oimg = out + p / ((size_t)s->w * s->h) * out_img;
-            const float *t = tile + (size_t)i * taps_f;
+            const float *t = j->tile + (p - j->p0) * taps_f;
             int ky_lo, ky_hi, kx_lo, kx_hi;
             // Taps whose target y*sh - pad_top + ky*dh lies in [0, oh), same for x.
             tap_range(y * s->sh - s->pad_top, s->dh, s->kh, s->oh, &ky_lo, &ky_hi);
@@ -391,6 +654,27 @@ static void transpose_tiled(float *out, const float *in, const float *w, const k
                 }
             }
         }
+    }
+}
+
+// Small f: the per-tap GEMMs below would have only f columns. Instead, for a
+// chunk of m input pixels (consecutive in (n, h, w), so lda = c), one GEMM
+// computes every tap at once, tile (m, kh, kw, f) = in (m, c) @ w^T with w
+// seen as (kh*kw*f, c), and each (kh, kw) slice of a tile row is added to
+// its output pixel (image by image over the thread pool). The tile lives on
+// the stack (no scratch in the API).
+static void transpose_tiled(float *out, const float *in, const float *w, const kdl_ConvShape *s) {
+    float tile[TRANSPOSE_TILE];
+    const int taps_f = s->kh * s->kw * s->f;
+    const size_t total = (size_t)s->n * s->h * s->w, pix = (size_t)s->h * s->w;
+    const size_t chunk = TRANSPOSE_TILE / (size_t)taps_f;
+    for (size_t p0 = 0; p0 < total; p0 += chunk) {
+        const int m = (int)min_size(chunk, total - p0);
+        kdl_sgemm(0, 1, m, taps_f, s->c, 1.0f, in + p0 * s->c, s->c, w, s->c, 0.0f, tile, taps_f);
+        ScatterJob j = {out, tile, s, p0, (size_t)m};
+        const size_t imgs = (p0 + (size_t)m - 1) / pix - p0 / pix + 1;
+        kdl_parallel_for(imgs, kdl_grain(min_size(pix, (size_t)m) * taps_f), transpose_scatter_task,
+                         &j);
     }
 }
 
@@ -539,6 +823,30 @@ static void col2im(float *dx, const float *col, const kdl_ConvShape *s, size_t r
     }
 }
 
+// col2im over the thread pool, image by image: the windows of one image's
+// pixels overlap, so each image's rows are scattered by one thread, in order.
+static void col2im_task(void *ctx, size_t i0, size_t i1) {
+    const ColJob *j = ctx;
+    const kdl_ConvShape *s = j->s;
+    const size_t pix = (size_t)s->oh * s->ow, row_len = (size_t)s->kh * s->kw * s->c;
+    const size_t end = j->r0 + j->rows;
+    for (size_t i = i0; i < i1; i++) {
+        const size_t img = j->r0 / pix + i;
+        const size_t a = img * pix > j->r0 ? img * pix : j->r0;
+        const size_t b = (img + 1) * pix < end ? (img + 1) * pix : end;
+        col2im(j->dx, j->col + (a - j->r0) * row_len, s, a, b - a);
+    }
+}
+
+static void col2im_par(float *dx, const float *col, const kdl_ConvShape *s, size_t r0,
+                       size_t rows) {
+    const size_t pix = (size_t)s->oh * s->ow;
+    ColJob j = {(float *)col, NULL, s, r0, dx, rows};
+    const size_t imgs = (r0 + rows - 1) / pix - r0 / pix + 1;
+    kdl_parallel_for(imgs, kdl_grain(min_size(pix, rows) * s->kh * s->kw * s->c), col2im_task,
+                     &j);
+}
+
 // A block of dz: dy's rows [r0, r0 + rows), through the activation's
 // derivative into buf unless act is linear.
 static const float *grad_block(float *buf, const float *dy, const float *y, size_t r0, size_t rows,
@@ -549,9 +857,166 @@ static const float *grad_block(float *buf, const float *dy, const float *y, size
     return buf;
 }
 
-// The dz block (block_rows * f), then the im2col block (kdl_conv2d_scratch).
+// ---- direct backward (see "direct convolution" above) ----
+
+// Per image of the block: the padded x (when copied), the padded dz = dy *
+// act' (from y) and, when part is set, dz's column sums (pixel by pixel).
+static void backward_prep_task(void *ctx, size_t i0, size_t i1) {
+    const DirectJob *j = ctx;
+    const Direct *d = j->d;
+    const kdl_ConvShape *s = d->s;
+    const size_t f = (size_t)s->f, ow = (size_t)s->ow, row = (size_t)d->zpw * f;
+    for (size_t i = i0; i < i1; i++) {
+        const size_t bi = (size_t)j->b0 + i;
+        if (d->copy && j->dw)
+            for (int py = 0; py < d->ph; py++)
+                pad_row((float *)j->xp + i * d->xsz + (size_t)py * d->pw * s->c,
+                        j->x + bi * s->h * s->w * s->c, s->h, s->w, s->c, d->pw, s->pad_top,
+                        s->pad_left, py);
+        float *zimg = j->zp + i * d->zsz;
+        float *part = j->part ? j->part + i * f : NULL;
+        if (part)
+            memset(part, 0, sizeof(float) * f);
+        memset(zimg, 0, sizeof(float) * (size_t)d->zt * row);
+        for (int oy = 0; oy < s->oh; oy++) {
+            float *zrow = zimg + (size_t)(d->zt + oy) * row, *z = zrow + (size_t)d->zl * f;
+            const size_t o = (bi * s->oh + (size_t)oy) * ow * f;
+            memset(zrow, 0, sizeof(float) * (size_t)d->zl * f);
+            memset(z + ow * f, 0, sizeof(float) * (size_t)(d->zpw - d->zl - s->ow) * f);
+            if (j->act == KDL_ACT_LINEAR)
+                memcpy(z, j->dy + o, sizeof(float) * ow * f);
+            else
+                kdl_act_grad_output(z, j->dy + o, j->y + o, ow, f, j->act, j->alpha);
+            if (part)
+                for (size_t x = 0; x < ow; x++)
+                    add_to(part, z + x * f, f);
+        }
+        memset(zimg + (size_t)(d->zt + s->oh) * row, 0,
+               sizeof(float) * (size_t)(d->zph - d->zt - s->oh) * row);
+    }
+}
+
+// dw's tiles: dw is (kh*kw*c, f); with dw == 1 its rows come in kh blocks of
+// kw*c (a padded pixel row's taps and channels), else kh*kw blocks of c;
+// each block in row tiles of at most KDL_TILE_MR, times column blocks of 32.
+typedef struct DwTiles {
+    int brows, nblk, nrt, nfb;
+} DwTiles;
+
+static DwTiles dw_tiles(const kdl_ConvShape *s) {
+    DwTiles t;
+    t.brows = s->dw == 1 ? s->kw * s->c : s->c;
+    t.nblk = s->dw == 1 ? s->kh : s->kh * s->kw;
+    t.nrt = (t.brows + KDL_TILE_MR - 1) / KDL_TILE_MR;
+    t.nfb = (s->f + 31) / 32;
+    return t;
+}
+
+// dw tiles [t0, t1) += the block's images, a group of images (at least
+// DW_GROUP_PIXELS output pixels) at a time: for each group, every tile of
+// the chunk (the group's padded x and dz stay in cache), so each tile adds
+// its groups' partial sums in image order whatever the chunks are.
+static void dw_task(void *ctx, size_t t0, size_t t1) {
+    const DirectJob *j = ctx;
+    const Direct *d = j->d;
+    const kdl_ConvShape *s = d->s;
+    const DwTiles dt = dw_tiles(s);
+    const size_t c = (size_t)s->c, f = (size_t)s->f;
+    const size_t xsz = d->copy ? d->xsz : (size_t)s->h * s->w * c;
+    const int pix = s->oh * s->ow;
+    const int group = pix >= DW_GROUP_PIXELS ? 1 : (DW_GROUP_PIXELS + pix - 1) / pix;
+    kdl_Tile t = {0};
+    t.a2 = (ptrdiff_t)d->pw * c, t.b2 = (ptrdiff_t)d->zpw * f;
+    t.a1 = (ptrdiff_t)xsz, t.b1 = (ptrdiff_t)d->zsz;
+    t.n2 = s->oh, t.len = s->ow, t.ai = 1, t.ak = (ptrdiff_t)c, t.bk = (ptrdiff_t)f;
+    t.ldc = (ptrdiff_t)f, t.mode = KDL_TILE_ADD, t.alpha = 1.0f, t.beta = 1.0f;
+    const float *z0 = j->zp + ((size_t)d->zt * d->zpw + d->zl) * f;
+    for (int g0 = 0; g0 < j->nb; g0 += group) {
+        t.n1 = j->nb - g0 < group ? j->nb - g0 : group;
+        for (size_t ti = t0; ti < t1; ti++) {
+            const int fb = (int)(ti % dt.nfb), rt = (int)(ti / dt.nfb % dt.nrt);
+            const int blk = (int)(ti / dt.nfb / dt.nrt);
+            const int r0 = dt.brows * rt / dt.nrt, r1 = dt.brows * (rt + 1) / dt.nrt;
+            const int ky = s->dw == 1 ? blk : blk / s->kw, kx = s->dw == 1 ? 0 : blk % s->kw;
+            const int f0 = fb * 32, nf = s->f - f0 < 32 ? s->f - f0 : 32, nv = (nf + 15) / 16;
+            const int rem = nf - 16 * (nv - 1);
+            t.mask = rem == 16 ? 0xffffu : (1u << rem) - 1;
+            const float *a = j->xp + (size_t)g0 * xsz + (size_t)ky * s->dh * d->pw * c +
+                             (size_t)kx * s->dw * c + (size_t)r0;
+            kdl_tile_gemm(&t, r1 - r0, nv, j->dw + ((size_t)blk * dt.brows + r0) * f + f0, a,
+                          z0 + (size_t)g0 * d->zsz + f0);
+        }
+    }
+}
+
+// dx rows [r0, r1) of the block (nb * h rows) += the flipped conv of dz.
+static void dx_rows_task(void *ctx, size_t r0, size_t r1) {
+    const DirectJob *j = ctx;
+    const Direct *d = j->d;
+    const kdl_ConvShape *s = d->s;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t bi = r / (size_t)s->h, y = r % (size_t)s->h;
+        const float *arow = j->zp + bi * d->zsz + y * d->zpw * s->f;
+        float *orow = j->out + ((size_t)j->b0 * s->h + r) * s->w * s->c;
+        tile_row(orow, arow, j->w, s->w, s->f, s->c, s, (ptrdiff_t)d->zpw * s->f, KDL_TILE_ADD,
+                 NULL, 0);
+    }
+}
+
+static size_t direct_backward_scratch(const kdl_ConvShape *s) {
+    const Direct d = direct_geometry(s, 1);
+    return block_scratch((size_t)s->n, d.xsz + d.zsz + (size_t)s->f) +
+           (size_t)s->kh * s->kw * s->c * s->f + (size_t)s->f;
+}
+
+// Scratch: the block's padded x, padded dz and column sums, dx's flipped w,
+// db's running sum.
+static void direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const float *y, const kdl_ConvShape *s, kdl_Act act,
+                            float alpha, float *scratch) {
+    const Direct d = direct_geometry(s, 1);
+    const size_t c = (size_t)s->c, f = (size_t)s->f, taps = (size_t)s->kh * s->kw;
+    float *xp = scratch, *zp = xp + (size_t)d.blk * d.xsz, *part = zp + (size_t)d.blk * d.zsz;
+    float *wflip = part + (size_t)d.blk * f, *dbsum = wflip + taps * c * f;
+    if (dx)     // wflip (kh, kw, f, c): tap t is w's tap kh*kw-1-t transposed
+        for (size_t t = 0; t < taps; t++)
+            for (size_t ci = 0; ci < c; ci++)
+                for (size_t fo = 0; fo < f; fo++)
+                    wflip[(t * f + fo) * c + ci] = w[((taps - 1 - t) * c + ci) * f + fo];
+    if (db)
+        memset(dbsum, 0, sizeof(float) * f);
+    DirectJob j = {.d = &d, .x = x, .out = dx, .w = wflip, .act = act, .alpha = alpha, .dy = dy,
+                   .y = y, .zp = zp, .dw = dw, .part = db ? part : NULL};
+    const DwTiles dt = dw_tiles(s);
+    const size_t ntiles = (size_t)dt.nblk * dt.nrt * dt.nfb;
+    for (int b0 = 0; b0 < s->n; b0 += d.blk) {
+        j.b0 = b0;
+        j.nb = s->n - b0 < d.blk ? s->n - b0 : d.blk;
+        j.xp = d.copy ? xp : x + (size_t)b0 * s->h * s->w * c;
+        const size_t img_cost = d.zsz + (d.copy && dw ? d.xsz : 0);
+        kdl_parallel_for((size_t)j.nb, kdl_grain(img_cost), backward_prep_task, &j);
+        if (db)     // per-image sums, added in image order
+            for (int i = 0; i < j.nb; i++)
+                add_to(dbsum, part + (size_t)i * f, f);
+        if (dw)
+            kdl_parallel_for(ntiles,
+                             kdl_grain((size_t)j.nb * s->oh * s->ow * KDL_TILE_MR * 32 / TILE_MACS),
+                             dw_task, &j);
+        if (dx) {
+            const size_t row_cost = (size_t)s->w * c * taps * f / TILE_MACS;
+            kdl_parallel_for((size_t)j.nb * s->h, kdl_grain(row_cost), dx_rows_task, &j);
+        }
+    }
+    if (db)
+        add_to(db, dbsum, f);
+}
+
+// The direct path's (direct_backward_scratch); or the dz block (block_rows *
+// f), then the im2col block.
 size_t kdl_conv2d_backward_scratch(const kdl_ConvShape *s) {
-    return block_rows(s) * (size_t)s->f + kdl_conv2d_scratch(s);
+    if (direct_backward_ok(s))
+        return direct_backward_scratch(s);
+    return block_rows(s) * (size_t)s->f + im2col_scratch(s);
 }
 
 // dy (n, oh, ow, f), x (n, h, w, c), w (kh, kw, c/groups, f), y (n, oh, ow, f)
@@ -560,7 +1025,8 @@ size_t kdl_conv2d_backward_scratch(const kdl_ConvShape *s) {
 // db += column sums of dz; per group g, dw[g] (kg, fg) += col[:, g]^T dz[:, g]
 // with col the forward's im2col of x; dcol[:, g] = dz[:, g] w[g]^T, written
 // into the same im2col buffer, then col2im scatter-adds dcol into dx. The
-// 1x1 stride-1 unpadded conv uses x and dx directly (no im2col).
+// 1x1 stride-1 unpadded conv uses x and dx directly (no im2col). Convs the
+// direct path takes (direct_backward_ok) go there instead.
 // scratch: kdl_conv2d_backward_scratch(s) floats.
 void kdl_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                          const float *w, const float *y, const kdl_ConvShape *s, kdl_Act act,
@@ -570,8 +1036,13 @@ void kdl_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const
     const size_t total = (size_t)s->n * s->oh * s->ow;
     if (total == 0 || (!dx && !dw && !db))
         return;
-    assert(scratch || (act == KDL_ACT_LINEAR && is_pointwise(s)));
     assert(act == KDL_ACT_LINEAR || y);
+    if (direct_backward_ok(s)) {
+        assert(scratch);
+        direct_backward(dx, dw, db, dy, x, w, y, s, act, alpha, scratch);
+        return;
+    }
+    assert(scratch || (act == KDL_ACT_LINEAR && is_pointwise(s)));
     const size_t blk = block_rows(s);
     float *dz_buf = scratch, *col = scratch ? scratch + blk * (size_t)f : NULL;
     const int kg = s->kh * s->kw * cg;
@@ -595,7 +1066,7 @@ void kdl_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const
             continue;
         }
         if (dw) {
-            im2col(col, x, s, r0, (size_t)rows);
+            im2col_par(col, x, s, r0, (size_t)rows);
             for (int g = 0; g < groups; g++)
                 kdl_sgemm(1, 0, kg, fg, rows, 1.0f, col + (size_t)g * kg, row_len,
                           dz + (size_t)g * fg, f, 1.0f, dw + (size_t)g * fg, f);
@@ -604,7 +1075,7 @@ void kdl_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const
             for (int g = 0; g < groups; g++)
                 kdl_sgemm(0, 1, rows, kg, fg, 1.0f, dz + (size_t)g * fg, f, w + (size_t)g * fg, f,
                           0.0f, col + (size_t)g * kg, row_len);
-            col2im(dx, col, s, r0, (size_t)rows);
+            col2im_par(dx, col, s, r0, (size_t)rows);
         }
     }
 }
@@ -614,36 +1085,50 @@ size_t kdl_depthwise_conv2d_backward_scratch(const kdl_ConvShape *s) {
     return (size_t)s->ow * s->c * s->depth_multiplier;
 }
 
-// dy (n, oh, ow, c*dm), x (n, h, w, c), w (kh, kw, c, dm), y as dy
-// -> dx (n, h, w, c) += ..., dw (kh, kw, c, dm) += ..., db (c*dm) += ...
-// Output row by output row: dz = dy * act' (from y), db += its column sums;
-// then every valid tap (ky, kx) of every output pixel, with g = dz[pixel]:
-//   dw[ky, kx, ci, m] += x[tap pixel, ci] * g[ci*dm + m]
-//   dx[tap pixel, ci] += sum_m w[ky, kx, ci, m] * g[ci*dm + m]
-// (dm == 1: both are element-wise products over the c channels).
-// scratch: kdl_depthwise_conv2d_backward_scratch(s) floats (unused when linear).
-void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
-                                   const float *x, const float *w, const float *y,
-                                   const kdl_ConvShape *s, kdl_Act act, float alpha,
-                                   float *scratch) {
+typedef struct DepthBackJob {
+    float *dx, *dw, *db;
+    const float *dy, *x, *w, *y;
+    const kdl_ConvShape *s;
+    kdl_Act act;
+    float alpha;
+    float *scratch;
+} DepthBackJob;
+
+#define DEPTH_CBLOCK 16     // channels per item of the depthwise backward
+
+// Channels [DEPTH_CBLOCK * i0, DEPTH_CBLOCK * i1) of every gradient: channel
+// ci's dx, dw and db entries depend on channel ci of dz only, and each is
+// summed over the pixels in the same order whichever thread has it. dz's
+// slice of the shared row buffer belongs to the chunk too.
+static void depthwise_back_task(void *ctx, size_t i0, size_t i1) {
+    const DepthBackJob *j = ctx;
+    const kdl_ConvShape *s = j->s;
     const int c = s->c, dm = s->depth_multiplier, kw = s->kw;
-    assert(dm >= 1);
-    if (!dx && !dw && !db)
-        return;
-    assert(act == KDL_ACT_LINEAR || (y && scratch));
-    const size_t fo = (size_t)c * dm;
+    const int c0 = (int)i0 * DEPTH_CBLOCK, c1 = (int)min_size(i1 * DEPTH_CBLOCK, (size_t)c);
+    const size_t fo = (size_t)c * dm, nc = (size_t)(c1 - c0), nz = nc * dm;
     const size_t img = (size_t)s->h * s->w * c;
     const ptrdiff_t sy = (ptrdiff_t)s->dh * s->w * c, sx = (ptrdiff_t)s->dw * c;
     const ptrdiff_t wx = (ptrdiff_t)fo, wy = (ptrdiff_t)kw * fo;
+    const float *w = j->w;
+    float *dw = j->dw;
     for (int bi = 0; bi < s->n; bi++) {
-        const float *src = x + (size_t)bi * img;
-        float *dsrc = dx ? dx + (size_t)bi * img : NULL;
+        const float *src = j->x + (size_t)bi * img;
+        float *dsrc = j->dx ? j->dx + (size_t)bi * img : NULL;
         for (int oy = 0; oy < s->oh; oy++) {
             const size_t r0 = ((size_t)bi * s->oh + oy) * s->ow;
-            const float *dz = grad_block(scratch, dy, y, r0, (size_t)s->ow, fo, act, alpha);
-            if (db)
-                column_sums(db, dz, (size_t)s->ow, fo);
-            if (!dx && !dw)
+            const float *dz = j->dy + r0 * fo;
+            if (j->act != KDL_ACT_LINEAR) {
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const size_t o = (size_t)ox * fo + (size_t)c0 * dm;
+                    kdl_act_grad_output(j->scratch + o, dz + o, j->y + r0 * fo + o, 1, nz, j->act,
+                                        j->alpha);
+                }
+                dz = j->scratch;
+            }
+            if (j->db)
+                for (int ox = 0; ox < s->ow; ox++)
+                    add_to(j->db + (size_t)c0 * dm, dz + (size_t)ox * fo + (size_t)c0 * dm, nz);
+            if (!dsrc && !dw)
                 continue;
             const int iy0 = oy * s->sh - s->pad_top;
             int ky_lo, ky_hi;
@@ -660,12 +1145,12 @@ void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float 
                         const ptrdiff_t wo = ky * wy + kx * wx;
                         if (dm == 1) {
                             if (dw)
-                                mul_add_to(dw + wo, src + po, g, (size_t)c);
-                            if (dx)
-                                mul_add_to(dsrc + po, w + wo, g, (size_t)c);
+                                mul_add_to(dw + wo + c0, src + po + c0, g + c0, nc);
+                            if (dsrc)
+                                mul_add_to(dsrc + po + c0, w + wo + c0, g + c0, nc);
                             continue;
                         }
-                        for (int ci = 0; ci < c; ci++) {
+                        for (int ci = c0; ci < c1; ci++) {
                             const float *restrict gc = g + (size_t)ci * dm;
                             if (dw) {
                                 const float v = src[po + ci];
@@ -673,7 +1158,7 @@ void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float 
                                 for (int m = 0; m < dm; m++)
                                     dwc[m] += v * gc[m];
                             }
-                            if (dx) {
+                            if (dsrc) {
                                 const float *restrict wc = w + (wo + (ptrdiff_t)ci * dm);
                                 float acc = 0.0f;
                                 for (int m = 0; m < dm; m++)
@@ -685,6 +1170,35 @@ void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float 
             }
         }
     }
+}
+
+// dy (n, oh, ow, c*dm), x (n, h, w, c), w (kh, kw, c, dm), y as dy
+// -> dx (n, h, w, c) += ..., dw (kh, kw, c, dm) += ..., db (c*dm) += ...
+// Output row by output row: dz = dy * act' (from y), db += its column sums;
+// then every valid tap (ky, kx) of every output pixel, with g = dz[pixel]:
+//   dw[ky, kx, ci, m] += x[tap pixel, ci] * g[ci*dm + m]
+//   dx[tap pixel, ci] += sum_m w[ky, kx, ci, m] * g[ci*dm + m]
+// (dm == 1: both are element-wise products over the c channels). Threads
+// split the channels (softmax-like activations, whose derivative mixes the
+// channels of a pixel, run on one thread).
+// scratch: kdl_depthwise_conv2d_backward_scratch(s) floats (unused when linear).
+void kdl_depthwise_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
+                                   const float *x, const float *w, const float *y,
+                                   const kdl_ConvShape *s, kdl_Act act, float alpha,
+                                   float *scratch) {
+    assert(s->depth_multiplier >= 1);
+    if (!dx && !dw && !db)
+        return;
+    assert(act == KDL_ACT_LINEAR || (y && scratch));
+    DepthBackJob j = {dx, dw, db, dy, x, w, y, s, act, alpha, scratch};
+    const size_t blocks = ((size_t)s->c + DEPTH_CBLOCK - 1) / DEPTH_CBLOCK;
+    if (act == KDL_ACT_SOFTMAX || act == KDL_ACT_LOG_SOFTMAX) {
+        depthwise_back_task(&j, 0, blocks);
+        return;
+    }
+    const size_t cost = (size_t)s->n * s->oh * s->ow * s->kh * s->kw * s->depth_multiplier *
+                        DEPTH_CBLOCK * 2;
+    kdl_parallel_for(blocks, kdl_grain(cost), depthwise_back_task, &j);
 }
 
 // The conv whose adjoint a transposed conv s is: from s's output (oh, ow, f)
@@ -701,7 +1215,7 @@ static kdl_ConvShape transpose_adjoint(const kdl_ConvShape *s) {
 // The whole batch's dz (n*oh*ow*f), then the adjoint conv's im2col block.
 size_t kdl_conv2d_transpose_backward_scratch(const kdl_ConvShape *s) {
     kdl_ConvShape t = transpose_adjoint(s);
-    return (size_t)s->n * s->oh * s->ow * s->f + kdl_conv2d_scratch(&t);
+    return (size_t)s->n * s->oh * s->ow * s->f + im2col_scratch(&t);
 }
 
 // dy (n, oh, ow, f), x (n, h, w, c), w (kh, kw, f, c), y as dy
@@ -739,7 +1253,7 @@ void kdl_conv2d_transpose_backward(float *dx, float *dw, float *db, const float 
         const int rows = (int)min_size(blk, total - r0);
         const float *cb = dz + r0 * f;     // pointwise: dz is t's im2col matrix
         if (!pointwise) {
-            im2col(col, dz, &t, r0, (size_t)rows);
+            im2col_par(col, dz, &t, r0, (size_t)rows);
             cb = col;
         }
         if (dw)

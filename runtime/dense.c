@@ -4,7 +4,9 @@
  *
  * Keras's Dense on an N-D input acts on the last axis only, so the caller
  * flattens the leading axes into n. The kernel is stored (in_dim, units) as
- * Keras saves it, so the product is in @ w with no transpose.
+ * Keras saves it, so the product is in @ w with no transpose. The GEMMs run
+ * on the calling thread (OpenBLAS's threads); the bias + activation pass and
+ * db's column sums (split by columns) use the runtime's thread pool.
  */
 #include "internal.h"
 
@@ -23,6 +25,24 @@ void kdl_dense_forward(float *out, const float *in, const float *w, const float 
     kdl_bias_act_forward(out, b, (size_t)n, (size_t)units, act, alpha);
 }
 
+typedef struct SumJob {
+    float *db;
+    const float *dz;
+    size_t rows, cols;
+} SumJob;
+
+// db[j] += sum over the rows of dz[., j], for columns [16 * b0, 16 * b1):
+// each column summed over the rows in order, whatever the split.
+static void column_sums_task(void *ctx, size_t b0, size_t b1) {
+    const SumJob *j = ctx;
+    const size_t j0 = b0 * 16, j1 = b1 * 16 < j->cols ? b1 * 16 : j->cols;
+    for (size_t r = 0; r < j->rows; r++) {
+        const float *z = j->dz + r * j->cols;
+        for (size_t c = j0; c < j1; c++)
+            j->db[c] += z[c];
+    }
+}
+
 // dy (n, units) -> dz = dy * act' (from y; in scratch unless act is linear);
 // dw (in_dim, units) += x^T dz; db (units) += sum over rows of dz;
 // dx (n, in_dim) += dz w^T. Each of dx, dw, db may be NULL.
@@ -38,12 +58,10 @@ void kdl_dense_backward(float *dx, float *dw, float *db, const float *dy, const 
         kdl_act_grad_output(scratch, dy, y, (size_t)n, un, act, alpha);
         dz = scratch;
     }
-    if (db)
-        for (int r = 0; r < n; r++) {
-            const float *z = dz + (size_t)r * un;
-            for (size_t j = 0; j < un; j++)
-                db[j] += z[j];
-        }
+    if (db) {
+        SumJob j = {db, dz, (size_t)n, un};
+        kdl_parallel_for((un + 15) / 16, kdl_grain((size_t)n * 16), column_sums_task, &j);
+    }
     if (in_dim <= 0)    // no weights and no input gradient (BLAS rejects lda = 0)
         return;
     if (dw)

@@ -20,8 +20,9 @@
  * into dx. Max routes each output's gradient to the first maximal valid
  * cell of its window (row-major order, found again from x); average
  * spreads it over the valid cells, divided by their count as the forward.
+ * Large calls are split over the thread pool; see "the thread pool" below.
  */
-#include "kdl.h"
+#include "internal.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -111,29 +112,55 @@ static void clip(int i0, int k, int n, int *lo, int *hi) {
 // out[b, y, x, ch] = max or mean of in[b, iy, ix, ch] over the valid cells
 // iy in [y*sh - pad_top, + kh), ix in [x*sw - pad_left, + kw). A window with
 // no valid cell (impossible for Keras's shapes) gives 0.
-void kdl_pool2d_forward(float *out, const float *in, const kdl_ConvShape *s, kdl_Pool kind) {
+// The thread pool splits the forward passes by output rows (global: by
+// batch elements) and the backward passes by batch elements (by output rows
+// when windows do not overlap vertically): every output cell, and every
+// gradient cell's sum, is then computed by one thread in the serial order.
+typedef struct PoolJob {
+    float *out;
+    const float *in, *dy;
+    const kdl_ConvShape *s;
+    int spatial, c;         // global pooling
+    int max;
+} PoolJob;
+
+// Output rows [r0, r1) of the flattened (n, oh).
+static void pool_rows_task(void *ctx, size_t r0, size_t r1) {
+    const PoolJob *j = ctx;
+    const kdl_ConvShape *s = j->s;
     const int c = s->c, w = s->w;
     const size_t img = (size_t)s->h * w * c;
     const ptrdiff_t sy = (ptrdiff_t)w * c;
-    const int max = kind == KDL_POOL_MAX;
-    for (int b = 0; b < s->n; b++) {
-        const float *src = in + (size_t)b * img;
-        for (int y = 0; y < s->oh; y++) {
-            int y_lo, y_hi;
-            clip(y * s->sh - s->pad_top, s->kh, s->h, &y_lo, &y_hi);
-            for (int x = 0; x < s->ow; x++) {
-                float *o = out + (((size_t)b * s->oh + y) * s->ow + x) * c;
-                int x_lo, x_hi;
-                clip(x * s->sw - s->pad_left, s->kw, w, &x_lo, &x_hi);
-                if (y_hi == y_lo || x_hi == x_lo) {
-                    memset(o, 0, sizeof(float) * c);
-                    continue;
-                }
-                const float *p = src + ((size_t)y_lo * w + x_lo) * c;  // first valid cell
-                pool_window(o, p, sy, c, y_hi - y_lo, x_hi - x_lo, max);
+    for (size_t r = r0; r < r1; r++) {
+        const int y = (int)(r % (size_t)s->oh);
+        const float *src = j->in + r / (size_t)s->oh * img;
+        int y_lo, y_hi;
+        clip(y * s->sh - s->pad_top, s->kh, s->h, &y_lo, &y_hi);
+        for (int x = 0; x < s->ow; x++) {
+            float *o = j->out + (r * s->ow + x) * c;
+            int x_lo, x_hi;
+            clip(x * s->sw - s->pad_left, s->kw, w, &x_lo, &x_hi);
+            if (y_hi == y_lo || x_hi == x_lo) {
+                memset(o, 0, sizeof(float) * c);
+                continue;
             }
+            const float *p = src + ((size_t)y_lo * w + x_lo) * c;  // first valid cell
+            pool_window(o, p, sy, c, y_hi - y_lo, x_hi - x_lo, j->max);
         }
     }
+}
+
+void kdl_pool2d_forward(float *out, const float *in, const kdl_ConvShape *s, kdl_Pool kind) {
+    PoolJob j = {out, in, NULL, s, 0, 0, kind == KDL_POOL_MAX};
+    const size_t row_cost = (size_t)s->ow * s->kh * s->kw * s->c;
+    kdl_parallel_for((size_t)s->n * s->oh, kdl_grain(row_cost), pool_rows_task, &j);
+}
+
+static void global_task(void *ctx, size_t b0, size_t b1) {
+    const PoolJob *j = ctx;
+    for (size_t b = b0; b < b1; b++)
+        pool_window(j->out + b * j->c, j->in + b * j->spatial * j->c, 0, j->c, 1, j->spatial,
+                    j->max);
 }
 
 // in (n, spatial, c) -> out (n, c): max or mean over the spatial positions
@@ -142,9 +169,8 @@ void kdl_pool2d_forward(float *out, const float *in, const kdl_ConvShape *s, kdl
 void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, int c,
                              kdl_Pool kind) {
     assert(spatial >= 1);
-    const int max = kind == KDL_POOL_MAX;
-    for (int b = 0; b < n; b++)
-        pool_window(out + (size_t)b * c, in + (size_t)b * spatial * c, 0, c, 1, spatial, max);
+    PoolJob j = {out, in, NULL, NULL, spatial, c, kind == KDL_POOL_MAX};
+    kdl_parallel_for((size_t)(n > 0 ? n : 0), kdl_grain((size_t)spatial * c), global_task, &j);
 }
 
 // ---- training: backward ----------------------------------------------------------------------
@@ -224,50 +250,76 @@ static void avg_window_backward(float *dx, const float *g, ptrdiff_t sy, int c, 
 // as kdl_pool2d_forward (valid cells only). Max: each output's gradient goes
 // to the first maximal valid cell of its window, in row-major window order;
 // average: it is spread evenly over the window's valid cells. y is not read.
+// Output rows [r0, r1) of the flattened (n, oh) scatter into dx.
+static void pool_back_rows(const PoolJob *j, size_t r0, size_t r1) {
+    const kdl_ConvShape *s = j->s;
+    const int c = s->c, w = s->w;
+    const size_t img = (size_t)s->h * w * c;
+    const ptrdiff_t sy = (ptrdiff_t)w * c;
+    for (size_t r = r0; r < r1; r++) {
+        const int oy = (int)(r % (size_t)s->oh);
+        const float *src = j->in + r / (size_t)s->oh * img;
+        float *dsrc = j->out + r / (size_t)s->oh * img;
+        int y_lo, y_hi;
+        clip(oy * s->sh - s->pad_top, s->kh, s->h, &y_lo, &y_hi);
+        for (int ox = 0; ox < s->ow; ox++) {
+            const float *g = j->dy + (r * s->ow + ox) * c;
+            int x_lo, x_hi;
+            clip(ox * s->sw - s->pad_left, s->kw, w, &x_lo, &x_hi);
+            if (y_hi == y_lo || x_hi == x_lo)
+                continue;       // no valid cell: the forward wrote a constant 0
+            const size_t first = ((size_t)y_lo * w + x_lo) * c;
+            if (j->max)
+                max_window_backward(dsrc + first, src + first, g, sy, c, y_hi - y_lo,
+                                    x_hi - x_lo);
+            else
+                avg_window_backward(dsrc + first, g, sy, c, y_hi - y_lo, x_hi - x_lo);
+        }
+    }
+}
+
+static void pool_back_rows_task(void *ctx, size_t r0, size_t r1) {
+    pool_back_rows(ctx, r0, r1);
+}
+
+static void pool_back_images_task(void *ctx, size_t b0, size_t b1) {
+    const PoolJob *j = ctx;
+    pool_back_rows(j, b0 * j->s->oh, b1 * j->s->oh);
+}
+
 void kdl_pool2d_backward(float *dx, const float *dy, const float *x, const float *y,
                          const kdl_ConvShape *s, kdl_Pool kind) {
     if (!dx)
         return;
-    const int c = s->c, w = s->w;
-    const size_t img = (size_t)s->h * w * c;
-    const ptrdiff_t sy = (ptrdiff_t)w * c;
-    const int max = kind == KDL_POOL_MAX;
-    for (int b = 0; b < s->n; b++) {
-        const float *src = x + (size_t)b * img;
-        float *dsrc = dx + (size_t)b * img;
-        for (int oy = 0; oy < s->oh; oy++) {
-            int y_lo, y_hi;
-            clip(oy * s->sh - s->pad_top, s->kh, s->h, &y_lo, &y_hi);
-            for (int ox = 0; ox < s->ow; ox++) {
-                const float *g = dy + (((size_t)b * s->oh + oy) * s->ow + ox) * c;
-                int x_lo, x_hi;
-                clip(ox * s->sw - s->pad_left, s->kw, w, &x_lo, &x_hi);
-                if (y_hi == y_lo || x_hi == x_lo)
-                    continue;       // no valid cell: the forward wrote a constant 0
-                const size_t first = ((size_t)y_lo * w + x_lo) * c;
-                if (max)
-                    max_window_backward(dsrc + first, src + first, g, sy, c, y_hi - y_lo,
-                                        x_hi - x_lo);
-                else
-                    avg_window_backward(dsrc + first, g, sy, c, y_hi - y_lo, x_hi - x_lo);
-            }
-        }
-    }
+    PoolJob j = {dx, x, dy, s, 0, 0, kind == KDL_POOL_MAX};
+    const size_t row_cost = (size_t)s->ow * s->kh * s->kw * s->c * 2;
+    if (s->sh >= s->kh)     // rows of windows are disjoint
+        kdl_parallel_for((size_t)s->n * s->oh, kdl_grain(row_cost), pool_back_rows_task, &j);
+    else
+        kdl_parallel_for((size_t)s->n, kdl_grain(row_cost * s->oh), pool_back_images_task, &j);
 }
 
 // dy (n, c), x (n, spatial, c) -> dx (n, spatial, c) += ...: max sends each
 // channel's gradient to its first maximal position, average spreads it as
 // dy / spatial. y is not read.
+static void global_back_task(void *ctx, size_t b0, size_t b1) {
+    const PoolJob *j = ctx;
+    const size_t img = (size_t)j->spatial * j->c;
+    for (size_t b = b0; b < b1; b++) {
+        if (j->max)
+            max_window_backward(j->out + b * img, j->in + b * img, j->dy + b * j->c, 0, j->c, 1,
+                                j->spatial);
+        else
+            avg_window_backward(j->out + b * img, j->dy + b * j->c, 0, j->c, 1, j->spatial);
+    }
+}
+
 void kdl_global_pool_backward(float *dx, const float *dy, const float *x, const float *y, int n,
                               int spatial, int c, kdl_Pool kind) {
     if (!dx)
         return;
     assert(spatial >= 1);
-    const size_t img = (size_t)spatial * c;
-    for (int b = 0; b < n; b++) {
-        if (kind == KDL_POOL_MAX)
-            max_window_backward(dx + b * img, x + b * img, dy + (size_t)b * c, 0, c, 1, spatial);
-        else
-            avg_window_backward(dx + b * img, dy + (size_t)b * c, 0, c, 1, spatial);
-    }
+    PoolJob j = {dx, x, dy, NULL, spatial, c, kind == KDL_POOL_MAX};
+    kdl_parallel_for((size_t)(n > 0 ? n : 0), kdl_grain((size_t)spatial * c * 2),
+                     global_back_task, &j);
 }

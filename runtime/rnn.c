@@ -33,8 +33,12 @@
  * reverse=go_backwards and then `jnp.flip(outputs, axis=0)`, the same
  * order; RNN.call returns those outputs unchanged. Its docstring: "process
  * the input sequence backwards and return the reversed sequence".
+ *
+ * Threads: the GEMMs run on the calling thread; within a step the gates'
+ * element-wise work is split over the thread pool by batch rows (large
+ * batches and units only), each row computed as on one thread.
  */
-#include "kdl.h"
+#include "internal.h"
 
 #include <assert.h>
 #include <string.h>
@@ -192,6 +196,40 @@ static void check_args(const float *out, const float *in, const float *kernel,
 }
 
 // ---- the cells (forward) ----------------------------------------------------------------
+//
+// Within a step, everything but the GEMMs is independent per batch row b:
+// those loops run over the thread pool by rows (each row computed as on one
+// thread), the GEMMs on the calling thread. A gate value costs about
+// GATE_COST kdl_grain units (an exp or tanh), so small batches stay inline.
+
+#define GATE_COST 8
+
+// One step of a cell, as its row tasks see it.
+typedef struct CellStep {
+    const kdl_RnnShape *s;
+    const RnnBuffers *m;
+    float *g, *a;           // the step's rows of pre and post (row stride ld)
+    size_t off, offu;       // the step's offsets in (n, t, G*u) and (n, t, u) arrays
+    int ld, ldu;
+    kdl_Act act, ract;
+    const float *brec;      // GRU reset_after: the recurrent bias, or NULL
+    float *hpw;             // GRU reset_after: h @ U (n, 3u)
+} CellStep;
+
+static void for_rows(const CellStep *c, int gates, void (*fn)(void *, size_t, size_t)) {
+    kdl_parallel_for((size_t)c->s->n, kdl_grain((size_t)gates * c->s->units * GATE_COST), fn,
+                     (void *)c);
+}
+
+static void simple_rows(void *ctx, size_t b0, size_t b1) {
+    const CellStep *c = ctx;
+    const int u = c->s->units;
+    for (size_t b = b0; b < b1; b++) {
+        float *ab = c->a + b * c->ld;
+        act_gate_to(ab, c->g + b * c->ld, u, c->act);
+        memcpy(c->m->h + b * u, ab, sizeof(float) * (size_t)u);
+    }
+}
 
 // h_t = act(x_t @ W + h_{t-1} @ U + b)   (keras SimpleRNNCell)
 static void simple_rnn_cell(float *out, float *h_out, const float *in, const float *kernel,
@@ -207,14 +245,38 @@ static void simple_rnn_cell(float *out, float *h_out, const float *in, const flo
         put_rows(m->hp ? m->hp + off : NULL, ld, m->h, n, u);
         if (k > 0)  // the initial state is zero: nothing to add at step 0
             kdl_sgemm(0, 0, n, u, u, 1.0f, m->h, u, recurrent, u, 1.0f, g, ld);
-        for (int b = 0; b < n; b++) {
-            float *ab = a + (size_t)b * ld;
-            act_gate_to(ab, g + (size_t)b * ld, u, act);
-            memcpy(m->h + (size_t)b * u, ab, sizeof(float) * (size_t)u);
-        }
+        CellStep c = {s, m, g, a, off, 0, ld, 0, act, act, NULL, NULL};
+        for_rows(&c, 1, simple_rows);
         emit_step(out, m->h, s, k);
     }
     emit_final(out, h_out, NULL, m->h, NULL, s);
+}
+
+static void lstm_rows(void *ctx, size_t b0, size_t b1) {
+    const CellStep *cs = ctx;
+    const RnnBuffers *m = cs->m;
+    const int u = cs->s->units;
+    for (size_t b = b0; b < b1; b++) {
+        const float *p = cs->g + b * cs->ld;
+        float *ai = m->post + cs->off + b * cs->ld, *af = ai + u, *ag = af + u, *ao = ag + u;
+        float *c = m->w + b * u, *h = m->h + b * u;
+        act_gate_to(ai, p, u, cs->ract);
+        act_gate_to(af, p + u, u, cs->ract);
+        act_gate_to(ag, p + 2 * u, u, cs->act);
+        act_gate_to(ao, p + 3 * u, u, cs->ract);
+        // act(c) goes to the saved array, or (inference) over the
+        // candidate's slice, which is done with.
+        float *ac = m->ac ? m->ac + cs->offu + b * cs->ldu : ag;
+        for (int j = 0; j < u; j++) {
+            c[j] = af[j] * c[j] + ai[j] * ag[j];
+            ac[j] = c[j];
+        }
+        if (m->x)
+            memcpy(m->x + cs->offu + b * cs->ldu, c, sizeof(float) * (size_t)u);
+        act_gate(ac, u, cs->act);
+        for (int j = 0; j < u; j++)
+            h[j] = ao[j] * ac[j];
+    }
 }
 
 // z = x_t @ W + h @ U + b split into i, f, c, o (keras LSTMCell):
@@ -236,30 +298,67 @@ static void lstm_cell(float *out, float *h_out, float *c_out, const float *in,
         put_rows(m->hp ? m->hp + offu : NULL, ldu, m->h, n, u);
         if (k > 0)
             kdl_sgemm(0, 0, n, g4, u, 1.0f, m->h, u, recurrent, g4, 1.0f, g, ld);
-        for (int b = 0; b < n; b++) {
-            const float *p = g + (size_t)b * ld;
-            float *ai = m->post + off + (size_t)b * ld, *af = ai + u, *ag = af + u, *ao = ag + u;
-            float *c = cs + (size_t)b * u, *h = m->h + (size_t)b * u;
-            act_gate_to(ai, p, u, recurrent_act);
-            act_gate_to(af, p + u, u, recurrent_act);
-            act_gate_to(ag, p + 2 * u, u, act);
-            act_gate_to(ao, p + 3 * u, u, recurrent_act);
-            // act(c) goes to the saved array, or (inference) over the
-            // candidate's slice, which is done with.
-            float *ac = m->ac ? m->ac + offu + (size_t)b * ldu : ag;
-            for (int j = 0; j < u; j++) {
-                c[j] = af[j] * c[j] + ai[j] * ag[j];
-                ac[j] = c[j];
-            }
-            if (m->x)
-                memcpy(m->x + offu + (size_t)b * ldu, c, sizeof(float) * (size_t)u);
-            act_gate(ac, u, act);
-            for (int j = 0; j < u; j++)
-                h[j] = ao[j] * ac[j];
-        }
+        CellStep c = {s, m, g, NULL, off, offu, ld, ldu, act, recurrent_act, NULL, NULL};
+        for_rows(&c, 5, lstm_rows);
         emit_step(out, m->h, s, k);
     }
     emit_final(out, h_out, c_out, m->h, cs, s);
+}
+
+// reset_after: z, r, the candidate and h of rows [b0, b1).
+static void gru_after_rows(void *ctx, size_t b0, size_t b1) {
+    const CellStep *c = ctx;
+    const RnnBuffers *m = c->m;
+    const int u = c->s->units, g3 = 3 * u;
+    const float *brec = c->brec;
+    for (size_t b = b0; b < b1; b++) {
+        float *gz = c->g + b * c->ld, *gh = gz + 2 * u;
+        float *az = c->a + b * c->ld, *ar = az + u, *ah = ar + u;
+        float *x = m->x ? m->x + c->offu + b * c->ldu : NULL;
+        const float *hp = c->hpw + b * g3;
+        float *h = m->h + b * u;
+        for (int j = 0; j < 2 * u; j++)
+            gz[j] += hp[j] + (brec ? brec[j] : 0.0f);
+        act_gate_to(az, gz, u, c->ract);
+        act_gate_to(ar, gz + u, u, c->ract);
+        for (int j = 0; j < u; j++) {
+            float hu = hp[2 * u + j] + (brec ? brec[2 * u + j] : 0.0f);
+            if (x)
+                x[j] = hu;
+            gh[j] += ar[j] * hu;
+        }
+        act_gate_to(ah, gh, u, c->act);
+        for (int j = 0; j < u; j++)
+            h[j] = az[j] * h[j] + (1.0f - az[j]) * ah[j];
+    }
+}
+
+// reset_after=False, before U_h's GEMM: z, r and r * h (into m->w) of rows [b0, b1).
+static void gru_zr_rows(void *ctx, size_t b0, size_t b1) {
+    const CellStep *c = ctx;
+    const int u = c->s->units;
+    for (size_t b = b0; b < b1; b++) {
+        const float *gz = c->g + b * c->ld;
+        float *az = c->a + b * c->ld, *ar = az + u;
+        const float *h = c->m->h + b * u;
+        act_gate_to(az, gz, u, c->ract);
+        act_gate_to(ar, gz + u, u, c->ract);
+        for (int j = 0; j < u; j++)
+            c->m->w[b * u + j] = ar[j] * h[j];
+    }
+}
+
+// reset_after=False, after it: the candidate and h of rows [b0, b1).
+static void gru_h_rows(void *ctx, size_t b0, size_t b1) {
+    const CellStep *c = ctx;
+    const int u = c->s->units;
+    for (size_t b = b0; b < b1; b++) {
+        const float *az = c->a + b * c->ld;
+        float *ah = c->a + b * c->ld + 2 * u, *h = c->m->h + b * u;
+        act_gate_to(ah, c->g + b * c->ld + 2 * u, u, c->act);
+        for (int j = 0; j < u; j++)
+            h[j] = az[j] * h[j] + (1.0f - az[j]) * ah[j];
+    }
 }
 
 // keras GRUCell (implementation 2), x_* = x_t @ W_* + b_in_*:
@@ -289,50 +388,19 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
                 kdl_sgemm(0, 0, n, g3, u, 1.0f, m->h, u, recurrent, g3, 0.0f, hpw, g3);
             else
                 memset(hpw, 0, sizeof(float) * (size_t)n * g3);
-            for (int b = 0; b < n; b++) {
-                float *gz = g + (size_t)b * ld, *gh = gz + 2 * u;
-                float *az = a + (size_t)b * ld, *ar = az + u, *ah = ar + u;
-                float *x = m->x ? m->x + offu + (size_t)b * ldu : NULL;
-                const float *hp = hpw + (size_t)b * g3;
-                float *h = m->h + (size_t)b * u;
-                for (int j = 0; j < 2 * u; j++)
-                    gz[j] += hp[j] + (brec ? brec[j] : 0.0f);
-                act_gate_to(az, gz, u, recurrent_act);
-                act_gate_to(ar, gz + u, u, recurrent_act);
-                for (int j = 0; j < u; j++) {
-                    float hu = hp[2 * u + j] + (brec ? brec[2 * u + j] : 0.0f);
-                    if (x)
-                        x[j] = hu;
-                    gh[j] += ar[j] * hu;
-                }
-                act_gate_to(ah, gh, u, act);
-                for (int j = 0; j < u; j++)
-                    h[j] = az[j] * h[j] + (1.0f - az[j]) * ah[j];
-            }
+            CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, brec, hpw};
+            for_rows(&c, 3, gru_after_rows);
         } else {
             // z, r: accumulate h @ U[:, :2u] into xp; then (r * h) @ U[:, 2u:] into x_h.
             if (k > 0)
                 kdl_sgemm(0, 0, n, 2 * u, u, 1.0f, m->h, u, recurrent, g3, 1.0f, g, ld);
             float *rh = m->w;
-            for (int b = 0; b < n; b++) {
-                const float *gz = g + (size_t)b * ld;
-                float *az = a + (size_t)b * ld, *ar = az + u;
-                const float *h = m->h + (size_t)b * u;
-                act_gate_to(az, gz, u, recurrent_act);
-                act_gate_to(ar, gz + u, u, recurrent_act);
-                for (int j = 0; j < u; j++)
-                    rh[(size_t)b * u + j] = ar[j] * h[j];
-            }
+            CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, NULL, NULL};
+            for_rows(&c, 2, gru_zr_rows);
             put_rows(m->x ? m->x + offu : NULL, ldu, rh, n, u);
             if (k > 0)
                 kdl_sgemm(0, 0, n, u, u, 1.0f, rh, u, recurrent + 2 * u, g3, 1.0f, g + 2 * u, ld);
-            for (int b = 0; b < n; b++) {
-                const float *az = a + (size_t)b * ld;
-                float *ah = a + (size_t)b * ld + 2 * u, *h = m->h + (size_t)b * u;
-                act_gate_to(ah, g + (size_t)b * ld + 2 * u, u, act);
-                for (int j = 0; j < u; j++)
-                    h[j] = az[j] * h[j] + (1.0f - az[j]) * ah[j];
-            }
+            for_rows(&c, 1, gru_h_rows);
         }
         emit_step(out, m->h, s, k);
     }
@@ -413,7 +481,7 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
 // layout; dr, GRU only: reset_after (n, t, u) in xp's layout, else (n, u)
 // for one step; dh, dhp (n, u) the state gradients of the current and the
 // previous step; dc (n, u) LSTM's cell gradient; tmp the gate activations'
-// gradients of one batch row ((G+1) u).
+// gradients, (G+1) u per batch row (the rows run over the thread pool).
 typedef struct {
     size_t dg, dr, dh, dhp, dc, tmp, total;
 } BackLayout;
@@ -428,11 +496,11 @@ static BackLayout back_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
     l.dhp = l.dh + nu;
     l.dc = l.dhp + nu;
     l.tmp = l.dc + (kind == KDL_RNN_LSTM ? nu : 0);
-    l.total = l.tmp + (g + 1) * u;
+    l.total = l.tmp + (g + 1) * nu;
     return l;
 }
 
-// n t G u (+ GRU n t u or n u) + 2 or 3 n u + (G + 1) u.
+// n t G u (+ GRU n t u or n u) + 2 or 3 n u + (G + 1) n u.
 size_t kdl_rnn_backward_scratch(kdl_RnnKind kind, const kdl_RnnShape *s) {
     return back_layout(kind, s).total;
 }
@@ -447,24 +515,51 @@ typedef struct {
     float *dg, *dr, *dc, *tmp;
 } Bptt;
 
+// One step's row tasks (batch rows [b0, b1), each with its own tmp).
+typedef struct BpttStep {
+    const Bptt *c;
+    int k;
+    const float *dh;
+    float *dhp;
+} BpttStep;
+
+static void bptt_rows(const Bptt *c, int k, const float *dh, float *dhp, int gates,
+                      void (*fn)(void *, size_t, size_t)) {
+    BpttStep st = {c, k, dh, dhp};
+    kdl_parallel_for((size_t)c->s->n, kdl_grain((size_t)gates * c->s->units * GATE_COST), fn,
+                     &st);
+}
+
+static void simple_rows_back(void *ctx, size_t b0, size_t b1) {
+    const BpttStep *st = ctx;
+    const Bptt *c = st->c;
+    const int u = c->s->units, ld = c->s->t * u;
+    const size_t off = (size_t)step_time(c->s, st->k) * u;
+    for (size_t b = b0; b < b1; b++) {
+        size_t r = off + b * ld;
+        gate_backward(c->dg + r, st->dh + b * u, c->pre + r, c->post + r, u, c->act);
+    }
+}
+
 static void simple_rnn_step(const Bptt *c, int k, const float *dh, float *dhp) {
     int n = c->s->n, u = c->s->units, ld = c->s->t * u;
     size_t off = (size_t)step_time(c->s, k) * u;
-    for (int b = 0; b < n; b++) {
-        size_t r = off + (size_t)b * ld;
-        gate_backward(c->dg + r, dh + (size_t)b * u, c->pre + r, c->post + r, u, c->act);
-    }
+    bptt_rows(c, k, dh, dhp, 1, simple_rows_back);
     if (k > 0)
         kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off, ld, c->recurrent, u, 0.0f, dhp, u);
 }
 
-static void lstm_step(const Bptt *c, int k, const float *dh, float *dhp) {
-    int n = c->s->n, u = c->s->units, g4 = 4 * u, ld = c->s->t * g4, ldu = c->s->t * u;
+static void lstm_rows_back(void *ctx, size_t b0, size_t b1) {
+    const BpttStep *st = ctx;
+    const Bptt *c = st->c;
+    const int k = st->k;
+    const float *dh = st->dh;
+    int u = c->s->units, g4 = 4 * u, ld = c->s->t * g4, ldu = c->s->t * u;
     size_t time = (size_t)step_time(c->s, k), off = time * g4, offu = time * u;
     size_t offp = k > 0 ? (size_t)step_time(c->s, k - 1) * u : 0;
-    float *da = c->tmp, *dac = da + g4;  // d_i, d_f, d_c~, d_o; d act(c)
-    for (int b = 0; b < n; b++) {
-        size_t r = off + (size_t)b * ld, ru = offu + (size_t)b * ldu;
+    for (size_t b = b0; b < b1; b++) {
+        float *da = c->tmp + b * 5 * u, *dac = da + g4;  // d_i, d_f, d_c~, d_o; d act(c)
+        size_t r = off + b * ld, ru = offu + b * ldu;
         const float *ai = c->post + r, *af = ai + u, *ag = af + u, *ao = ag + u;
         const float *cs = c->x + ru, *ac = c->ac + ru;
         const float *cprev = k > 0 ? c->x + offp + (size_t)b * ldu : NULL;
@@ -487,47 +582,75 @@ static void lstm_step(const Bptt *c, int k, const float *dh, float *dhp) {
                           gi == 2 ? c->act : c->ract);
         }
     }
+}
+
+static void lstm_step(const Bptt *c, int k, const float *dh, float *dhp) {
+    int n = c->s->n, u = c->s->units, g4 = 4 * u, ld = c->s->t * g4;
+    size_t off = (size_t)step_time(c->s, k) * g4;
+    bptt_rows(c, k, dh, dhp, 5, lstm_rows_back);
     if (k > 0)
         kdl_sgemm(0, 1, n, u, g4, 1.0f, c->dg + off, ld, c->recurrent, g4, 0.0f, dhp, u);
 }
 
-static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
-    const kdl_RnnShape *s = c->s;
-    int n = s->n, u = s->units, g3 = 3 * u, ld = s->t * g3, ldu = s->t * u;
-    size_t time = (size_t)step_time(s, k), off = time * g3, offu = time * u;
-    float *dz = c->tmp, *drp = dz + u, *dhh = drp + u;  // the activations' gradients
-    // z and the candidate first (they need only dh), and dhp = dh z.
-    for (int b = 0; b < n; b++) {
-        size_t r = off + (size_t)b * ld;
-        const float *az = c->post + r, *ah = az + 2 * u, *hp = c->hp + offu + (size_t)b * ldu;
-        const float *dhb = dh + (size_t)b * u;
+// A GRU step's sizes: units, the row strides of the gate (3u per time step)
+// and unit arrays, and the step's offsets into them.
+static void gru_step_layout(const BpttStep *st, int *u, int *ld, int *ldu, size_t *off,
+                            size_t *offu) {
+    const kdl_RnnShape *s = st->c->s;
+    size_t time = (size_t)step_time(s, st->k);
+    *u = s->units;
+    *ld = s->t * 3 * s->units;
+    *ldu = s->t * s->units;
+    *off = time * 3 * (size_t)s->units;
+    *offu = time * (size_t)s->units;
+}
+
+// z and the candidate first (they need only dh), and dhp = dh z.
+static void gru_zh_rows_back(void *ctx, size_t b0, size_t b1) {
+    const BpttStep *st = ctx;
+    const Bptt *c = st->c;
+    int u, ld, ldu;
+    size_t off, offu;
+    gru_step_layout(st, &u, &ld, &ldu, &off, &offu);
+    for (size_t b = b0; b < b1; b++) {
+        float *dz = c->tmp + b * 4 * u, *dhh = dz + 2 * u;  // the activations' gradients
+        size_t r = off + b * ld;
+        const float *az = c->post + r, *ah = az + 2 * u, *hp = c->hp + offu + b * ldu;
+        const float *dhb = st->dh + b * u;
         for (int j = 0; j < u; j++) {
             dz[j] = dhb[j] * (hp[j] - ah[j]);
             dhh[j] = dhb[j] * (1.0f - az[j]);
-            dhp[(size_t)b * u + j] = dhb[j] * az[j];
+            st->dhp[b * u + j] = dhb[j] * az[j];
         }
         gate_backward(c->dg + r, dz, c->pre + r, az, u, c->ract);
         gate_backward(c->dg + r + 2 * u, dhh, c->pre + r + 2 * u, ah, u, c->act);
     }
-    if (!s->reset_after && k > 0)  // dr (n, u) = dg_h @ U_h^T, the gradient of r * h_{k-1}
-        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off + 2 * u, ld, c->recurrent + 2 * u, g3, 0.0f,
-                  c->dr, u);
-    // Then r, whose gradient goes through the candidate's.
-    for (int b = 0; b < n; b++) {
-        size_t r = off + (size_t)b * ld;
+}
+
+// Then r, whose gradient goes through the candidate's.
+static void gru_r_rows_back(void *ctx, size_t b0, size_t b1) {
+    const BpttStep *st = ctx;
+    const Bptt *c = st->c;
+    const kdl_RnnShape *s = c->s;
+    int u, ld, ldu;
+    size_t off, offu;
+    gru_step_layout(st, &u, &ld, &ldu, &off, &offu);
+    for (size_t b = b0; b < b1; b++) {
+        float *drp = c->tmp + b * 4 * u + u;
+        size_t r = off + b * ld;
         const float *ar = c->post + r + u, *dgh = c->dg + r + 2 * u;
         if (s->reset_after) {
-            const float *hu = c->x + offu + (size_t)b * ldu;
-            float *dr = c->dr + offu + (size_t)b * ldu;
+            const float *hu = c->x + offu + b * ldu;
+            float *dr = c->dr + offu + b * ldu;
             for (int j = 0; j < u; j++) {
                 drp[j] = dgh[j] * hu[j];
                 dr[j] = dgh[j] * ar[j];
             }
         } else {
-            if (k == 0)  // r scaled h_{-1} = 0: no gradient
+            if (st->k == 0)  // r scaled h_{-1} = 0: no gradient
                 continue;
-            const float *hp = c->hp + offu + (size_t)b * ldu, *dr = c->dr + (size_t)b * u;
-            float *dhpb = dhp + (size_t)b * u;
+            const float *hp = c->hp + offu + b * ldu, *dr = c->dr + b * u;
+            float *dhpb = st->dhp + b * u;
             for (int j = 0; j < u; j++) {
                 drp[j] = dr[j] * hp[j];
                 dhpb[j] += dr[j] * ar[j];
@@ -535,6 +658,17 @@ static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
         }
         gate_backward(c->dg + r + u, drp, c->pre + r + u, ar, u, c->ract);
     }
+}
+
+static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
+    const kdl_RnnShape *s = c->s;
+    int n = s->n, u = s->units, g3 = 3 * u, ld = s->t * g3, ldu = s->t * u;
+    size_t time = (size_t)step_time(s, k), off = time * g3, offu = time * u;
+    bptt_rows(c, k, dh, dhp, 2, gru_zh_rows_back);
+    if (!s->reset_after && k > 0)  // dr (n, u) = dg_h @ U_h^T, the gradient of r * h_{k-1}
+        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off + 2 * u, ld, c->recurrent + 2 * u, g3, 0.0f,
+                  c->dr, u);
+    bptt_rows(c, k, dh, dhp, 1, gru_r_rows_back);
     if (k == 0)
         return;
     kdl_sgemm(0, 1, n, u, 2 * u, 1.0f, c->dg + off, ld, c->recurrent, g3, 1.0f, dhp, u);

@@ -9,8 +9,8 @@
  * and linked with the generated .c, libkdlrt.a and (unless KDL_NO_BLAS) OpenBLAS.
  *
  * Usage: bench NAME THREADS... [-t SECONDS] [--train BATCH] [--no-infer]
- * For each thread count (OpenBLAS threads; the portable GEMM is
- * single-threaded): warm up, then
+ * For each thread count (kdl_set_num_threads: the runtime's thread pool and
+ * OpenBLAS's threads; the portable GEMM itself is single-threaded): warm up, then
  *   batch 1:   time single predict calls, each with clock_gettime(CLOCK_MONOTONIC),
  *              for about SECONDS (at least 200 calls); report the median in us;
  *   batch 256: time single predict calls the same way (at least 10); report
@@ -43,7 +43,6 @@
 #define CONST(suffix) CAT(BENCH_UPPER, suffix)
 
 #ifndef KDL_NO_BLAS
-void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
 #endif
 
@@ -192,9 +191,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench: %s (%s GEMM, core %s), %lld parameters, ~%.1f s per measurement\n",
             name, kdl_gemm_backend(), core, params, secs);
     for (int i = 0; i < nthreads; i++) {
-#ifndef KDL_NO_BLAS
-        openblas_set_num_threads(threads[i]);
-#endif
+        kdl_set_num_threads(threads[i]);
         if (infer) {
             int n1, n256;
             double b1 = median_call(predict, 1, 0.3, secs, 200, &n1);

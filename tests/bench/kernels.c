@@ -4,15 +4,16 @@
  * by `make bench`; build and run it by hand (OpenBLAS build only):
  *
  *   cc -std=c11 -O2 -Iinclude $(pkg-config --cflags openblas) tests/bench/kernels.c \
- *       build/libkdlrt.a $(pkg-config --libs openblas) -lm -o build/bench/kernels
- *   build/bench/kernels [THREADS]
+ *       build/libkdlrt.a $(pkg-config --libs openblas) -lm -lpthread -o build/bench/kernels
+ *   build/bench/kernels [THREADS]      (kdl_set_num_threads: the runtime's pool and OpenBLAS)
  *
  * Each line is the median of many timed calls. For a Conv2D the line of the
- * kernel is followed by its parts done alone: the one GEMM of the im2col
- * matrix (M = output pixels, N = filters, K = 9 * channels; the kernel runs
- * it in row blocks) and the bias + ReLU pass; what is left of the kernel's
- * time is im2col. For a Dense at batch 1 the same product through
- * cblas_sgemv is shown next to it.
+ * kernel is followed by, for comparison, the GEMM an im2col lowering would
+ * run (M = output pixels, N = filters, K = 9 * channels; the im2col path,
+ * taken without AVX-512, runs it in row blocks) through cblas_sgemm, and a
+ * bias + ReLU pass; with AVX-512 the kernel is the direct convolution
+ * (runtime/conv.c) and calls no GEMM. For a Dense at batch 1 the same
+ * product through cblas_sgemv is shown next to it.
  */
 #define _POSIX_C_SOURCE 199309L
 
@@ -24,7 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
 
 static double now(void) {
@@ -85,7 +85,7 @@ static void conv(const char *model, int n, int h, int wd, int c, int f) {
          "%s b%d Conv2D %dx%dx%d->%d", model, n, h, wd, c, f);
     TIME(r, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, f, k, 1.0f, scratch, k, w, f,
                         0.0f, y, f),
-         "%s b%d   its GEMM alone, M N K = %d %d %d", model, n, m, f, k);
+         "%s b%d   im2col's GEMM (cblas), M N K = %d %d %d", model, n, m, f, k);
     TIME(r, kdl_dense_forward(y, y, w, b, m, 0, f, KDL_ACT_RELU, 0.0f),
          "%s b%d   its bias + ReLU alone, %d x %d", model, n, m, f);
 }
@@ -109,7 +109,7 @@ static void dense(const char *model, int n, int in, int units, kdl_Act act) {
 
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
-    openblas_set_num_threads(threads);
+    kdl_set_num_threads(threads);
     printf("OpenBLAS kernels %s, %d thread(s)\n", openblas_get_corename(), threads);
     x = floats((size_t)1 << 24);
     y = floats((size_t)1 << 24);

@@ -22,10 +22,11 @@
 #
 # Usage: tests/bench/run.sh [BUILD_DIR]
 # Environment:
-#   NO_BLAS=1          benchmark the portable GEMM (build/noblas; single-threaded)
+#   NO_BLAS=1          benchmark the portable GEMM (build/noblas; the GEMM itself is
+#                      single-threaded, the runtime's thread pool runs the rest)
 #   BENCH_SECONDS=1    seconds of timed calls per measurement
 #   BENCH_ROUNDS=3
-#   BENCH_THREADS="1 2"  (NO_BLAS=1: "1")
+#   BENCH_THREADS="1 2"  (bench.c calls kdl_set_num_threads: the runtime's pool and OpenBLAS)
 #   BENCH_MODELS="digits_mlp digits_cnn mlp784 cnn32"
 #   BENCH_PARTS="infer train"   which measurements (either or both)
 #   TORCH_PYTHON=/usr/bin/python3   the interpreter that has torch ("" to skip)
@@ -48,11 +49,7 @@ else
 fi
 SECS=${BENCH_SECONDS:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
-if [ "$NO_BLAS" = 1 ]; then
-    THREADS=${BENCH_THREADS:-1}     # the portable GEMM is single-threaded
-else
-    THREADS=${BENCH_THREADS:-1 2}
-fi
+THREADS=${BENCH_THREADS:-1 2}
 MODELS=${BENCH_MODELS:-digits_mlp digits_cnn mlp784 cnn32}
 PARTS=${BENCH_PARTS:-infer train}
 PY=${TORCH_PYTHON-/usr/bin/python3}
@@ -76,7 +73,7 @@ if ! has_part infer && ! has_part train; then
 fi
 
 # SAN stays off: sanitized timings mean nothing.
-make --no-print-directory -s SAN=0 NO_BLAS="$NO_BLAS" "$B/kdlc" "$B/libkdlrt.a"
+make --no-print-directory -s SAN=0 NO_BLAS="$NO_BLAS" B="$B" "$B/kdlc" "$B/libkdlrt.a"
 mkdir -p "$OUT"
 
 for m in $MODELS; do
@@ -116,7 +113,7 @@ done
 load1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
 if [ "$NO_BLAS" = 1 ]; then
-    backend="portable GEMM (single-threaded at any thread count)"
+    backend="portable GEMM"
 else
     backend="OpenBLAS, kernels $(awk '($1 == "RESULT" || $1 == "TRAIN") && $2 == "kdl" { print $10; exit }' "$RES")"
 fi
@@ -127,7 +124,11 @@ fi
 {
     echo "kdl: $backend; torch: $torch_info"
     echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load average $load0 before, $load1 after"
-    echo "environment: $(env | grep '^OPENBLAS_' | sort | tr '\n' ' ')"
+    echo "environment: $(env | grep -E '^(OPENBLAS|KDL)_' | sort | tr '\n' ' ')"
+    # The runtime's own AVX-512 tiles take the convolutions and GEMM (runtime/gemm.c).
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -z "${KDL_NO_AVX512:-}" ]; then
+        echo "kdl: AVX-512 register tiles for convolutions and GEMM (the backend above only for one-row B^T products)"
+    fi
     if has_part infer; then
         echo "batch-1: median latency of single calls (us); batch-256: 256 / median call time (samples/s);"
         echo "best of $ROUNDS rounds each; ratios > 1 mean kdl is faster."
