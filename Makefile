@@ -13,7 +13,9 @@ SAN     ?= 0
 export SAN NO_BLAS      # tests/run-tests.sh builds test programs with the same flags
 B       := build
 CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
-           -Wstrict-prototypes -Wno-unused-parameter -Iinclude
+           -Wstrict-prototypes -Wno-unused-parameter -Iinclude \
+           -Werror=incompatible-pointer-types -Werror=implicit-function-declaration \
+           -Werror=int-conversion
 LDFLAGS := -lm
 ifeq ($(SAN),1)
 B       := build/san

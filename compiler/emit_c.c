@@ -1359,7 +1359,9 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
             OUT(&p, "static void *%s_new_training(int b) { return %s_create_training(b); }\n", P,
                 P);
             OUT(&p, "static void %s_train_model_(void *m, kdl_TrainModel *o) "
-                    "{ %s_train_model(m, o); }\n\n", P, P);
+                    "{ %s_train_model(m, o); }\n", P, P);
+            OUT(&p, "static kdl_Status %s_load_checkpoint_(void *m, const char *f, int *ep, char "
+                    "*e, size_t n) { return %s_load_checkpoint(m, f, ep, e, n); }\n\n", P, P);
         }
     }
     OUT(&p, "static const kdl_ProgramModel models[] = {\n");
@@ -1382,8 +1384,8 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
             OUT(&p, ",\n     .ndims = %d, .create_dims = %s_new_dims, .predict_dims = %s_predict_, "
                     ".output_shape = %s_output_shape", m->ndims, P, P, P);
         if (trains->data[i]) {
-            OUT(&p, ",\n     .create_training = %s_new_training, .train_model = %s_train_model_", P,
-                P);
+            OUT(&p, ",\n     .create_training = %s_new_training, .train_model = %s_train_model_,"
+                    "\n     .load_checkpoint = %s_load_checkpoint_", P, P, P);
             FitCfg *fc = m->model->model->fit;
             Value **fa = fc ? fc->args : NULL;
             OUT(&p, ",\n     .fit_epochs = %d, .fit_batch_size = %d, .fit_validation_split = %s, "

@@ -954,6 +954,13 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     HDR(e, "/* The trainable weights: values, gradients, optimizer slots (NULL/0 without\n"
            "   training memory). */\n");
     HDR(e, "int %s_parameters(%s *m, kdl_Param **params);\n", P, P);
+    HDR(e, "/* A checkpoint: the weights and the optimizer's state after `epoch` epochs\n"
+           "   (kdl_checkpoint_save; M_load reads its weights). load_checkpoint restores both\n"
+           "   and sets *epoch (fit's initial_epoch to resume with). */\n");
+    HDR(e, "kdl_Status %s_save_checkpoint(const %s *m, const char *path, int epoch, char *err,\n"
+           "                              size_t errlen);\n", P, P);
+    HDR(e, "kdl_Status %s_load_checkpoint(%s *m, const char *path, int *epoch, char *err,\n"
+           "                              size_t errlen);\n", P, P);
     HDR(e, "/* Reseed the generator of Dropout masks and RandomCrop windows. */\n");
     HDR(e, "void %s_seed(%s *m, uint64_t seed);\n", P, P);
     HDR(e, "void %s_train_model(%s *m, kdl_TrainModel *out);\n", P, P);
@@ -1094,6 +1101,32 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "void %s_seed(%s *m, uint64_t seed) {\n    if (m->train)\n"
            "        kdl_rng_seed(&m->train->rng, seed);\n}\n\n", P, P);
 
+    // Checkpoints: the weights and the optimizer's state (kdl_checkpoint_save).
+    OUT(e, "static const char *const %s_param_names[%d] = {", P, tw.len ? tw.len : 1);
+    for (int i = 0; i < tw.len; i++)
+        OUT(e, "%s\"%s/%s\"", i ? ", " : "", ((Layer *)tl.data[i])->name,
+            ((Weight *)tw.data[i])->name);
+    OUT(e, "%s};\n\n", tw.len ? "" : "NULL");
+    OUT(e, "kdl_Status %s_save_checkpoint(const %s *m, const char *path, int epoch, char *err,\n"
+           "                              size_t errlen) {\n"
+           "    kdl_WeightSpec specs[%s_NUM_WEIGHTS + 1];\n    int n = %s_specs(m, specs);\n"
+           "    if (!m->train)\n        return kdl_safetensors_save(path, specs, n, NULL, err, "
+           "errlen);\n"
+           "    return kdl_checkpoint_save(path, specs, n, &m->train->opt, m->train->params,\n"
+           "                               %s_param_names, m->train->nparams, "
+           "m->train->iterations, epoch,\n                               err, errlen);\n}\n\n",
+        P, P, UP, P, P);
+    OUT(e, "kdl_Status %s_load_checkpoint(%s *m, const char *path, int *epoch, char *err,\n"
+           "                              size_t errlen) {\n"
+           "    kdl_WeightSpec specs[%s_NUM_WEIGHTS + 1];\n    int n = %s_specs(m, specs);\n"
+           "    if (!m->train)\n        return KDL_ERR_SHAPE;\n"
+           "    kdl_Status st = kdl_checkpoint_load(path, specs, n, &m->train->opt, "
+           "m->train->params,\n                                        %s_param_names, "
+           "m->train->nparams,\n                                        &m->train->iterations, "
+           "epoch, err, errlen);\n"
+           "    %s_prepare(m);\n    return st;\n}\n\n",
+        P, P, UP, P, P, P);
+
     // test_on_batch
     OUT(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
            "                            const float *const targets[], kdl_StepResult *r) {\n",
@@ -1113,8 +1146,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "static kdl_Status %s_test_step_(void *m, int b, const void *const in[], "
            "const float *const y[], kdl_StepResult *r) {\n    return %s_test_on_batch(m, b, in, "
            "y, r);\n}\n\n", P, P);
-    OUT(e, "static kdl_Status %s_save_(const void *m, const char *path, char *err, size_t n) {\n"
-           "    return %s_save(m, path, err, n);\n}\n\n", P, P);
+    OUT(e, "static kdl_Status %s_save_(const void *m, const char *path, int epoch, char *err, "
+           "size_t n) {\n    return %s_save_checkpoint(m, path, epoch, err, n);\n}\n\n", P, P);
     OUT(e, "static void %s_seed_(void *m, uint64_t seed) {\n    %s_seed(m, seed);\n}\n\n", P,
         P);
     OUT(e, "void %s_train_model(%s *m, kdl_TrainModel *out) {\n", P, P);

@@ -281,12 +281,27 @@ typedef struct kdl_WeightSpec {
 
 // Load exactly the tensors in specs from a safetensors file: every spec
 // must be present with dtype F32 and the same shape; a tensor in the file
-// that no spec names is an error; header length, JSON syntax and offsets
+// that no spec names is an error (but see below); header length, JSON syntax and offsets
 // (in range, sizes matching shapes, covering the data section exactly: no
 // overlaps, holes or trailing bytes) are checked. Invalid arguments from the
 // caller (bad specs, duplicate names) return KDL_ERR_SHAPE.
 kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, int n,
                                 char *err, size_t errlen);
+// Tensors named "optimizer/..." (a training checkpoint's optimizer state,
+// see kdl_checkpoint_save) are skipped, not an error.
+//
+// kdl_safetensors_read is the same with options: skip_optimizer 0 makes
+// optimizer tensors that no spec names an error too; meta (NULL: none)
+// receives the __metadata__ values of meta->keys ("" when absent).
+#define KDL_METADATA_MAX 64
+typedef struct kdl_StMetadata {
+    int n;
+    const char *const *keys;
+    char (*values)[KDL_METADATA_MAX];
+} kdl_StMetadata;
+kdl_Status kdl_safetensors_read(const char *path, const kdl_WeightSpec *specs, int n,
+                                int skip_optimizer, kdl_StMetadata *meta, char *err,
+                                size_t errlen);
 // Write specs to path atomically (a temporary file in the same directory,
 // then rename), with optional metadata (NULL or a JSON object's members,
 // e.g. "\"format\":\"kdl\"").
@@ -607,6 +622,9 @@ typedef struct kdl_Param {
 // Slot arrays per variable: SGD 1 with momentum else 0; Adam/AdamW 2 (3
 // with amsgrad); RMSprop 1 (+1 momentum, +1 centered); Adagrad 1.
 int kdl_optimizer_slots(const kdl_Optimizer *o);
+// Keras's names: "adam", ...; slot k's "momentum", "velocity", ... (optim.c's order).
+const char *kdl_optimizer_name(const kdl_Optimizer *o);
+const char *kdl_optimizer_slot_name(const kdl_Optimizer *o, int k);
 // Reset the slots (zeros; Adagrad's accumulator to initial_accumulator_value).
 void kdl_optimizer_reset(const kdl_Optimizer *o, kdl_Param *p, int n);
 // One update at step t (Keras's iterations + 1), as Keras's apply():
@@ -641,10 +659,28 @@ typedef struct kdl_TrainModel {
                              const float *const targets[], kdl_StepResult *r);
     kdl_Status (*test_step)(void *m, int batch, const void *const inputs[],
                             const float *const targets[], kdl_StepResult *r);
-    kdl_Status (*save)(const void *m, const char *path, char *err, size_t errlen);
+    // A checkpoint (kdl_checkpoint_save) after `epoch` epochs.
+    kdl_Status (*save)(const void *m, const char *path, int epoch, char *err, size_t errlen);
     void (*seed)(void *m, uint64_t seed);       // Dropout / RandomCrop generator
     int64_t *iterations;                        // optimizer steps taken (resume)
 } kdl_TrainModel;
+
+// A training checkpoint (what fit writes, and fit --resume reads): the
+// weights (the specs, as M_save writes them), the optimizer's state as
+// tensors "optimizer/<param name>/<slot name>" of the weight's shape, and
+// __metadata__ {"format": "kdl", "optimizer": "adam", "iterations": "N",
+// "epoch": "E"} (E epochs done). param_names[i] names params[i] as its
+// weight spec does. Loading checks that the file has the state of this
+// optimizer (kind and slots) and restores weights, slots, *iterations and
+// *epoch; M_load and kdl_safetensors_load read such a file's weights only.
+kdl_Status kdl_checkpoint_save(const char *path, const kdl_WeightSpec *weights, int nweights,
+                               const kdl_Optimizer *o, const kdl_Param *params,
+                               const char *const *param_names, int nparams, int64_t iterations,
+                               int epoch, char *err, size_t errlen);
+kdl_Status kdl_checkpoint_load(const char *path, const kdl_WeightSpec *weights, int nweights,
+                               const kdl_Optimizer *o, kdl_Param *params,
+                               const char *const *param_names, int nparams, int64_t *iterations,
+                               int *epoch, char *err, size_t errlen);
 
 // Per-epoch logs, in Keras's order: loss, metrics, val_loss, val_metrics.
 typedef struct kdl_Logs {
@@ -711,6 +747,9 @@ typedef struct kdl_ProgramModel {
     // kdl_TrainModel of such a model; defaults of the .kdl fit() call.
     void *(*create_training)(int max_batch);
     void (*train_model)(void *m, kdl_TrainModel *out);
+    // fit --resume: weights, optimizer state and the epochs done (M_load_checkpoint)
+    kdl_Status (*load_checkpoint)(void *m, const char *path, int *epoch, char *err,
+                                  size_t errlen);
     int fit_epochs, fit_batch_size;     // 0: not given (Keras: 1 and 32)
     double fit_validation_split;
     int fit_shuffle;                    // 1 unless the .kdl says shuffle=False

@@ -630,10 +630,17 @@ static kdl_Status st_metadata(const char *path, const kdl_JsonValue *v, char *er
     return KDL_OK;
 }
 
+// A training checkpoint's optimizer state: "optimizer/<layer>/<weight>/<slot>".
+static int is_optimizer_name(const kdl_JsonValue *key) {
+    return key->len > 10 && memcmp(key->str, "optimizer/", 10) == 0;
+}
+
 // Match the header's tensors against the model's: every spec present with
-// dtype F32 and the same shape, nothing extra. byname is sorted by name.
+// dtype F32 and the same shape, nothing extra (but optimizer state, when
+// skip_optimizer). byname is sorted by name.
 static kdl_Status st_match(const char *path, StEntry **byname, size_t m,
-                           const kdl_WeightSpec *specs, int n, char *err, size_t errlen) {
+                           const kdl_WeightSpec *specs, int n, int skip_optimizer, char *err,
+                           size_t errlen) {
     char q[QNAME], sh[QSHAPE], sh2[QSHAPE];
     for (int i = 0; i < n; i++) {
         const kdl_WeightSpec *w = &specs[i];
@@ -666,7 +673,7 @@ static kdl_Status st_match(const char *path, StEntry **byname, size_t m,
         e->spec = w;
     }
     for (size_t i = 0; i < m; i++)
-        if (!byname[i]->spec)
+        if (!byname[i]->spec && !(skip_optimizer && is_optimizer_name(byname[i]->key)))
             return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: tensor '%s' is not in the model", path,
                         qname(q, byname[i]->key->str, byname[i]->key->len));
     return KDL_OK;
@@ -702,6 +709,32 @@ static kdl_Status st_coverage(const char *path, StEntry **byoff, size_t m, uint6
 }
 
 kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, int n, char *err,
+                                size_t errlen) {
+    return kdl_safetensors_read(path, specs, n, 1, NULL, err, errlen);
+}
+
+// The values of meta's keys in a checked __metadata__ object (v: null or it).
+static kdl_Status st_get_metadata(const char *path, const kdl_JsonValue *v, kdl_StMetadata *meta,
+                                  char *err, size_t errlen) {
+    for (int k = 0; k < meta->n; k++) {
+        meta->values[k][0] = '\0';
+        size_t klen = strlen(meta->keys[k]);
+        for (uint32_t i = 0; v->type == KDL_JSON_OBJECT && i < v->len; i++) {
+            const kdl_JsonValue *key = &v->items[2 * i], *val = key + 1;
+            if (cmp_bytes(key->str, key->len, meta->keys[k], klen) != 0)
+                continue;
+            if (val->len >= KDL_METADATA_MAX || memchr(val->str, '\0', val->len))
+                return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ '%s' is too long "
+                                "or not text", path, meta->keys[k]);
+            memcpy(meta->values[k], val->str, val->len);
+            meta->values[k][val->len] = '\0';
+        }
+    }
+    return KDL_OK;
+}
+
+kdl_Status kdl_safetensors_read(const char *path, const kdl_WeightSpec *specs, int n,
+                                int skip_optimizer, kdl_StMetadata *meta, char *err,
                                 size_t errlen) {
     if (err && errlen)
         err[0] = '\0';
@@ -791,6 +824,8 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
             }
             if ((st = st_metadata(path, &root->items[2 * i + 1], err, errlen)))
                 goto done;
+            if (meta && (st = st_get_metadata(path, &root->items[2 * i + 1], meta, err, errlen)))
+                goto done;
             continue;
         }
         ents[m].key = k;
@@ -814,7 +849,11 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
     qsort(byoff, m, sizeof *byoff, cmp_entry_offset);
     if ((st = st_coverage(path, byoff, m, data_len, err, errlen)))
         goto done;
-    if ((st = st_match(path, byname, m, specs, n, err, errlen)))
+    if (meta && !have_meta) {
+        static const kdl_JsonValue none = {.type = KDL_JSON_NULL};
+        st_get_metadata(path, &none, meta, err, errlen);
+    }
+    if ((st = st_match(path, byname, m, specs, n, skip_optimizer, err, errlen)))
         goto done;
 
     // Everything checked: the data section is the tensors back to back.
@@ -823,6 +862,13 @@ kdl_Status kdl_safetensors_load(const char *path, const kdl_WeightSpec *specs, i
         if (nbytes > SIZE_MAX) {
             st = kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: tensor too large for this machine", path);
             goto done;
+        }
+        if (!byoff[i]->spec) {      // skipped optimizer state
+            if (fseeko(f, (off_t)nbytes, SEEK_CUR) != 0) {
+                st = kdl_fail(err, errlen, KDL_ERR_IO, "%s: %s", path, strerror(errno));
+                goto done;
+            }
+            continue;
         }
         float *dst = byoff[i]->spec->data;
         if ((st = read_exact(f, dst, (size_t)nbytes, path, err, errlen)))

@@ -35,6 +35,32 @@ int kdl_optimizer_slots(const kdl_Optimizer *o) {
     return 0;
 }
 
+// See kdl.h: Keras's names of the optimizer and of its variables' slots.
+const char *kdl_optimizer_name(const kdl_Optimizer *o) {
+    switch (o->kind) {
+    case KDL_OPT_SGD: return "sgd";
+    case KDL_OPT_ADAM: return "adam";
+    case KDL_OPT_ADAMW: return "adamw";
+    case KDL_OPT_RMSPROP: return "rmsprop";
+    case KDL_OPT_ADAGRAD: return "adagrad";
+    }
+    return "?";
+}
+
+const char *kdl_optimizer_slot_name(const kdl_Optimizer *o, int k) {
+    switch (o->kind) {
+    case KDL_OPT_SGD: return "momentum";
+    case KDL_OPT_ADAM:
+    case KDL_OPT_ADAMW: return k == 0 ? "momentum" : k == 1 ? "velocity" : "velocity_hat";
+    case KDL_OPT_RMSPROP:
+        if (k == 0)
+            return "velocity";
+        return k == 1 && o->momentum > 0.0f ? "momentum" : "average_gradient";
+    case KDL_OPT_ADAGRAD: return "accumulator";
+    }
+    return "?";
+}
+
 // Slots to Keras's initial values: zeros, Adagrad's accumulator
 // initial_accumulator_value. Values and gradients are not touched.
 void kdl_optimizer_reset(const kdl_Optimizer *o, kdl_Param *p, int n) {

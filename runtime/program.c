@@ -10,8 +10,8 @@
  *   PROG fit [--model M] (--data train.csv | --x x.npy|x.csv [--x ...] --y y.npy|y.csv
  *            [--y ...]) [--epochs N] [--batch-size N] [--validation-split F]
  *            [--validation-data v.csv | --val-x .. --val-y ..] [--seed N] [--no-shuffle]
- *            [--initial-epoch N] [--weights init.safetensors] -o trained.safetensors
- *            [--checkpoint-every N] [--history h.csv] [--verbose 0|1|2]
+ *            [--initial-epoch N] [--weights init.safetensors | --resume ckpt.safetensors]
+ *            -o trained.safetensors [--checkpoint-every N] [--history h.csv] [--verbose 0|1|2]
  *   PROG evaluate [--model M] --weights W (--data test.csv | --x .. --y ..) [--batch-size N]
  *            [--verbose 0|1|2]
  *
@@ -20,8 +20,11 @@
  * targets in the last columns (digits: 64 pixels, then the label). fit's
  * defaults come from the .kdl fit() call (else Keras's: 1 epoch, batches of
  * 32); without --weights the weights are initialized from --seed (0); -o is
- * written at the end and every --checkpoint-every epochs, so --weights
- * CHECKPOINT --initial-epoch N resumes. Progress goes to stderr; the final
+ * written at the end and every --checkpoint-every epochs as a checkpoint
+ * (the weights, the optimizer's state and the epochs done), and --resume
+ * CHECKPOINT continues from it: the same --seed and options then give the
+ * weights of an uninterrupted run. --weights takes only the weights of a
+ * weights file or checkpoint (a fresh optimizer). Progress goes to stderr; the final
  * logs ("loss: 0.1234 - accuracy: 0.9700", loss first, as kdl_Logs) to stdout.
  *
  * The generated <stem>_main.c describes its models in a kdl_ProgramModel
@@ -55,8 +58,8 @@ static int usage(const char *prog, const char *msg) {
             "--y y.npy|y.csv [--y ...])\n"
             "           [--epochs N] [--batch-size N] [--validation-split F]\n"
             "           [--validation-data v.csv | --val-x x.npy|x.csv .. --val-y y.npy|y.csv ..]\n"
-            "           [--seed N] [--no-shuffle] [--initial-epoch N] [--weights W] "
-            "-o trained.safetensors\n"
+            "           [--seed N] [--no-shuffle] [--initial-epoch N] [--weights W | --resume C]"
+            " -o trained.safetensors\n"
             "           [--checkpoint-every N] [--history h.csv] [--verbose 0|1|2]\n"
             "       %s evaluate [--model M] --weights W (--data test.csv | --x .. --y ..) "
             "[--batch-size N] [--verbose 0|1|2]\n",
@@ -567,7 +570,7 @@ static void print_logs(const kdl_Logs *l, const kdl_TrainModel *t) {
 
 // The command line of every command; numbers are -1 when not given.
 typedef struct {
-    const char *model_name, *weights, *output, *history;
+    const char *model_name, *weights, *resume, *output, *history;
     const char *inputs[MAX_INPUTS];
     int ninputs;
     DataFiles train, val;
@@ -584,6 +587,8 @@ static int cmd_fit(const char *prog, const kdl_ProgramModel *m, const Args *a) {
                1;
     if (!a->output)
         return usage(prog, "fit needs -o FILE for the trained weights");
+    if (a->weights && a->resume)
+        return usage(prog, "fit takes --weights (weights only) or --resume (a checkpoint), not both");
     Data tr = {.n = 0}, va = {.n = 0};
     int has_val = a->val.csv || a->val.nx || a->val.ny;
     if (!data_load(prog, &a->train, &tr) || (has_val && !data_load(prog, &a->val, &va))) {
@@ -606,11 +611,13 @@ static int cmd_fit(const char *prog, const kdl_ProgramModel *m, const Args *a) {
     int rc = 1;
     if (data_fit(prog, m, &t, &a->train, &tr) &&
         (!has_val || data_fit(prog, m, &t, &a->val, &va))) {
-        kdl_Status st = a->weights ? m->load(model, a->weights, err, sizeof err)
-                                   : m->init(model, (uint64_t)(a->seed >= 0 ? a->seed : 0));
+        int done = 0;   // epochs done, from the checkpoint
+        kdl_Status st = a->resume    ? m->load_checkpoint(model, a->resume, &done, err, sizeof err)
+                        : a->weights ? m->load(model, a->weights, err, sizeof err)
+                                     : m->init(model, (uint64_t)(a->seed >= 0 ? a->seed : 0));
         kdl_FitOptions o = {
             .epochs = (int)(a->epochs > 0 ? a->epochs : m->fit_epochs > 0 ? m->fit_epochs : 1),
-            .initial_epoch = (int)(a->initial_epoch >= 0 ? a->initial_epoch : 0),
+            .initial_epoch = (int)(a->initial_epoch >= 0 ? a->initial_epoch : done),
             .batch_size = max_batch,
             .validation_split = a->validation_split >= 0 ? a->validation_split
                                                          : m->fit_validation_split,
@@ -773,6 +780,8 @@ static int parse_args(const char *prog, int argc, char **argv, Args *a) {
             a->model_name = v;
         else if (!strcmp(o, "--weights"))
             a->weights = v;
+        else if (!strcmp(o, "--resume"))
+            a->resume = v;
         else if (!strcmp(o, "--output") || !strcmp(o, "-o"))
             a->output = v;
         else if (!strcmp(o, "--history"))

@@ -15,10 +15,11 @@
  * metric its sum over the samples seen divided by their number.
  *
  * Contracts with the model: train_step advances *iterations (it owns the
- * optimizer's state); fit never touches it, so resuming from a weights-only
- * checkpoint starts a fresh optimizer whose step count matches its zeroed
- * slots (a count of initial_epoch * steps with zero Adam moments would
- * take steps several times too large). A train_step returning
+ * optimizer's state); fit never touches it, so resuming from weights alone
+ * starts a fresh optimizer whose step count matches its zeroed slots (a
+ * count of initial_epoch * steps with zero Adam moments would take steps
+ * several times too large), and resuming from a checkpoint (kdl_checkpoint_load)
+ * restores both. Checkpoints record the epochs done. A train_step returning
  * KDL_ERR_NUMERIC (a loss it refused to apply) stops training like a
  * non-finite r->loss. Batches are gathered into buffers allocated once per
  * call, converting float ids to int32 (checked exact up front) and int32
@@ -835,7 +836,7 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
                                f.mem.hist, rows, err, errlen);
         if (st == KDL_OK && o->checkpoint && o->checkpoint_every > 0 &&
             (e + 1) % o->checkpoint_every == 0) {
-            st = t->save(t->model, o->checkpoint, err, errlen);
+            st = t->save(t->model, o->checkpoint, e + 1, err, errlen);
             saved_epoch = e;
         }
         if (st == KDL_OK && o->on_epoch_end)
@@ -843,7 +844,7 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
     }
     // The end of training (also when a callback stopped it): the final weights.
     if (st == KDL_OK && o->checkpoint && (rows == 0 || saved_epoch != o->initial_epoch + rows - 1))
-        st = t->save(t->model, o->checkpoint, err, errlen);
+        st = t->save(t->model, o->checkpoint, o->initial_epoch + rows, err, errlen);
     fitmem_free(&f.mem, t);
     return st;
 }
@@ -890,5 +891,119 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
         progbar_abort(&pb);
     }
     batch_free(&bt, t);
+    return st;
+}
+
+// ---- checkpoints: weights and the optimizer's state ----------------------------------------
+
+// The specs of a checkpoint: the weights, then each parameter's slots
+// ("optimizer/<name>/<slot>", the weight's shape). *names_out holds the
+// names (free it and the specs). NULL when out of memory.
+static kdl_WeightSpec *checkpoint_specs(const kdl_WeightSpec *weights, int nweights,
+                                        const kdl_Optimizer *o, const kdl_Param *params,
+                                        const char *const *param_names, int nparams, int *n,
+                                        char **names_out) {
+    int per = kdl_optimizer_slots(o);
+    size_t total = (size_t)nweights + (size_t)per * (size_t)nparams, text = 1;
+    for (int i = 0; i < nparams; i++)
+        for (int k = 0; k < per; k++)
+            text += strlen("optimizer/") + strlen(param_names[i]) + 1 +
+                    strlen(kdl_optimizer_slot_name(o, k)) + 1;
+    kdl_WeightSpec *specs = malloc(sizeof *specs * (total + 1));
+    char *names = malloc(text), *p = names;
+    if (!specs || !names) {
+        free(specs);
+        free(names);
+        return NULL;
+    }
+    memcpy(specs, weights, sizeof *specs * (size_t)nweights);
+    *n = nweights;
+    for (int i = 0; i < nparams; i++) {
+        const kdl_WeightSpec *w = NULL;   // the parameter's shape
+        for (int j = 0; j < nweights && !w; j++)
+            if (!strcmp(weights[j].name, param_names[i]))
+                w = &weights[j];
+        for (int k = 0; k < per; k++) {
+            kdl_WeightSpec *s = &specs[(*n)++];
+            size_t len = (size_t)sprintf(p, "optimizer/%s/%s", param_names[i],
+                                         kdl_optimizer_slot_name(o, k));
+            *s = w ? *w : (kdl_WeightSpec){.rank = 1, .shape = {(int64_t)params[i].n}};
+            s->name = p;
+            s->data = params[i].slots + (size_t)k * params[i].n;
+            p += len + 1;
+        }
+    }
+    *names_out = names;
+    return specs;
+}
+
+kdl_Status kdl_checkpoint_save(const char *path, const kdl_WeightSpec *weights, int nweights,
+                               const kdl_Optimizer *o, const kdl_Param *params,
+                               const char *const *param_names, int nparams, int64_t iterations,
+                               int epoch, char *err, size_t errlen) {
+    char *names, meta[256];
+    int n;
+    kdl_WeightSpec *specs =
+        checkpoint_specs(weights, nweights, o, params, param_names, nparams, &n, &names);
+    if (!specs)
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(meta, sizeof meta,
+             "\"format\":\"kdl\",\"optimizer\":\"%s\",\"iterations\":\"%lld\",\"epoch\":\"%d\"",
+             kdl_optimizer_name(o), (long long)iterations, epoch);
+    kdl_Status st = kdl_safetensors_save(path, specs, n, meta, err, errlen);
+    free(specs);
+    free(names);
+    return st;
+}
+
+// A non-negative decimal integer of at most max, all of s.
+static int parse_count(const char *s, long long max, long long *out) {
+    char *end;
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+kdl_Status kdl_checkpoint_load(const char *path, const kdl_WeightSpec *weights, int nweights,
+                               const kdl_Optimizer *o, kdl_Param *params,
+                               const char *const *param_names, int nparams, int64_t *iterations,
+                               int *epoch, char *err, size_t errlen) {
+    // The metadata first (and the weights): is this a checkpoint of this optimizer?
+    static const char *const keys[] = {"optimizer", "iterations", "epoch"};
+    char values[3][KDL_METADATA_MAX];
+    kdl_StMetadata meta = {3, keys, values};
+    kdl_Status st = kdl_safetensors_read(path, weights, nweights, 1, &meta, err, errlen);
+    if (st != KDL_OK)
+        return st;
+    long long it, ep;
+    if (!values[0][0])
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: no optimizer state (a weights file, "
+                        "not a checkpoint written by fit): start from its weights with --weights",
+                        path);
+    if (strcmp(values[0], kdl_optimizer_name(o)) != 0)
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: the optimizer state is %s's; this model "
+                        "trains with %s", path, values[0], kdl_optimizer_name(o));
+    if (!parse_count(values[1], INT64_MAX, &it) || !parse_count(values[2], INT32_MAX, &ep))
+        return kdl_fail(err, errlen, KDL_ERR_FORMAT, "%s: __metadata__ 'iterations' (\"%s\") and "
+                        "'epoch' (\"%s\") must be non-negative integers", path, values[1],
+                        values[2]);
+    char *names;
+    int n;
+    kdl_WeightSpec *specs =
+        checkpoint_specs(weights, nweights, o, params, param_names, nparams, &n, &names);
+    if (!specs)
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "%s: out of memory", path);
+    st = kdl_safetensors_read(path, specs, n, 0, NULL, err, errlen);
+    free(specs);
+    free(names);
+    if (st == KDL_OK) {
+        *iterations = (int64_t)it;
+        *epoch = (int)ep;
+    }
     return st;
 }

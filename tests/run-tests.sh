@@ -92,22 +92,30 @@ find tests -type f \( -name '*.kdl' -o -name '*.test' \) -not -path 'tests/input
 # tests/runtime/test_*.c (kernels against naive references), built by make
 # with this run's flags; each prints "N passed, N failed" and exits non-zero
 # on failure.
-run_program() { # run_program NAME EXE
+run_program() { # run_program NAME EXE [VAR=VALUE...]
     local name=$1 exe=$2
+    shift 2
     if ! make -s --no-print-directory "$exe" > "$TMP/prog.log" 2>&1; then
         { echo "FAIL $name (build)"; sed 's/^/  | /' "$TMP/prog.log" | head -30; } >> "$RESULTS"
-    elif "$exe" > "$TMP/prog.log" 2>&1; then
+    elif env "$@" "$exe" > "$TMP/prog.log" 2>&1; then
         echo "PASS $name" >> "$RESULTS"
     else
         { echo "FAIL $name"; sed 's/^/  | /' "$TMP/prog.log" | tail -30; } >> "$RESULTS"
     fi
 }
+avx512=0
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && avx512=1
 for src in tests/unit/test_*.c tests/runtime/test_*.c; do
     [ -e "$src" ] || continue
     base=$(basename "$src" .c)
     case $src in
     tests/unit/*) run_program "unit/$base" "$B/$base" ;;
-    *) run_program "runtime/$base" "$B/rt_$base" ;;
+    *) run_program "runtime/$base" "$B/rt_$base"
+       # On an AVX-512 CPU the kernels above took the register-tile paths;
+       # run them again on the portable ones (im2col + GEMM) as well.
+       if [ "$avx512" = 1 ]; then
+           run_program "runtime/$base (KDL_NO_AVX512=1)" "$B/rt_$base" KDL_NO_AVX512=1
+       fi ;;
     esac
 done
 
@@ -120,10 +128,10 @@ else
     { echo "FAIL robustness/prefixes"; sed 's/^/  | /' "$TMP/prefix.log" | tail -30; } >> "$RESULTS"
 fi
 
-grep -v '^PASS' "$RESULTS" | grep -v '^SKIP' || true
-pass=$(grep -c '^PASS' "$RESULTS")
-fail=$(grep -c '^FAIL' "$RESULTS")
-skip=$(grep -c '^SKIP' "$RESULTS")
+grep -a -v '^PASS' "$RESULTS" | grep -a -v '^SKIP' || true
+pass=$(grep -a -c '^PASS' "$RESULTS")
+fail=$(grep -a -c '^FAIL' "$RESULTS")
+skip=$(grep -a -c '^SKIP' "$RESULTS")
 if [ "$skip" -gt 0 ]; then
     echo "$pass passed, $fail failed, $skip skipped"
 else

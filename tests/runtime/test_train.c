@@ -215,12 +215,20 @@ static void lin_specs(kdl_WeightSpec s[2], const Lin *m) {
     s[1] = (kdl_WeightSpec){"lin/b", 1, {1}, (float *)&m->b};
 }
 
-static kdl_Status lin_save(const void *mp, const char *path, char *err, size_t errlen) {
+static kdl_Status lin_save_weights(const void *mp, const char *path, char *err,
+                                   size_t errlen) {
     Lin *m = (Lin *)mp;     // the test's models are never const objects
     kdl_WeightSpec s[2];
     lin_specs(s, m);
     m->saves++;
     return kdl_safetensors_save(path, s, 2, NULL, err, errlen);
+}
+
+// fit's checkpoints: the weights (this model's optimizer has no state).
+static kdl_Status lin_save(const void *mp, const char *path, int epoch, char *err,
+                           size_t errlen) {
+    (void)epoch;
+    return lin_save_weights(mp, path, err, errlen);
 }
 
 static kdl_Status lin_load(void *mp, const char *path, char *err, size_t errlen) {
@@ -886,6 +894,13 @@ static kdl_Status prog_get_layer(void *m, const char *name, int index, kdl_Layer
     return KDL_ERR_NOT_FOUND;
 }
 
+static kdl_Status prog_summary(const kdl_SummaryOptions *o, kdl_PrintFn print_fn, void *user,
+                               char *err, size_t errlen) {
+    (void)o, (void)err, (void)errlen;
+    print_fn("a linear model\n", user);
+    return KDL_OK;
+}
+
 static void prog_train_model(void *m, kdl_TrainModel *out) {
     *out = lin_model(m);
 }
@@ -896,18 +911,18 @@ static const int64_t prog_out_shapes[][8] = {{0, 1}};
 
 static const kdl_ProgramModel prog_models[] = {
     {.name = "lin", .keras_name = "linear", .create = prog_create, .destroy = prog_destroy,
-     .init = prog_init, .load = lin_load, .save = lin_save, .predict = prog_predict,
+     .init = prog_init, .load = lin_load, .save = lin_save_weights, .predict = prog_predict,
      .ninputs = 2, .noutputs = 1, .input_sizes = lin_in_sizes, .input_dtypes = lin_in_dtypes,
      .output_sizes = prog_out_sizes, .output_ranks = prog_out_ranks,
-     .output_shapes = prog_out_shapes, .summary = "lin\n", .nlayers = 0,
+     .output_shapes = prog_out_shapes, .summary = prog_summary, .nlayers = 0,
      .get_layer = prog_get_layer, .create_training = prog_create,
      .train_model = prog_train_model, .fit_epochs = 0, .fit_batch_size = 4,
      .fit_validation_split = 0, .fit_shuffle = 1},
     {.name = "frozen", .keras_name = "frozen", .create = prog_create, .destroy = prog_destroy,
-     .init = prog_init, .load = lin_load, .save = lin_save, .predict = prog_predict,
+     .init = prog_init, .load = lin_load, .save = lin_save_weights, .predict = prog_predict,
      .ninputs = 2, .noutputs = 1, .input_sizes = lin_in_sizes, .input_dtypes = lin_in_dtypes,
      .output_sizes = prog_out_sizes, .output_ranks = prog_out_ranks,
-     .output_shapes = prog_out_shapes, .summary = "frozen\n", .nlayers = 0,
+     .output_shapes = prog_out_shapes, .summary = prog_summary, .nlayers = 0,
      .get_layer = prog_get_layer},
 };
 
