@@ -837,7 +837,7 @@ const char *c_string(Arena *a, const char *s) {
     Buf b = {0};
     buf_putc(a, &b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
+        if (*p == '"' || *p == '\\' || *p == '?')   // '?': no trigraphs (C11 has them)
             buf_printf(a, &b, "\\%c", *p);
         else if (*p == '\n')
             buf_puts(a, &b, p[1] ? "\\n\"\n    \"" : "\\n");
@@ -1169,8 +1169,8 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         Layer *l = wl.data[i];
         for (int k = 0; k < l->nweights; k++) {
             Weight *w = l->weights[k];
-            OUT(e, "    specs[n++] = (kdl_WeightSpec){\"%s/%s\", %d, {", l->name, w->name,
-                w->shape.rank);
+            OUT(e, "    specs[n++] = (kdl_WeightSpec){%s, %d, {",
+                c_string(a, arena_printf(a, "%s/%s", l->name, w->name)), w->shape.rank);
             for (int d = 0; d < w->shape.rank; d++)
                 OUT(e, "%s%lld", d ? ", " : "", (long long)w->shape.d[d]);
             OUT(e, "}, %s};\n", wfield(e, l, w->name));
@@ -1238,7 +1238,8 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
             continue;
         for (int k = 0; k < nw; k++) {
             Weight *wt = l->weights[k];
-            OUT(e, "%s{\"%s/%s\", %d, {", k ? ", " : "", l->name, wt->name, wt->shape.rank);
+            OUT(e, "%s{%s, %d, {", k ? ", " : "",
+                c_string(a, arena_printf(a, "%s/%s", l->name, wt->name)), wt->shape.rank);
             for (int d = 0; d < wt->shape.rank; d++)
                 OUT(e, "%s%lld", d ? ", " : "", (long long)wt->shape.d[d]);
             OUT(e, "}, %s}", wfield(e, l, wt->name));
@@ -1369,7 +1370,7 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
         IrModel *m = irs->data[i];
         bool dyn = m->dyn.len > 0;
         const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
-        OUT(&p, "    {.name = \"%s\", .keras_name = \"%s\", .create = %s_new, .destroy = %s_free,\n"
+        OUT(&p, "    {.name = %s, .keras_name = %s, .create = %s_new, .destroy = %s_free,\n"
                 "     .init = %s_init_, .load = %s_load_, .save = %s_save_, .predict = %s,\n"
                 "     .ninputs = %d, .noutputs = %d, .input_sizes = %s_in_sizes, "
                 ".input_dtypes = %s_in_dtypes,\n"
@@ -1377,7 +1378,7 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
                 ".output_shapes = %s_out_shapes,\n"
                 "     .summary = %s_summary, .nlayers = %d, .get_layer = %s_get_layer_,\n"
                 "     .input_ranks = %s_in_ranks, .input_shapes = %s_in_shapes",
-            m->cname, m->model->name, P, P, P, P, P,
+            c_string(a, m->cname), c_string(a, m->model->name), P, P, P, P, P,
             dyn ? "NULL" : arena_printf(a, "%s_predict_", P), m->ninputs, m->noutputs, P, P, P,
             P, P, P, m->model->model->layers.len, P, P, P);
         if (dyn)

@@ -1104,8 +1104,9 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     // Checkpoints: the weights and the optimizer's state (kdl_checkpoint_save).
     OUT(e, "static const char *const %s_param_names[%d] = {", P, tw.len ? tw.len : 1);
     for (int i = 0; i < tw.len; i++)
-        OUT(e, "%s\"%s/%s\"", i ? ", " : "", ((Layer *)tl.data[i])->name,
-            ((Weight *)tw.data[i])->name);
+        OUT(e, "%s%s", i ? ", " : "",
+            c_string(a, arena_printf(a, "%s/%s", ((Layer *)tl.data[i])->name,
+                                     ((Weight *)tw.data[i])->name)));
     OUT(e, "%s};\n\n", tw.len ? "" : "NULL");
     OUT(e, "kdl_Status %s_save_checkpoint(const %s *m, const char *path, int epoch, char *err,\n"
            "                              size_t errlen) {\n"
