@@ -420,6 +420,16 @@ static void emit_copy(Emit *e, IrOp *op) {
         bref(e, op->in[0]), sizex(e, op->in[0]));
 }
 
+// A model input read by a layer of the other dtype (lower.c's cast_to).
+static void emit_cast(Emit *e, IrOp *op) {
+    if (op->out[0]->dtype == DT_FLOAT32)
+        OUT(e, "    kdl_cast_i32_to_f32(%s, (const int32_t *)(const void *)%s, (size_t)batch * %s);\n",
+            bref(e, op->out[0]), bref(e, op->in[0]), sizex(e, op->in[0]));
+    else
+        OUT(e, "    kdl_cast_f32_to_i32((int32_t *)(void *)%s, %s, (size_t)batch * %s);\n",
+            bref(e, op->out[0]), bref(e, op->in[0]), sizex(e, op->in[0]));
+}
+
 static void emit_batchnorm(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
@@ -530,11 +540,6 @@ static void emit_embedding(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     if (l->iv[EM_MASK]) {
         unsupported(e, op, "mask_zero=True (masking)");
-        return;
-    }
-    if (op->in[0]->dtype != DT_INT32) {
-        unsupported(e, op, "an Embedding input that is not int32 (declare keras.Input(..., "
-                           "dtype=\"int32\"))");
         return;
     }
     OUT(e, "    {\n        int64_t bad = 0;\n");
@@ -665,6 +670,8 @@ static void emit_layer(Emit *e, IrOp *op) {
         emit_activation(e, op);
     else if (!strcmp(k, "Dropout") || !strcmp(k, "Flatten") || !strcmp(k, "Reshape"))
         emit_copy(e, op);
+    else if (!strcmp(k, "Cast"))
+        emit_cast(e, op);
     else if (!strcmp(k, "BatchNormalization"))
         emit_batchnorm(e, op);
     else if (!strcmp(k, "LayerNormalization"))

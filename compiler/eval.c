@@ -863,6 +863,11 @@ Value *get_attr(Ctx *c, Value *obj, const char *name, Span at) {
                      "written with layers (e.g. layers.Add, layers.Activation)", name);
             return v_error();
         }
+        if (keras_api_has(obj->u.module->name, name)) {
+            error_at(c, at, "%s.%s is part of Keras 3 but not supported by kdl", obj->u.module->name,
+                     name);
+            return v_error();
+        }
         const char *hint = closest_name(obj->u.module->attrs, name);
         if (hint)
             error_at(c, at, "module '%s' has no attribute '%s'; did you mean '%s'?",

@@ -738,6 +738,7 @@ typedef struct IrBuf {
     int def, last;          // live range: defining op and last reading op
     int input, output;      // model input / output index, or -1
     struct IrBuf *alias;    // shares storage with this buffer (Flatten, Dropout, ...)
+    struct IrBuf *converted;    // its Cast to the other dtype (float32 <-> int32), if any
     const char *what;       // the layer or tensor it comes from (comments)
     // Training (ir_plan_train): the gradient buffer of a root buffer on a
     // path from a trainable weight to the loss, or NULL.
@@ -870,5 +871,9 @@ const char *summary_render(Ctx *c, Layer *model, const SummaryOpts *o, const cha
 // A layer's Output Shape cell, as Keras's format_layer_shape prints it.
 const char *format_layer_shape(Arena *a, const Layer *l);
 
+
+// keras_api.c: name is public in Keras 3's module (e.g. "keras.layers",
+// "PReLU") but kdl lacks it: diagnostics say so instead of guessing a typo.
+bool keras_api_has(const char *module, const char *name);
 
 #endif

@@ -410,6 +410,42 @@ static Graph *model_graph(const IrModel *m, const Layer *model) {
     return g ? g : model->model->graph;
 }
 
+// The dtype a layer reads: Embedding casts its ids to int32, everything
+// else computes in float32 (Keras: an int input to Dense is promoted by the
+// matmul; Embedding casts non-integer ids with ops.cast, truncating).
+static DType dtype_read(const Layer *l) {
+    return !strcmp(l->class_name, "Embedding") ? DT_INT32 : DT_FLOAT32;
+}
+
+// x converted to dtype dt by a Cast op before the layer that reads it (one
+// per buffer: later readers share it). Integer buffers are model inputs
+// (int32, int64 or bool, all read as int32) and casts to int32.
+static IrBuf *cast_to(Ctx *c, IrModel *m, IrBuf *x, DType dt, CallNode *n) {
+    bool is_int = x->dtype != DT_FLOAT32;
+    if (is_int == (dt != DT_FLOAT32))
+        return x;
+    if (x->converted)
+        return x->converted;
+    Layer *cl = arena_alloc(c->arena, sizeof *cl);
+    cl->name = arena_printf(c->arena, "%s (to %s)", x->what ? x->what : "input",
+                            dt == DT_FLOAT32 ? "float32" : "int32");
+    cl->class_name = "Cast";
+    cl->trainable = false;
+    IrOp *op = arena_alloc(c->arena, sizeof *op);
+    op->layer = cl;
+    op->node = n;
+    op->nin = op->nout = 1;
+    op->in[0] = x;
+    op->out[0] = buf_new(c, m, &x->shape, dt, x->what);
+    for (int k = 0; k < MAX_RANK; k++)
+        op->out[0]->dx[k] = x->dx[k];
+    op->act = ACT_LINEAR;
+    op->slot = -1;
+    vec_push(c->arena, &m->ops, op);
+    x->converted = op->out[0];
+    return op->out[0];
+}
+
 // One call: an IrOp, or the inlined graph of a nested model.
 static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     Layer *l = n->layer;
@@ -451,6 +487,8 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
             tmap_put(c, t, n->out[i], tmap_get(&inner, g->outputs[i]));
         return true;
     }
+    for (int i = 0; i < n->nin; i++)
+        in[i] = cast_to(c, m, in[i], dtype_read(l), n);
     IrOp *op = arena_alloc(c->arena, sizeof *op);
     op->layer = l;
     op->node = n;

@@ -89,6 +89,13 @@ void kdl_softmax_forward(float *out, const float *in, size_t rows, size_t cols, 
 void kdl_activation_forward(float *out, const float *in, size_t rows, size_t cols, kdl_Act act,
                             float alpha);
 
+// Casts between an integer input and the float32 layers read (Keras
+// promotes an int input of Dense & co. to float32, and Embedding casts float
+// ids to int32, truncating toward zero). A float that is NaN or outside the
+// int32 range becomes INT32_MIN, which no Embedding accepts.
+void kdl_cast_i32_to_f32(float *out, const int32_t *in, size_t n);
+void kdl_cast_f32_to_i32(int32_t *out, const float *in, size_t n);
+
 // ---- GEMM ------------------------------------------------------------------------
 
 // C (M,N) = alpha * op(A) @ op(B) + beta * C, row-major; op = transpose when

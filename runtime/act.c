@@ -724,3 +724,18 @@ void kdl_act_grad_output(float *dz, const float *dy, const float *y, size_t rows
         j.cols = 1, rows *= cols;
     kdl_parallel_for(rows, kdl_grain(j.cols * act_cost(act)), grad_output_task, &j);
 }
+
+// ---- casts (kdl.h) ----
+
+void kdl_cast_i32_to_f32(float *out, const int32_t *in, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)in[i];
+}
+
+void kdl_cast_f32_to_i32(int32_t *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        // -2^31 <= x < 2^31 (both exact in float); NaN fails both tests.
+        out[i] = x >= -2147483648.0f && x < 2147483648.0f ? (int32_t)x : INT32_MIN;
+    }
+}

@@ -19,7 +19,9 @@ usage:
                      [--kdlc PATH]
       Writes a random input for the model: float32 from the given
       distribution (normal: mean 0, stddev 1), or, for an int32 input,
-      int32 ids in [0, input_dim) of the Embedding layers that read it.
+      int32 ids in [0, input_dim) of the Embedding layers that read it (or in
+      [0, 10) when none does), and for a float32 input that an Embedding reads,
+      floats in [0, input_dim).
       A model with several inputs gets X.0.npy, X.1.npy, ... (drawn in
       input order from one generator). --dims gives the sizes of the None
       dimensions of the inputs (other than the batch), in input order and
@@ -483,7 +485,8 @@ def concatenate(cfg, xs):
 
 
 def embedding(cfg, weights, xs, layer):
-    ids = xs[0].long()
+    # Keras casts float ids to int32 (ops.cast: toward zero).
+    ids = torch.trunc(xs[0]).long() if xs[0].is_floating_point() else xs[0].long()
     table = W(weights, layer, "embeddings")
     if ids.numel() and (ids.min() < 0 or ids.max() >= table.shape[0]):
         raise ValueError("Embedding id out of range")
@@ -759,6 +762,9 @@ def run_graph(graph, weights, inputs):
         if "model" in layer:
             ys = run_graph(layer["model"], weights, xs)
         else:
+            if layer["class"] != "Embedding":
+                # Keras: an integer input of Dense & co. is promoted to float.
+                xs = [x.to(DT) if not x.is_floating_point() else x for x in xs]
             ys = call_layer(layer, weights, xs, out_shapes)
         if len(ys) != len(node["outputs"]):
             raise ValueError(f"{layer['name']}: {len(ys)} outputs, the dump has "
@@ -850,11 +856,13 @@ def main():
         paths = output_paths(a.output, len(specs))
         for spec, path in zip(specs, paths):
             shape = (a.batch,) + tuple(next(dims) if d is None else d for d in spec["shape"][1:])
+            lim = embedding_limit(graph, spec["tensor"])
             if spec["dtype"].startswith("int"):
-                lim = embedding_limit(graph, spec["tensor"])
-                if lim is None:
-                    sys.exit("reference: an integer input that no Embedding reads")
-                x = rng.integers(0, lim, size=shape).astype(np.int32)
+                # ids of the Embedding layers reading it, else small integers
+                x = rng.integers(0, lim if lim is not None else 10, size=shape).astype(np.int32)
+            elif lim is not None:
+                # float ids (an Embedding truncates them): fractions included
+                x = rng.uniform(0, lim, size=shape).astype(np.float32)
             elif a.dist == "normal":
                 x = rng.standard_normal(shape).astype(np.float32)
             else:

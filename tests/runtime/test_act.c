@@ -265,7 +265,30 @@ static void test_softmax(void) {
     }
 }
 
+// The input casts: ints exactly to float; floats toward zero, and what has
+// no int32 value (NaN, infinities, out of range) to INT32_MIN.
+static void test_casts(void) {
+    const int32_t ints[] = {0, -7, 123456789, INT32_MIN, INT32_MAX};
+    float f[5];
+    kdl_cast_i32_to_f32(f, ints, 5);
+    for (int i = 0; i < 5; i++)
+        check_true("int32 -> float", f[i] == (float)ints[i]);
+    const float fl[] = {2.9f, -2.9f, 0.5f, -0.0f, 2147483520.0f, 2147483648.0f, -2147483648.0f,
+                        -3e9f, NAN, INFINITY, -INFINITY};
+    const int32_t want[] = {2, -2, 0, 0, 2147483520, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                            INT32_MIN, INT32_MIN};
+    int32_t got[11];
+    kdl_cast_f32_to_i32(got, fl, 11);
+    for (int i = 0; i < 11; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "float %g -> int32 %ld, want %ld", (double)fl[i],
+                 (long)got[i], (long)want[i]);
+        check_true(what, got[i] == want[i]);
+    }
+}
+
 int main(void) {
+    test_casts();
     test_elementwise();
     test_points();
     test_softmax();
