@@ -45,6 +45,8 @@ const char *sizex(Emit *e, const IrBuf *b);
 // Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
 const char *rows_expr(Emit *e, const IrBuf *b);
 void unsupported(Emit *e, IrOp *op, const char *what);
+// LayerNormalization's (rows, cols) over its trailing axes, or false (reported).
+bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols);
 double op_alpha(IrOp *op);
 void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                        int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm);

@@ -443,17 +443,45 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
         rows_expr(e, op->in[0]), (long long)s->d[s->rank - 1]);
 }
 
-static void emit_layernorm(Emit *e, IrOp *op) {
+// LayerNormalization's rows and columns: it normalizes over its axes, which
+// must be the last ones (in any order: Keras reshapes gamma and beta to the
+// broadcast shape, which keeps their memory order). False (reported) else.
+bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
-    if (l->iv[LN_NAXES] != 1 || (l->iv[LN_AXES] != s->rank - 1 && l->iv[LN_AXES] != -1) ||
-        l->iv[LN_RMS]) {
-        unsupported(e, op, "LayerNormalization other than over the last axis");
-        return;
+    int n = (int)l->iv[LN_NAXES];
+    bool seen[MAX_RANK] = {false}, trailing = n >= 1 && n < s->rank;
+    for (int i = 0; trailing && i < n; i++) {
+        int64_t a = l->iv[LN_AXES + i];
+        a = a < 0 ? a + s->rank : a;
+        trailing = a >= s->rank - n && a < s->rank && !seen[a];
+        if (trailing)
+            seen[a] = true;
     }
+    if (l->iv[LN_RMS]) {
+        unsupported(e, op, "LayerNormalization(rms_scaling=True)");
+        return false;
+    }
+    if (!trailing) {
+        unsupported(e, op, "LayerNormalization over axes other than the last ones");
+        return false;
+    }
+    *rows = arena_printf(e->c->arena, "(size_t)batch * %s", numelx(e, op->in[0], 1, s->rank - n));
+    *cols = 1;
+    for (int k = s->rank - n; k < s->rank; k++)
+        *cols *= (long long)s->d[k];
+    return true;
+}
+
+static void emit_layernorm(Emit *e, IrOp *op) {
+    Layer *l = op->layer;
+    const char *rows;
+    long long cols;
+    if (!layernorm_span(e, op, &rows, &cols))
+        return;
     OUT(e, "    kdl_layernorm_forward(%s, %s, %s, %s, %s, %s, %lld);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), wref(e, l, "gamma"), wref(e, l, "beta"), fstr(e->c->arena, l->fv[0]),
-        rows_expr(e, op->in[0]), (long long)s->d[s->rank - 1]);
+        rows, cols);
 }
 
 // An int array literal of a buffer's shape padded on the left with 1s to rank.

@@ -695,9 +695,12 @@ static void emit_train_backward(Emit *e, IrOp *op) {
                 wref(e, l, "moving_mean"), wref(e, l, "moving_variance"), fstr(a, l->fv[1]),
                 rows_expr(e, op->in[0]), (long long)ch);
     } else if (!strcmp(k, "LayerNormalization")) {
-        OUT(e, "    kdl_layernorm_backward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", dx,
-            gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"), fstr(a, l->fv[0]),
-            rows_expr(e, op->in[0]), (long long)is->d[is->rank - 1]);
+        const char *rows;
+        long long cols;
+        if (layernorm_span(e, op, &rows, &cols))
+            OUT(e, "    kdl_layernorm_backward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", dx,
+                gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"),
+                fstr(a, l->fv[0]), rows, cols);
     } else if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
                !strcmp(k, "Average")) {
         emit_merge_backward(e, op, dy);

@@ -275,6 +275,8 @@ typedef struct Object {
     const char *cls;        // "Adam"
     const Sig *sig;
     Value **args;           // bound, in signature order
+    Span *spans;            // where each argument was given (the call's span if defaulted)
+    Span span;              // the constructor call
 } Object;
 
 typedef struct ObjectClass {
@@ -540,10 +542,12 @@ struct Graph {
 typedef struct CompileCfg {
     Value *optimizer, *loss, *metrics, *loss_weights;
     Span span;
+    Span optimizer_span, loss_span, loss_weights_span, metrics_span;    // the arguments
 } CompileCfg;
 
 typedef struct FitCfg {
     Value **args;           // bound Model.fit signature
+    Span *spans;            // where each argument was given
     Sig *sig;
     Span span;
 } FitCfg;
