@@ -385,8 +385,8 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
         alpha = l->fv[1];
     } else if (!strcmp(k, "Softmax")) {
         int64_t axis = l->iv[0];
-        if (axis != -1 && axis != s->rank - 1) {
-            unsupported(e, op, "Softmax over an axis other than the last");
+        if (axis != -1 && axis != s->rank - 1 && !op->cf_in) {
+            unsupported(e, op, "Softmax over the batch axis");
             return false;
         }
         act = ACT_SOFTMAX;
@@ -403,9 +403,9 @@ static void emit_activation(Emit *e, IrOp *op) {
     double alpha;
     if (!layer_activation(e, op, &act, &alpha))
         return;
-    OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), rows_expr(e, op->out[0]), (long long)s->d[s->rank - 1], act_enum(a, act),
-        fstr(a, alpha));
+    OUT(e, "    kdl_activation_forward(%s, %s, %s, %s, %s, %s);\n", bref(e, op->out[0]),
+        bref(e, op->in[0]), rows_expr(e, op->out[0]), dimx(e, op->out[0], s->rank - 1),
+        act_enum(a, act), fstr(a, alpha));
 }
 
 static void emit_copy(Emit *e, IrOp *op) {
@@ -658,22 +658,26 @@ void emit_op(Emit *e, IrOp *op) {
         emit_layer(e, op);
 }
 
-// A channels_first layer: its input moved channels last, the channels_last
-// kernel, its output moved back.
+// A channels_first layer (or a Softmax over another axis than the last):
+// its input with axis cf_axis moved last, the channels_last kernel, its
+// output moved back. (N, A, *s) -> (N, *s, A) is a transpose of the last two
+// axes of (N, A, prod s); axes before cf_axis join the batch.
 static void emit_channels_first(Emit *e, IrOp *op) {
     IrBuf *in = op->in[0], *out = op->out[0];
-    int ri = in->shape.rank, ro = op->cf_out->shape.rank;
-    OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s); /* to channels_last */\n",
-        bref(e, op->cf_in), bref(e, in), dimx(e, in, 1), numelx(e, in, 2, ri));
+    int ri = in->shape.rank, ro = op->cf_out->shape.rank, ax = op->cf_axis ? op->cf_axis : 1;
+    const char *outer = ax == 1 ? "batch" : arena_printf(e->c->arena, "(int)((size_t)batch * %s)",
+                                                          numelx(e, in, 1, ax));
+    OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* axis %d last */\n",
+        bref(e, op->cf_in), bref(e, in), outer, dimx(e, in, ax), numelx(e, in, ax + 1, ri), ax);
     op->in[0] = op->cf_in;
     op->out[0] = op->cf_out;
     emit_layer(e, op);
     op->in[0] = in;
     op->out[0] = out;
     if (ro > 2)
-        OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s); /* back to channels_first */\n",
-            bref(e, out), bref(e, op->cf_out), numelx(e, op->cf_out, 1, ro - 1),
-            dimx(e, op->cf_out, ro - 1));
+        OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* back to axis %d */\n",
+            bref(e, out), bref(e, op->cf_out), outer, numelx(e, op->cf_out, ax, ro - 1),
+            dimx(e, op->cf_out, ro - 1), ax);
     else
         OUT(e, "    memcpy(%s, %s, sizeof(float) * (size_t)batch * %s);\n", bref(e, out),
             bref(e, op->cf_out), sizex(e, out));

@@ -780,8 +780,10 @@ typedef struct IrOp {
     int nout;
     IrBuf *tmp;             // SeparableConv2D: the depthwise result
     IrBuf *cf_in, *cf_out;  // data_format="channels_first" (and BatchNormalization
-                            // over axis 1): the input and output moved channels last,
-                            // for the channels_last kernels
+                            // over axis 1, Softmax over another axis than the last): the
+                            // input and output with axis cf_axis moved last, for the
+                            // channels_last kernels
+    int cf_axis;
     ActKind act;            // the activation applied to the output (after fusion)
     double alpha;           // its parameter (leaky slope, elu alpha)
     Layer *fused;           // the activation layer fused into this op, if any

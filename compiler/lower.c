@@ -381,8 +381,18 @@ static bool channels_first(const Layer *l, const Shape *in) {
     return false;
 }
 
-// A buffer for b's data moved channels last: (N, C, *s) -> (N, *s, C).
-static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b) {
+// The axis a layer's kernel needs last, when it is not: 1 for the
+// channels_first layers above, a Softmax's axis; 0 for none.
+static int moved_axis(const Layer *l, const Shape *in) {
+    if (!strcmp(l->class_name, "Softmax")) {
+        int64_t a = l->iv[0] < 0 ? l->iv[0] + in->rank : l->iv[0];
+        return a >= 1 && a < in->rank - 1 ? (int)a : 0;
+    }
+    return channels_first(l, in) ? 1 : 0;
+}
+
+// A buffer for b's data with axis moved last: (N, .., A, *s) -> (N, .., *s, A).
+static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis) {
     Shape s = b->shape;
     if (s.rank < 3) {
         IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
@@ -392,12 +402,12 @@ static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b) {
     }
     int dx[MAX_RANK];
     memcpy(dx, b->dx, sizeof dx);
-    for (int i = 1; i < s.rank - 1; i++) {
+    for (int i = axis; i < s.rank - 1; i++) {
         s.d[i] = b->shape.d[i + 1];
         dx[i] = b->dx[i + 1];
     }
-    s.d[s.rank - 1] = b->shape.d[1];
-    dx[s.rank - 1] = b->dx[1];
+    s.d[s.rank - 1] = b->shape.d[axis];
+    dx[s.rank - 1] = b->dx[axis];
     IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
     memcpy(r->dx, dx, sizeof dx);
     r->size = b->size;
@@ -508,9 +518,11 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
             return false;
     }
     input_checks(c, m, op);
-    if (channels_first(l, &op->in[0]->shape) && strcmp(l->class_name, "Flatten")) {
-        op->cf_in = channels_last_buf(c, m, op->in[0]);
-        op->cf_out = channels_last_buf(c, m, op->out[0]);
+    int axis = moved_axis(l, &op->in[0]->shape);
+    if (axis && strcmp(l->class_name, "Flatten")) {
+        op->cf_axis = axis;
+        op->cf_in = channels_last_buf(c, m, op->in[0], axis);
+        op->cf_out = channels_last_buf(c, m, op->out[0], axis);
     }
     // LoRA (lora_rank): the layer reads its adapted weight, computed into
     // the derived-weights area when weights are set (M_prepare).
