@@ -237,7 +237,10 @@ static const char *same_pad(Emit *e, const IrBuf *o, int j, int64_t s, int64_t k
 // "causal" per runtime/conv.c.
 void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                        int64_t dh, int64_t dw, int pad, int64_t groups, int64_t dm) {
-    const IrBuf *in = op->in[0], *out = op->out[0];
+    // channels_first: the kernel runs on the buffers moved channels last
+    // (also where the scratch is sized, outside emit_channels_first).
+    const IrBuf *in = op->cf_in ? op->cf_in : op->in[0];
+    const IrBuf *out = op->cf_out ? op->cf_out : op->out[0];
     bool two_d = in->shape.rank == 4;
     int64_t c = in->shape.d[in->shape.rank - 1], f = out->shape.d[out->shape.rank - 1];
     if (op->tmp)
@@ -270,7 +273,8 @@ void conv_geometry(Emit *e, IrOp *op) {
     if (kind == CV_TRANSPOSE) {
         // Pads from the output side: TF's rule (runtime/conv.c), also with
         // output_padding (the output length then holds it).
-        const IrBuf *is = op->in[0], *os = op->out[0];
+        const IrBuf *is = op->cf_in ? op->cf_in : op->in[0];
+        const IrBuf *os = op->cf_out ? op->cf_out : op->out[0];
         const char *pt = "0", *pl = "0";
         if (l->iv[CV_PAD] == PAD_SAME) {
             pt = r == 2 ? same_pad(e, is, 1, sh, kh, dh, os, 1) : "0";

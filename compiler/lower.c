@@ -512,6 +512,15 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     // the call says so, or in the training graph unless it says otherwise.
     op->training = n->training >= 0 ? n->training == 1 : m->training;
     for (int i = 0; i < n->nout; i++) {
+        // Keras allows empty tensors (RepeatVector(0), a transposed conv to
+        // size 0); the kernels do not: reported here, at the layer.
+        for (int k = 1; k < n->out[i]->shape.rank; k++)
+            if (n->out[i]->shape.d[k] == 0) {
+                error_at(c, n->span, "%s: output shape %s has a dimension of size 0; empty "
+                         "tensors are not supported by the code generator", layer_label(c, l),
+                         shape_pystr(c->arena, &n->out[i]->shape));
+                return false;
+            }
         op->out[i] = buf_new(c, m, &n->out[i]->shape, n->out[i]->dtype, l->name);
         tmap_put(c, t, n->out[i], op->out[i]);
         if (!out_dims(c, m, op, i))

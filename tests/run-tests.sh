@@ -95,7 +95,7 @@ find tests -type f \( -name '*.kdl' -o -name '*.test' \) -not -path 'tests/input
 run_program() { # run_program NAME EXE [VAR=VALUE...]
     local name=$1 exe=$2
     shift 2
-    if ! make -s --no-print-directory "$exe" > "$TMP/prog.log" 2>&1; then
+    if ! make -s --no-print-directory B="$B" "$exe" > "$TMP/prog.log" 2>&1; then
         { echo "FAIL $name (build)"; sed 's/^/  | /' "$TMP/prog.log" | head -30; } >> "$RESULTS"
     elif env "$@" "$exe" > "$TMP/prog.log" 2>&1; then
         echo "PASS $name" >> "$RESULTS"
