@@ -942,9 +942,39 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
            "dimension must be in [1, %%d]\", i, dims[i], 1 << 24);\n"
            "            return KDL_ERR_SHAPE;\n        }\n        d[i] = dims[i];\n    }\n",
         m->ndims);
+    // Each derived dim is bounded before the next rule uses it, so no rule
+    // overflows (products saturate: kdl_dim_mul).
     for (int k = m->ndims; k < m->dyn.len; k++) {
         IrDim *dm = m->dyn.data[k];
         OUT(e, "    d[%d] = %s; /* %s */\n", k, dm->expr, dm->what);
+        OUT(e, "    if (d[%d] > KDL_MAX_RUN_DIM) {\n        if (err)\n            snprintf(err, "
+               "errlen, %s, (long long)d[%d], (long long)KDL_MAX_RUN_DIM);\n"
+               "        return KDL_ERR_SHAPE;\n    }\n", k,
+            c_string(a, arena_printf(a, "%s would be %%lld, more than %%lld", dm->what)), k);
+    }
+    // And no tensor is too large per sample (sizes below never overflow).
+    for (int i = 0; i < m->bufs.len; i++) {
+        IrBuf *b = m->bufs.data[i];
+        const char *n = NULL;
+        int64_t known = 1;
+        for (int k = 1; k < b->shape.rank; k++) {
+            if (b->dx[k] < 0) {
+                known *= b->shape.d[k];
+                continue;
+            }
+            const char *dk = arena_printf(a, "d[%d]", b->dx[k]);
+            n = n ? arena_printf(a, "kdl_dim_mul(%s, %s)", n, dk) : dk;
+        }
+        if (!n || b->alias)
+            continue;
+        if (known != 1)
+            n = arena_printf(a, "kdl_dim_mul(%s, %lld)", n, (long long)known);
+        OUT(e, "    if (%s > KDL_MAX_RUN_NUMEL) {\n        if (err)\n            snprintf(err, "
+               "errlen, %s, (long long)KDL_MAX_RUN_NUMEL);\n        return KDL_ERR_SHAPE;\n"
+               "    }\n", n,
+            c_string(a, arena_printf(a, "the tensor of %s %s would have more than %%lld "
+                                        "elements per sample", b->what ? b->what : "a layer",
+                                     shape_str(a, &b->shape))));
     }
     for (int k = 0; k < m->checks.len; k++) {
         IrCheck *ck = m->checks.data[k];
@@ -1108,6 +1138,10 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
                "            return NULL;\n        scratch = %s_scratch_floats(max_batch, d);\n"
                "    }\n    size_t arena = per_sample * (size_t)max_batch;\n", P);
     } else {
+        if (m->arena_floats > 0)
+            OUT(e, "    if ((size_t)%lld > (SIZE_MAX / 8 - 1024) / (size_t)max_batch)\n"
+                   "        return NULL; /* more memory than there is */\n",
+                (long long)m->arena_floats);
         OUT(e,
             "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
             "%s_scratch_floats(max_batch);\n"

@@ -91,24 +91,28 @@ static void add_check(Ctx *c, IrModel *m, const char *cond, const char *msg, con
 }
 
 // The C text of a sum or product of dims, with the known ones folded.
+// Products go through kdl_dim_mul (saturating): the dims are the caller's,
+// and P_dims rejects a result that is too large instead of overflowing.
 static const char *dims_expr(Ctx *c, const Dim *ds, int n, char op, int64_t *known) {
-    Buf b = {0};
+    const char *e = NULL;
     int64_t acc = op == '+' ? 0 : 1;
     for (int i = 0; i < n; i++) {
         if (ds[i].k < 0) {
             acc = op == '+' ? acc + ds[i].v : acc * ds[i].v;
             continue;
         }
-        if (b.len)
-            buf_printf(c->arena, &b, " %c ", op);
-        buf_printf(c->arena, &b, "d[%d]", ds[i].k);
+        const char *di = arena_printf(c->arena, "d[%d]", ds[i].k);
+        e = !e ? di : op == '+' ? arena_printf(c->arena, "%s + %s", e, di)
+                                : arena_printf(c->arena, "kdl_dim_mul(%s, %s)", e, di);
     }
     *known = acc;
-    if (!b.len)
+    if (!e)
         return NULL;
-    if ((op == '+' && acc != 0) || (op == '*' && acc != 1))
-        buf_printf(c->arena, &b, " %c %lld", op, (long long)acc);
-    return buf_str(c->arena, &b);
+    if (op == '+' && acc != 0)
+        return arena_printf(c->arena, "%s + %lld", e, (long long)acc);
+    if (op == '*' && acc != 1)
+        return arena_printf(c->arena, "kdl_dim_mul(%s, %lld)", e, (long long)acc);
+    return e;
 }
 
 // Output o's dimension i of op by the layer's shape rule, when the tensor's

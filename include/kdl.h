@@ -125,6 +125,14 @@ int64_t kdl_deconv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilati
 // Zero padding before the first element for "same" padding (TF's rule: the
 // smaller half of the total before, the larger after).
 int64_t kdl_same_pad(int64_t out, int64_t stride, int64_t k, int64_t dilation, int64_t in);
+// a * b, saturated at +-INT64_MAX instead of overflowing (run-time shape
+// rules multiply dimensions; the generated code then rejects what is too big).
+int64_t kdl_dim_mul(int64_t a, int64_t b);
+// The largest run-time dimension, and elements per sample of one tensor, that
+// generated code accepts (the kernels index with int; sizes stay far from
+// SIZE_MAX).
+#define KDL_MAX_RUN_DIM INT32_MAX
+#define KDL_MAX_RUN_NUMEL ((int64_t)1 << 40)
 // First-fit arena plan (the compiler's and the generated code's): buffer i
 // of n, in definition order, lives over steps [def[i], last[i]] and takes
 // size[i] floats per sample; each gets the lowest offset that does not

@@ -57,3 +57,15 @@ size_t kdl_plan_arena(int n, const size_t *size, const int *def, const int *last
     }
     return peak;
 }
+
+int64_t kdl_dim_mul(int64_t a, int64_t b) {
+    if (a == 0 || b == 0)
+        return 0;
+    // Magnitudes as unsigned (no overflow for INT64_MIN either).
+    uint64_t ua = a < 0 ? 0 - (uint64_t)a : (uint64_t)a, ub = b < 0 ? 0 - (uint64_t)b : (uint64_t)b;
+    int negative = (a < 0) != (b < 0);
+    if (ua > (uint64_t)INT64_MAX / ub)
+        return negative ? -INT64_MAX : INT64_MAX;
+    int64_t r = (int64_t)(ua * ub);
+    return negative ? -r : r;
+}
