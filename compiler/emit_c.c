@@ -87,20 +87,29 @@ static int wlayer_index(Emit *e, const Layer *l) {
     return -1;
 }
 
+// Does a field <p>_<weight of l> already exist? Two layers of one file may
+// share a name (explicit names, clear_session), or make the same field
+// (an LSTM "l" has l_recurrent_kernel, so has a Dense "l_recurrent").
+static bool field_clash(Emit *e, const char *p, const Layer *l) {
+    Arena *a = e->c->arena;
+    for (int i = 0; i < e->wlayers.len; i++) {
+        const Layer *o = e->wlayers.data[i];
+        for (int j = 0; j < o->nweights; j++)
+            for (int k = 0; k < l->nweights; k++)
+                if (!strcmp(arena_printf(a, "%s_%s", (const char *)e->wprefix.data[i],
+                                         c_ident(a, o->weights[j]->name)),
+                            arena_printf(a, "%s_%s", p, c_ident(a, l->weights[k]->name))))
+                    return true;
+    }
+    return false;
+}
+
 static void add_wlayer(Emit *e, Layer *l) {
     if (!l->nweights || wlayer_index(e, l) >= 0)
         return;
     char *p = c_ident(e->c->arena, l->name);
-    // Two layers of one file may share a name (explicit names, clear_session).
-    for (int k = 2;; k++) {
-        bool clash = false;
-        for (int i = 0; i < e->wprefix.len; i++)
-            if (!strcmp(e->wprefix.data[i], p))
-                clash = true;
-        if (!clash)
-            break;
+    for (int k = 2; field_clash(e, p, l); k++)
         p = arena_printf(e->c->arena, "%s_%d", c_ident(e->c->arena, l->name), k);
-    }
     vec_push(e->c->arena, &e->wlayers, l);
     vec_push(e->c->arena, &e->wprefix, p);
 }
@@ -1030,7 +1039,7 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
 
     // Header: constants and prototypes.
     HDR(e, "\n/* Model \"%s\" (%s), %s:%d, bound to `%s`. */\n", md->name, md->class_name, e->file,
-        src_line(md), m->cname);
+        src_line(md), m->var ? m->var : m->cname);
     HDR(e, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", UP, m->ninputs, UP,
         m->noutputs);
     bool dyn = m->dyn.len > 0;
@@ -1455,7 +1464,7 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
                 ".output_shapes = %s_out_shapes,\n"
                 "     .summary = %s_summary, .nlayers = %d, .get_layer = %s_get_layer_,\n"
                 "     .input_ranks = %s_in_ranks, .input_shapes = %s_in_shapes",
-            c_string(a, m->cname), c_string(a, m->model->name), P, P, P, P, P,
+            c_string(a, m->var), c_string(a, m->model->name), P, P, P, P, P,
             dyn ? "NULL" : arena_printf(a, "%s_predict_", P), m->ninputs, m->noutputs, P, P, P,
             P, P, P, m->model->model->layers.len, P, P, P);
         if (dyn)
@@ -1501,12 +1510,67 @@ static bool write_file(Ctx *c, const char *path, const char *text) {
     return true;
 }
 
+// The C stem of the outputs: the file name as an identifier. A stem that
+// names a header the generated code includes (kdl.h, the C library's) would
+// shadow it from the output directory: it gets "_model" appended.
 static const char *file_stem(Arena *a, const char *path) {
+    static const char *const headers[] = {
+        "kdl", "assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646",
+        "limits", "locale", "math", "setjmp", "signal", "stdalign", "stdarg", "stdatomic",
+        "stdbool", "stddef", "stdint", "stdio", "stdlib", "stdnoreturn", "string", "tgmath",
+        "threads", "time", "uchar", "wchar", "wctype", "cblas", "openblas_config", NULL,
+    };
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     const char *dot = strrchr(base, '.');
     size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    return c_ident(a, arena_strndup(a, base, n));
+    const char *stem = c_ident(a, arena_strndup(a, base, n));
+    for (int i = 0; headers[i]; i++)
+        if (!strcmp(stem, headers[i]))
+            return arena_printf(a, "%s_model", stem);
+    return stem;
+}
+
+// The C names of a file's models: their variables, except that P_<suffix>
+// of one model must not be another model's P (variables "model" and
+// "model_weights": model_weights would be both a function of the first and
+// the type of the second; also for the file's <stem>_Weights, and names
+// equal but for case, whose macros are upper case). A variable that starts
+// with another one plus '_' (ignoring case) gets a digit after that prefix
+// ("model2_weights"), the first free one.
+static bool cname_clash(const char *x, const char *y) {
+    size_t i = 0;
+    for (; y[i]; i++) {
+        char cx = x[i] >= 'A' && x[i] <= 'Z' ? (char)(x[i] - 'A' + 'a') : x[i];
+        char cy = y[i] >= 'A' && y[i] <= 'Z' ? (char)(y[i] - 'A' + 'a') : y[i];
+        if (cx != cy)
+            return false;
+    }
+    return x[i] == '\0' || x[i] == '_';
+}
+
+static const char *cname_taken(const char *name, const Vec *taken) {
+    if (cname_clash(name, "Weights"))
+        return "Weights";
+    for (int i = 0; i < taken->len; i++)
+        if (cname_clash(name, taken->data[i]) || cname_clash(taken->data[i], name))
+            return taken->data[i];
+    return NULL;
+}
+
+static const char *model_cname(Arena *a, const char *var, Vec *taken) {
+    const char *name = var, *clash = cname_taken(var, taken);
+    // The digit goes after the clashing prefix (or after the whole name
+    // when the other name is the longer one).
+    size_t n = clash ? strlen(clash) : 0, len = strlen(var);
+    if (n > len)
+        n = len;
+    for (int k = 2; clash && k < 100000; k++) {
+        name = arena_printf(a, "%.*s%d%s", (int)n, var, k, var + n);
+        clash = cname_taken(name, taken);
+    }
+    vec_push(a, taken, (void *)name);
+    return name;
 }
 
 bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
@@ -1522,7 +1586,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
                 kdl_path);
         return false;
     }
-    Vec irs = {0}, trains = {0};
+    Vec irs = {0}, trains = {0}, cnames = {0};
     for (int i = 0; i < models.len; i++) {
         Layer *md = models.data[i];
         if (!model_is_built(md)) {
@@ -1531,11 +1595,13 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             e.ok = false;
             continue;
         }
-        IrModel *m = lower_model(c, md, c_ident(a, names.data[i]), false);
+        IrModel *m = lower_model(c, md, model_cname(a, c_ident(a, names.data[i]), &cnames),
+                                 false);
         if (!m) {
             e.ok = false;
             continue;
         }
+        m->var = names.data[i];
         if (!o->no_fuse)
             ir_fuse(m);
         ir_plan(c, m);
@@ -1550,6 +1616,8 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
                        "takes the dimensions at run time)", md->name);
         } else if (md->model->compile || o->train) {
             t = lower_model(c, md, m->cname, true);
+            if (t)
+                t->var = m->var;
             if (!t)
                 e.ok = false;
             for (int k = 0; t && k < t->ops.len; k++)
@@ -1608,7 +1676,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             for (int k = 0; k < m->ops.len; k++)
                 live += !((IrOp *)m->ops.data[k])->dead;
             printf("model %s (%s): %d ops, activation arena %lld floats (%lld bytes) per sample\n",
-                   m->cname, m->model->name, live, (long long)m->arena_floats,
+                   m->var ? m->var : m->cname, m->model->name, live, (long long)m->arena_floats,
                    (long long)m->arena_floats * 4);
             if (trains.data[i])
                 emit_train_stats(&e, trains.data[i]);

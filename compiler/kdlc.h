@@ -808,7 +808,9 @@ typedef struct IrOp {
 
 typedef struct IrModel {
     Layer *model;
-    const char *cname;      // C name: the variable the .kdl binds the model to
+    const char *cname;      // C name: the variable the .kdl binds the model to, as an
+                            // identifier that no other model's names clash with
+    const char *var;        // that variable (the program's --model)
     Vec ops, bufs;          // IrOp*, IrBuf*
     IrBuf **inputs, **outputs;
     int ninputs, noutputs;
