@@ -594,9 +594,13 @@ static Value *b_round(ARGS) {
         return v_float(c, strtod(buf, NULL));
     }
     // n < 0: round to 10**-n, i.e. to (exponent + n + 1) significant digits.
+    // Below -400 every double rounds to (signed) 0, as at -400; clamping
+    // first keeps -n from overflowing (n can be INT64_MIN).
+    if (n < -400)
+        n = -400;
     snprintf(buf, sizeof buf, "%.16e", f);
     int exp = atoi(strchr(buf, 'e') + 1);
-    int digits = exp + (int)(n < -400 ? -400 : n) + 1;
+    int digits = exp + (int)n + 1;
     if (digits <= 0) {
         // |f| < 10**-n: 0, or 10**-n past the halfway point.
         double unit = pow(10.0, (double)-n);
@@ -1218,6 +1222,11 @@ static const char *format_int(Ctx *c, int64_t x, const FmtSpec *f, const Value *
         }
         if (x < 0 || x > 0x10ffff) {
             error_at(c, at, "%%c arg not in range(0x110000)");
+            return NULL;
+        }
+        if (x == 0) {
+            // kdl strings are C strings (see the lexer's string literals).
+            error_at(c, at, "a string cannot contain the NUL character (\\x00) in a .kdl file");
             return NULL;
         }
         Buf b = {0};

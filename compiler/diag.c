@@ -108,27 +108,59 @@ Span span_join(Span a, Span b) {
     return s;
 }
 
+// A byte of a source line that would garble the terminal if printed as is:
+// a control character other than tab (a lone CR inside a string literal,
+// an escape character). It is shown as <U+000D>, and the caret line
+// makes room for that.
+static bool is_control(unsigned char ch) {
+    return (ch < 0x20 && ch != '\t') || ch == 0x7f;
+}
+
+#define CONTROL_WIDTH 8     // "<U+000D>"
+
 // Print the source line of `s` and a caret line under it. Tabs in the source
 // are repeated in the caret line so the marker lines up in any tab setting.
+// The line ends at '\n' (a CR before it is part of the line end); a CR
+// anywhere else is a character of the line, shown as <U+000D>.
 static void show_source(FILE *out, Span s) {
     const SrcFile *f = s.file;
     int line, col;
     src_line_col(f, s.start, &line, &col);
     int ls = f->line_starts[line - 1];
     int le = ls;
-    while ((size_t)le < f->len && f->text[le] != '\n' && f->text[le] != '\r')
+    while ((size_t)le < f->len && f->text[le] != '\n')
         le++;
-    fprintf(out, "%5d | %.*s\n", line, le - ls, f->text + ls);
+    if (le > ls && f->text[le - 1] == '\r')
+        le--;
+    fprintf(out, "%5d | ", line);
+    for (int i = ls; i < le; i++) {
+        unsigned char ch = (unsigned char)f->text[i];
+        if (is_control(ch))
+            fprintf(out, "<U+%04X>", ch);
+        else
+            fputc(ch, out);
+    }
+    fputc('\n', out);
     fprintf(out, "      | ");
     // One marker cell per character: UTF-8 continuation bytes take none.
-    for (int i = ls; i < s.start && i < le; i++)
-        if (((unsigned char)f->text[i] & 0xC0) != 0x80)
-            fputc(f->text[i] == '\t' ? '\t' : ' ', out);
+    for (int i = ls; i < s.start && i < le; i++) {
+        unsigned char ch = (unsigned char)f->text[i];
+        if ((ch & 0xC0) == 0x80)
+            continue;
+        if (ch == '\t')
+            fputc('\t', out);
+        else
+            fprintf(out, "%*s", is_control(ch) ? CONTROL_WIDTH : 1, "");
+    }
     fputc('^', out);
+    if (s.start < le && is_control((unsigned char)f->text[s.start]))
+        fprintf(out, "%.*s", CONTROL_WIDTH - 1, "~~~~~~~");
     int end = s.end < le ? s.end : le;
-    for (int i = s.start + 1; i < end; i++)
-        if (((unsigned char)f->text[i] & 0xC0) != 0x80)
-            fputc('~', out);
+    for (int i = s.start + 1; i < end; i++) {
+        unsigned char ch = (unsigned char)f->text[i];
+        if ((ch & 0xC0) != 0x80)
+            fprintf(out, "%.*s", is_control(ch) ? CONTROL_WIDTH : 1, "~~~~~~~~");
+    }
     fputc('\n', out);
 }
 

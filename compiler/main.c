@@ -77,7 +77,8 @@ static int parse_args(int argc, char **argv, Options *o) {
             if (k < 0)
                 return usage_error("%s", msg);
         } else if (emit && !strcmp(a, "-o")) {
-            if (++i >= argc)
+            // An empty DIR would make "/<stem>.c": files in the root.
+            if (++i >= argc || !argv[i][0])
                 return usage_error("%s needs an output directory", a);
             o->emit.outdir = argv[i];
         } else if (emit && !strcmp(a, "--no-fuse")) {

@@ -195,58 +195,176 @@ Tensor *input_layer_make(Ctx *c, Layer *il, const Shape *batch_shape, DType dt,
 
 // ---- map_graph ----------------------------------------------------------------------
 
+// A pointer -> int map (open addressing, linear probing; malloc'd, freed by
+// the caller with ptrmap_free), so that building a model's graph is linear
+// in its size: keras.Model() over a 32,000-layer chain, or called in a loop,
+// must not take quadratic time.
+typedef struct PtrMap {
+    const void **keys;
+    int *vals;
+    size_t cap, len;        // cap: a power of 2, or 0
+} PtrMap;
+
+static size_t ptr_hash(const void *p, size_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+static void ptrmap_free(PtrMap *m) {
+    free(m->keys);
+    free(m->vals);
+    *m = (PtrMap){0};
+}
+
+// The value of key, or -1.
+static int ptrmap_get(const PtrMap *m, const void *key) {
+    if (!m->cap)
+        return -1;
+    for (size_t i = ptr_hash(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key)
+            return m->vals[i];
+        if (!m->keys[i])
+            return -1;
+    }
+}
+
+static void ptrmap_put(PtrMap *m, const void *key, int val) {
+    if (2 * (m->len + 1) > m->cap) {
+        PtrMap g = {.cap = m->cap ? 2 * m->cap : 64};
+        g.keys = calloc(g.cap, sizeof *g.keys);
+        g.vals = malloc(g.cap * sizeof *g.vals);
+        if (!g.keys || !g.vals)
+            die("out of memory");
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i])
+                ptrmap_put(&g, m->keys[i], m->vals[i]);
+        ptrmap_free(m);
+        *m = g;
+    }
+    size_t i = ptr_hash(key, m->cap);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i])
+        m->len++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+}
+
 typedef struct GraphBuild {
     Ctx *c;
     Tensor **inputs;
     int ninputs;
-    Vec finished;           // CallNode*
-    Vec in_progress;
-    Vec order;              // nodes_in_decreasing_depth (post-order)
-    Vec ops;                // operations in traversal order
+    PtrMap input_set;       // Tensor* -> 1
+    PtrMap state;           // CallNode* -> 1 in progress, 2 finished
+    PtrMap order_index;     // CallNode* -> its index in order
+    PtrMap op_index;        // Layer* -> its index in ops
+    Vec order;              // nodes_in_decreasing_depth (post-order; malloc'd)
+    Vec ops;                // operations in traversal order (malloc'd)
     bool cycle;
 } GraphBuild;
 
-static bool vec_has(const Vec *v, const void *p) {
-    for (int i = 0; i < v->len; i++)
-        if (v->data[i] == p)
-            return true;
-    return false;
+// A malloc'd Vec (GraphBuild's order and ops are scratch).
+static void scratch_push(Vec *v, void *p) {
+    if (v->len == v->cap) {
+        int cap = v->cap ? v->cap * 2 : 64;
+        void **data = realloc(v->data, sizeof(void *) * (size_t)cap);
+        if (!data)
+            die("out of memory");
+        v->data = data;
+        v->cap = cap;
+    }
+    v->data[v->len++] = p;
 }
 
-static int vec_index(const Vec *v, const void *p) {
-    for (int i = 0; i < v->len; i++)
-        if (v->data[i] == p)
-            return i;
-    return -1;
+static void graph_build_free(GraphBuild *g) {
+    free(g->order.data);
+    free(g->ops.data);
+    g->order = g->ops = (Vec){0};
+    ptrmap_free(&g->input_set);
+    ptrmap_free(&g->state);
+    ptrmap_free(&g->order_index);
+    ptrmap_free(&g->op_index);
 }
 
 static bool is_graph_input(GraphBuild *g, const Tensor *t) {
-    for (int i = 0; i < g->ninputs; i++)
-        if (g->inputs[i] == t)
-            return true;
-    return false;
+    if (g->ninputs && !g->input_set.cap)
+        for (int i = 0; i < g->ninputs; i++)
+            ptrmap_put(&g->input_set, g->inputs[i], 1);
+    return ptrmap_get(&g->input_set, t) == 1;
 }
 
-static void build_map(GraphBuild *g, Tensor *t) {
-    CallNode *n = t->node;
-    if (!n)
-        return;
-    if (vec_has(&g->finished, n))
-        return;
-    if (vec_has(&g->in_progress, n)) {
-        g->cycle = true;
-        return;
+// Keras's build_map as a depth-first walk from t back through the nodes'
+// inputs: every node after the nodes producing its inputs (post-order), and
+// each layer in ops when first reached. Iterative (an explicit stack), so a
+// chain of any length does not exhaust the C stack.
+typedef struct {
+    CallNode *n;
+    int next;               // the next input to visit
+    bool expand;            // visit the inputs at all
+} MapFrame;
+
+static void build_map(GraphBuild *g, Tensor *root) {
+    MapFrame *stack = NULL;
+    size_t sp = 0, cap = 0;
+    Tensor *t = root;
+    for (;;) {
+        // Enter t's node, unless there is nothing to do.
+        CallNode *n = t ? t->node : NULL;
+        int st = n ? ptrmap_get(&g->state, n) : 2;
+        if (st == 1)
+            g->cycle = true;
+        if (n && st < 0) {
+            if (ptrmap_get(&g->op_index, n->layer) < 0) {
+                ptrmap_put(&g->op_index, n->layer, g->ops.len);
+                scratch_push(&g->ops, n->layer);
+            }
+            ptrmap_put(&g->state, n, 1);
+            if (sp == cap) {
+                cap = cap ? 2 * cap : 64;
+                MapFrame *ns = realloc(stack, cap * sizeof *ns);
+                if (!ns)
+                    die("out of memory");
+                stack = ns;
+            }
+            stack[sp++] = (MapFrame){n, 0, n->nin != 0 && !is_graph_input(g, t)};
+        }
+        // Leave the nodes whose inputs are all done; descend into the next input.
+        t = NULL;
+        while (sp > 0) {
+            MapFrame *f = &stack[sp - 1];
+            if (f->expand && f->next < f->n->nin) {
+                t = f->n->in[f->next++];
+                break;
+            }
+            ptrmap_put(&g->state, f->n, 2);
+            ptrmap_put(&g->order_index, f->n, g->order.len);
+            scratch_push(&g->order, f->n);
+            sp--;
+        }
+        if (!t)
+            break;
     }
-    if (!vec_has(&g->ops, n->layer))
-        vec_push(g->c->arena, &g->ops, n->layer);
-    vec_push(g->c->arena, &g->in_progress, n);
-    bool is_input = n->nin == 0;
-    if (!is_input && !is_graph_input(g, t))
-        for (int i = 0; i < n->nin; i++)
-            build_map(g, n->in[i]);
-    vec_push(g->c->arena, &g->finished, n);
-    g->in_progress.len--;
-    vec_push(g->c->arena, &g->order, n);
+    free(stack);
+}
+
+// Ops sorted by depth (descending), then traversal index (ascending); pos
+// (the position before sorting) keeps the order of equal keys.
+typedef struct {
+    Layer *op;
+    intptr_t depth, idx;
+    int pos;
+} OpKey;
+
+static int cmp_op_key(const void *a, const void *b) {
+    const OpKey *x = a, *y = b;
+    if (x->depth != y->depth)
+        return x->depth > y->depth ? -1 : 1;
+    if (x->idx != y->idx)
+        return x->idx < y->idx ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
 // Build the Graph of a functional model or a trace. Reports a graph
@@ -291,15 +409,21 @@ static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct,
             }
         }
     }
-    if (!ok)
+    if (!ok) {
+        graph_build_free(&g);
         return NULL;
+    }
     // Depths (Keras map_graph): walk nodes from the outputs back.
+    // (Scratch arrays are malloc'd: a Sequential rebuilt after every add()
+    // builds a graph per add, and the arena keeps what it is given.)
     int nn = g.order.len;
-    int *ndepth = arena_alloc(c->arena, sizeof(int) * (size_t)(nn + 1));
-    bool *nset = arena_alloc(c->arena, sizeof(bool) * (size_t)(nn + 1));
+    int *ndepth = calloc((size_t)(nn + 1), sizeof(int));
+    bool *nset = calloc((size_t)(nn + 1), sizeof(bool));
     int nops = g.ops.len;
-    int *odepth = arena_alloc(c->arena, sizeof(int) * (size_t)(nops + 1));
-    bool *oset = arena_alloc(c->arena, sizeof(bool) * (size_t)(nops + 1));
+    int *odepth = calloc((size_t)(nops + 1), sizeof(int));
+    bool *oset = calloc((size_t)(nops + 1), sizeof(bool));
+    if (!ndepth || !nset || !odepth || !oset)
+        die("out of memory");
     for (int i = nn - 1; i >= 0; i--) {
         CallNode *n = g.order.data[i];
         if (!nset[i]) {
@@ -307,7 +431,7 @@ static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct,
             ndepth[i] = 0;
         }
         int depth = ndepth[i];
-        int oi = vec_index(&g.ops, n->layer);
+        int oi = ptrmap_get(&g.op_index, n->layer);
         if (oset[oi] && odepth[oi] > depth)
             depth = odepth[oi];
         odepth[oi] = depth;
@@ -317,7 +441,7 @@ static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct,
             continue;
         for (int k = 0; k < n->nin; k++) {
             CallNode *p = n->in[k]->node;
-            int pi = p ? vec_index(&g.order, p) : -1;
+            int pi = p ? ptrmap_get(&g.order_index, p) : -1;
             if (pi < 0)
                 continue;
             if (!nset[pi] || ndepth[pi] < depth + 1)
@@ -326,40 +450,28 @@ static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct,
         }
     }
     // Unused inputs: depth 0, traversal index -1 (they sort first at depth 0).
-    Vec ops = {0};
-    Vec opdepth = {0}, opidx = {0};
-    for (int i = 0; i < nops; i++) {
-        vec_push(c->arena, &ops, g.ops.data[i]);
-        vec_push(c->arena, &opdepth, (void *)(intptr_t)odepth[i]);
-        vec_push(c->arena, &opidx, (void *)(intptr_t)i);
-    }
+    OpKey *keys = malloc(sizeof *keys * (size_t)(nops + ins->len + 1));
+    if (!keys)
+        die("out of memory");
+    int n_all = 0;
+    for (int i = 0; i < nops; i++, n_all++)
+        keys[n_all] = (OpKey){g.ops.data[i], odepth[i], i, n_all};
     Vec unused_nodes = {0};
     for (int i = 0; i < ins->len; i++) {
         Tensor *t = ins->data[i];
-        if (!t->node || vec_has(&ops, t->node->layer))
+        if (!t->node || ptrmap_get(&g.op_index, t->node->layer) >= 0)
             continue;
-        vec_push(c->arena, &ops, t->node->layer);
-        vec_push(c->arena, &opdepth, (void *)(intptr_t)0);
-        vec_push(c->arena, &opidx, (void *)(intptr_t)-1);
+        ptrmap_put(&g.op_index, t->node->layer, n_all);
+        keys[n_all] = (OpKey){t->node->layer, 0, -1, n_all};
+        n_all++;
         vec_push(c->arena, &unused_nodes, t->node);
     }
-    // Sort ops by depth descending, then traversal index ascending (stable
-    // insertion sort: graphs are small).
-    int n_all = ops.len;
-    for (int i = 1; i < n_all; i++) {
-        for (int j = i; j > 0; j--) {
-            intptr_t d0 = (intptr_t)opdepth.data[j - 1], d1 = (intptr_t)opdepth.data[j];
-            intptr_t i0 = (intptr_t)opidx.data[j - 1], i1 = (intptr_t)opidx.data[j];
-            if (d1 > d0 || (d1 == d0 && i1 < i0)) {
-                void *t;
-                t = ops.data[j]; ops.data[j] = ops.data[j - 1]; ops.data[j - 1] = t;
-                t = opdepth.data[j]; opdepth.data[j] = opdepth.data[j - 1]; opdepth.data[j - 1] = t;
-                t = opidx.data[j]; opidx.data[j] = opidx.data[j - 1]; opidx.data[j - 1] = t;
-            } else {
-                break;
-            }
-        }
-    }
+    // Sort ops by depth descending, then traversal index ascending (stable).
+    qsort(keys, (size_t)n_all, sizeof *keys, cmp_op_key);
+    Layer **ops = arena_alloc(c->arena, sizeof *ops * (size_t)(n_all + 1));
+    for (int i = 0; i < n_all; i++)
+        ops[i] = keys[i].op;
+    free(keys);
     Graph *gr = arena_alloc(c->arena, sizeof *gr);
     gr->inputs = (Tensor **)ins->data;
     gr->ninputs = ins->len;
@@ -367,22 +479,28 @@ static Graph *graph_build(Ctx *c, Value *in_struct, Vec *ins, Value *out_struct,
     gr->outputs = (Tensor **)outs->data;
     gr->noutputs = outs->len;
     gr->out_struct = out_struct;
-    gr->ops = (Layer **)ops.data;
-    gr->nops = ops.len;
+    gr->ops = ops;
+    gr->nops = n_all;
     // Execution order: unused input nodes, then the post-order walk (each
     // node after the nodes producing its inputs).
-    Vec exec = {0};
+    int nexec = unused_nodes.len + nn;
+    CallNode **exec = arena_alloc(c->arena, sizeof *exec * (size_t)(nexec + 1));
     for (int i = 0; i < unused_nodes.len; i++)
-        vec_push(c->arena, &exec, unused_nodes.data[i]);
+        exec[i] = unused_nodes.data[i];
     for (int i = 0; i < nn; i++)
-        vec_push(c->arena, &exec, g.order.data[i]);
-    gr->nodes = (CallNode **)exec.data;
-    gr->nnodes = exec.len;
-    gr->node_depth = arena_alloc(c->arena, sizeof(int) * (size_t)(exec.len + 1));
-    for (int i = 0; i < exec.len; i++) {
-        int oi = vec_index(&g.order, exec.data[i]);
+        exec[unused_nodes.len + i] = g.order.data[i];
+    gr->nodes = exec;
+    gr->nnodes = nexec;
+    gr->node_depth = arena_alloc(c->arena, sizeof(int) * (size_t)(nexec + 1));
+    for (int i = 0; i < nexec; i++) {
+        int oi = ptrmap_get(&g.order_index, exec[i]);
         gr->node_depth[i] = oi >= 0 ? ndepth[oi] : 0;
     }
+    free(ndepth);
+    free(nset);
+    free(odepth);
+    free(oset);
+    graph_build_free(&g);
     return gr;
 }
 
@@ -413,27 +531,69 @@ static Layer *model_layer_new(Ctx *c, ModelKind kind, const char *class_name, co
     return l;
 }
 
+// Op indices ordered by name, then by position (qsort_r is not C11: the
+// names travel with the indices).
+typedef struct {
+    const char *name;
+    int index;
+} NamedOp;
+
+static int cmp_named_op(const void *a, const void *b) {
+    const NamedOp *x = a, *y = b;
+    int d = strcmp(x->name, y->name);
+    return d ? d : (x->index > y->index) - (x->index < y->index);
+}
+
+static int cmp_first_index(const void *a, const void *b) {
+    const NamedOp *const *x = a, *const *y = b;
+    return ((*x)->index > (*y)->index) - ((*x)->index < (*y)->index);
+}
+
+// Keras: every operation name in a model is unique. Sorting the names finds
+// the duplicates in O(n log n) (a model of 32,000 layers is built in a
+// loop); each duplicated name is reported once, in the order of its first
+// use, with a note at every layer that has it.
 static bool check_unique_names(Ctx *c, Graph *g, Span at) {
-    bool ok = true;
-    for (int i = 0; i < g->nops; i++) {
-        int count = 0;
-        for (int j = 0; j < g->nops; j++)
-            count += !strcmp(g->ops[i]->name, g->ops[j]->name);
-        bool first = true;
-        for (int j = 0; j < i; j++)
-            if (!strcmp(g->ops[i]->name, g->ops[j]->name))
-                first = false;
-        if (count > 1 && first) {
-            error_at(c, at, "The name \"%s\" is used %d times in the model. All operation names "
-                     "should be unique.", g->ops[i]->name, count);
-            for (int j = 0; j < g->nops; j++)
-                if (!strcmp(g->ops[i]->name, g->ops[j]->name) && span_valid(g->ops[j]->span))
-                    note_at(c, g->ops[j]->span, "%s is created here", layer_label(c, g->ops[j]));
-            ok = false;
+    int n = g->nops;
+    if (n < 2)
+        return true;
+    NamedOp *ops = malloc(sizeof *ops * (size_t)n);
+    const NamedOp **dups = malloc(sizeof *dups * (size_t)n);
+    if (!ops || !dups)
+        die("out of memory");
+    for (int i = 0; i < n; i++)
+        ops[i] = (NamedOp){g->ops[i]->name, i};
+    qsort(ops, (size_t)n, sizeof *ops, cmp_named_op);
+    // The first entry of each duplicated name's run, in op order.
+    int ndups = 0;
+    for (int i = 0; i < n;) {
+        int j = i + 1;
+        while (j < n && !strcmp(ops[j].name, ops[i].name))
+            j++;
+        if (j - i > 1)
+            dups[ndups++] = &ops[i];
+        i = j;
+    }
+    qsort(dups, (size_t)ndups, sizeof *dups, cmp_first_index);
+    for (int d = 0; d < ndups; d++) {
+        const NamedOp *run = dups[d];
+        int count = 1;
+        while (run + count < ops + n && !strcmp(run[count].name, run->name))
+            count++;
+        error_at(c, at, "The name \"%s\" is used %d times in the model. All operation names "
+                 "should be unique.", run->name, count);
+        for (int k = 0; k < count; k++) {
+            Layer *l = g->ops[run[k].index];
+            if (span_valid(l->span))
+                note_at(c, l->span, "%s is created here", layer_label(c, l));
         }
     }
-    return ok;
+    free(ops);
+    free(dups);
+    return ndups == 0;
 }
+
+static Value *map_struct_by_index(Ctx *c, Value *v, const PtrMap *from, Tensor **to);
 
 // Keras's clone_graph_nodes: intermediate input tensors become new
 // InputLayers "<name>CLONE"; nodes between inputs and outputs are re-created
@@ -457,22 +617,26 @@ static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **
     GraphBuild g = {.c = c, .inputs = (Tensor **)from.data, .ninputs = from.len};
     for (int i = 0; i < outs->len; i++)
         build_map(&g, outs->data[i]);
+    // from[i] -> i, so that cloning stays linear in the graph's size.
+    PtrMap from_index = {0};
+    for (int i = 0; i < from.len; i++)
+        if (ptrmap_get(&from_index, from.data[i]) < 0)
+            ptrmap_put(&from_index, from.data[i], i);  // the first, as a linear search
     for (int i = 0; i < g.order.len; i++) {
         CallNode *n = g.order.data[i];
         bool is_cloned_input = false;
         for (int k = 0; k < n->nout; k++)
-            if (vec_has(&from, n->out[k]))
+            if (ptrmap_get(&from_index, n->out[k]) >= 0)
                 is_cloned_input = true;
         if (n->nin == 0 || is_cloned_input)
             continue;
         CallNode *m = node_new(c, n->layer, NULL, n->nin, NULL, n->span);
         m->in = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(n->nin + 1));
         for (int k = 0; k < n->nin; k++) {
-            int idx = vec_index(&from, n->in[k]);
+            int idx = ptrmap_get(&from_index, n->in[k]);
             m->in[k] = idx >= 0 ? to.data[idx] : n->in[k];
         }
-        m->in_struct =
-            map_struct_tensors(c, n->in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+        m->in_struct = map_struct_by_index(c, n->in_struct, &from_index, (Tensor **)to.data);
         m->nout = n->nout;
         m->out = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(n->nout + 1));
         for (int k = 0; k < n->nout; k++) {
@@ -481,25 +645,48 @@ static void clone_graph(Ctx *c, Vec *ins, Vec *outs, Value **in_struct, Value **
             nt->node = m;
             nt->index = k;
             m->out[k] = nt;
+            if (ptrmap_get(&from_index, n->out[k]) < 0)
+                ptrmap_put(&from_index, n->out[k], from.len);
             vec_push(c->arena, &from, n->out[k]);
             vec_push(c->arena, &to, nt);
         }
-        m->out_struct = map_struct_tensors(c, n->out_struct, (Tensor **)from.data,
-                                           (Tensor **)to.data, from.len);
+        m->out_struct = map_struct_by_index(c, n->out_struct, &from_index, (Tensor **)to.data);
         m->training = n->training;
         m->kwargs = n->kwargs;
         m->node_index = n->layer->nodes.len;
         vec_push(c->arena, &n->layer->nodes, m);
     }
     for (int i = 0; i < outs->len; i++) {
-        int idx = vec_index(&from, outs->data[i]);
+        int idx = ptrmap_get(&from_index, outs->data[i]);
         if (idx >= 0)
             outs->data[i] = to.data[idx];
     }
-    *in_struct =
-        map_struct_tensors(c, *in_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
-    *out_struct =
-        map_struct_tensors(c, *out_struct, (Tensor **)from.data, (Tensor **)to.data, from.len);
+    *in_struct = map_struct_by_index(c, *in_struct, &from_index, (Tensor **)to.data);
+    *out_struct = map_struct_by_index(c, *out_struct, &from_index, (Tensor **)to.data);
+    ptrmap_free(&from_index);
+    graph_build_free(&g);
+}
+
+// map_struct_tensors with from given as a map: tensor -> index in to.
+static Value *map_struct_by_index(Ctx *c, Value *v, const PtrMap *from, Tensor **to) {
+    if (v->kind == V_TENSOR) {
+        int i = ptrmap_get(from, v->u.tensor);
+        return i >= 0 ? v_tensor(c, to[i]) : v;
+    }
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        Value *r = v->kind == V_LIST ? v_list(c) : v_tuple(c);
+        for (int i = 0; i < list_len(v); i++)
+            list_append(c, r, map_struct_by_index(c, list_get(v, i), from, to));
+        return r;
+    }
+    if (v->kind == V_DICT) {
+        Value *r = v_dict(c);
+        for (int i = 0; i < v->u.dict->keys.len; i++)
+            dict_set(c, r->u.dict, v->u.dict->keys.data[i],
+                     map_struct_by_index(c, v->u.dict->vals.data[i], from, to));
+        return r;
+    }
+    return v;
 }
 
 Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name, bool trainable,
@@ -543,6 +730,31 @@ Layer *model_new_sequential(Ctx *c, const char *name, Span call) {
                            name ? name : auto_name(c, "sequential"), call);
 }
 
+// Keras rebuilds a Sequential after every add() by calling all its layers
+// again (each call a new node of the layer, as in Keras), so n adds make
+// n^2 / 2 layer calls. Each call of a rebuild is charged to the evaluation
+// step budget as much as `x = layer(x)` in a loop costs, so that an add()
+// loop of thousands of layers stops at the step limit in a second or two
+// instead of running into the memory limit after many seconds.
+// EVAL_MAX_STEPS is eval.c's MAX_STEPS (docs/language.md 3.9; the message
+// is checked by tests/lang/limits.kdl).
+#define EVAL_MAX_STEPS 5000000
+#define REBUILD_CALL_STEPS 4
+
+static bool charge_rebuild(Ctx *c, int ncalls, Span at) {
+    if (c->steps > EVAL_MAX_STEPS)
+        return false;   // evaluation has already stopped
+    int64_t cost = (int64_t)ncalls * REBUILD_CALL_STEPS;
+    if (c->steps + cost <= EVAL_MAX_STEPS) {
+        c->steps += cost;
+        return true;
+    }
+    error_at(c, at, "compile-time evaluation exceeded %d steps (is there an unbounded loop?)",
+             EVAL_MAX_STEPS);
+    c->steps = EVAL_MAX_STEPS + 2;  // stops evaluation, as eval.c's limits do
+    return false;
+}
+
 // Keras's Sequential.build: call every layer on the InputLayer's output.
 static bool sequential_rebuild(Ctx *c, Layer *seq, Span at) {
     Model *m = seq->model;
@@ -551,6 +763,10 @@ static bool sequential_rebuild(Ctx *c, Layer *seq, Span at) {
     Tensor *x = m->seq_input->nodes.len ? ((CallNode *)m->seq_input->nodes.data[0])->out[0] : NULL;
     if (!x)
         return true;
+    if (!charge_rebuild(c, m->layers.len, at)) {
+        m->broken = true;
+        return false;
+    }
     Value *in = v_tensor(c, x);
     Value *cur = in;
     for (int i = 0; i < m->layers.len; i++) {
@@ -928,26 +1144,32 @@ bool model_is_built(const Layer *m) {
     return m->model ? m->model->built : m->built;
 }
 
-// Unique weights of a layer or model, nested models included, in layer order.
-static void collect_weights(Ctx *c, Layer *l, Vec *out, Vec *seen_layers) {
-    if (vec_has(seen_layers, l))
+// Unique weights of a layer or model, nested models included, in layer order
+// (seen: the layers and weights met so far, so that this is linear).
+static void collect_weights(Ctx *c, Layer *l, Vec *out, PtrMap *seen) {
+    if (ptrmap_get(seen, l) >= 0)
         return;
-    vec_push(c->arena, seen_layers, l);
+    ptrmap_put(seen, l, 1);
     if (l->model) {
         for (int i = 0; i < l->model->layers.len; i++)
-            collect_weights(c, l->model->layers.data[i], out, seen_layers);
+            collect_weights(c, l->model->layers.data[i], out, seen);
     } else if (l->ucls) {
         for (int i = 0; i < l->tracked.len; i++)
-            collect_weights(c, l->tracked.data[i], out, seen_layers);
+            collect_weights(c, l->tracked.data[i], out, seen);
     }
     for (int i = 0; i < l->nweights; i++)
-        if (!vec_has(out, l->weights[i]))
+        if (ptrmap_get(seen, l->weights[i]) < 0) {
+            ptrmap_put(seen, l->weights[i], 1);
             vec_push(c->arena, out, l->weights[i]);
+        }
 }
 
 void model_weights(Ctx *c, Layer *m, Vec *out) {
-    Vec seen = {0};
+    PtrMap seen = {0};
+    for (int i = 0; i < out->len; i++)
+        ptrmap_put(&seen, out->data[i], 1);     // what out already holds
     collect_weights(c, m, out, &seen);
+    ptrmap_free(&seen);
 }
 
 // Is weight w trainable in the context of its layer chain? (A frozen layer

@@ -41,8 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KDL_MAX_DIMS 64
-
 static int usage(const char *prog, const char *msg) {
     if (msg)
         fprintf(stderr, "%s: error: %s\n", prog, msg);
@@ -180,10 +178,19 @@ static int check_input(const char *prog, const kdl_ProgramModel *m, int k, int64
             return fail(prog, "%s: %s", path, "out of memory"), 0;
         const float *f = x->data;
         for (size_t i = 0; i < count; i++) {
-            if (f[i] != (float)(int32_t)f[i]) {
+            // Range first: converting NaN, an infinity or a value outside
+            // int32 to int32_t is undefined.
+            const char *why = isnan(f[i]) ? "which is not a number"
+                              : !(f[i] >= -2147483648.0f && f[i] < 2147483648.0f)
+                                  ? "which is out of the int32 range"
+                                  : NULL;
+            if (why || f[i] != (float)(int32_t)f[i]) {
+                char msg[160] = "the model takes integer ids; found a fraction";
+                if (why)
+                    snprintf(msg, sizeof msg, "the model takes integer ids; found %.9g in sample "
+                             "%zu, %s", (double)f[i], i / (size_t)per, why);
                 free(ids);
-                return fail(prog, "%s: %s", path, "the model takes integer ids; found a fraction"),
-                       0;
+                return fail(prog, "%s: %s", path, msg), 0;
             }
             ids[i] = (int32_t)f[i];
         }
@@ -205,9 +212,6 @@ static int check_input(const char *prog, const kdl_ProgramModel *m, int k, int64
     return 1;
 }
 
-#define MAX_INPUTS 8
-#define MAX_OUTPUTS 64
-
 // inputs: one file per model input, in the model's (flattened) input order.
 static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *weights,
                        const char *const *input, int ninput, const char *output,
@@ -221,12 +225,21 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
         snprintf(got, sizeof got, "%d", ninput);
         return fail(prog, "the model takes %s inputs (one --input each); %s were given", want, got);
     }
-    if (m->noutputs > MAX_OUTPUTS || m->ndims > KDL_MAX_DIMS)
-        return fail(prog, "%s%s", "predict handles models of at most 64 outputs and 64 None "
-                    "input dimensions", "");
-    kdl_Array xs[MAX_INPUTS] = {{0}};
+    // Sized by the model: any number of inputs, outputs and None dimensions.
+    int ni = m->ninputs, no = m->noutputs;
+    kdl_Array *xs = calloc((size_t)ni + 1, sizeof *xs);
+    int *dims = calloc((size_t)m->ndims + 1, sizeof *dims);
+    int64_t *in_size = calloc((size_t)ni + 1, sizeof *in_size);
+    int64_t *out_size = calloc((size_t)no + 1, sizeof *out_size);
+    int64_t(*out_shape)[8] = calloc((size_t)no + 1, sizeof *out_shape);
+    const void **in = calloc((size_t)ni + 1, sizeof *in);
+    kdl_Array *ys = calloc((size_t)no + 1, sizeof(kdl_Array));
+    float **outs = calloc((size_t)no + 1, sizeof(float *));
+    void *model = NULL;
     long long n = -1;
-    int ok_in = 1;
+    int ok_in = xs && dims && in_size && out_size && out_shape && in && ys && outs, rc = 1;
+    if (!ok_in)
+        fail(prog, "%s%s", "out of memory", "");
     for (int k = 0; k < ninput && ok_in; k++) {
         kdl_Status st = ends_with(input[k], ".csv")
                             ? kdl_csv_load(input[k], &xs[k], err, sizeof err)
@@ -238,8 +251,6 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
     }
     // Per-sample sizes: the model's, or with None input dimensions those
     // the inputs' shapes give.
-    int dims[KDL_MAX_DIMS] = {0};
-    int64_t in_size[MAX_INPUTS], out_size[MAX_OUTPUTS], out_shape[MAX_OUTPUTS][8];
     if (ok_in && m->ndims > 0)
         ok_in = input_dims(prog, m, xs, input, dims);
     for (int k = 0; k < ninput && ok_in; k++) {
@@ -271,30 +282,21 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
             n = nk;
         }
     }
-    if (!ok_in) {
-        for (int k = 0; k < ninput; k++)
-            kdl_array_free(&xs[k]);
-        return 1;
-    }
+    if (!ok_in)
+        goto done;
     int max_batch = (int)(batch_size < n ? batch_size : n);
-    void *model = m->ndims > 0 ? m->create_dims(max_batch, dims) : m->create(max_batch);
+    model = m->ndims > 0 ? m->create_dims(max_batch, dims) : m->create(max_batch);
     kdl_Status st = KDL_OK;
     if (!model) {
-        for (int k = 0; k < ninput; k++)
-            kdl_array_free(&xs[k]);
-        return fail(prog, "%s%s", "out of memory creating the model", "");
+        fail(prog, "%s%s", "out of memory creating the model", "");
+        goto done;
     }
     st = m->load(model, weights, err, sizeof err);
     if (st != KDL_OK) {
-        m->destroy(model);
-        for (int k = 0; k < ninput; k++)
-            kdl_array_free(&xs[k]);
-        return fail(prog, "%s%s", err, "");
+        fail(prog, "%s%s", err, "");
+        goto done;
     }
-    int no = m->noutputs;
-    kdl_Array *ys = calloc((size_t)no, sizeof(kdl_Array));
-    float **outs = calloc((size_t)no, sizeof(float *));
-    int ok = ys && outs;
+    int ok = 1;
     for (int k = 0; ok && k < no; k++) {
         ys[k].dtype = KDL_F32;
         ys[k].rank = m->output_ranks[k];
@@ -303,10 +305,11 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
             ys[k].shape[d] = out_shape[k][d];
         ys[k].data = malloc(sizeof(float) * (size_t)n * (size_t)out_size[k] + 1);
         ok = ys[k].data != NULL;
+        if (!ok)
+            fail(prog, "%s%s", "out of memory for the outputs", "");
     }
     for (long long i = 0; ok && i < n; i += max_batch) {
         int b = (int)(n - i < max_batch ? n - i : max_batch);
-        const void *in[MAX_INPUTS];
         for (int k = 0; k < ninput; k++) {
             size_t esize = m->input_dtypes[k] == KDL_I32 ? sizeof(int32_t) : sizeof(float);
             in[k] = (const char *)xs[k].data + (size_t)i * (size_t)in_size[k] * esize;
@@ -320,7 +323,7 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
             ok = 0;
         }
     }
-    int rc = ok ? 0 : 1;
+    rc = ok ? 0 : 1;
     for (int k = 0; ok && k < no; k++) {
         const char *path = output;
         char *alt = NULL;
@@ -355,13 +358,21 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
             break;
         }
     }
+done:
     for (int k = 0; ys && k < no; k++)
         free(ys[k].data);
     free(ys);
     free(outs);
-    m->destroy(model);
-    for (int k = 0; k < ninput; k++)
+    if (model)
+        m->destroy(model);
+    for (int k = 0; xs && k < ni; k++)
         kdl_array_free(&xs[k]);
+    free(xs);
+    free(dims);
+    free(in_size);
+    free(out_size);
+    free(out_shape);
+    free(in);
     return rc;
 }
 
@@ -407,24 +418,41 @@ static int cmd_init(const char *prog, const kdl_ProgramModel *m, long long seed,
 
 // ---- fit / evaluate ------------------------------------------------------------------------
 
-// Where one data set comes from: a CSV of inputs then targets, or files.
+// Where one data set comes from: a CSV of inputs then targets, or files
+// (x and y have room for every file of the command line).
 typedef struct {
     const char *csv;
-    const char *x[MAX_INPUTS], *y[MAX_INPUTS];
+    const char **x, **y;
     int nx, ny;
 } DataFiles;
 
-// One data set as the model takes it: an array per input and per target.
+// One data set as the model takes it: an array per input (x[nx]) and per
+// target (y[ny]), allocated to the model's counts.
 typedef struct {
-    kdl_Array x[MAX_INPUTS], y[MAX_INPUTS];
+    kdl_Array *x, *y;
+    int nx, ny;
     long long n;            // samples (0: no data set)
 } Data;
 
 static void data_free(Data *d) {
-    for (int k = 0; k < MAX_INPUTS; k++) {
+    for (int k = 0; d->x && k < d->nx; k++)
         kdl_array_free(&d->x[k]);
+    for (int k = 0; d->y && k < d->ny; k++)
         kdl_array_free(&d->y[k]);
-    }
+    free(d->x);
+    free(d->y);
+    *d = (Data){.n = 0};
+}
+
+// Room for nx inputs and ny targets (zeroed); 0 when out of memory.
+static int data_alloc(const char *prog, Data *d, int nx, int ny) {
+    d->x = calloc((size_t)nx + 1, sizeof(kdl_Array));
+    d->y = calloc((size_t)ny + 1, sizeof(kdl_Array));
+    d->nx = nx;
+    d->ny = ny;
+    if (!d->x || !d->y)
+        return fail(prog, "%s%s", "out of memory", ""), 0;
+    return 1;
 }
 
 static int load_array(const char *prog, const char *path, kdl_Array *a) {
@@ -442,6 +470,8 @@ static int load_array(const char *prog, const char *path, kdl_Array *a) {
 // number of samples of the first file.
 static int data_load(const char *prog, const DataFiles *f, Data *d) {
     *d = (Data){.n = 0};
+    if (!data_alloc(prog, d, f->csv ? 1 : f->nx, f->csv ? 0 : f->ny))
+        return 0;
     if (f->csv) {
         if (!load_array(prog, f->csv, &d->x[0]))
             return 0;
@@ -462,7 +492,7 @@ static int check_target(const char *prog, const kdl_TrainModel *t, int j, kdl_Ar
                         const char *path) {
     size_t count = kdl_array_count(y);
     int64_t per = t->target_sizes[j];
-    if (count % (size_t)per != 0 || count / (size_t)per != (size_t)y->shape[0]) {
+    if (per <= 0 || count % (size_t)per != 0 || count / (size_t)per != (size_t)y->shape[0]) {
         char want[64];
         snprintf(want, sizeof want, "%lld values per sample", (long long)per);
         return fail(prog, "%s: the targets do not fit the model, which takes %s", path, want), 0;
@@ -486,6 +516,12 @@ static int split_csv(const char *prog, const kdl_ProgramModel *m, const kdl_Trai
                      const char *path, Data *d) {
     kdl_Array all = d->x[0];
     d->x[0] = (kdl_Array){.rank = 0};
+    data_free(d);
+    d->n = all.shape[0];
+    if (!data_alloc(prog, d, t->ninputs, t->ntargets)) {
+        kdl_array_free(&all);
+        return 0;
+    }
     long long rows = all.shape[0], cols = all.rank == 2 ? all.shape[1] : 1, nin = 0, ntg = 0;
     for (int i = 0; i < t->ninputs; i++)
         nin += t->input_sizes[i];
@@ -527,6 +563,16 @@ static int split_csv(const char *prog, const kdl_ProgramModel *m, const kdl_Trai
 // Check a loaded data set against the model (messages name the files).
 static int data_fit(const char *prog, const kdl_ProgramModel *m, const kdl_TrainModel *t,
                     const DataFiles *f, Data *d) {
+    // An output with no values per sample (RepeatVector(0), ...) has no
+    // loss to compute: say so rather than divide by its size.
+    for (int j = 0; j < t->ntargets; j++)
+        if (t->target_sizes[j] <= 0) {
+            fprintf(stderr,
+                    "%s: error: output %d of the model has no values per sample (a zero-size "
+                    "shape); it cannot be used as a training target\n",
+                    prog, j);
+            return 0;
+        }
     if (f->csv)
         return split_csv(prog, m, t, f->csv, d);
     if (f->nx != t->ninputs || f->ny != t->ntargets) {
@@ -571,9 +617,10 @@ static void print_logs(const kdl_Logs *l, const kdl_TrainModel *t) {
 // The command line of every command; numbers are -1 when not given.
 typedef struct {
     const char *model_name, *weights, *resume, *output, *history;
-    const char *inputs[MAX_INPUTS];
+    const char **inputs;            // --input files (room for argc of each list)
     int ninputs;
     DataFiles train, val;
+    const char **files;             // the one allocation behind the five file lists
     long long seed, batch, epochs, initial_epoch, checkpoint_every, verbose;
     double validation_split;
     int no_shuffle;
@@ -708,10 +755,9 @@ static int parse_double(const char *s, double lo, double hi, double *out) {
     return 1;
 }
 
-// Append a file to one of the repeatable options; 0 when there are too many.
+// Append a file to one of the repeatable options (each list has room for
+// every argument, so any number of model inputs and outputs fits).
 static int add_file(const char **list, int *n, const char *v) {
-    if (*n == MAX_INPUTS)
-        return 0;
     list[(*n)++] = v;
     return 1;
 }
@@ -753,6 +799,17 @@ static int parse_number_option(const char *prog, Args *a, const char *opt, const
 static int parse_args(const char *prog, int argc, char **argv, Args *a) {
     *a = (Args){.seed = -1, .batch = -1, .epochs = -1, .initial_epoch = -1,
                 .checkpoint_every = -1, .verbose = -1, .validation_split = -1};
+    size_t cap = argc > 0 ? (size_t)argc : 1;
+    a->files = calloc(5 * cap, sizeof *a->files);
+    if (!a->files) {
+        fprintf(stderr, "%s: error: out of memory\n", prog);
+        return 1;
+    }
+    a->inputs = a->files;
+    a->train.x = a->files + cap;
+    a->train.y = a->files + 2 * cap;
+    a->val.x = a->files + 3 * cap;
+    a->val.y = a->files + 4 * cap;
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -776,6 +833,15 @@ static int parse_args(const char *prog, int argc, char **argv, Args *a) {
         if (handled)
             continue;
         int ok = 1;
+        static const char *const file_options[] = {
+            "--weights", "--resume", "--output", "-o", "--history", "--data",
+            "--validation-data", "--input", "--x", "--y", "--val-x", "--val-y"};
+        for (size_t f = 0; f < sizeof file_options / sizeof *file_options; f++)
+            if (!strcmp(o, file_options[f]) && !v[0]) {
+                char text[64];
+                snprintf(text, sizeof text, "%s needs a file name (got an empty one)", o);
+                return usage(prog, text);
+            }
         if (!strcmp(o, "--model"))
             a->model_name = v;
         else if (!strcmp(o, "--weights"))
@@ -805,8 +871,7 @@ static int parse_args(const char *prog, int argc, char **argv, Args *a) {
                 return usage(prog, "--validation-split needs a number in [0, 1)");
         } else
             return usage(prog, "unknown or incomplete option");
-        if (!ok)
-            return usage(prog, "too many files for one option");
+        (void)ok;
     }
     const DataFiles *sets[2] = {&a->train, &a->val};
     for (int k = 0; k < 2; k++) {
@@ -821,17 +886,13 @@ static int parse_args(const char *prog, int argc, char **argv, Args *a) {
     return 0;
 }
 
-int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int nmodels) {
-    const char *prog = argc > 0 ? argv[0] : "kdl-model";
-    const char *slash = strrchr(prog, '/');
-    prog = slash ? slash + 1 : prog;
-    if (argc < 2)
-        return usage(prog, "missing command");
+static int run(const char *prog, int argc, char **argv, const kdl_ProgramModel *models,
+               int nmodels, Args *ap) {
     const char *cmd = argv[1];
-    Args a;
-    int rc = parse_args(prog, argc, argv, &a);
+    int rc = parse_args(prog, argc, argv, ap);
     if (rc)
         return rc;
+    const Args a = *ap;
     const kdl_ProgramModel *m = pick(models, nmodels, a.model_name);
     if (!m) {
         fprintf(stderr, "%s: error: no model named '%s'; models:", prog, a.model_name);
@@ -861,4 +922,16 @@ int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int 
         return cmd[0] == 'f' ? cmd_fit(prog, m, &a) : cmd_evaluate(prog, m, &a);
     }
     return usage(prog, "unknown command");
+}
+
+int kdl_program_main(int argc, char **argv, const kdl_ProgramModel *models, int nmodels) {
+    const char *prog = argc > 0 ? argv[0] : "kdl-model";
+    const char *slash = strrchr(prog, '/');
+    prog = slash ? slash + 1 : prog;
+    if (argc < 2)
+        return usage(prog, "missing command");
+    Args a = {.files = NULL};
+    int rc = run(prog, argc, argv, models, nmodels, &a);
+    free(a.files);
+    return rc;
 }

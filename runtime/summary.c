@@ -17,16 +17,16 @@
  * Memory: kdl_summary makes one allocation. A first pass over every row
  * only counts bytes; since column widths depend on the options alone, a
  * subset of the rows (layer_range) and cropping can only shorten the text,
- * so that count bounds it. The second pass writes into the buffer, which
- * also holds the layer_range patterns translated to POSIX regexes.
+ * so that count bounds it. The second pass writes into the buffer.
+ * layer_range patterns are compiled and matched by the regular expression
+ * engine below (its own allocations, freed before kdl_summary returns).
  */
-#define _DEFAULT_SOURCE  // ioctl(TIOCGWINSZ), isatty, regcomp
+#define _DEFAULT_SOURCE  // ioctl(TIOCGWINSZ), isatty
 
 #include "internal.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -542,103 +542,997 @@ static void thousands(int64_t n, char out[32]) {
 }
 
 //
-// layer_range: Python re.match (anchored at the start only) done with POSIX
-// extended regular expressions. Translated: \d \D \w \W \s \S (also inside
-// [...] for the positive forms), (?:...) groups, lazy quantifiers (*? +? ??
-// {m,n}? match the same names as the greedy ones), \A. Everything else is
-// passed to regcomp as is: ERE and Python agree on literals, . [] [^] * + ?
-// {m,n} | () ^ $ and backslash-escaped punctuation. Inside [...] other
-// escapes are taken literally (POSIX brackets have none). Lookarounds and
-// other (?...) forms do not compile and are reported as unsupported.
+// layer_range: Python re.match (a match starting at the first character;
+// it need not reach the end) by a small regular expression engine of its
+// own. It parses Python's syntax (what layer names need: literals and
+// escapes, . [] [^] \d \D \w \W \s \S, groups (...) (?:...) (?P<name>...)
+// (?#...), | and the quantifiers * + ? {m} {m,} {,n} {m,n} with their lazy
+// forms, ^ $ \A \Z \b \B) and reports Python's re.error for invalid ones;
+// lookarounds, backreferences, flags, conditionals, atomic groups and
+// possessive quantifiers are reported as unsupported. Matching is a Thompson
+// NFA simulation (Pike's VM), so its time is bounded by the program size
+// times the name length whatever the pattern: POSIX regcomp (the earlier
+// implementation) takes minutes and GBs on patterns like
+// "(a{1,1000}){1,1000}" and exponential time on nested empty loops.
+//
+// Limits, so that no pattern hangs or exhausts anything: a pattern of at most
+// RE_MAX_PROGRAM characters whose program (about one instruction per
+// character, with every {m,n} written out as n copies of what it repeats)
+// has at most RE_MAX_PROGRAM instructions, groups nested at most
+// RE_MAX_DEPTH deep, and at most RE_MAX_STEPS steps matching one pattern
+// against all the layer names of a summary.
+//
+// Character classes are Python's for ASCII; beyond it \d matches only ASCII
+// digits, \s the Unicode spaces, \w every other non-ASCII character.
 //
 
-// Bytes the translation of p needs at most (\W, 2 bytes, becomes 13).
-static size_t ere_size(const char *p) {
-    return 7 * strlen(p) + 8;
+#define RE_MAX_PROGRAM 10000
+#define RE_MAX_DEPTH 100
+#define RE_MAX_STEPS 100000000ull
+#define RE_INF UINT32_MAX
+#define RE_TOO_LARGE "is too large a regular expression for kdl (at most %d characters, " \
+                     "with each {m,n} repetition counted as n copies)"
+
+enum { RE_CAT_DIGIT = 1, RE_CAT_NDIGIT = 2, RE_CAT_WORD = 4, RE_CAT_NWORD = 8,
+       RE_CAT_SPACE = 16, RE_CAT_NSPACE = 32 };
+enum { RE_AT_BEGIN, RE_AT_END, RE_AT_BEGIN_STRING, RE_AT_END_STRING, RE_AT_BOUNDARY,
+       RE_AT_NON_BOUNDARY };
+// Syntax tree nodes and program instructions.
+enum { RN_EMPTY, RN_CHAR, RN_ANY, RN_CLASS, RN_AT, RN_CAT, RN_ALT, RN_REPEAT };
+enum { RI_CHAR, RI_ANY, RI_CLASS, RI_AT, RI_SPLIT, RI_JMP, RI_MATCH };
+
+typedef struct { uint32_t lo, hi; } ReRange;
+
+typedef struct {
+    bool negate;
+    unsigned cats;          // RE_CAT_* members
+    int first, n;           // ranges[first .. first + n)
+} ReClass;
+
+typedef struct {
+    int kind;
+    uint32_t c;             // RN_CHAR: code point; RN_CLASS: class; RN_AT: RE_AT_*
+    uint32_t min, max;      // RN_REPEAT (max RE_INF: no bound)
+    int child, next;        // first child (RN_CAT, RN_ALT, RN_REPEAT); next sibling
+    uint64_t size;          // instructions (saturated at RE_MAX_PROGRAM + 1)
+} ReNode;
+
+typedef struct {
+    int op;
+    uint32_t c;             // RI_CHAR, RI_CLASS, RI_AT
+    int x, y;               // RI_SPLIT, RI_JMP
+} ReInst;
+
+// A compiled pattern; re_free releases it.
+typedef struct {
+    ReInst *prog;
+    int nprog, cap;
+    ReClass *classes;
+    int nclasses;
+    ReRange *ranges;
+    int nranges;
+} Re;
+
+// The parser's state.
+typedef struct {
+    const uint32_t *p;      // the pattern as code points
+    size_t n, i;
+    ReNode *nodes;
+    int nnodes, cap;
+    Re *re;
+    int rcap, ccap;
+    // Named groups: code point offsets of their names and their group
+    // numbers (capturing groups counted from 1), for duplicates.
+    size_t *names, *name_len;
+    int *name_group;
+    int nnames, ngroups;
+    int depth;
+    // The first error: invalid (Python's re.error text) or unsupported.
+    char why[160];
+    bool unsupported, too_large, too_deep, nomem;
+} ReParse;
+
+static void re_free(Re *re) {
+    free(re->prog);
+    free(re->classes);
+    free(re->ranges);
+    *re = (Re){.prog = NULL};
 }
 
-static void py_regex_to_ere(const char *p, char *ere) {
-    Out o = {.buf = ere, .cap = ere_size(p)};
-    bool in_class = false;
-    puts_(&o, "^(");
-    for (size_t i = 0; p[i]; i++) {
-        char ch = p[i];
-        if (ch == '\\' && p[i + 1]) {
-            char e = p[++i];
-            const char *pos = NULL, *neg = NULL;
-            if (e == 'd')
-                pos = "0-9";
-            else if (e == 'w')
-                pos = "[:alnum:]_";
-            else if (e == 's')
-                pos = "[:space:]";
-            else if (e == 'D')
-                neg = "0-9";
-            else if (e == 'W')
-                neg = "[:alnum:]_";
-            else if (e == 'S')
-                neg = "[:space:]";
-            if (in_class && pos) {
-                puts_(&o, pos);
-            } else if (pos) {
-                puts_(&o, "[");
-                puts_(&o, pos);
-                puts_(&o, "]");
-            } else if (neg && !in_class) {
-                puts_(&o, "[^");
-                puts_(&o, neg);
-                puts_(&o, "]");
-            } else if (e == 'A' && !in_class) {
-                puts_(&o, "^");
-            } else if (in_class) {
-                put(&o, &e, 1);  // POSIX classes have no escapes
-            } else {
-                puts_(&o, "\\");
-                put(&o, &e, 1);
-            }
-            continue;
-        }
-        if (in_class) {
-            put(&o, &ch, 1);
-            if (ch == ']')
-                in_class = false;
-            continue;
-        }
-        if (ch == '[') {
-            // A ']' right after '[' or '[^' is a literal member.
-            in_class = true;
-            put(&o, &ch, 1);
-            if (p[i + 1] == '^')
-                put(&o, &p[++i], 1);
-            if (p[i + 1] == ']')
-                put(&o, &p[++i], 1);
-            continue;
-        }
-        if (ch == '(' && p[i + 1] == '?' && p[i + 2] == ':') {
-            puts_(&o, "(");
-            i += 2;
-            continue;
-        }
-        if (ch == '?' && i > 0 && strchr("*+?}", p[i - 1]) && !(i > 1 && p[i - 2] == '\\'))
-            continue;  // lazy quantifier
-        put(&o, &ch, 1);
+static bool re_failed(const ReParse *ps) {
+    return ps->why[0] || ps->unsupported || ps->too_large || ps->too_deep || ps->nomem;
+}
+
+// Python's re.error: "message at position N".
+static void re_error(ReParse *ps, size_t pos, const char *fmt, ...) {
+    if (re_failed(ps))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(ps->why, sizeof ps->why, fmt, ap);
+    va_end(ap);
+    if (k >= 0 && (size_t)k < sizeof ps->why)
+        snprintf(ps->why + k, sizeof ps->why - (size_t)k, " at position %zu", pos);
+}
+
+static void re_unsupported(ReParse *ps) {
+    if (!re_failed(ps))
+        ps->unsupported = true;
+}
+
+// Code points [from, to) of the pattern as UTF-8 in buf (cut to fit).
+static void re_text(const ReParse *ps, size_t from, size_t to, char *buf, size_t n) {
+    Out o = {.buf = buf, .cap = n - 1};
+    for (size_t k = from; k < to && k < ps->n; k++)
+        put_cp(&o, ps->p[k]);
+    buf[o.len < o.cap ? o.len : o.cap] = 0;
+}
+
+static void *re_grow(ReParse *ps, void *p, int *cap, int need, size_t elem) {
+    if (need <= *cap)
+        return p;
+    int ncap = *cap ? *cap : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *q = realloc(p, (size_t)ncap * elem);
+    if (!q) {
+        ps->nomem = true;
+        return NULL;
     }
-    puts_(&o, ")");
-    put(&o, "", 1);
+    *cap = ncap;
+    return q;
+}
+
+static int re_node(ReParse *ps, int kind) {
+    ReNode *nodes = re_grow(ps, ps->nodes, &ps->cap, ps->nnodes + 1, sizeof *nodes);
+    if (!nodes)
+        return -1;
+    ps->nodes = nodes;
+    nodes[ps->nnodes] = (ReNode){.kind = kind, .child = -1, .next = -1, .size = 1};
+    return ps->nnodes++;
+}
+
+static int re_class_new(ReParse *ps) {
+    Re *re = ps->re;
+    ReClass *c = re_grow(ps, re->classes, &ps->ccap, re->nclasses + 1, sizeof *c);
+    if (!c)
+        return -1;
+    re->classes = c;
+    c[re->nclasses] = (ReClass){.first = re->nranges};
+    return re->nclasses++;
+}
+
+// Ranges of the class being parsed are the last ones added.
+static void re_class_add(ReParse *ps, int cls, uint32_t lo, uint32_t hi) {
+    Re *re = ps->re;
+    ReRange *r = re_grow(ps, re->ranges, &ps->rcap, re->nranges + 1, sizeof *r);
+    if (!r)
+        return;
+    re->ranges = r;
+    r[re->nranges++] = (ReRange){lo, hi};
+    re->classes[cls].n++;
+}
+
+static bool re_is_space(uint32_t c) {
+    return (c >= 9 && c <= 13) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+static bool re_is_word(uint32_t c) {
+    if (c < 0x80)
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               c == '_';
+    return !re_is_space(c) && !(c >= 0xDC80 && c <= 0xDCFF);
+}
+
+static bool re_in_class(const Re *re, uint32_t cls, uint32_t c) {
+    const ReClass *k = &re->classes[cls];
+    bool in = ((k->cats & RE_CAT_DIGIT) && c >= '0' && c <= '9') ||
+              ((k->cats & RE_CAT_NDIGIT) && !(c >= '0' && c <= '9')) ||
+              ((k->cats & RE_CAT_WORD) && re_is_word(c)) ||
+              ((k->cats & RE_CAT_NWORD) && !re_is_word(c)) ||
+              ((k->cats & RE_CAT_SPACE) && re_is_space(c)) ||
+              ((k->cats & RE_CAT_NSPACE) && !re_is_space(c));
+    for (int r = 0; !in && r < k->n; r++)
+        in = c >= re->ranges[k->first + r].lo && c <= re->ranges[k->first + r].hi;
+    return in != k->negate;
+}
+
+static bool re_digit(uint32_t c) {
+    return c >= '0' && c <= '9';
+}
+
+static uint32_t re_cat(uint32_t e) {
+    return e == 'd' ? RE_CAT_DIGIT : e == 'D' ? RE_CAT_NDIGIT : e == 'w' ? RE_CAT_WORD
+         : e == 'W' ? RE_CAT_NWORD : e == 's' ? RE_CAT_SPACE : e == 'S' ? RE_CAT_NSPACE : 0;
+}
+
+static int re_hex(uint32_t c) {
+    return c >= '0' && c <= '9' ? (int)(c - '0') : c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10)
+         : c >= 'A' && c <= 'F' ? (int)(c - 'A' + 10) : -1;
+}
+
+// An escape that stands for one character (after the backslash at ps->i - 1;
+// ps->i is at the letter): \a \f \n \r \t \v \xhh \uhhhh \Uhhhhhhhh and
+// octal \0, \ooo; any non-alphanumeric character stands for itself.
+// Returns false with an error (bad escape) otherwise; *group is set to
+// true for \1..\99 (a backreference) outside classes.
+static bool re_char_escape(ReParse *ps, bool in_class, uint32_t *out, bool *group) {
+    size_t start = ps->i - 1;
+    uint32_t e = ps->p[ps->i++];
+    static const char simple[] = "a\af\fn\nr\rt\tv\v\\\\";
+    for (int k = 0; simple[k]; k += 2)
+        if (e == (unsigned char)simple[k]) {
+            *out = (unsigned char)simple[k + 1];
+            return true;
+        }
+    if (in_class && e == 'b') {
+        *out = 8;
+        return true;
+    }
+    if (e == 'x' || e == 'u' || e == 'U') {
+        int nd = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+        uint32_t v = 0;
+        for (int k = 0; k < nd; k++) {
+            int h = ps->i < ps->n ? re_hex(ps->p[ps->i]) : -1;
+            if (h < 0) {
+                char text[32];
+                re_text(ps, start, ps->i, text, sizeof text);
+                re_error(ps, start, "incomplete escape %s", text);
+                return false;
+            }
+            v = v * 16 + (uint32_t)h;
+            ps->i++;
+        }
+        if (v > 0x10FFFF) {
+            char text[32];
+            re_text(ps, start, ps->i, text, sizeof text);
+            re_error(ps, start, "bad escape %s", text);
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    if (e == '0' || (re_digit(e) && in_class)) {
+        // Octal: up to two more digits after \0 (in a class: \ddd, octal).
+        if (e >= '8') {
+            re_error(ps, start, "bad escape \\%c", (int)e);
+            return false;
+        }
+        uint32_t v = e - '0';
+        for (int k = 0; k < 2 && ps->i < ps->n && ps->p[ps->i] >= '0' && ps->p[ps->i] <= '7'; k++)
+            v = v * 8 + (ps->p[ps->i++] - '0');
+        if (v > 0377) {
+            re_error(ps, start, "octal escape value \\%o outside of range 0-0o377", v);
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    if (re_digit(e)) {
+        // \ooo with three octal digits is a character, else a group reference.
+        if (e <= '7' && ps->i + 1 < ps->n && ps->p[ps->i] >= '0' && ps->p[ps->i] <= '7' &&
+            ps->p[ps->i + 1] >= '0' && ps->p[ps->i + 1] <= '7') {
+            uint32_t v = (e - '0') * 64 + (ps->p[ps->i] - '0') * 8 + (ps->p[ps->i + 1] - '0');
+            ps->i += 2;
+            if (v > 0377) {
+                re_error(ps, start, "octal escape value \\%o outside of range 0-0o377", v);
+                return false;
+            }
+            *out = v;
+            return true;
+        }
+        *group = true;
+        return false;
+    }
+    if (e < 0x80 && ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))) {
+        if (e == 'N')
+            re_unsupported(ps);     // \N{NAME}
+        else
+            re_error(ps, start, "bad escape \\%c", (int)e);
+        return false;
+    }
+    *out = e;
+    return true;
+}
+
+// [...] at ps->i (after the '[').
+static int re_parse_class(ReParse *ps) {
+    size_t start = ps->i - 1;
+    int cls = re_class_new(ps);
+    int node = re_node(ps, RN_CLASS);
+    if (cls < 0 || node < 0)
+        return -1;
+    ps->nodes[node].c = (uint32_t)cls;
+    if (ps->i < ps->n && ps->p[ps->i] == '^') {
+        ps->re->classes[cls].negate = true;
+        ps->i++;
+    }
+    bool first = true;
+    for (;;) {
+        if (ps->i >= ps->n) {
+            re_error(ps, start, "unterminated character set");
+            return -1;
+        }
+        size_t at = ps->i;
+        uint32_t c = ps->p[ps->i++];
+        if (c == ']' && !first)
+            break;
+        first = false;
+        uint32_t lo, cat = 0;
+        if (c == '\\') {
+            if (ps->i >= ps->n) {
+                re_error(ps, at, "bad escape (end of pattern)");
+                return -1;
+            }
+            cat = re_cat(ps->p[ps->i]);
+            if (cat) {
+                ps->i++;
+            } else {
+                bool group = false;
+                if (!re_char_escape(ps, true, &lo, &group))
+                    return -1;
+            }
+        } else {
+            lo = c;
+        }
+        // A range lo-hi; '-' before ']' or at the end is a literal.
+        if (ps->i + 1 < ps->n && ps->p[ps->i] == '-' && ps->p[ps->i + 1] != ']') {
+            ps->i++;
+            size_t hat = ps->i;
+            uint32_t hc = ps->p[ps->i++], hi, hcat = 0;
+            if (hc == '\\') {
+                if (ps->i >= ps->n) {
+                    re_error(ps, hat, "bad escape (end of pattern)");
+                    return -1;
+                }
+                hcat = re_cat(ps->p[ps->i]);
+                if (hcat) {
+                    ps->i++;
+                } else {
+                    bool group = false;
+                    if (!re_char_escape(ps, true, &hi, &group))
+                        return -1;
+                }
+            } else {
+                hi = hc;
+            }
+            if (cat || hcat || hi < lo) {
+                // Python quotes the range as written.
+                char text[64];
+                re_text(ps, at, ps->i, text, sizeof text);
+                re_error(ps, at, "bad character range %s", text);
+                return -1;
+            }
+            re_class_add(ps, cls, lo, hi);
+        } else if (cat) {
+            ps->re->classes[cls].cats |= cat;
+        } else {
+            re_class_add(ps, cls, lo, lo);
+        }
+        if (ps->nomem)
+            return -1;
+    }
+    return node;
+}
+
+static int re_parse_alt(ReParse *ps);
+
+// (...) at ps->i (after the '('): the group's contents, or -1.
+static int re_parse_group(ReParse *ps) {
+    size_t start = ps->i - 1;
+    if (ps->i < ps->n && ps->p[ps->i] == '?') {
+        uint32_t k = ps->i + 1 < ps->n ? ps->p[ps->i + 1] : 0;
+        if (k == ':') {
+            ps->i += 2;
+        } else if (k == 'P' && ps->i + 2 < ps->n && ps->p[ps->i + 2] == '<') {
+            // (?P<name>...): a name Python accepts (an identifier), once.
+            ps->i += 3;
+            size_t name = ps->i;
+            while (ps->i < ps->n && ps->p[ps->i] != '>')
+                ps->i++;
+            if (ps->i >= ps->n) {
+                re_error(ps, name, "missing >, unterminated name");
+                return -1;
+            }
+            size_t len = ps->i - name;
+            bool ok = len > 0 && !re_digit(ps->p[name]);
+            for (size_t j = name; ok && j < ps->i; j++)
+                ok = re_is_word(ps->p[j]);
+            char text[64];
+            re_text(ps, name, ps->i, text, sizeof text);
+            if (!ok) {
+                if (len)
+                    re_error(ps, name, "bad character in group name '%s'", text);
+                else
+                    re_error(ps, name, "missing group name");
+                return -1;
+            }
+            ps->ngroups++;
+            for (int g = 0; g < ps->nnames; g++)
+                if (ps->name_len[g] == len &&
+                    !memcmp(ps->p + ps->names[g], ps->p + name, len * sizeof *ps->p)) {
+                    re_error(ps, name, "redefinition of group name '%s' as group %d; was group %d",
+                             text, ps->ngroups, ps->name_group[g]);
+                    return -1;
+                }
+            size_t nn = (size_t)ps->nnames + 1;
+            size_t *names = realloc(ps->names, nn * sizeof *names);
+            if (names)
+                ps->names = names;
+            size_t *lens = names ? realloc(ps->name_len, nn * sizeof *lens) : NULL;
+            if (lens)
+                ps->name_len = lens;
+            int *groups = lens ? realloc(ps->name_group, nn * sizeof *groups) : NULL;
+            if (!groups) {
+                ps->nomem = true;
+                return -1;
+            }
+            ps->name_group = groups;
+            ps->names[ps->nnames] = name;
+            ps->name_group[ps->nnames] = ps->ngroups;
+            ps->name_len[ps->nnames++] = len;
+            ps->i++;
+        } else {
+            // Lookarounds, flags, backreferences (?P=name), conditionals,
+            // atomic groups.
+            re_unsupported(ps);
+            return -1;
+        }
+    } else {
+        ps->ngroups++;
+    }
+    if (++ps->depth > RE_MAX_DEPTH) {
+        ps->too_deep = true;
+        return -1;
+    }
+    int node = re_parse_alt(ps);
+    ps->depth--;
+    if (node < 0)
+        return -1;
+    if (ps->i >= ps->n || ps->p[ps->i] != ')') {
+        re_error(ps, start, "missing ), unterminated subpattern");
+        return -1;
+    }
+    ps->i++;
+    return node;
+}
+
+// A program size, saturated just above RE_MAX_PROGRAM.
+static uint64_t re_sat(uint64_t v) {
+    return v > RE_MAX_PROGRAM ? RE_MAX_PROGRAM + 1 : v;
+}
+
+// A quantifier at ps->i after an item: *, +, ?, {m}, {m,}, {,n}, {m,n}
+// (then ? for lazy). Returns 1 with *min, *max set, 0 when there is none
+// ('{' not starting one is a literal), -1 on an error.
+static int re_parse_quant(ReParse *ps, uint32_t *min, uint32_t *max) {
+    if (ps->i >= ps->n)
+        return 0;
+    uint32_t c = ps->p[ps->i];
+    if (c == '*' || c == '+' || c == '?') {
+        *min = c == '+';
+        *max = c == '?' ? 1 : RE_INF;
+        ps->i++;
+        return 1;
+    }
+    if (c != '{')
+        return 0;
+    size_t j = ps->i + 1;
+    if (j < ps->n && ps->p[j] == '}')
+        return 0;
+    uint64_t lo = 0, hi = 0;
+    bool has_lo = false, has_hi = false, over = false;
+    for (; j < ps->n && re_digit(ps->p[j]); j++, has_lo = true) {
+        lo = lo * 10 + (ps->p[j] - '0');
+        over |= lo >= RE_INF;
+        lo = lo > RE_INF ? RE_INF : lo;
+    }
+    if (j < ps->n && ps->p[j] == ',') {
+        for (j++; j < ps->n && re_digit(ps->p[j]); j++, has_hi = true) {
+            hi = hi * 10 + (ps->p[j] - '0');
+            over |= hi >= RE_INF;
+            hi = hi > RE_INF ? RE_INF : hi;
+        }
+    } else {
+        hi = lo;
+        has_hi = has_lo;
+    }
+    if (j >= ps->n || ps->p[j] != '}')
+        return 0;
+    size_t at = ps->i + 1;
+    ps->i = j + 1;
+    if (over) {
+        // Python raises OverflowError here (no position).
+        if (!re_failed(ps))
+            snprintf(ps->why, sizeof ps->why, "the repetition number is too large");
+        return -1;
+    }
+    *min = has_lo ? (uint32_t)lo : 0;
+    *max = has_hi ? (uint32_t)hi : RE_INF;
+    if (*max < *min) {
+        re_error(ps, at, "min repeat greater than max repeat");
+        return -1;
+    }
+    return 1;
+}
+
+// One item and its quantifiers.
+static int re_parse_repeat(ReParse *ps) {
+    size_t at = ps->i;
+    uint32_t c = ps->p[ps->i++];
+    int node;
+    bool is_at = false;
+    if (c == '(') {
+        node = re_parse_group(ps);
+    } else if (c == '[') {
+        node = re_parse_class(ps);
+    } else if (c == '.') {
+        node = re_node(ps, RN_ANY);
+    } else if (c == '^' || c == '$') {
+        node = re_node(ps, RN_AT);
+        if (node >= 0)
+            ps->nodes[node].c = c == '^' ? RE_AT_BEGIN : RE_AT_END;
+        is_at = true;
+    } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+        // A quantifier with nothing before it; '{' not starting one is a literal.
+        ps->i = at;
+        uint32_t mn, mx;
+        int q = c == '{' ? re_parse_quant(ps, &mn, &mx) : 1;
+        if (q != 0) {
+            if (q > 0)
+                re_error(ps, at, "nothing to repeat");
+            return -1;
+        }
+        ps->i = at + 1;
+        node = re_node(ps, RN_CHAR);
+        if (node >= 0)
+            ps->nodes[node].c = c;
+    } else if (c == '\\') {
+        if (ps->i >= ps->n) {
+            re_error(ps, at, "bad escape (end of pattern)");
+            return -1;
+        }
+        uint32_t e = ps->p[ps->i], cat = re_cat(e);
+        int atk = e == 'A' ? RE_AT_BEGIN_STRING : e == 'Z' ? RE_AT_END_STRING
+                : e == 'b' ? RE_AT_BOUNDARY : e == 'B' ? RE_AT_NON_BOUNDARY : -1;
+        if (cat) {
+            ps->i++;
+            int cls = re_class_new(ps);
+            node = re_node(ps, RN_CLASS);
+            if (cls < 0 || node < 0)
+                return -1;
+            ps->re->classes[cls].cats = cat;
+            ps->nodes[node].c = (uint32_t)cls;
+        } else if (atk >= 0) {
+            ps->i++;
+            node = re_node(ps, RN_AT);
+            if (node >= 0)
+                ps->nodes[node].c = (uint32_t)atk;
+            is_at = true;
+        } else {
+            uint32_t v;
+            bool group = false;
+            if (!re_char_escape(ps, false, &v, &group)) {
+                if (group)
+                    re_unsupported(ps);     // a backreference
+                return -1;
+            }
+            node = re_node(ps, RN_CHAR);
+            if (node >= 0)
+                ps->nodes[node].c = v;
+        }
+    } else {
+        node = re_node(ps, RN_CHAR);
+        if (node >= 0)
+            ps->nodes[node].c = c;
+    }
+    if (node < 0)
+        return -1;
+    uint32_t min, max;
+    size_t qat = ps->i;
+    int q = re_parse_quant(ps, &min, &max);
+    if (q < 0)
+        return -1;
+    if (q == 0)
+        return node;
+    if (is_at) {
+        re_error(ps, qat, "nothing to repeat");
+        return -1;
+    }
+    // Lazy (?) matches the same names; possessive (+) is not supported.
+    if (ps->i < ps->n && ps->p[ps->i] == '?') {
+        ps->i++;
+    } else if (ps->i < ps->n && ps->p[ps->i] == '+') {
+        re_unsupported(ps);
+        return -1;
+    }
+    uint32_t m2, x2;
+    size_t rat = ps->i;
+    int q2 = re_parse_quant(ps, &m2, &x2);
+    if (q2 != 0) {
+        if (q2 > 0)
+            re_error(ps, rat, "multiple repeat");
+        return -1;
+    }
+    int rep = re_node(ps, RN_REPEAT);
+    if (rep < 0)
+        return -1;
+    ReNode *r = &ps->nodes[rep];
+    r->child = node;
+    r->min = min;
+    r->max = max;
+    // An item that matches only the empty string (an empty group), repeated,
+    // still does: nothing to emit however large the counts.
+    uint64_t s = ps->nodes[node].size;
+    uint64_t rest = max == RE_INF ? s + 2 : (uint64_t)(max - min) * (s + 1);
+    r->size = s == 0 ? 0 : re_sat(re_sat((uint64_t)min * s) + re_sat(rest));
+    return rep;
+}
+
+// A sequence of items, up to | or ) or the end.
+static int re_parse_cat(ReParse *ps) {
+    int node = re_node(ps, RN_CAT);
+    if (node < 0)
+        return -1;
+    ps->nodes[node].size = 0;
+    int last = -1;
+    while (ps->i < ps->n && ps->p[ps->i] != '|' && ps->p[ps->i] != ')') {
+        // (?#comment)
+        if (ps->p[ps->i] == '(' && ps->i + 2 < ps->n && ps->p[ps->i + 1] == '?' &&
+            ps->p[ps->i + 2] == '#') {
+            size_t start = ps->i;
+            while (ps->i < ps->n && ps->p[ps->i] != ')')
+                ps->i++;
+            if (ps->i >= ps->n) {
+                re_error(ps, start, "missing ), unterminated comment");
+                return -1;
+            }
+            ps->i++;
+            continue;
+        }
+        int item = re_parse_repeat(ps);
+        if (item < 0)
+            return -1;
+        if (last < 0)
+            ps->nodes[node].child = item;
+        else
+            ps->nodes[last].next = item;
+        last = item;
+        ps->nodes[node].size = re_sat(ps->nodes[node].size + ps->nodes[item].size);
+    }
+    return node;
+}
+
+static int re_parse_alt(ReParse *ps) {
+    int first = re_parse_cat(ps);
+    if (first < 0 || ps->i >= ps->n || ps->p[ps->i] != '|')
+        return first;
+    int node = re_node(ps, RN_ALT);
+    if (node < 0)
+        return -1;
+    ps->nodes[node].child = first;
+    ps->nodes[node].size = ps->nodes[first].size;
+    int last = first;
+    while (ps->i < ps->n && ps->p[ps->i] == '|') {
+        ps->i++;
+        int b = re_parse_cat(ps);
+        if (b < 0)
+            return -1;
+        ps->nodes[last].next = b;
+        last = b;
+        // A SPLIT and a JMP per branch but the last.
+        ps->nodes[node].size = re_sat(ps->nodes[node].size + ps->nodes[b].size + 2);
+    }
+    return node;
+}
+
+static void re_emit(ReParse *ps, int node);
+
+// A new instruction; jumps not yet patched are -1 (re_emit_copies patches
+// the SPLITs of optional copies after the copies).
+static int re_inst(ReParse *ps, int op) {
+    Re *re = ps->re;
+    assert(re->nprog < re->cap);
+    re->prog[re->nprog] = (ReInst){.op = op, .x = -1, .y = -1};
+    return re->nprog++;
+}
+
+static void re_emit_copies(ReParse *ps, int child, uint32_t min, uint32_t max) {
+    for (uint32_t k = 0; k < min; k++)
+        re_emit(ps, child);
+    if (max == RE_INF) {
+        int split = re_inst(ps, RI_SPLIT);
+        re_emit(ps, child);
+        int jmp = re_inst(ps, RI_JMP);
+        ps->re->prog[jmp].x = split;
+        ps->re->prog[split].x = split + 1;
+        ps->re->prog[split].y = ps->re->nprog;
+        return;
+    }
+    // x{0,k}: (x(x(...)?)?)?, each optional copy's SPLIT skipping to the end.
+    int first = ps->re->nprog;
+    for (uint32_t k = min; k < max; k++) {
+        re_inst(ps, RI_SPLIT);
+        re_emit(ps, child);
+    }
+    for (int pc = first; pc < ps->re->nprog; pc++)
+        if (ps->re->prog[pc].op == RI_SPLIT && ps->re->prog[pc].y == -1) {
+            ps->re->prog[pc].x = pc + 1;
+            ps->re->prog[pc].y = ps->re->nprog;
+        }
+}
+
+// Emit a node (its size was checked against RE_MAX_PROGRAM).
+static void re_emit(ReParse *ps, int node) {
+    const ReNode *nd = &ps->nodes[node];
+    switch (nd->kind) {
+    case RN_CHAR:
+    case RN_ANY:
+    case RN_CLASS:
+    case RN_AT: {
+        int pc = re_inst(ps, nd->kind == RN_CHAR ? RI_CHAR : nd->kind == RN_ANY ? RI_ANY
+                             : nd->kind == RN_CLASS ? RI_CLASS : RI_AT);
+        ps->re->prog[pc].c = nd->c;
+        break;
+    }
+    case RN_CAT:
+        for (int c = nd->child; c >= 0; c = ps->nodes[c].next)
+            re_emit(ps, c);
+        break;
+    case RN_ALT: {
+        // SPLIT next-branch; branch; JMP end ... last branch.
+        int jmps = -1;  // chain of JMPs to patch, linked through .x
+        for (int c = nd->child; c >= 0; c = ps->nodes[c].next) {
+            if (ps->nodes[c].next < 0) {
+                re_emit(ps, c);
+                break;
+            }
+            int split = re_inst(ps, RI_SPLIT);
+            re_emit(ps, c);
+            int jmp = re_inst(ps, RI_JMP);
+            ps->re->prog[jmp].x = jmps;
+            jmps = jmp;
+            ps->re->prog[split].x = split + 1;
+            ps->re->prog[split].y = ps->re->nprog;
+        }
+        while (jmps >= 0) {
+            int prev = ps->re->prog[jmps].x;
+            ps->re->prog[jmps].x = ps->re->nprog;
+            jmps = prev;
+        }
+        break;
+    }
+    case RN_REPEAT:
+        if (nd->size > 0)
+            re_emit_copies(ps, nd->child, nd->min, nd->max);
+        break;
+    default:
+        break;
+    }
+}
+
+// Compile pattern (UTF-8) into *re (release it with re_free). On failure
+// why gets what follows the quoted pattern in the message ("is not a
+// supported regular expression", ...).
+static bool re_compile(const char *pattern, Re *re, char *why, size_t whylen) {
+    *re = (Re){.prog = NULL};
+    size_t len = strlen(pattern);
+    if (len > 4 * (size_t)RE_MAX_PROGRAM) {
+        snprintf(why, whylen, RE_TOO_LARGE, RE_MAX_PROGRAM);
+        return false;
+    }
+    uint32_t *cps = malloc((len + 1) * sizeof *cps);
+    ReParse ps = {.re = re};
+    if (!cps) {
+        snprintf(why, whylen, "is too large a regular expression (out of memory)");
+        return false;
+    }
+    Text t = text_of(pattern);
+    for (size_t i = 0; i < len;)
+        i = next_cp(&t, i, &cps[ps.n++]);
+    ps.p = cps;
+    int root = ps.n > (size_t)RE_MAX_PROGRAM ? -1 : re_parse_alt(&ps);
+    if (ps.n > (size_t)RE_MAX_PROGRAM)
+        ps.too_large = true;
+    if (root >= 0 && ps.i < ps.n) {
+        // Only an unmatched ')' stops re_parse_alt before the end.
+        re_error(&ps, ps.i, "unbalanced parenthesis");
+        root = -1;
+    }
+    if (root >= 0 && ps.nodes[root].size > RE_MAX_PROGRAM)
+        ps.too_large = true;
+    bool ok = root >= 0 && !re_failed(&ps);
+    if (ok) {
+        re->cap = (int)ps.nodes[root].size + 1;
+        re->prog = malloc((size_t)re->cap * sizeof *re->prog);
+        ok = re->prog != NULL;
+        ps.nomem |= !ok;
+    }
+    if (ok) {
+        re_emit(&ps, root);
+        re_inst(&ps, RI_MATCH);
+    } else if (ps.nomem) {
+        snprintf(why, whylen, "is too large a regular expression (out of memory)");
+    } else if (ps.too_large) {
+        snprintf(why, whylen, RE_TOO_LARGE, RE_MAX_PROGRAM);
+    } else if (ps.too_deep) {
+        snprintf(why, whylen, "is nested too deeply for kdl (groups at most %d deep)",
+                 RE_MAX_DEPTH);
+    } else if (ps.unsupported) {
+        snprintf(why, whylen, "is not a supported regular expression");
+    } else {
+        snprintf(why, whylen, "is not a valid regular expression: %s", ps.why);
+    }
+    free(cps);
+    free(ps.nodes);
+    free(ps.names);
+    free(ps.name_len);
+    free(ps.name_group);
+    if (!ok)
+        re_free(re);
+    return ok;
+}
+
+// The code point at byte i of s (n bytes); returns the offset after it.
+static size_t re_next(const char *s, size_t n, size_t i, uint32_t *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned c = u[i];
+    int extra = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+              : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+    uint32_t v = c & (0x3Fu >> extra);
+    bool ok = extra > 0 && i + (size_t)extra < n;
+    for (int k = 1; ok && k <= extra; k++) {
+        ok = (u[i + (size_t)k] & 0xC0) == 0x80;
+        v = (v << 6) | (u[i + (size_t)k] & 0x3F);
+    }
+    if (c < 0x80 || !ok) {
+        *cp = c < 0x80 ? c : 0xDC00 + c;
+        return i + 1;
+    }
+    *cp = v;
+    return i + (size_t)extra + 1;
+}
+
+// Working memory of re_run: two thread lists, the closure's stack and the
+// marks of the instructions already on the list being built.
+typedef struct {
+    int *cur, *nxt, *stack;
+    unsigned *mark;
+    unsigned gen;
+} ReVM;
+
+static bool re_vm_init(ReVM *vm, const Re *re) {
+    size_t n = (size_t)re->nprog;
+    vm->cur = malloc(n * sizeof *vm->cur);
+    vm->nxt = malloc(n * sizeof *vm->nxt);
+    vm->stack = malloc(n * sizeof *vm->stack);
+    vm->mark = calloc(n, sizeof *vm->mark);
+    vm->gen = 0;
+    return vm->cur && vm->nxt && vm->stack && vm->mark;
+}
+
+static void re_vm_free(ReVM *vm) {
+    free(vm->cur);
+    free(vm->nxt);
+    free(vm->stack);
+    free(vm->mark);
+}
+
+static bool re_at(int kind, bool at_start, bool at_end, bool before_final_newline,
+                  int prev_word, int next_word) {
+    switch (kind) {
+    case RE_AT_BEGIN:
+    case RE_AT_BEGIN_STRING:
+        return at_start;
+    case RE_AT_END:
+        return at_end || before_final_newline;
+    case RE_AT_END_STRING:
+        return at_end;
+    case RE_AT_BOUNDARY:
+        return prev_word != next_word;
+    default:
+        return prev_word == next_word && !(at_start && at_end);  // Python: not in ""
+    }
+}
+
+// Add pc and everything reachable from it without reading a character, at
+// byte i of s (prev: the code point before, or -1), to list (*n threads).
+// Returns 1 when MATCH is reached, 0 otherwise, -1 when *budget runs out.
+static int re_add(const Re *re, ReVM *vm, int *list, int *n, int pc, const char *s, size_t len,
+                  size_t i, long prev, uint64_t *budget) {
+    int sp = 0;
+    if (vm->mark[pc] == vm->gen)
+        return 0;
+    vm->mark[pc] = vm->gen;
+    vm->stack[sp++] = pc;
+    while (sp > 0) {
+        if (*budget == 0)
+            return -1;
+        --*budget;
+        const ReInst *in = &re->prog[vm->stack[--sp]];
+        int push[2] = {-1, -1};
+        switch (in->op) {
+        case RI_MATCH:
+            return 1;
+        case RI_JMP:
+            push[0] = in->x;
+            break;
+        case RI_SPLIT:
+            push[0] = in->x;
+            push[1] = in->y;
+            break;
+        case RI_AT: {
+            uint32_t next = 0;
+            if (i < len)
+                re_next(s, len, i, &next);
+            bool ok = re_at((int)in->c, i == 0, i == len, i + 1 == len && s[i] == '\n',
+                            prev >= 0 && re_is_word((uint32_t)prev), i < len && re_is_word(next));
+            if (ok)
+                push[0] = (int)(in - re->prog) + 1;
+            break;
+        }
+        default:
+            list[(*n)++] = (int)(in - re->prog);
+            break;
+        }
+        for (int k = 0; k < 2; k++)
+            if (push[k] >= 0 && vm->mark[push[k]] != vm->gen) {
+                vm->mark[push[k]] = vm->gen;
+                vm->stack[sp++] = push[k];
+            }
+    }
+    return 0;
+}
+
+// re.match: 1 when the pattern matches at the start of s, 0 when not, -1
+// when *budget (steps) runs out.
+static int re_run(const Re *re, ReVM *vm, const char *s, uint64_t *budget) {
+    size_t len = strlen(s);
+    int ncur = 0, nnxt = 0;
+    vm->gen++;
+    int r = re_add(re, vm, vm->cur, &ncur, 0, s, len, 0, -1, budget);
+    for (size_t i = 0; r == 0 && ncur > 0 && i < len;) {
+        uint32_t c;
+        size_t j = re_next(s, len, i, &c);
+        vm->gen++;
+        nnxt = 0;
+        for (int t = 0; r == 0 && t < ncur; t++) {
+            const ReInst *in = &re->prog[vm->cur[t]];
+            // A class test costs a step per range (a class may have thousands).
+            uint64_t cost = 1 + (in->op == RI_CLASS ? (uint64_t)re->classes[in->c].n : 0);
+            if (*budget < cost) {
+                r = -1;
+                break;
+            }
+            *budget -= cost;
+            bool ok = in->op == RI_CHAR    ? in->c == c
+                      : in->op == RI_ANY   ? c != '\n'
+                      : in->op == RI_CLASS ? re_in_class(re, in->c, c)
+                                           : false;
+            if (ok)
+                r = re_add(re, vm, vm->nxt, &nnxt, vm->cur[t] + 1, s, len, j, (long)c, budget);
+        }
+        int *tmp = vm->cur;
+        vm->cur = vm->nxt;
+        vm->nxt = tmp;
+        ncur = nnxt;
+        i = j;
+    }
+    return r;
 }
 
 int kdl_summary_re_match(const char *pattern, const char *name) {
-    char *ere = malloc(ere_size(pattern));
-    if (!ere)
+    Re re;
+    char why[256];
+    if (!re_compile(pattern, &re, why, sizeof why))
         return -1;
-    py_regex_to_ere(pattern, ere);
-    regex_t re;
-    int rc = regcomp(&re, ere, REG_EXTENDED | REG_NOSUB);
-    free(ere);
-    if (rc != 0)
-        return -1;
-    int hit = regexec(&re, name, 0, NULL, 0) == 0;
-    regfree(&re);
+    ReVM vm;
+    uint64_t budget = RE_MAX_STEPS;
+    int hit = re_vm_init(&vm, &re) ? re_run(&re, &vm, name, &budget) : -1;
+    re_vm_free(&vm);
+    re_free(&re);
     return hit;
 }
 
@@ -742,33 +1636,58 @@ static int top_rows(const kdl_SummaryModel *m) {
     return n;
 }
 
+// "layer_range: 'PATTERN' WHY" (prefix: "layer_range" or "--layer-range").
+static void put_re_error(Out *e, const char *prefix, const char *pattern, const char *why) {
+    puts_(e, prefix);
+    puts_(e, ": ");
+    put_repr(e, pattern);
+    puts_(e, " ");
+    puts_(e, why);
+}
+
 // Keras get_layer_index_bound_by_layer_name: top-level rows [lo, hi) from
 // the first match of range[0] to the last match of range[1], in either
-// order. ere: room for the translation of either pattern.
-static kdl_Status range_bounds(const kdl_SummaryModel *m, const kdl_SummaryOptions *o, char *ere,
-                               int *lo, int *hi, char *err, size_t errlen) {
+// order.
+static kdl_Status range_bounds(const kdl_SummaryModel *m, const kdl_SummaryOptions *o, int *lo,
+                               int *hi, char *err, size_t errlen) {
     int first[2] = {-1, -1}, last[2] = {-1, -1};
     for (int k = 0; k < 2; k++) {
-        regex_t re;
-        py_regex_to_ere(o->layer_range[k], ere);
-        if (regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) != 0) {
+        Re re;
+        ReVM vm = {.cur = NULL};
+        char why[256];
+        if (!re_compile(o->layer_range[k], &re, why, sizeof why)) {
             Out e = err_out(err, errlen);
-            puts_(&e, "layer_range: ");
-            put_repr(&e, o->layer_range[k]);
-            puts_(&e, " is not a supported regular expression");
+            put_re_error(&e, "layer_range", o->layer_range[k], why);
             return err_end(&e);
         }
-        for (int i = 0, top = 0; i < m->nrows; i++) {
+        if (!re_vm_init(&vm, &re)) {
+            re_vm_free(&vm);
+            re_free(&re);
+            return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory");
+        }
+        uint64_t budget = RE_MAX_STEPS;
+        int hit = 0;
+        for (int i = 0, top = 0; hit >= 0 && i < m->nrows; i++) {
             if (m->rows[i].depth != 0)
                 continue;
-            if (m->rows[i].name && regexec(&re, m->rows[i].name, 0, NULL, 0) == 0) {
+            hit = m->rows[i].name ? re_run(&re, &vm, m->rows[i].name, &budget) : 0;
+            if (hit > 0) {
                 if (first[k] < 0)
                     first[k] = top;
                 last[k] = top;
             }
             top++;
         }
-        regfree(&re);
+        re_vm_free(&vm);
+        re_free(&re);
+        if (hit < 0) {
+            Out e = err_out(err, errlen);
+            char why2[128];
+            snprintf(why2, sizeof why2, "takes too long to match the layer names (more than "
+                     "%llu steps)", (unsigned long long)RE_MAX_STEPS);
+            put_re_error(&e, "layer_range", o->layer_range[k], why2);
+            return err_end(&e);
+        }
     }
     if (first[0] < 0 || first[1] < 0) {
         // Keras formats the argument with str(): the caller's text if it
@@ -895,17 +1814,12 @@ kdl_Status kdl_summary(const kdl_SummaryModel *m, const kdl_SummaryOptions *o,
     // Every row: a bound on the text of any subset of them.
     Out count = {.buf = NULL};
     put_summary(&count, &t, m, 0, top_rows(m));
-    size_t ere = 0;
-    for (int k = 0; ranged && k < 2; k++) {
-        size_t n = ere_size(o->layer_range[k]);
-        ere = n > ere ? n : ere;
-    }
-    char *mem = malloc(count.len + 1 + ere);
+    char *mem = malloc(count.len + 1);
     if (!mem)
         return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory");
     int lo = 0, hi = top_rows(m);
     if (ranged)
-        st = range_bounds(m, o, mem + count.len + 1, &lo, &hi, err, errlen);
+        st = range_bounds(m, o, &lo, &hi, err, errlen);
     if (st == KDL_OK) {
         Out text = {.buf = mem, .cap = count.len};
         put_summary(&text, &t, m, lo, hi);
@@ -993,6 +1907,30 @@ int kdl_summary_arg(int argc, char **argv, int *i, kdl_SummaryOptions *o, const 
             return *msg = "--layer-range needs two layer names (regular expressions)", -1;
         o->layer_range[0] = argv[++*i];
         o->layer_range[1] = argv[++*i];
+        // A pattern kdl cannot match is a bad option value (a usage error),
+        // found before any model is run.
+        for (int k = 0; k < 2; k++) {
+            Re re;
+            char why[256];
+            if (!re_compile(o->layer_range[k], &re, why, sizeof why)) {
+                static char text[512];
+                Out e = {.buf = text, .cap = sizeof text - 1};
+                const char *p = o->layer_range[k];
+                // A long pattern is cut in the message.
+                char cut[80];
+                if (strlen(p) > 60) {
+                    int n = 57;
+                    while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+                        n--;    // not inside a UTF-8 sequence
+                    snprintf(cut, sizeof cut, "%.*s...", n, p);
+                    p = cut;
+                }
+                put_re_error(&e, "--layer-range", p, why);
+                text[e.len < e.cap ? e.len : e.cap] = 0;
+                return *msg = text, -1;
+            }
+            re_free(&re);
+        }
     } else {
         return 0;
     }

@@ -411,6 +411,55 @@ static void test_regex(void) {
     check_int("re lazy", kdl_summary_re_match("d.*?_1", "dense_1"), 1);
     check_int("re empty", kdl_summary_re_match("", "anything"), 1);
     check_int("re invalid", kdl_summary_re_match("(", "x"), -1);
+    // Python's syntax and semantics (checked against re.match).
+    check_int("re dollar before final newline", kdl_summary_re_match("a$", "a\n"), 1);
+    check_int("re \\Z", kdl_summary_re_match("a\\Z", "a\n"), 0);
+    check_int("re dot no newline", kdl_summary_re_match("a.", "a\n"), 0);
+    check_int("re dot code point", kdl_summary_re_match("d.n", "d\xc3\xa9n"), 1);
+    check_int("re class code point", kdl_summary_re_match("d[\xc3\xa9]n", "d\xc3\xa9n"), 1);
+    check_int("re \\w non-ASCII", kdl_summary_re_match("\\w+$", "caf\xc3\xa9"), 1);
+    check_int("re \\b", kdl_summary_re_match("dense\\b", "dense_1"), 0);
+    check_int("re \\b end", kdl_summary_re_match("dense\\b", "dense"), 1);
+    check_int("re \\B empty", kdl_summary_re_match("\\B", ""), 0);
+    check_int("re literal brace", kdl_summary_re_match("a{x}", "a{x}"), 1);
+    check_int("re {,2}", kdl_summary_re_match("a{,2}b", "aab"), 1);
+    check_int("re {,2} too many", kdl_summary_re_match("a{,2}b", "aaab"), 0);
+    check_int("re {2,}", kdl_summary_re_match("a{2,}b", "aaaab"), 1);
+    check_int("re \\n escape", kdl_summary_re_match("a\\nb", "a\nb"), 1);
+    check_int("re \\x escape", kdl_summary_re_match("\\x64ense", "dense"), 1);
+    check_int("re named group", kdl_summary_re_match("(?P<kind>conv|dense)_\\d", "dense_1"), 1);
+    check_int("re comment", kdl_summary_re_match("de(?#note)nse", "dense"), 1);
+    check_int("re class ] first", kdl_summary_re_match("[]a]+$", "a]a"), 1);
+    check_int("re negated class", kdl_summary_re_match("[^_]+$", "dense_1"), 0);
+    check_int("re nothing to repeat", kdl_summary_re_match("*a", "a"), -1);
+    check_int("re multiple repeat", kdl_summary_re_match("a**", "a"), -1);
+    check_int("re bad escape", kdl_summary_re_match("\\e", "e"), -1);
+    check_int("re min > max", kdl_summary_re_match("a{2,1}", "a"), -1);
+    check_int("re lookahead", kdl_summary_re_match("(?=d)d", "d"), -1);
+    check_int("re backreference", kdl_summary_re_match("(a)\\1", "aa"), -1);
+    check_int("re possessive", kdl_summary_re_match("a*+", "a"), -1);
+    // Patterns that took POSIX regcomp minutes and GBs (nested counted
+    // repetitions) or exponential time (nested empty loops) are either
+    // rejected as too large or matched in linear time.
+    check_int("re nested intervals too large", kdl_summary_re_match("(a{1,1000}){1,1000}", "a"), -1);
+    check_int("re interval too large", kdl_summary_re_match("a{1,10000}", "a"), -1);
+    check_int("re huge interval of nothing", kdl_summary_re_match("(){4294967294}x", "x"), 1);
+    check_int("re repetition overflow", kdl_summary_re_match("a{4294967295}", "a"), -1);
+    check_int("re nested empty loops", kdl_summary_re_match("((a*)*){1,1000}b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+    char deep[512] = "";
+    for (int k = 0; k < 30; k++)
+        strcat(deep, "((a*)*");
+    for (int k = 0; k < 30; k++)
+        strcat(deep, ")?");
+    strcat(deep, "b");
+    check_int("re nested optional empty loops", kdl_summary_re_match(deep, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+    char too_deep[256] = "";
+    for (int k = 0; k < 101; k++)
+        strcat(too_deep, "(");
+    strcat(too_deep, "a");
+    for (int k = 0; k < 101; k++)
+        strcat(too_deep, ")");
+    check_int("re groups nested too deeply", kdl_summary_re_match(too_deep, "a"), -1);
 }
 
 //
