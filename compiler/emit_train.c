@@ -8,15 +8,24 @@
  *   P_Grads (header)        gradients of the trainable weights only
  *   P_create_training       the model plus gradients, optimizer slots and the
  *                           training arena, in one more allocation
- *   P_train_on_batch        forward in training mode, losses, backward in
- *                           reverse, the optimizer update
- *   P_test_on_batch         predict, losses and metrics
+ *   P_train_on_batch        forward in training mode, losses and the
+ *                           regularization penalties, backward in reverse,
+ *                           the optimizer update, the weights' constraints
+ *   P_test_on_batch         predict (or, with activity regularizers, the
+ *                           training ops in inference mode), losses,
+ *                           penalties and metrics
  *   P_train_model, P_fit_defaults, P_fit, P_evaluate (runtime/train.c)
- * Every block names its layer and .kdl line, as the inference code does.
+ * compile()'s and fit()'s arguments are read as Keras 3's CompileLoss /
+ * CompileMetrics and optimizers read them; what kdl does not implement is
+ * reported at the argument. Every block names its layer and .kdl line, as
+ * the inference code does; names in C strings go through c_string, names in
+ * comments through cmt.
  */
 #include "emit.h"
 #include "layer_data.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 // ---- compile() configuration ----------------------------------------------------------
@@ -24,7 +33,7 @@
 #define MAX_METRICS 16      // KDL_MAX_LOGS in include/kdl.h
 
 typedef struct LossCfg {
-    const char *kind;       // "KDL_LOSS_CCE", ...
+    const char *kind;       // "KDL_LOSS_CCE", ...; NULL: the output has no loss
     bool from_logits;
     double label_smoothing, delta;
     bool sum;               // reduction "sum" (else sum_over_batch_size)
@@ -36,16 +45,46 @@ typedef struct LossCfg {
 
 typedef struct MetricCfg {
     const char *kind;       // "KDL_METRIC_...", or NULL: a loss used as a metric
+    double param;           // BinaryAccuracy's threshold, top-k's k
     const char *name;       // as Keras logs it
     int output;
     LossCfg loss;           // for a loss used as a metric
-    bool output_loss;       // the output's own loss (<output>_loss, several outputs)
+    bool output_loss;       // the output's own loss (<output>_loss, several losses)
+    bool negate;            // CosineSimilarity: the cosine loss negated
+    bool per_step;          // a keras.losses object: the mean of its reduced batch values
+    int reduce;             // KDL_METRIC_MEAN, _ROOT_MEAN, _STEP_MEAN
 } MetricCfg;
+
+// A regularizer's factors (L1: l1, L2: l2, L1L2: both; Regularizer(): none).
+typedef struct RegCfg {
+    double l1, l2;
+} RegCfg;
+
+// A trainable weight with a regularizer and/or a constraint.
+typedef struct WeightCfg {
+    Layer *layer;
+    Weight *w;
+    bool reg, con;
+    RegCfg r;
+    const char *con_kind;   // "KDL_CONSTRAINT_..."
+    double min_value, max_value, rate;
+    unsigned axes;
+} WeightCfg;
+
+// An output of a layer call with an activity regularizer.
+typedef struct ActRegCfg {
+    IrOp *op;
+    int out;
+    RegCfg r;
+} ActRegCfg;
 
 typedef struct TrainCfg {
     const char *optimizer;  // the kdl_Optimizer initializer
+    double loss_scale;      // the optimizer's loss_scale_factor (1: None)
     LossCfg *loss;          // per output
     Vec metrics;            // MetricCfg*
+    Vec weights;            // WeightCfg*: regularized / constrained trainable weights
+    Vec actregs;            // ActRegCfg*
 } TrainCfg;
 
 static bool icase_eq(const char *a, const char *b) {
@@ -62,25 +101,32 @@ static bool obj_flag(const Object *o, const char *name) {
     return obj_arg(o, name, 0) != 0;
 }
 
+// The value and span of argument `name` of a config object (NULL if absent).
+static Value *obj_val(const Object *o, const char *name, Span *at) {
+    for (int i = 0; o && i < o->sig->nparams; i++)
+        if (!strcmp(o->sig->params[i].name, name)) {
+            if (at)
+                *at = o->spans ? o->spans[i] : o->span;
+            return o->args[i];
+        }
+    return NULL;
+}
+
 // The number argument `name` of an optimizer: its value, the default when
 // None; a value that is not a number (a schedule) is reported.
 static double opt_num(Emit *e, const Object *o, const char *name, double dflt, Span at) {
-    for (int i = 0; o && i < o->sig->nparams; i++) {
-        if (strcmp(o->sig->params[i].name, name))
-            continue;
-        Value *v = o->args[i];
-        if (v->kind == V_NONE)
-            return dflt;
-        if (is_number(v))
-            return num_val(v);
-        error_at(e->c, at, "optimizer %s: %s must be a number for the training code generator "
-                 "(schedules and callables are not supported yet)", o->cls, name);
-        e->ok = false;
-    }
+    Value *v = obj_val(o, name, &at);
+    if (!v || v->kind == V_NONE)
+        return dflt;
+    if (is_number(v))
+        return num_val(v);
+    error_at(e->c, at, "optimizer %s: %s must be a number for the training code generator "
+             "(schedules and callables are not supported yet)", o->cls, name);
+    e->ok = false;
     return dflt;
 }
 
-static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots) {
+static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double *loss_scale) {
     Arena *a = e->c->arena;
     const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
     const char *name = v->kind == V_STR ? v->u.str.s : o ? o->cls : "rmsprop";
@@ -99,6 +145,34 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots) {
                  "(kdl trains with SGD, Adam, AdamW, RMSprop and Adagrad)", name);
         e->ok = false;
         return "{0}";
+    }
+    // Options kdl does not implement: rejected where they are given. With
+    // use_ema=False, ema_momentum and ema_overwrite_frequency do nothing in
+    // Keras either.
+    Span s;
+    Value *ov = obj_val(o, "use_ema", &s);
+    if (ov && value_truthy(ov)) {
+        error_at(e->c, s, "optimizer %s: use_ema=True is not supported by the training code "
+                 "generator (kdl keeps no moving average of the weights)", o->cls);
+        e->ok = false;
+    }
+    ov = obj_val(o, "gradient_accumulation_steps", &s);
+    if (ov && ov->kind != V_NONE) {
+        error_at(e->c, s, "optimizer %s: gradient_accumulation_steps is not supported by the "
+                 "training code generator (kdl applies the gradients of every batch)", o->cls);
+        e->ok = false;
+    }
+    *loss_scale = 1;
+    ov = obj_val(o, "loss_scale_factor", &s);
+    if (ov && ov->kind != V_NONE) {
+        double f = opt_num(e, o, "loss_scale_factor", 1, at);
+        if (!(f > 0) || !isfinite(f)) {
+            error_at(e->c, s, "optimizer %s: loss_scale_factor must be a positive number, got %s",
+                     o->cls, value_str(e->c, ov));
+            e->ok = false;
+        } else {
+            *loss_scale = f;
+        }
     }
     bool adamw = k == 2;
     double lr = opt_num(e, o, "learning_rate", known[k].lr, at);
@@ -125,15 +199,52 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots) {
                         "{.kind = %s, .learning_rate = %s, .momentum = %s, .nesterov = %d,\n"
                         "     .beta_1 = %s, .beta_2 = %s, .epsilon = %s, .amsgrad = %d, .rho = %s, "
                         ".centered = %d,\n     .initial_accumulator_value = %s, .weight_decay = "
-                        "%s, .clipnorm = %s, .clipvalue = %s,\n     .global_clipnorm = %s}",
+                        "%s, .clipnorm = %s, .clipvalue = %s,\n     .global_clipnorm = %s, "
+                        ".loss_scale_factor = %s}",
                         known[k].kind, fstr(a, lr), fstr(a, mom), obj_flag(o, "nesterov"),
                         fstr(a, b1), fstr(a, b2), fstr(a, eps), obj_flag(o, "amsgrad"),
                         fstr(a, rho), obj_flag(o, "centered"), fstr(a, acc), fstr(a, wd),
-                        fstr(a, cn), fstr(a, cv), fstr(a, gcn));
+                        fstr(a, cn), fstr(a, cv), fstr(a, gcn),
+                        fstr(a, *loss_scale != 1 ? *loss_scale : 0));
 }
 
-// A loss given by string or keras.losses object; false (reported) if unknown.
-static bool loss_parse(Emit *e, Value *v, LossCfg *out, Span at) {
+// Keras's loss identifiers (class names, function names, aliases) and the
+// kdl_loss kind kdl trains each with; NULL: known to Keras, not to kdl's
+// training code.
+static const struct {
+    const char *name, *kind;
+} loss_table[] = {
+    {"categorical_crossentropy", "KDL_LOSS_CCE"}, {"CategoricalCrossentropy", "KDL_LOSS_CCE"},
+    {"sparse_categorical_crossentropy", "KDL_LOSS_SCCE"},
+    {"SparseCategoricalCrossentropy", "KDL_LOSS_SCCE"},
+    {"binary_crossentropy", "KDL_LOSS_BCE"}, {"BinaryCrossentropy", "KDL_LOSS_BCE"},
+    {"bce", "KDL_LOSS_BCE"}, {"BCE", "KDL_LOSS_BCE"},
+    {"mean_squared_error", "KDL_LOSS_MSE"}, {"MeanSquaredError", "KDL_LOSS_MSE"},
+    {"mse", "KDL_LOSS_MSE"}, {"MSE", "KDL_LOSS_MSE"},
+    {"mean_absolute_error", "KDL_LOSS_MAE"}, {"MeanAbsoluteError", "KDL_LOSS_MAE"},
+    {"mae", "KDL_LOSS_MAE"}, {"MAE", "KDL_LOSS_MAE"},
+    {"huber", "KDL_LOSS_HUBER"}, {"Huber", "KDL_LOSS_HUBER"},
+    {"kl_divergence", "KDL_LOSS_KLD"}, {"KLDivergence", "KDL_LOSS_KLD"},
+    {"kld", "KDL_LOSS_KLD"}, {"KLD", "KDL_LOSS_KLD"},
+    {"hinge", "KDL_LOSS_HINGE"}, {"Hinge", "KDL_LOSS_HINGE"},
+    {"squared_hinge", "KDL_LOSS_SQUARED_HINGE"}, {"SquaredHinge", "KDL_LOSS_SQUARED_HINGE"},
+    {"categorical_hinge", "KDL_LOSS_CATEGORICAL_HINGE"},
+    {"CategoricalHinge", "KDL_LOSS_CATEGORICAL_HINGE"},
+    {"poisson", "KDL_LOSS_POISSON"}, {"Poisson", "KDL_LOSS_POISSON"},
+    {"log_cosh", "KDL_LOSS_LOG_COSH"}, {"LogCosh", "KDL_LOSS_LOG_COSH"},
+    {"mean_absolute_percentage_error", "KDL_LOSS_MAPE"},
+    {"MeanAbsolutePercentageError", "KDL_LOSS_MAPE"}, {"mape", "KDL_LOSS_MAPE"},
+    {"MAPE", "KDL_LOSS_MAPE"},
+    {"mean_squared_logarithmic_error", "KDL_LOSS_MSLE"},
+    {"MeanSquaredLogarithmicError", "KDL_LOSS_MSLE"}, {"msle", "KDL_LOSS_MSLE"},
+    {"MSLE", "KDL_LOSS_MSLE"},
+    {"cosine_similarity", "KDL_LOSS_COSINE"}, {"CosineSimilarity", "KDL_LOSS_COSINE"},
+};
+
+// A loss given by string or keras.losses object, for an output whose last
+// dimension is `last` (the "crossentropy" shorthand depends on it); false
+// (reported) if kdl cannot train with it.
+static bool loss_parse(Emit *e, Value *v, LossCfg *out, Span at, int64_t last) {
     memset(out, 0, sizeof *out);
     out->weight = 1;
     out->delta = 1;
@@ -145,71 +256,232 @@ static bool loss_parse(Emit *e, Value *v, LossCfg *out, Span at) {
         e->ok = false;
         return false;
     }
-    static const struct {
-        const char *name, *kind;
-    } known[] = {{"categorical_crossentropy", "KDL_LOSS_CCE"},
-                 {"CategoricalCrossentropy", "KDL_LOSS_CCE"},
-                 {"sparse_categorical_crossentropy", "KDL_LOSS_SCCE"},
-                 {"SparseCategoricalCrossentropy", "KDL_LOSS_SCCE"},
-                 {"binary_crossentropy", "KDL_LOSS_BCE"}, {"BinaryCrossentropy", "KDL_LOSS_BCE"},
-                 {"bce", "KDL_LOSS_BCE"}, {"BCE", "KDL_LOSS_BCE"},
-                 {"mean_squared_error", "KDL_LOSS_MSE"}, {"MeanSquaredError", "KDL_LOSS_MSE"},
-                 {"mse", "KDL_LOSS_MSE"}, {"MSE", "KDL_LOSS_MSE"},
-                 {"mean_absolute_error", "KDL_LOSS_MAE"}, {"MeanAbsoluteError", "KDL_LOSS_MAE"},
-                 {"mae", "KDL_LOSS_MAE"}, {"MAE", "KDL_LOSS_MAE"},
-                 {"huber", "KDL_LOSS_HUBER"}, {"Huber", "KDL_LOSS_HUBER"}};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (!strcmp(n, known[i].name))
-            out->kind = known[i].kind;
+    for (size_t i = 0; i < sizeof loss_table / sizeof loss_table[0]; i++)
+        if (!strcmp(n, loss_table[i].name))
+            out->kind = loss_table[i].kind;
+    // compile_utils.get_loss: binary when y_pred's last dimension is 1, else
+    // categorical (kdl's targets have the output's shape; integer labels
+    // take "sparse_categorical_crossentropy").
+    if (!o && (icase_eq(n, "crossentropy") || icase_eq(n, "ce")))
+        out->kind = last == 1 ? "KDL_LOSS_BCE" : "KDL_LOSS_CCE";
     if (!out->kind) {
-        error_at(e->c, at, "loss '%s' is not supported by the training code generator", n);
+        error_at(e->c, at, "loss '%s' is not supported by the training code generator (kdl "
+                 "trains with the crossentropies, MSE, MAE, Huber, KL divergence, hinge, squared "
+                 "and categorical hinge, Poisson, log-cosh, MAPE, MSLE and cosine similarity)", n);
         e->ok = false;
         return false;
     }
     out->sparse = !strcmp(out->kind, "KDL_LOSS_SCCE");
     if (o) {
+        Span s;
         out->from_logits = obj_flag(o, "from_logits");
         out->label_smoothing = obj_arg(o, "label_smoothing", 0);
         out->delta = obj_arg(o, "delta", 1);
-        const char *red = obj_str(o, "reduction", "sum_over_batch_size");
-        out->sum = !strcmp(red, "sum");
-        if (strcmp(red, "sum") && strcmp(red, "sum_over_batch_size") && strcmp(red, "mean")) {
-            error_at(e->c, at, "loss reduction '%s' is not supported for training (use "
-                     "\"sum_over_batch_size\" or \"sum\")", red);
+        const char *red = obj_str(o, "reduction", NULL);
+        Value *rv = obj_val(o, "reduction", &s);
+        out->sum = red && !strcmp(red, "sum");
+        if (!red || (strcmp(red, "sum") && strcmp(red, "sum_over_batch_size") &&
+                     strcmp(red, "mean") && strcmp(red, "mean_with_sample_weight"))) {
+            error_at(e->c, s, "loss reduction %s is not supported for training (use "
+                     "\"sum_over_batch_size\" or \"sum\")", value_repr(e->c, rv));
             e->ok = false;
         }
-        if (obj_arg(o, "axis", -1) != -1) {
-            error_at(e->c, at, "a loss over an axis other than the last is not supported");
+        Value *ax = obj_val(o, "axis", &s);
+        if (ax && !(ax->kind == V_INT && ax->u.i == -1)) {
+            error_at(e->c, s, "a loss over an axis other than the last is not supported");
             e->ok = false;
         }
-        for (int i = 0; i < o->sig->nparams; i++)
-            if (!strcmp(o->sig->params[i].name, "ignore_class") && o->args[i]->kind != V_NONE) {
-                error_at(e->c, at, "ignore_class is not supported by the training code "
-                         "generator yet");
-                e->ok = false;
-            }
+        Value *ic = obj_val(o, "ignore_class", &s);
+        if (ic && ic->kind != V_NONE) {
+            error_at(e->c, s, "ignore_class is not supported by the training code generator yet");
+            e->ok = false;
+        }
     }
     return true;
 }
 
-// Output names, as Keras matches dict keys: the layers producing the outputs.
+// ---- outputs and the per-output compile() arguments ---------------------------------------
+
+static Graph *train_graph(IrModel *t) {
+    Model *md = t->model->model;
+    return md->train_graph ? md->train_graph : md->graph;
+}
+
+// The output layer's name (what metrics dicts are keyed by, and list
+// outputs' loss names).
 static const char *output_name(IrModel *m, int i) {
-    Graph *g = m->model->model->graph;
+    Graph *g = train_graph(m);
     return i < g->noutputs ? g->outputs[i]->node->layer->name : "";
 }
 
-// Item i of a per-output argument: a single value (every output), a
-// list/tuple (by position) or a dict (by output name).
-static Value *per_output(IrModel *m, Value *v, int i, int n) {
-    if (v->kind == V_LIST || v->kind == V_TUPLE)
-        return list_len(v) == n ? list_get(v, i) : NULL;
-    if (v->kind == V_DICT) {
-        Value *r = dict_get_str(v->u.dict, output_name(m, i));
-        return r ? r : v_none();
+// The model's outputs given as a dict of tensors (functional or a
+// subclass's call()): the flattened outputs are its values in sorted key
+// order (tree.flatten); key i, or NULL for other structures.
+static const char *output_key(IrModel *m, int i) {
+    Value *os = train_graph(m)->out_struct;
+    if (!os || os->kind != V_DICT)
+        return NULL;
+    Dict *d = os->u.dict;
+    int n = d->keys.len;
+    for (int k = 0; k < n; k++) {
+        Value *kv = d->keys.data[k], *vv = d->vals.data[k];
+        if (kv->kind != V_STR || vv->kind != V_TENSOR)
+            return NULL;
     }
-    return v;
+    // the i-th smallest key
+    for (int k = 0; k < n; k++) {
+        const char *s = ((Value *)d->keys.data[k])->u.str.s;
+        int rank = 0;
+        for (int j = 0; j < n; j++)
+            rank += strcmp(((Value *)d->keys.data[j])->u.str.s, s) < 0;
+        if (rank == i)
+            return s;
+    }
+    return NULL;
 }
 
+// CompileLoss's name of output i: the dict key, else the layer's name.
+static const char *loss_out_name(IrModel *m, int i) {
+    const char *k = output_key(m, i);
+    return k ? k : output_name(m, i);
+}
+
+static const char *names_repr(Emit *e, IrModel *m, bool keys) {
+    Buf b = {0};
+    buf_putc(e->c->arena, &b, '[');
+    for (int i = 0; i < m->noutputs; i++)
+        buf_printf(e->c->arena, &b, "%s'%s'", i ? ", " : "",
+                   keys ? loss_out_name(m, i) : output_name(m, i));
+    buf_putc(e->c->arena, &b, ']');
+    return buf_str(e->c->arena, &b);
+}
+
+static const char *keys_repr(Emit *e, Dict *d) {
+    Buf b = {0};
+    buf_putc(e->c->arena, &b, '[');
+    for (int i = 0; i < d->keys.len; i++)
+        buf_printf(e->c->arena, &b, "%s%s", i ? ", " : "", value_repr(e->c, d->keys.data[i]));
+    buf_putc(e->c->arena, &b, ']');
+    return buf_str(e->c->arena, &b);
+}
+
+// Item i of compile()'s `loss` or `loss_weights` (what = "loss" /
+// "loss_weights") as Keras's CompileLoss pairs them with the outputs: a
+// single value for every output, a list/tuple by position, a dict keyed by
+// the output dict's keys (dict outputs) or by the output layers' names (the
+// keys must then be exactly those names). None: the output has no entry.
+// Reports a key or length that matches no output (once: *reported).
+static Value *per_output_arg(Emit *e, IrModel *m, Value *v, int i, const char *what, Span at,
+                             bool *reported) {
+    int n = m->noutputs;
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        if (list_len(v) != n) {
+            if (!*reported)
+                error_at(e->c, at, !strcmp(what, "loss")
+                         ? "compile(loss=...) needs one loss per output: the list has %d, the "
+                           "model has %d outputs"
+                         : "`loss_weights` must match the number of losses, got %d weights and "
+                           "%d losses", list_len(v), n);
+            *reported = true;
+            e->ok = false;
+            return NULL;
+        }
+        return list_get(v, i);
+    }
+    if (v->kind != V_DICT)
+        return v;
+    Dict *d = v->u.dict;
+    bool dict_out = output_key(m, 0) != NULL;
+    for (int k = 0; k < d->keys.len && !*reported; k++) {
+        Value *kv = d->keys.data[k];
+        bool found = false;
+        for (int j = 0; j < n; j++)
+            found |= kv->kind == V_STR && !strcmp(kv->u.str.s, loss_out_name(m, j));
+        if (found)
+            continue;
+        if (dict_out)
+            error_at(e->c, at, "The path: (%s,) in the `%s` argument, can't be found in either "
+                     "the model's output (`y_pred`) or in the labels (`y_true`): the model's "
+                     "outputs are a dict with the keys %s", value_repr(e->c, kv), what,
+                     names_repr(e, m, true));
+        else
+            error_at(e->c, at, "Expected keys %s in %s dict, but found %s.keys()=%s (the keys "
+                     "name the output layers)", names_repr(e, m, false), what, what,
+                     keys_repr(e, d));
+        *reported = true;
+        e->ok = false;
+        return NULL;
+    }
+    if (!dict_out && d->keys.len != n && !*reported) {
+        // CompileLoss.build: list outputs need every output's key.
+        error_at(e->c, at, "Expected keys %s in %s dict, but found %s.keys()=%s",
+                 names_repr(e, m, false), what, what, keys_repr(e, d));
+        *reported = true;
+        e->ok = false;
+        return NULL;
+    }
+    Value *r = dict_get_str(d, loss_out_name(m, i));
+    return r ? r : v_none();
+}
+
+// ---- metrics ------------------------------------------------------------------------------
+
+// A metric kdl computes with a kdl_loss kind (the mean of its per-sample
+// values, as Keras's MeanMetricWrapper of the function).
+static const struct {
+    const char *name, *kind;
+} metric_losses[] = {
+    {"mape", "KDL_LOSS_MAPE"}, {"MAPE", "KDL_LOSS_MAPE"},
+    {"mean_absolute_percentage_error", "KDL_LOSS_MAPE"},
+    {"MeanAbsolutePercentageError", "KDL_LOSS_MAPE"},
+    {"msle", "KDL_LOSS_MSLE"}, {"MSLE", "KDL_LOSS_MSLE"},
+    {"mean_squared_logarithmic_error", "KDL_LOSS_MSLE"},
+    {"MeanSquaredLogarithmicError", "KDL_LOSS_MSLE"},
+    {"cosine_similarity", "KDL_LOSS_COSINE"}, {"CosineSimilarity", "KDL_LOSS_COSINE"},
+    {"log_cosh_error", "KDL_LOSS_LOG_COSH"}, {"LogCoshError", "KDL_LOSS_LOG_COSH"},
+    {"hinge", "KDL_LOSS_HINGE"}, {"Hinge", "KDL_LOSS_HINGE"},
+    {"squared_hinge", "KDL_LOSS_SQUARED_HINGE"}, {"SquaredHinge", "KDL_LOSS_SQUARED_HINGE"},
+    {"categorical_hinge", "KDL_LOSS_CATEGORICAL_HINGE"},
+    {"CategoricalHinge", "KDL_LOSS_CATEGORICAL_HINGE"},
+    {"kl_divergence", "KDL_LOSS_KLD"}, {"KLDivergence", "KDL_LOSS_KLD"},
+    {"poisson", "KDL_LOSS_POISSON"}, {"Poisson", "KDL_LOSS_POISSON"},
+    {"binary_crossentropy", "KDL_LOSS_BCE"}, {"BinaryCrossentropy", "KDL_LOSS_BCE"},
+    {"bce", "KDL_LOSS_BCE"}, {"BCE", "KDL_LOSS_BCE"},
+    {"categorical_crossentropy", "KDL_LOSS_CCE"}, {"CategoricalCrossentropy", "KDL_LOSS_CCE"},
+    {"sparse_categorical_crossentropy", "KDL_LOSS_SCCE"},
+    {"SparseCategoricalCrossentropy", "KDL_LOSS_SCCE"},
+};
+
+// A metric of kdl_metric_sum_p: its kind, and its parameter's default.
+static const struct {
+    const char *name, *kind;
+    double param;
+    int reduce;
+} metric_kinds[] = {
+    {"binary_accuracy", "KDL_METRIC_BINARY_ACCURACY", 0.5, KDL_METRIC_MEAN},
+    {"BinaryAccuracy", "KDL_METRIC_BINARY_ACCURACY", 0.5, KDL_METRIC_MEAN},
+    {"categorical_accuracy", "KDL_METRIC_CATEGORICAL_ACCURACY", 0, KDL_METRIC_MEAN},
+    {"CategoricalAccuracy", "KDL_METRIC_CATEGORICAL_ACCURACY", 0, KDL_METRIC_MEAN},
+    {"sparse_categorical_accuracy", "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY", 0,
+     KDL_METRIC_MEAN},
+    {"SparseCategoricalAccuracy", "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY", 0, KDL_METRIC_MEAN},
+    {"top_k_categorical_accuracy", "KDL_METRIC_TOP_K", 5, KDL_METRIC_MEAN},
+    {"TopKCategoricalAccuracy", "KDL_METRIC_TOP_K", 5, KDL_METRIC_MEAN},
+    {"sparse_top_k_categorical_accuracy", "KDL_METRIC_SPARSE_TOP_K", 5, KDL_METRIC_MEAN},
+    {"SparseTopKCategoricalAccuracy", "KDL_METRIC_SPARSE_TOP_K", 5, KDL_METRIC_MEAN},
+    {"mse", "KDL_METRIC_MSE", 0, KDL_METRIC_MEAN}, {"MSE", "KDL_METRIC_MSE", 0, KDL_METRIC_MEAN},
+    {"mean_squared_error", "KDL_METRIC_MSE", 0, KDL_METRIC_MEAN},
+    {"MeanSquaredError", "KDL_METRIC_MSE", 0, KDL_METRIC_MEAN},
+    {"mae", "KDL_METRIC_MAE", 0, KDL_METRIC_MEAN}, {"MAE", "KDL_METRIC_MAE", 0, KDL_METRIC_MEAN},
+    {"mean_absolute_error", "KDL_METRIC_MAE", 0, KDL_METRIC_MEAN},
+    {"MeanAbsoluteError", "KDL_METRIC_MAE", 0, KDL_METRIC_MEAN},
+    {"root_mean_squared_error", "KDL_METRIC_MSE", 0, KDL_METRIC_ROOT_MEAN},
+    {"RootMeanSquaredError", "KDL_METRIC_MSE", 0, KDL_METRIC_ROOT_MEAN},
+};
+
+// One metric of output `out` (a string or a keras.metrics / keras.losses
+// object) as Keras's compile_utils.get_metric makes it; `at` is where it is
+// given. Reported when kdl cannot compute it.
 static void metric_add(Emit *e, TrainCfg *cfg, IrModel *m, Value *v, int out, Span at) {
     Arena *a = e->c->arena;
     MetricCfg *mc = arena_alloc(a, sizeof *mc);
@@ -220,49 +492,246 @@ static void metric_add(Emit *e, TrainCfg *cfg, IrModel *m, Value *v, int out, Sp
     LossCfg *lc = &cfg->loss[out];
     const Shape *os = &m->outputs[out]->shape;
     int64_t last = os->d[os->rank - 1];
-    if (!strcmp(n, "accuracy") || !strcmp(n, "acc")) {
-        // Keras's get_metric rule, from the shapes of y_true and y_pred.
-        mc->kind = last == 1 ? "KDL_METRIC_BINARY_ACCURACY"
-                   : lc->sparse ? "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY"
-                                : "KDL_METRIC_CATEGORICAL_ACCURACY";
-    } else if (!strcmp(n, "binary_accuracy") || !strcmp(n, "BinaryAccuracy")) {
-        mc->kind = "KDL_METRIC_BINARY_ACCURACY";
-        if (o && obj_arg(o, "threshold", 0.5) != 0.5) {
-            error_at(e->c, at, "BinaryAccuracy with a threshold other than 0.5 is not supported");
-            e->ok = false;
+    bool found = false;
+    if (!o || !strcmp(o->module, "metrics")) {
+        if (!o && (icase_eq(n, "accuracy") || icase_eq(n, "acc"))) {
+            // get_metric's rule, from the shapes of y_true and y_pred.
+            mc->kind = last == 1 ? "KDL_METRIC_BINARY_ACCURACY"
+                       : lc->sparse ? "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY"
+                                    : "KDL_METRIC_CATEGORICAL_ACCURACY";
+            mc->param = 0.5;
+            found = true;
+        } else if (o && !strcmp(n, "Accuracy")) {
+            mc->kind = "KDL_METRIC_ACCURACY";
+            found = true;
         }
-    } else if (!strcmp(n, "categorical_accuracy") || !strcmp(n, "CategoricalAccuracy")) {
-        mc->kind = "KDL_METRIC_CATEGORICAL_ACCURACY";
-    } else if (!strcmp(n, "sparse_categorical_accuracy") ||
-               !strcmp(n, "SparseCategoricalAccuracy")) {
-        mc->kind = "KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY";
-    } else if (!strcmp(n, "mse") || !strcmp(n, "mean_squared_error") ||
-               (o && !strcmp(n, "MeanSquaredError") && !strcmp(o->module, "metrics"))) {
-        mc->kind = "KDL_METRIC_MSE";
-    } else if (!strcmp(n, "mae") || !strcmp(n, "mean_absolute_error") ||
-               (o && !strcmp(n, "MeanAbsoluteError") && !strcmp(o->module, "metrics"))) {
-        mc->kind = "KDL_METRIC_MAE";
-    } else if (loss_parse(e, v, &mc->loss, at)) {
-        mc->kind = NULL;    // a loss used as a metric: its mean
+        for (size_t i = 0; !found && i < sizeof metric_kinds / sizeof metric_kinds[0]; i++)
+            if (!strcmp(n, metric_kinds[i].name)) {
+                mc->kind = metric_kinds[i].kind;
+                mc->param = metric_kinds[i].param;
+                mc->reduce = metric_kinds[i].reduce;
+                found = true;
+            }
+        for (size_t i = 0; !found && i < sizeof metric_losses / sizeof metric_losses[0]; i++)
+            if (!strcmp(n, metric_losses[i].name)) {
+                memset(&mc->loss, 0, sizeof mc->loss);
+                mc->loss.kind = metric_losses[i].kind;
+                mc->loss.delta = 1;
+                mc->loss.sparse = !strcmp(mc->loss.kind, "KDL_LOSS_SCCE");
+                mc->negate = !strcmp(mc->loss.kind, "KDL_LOSS_COSINE");
+                found = true;
+            }
+        if (found && o) {
+            Span s;
+            Value *pv = obj_val(o, "threshold", &s);
+            if (pv && is_number(pv))
+                mc->param = num_val(pv);
+            pv = obj_val(o, "k", &s);
+            if (pv && is_number(pv))
+                mc->param = num_val(pv);
+            pv = obj_val(o, "from_sorted_ids", &s);
+            if (pv && value_truthy(pv)) {
+                error_at(e->c, s, "metric '%s': from_sorted_ids=True is not supported by the "
+                         "training code generator", name);
+                e->ok = false;
+            }
+            mc->loss.from_logits = obj_flag(o, "from_logits");
+            mc->loss.label_smoothing = obj_arg(o, "label_smoothing", 0);
+            pv = obj_val(o, "axis", &s);
+            if (pv && !(pv->kind == V_INT && pv->u.i == -1)) {
+                error_at(e->c, s, "metric '%s': an axis other than the last is not supported",
+                         name);
+                e->ok = false;
+            }
+        }
+        if (!found) {
+            error_at(e->c, at, "metric '%s' is not supported by the training code generator "
+                     "(kdl computes the accuracies, top-k accuracies, MSE, RMSE, MAE, MAPE, "
+                     "MSLE, cosine similarity, log-cosh, hinge, KL divergence, Poisson and the "
+                     "crossentropies)", name);
+            e->ok = false;
+            return;
+        }
     } else {
-        return;
+        // A keras.losses object: MeanMetricWrapper(loss) averages the loss's
+        // reduced value of each batch.
+        for (size_t i = 0; !found && i < sizeof loss_table / sizeof loss_table[0]; i++)
+            found = !strcmp(n, loss_table[i].name);
+        if (!found) {
+            error_at(e->c, at, "metric '%s' (a keras.losses.%s) is not supported by the training "
+                     "code generator", name, n);
+            e->ok = false;
+            return;
+        }
+        if (!loss_parse(e, v, &mc->loss, at, last))
+            return;
+        mc->per_step = true;
+        mc->reduce = KDL_METRIC_STEP_MEAN;
     }
-    if (mc->kind && strstr(mc->kind, "SPARSE") && !lc->sparse) {
+    bool sparse_metric = mc->kind ? strstr(mc->kind, "SPARSE") != NULL : mc->loss.sparse;
+    if (lc->kind && sparse_metric && !lc->sparse) {
         error_at(e->c, at, "metric '%s' needs integer labels, but the loss of output %d is not "
                  "sparse categorical crossentropy", name, out);
         e->ok = false;
     }
-    if ((mc->kind && !strstr(mc->kind, "SPARSE") && lc->sparse) ||
-        (!mc->kind && mc->loss.sparse != lc->sparse)) {
+    if (lc->kind && !sparse_metric && lc->sparse) {
         error_at(e->c, at, "metric '%s' compares outputs with one-hot targets, but the loss of "
                  "output %d takes integer labels", name, out);
         e->ok = false;
     }
-    if (m->noutputs > 1)
-        name = arena_printf(a, "%s_%s", output_name(m, out), name);
-    mc->name = name;
+    if (!lc->kind && sparse_metric) {
+        error_at(e->c, at, "metric '%s' needs integer labels, but output %d has no loss (its "
+                 "targets have the output's shape)", name, out);
+        e->ok = false;
+    }
+    mc->name = m->noutputs > 1 ? arena_printf(a, "%s_%s", output_name(m, out), name) : name;
     vec_push(a, &cfg->metrics, mc);
 }
+
+// The metrics of output i: v is one metric or a list of them.
+static void metrics_of(Emit *e, TrainCfg *cfg, IrModel *t, Value *v, int i, Span at) {
+    if (v->kind == V_NONE)
+        return;
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        for (int k = 0; k < list_len(v); k++) {
+            Span item = k < v->u.list->nspans ? v->u.list->spans[k] : at;
+            Value *mv = list_get(v, k);
+            if (mv->kind != V_NONE)
+                metric_add(e, cfg, t, mv, i, item);
+        }
+    } else {
+        metric_add(e, cfg, t, v, i, at);
+    }
+}
+
+// ---- regularizers and constraints -------------------------------------------------------
+
+// The class name and module of a regularizer / constraint argument (a
+// string names a class, checked when the layer was made), or NULL.
+static const char *config_class(Value *v, const char *module, const Object **o) {
+    *o = NULL;
+    if (v->kind == V_STR)
+        return v->u.str.s;
+    if (v->kind == V_OBJECT && !strcmp(v->u.object->module, module)) {
+        *o = v->u.object;
+        return v->u.object->cls;
+    }
+    if (v->kind == V_CLASS && v->u.cls.kind == CLS_OBJECT && v->u.cls.object &&
+        !strcmp(v->u.cls.object->module, module))
+        return v->u.cls.object->name;   // a class: Keras instantiates it with its defaults
+    return NULL;
+}
+
+// A regularizer argument's factors; false (reported) if kdl does not train
+// with it.
+static bool reg_parse(Emit *e, Value *v, Span at, RegCfg *r) {
+    const Object *o;
+    const char *cls = config_class(v, "regularizers", &o);
+    r->l1 = r->l2 = 0;
+    if (cls && (!strcmp(cls, "L1") || !strcmp(cls, "l1"))) {
+        r->l1 = obj_arg(o, "l1", 0.01);     // L1(None) is L1(0.01)
+    } else if (cls && (!strcmp(cls, "L2") || !strcmp(cls, "l2"))) {
+        r->l2 = obj_arg(o, "l2", 0.01);
+    } else if (cls && (!strcmp(cls, "L1L2") || !strcmp(cls, "l1l2"))) {
+        r->l1 = obj_arg(o, "l1", 0);
+        r->l2 = obj_arg(o, "l2", 0);
+    } else if (!cls || (strcmp(cls, "Regularizer") && strcmp(cls, "regularizer"))) {
+        error_at(e->c, at, "this regularizer is not supported by the training code generator "
+                 "(kdl trains with keras.regularizers L1, L2 and L1L2)");
+        e->ok = false;
+        return false;
+    }
+    return true;
+}
+
+// The constraint argument v of weight w into wc; false if reported.
+static bool con_parse(Emit *e, Value *v, Span at, const Weight *w, WeightCfg *wc) {
+    const Object *o;
+    const char *cls = config_class(v, "constraints", &o);
+    int rank = w->shape.rank;
+    wc->min_value = 0, wc->max_value = 1, wc->rate = 1;
+    if (cls && (!strcmp(cls, "MaxNorm") || !strcmp(cls, "max_norm"))) {
+        wc->con_kind = "KDL_CONSTRAINT_MAX_NORM";
+        wc->max_value = obj_arg(o, "max_value", 2);
+    } else if (cls && (!strcmp(cls, "MinMaxNorm") || !strcmp(cls, "min_max_norm"))) {
+        wc->con_kind = "KDL_CONSTRAINT_MIN_MAX_NORM";
+        wc->min_value = obj_arg(o, "min_value", 0);
+        wc->max_value = obj_arg(o, "max_value", 1);
+        wc->rate = obj_arg(o, "rate", 1);
+    } else if (cls && (!strcmp(cls, "UnitNorm") || !strcmp(cls, "unit_norm"))) {
+        wc->con_kind = "KDL_CONSTRAINT_UNIT_NORM";
+    } else if (cls && (!strcmp(cls, "NonNeg") || !strcmp(cls, "non_neg"))) {
+        wc->con_kind = "KDL_CONSTRAINT_NON_NEG";
+        return true;
+    } else if (cls && (!strcmp(cls, "Constraint") || !strcmp(cls, "constraint"))) {
+        return true;    // the base class leaves the weight as it is
+    } else {
+        error_at(e->c, at, "this constraint is not supported by the training code generator "
+                 "(kdl trains with keras.constraints MaxNorm, MinMaxNorm, NonNeg and UnitNorm)");
+        e->ok = false;
+        return false;
+    }
+    if (rank > 8) {
+        error_at(e->c, at, "a constraint on a weight of rank %d is not supported", rank);
+        e->ok = false;
+        return false;
+    }
+    // ops.sum(w, axis=axis): an int or a list of ints (negative from the
+    // end), None for every axis; Keras's default is 0.
+    Span s = at;
+    Value *ax = obj_val(o, "axis", &s);
+    wc->axes = 1;
+    if (ax && ax->kind == V_NONE) {
+        wc->axes = (1u << rank) - 1;
+    } else if (ax) {
+        wc->axes = 0;
+        int n = ax->kind == V_LIST || ax->kind == V_TUPLE ? list_len(ax) : 1;
+        for (int i = 0; i < n; i++) {
+            Value *iv = ax->kind == V_LIST || ax->kind == V_TUPLE ? list_get(ax, i) : ax;
+            int64_t k = iv->kind == V_INT ? iv->u.i : INT64_MIN;
+            if (k < 0 && k != INT64_MIN)
+                k += rank;
+            if (k < 0 || k >= rank) {
+                error_at(e->c, s, "constraint axis %s is out of range for the weight %s of "
+                         "shape %s (rank %d)", value_str(e->c, iv), w->name,
+                         shape_pystr(e->c->arena, &w->shape), rank);
+                e->ok = false;
+                return false;
+            }
+            wc->axes |= 1u << k;
+        }
+    }
+    return true;
+}
+
+// The layer argument holding the regularizer / constraint (`suffix`) of
+// weight `w`, or NULL. LoRA's a and b take the adapted weight's regularizer
+// (Keras's enable_lora), and no constraint (LoRA refuses them).
+static const char *weight_arg(const Layer *l, const char *w, const char *suffix, Arena *a) {
+    const char *base = NULL;
+    bool con = !strcmp(suffix, "constraint");
+    if (!strcmp(w, "kernel"))
+        base = !strcmp(l->class_name, "DepthwiseConv2D") ? "depthwise" : "kernel";
+    else if (!strcmp(w, "recurrent_kernel"))
+        base = "recurrent";
+    else if (!strcmp(w, "depthwise_kernel"))
+        base = "depthwise";
+    else if (!strcmp(w, "pointwise_kernel"))
+        base = "pointwise";
+    else if (!strcmp(w, "bias") || !strcmp(w, "embeddings") || !strcmp(w, "gamma") ||
+             !strcmp(w, "beta"))
+        base = w;
+    else if (!con && !strncmp(w, "lora_kernel_", 12))
+        base = "kernel";
+    else if (!con && !strncmp(w, "lora_embeddings_", 16))
+        base = "embeddings";
+    if (!base)
+        return NULL;
+    const char *arg = arena_printf(a, "%s_%s", base, suffix);
+    return sig_has(l->sig, arg) ? arg : NULL;
+}
+
+// ---- the whole configuration ------------------------------------------------------------
 
 // The op producing output buffer b in the training lowering, if it is a
 // single-output op whose output feeds nothing else.
@@ -301,26 +770,159 @@ static ActKind output_act(Emit *e, IrModel *t, int i) {
     return ACT_LINEAR;
 }
 
+// Regularizers and constraints of the trainable weights (each weight once),
+// activity regularizers of every layer call; recurrent layers' options kdl
+// does not train with.
+static void collect_layer_config(Emit *e, IrModel *t, TrainCfg *cfg) {
+    Arena *a = e->c->arena;
+    Vec seen = {0};
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        Layer *l = op->layer;
+        for (int k = 0; k < l->nweights; k++) {
+            Weight *w = l->weights[k];
+            bool dup = false;
+            for (int j = 0; j < seen.len; j++)
+                dup |= seen.data[j] == w;
+            if (dup || !weight_is_trainable(w))
+                continue;
+            vec_push(a, &seen, w);
+            WeightCfg *wc = arena_alloc(a, sizeof *wc);
+            wc->layer = l;
+            wc->w = w;
+            const char *ra = weight_arg(l, w->name, "regularizer", a);
+            const char *ca = weight_arg(l, w->name, "constraint", a);
+            if (ra && larg(l, ra)->kind != V_NONE)
+                wc->reg = reg_parse(e, larg(l, ra), larg_span(l, ra), &wc->r);
+            if (ca && larg(l, ca)->kind != V_NONE)
+                wc->con = con_parse(e, larg(l, ca), larg_span(l, ca), w, wc) && wc->con_kind;
+            if (wc->reg || wc->con)
+                vec_push(a, &cfg->weights, wc);
+        }
+        const char *k = l->class_name;
+        if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+            if (l->iv[RN_STATEFUL]) {
+                error_at(e->c, larg_span(l, "stateful"), "%s: stateful=True is not supported by "
+                         "the training code generator (kdl starts every batch from zero "
+                         "states)", layer_label(e->c, l));
+                e->ok = false;
+            }
+            if (op->training && l->fv[1] > 0 && l->fv[1] < 1) {
+                error_at(e->c, larg_span(l, "recurrent_dropout"), "%s: recurrent_dropout is not "
+                         "supported by the training code generator yet (dropout on the inputs "
+                         "is)", layer_label(e->c, l));
+                e->ok = false;
+            }
+        }
+    }
+}
+
+// The configuration of one model: e->ok reflects this model's errors only
+// while it runs (earlier models' errors are kept).
+static bool train_config_model(Emit *e, IrModel *t, TrainCfg *cfg);
+
+// The outputs of layer calls with an activity regularizer in lowering m
+// (Layer.__call__: each output of the call, also of a layer that only
+// renames its input, and every state a recurrent layer returns).
+static void collect_actregs(Emit *e, IrModel *m, Vec *out) {
+    Arena *a = e->c->arena;
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        Layer *l = op->layer;
+        if (!sig_has(l->sig, "activity_regularizer") ||
+            larg(l, "activity_regularizer")->kind == V_NONE)
+            continue;
+        RegCfg r;
+        if (!reg_parse(e, larg(l, "activity_regularizer"), larg_span(l, "activity_regularizer"),
+                       &r))
+            continue;
+        for (int k = 0; k < op->nout; k++) {
+            if (op->out[k]->dtype != DT_FLOAT32)
+                continue;
+            ActRegCfg *ar = arena_alloc(a, sizeof *ar);
+            ar->op = op;
+            ar->out = k;
+            ar->r = r;
+            vec_push(a, out, ar);
+        }
+    }
+}
+
+// Plan m (ir_plan / ir_plan_train) with the outputs of `regs` kept to the
+// loss step as extra outputs.
+static void plan_with(Emit *e, IrModel *m, Vec *regs, const bool *fused, bool training) {
+    Arena *a = e->c->arena;
+    int n0 = m->noutputs, nx = regs->len;
+    IrBuf **outs = arena_alloc(a, sizeof(IrBuf *) * (size_t)(n0 + nx + 1));
+    for (int i = 0; i < n0; i++)
+        outs[i] = m->outputs[i];
+    for (int k = 0; k < nx; k++) {
+        ActRegCfg *ar = regs->data[k];
+        outs[n0 + k] = ar->op->out[ar->out];
+    }
+    IrBuf **saved = m->outputs;
+    m->outputs = outs;
+    m->noutputs = n0 + nx;
+    if (training)
+        ir_plan_train(e->c, m, fused);
+    else
+        ir_plan(e->c, m);
+    m->outputs = saved;
+    m->noutputs = n0;
+}
+
 static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
+    bool before = e->ok;
+    e->ok = true;
+    bool ok = train_config_model(e, t, cfg) && e->ok;
+    e->ok = before && ok;
+    return ok;
+}
+
+static bool train_config_model(Emit *e, IrModel *t, TrainCfg *cfg) {
     Arena *a = e->c->arena;
     CompileCfg *cc = t->model->model->compile;
     Span at = cc ? cc->span : t->model->span;
+    Span loss_at = cc ? cc->loss_span : at, lw_at = cc ? cc->loss_weights_span : at;
+    Span metrics_at = cc ? cc->metrics_span : at;
     Value *none = v_none();
-    cfg->optimizer = optimizer_init(e, cc ? cc->optimizer : none, at, &t->opt_slots);
+    cfg->optimizer = optimizer_init(e, cc ? cc->optimizer : none, cc ? cc->optimizer_span : at,
+                                    &t->opt_slots, &cfg->loss_scale);
     cfg->loss = arena_alloc(a, sizeof(LossCfg) * (size_t)(t->noutputs + 1));
     Value *loss = cc ? cc->loss : none;
+    Value *lw = cc && cc->loss_weights ? cc->loss_weights : none;
+    bool reported = false, lw_reported = false;
+    int nlosses = 0;
     for (int i = 0; i < t->noutputs; i++) {
-        Value *v = per_output(t, loss, i, t->noutputs);
-        if (!v) {
-            error_at(e->c, at, "compile(loss=...) needs one loss per output: the list has %d, "
-                     "the model has %d outputs", list_len(loss), t->noutputs);
+        LossCfg *lc = &cfg->loss[i];
+        Value *v = loss->kind == V_NONE ? loss : per_output_arg(e, t, loss, i, "loss", loss_at,
+                                                                &reported);
+        if (!v)
+            return false;
+        Span item = loss_at;
+        if ((loss->kind == V_LIST || loss->kind == V_TUPLE) && i < loss->u.list->nspans)
+            item = loss->u.list->spans[i];
+        const Shape *os = &t->outputs[i]->shape;
+        memset(lc, 0, sizeof *lc);
+        if (v->kind == V_NONE && loss->kind != V_NONE)
+            continue;   // Keras: an output without a loss (a dict without its key, None)
+        if (!loss_parse(e, v, lc, item, os->d[os->rank - 1]))
+            return false;
+        nlosses++;
+        Value *w = lw->kind == V_NONE ? NULL : per_output_arg(e, t, lw, i, "loss_weights", lw_at,
+                                                              &lw_reported);
+        if (w && w->kind != V_NONE && !is_number(w)) {
+            // CompileLoss multiplies by each entry: numbers (or None) only.
+            error_at(e->c, lw_at, "When providing the `loss_weights` argument, each element "
+                     "should be a Python int, float (the weighting coefficient corresponding to "
+                     "the loss for that output) or `None`. Received: loss_weights=%s%s",
+                     value_repr(e->c, lw), w->kind == V_STR || w->kind == V_OBJECT
+                         ? " (compile()'s third positional argument is loss_weights: pass "
+                           "metrics by keyword, metrics=[...])"
+                         : "");
             e->ok = false;
             return false;
         }
-        if (!loss_parse(e, v, &cfg->loss[i], at))
-            return false;
-        LossCfg *lc = &cfg->loss[i];
-        Value *w = cc && cc->loss_weights ? per_output(t, cc->loss_weights, i, t->noutputs) : NULL;
         if (w && is_number(w))
             lc->weight = num_val(w);
         ActKind act = output_act(e, t, i);
@@ -331,44 +933,105 @@ static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
             lc->fused_act = act;
         }
     }
+    if (!e->ok)
+        return false;
+    if (nlosses == 0) {
+        error_at(e->c, loss_at, "cannot train without a loss: give model.compile() a loss (kdlc "
+                 "emit --train needs a compile() call with a loss for every model it trains)");
+        e->ok = false;
+        return false;
+    }
     // Keras logs each output's own (unweighted) loss when there are several.
-    for (int i = 0; t->noutputs > 1 && i < t->noutputs; i++) {
+    for (int i = 0; nlosses > 1 && i < t->noutputs; i++) {
+        if (!cfg->loss[i].kind)
+            continue;
         MetricCfg *mc = arena_alloc(a, sizeof *mc);
         mc->output = i;
         mc->output_loss = true;
-        mc->name = arena_printf(a, "%s_loss", output_name(t, i));
+        mc->name = arena_printf(a, "%s_loss", loss_out_name(t, i));
         vec_push(a, &cfg->metrics, mc);
     }
-    // Metrics: one list for a single output; with several outputs a list
-    // has one entry (a metric or a list of them) per output, or a dict maps
-    // output names to them (Keras's CompileMetrics).
+    // Metrics (Keras's CompileMetrics): one list for a single output; with
+    // several outputs a list has one entry (a metric or a list of them) per
+    // output, or a dict maps the output layers' names to them.
     Value *mv = cc && cc->metrics ? cc->metrics : none;
     bool is_list = mv->kind == V_LIST || mv->kind == V_TUPLE;
     if (is_list && t->noutputs > 1 && list_len(mv) != t->noutputs) {
-        error_at(e->c, at, "For a model with multiple outputs, when providing the `metrics` "
-                 "argument as a list, it should have as many entries as the model has outputs. "
-                 "Received: metrics=%s of length %d whereas the model has %d outputs.",
+        error_at(e->c, metrics_at, "For a model with multiple outputs, when providing the "
+                 "`metrics` argument as a list, it should have as many entries as the model has "
+                 "outputs. Received: metrics=%s of length %d whereas the model has %d outputs.",
                  value_repr(e->c, mv), list_len(mv), t->noutputs);
         e->ok = false;
         return false;
     }
-    for (int i = 0; i < t->noutputs; i++) {
-        Value *v = mv->kind == V_DICT ? per_output(t, mv, i, t->noutputs)
-                   : is_list && t->noutputs > 1 ? list_get(mv, i)
-                                                : mv;
-        if (v->kind == V_NONE)
-            continue;
-        if (v->kind == V_LIST || v->kind == V_TUPLE) {
-            for (int k = 0; k < list_len(v); k++)
-                metric_add(e, cfg, t, list_get(v, k), i, at);
-        } else {
-            metric_add(e, cfg, t, v, i, at);
+    if (mv->kind == V_DICT) {
+        Dict *d = mv->u.dict;
+        for (int k = 0; k < d->keys.len; k++) {
+            Value *kv = d->keys.data[k];
+            int found = -1;
+            for (int j = 0; j < t->noutputs; j++)
+                if (kv->kind == V_STR && !strcmp(kv->u.str.s, output_name(t, j)))
+                    found = j;
+            if (found < 0) {
+                error_at(e->c, metrics_at, "In the dict argument `metrics`, key %s does not "
+                         "correspond to any model output (the output layers are %s). Received: "
+                         "metrics=%s", value_repr(e->c, kv), names_repr(e, t, false),
+                         value_repr(e->c, mv));
+                e->ok = false;
+                return false;
+            }
+            const char *key = output_key(t, found);
+            if (key && strcmp(key, output_name(t, found))) {
+                // CompileMetrics looks the prediction up in the output dict
+                // by the layer's name: Keras would compute nothing.
+                error_at(e->c, metrics_at, "metrics for output '%s': Keras 3 looks a dict "
+                         "output up by its layer's name ('%s') for metrics, which is not a key "
+                         "of the model's output dict; name the output layer '%s'", key,
+                         output_name(t, found), key);
+                e->ok = false;
+                return false;
+            }
         }
     }
+    for (int i = 0; i < t->noutputs; i++) {
+        Value *v = mv;
+        Span vat = metrics_at;
+        if (mv->kind == V_DICT) {
+            v = dict_get_str(mv->u.dict, output_name(t, i));
+            v = v ? v : none;
+        } else if (is_list && t->noutputs > 1) {
+            v = list_get(mv, i);
+            if (i < mv->u.list->nspans)
+                vat = mv->u.list->spans[i];
+        }
+        metrics_of(e, cfg, t, v, i, vat);
+    }
+    // Duplicate names: CompileMetrics.result appends _1, _2, ...
+    for (int k = 0; k < cfg->metrics.len; k++) {
+        MetricCfg *mc = cfg->metrics.data[k];
+        int dup = 0;
+        for (int j = 0; j < k; j++)
+            dup += !strcmp(((MetricCfg *)cfg->metrics.data[j])->name, mc->name);
+        if (dup && !mc->output_loss)
+            mc->name = arena_printf(a, "%s_%d", mc->name, dup);
+    }
     if (cfg->metrics.len > MAX_METRICS) {
-        error_at(e->c, at, "at most %d metrics are supported", MAX_METRICS);
+        error_at(e->c, metrics_at, "at most %d metrics are supported", MAX_METRICS);
         e->ok = false;
     }
+    // fit() arguments kdl does not implement.
+    FitCfg *fc = t->model->model->fit;
+    static const char *const dropped[] = {"class_weight", "sample_weight"};
+    for (int k = 0; fc && k < 2; k++)
+        for (int i = 0; i < fc->sig->nparams; i++)
+            if (!strcmp(fc->sig->params[i].name, dropped[k]) && fc->args[i]->kind != V_NONE) {
+                error_at(e->c, fc->spans ? fc->spans[i] : fc->span, "Model.fit(): %s is not "
+                         "supported by the training code generator yet (kdl weighs every sample "
+                         "equally)", dropped[k]);
+                e->ok = false;
+            }
+    collect_layer_config(e, t, cfg);
+    collect_actregs(e, t, &cfg->actregs);
     return e->ok;
 }
 
@@ -451,9 +1114,86 @@ static const char *rnn_kind_enum(const Layer *l) {
     return k[rnn_kind(l)];
 }
 
+// Text for a C comment: "*/" cannot end it early (a file path may hold it).
+static const char *cmt(Emit *e, const char *s) {
+    if (!strstr(s, "*/"))
+        return s;
+    Buf b = {0};
+    for (const char *p = s; *p; p++) {
+        buf_putc(e->c->arena, &b, *p);
+        if (p[0] == '*' && p[1] == '/')
+            buf_putc(e->c->arena, &b, ' ');
+    }
+    return buf_str(e->c->arena, &b);
+}
+
 static void op_comment(Emit *e, IrOp *op, const char *what) {
-    OUT(e, "    /* %s: %s (%s), %s:%d */\n", what, op->layer->name, op->layer->class_name, e->file,
-        node_line(op->node));
+    OUT(e, "    /* %s: %s (%s), %s:%d */\n", what, op->layer->name, op->layer->class_name,
+        cmt(e, e->file), node_line(op->node));
+}
+
+// Dropout(noise_shape=...): the mask's shape, one entry per input axis
+// (None: the input's dimension; 1: broadcast), as a C array literal with
+// `batch` for axis 0, and its number of floats per batch in *per (with
+// *per_batch set when the mask has the batch axis). False (reported) for a
+// noise_shape the input cannot take; *full when the mask is the input's
+// shape (an ordinary Dropout).
+static bool noise_shape(Emit *e, IrOp *op, const char **lit, int64_t *per, bool *per_batch,
+                        bool *full) {
+    Layer *l = op->layer;
+    Value *ns = larg(l, "noise_shape");
+    const Shape *is = &op->in[0]->shape;
+    *full = true;
+    *per = 1;
+    *per_batch = true;
+    if (!l->iv[1] || ns->kind == V_NONE)
+        return true;
+    Span at = larg_span(l, "noise_shape");
+    if (list_len(ns) != is->rank) {
+        error_at(e->c, at, "%s: noise_shape %s has %d entries but the input %s has rank %d (kdl "
+                 "needs one entry per axis)", layer_label(e->c, l), value_str(e->c, ns),
+                 list_len(ns), shape_pystr(e->c->arena, is), is->rank);
+        e->ok = false;
+        return false;
+    }
+    Buf b = {0};
+    for (int i = 0; i < is->rank; i++) {
+        Value *v = list_get(ns, i);
+        int64_t d = v->kind == V_NONE ? (i ? is->d[i] : -1) : (int64_t)num_val(v);
+        if (i == 0 && v->kind != V_NONE && d != 1) {
+            error_at(e->c, at, "%s: noise_shape[0] is %lld; kdl needs None (a mask per sample) or "
+                     "1 (one mask for the batch) on the batch axis", layer_label(e->c, l),
+                     (long long)d);
+            e->ok = false;
+            return false;
+        }
+        if (i > 0 && d != 1 && d != is->d[i]) {
+            error_at(e->c, at, "%s: noise_shape %s cannot be broadcast to the input %s: axis %d "
+                     "is %lld, not 1 or %lld", layer_label(e->c, l), value_str(e->c, ns),
+                     shape_pystr(e->c->arena, is), i, (long long)d, (long long)is->d[i]);
+            e->ok = false;
+            return false;
+        }
+        if (d == 1)
+            *full = false;
+        if (i == 0)
+            *per_batch = d != 1;
+        else
+            *per *= d;
+        buf_printf(e->c->arena, &b, "%s%s", i ? ", " : "{",
+                   d < 0 ? "batch" : arena_printf(e->c->arena, "%lld", (long long)d));
+    }
+    buf_putc(e->c->arena, &b, '}');
+    *lit = buf_str(e->c->arena, &b);
+    return true;
+}
+
+// An RNN call whose inputs are dropped in training (Keras's cells: one mask
+// of shape (batch, features) for every time step and every gate, applied
+// when 0 < dropout < 1).
+static bool rnn_dropout(const IrOp *op) {
+    double r = op->layer->fv[0];
+    return op->training && r > 0 && r < 1;
 }
 
 static void emit_train_forward(Emit *e, IrOp *op) {
@@ -463,8 +1203,24 @@ static void emit_train_forward(Emit *e, IrOp *op) {
     const Shape *is = &op->in[0]->shape;
     if (!strcmp(k, "Dropout")) {
         op_comment(e, op, "forward, training");
-        OUT(e, "    kdl_dropout_forward(%s, %s, %s, %s, %s, &t->rng);\n", bref(e, op->out[0]),
-            bref(e, op->mask), bref(e, op->in[0]), count_expr(e, op->in[0]), fstr(a, l->fv[0]));
+        const char *ms;
+        int64_t per;
+        bool per_batch, full;
+        if (!noise_shape(e, op, &ms, &per, &per_batch, &full))
+            return;
+        if (full) {
+            OUT(e, "    kdl_dropout_forward(%s, %s, %s, %s, %s, &t->rng);\n", bref(e, op->out[0]),
+                bref(e, op->mask), bref(e, op->in[0]), count_expr(e, op->in[0]),
+                fstr(a, l->fv[0]));
+        } else {
+            // A mask of the noise shape, broadcast over the input.
+            OUT(e, "    {\n        const int sx[] = %s, sm[] = %s; /* noise_shape */\n",
+                shape_lit(e, op->in[0], is->rank), ms);
+            OUT(e, "        kdl_dropout_mask(%s, %s%lldu, %s, &t->rng);\n", bref(e, op->mask),
+                per_batch ? "(size_t)batch * " : "", (long long)per, fstr(a, l->fv[0]));
+            OUT(e, "        kdl_merge_forward(%s, %s, sx, %s, sm, %d, KDL_MERGE_MUL);\n    }\n",
+                bref(e, op->out[0]), bref(e, op->in[0]), bref(e, op->mask), is->rank);
+        }
     } else if (!strcmp(k, "BatchNormalization") && op->training) {
         op_comment(e, op, "forward, training (batch statistics)");
         if (l->iv[BN_NAXIS] != is->rank - 1) {
@@ -493,10 +1249,25 @@ static void emit_train_forward(Emit *e, IrOp *op) {
         op_comment(e, op, "forward, training (states saved for backprop through time)");
         OUT(e, "    {\n");
         rnn_shape(e, op, "batch");
+        const char *x = bref(e, op->in[0]);
+        if (rnn_dropout(op)) {
+            // The inputs times one mask per sample and feature (t->rnn_drop:
+            // the mask, the dropped inputs, their gradient).
+            int64_t tt = is->d[1], f = is->d[2];
+            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)m->max_batch * "
+                   "%lldu;\n", op->slot, (long long)f);
+            OUT(e, "        const int sx[] = {batch, %lld, %lld}, sm[] = {batch, 1, %lld}; /* "
+                   "dropout=%s */\n", (long long)tt, (long long)f, (long long)f,
+                fstr(a, l->fv[0]));
+            OUT(e, "        kdl_dropout_mask(dmask, (size_t)batch * %lldu, %s, &t->rng);\n",
+                (long long)f, fstr(a, l->fv[0]));
+            OUT(e, "        kdl_merge_forward(xm, %s, sx, dmask, sm, 3, KDL_MERGE_MUL);\n", x);
+            x = "xm";
+        }
         OUT(e, "        kdl_rnn_train_forward(%s, %s, %s, %s, t->rnn_saved[%d], %s, %s, %s, %s, "
                "&s, %s, %s);\n    }\n",
             rnn_kind_enum(l), bref(e, op->out[0]), op->nout > 1 ? bref(e, op->out[1]) : "NULL",
-            op->nout > 2 ? bref(e, op->out[2]) : "NULL", op->slot, bref(e, op->in[0]),
+            op->nout > 2 ? bref(e, op->out[2]) : "NULL", op->slot, x,
             wref(e, l, "kernel"), wref(e, l, "recurrent_kernel"), wref(e, l, "bias"),
             act_enum(a, l->act),
             act_enum(a, rnn_kind(l) == RNN_SIMPLE ? ACT_SIGMOID : (ActKind)l->iv[RN_REC_ACT]));
@@ -678,8 +1449,18 @@ static void emit_train_backward(Emit *e, IrOp *op) {
                 fstr(a, lalpha));
         }
     } else if (!strcmp(k, "Dropout")) {
-        OUT(e, "    kdl_mul_accumulate(%s, %s, %s, %s);\n", dx, dy, bref(e, op->mask),
-            count_expr(e, op->in[0]));
+        const char *ms;
+        int64_t per;
+        bool per_batch, full;
+        if (!noise_shape(e, op, &ms, &per, &per_batch, &full))
+            return;
+        if (full)
+            OUT(e, "    kdl_mul_accumulate(%s, %s, %s, %s);\n", dx, dy, bref(e, op->mask),
+                count_expr(e, op->in[0]));
+        else
+            OUT(e, "    {\n        const int sx[] = %s, sm[] = %s; /* noise_shape */\n"
+                   "        kdl_merge_backward(%s, sx, %s, sx, %s, sm, %d, 1.0f);\n    }\n",
+                shape_lit(e, op->in[0], is->rank), ms, dx, dy, bref(e, op->mask), is->rank);
     } else if (!strcmp(k, "BatchNormalization")) {
         int64_t ch = is->d[is->rank - 1];
         if (op->training)
@@ -748,13 +1529,33 @@ static void emit_train_backward(Emit *e, IrOp *op) {
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         OUT(e, "    {\n");
         rnn_shape(e, op, "batch");
+        const char *rdx = dx;
+        if (rnn_dropout(op)) {
+            // Backprop to the dropped inputs xm, then through the mask.
+            int64_t tt = is->d[1], f = is->d[2];
+            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)m->max_batch * "
+                   "%lldu, *dxm = xm + (size_t)m->max_batch * %lldu;\n", op->slot, (long long)f,
+                (long long)(tt * f));
+            OUT(e, "        const int sx[] = {batch, %lld, %lld}, sm[] = {batch, 1, %lld};\n"
+                   "        (void)dxm;\n        (void)sx;\n        (void)sm;\n",
+                (long long)tt, (long long)f, (long long)f);
+            if (strcmp(dx, "NULL")) {
+                OUT(e, "        memset(dxm, 0, sizeof(float) * (size_t)batch * %lldu);\n",
+                    (long long)(tt * f));
+                rdx = "dxm";
+            }
+            x = "xm";
+        }
         OUT(e, "        kdl_rnn_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-               "t->rnn_saved[%d], &s, %s, %s, scratch);\n    }\n",
-            rnn_kind_enum(l), dx, gw(e, l, "kernel"), gw(e, l, "recurrent_kernel"),
+               "t->rnn_saved[%d], &s, %s, %s, scratch);\n",
+            rnn_kind_enum(l), rdx, gw(e, l, "kernel"), gw(e, l, "recurrent_kernel"),
             gw(e, l, "bias"), dy, op->nout > 1 ? gref(e, op->out[1]) : "NULL",
             op->nout > 2 ? gref(e, op->out[2]) : "NULL", x, wref(e, l, "kernel"),
             wref(e, l, "recurrent_kernel"), wref(e, l, "bias"), op->slot, act_enum(a, l->act),
             act_enum(a, rnn_kind(l) == RNN_SIMPLE ? ACT_SIGMOID : (ActKind)l->iv[RN_REC_ACT]));
+        if (rnn_dropout(op) && strcmp(dx, "NULL"))
+            OUT(e, "        kdl_merge_backward(%s, sx, dxm, sx, dmask, sm, 3, 1.0f);\n", dx);
+        OUT(e, "    }\n");
     } else {
         unsupported(e, op, "training through this layer");
     }
@@ -818,12 +1619,36 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
 
 // ---- the whole training interface of one model --------------------------------------------
 
-static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
+// Where emit_losses finds the outputs and whether it writes gradients.
+typedef enum {
+    LOSS_TRAIN,         // compute_gradients: outputs in the training arena, gradients
+    LOSS_TEST,          // test_on_batch after predict: outputs in t->outputs
+    LOSS_TEST_ARENA,    // test_on_batch with activity regularizers: the training arena
+} LossMode;
+
+// Whether root gradient g was set already at the loss step (vec `done`);
+// marks it.
+static bool grad_done(Emit *e, Vec *done, IrBuf *g) {
+    for (int i = 0; i < done->len; i++)
+        if (done->data[i] == g)
+            return true;
+    vec_push(e->c->arena, done, g);
+    return false;
+}
+
+// The loss step: each output's loss (times its weight; with the loss scale
+// factor in the gradients), the metrics, and the regularization losses
+// Keras's compute_loss adds (model.losses: the trainable weights'
+// regularizers and the activity regularizers of this forward pass).
+static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *actregs) {
     Arena *a = e->c->arena;
+    bool backward = mode == LOSS_TRAIN;
+    Vec done = {0};
+    const char *ls = fstr(a, cfg->loss_scale);
     OUT(e, "    /* the loss%s */\n    double loss = 0.0;\n", t->noutputs > 1 ? "es (summed "
                                                                            "with their weights)"
                                                                          : "");
-    OUT(e, "    kdl_Status st;\n");
+    OUT(e, "    kdl_Status st;\n    (void)st;\n");
     for (int i = 0; i < t->noutputs; i++) {
         LossCfg *lc = &cfg->loss[i];
         IrBuf *o = t->outputs[i];
@@ -831,50 +1656,96 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, bool backward) {
         int64_t dim = s->d[s->rank - 1], rows = dim ? o->size / dim : 0;
         // Training reads the output in the arena, test_on_batch in t->outputs
         // (where predict wrote it).
-        const char *out = backward ? bref(e, o) : arena_printf(a, "t->outputs[%d]", i);
+        const char *out = mode != LOSS_TEST ? bref(e, o) : arena_printf(a, "t->outputs[%d]", i);
         const char *grad = "NULL";
         bool again = false;
         if (backward && broot(o)->grad) {
             grad = gref(e, o);
-            for (int k = 0; k < i; k++)
-                again |= broot(t->outputs[k]) == broot(o);
+            again = grad_done(e, &done, broot(o)->grad);
         }
-        OUT(e, "    {\n        static const kdl_Loss L = {%s, %d, %s, %s, %s, %s};\n", lc->kind,
-            lc->from_logits, fstr(a, lc->label_smoothing), fstr(a, lc->delta),
-            lc->sum ? "KDL_REDUCE_SUM" : "KDL_REDUCE_MEAN",
-            lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
-        OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], (int)((size_t)batch "
-               "* %lldu), %lld, %s);\n",
-            again ? "scratch" : grad, out, i, (long long)rows, (long long)dim,
-            fstr(a, lc->weight));
-        OUT(e, "        if (st != KDL_OK)\n            return st;\n");
-        if (again)
-            OUT(e, "        kdl_axpy(%s, scratch, %s, 1.0f);\n", grad, count_expr(e, o));
-        OUT(e, "        loss += %s * l;\n", fstr(a, lc->weight));
+        OUT(e, "    {\n");
+        if (!lc->kind) {
+            OUT(e, "        /* output %d (%s) has no loss */\n", i, cmt(e, loss_out_name(t, i)));
+            if (backward && broot(o)->grad && !again)
+                OUT(e, "        memset(%s, 0, sizeof(float) * %s);\n", grad, count_expr(e, o));
+        } else {
+            OUT(e, "        static const kdl_Loss L = {%s, %d, %s, %s, %s, %s};\n", lc->kind,
+                lc->from_logits, fstr(a, lc->label_smoothing), fstr(a, lc->delta),
+                lc->sum ? "KDL_REDUCE_SUM" : "KDL_REDUCE_MEAN",
+                lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
+            OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], "
+                   "(int)((size_t)batch * %lldu), %lld, %s);\n",
+                again ? "scratch" : grad, out, i, (long long)rows, (long long)dim,
+                fstr(a, lc->weight * cfg->loss_scale));
+            OUT(e, "        if (st != KDL_OK)\n            return st;\n");
+            if (again)
+                OUT(e, "        kdl_axpy(%s, scratch, %s, 1.0f);\n", grad, count_expr(e, o));
+            OUT(e, "        loss += %s * l;\n", fstr(a, lc->weight));
+        }
         for (int k = 0; k < cfg->metrics.len; k++) {
             MetricCfg *mc = cfg->metrics.data[k];
             if (mc->output != i)
                 continue;
             if (mc->output_loss) {
                 // A mean over the batch: as a sum, weighted by the batch size.
-                OUT(e, "        r->metric_sums[%d] = l * (double)batch; /* %s */\n", k, mc->name);
+                OUT(e, "        r->metric_sums[%d] = l * (double)batch; /* %s */\n", k,
+                    cmt(e, mc->name));
             } else if (mc->kind) {
-                OUT(e, "        r->metric_sums[%d] = kdl_metric_sum(%s, %s, targets[%d], (int)((size_t)"
-                       "batch * %lldu), %lld) / %lld.0; /* %s */\n",
-                    k, mc->kind, out, i, (long long)rows, (long long)dim, (long long)rows,
-                    mc->name);
+                OUT(e, "        r->metric_sums[%d] = kdl_metric_sum_p(%s, %s, %s, targets[%d], "
+                       "(int)((size_t)batch * %lldu), %lld) / %lld.0; /* %s */\n",
+                    k, mc->kind, fstr(a, mc->param), out, i, (long long)rows, (long long)dim,
+                    (long long)rows, cmt(e, mc->name));
             } else {
+                // A loss as a metric: the sum of its per-sample means (a
+                // keras.losses object: its reduced value of this batch).
                 LossCfg *ml = &mc->loss;
-                OUT(e, "        {\n            static const kdl_Loss M = {%s, %d, %s, %s, "
-                       "KDL_REDUCE_SUM, KDL_ACT_LINEAR};\n            double v;\n"
-                       "            st = kdl_loss(&M, &v, NULL, %s, targets[%d], (int)((size_t)batch * "
-                       "%lldu), %lld, 1.0f);\n            if (st != KDL_OK)\n                return "
-                       "st;\n            r->metric_sums[%d] = v / %lld.0; /* %s */\n        }\n",
+                bool step = mc->per_step;
+                OUT(e, "        {\n            static const kdl_Loss M = {%s, %d, %s, %s, %s, "
+                       "KDL_ACT_LINEAR};\n            double v;\n"
+                       "            st = kdl_loss(&M, &v, NULL, %s, targets[%d], (int)((size_t)"
+                       "batch * %lldu), %lld, 1.0f);\n            if (st != KDL_OK)\n"
+                       "                return st;\n",
                     ml->kind, ml->from_logits, fstr(a, ml->label_smoothing), fstr(a, ml->delta),
-                    out, i, (long long)rows, (long long)dim, k, (long long)rows, mc->name);
+                    step && !ml->sum ? "KDL_REDUCE_MEAN" : "KDL_REDUCE_SUM", out, i,
+                    (long long)rows, (long long)dim);
+                if (step)
+                    OUT(e, "            r->metric_sums[%d] = v; /* %s */\n        }\n", k,
+                        cmt(e, mc->name));
+                else
+                    OUT(e, "            r->metric_sums[%d] = %sv / %lld.0; /* %s */\n        }\n",
+                        k, mc->negate ? "-" : "", (long long)rows, cmt(e, mc->name));
             }
         }
         OUT(e, "    }\n");
+    }
+    // Regularization (Trainer.compute_loss adds model.losses): the weights'
+    // penalties, then each activity regularizer's penalty of this batch's
+    // output divided by the batch size (Layer.__call__, Keras >= 3.13).
+    for (int k = 0; k < cfg->weights.len; k++) {
+        WeightCfg *wc = cfg->weights.data[k];
+        if (!wc->reg || (wc->r.l1 == 0 && wc->r.l2 == 0))
+            continue;
+        const char *f = wfield(e, wc->layer, wc->w->name);
+        OUT(e, "    loss += kdl_regularize(%s, %s, %lldu, %s, %s, %s); /* %s regularizer */\n",
+            f, backward ? gw(e, wc->layer, wc->w->name) : "NULL",
+            (long long)numel0(&wc->w->shape), fstr(a, wc->r.l1), fstr(a, wc->r.l2), ls,
+            cmt(e, arena_printf(a, "%s/%s", wc->layer->name, wc->w->name)));
+    }
+    for (int k = 0; k < actregs->len; k++) {
+        ActRegCfg *ar = actregs->data[k];
+        if (ar->r.l1 == 0 && ar->r.l2 == 0)
+            continue;
+        IrBuf *o = ar->op->out[ar->out];
+        const char *g = "NULL";
+        if (backward && broot(o)->grad) {
+            g = gref(e, o);
+            if (!grad_done(e, &done, broot(o)->grad))
+                OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", g, count_expr(e, o));
+        }
+        OUT(e, "    loss += kdl_regularize(%s, %s, %s, %s, %s, %s / (float)batch) / (double)batch; "
+               "/* %s (%s) activity regularizer, output %d */\n",
+            bref(e, o), g, count_expr(e, o), fstr(a, ar->r.l1), fstr(a, ar->r.l2), ls,
+            cmt(e, ar->op->layer->name), ar->op->layer->class_name, ar->out);
     }
 }
 
@@ -905,10 +1776,45 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     if (!train_config(e, t, &cfg))
         return;
-    bool *fused = arena_alloc(a, sizeof(bool) * (size_t)(t->noutputs + 1));
-    for (int i = 0; i < t->noutputs; i++)
+    // Outputs with an activity regularizer are sources of the loss too: the
+    // plan keeps their values to the loss step and gives them gradients
+    // from it (planned as extra outputs). A model output that has one keeps
+    // its activation out of the loss (the regularizer's gradient is w.r.t.
+    // the activation's output).
+    int nx = cfg.actregs.len, n0 = t->noutputs;
+    bool *fused = arena_alloc(a, sizeof(bool) * (size_t)(n0 + nx + 1));
+    for (int i = 0; i < n0; i++) {
+        for (int k = 0; k < nx; k++) {
+            ActRegCfg *ar = cfg.actregs.data[k];
+            if (broot(ar->op->out[ar->out]) == broot(t->outputs[i]))
+                cfg.loss[i].fused = false;
+        }
         fused[i] = cfg.loss[i].fused;
-    ir_plan_train(e->c, t, fused);
+    }
+    plan_with(e, t, &cfg.actregs, fused, true);
+    // Evaluating a model with activity regularizers needs the outputs of
+    // its inference graph's layers (Keras's test_step calls the model with
+    // training=False): a second, unfused inference lowering planned with
+    // them kept, run by test_on_batch in an area of its own.
+    IrModel *ev = NULL;
+    Vec evregs = {0};
+    if (nx) {
+        ev = lower_model(e->c, t->model, m->cname, false);
+        if (!ev) {
+            e->ok = false;
+            return;
+        }
+        for (int i = 0; i < ev->ops.len; i++) {
+            IrOp *op = ev->ops.data[i];
+            for (int k = 0; op->lora && k < m->ops.len; k++) {
+                IrOp *mo = m->ops.data[k];
+                if (mo->layer == op->layer && mo->lora)
+                    op->fold_kernel = mo->fold_kernel;
+            }
+        }
+        collect_actregs(e, ev, &evregs);
+        plan_with(e, ev, &evregs, NULL, false);
+    }
     Vec tl = {0}, tw = {0};
     trainable_weights(t, &tl, &tw, a);
 
@@ -921,8 +1827,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         Layer *l = tl.data[i];
         int64_t n = numel0(&w->shape);
         gfloats += n;
-        HDR(e, "    float %s[%lld]; /* %s/%s */\n", wfield(e, l, w->name) + 3,
-            (long long)(n ? n : 1), l->name, w->name);
+        HDR(e, "    float %s[%lld]; /* %s */\n", wfield(e, l, w->name) + 3,
+            (long long)(n ? n : 1), cmt(e, arena_printf(a, "%s/%s", l->name, w->name)));
     }
     if (!tw.len)
         HDR(e, "    float unused; /* nothing is trainable */\n");
@@ -978,15 +1884,19 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
 
     // Source: the training state.
     int nout = t->noutputs;
-    OUT(e, "\n/* ---- training %s (%s:%d) ---- */\n\n", P, e->file,
+    OUT(e, "\n/* ---- training %s (%s:%d) ---- */\n\n", P, cmt(e, e->file),
         t->model->model->compile ? src_line(t->model) : 0);
     OUT(e, "struct %s_train {\n    %s_Grads g;\n    kdl_Optimizer opt;\n"
            "    kdl_Param params[%d];\n    int nparams;\n    int64_t iterations;\n"
            "    kdl_Rng rng; /* Dropout masks, RandomCrop windows */\n"
            "    int crop[%d][2];\n    float *arena, *scratch, *state, *slots;\n"
-           "    float *rnn_saved[%d];\n    float *outputs[%d]; /* test_on_batch */\n"
-           "    float *lora; /* gradients of LoRA layers' adapted weights */\n};\n\n",
-        P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, t->nrnn ? t->nrnn : 1, nout);
+           "    float *rnn_saved[%d];\n"
+           "    float *rnn_drop[%d]; /* recurrent input dropout: mask, inputs, their gradient */\n"
+           "    float *outputs[%d]; /* test_on_batch */\n"
+           "    float *lora; /* gradients of LoRA layers' adapted weights */\n"
+           "    float *eval_arena; /* test_on_batch with activity regularizers */\n};\n\n",
+        P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, t->nrnn ? t->nrnn : 1,
+        t->nrnn ? t->nrnn : 1, nout);
     emit_train_scratch(e, t, P);
 
     // create_training
@@ -998,8 +1908,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         (long long)t->arena_floats, P);
     OUT(e, "    size_t state = %lld, slots = (size_t)kdl_optimizer_slots(&opt) * %lldu;\n",
         (long long)t->state_floats, (long long)gfloats);
-    OUT(e, "    size_t saved[%d] = {0}, outs = 0, lora = %lld, total;\n", t->nrnn ? t->nrnn : 1,
-        (long long)lora_floats);
+    OUT(e, "    size_t saved[%d] = {0}, drop[%d] = {0}, outs = 0, lora = %lld, total;\n",
+        t->nrnn ? t->nrnn : 1, t->nrnn ? t->nrnn : 1, (long long)lora_floats);
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
         if (op->dead || op->slot < 0 || !strcmp(op->layer->class_name, "RandomCrop"))
@@ -1007,20 +1917,28 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         OUT(e, "    {\n");
         rnn_shape(e, op, "max_batch");
         OUT(e, "        saved[%d] = kdl_rnn_saved_floats(%s, &s); /* %s */\n    }\n", op->slot,
-            rnn_kind_enum(op->layer), op->layer->name);
+            rnn_kind_enum(op->layer), cmt(e, op->layer->name));
+        if (rnn_dropout(op)) {
+            const Shape *is = &op->in[0]->shape;
+            OUT(e, "    drop[%d] = (size_t)max_batch * %lldu;\n", op->slot,
+                (long long)(is->d[2] * (1 + 2 * is->d[1])));
+        }
     }
     for (int i = 0; i < nout; i++)
         OUT(e, "    outs += (size_t)max_batch * %lldu;\n", (long long)t->outputs[i]->size);
-    OUT(e, "    total = arena + scratch + state + slots + outs + lora;\n");
-    OUT(e, "    for (int i = 0; i < %d; i++)\n        total += saved[i];\n", t->nrnn);
+    OUT(e, "    size_t eval = (size_t)%lld * (size_t)max_batch;\n",
+        (long long)(ev ? ev->arena_floats : 0));
+    OUT(e, "    total = arena + scratch + state + slots + outs + lora + eval;\n");
+    OUT(e, "    for (int i = 0; i < %d; i++)\n        total += saved[i] + drop[i];\n", t->nrnn);
     OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (total + 1));\n", P);
     OUT(e, "    if (!t) {\n        %s_destroy(m);\n        return NULL;\n    }\n", P);
     OUT(e, "    float *f = (float *)(void *)(t + 1);\n");
     OUT(e, "    t->arena = f;\n    f += arena;\n    t->scratch = f;\n    f += scratch;\n"
            "    t->state = f;\n    f += state;\n    t->slots = f;\n    f += slots;\n"
-           "    t->lora = f;\n    f += lora;\n");
+           "    t->lora = f;\n    f += lora;\n    t->eval_arena = f;\n    f += eval;\n");
     OUT(e, "    for (int i = 0; i < %d; i++) {\n        t->rnn_saved[i] = f;\n"
-           "        f += saved[i];\n    }\n", t->nrnn);
+           "        f += saved[i];\n        t->rnn_drop[i] = f;\n        f += drop[i];\n"
+           "    }\n", t->nrnn);
     for (int i = 0; i < nout; i++)
         OUT(e, "    t->outputs[%d] = f;\n    f += (size_t)max_batch * %lldu;\n", i,
             (long long)t->outputs[i]->size);
@@ -1032,9 +1950,9 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         Layer *l = tl.data[i];
         int64_t n = numel0(&w->shape);
         const char *f = wfield(e, l, w->name);
-        OUT(e, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s/%s */\n"
-               "    slot += per * %lldu;\n", i, f, f + 3, (long long)n, l->name, w->name,
-            (long long)n);
+        OUT(e, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s */\n"
+               "    slot += per * %lldu;\n", i, f, f + 3, (long long)n,
+            cmt(e, arena_printf(a, "%s/%s", l->name, w->name)), (long long)n);
     }
     OUT(e, "    t->nparams = %d;\n    kdl_optimizer_reset(&t->opt, t->params, t->nparams);\n",
         tw.len);
@@ -1065,7 +1983,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
             emit_train_forward(e, op);
     }
     OUT(e, "\n");
-    emit_losses(e, t, &cfg, true);
+    emit_losses(e, t, &cfg, LOSS_TRAIN, &cfg.actregs);
     OUT(e, "    r->loss = loss;\n    if (!isfinite(loss))\n        return KDL_ERR_NUMERIC; /* no "
            "update: the weights stay the last good ones */\n");
     OUT(e, "\n    /* ---- backward ---- */\n");
@@ -1095,7 +2013,28 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    kdl_Status st = %s_compute_gradients(m, batch, inputs, targets, r);\n"
            "    if (st != KDL_OK)\n        return st;\n"
            "    kdl_optimizer_step(&m->train->opt, m->train->params, m->train->nparams, "
-           "++m->train->iterations);\n%s    return KDL_OK;\n}\n\n", P, P, P,
+           "++m->train->iterations);\n", P, P, P);
+    // Keras's optimizer applies each trained variable's constraint after the update.
+    bool any_con = false;
+    for (int k = 0; k < cfg.weights.len; k++)
+        any_con |= ((WeightCfg *)cfg.weights.data[k])->con;
+    if (any_con)
+        OUT(e, "    %s_Weights *w = m->w;\n", e->stem);
+    for (int k = 0; k < cfg.weights.len; k++) {
+        WeightCfg *wc = cfg.weights.data[k];
+        if (!wc->con)
+            continue;
+        const Shape *ws = &wc->w->shape;
+        OUT(e, "    {\n        static const kdl_Constraint C = {%s, %s, %s, %s, %d, {",
+            wc->con_kind, fstr(a, wc->min_value), fstr(a, wc->max_value), fstr(a, wc->rate),
+            ws->rank);
+        for (int d = 0; d < ws->rank; d++)
+            OUT(e, "%s%lld", d ? ", " : "", (long long)ws->d[d]);
+        OUT(e, "%s}, 0x%xu};\n        kdl_constraint_apply(&C, %s); /* %s constraint */\n    }\n",
+            ws->rank ? "" : "0", wc->axes, wfield(e, wc->layer, wc->w->name),
+            cmt(e, arena_printf(a, "%s/%s", wc->layer->name, wc->w->name)));
+    }
+    OUT(e, "%s    return KDL_OK;\n}\n\n",
         m->fold_floats ? arena_printf(a, "    %s_prepare(m); /* derived weights follow the update "
                                          "*/\n", P) : "");
     OUT(e, "int %s_parameters(%s *m, kdl_Param **params) {\n"
@@ -1136,11 +2075,32 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "                            const float *const targets[], kdl_StepResult *r) {\n",
         P, P);
     OUT(e, "    struct %s_train *t = m->train;\n    if (!t)\n        return KDL_ERR_SHAPE;\n"
-           "    float *scratch = t->scratch;\n    (void)scratch;\n"
-           "    memset(r, 0, sizeof *r);\n", P);
-    OUT(e, "    kdl_Status ps = %s_predict(m, batch, inputs, t->outputs);\n    if (ps != KDL_OK)\n"
-           "        return ps;\n", P);
-    emit_losses(e, t, &cfg, false);
+           "    %s_Weights *w = m->w;\n    float *scratch = t->scratch;\n    (void)scratch;\n"
+           "    (void)w;\n    memset(r, 0, sizeof *r);\n", P, e->stem);
+    if (!cfg.actregs.len) {
+        OUT(e, "    kdl_Status ps = %s_predict(m, batch, inputs, t->outputs);\n"
+               "    if (ps != KDL_OK)\n        return ps;\n", P);
+        emit_losses(e, t, &cfg, LOSS_TEST, &cfg.actregs);
+    } else {
+        // The activity regularizers need the layers' outputs of this
+        // inference pass: the unfused inference lowering `ev`, in its own
+        // area, where every such output lives to the end (M_predict's
+        // scratch and derived weights serve it).
+        OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n"
+               "    float *arena = t->eval_arena;\n    const float *fold = m->fold;\n"
+               "    scratch = m->scratch;\n    (void)arena;\n    (void)fold;\n");
+        for (int i = 0; i < ev->ninputs; i++)
+            OUT(e, "    const %s *x%d = (const %s *)inputs[%d];\n    (void)x%d;\n",
+                dtype_c(ev->inputs[i]->dtype), i, dtype_c(ev->inputs[i]->dtype), i, i);
+        OUT(e, "\n    /* ---- forward, inference mode (the model's inference graph) ---- */\n");
+        for (int i = 0; i < ev->ops.len; i++) {
+            IrOp *op = ev->ops.data[i];
+            if (!op->dead)
+                emit_op(e, op);
+        }
+        OUT(e, "\n");
+        emit_losses(e, ev, &cfg, LOSS_TEST_ARENA, &evregs);
+    }
     OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
 
     // The kdl_TrainModel table, fit and evaluate.
@@ -1169,11 +2129,21 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         OUT(e, "%s%s", i ? ", " : "", c_string(a, ((MetricCfg *)cfg.metrics.data[i])->name));
     if (!cfg.metrics.len)
         OUT(e, "NULL");
+    OUT(e, "};\n    static const unsigned char metric_reduce[] = {");
+    for (int i = 0; i < cfg.metrics.len; i++) {
+        int r = ((MetricCfg *)cfg.metrics.data[i])->reduce;
+        OUT(e, "%s%s", i ? ", " : "", r == KDL_METRIC_ROOT_MEAN   ? "KDL_METRIC_ROOT_MEAN"
+                                      : r == KDL_METRIC_STEP_MEAN ? "KDL_METRIC_STEP_MEAN"
+                                                                  : "KDL_METRIC_MEAN");
+    }
+    if (!cfg.metrics.len)
+        OUT(e, "0");
     OUT(e, "};\n    memset(out, 0, sizeof *out);\n    out->model = m;\n"
            "    out->max_batch = m->max_batch;\n    out->ninputs = %d;\n    out->ntargets = %d;\n"
            "    out->input_sizes = in_sizes;\n    out->input_dtypes = in_dtypes;\n"
            "    out->target_sizes = target_sizes;\n    out->nmetrics = %d;\n"
-           "    out->metric_names = metric_names;\n    out->train_step = %s_train_step_;\n"
+           "    out->metric_names = metric_names;\n    out->metric_reduce = metric_reduce;\n"
+           "    out->train_step = %s_train_step_;\n"
            "    out->test_step = %s_test_step_;\n    out->save = %s_save_;\n"
            "    out->seed = %s_seed_;\n    out->iterations = m->train ? &m->train->iterations : "
            "NULL;\n}\n\n",

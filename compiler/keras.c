@@ -28,7 +28,7 @@ static Value *mkval(Ctx *c, ValueKind k) {
 #define BASE_OPT "weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, " \
                  "use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, "        \
                  "loss_scale_factor=None, gradient_accumulation_steps=None, name=None"
-#define LOSS_BASE "reduction='sum_over_batch_size', name=None, dtype=None"
+#define LOSS_BASE(name) "reduction='sum_over_batch_size', name='" name "', dtype=None"
 
 static ObjectClass object_classes[] = {
     // keras.optimizers (defaults per keras/src/optimizers)
@@ -58,16 +58,39 @@ static ObjectClass object_classes[] = {
      "l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, "
      "beta=0.0, " BASE_OPT},
     {"optimizers", "Lion", "learning_rate=0.001, beta_1=0.9, beta_2=0.99, " BASE_OPT},
-    // keras.losses
+    // keras.losses (keras/src/losses/losses.py: each class's arguments and
+    // its default name; IoU and the newest classes are not in kdl)
     {"losses", "CategoricalCrossentropy",
-     "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE},
+     "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE("categorical_crossentropy")},
     {"losses", "SparseCategoricalCrossentropy",
-     "from_logits=False, ignore_class=None, axis=-1, " LOSS_BASE},
-    {"losses", "BinaryCrossentropy", "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE},
-    {"losses", "MeanSquaredError", LOSS_BASE},
-    {"losses", "MeanAbsoluteError", LOSS_BASE},
-    {"losses", "Huber", "delta=1.0, " LOSS_BASE},
-    // keras.metrics
+     "from_logits=False, ignore_class=None, " LOSS_BASE("sparse_categorical_crossentropy")},
+    {"losses", "BinaryCrossentropy",
+     "from_logits=False, label_smoothing=0.0, axis=-1, " LOSS_BASE("binary_crossentropy")},
+    {"losses", "MeanSquaredError", LOSS_BASE("mean_squared_error")},
+    {"losses", "MeanAbsoluteError", LOSS_BASE("mean_absolute_error")},
+    {"losses", "MeanAbsolutePercentageError", LOSS_BASE("mean_absolute_percentage_error")},
+    {"losses", "MeanSquaredLogarithmicError", LOSS_BASE("mean_squared_logarithmic_error")},
+    {"losses", "CosineSimilarity", "axis=-1, " LOSS_BASE("cosine_similarity")},
+    {"losses", "Huber", "delta=1.0, " LOSS_BASE("huber_loss")},
+    {"losses", "LogCosh", LOSS_BASE("log_cosh")},
+    {"losses", "Hinge", LOSS_BASE("hinge")},
+    {"losses", "SquaredHinge", LOSS_BASE("squared_hinge")},
+    {"losses", "CategoricalHinge", LOSS_BASE("categorical_hinge")},
+    {"losses", "KLDivergence", LOSS_BASE("kl_divergence")},
+    {"losses", "Poisson", LOSS_BASE("poisson")},
+    {"losses", "BinaryFocalCrossentropy",
+     "apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, "
+     "label_smoothing=0.0, axis=-1, " LOSS_BASE("binary_focal_crossentropy")},
+    {"losses", "CategoricalFocalCrossentropy",
+     "alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1, "
+     LOSS_BASE("categorical_focal_crossentropy")},
+    {"losses", "CTC", LOSS_BASE("ctc")},
+    {"losses", "Dice", "reduction='sum_over_batch_size', name='dice', axis=None, dtype=None"},
+    {"losses", "Tversky",
+     "alpha=0.5, beta=0.5, reduction='sum_over_batch_size', name='tversky', axis=None, "
+     "dtype=None"},
+    {"losses", "Circle", "gamma=80.0, margin=0.4, remove_diagonal=True, " LOSS_BASE("circle")},
+    // keras.metrics (keras/src/metrics)
     {"metrics", "Accuracy", "name='accuracy', dtype=None"},
     {"metrics", "BinaryAccuracy", "name='binary_accuracy', dtype=None, threshold=0.5"},
     {"metrics", "CategoricalAccuracy", "name='categorical_accuracy', dtype=None"},
@@ -75,8 +98,27 @@ static ObjectClass object_classes[] = {
     {"metrics", "MeanSquaredError", "name='mean_squared_error', dtype=None"},
     {"metrics", "MeanAbsoluteError", "name='mean_absolute_error', dtype=None"},
     {"metrics", "MeanAbsolutePercentageError", "name='mean_absolute_percentage_error', dtype=None"},
+    {"metrics", "MeanSquaredLogarithmicError",
+     "name='mean_squared_logarithmic_error', dtype=None"},
     {"metrics", "RootMeanSquaredError", "name='root_mean_squared_error', dtype=None"},
+    {"metrics", "CosineSimilarity", "name='cosine_similarity', dtype=None, axis=-1"},
+    {"metrics", "LogCoshError", "name='logcosh', dtype=None"},
+    {"metrics", "Hinge", "name='hinge', dtype=None"},
+    {"metrics", "SquaredHinge", "name='squared_hinge', dtype=None"},
+    {"metrics", "CategoricalHinge", "name='categorical_hinge', dtype=None"},
+    {"metrics", "KLDivergence", "name='kl_divergence', dtype=None"},
+    {"metrics", "Poisson", "name='poisson', dtype=None"},
+    {"metrics", "BinaryCrossentropy",
+     "name='binary_crossentropy', dtype=None, from_logits=False, label_smoothing=0"},
+    {"metrics", "CategoricalCrossentropy",
+     "name='categorical_crossentropy', dtype=None, from_logits=False, label_smoothing=0, "
+     "axis=-1"},
+    {"metrics", "SparseCategoricalCrossentropy",
+     "name='sparse_categorical_crossentropy', dtype=None, from_logits=False, axis=-1"},
     {"metrics", "Mean", "name='mean', dtype=None"},
+    {"metrics", "Sum", "name='sum', dtype=None"},
+    {"metrics", "R2Score",
+     "class_aggregation='uniform_average', num_regressors=0, name='r2_score', dtype=None"},
     {"metrics", "TopKCategoricalAccuracy", "k=5, name='top_k_categorical_accuracy', dtype=None"},
     {"metrics", "SparseTopKCategoricalAccuracy",
      "k=5, name='sparse_top_k_categorical_accuracy', "
@@ -120,15 +162,65 @@ static ObjectClass object_classes[] = {
 
 // Lower-case function-style names each module also exports (strings a
 // Keras user may pass, and attributes like keras.losses.mse).
+static const char *const loss_funcs[] = {
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
+    "mean_squared_error", "mean_absolute_error", "huber", "mse", "mae", "MSE", "MAE", "bce", "BCE",
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "cosine_similarity",
+    "log_cosh", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "ctc", "dice", "tversky",
+    "circle", "iou", "kld", "KLD", "mape", "MAPE", "msle", "MSLE", NULL,
+};
+// The strings keras.losses.get accepts (keras/src/losses/__init__.py
+// ALL_OBJECTS_DICT: class names, function names, aliases); compile() also
+// takes "crossentropy" and "ce" in any letter case (compile_utils.get_loss).
 static const char *const loss_names[] = {
     "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
     "mean_squared_error", "mean_absolute_error", "huber", "mse", "mae", "MSE", "MAE", "bce", "BCE",
-    NULL,
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "cosine_similarity",
+    "log_cosh", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "ctc", "dice", "tversky",
+    "circle", "iou", "kld", "KLD", "mape", "MAPE", "msle", "MSLE",
+    "KLDivergence", "Poisson", "BinaryCrossentropy", "BinaryFocalCrossentropy",
+    "CategoricalCrossentropy", "CategoricalFocalCrossentropy", "SparseCategoricalCrossentropy",
+    "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError", "CosineSimilarity", "LogCosh", "Huber", "Hinge",
+    "SquaredHinge", "CategoricalHinge", "Dice", "IoU", "Tversky", "Circle", "CTC", NULL,
 };
+// keras.metrics.get's strings (keras/src/metrics/__init__.py: class names,
+// their snake_case, aliases); compile() also takes "accuracy" and "acc" in
+// any letter case (compile_utils.get_metric).
 static const char *const metric_names[] = {
     "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "mse", "mae", "mean_squared_error", "mean_absolute_error", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "binary_crossentropy", NULL,
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mse", "mae", "MSE", "MAE",
+    "mape", "MAPE", "msle", "MSLE", "bce", "BCE", "mean_squared_error", "mean_absolute_error",
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "root_mean_squared_error",
+    "cosine_similarity", "log_cosh_error", "r2_score", "hinge", "squared_hinge",
+    "categorical_hinge", "kl_divergence", "poisson", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "binary_crossentropy", "mean", "sum", "auc", "precision",
+    "recall", "false_negatives", "false_positives", "true_negatives", "true_positives",
+    "precision_at_recall", "recall_at_precision", "sensitivity_at_specificity",
+    "specificity_at_sensitivity", "f1_score", "f_beta_score", "io_u", "binary_io_u", "mean_io_u",
+    "one_hot_io_u", "one_hot_mean_io_u", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+    "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+    "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError",
+    "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "CosineSimilarity",
+    "LogCoshError", "R2Score", "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence",
+    "Poisson", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "Mean", "Sum", "AUC", "Precision", "Recall", "FalseNegatives", "FalsePositives",
+    "TrueNegatives", "TruePositives", "PrecisionAtRecall", "RecallAtPrecision",
+    "SensitivityAtSpecificity", "SpecificityAtSensitivity", "F1Score", "FBetaScore", "IoU",
+    "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU", NULL,
+};
+// keras.regularizers.get / keras.constraints.get strings: class names and
+// their snake_case (so "l1l2", not "l1_l2": keras.regularizers.l1_l2 is the
+// class, the string is not accepted by Keras 3).
+static const char *const regularizer_names[] = {
+    "L1", "l1", "L2", "l2", "L1L2", "l1l2", "Regularizer", "regularizer", "OrthogonalRegularizer",
+    "orthogonal_regularizer", NULL,
+};
+static const char *const constraint_names[] = {
+    "MaxNorm", "max_norm", "MinMaxNorm", "min_max_norm", "NonNeg", "non_neg", "UnitNorm",
+    "unit_norm", "Constraint", "constraint", NULL,
 };
 static const char *const optimizer_names[] = {
     "sgd",    "adam",  "adamw", "rmsprop", "adagrad", "adadelta",
@@ -154,6 +246,49 @@ static bool in_names(const char *const *names, const char *s, bool icase) {
     return false;
 }
 
+// Levenshtein distance (short names), for "did you mean" hints.
+static int name_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int best = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
+                                          tolower((unsigned char)b[j - 1]));
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+// Keras's "Could not interpret <what> identifier: <s>", with the closest
+// name Keras accepts when one is close.
+static void report_unknown_name(Ctx *c, Span at, const char *what, const char *s,
+                                const char *const *names) {
+    const char *best = NULL;
+    int bd = 3;
+    for (int i = 0; names[i]; i++) {
+        int d = name_distance(s, names[i]);
+        if (d < bd) {
+            bd = d;
+            best = names[i];
+        }
+    }
+    if (best)
+        error_at(c, at, "Could not interpret %s identifier: %s (did you mean '%s'?)", what, s,
+                 best);
+    else
+        error_at(c, at, "Could not interpret %s identifier: %s", what, s);
+}
+
 static const char *names_list(Ctx *c, const char *const *names) {
     Buf b = {0};
     for (int i = 0; names[i]; i++)
@@ -172,9 +307,17 @@ static Value *object_construct(Ctx *c, ObjectClass *oc, Arg *args, int nargs, Sp
     const char *what = arena_printf(c->arena, "keras.%s.%s()", oc->module, oc->name);
     if (!sig_bind(c, sig, what, args, nargs, call, o->args, spans))
         return v_error();
-    // Numeric hyperparameters must be numbers (learning_rate="fast" is an error).
+    o->spans = spans;
+    o->span = call;
+    // Numeric hyperparameters must be numbers (learning_rate="fast" is an error);
+    // a constraint's axis and a focal loss's alpha may also be lists.
     for (int i = 0; i < sig->nparams; i++) {
         Value *d = sig->params[i].dflt, *v = o->args[i];
+        const char *pn = sig->params[i].name;
+        bool listy = (!strcmp(oc->module, "constraints") && !strcmp(pn, "axis")) ||
+                     (!strcmp(oc->name, "CategoricalFocalCrossentropy") && !strcmp(pn, "alpha"));
+        if (listy && (v->kind == V_LIST || v->kind == V_TUPLE))
+            continue;
         if (d && (d->kind == V_FLOAT || d->kind == V_INT) && d->kind != V_BOOL &&
             v->kind != V_NONE && !is_number(v)) {
             error_at(c, spans[i], "%s: `%s` must be a number, got %s", what,
@@ -190,6 +333,30 @@ static Value *object_construct(Ctx *c, ObjectClass *oc, Arg *args, int nargs, Sp
         error_at(c, spans[lr], "%s: `learning_rate` must be non-negative, got %s", what,
                  value_repr(c, o->args[lr]));
         return v_error();
+    }
+    for (int i = 0; i < sig->nparams; i++) {
+        const char *pn = sig->params[i].name;
+        Value *v = o->args[i];
+        // Loss.__init__: standardize_reduction.
+        if (!strcmp(oc->module, "losses") && !strcmp(pn, "reduction") &&
+            !(v->kind == V_NONE ||
+              (v->kind == V_STR &&
+               (!strcmp(v->u.str.s, "sum_over_batch_size") || !strcmp(v->u.str.s, "sum") ||
+                !strcmp(v->u.str.s, "none") || !strcmp(v->u.str.s, "mean") ||
+                !strcmp(v->u.str.s, "mean_with_sample_weight"))))) {
+            error_at(c, spans[i], "%s: Invalid value for argument `reduction`. Expected one of "
+                     "{'sum_over_batch_size', 'sum', None, 'none', 'mean', "
+                     "'mean_with_sample_weight'}. Received: reduction=%s", what,
+                     value_str(c, v));
+            return v_error();
+        }
+        // L1 / L2 / L1L2: validate_float_arg (None takes the default).
+        if (!strcmp(oc->module, "regularizers") && is_number(v) &&
+            (!isfinite(num_val(v)) || num_val(v) < 0)) {
+            error_at(c, spans[i], "%s: Invalid value for argument %s: expected a non-negative "
+                     "float.Received: %s=%s", what, pn, pn, value_str(c, v));
+            return v_error();
+        }
     }
     Value *v = mkval(c, V_OBJECT);
     v->u.object = o;
@@ -278,6 +445,30 @@ static void warn_input_shape(Ctx *c, const LayerClass *cls, Span at) {
                "in the model instead.", cls->name);
 }
 
+// A layer's regularizer or constraint argument, as Keras's get() takes it.
+static bool check_reg_constraint(Ctx *c, Value *v, Span at, bool reg) {
+    const char *what = reg ? "regularizer" : "constraint";
+    switch (v->kind) {
+    case V_NONE: case V_ERROR: case V_FUNC: case V_BUILTIN: case V_METHOD: case V_CLASS:
+    case V_OBJECT: case V_INSTANCE:
+        return true;
+    case V_STR:
+        if (in_names(reg ? regularizer_names : constraint_names, v->u.str.s, false))
+            return true;
+        if (reg && !strcmp(v->u.str.s, "l1_l2")) {
+            error_at(c, at, "Could not interpret regularizer identifier: l1_l2 (Keras 3 takes "
+                     "the strings 'l1', 'l2' and 'l1l2', the last being L1L2() with l1=0 and "
+                     "l2=0; write keras.regularizers.l1_l2(l1=0.01, l2=0.01))");
+            return false;
+        }
+        report_unknown_name(c, at, what, v->u.str.s, reg ? regularizer_names : constraint_names);
+        return false;
+    default:
+        error_at(c, at, "Could not interpret %s identifier: %s", what, value_str(c, v));
+        return false;
+    }
+}
+
 Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span call) {
     Layer *l = layer_alloc(c, cls->name, call);
     l->cls = cls;
@@ -310,6 +501,18 @@ Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span
     for (int i = 0; i < l->sig->nparams; i++)
         if (l->args[i]->kind == V_ERROR)
             ok = false;
+    if (!ok)
+        return v_error();
+    // *_regularizer / *_constraint: regularizers.get / constraints.get run in
+    // the constructor: a string must name a class, anything else be callable.
+    for (int i = 0; i < l->sig->nparams; i++) {
+        const char *pn = l->sig->params[i].name;
+        size_t n = strlen(pn);
+        bool reg = n > 12 && !strcmp(pn + n - 12, "_regularizer");
+        bool con = n > 11 && !strcmp(pn + n - 11, "_constraint");
+        if ((reg || con) && !check_reg_constraint(c, l->args[i], l->arg_spans[i], reg))
+            ok = false;
+    }
     if (!ok)
         return v_error();
     const char *name = NULL;
@@ -900,10 +1103,13 @@ static bool check_ident(Ctx *c, const IdentKind *k, Value *v, Span at) {
     if (v->kind == V_ERROR || (v->kind == V_NONE && k == &loss_kind))
         return true;
     if (v->kind == V_STR) {
-        if (in_names(k->names, v->u.str.s, false))
+        const char *s = v->u.str.s;
+        // compile_utils.get_loss / get_metric pick these by shape, in any case.
+        if (in_names(k->names, s, false) ||
+            (k == &loss_kind && (same_icase(s, "crossentropy") || same_icase(s, "ce"))) ||
+            (k == &metric_kind && (same_icase(s, "accuracy") || same_icase(s, "acc"))))
             return true;
-        error_at(c, at, "Could not interpret %s identifier: %s (kdl knows %s)", k->what,
-                 v->u.str.s, names_list(c, k->names));
+        report_unknown_name(c, at, k->what, s, k->names);
         return false;
     }
     if (v->kind == V_OBJECT)
@@ -954,6 +1160,15 @@ static Value *m_compile(ARGS) {
     } else if (a[3]->kind != V_NONE) {
         ok = check_ident(c, &metric_kind, a[3], sp[3]) && ok;
     }
+    // CompileLoss.__init__ (made when a loss is given).
+    Value *lw = a[2];
+    if (a[1]->kind != V_NONE && value_truthy(lw) && lw->kind != V_LIST && lw->kind != V_TUPLE &&
+        lw->kind != V_DICT && lw->kind != V_FLOAT && lw->kind != V_ERROR) {
+        error_at(c, sp[2], "Expected `loss_weights` argument to be a float (single output case) "
+                 "or a list, tuple, or dict (multiple output case). Received instead: "
+                 "loss_weights=%s of type %s", value_str(c, lw), value_type_name(lw));
+        ok = false;
+    }
     if (!ok)
         return v_error();
     CompileCfg *cfg = arena_alloc(c->arena, sizeof *cfg);
@@ -962,6 +1177,10 @@ static Value *m_compile(ARGS) {
     cfg->loss_weights = a[2];
     cfg->metrics = a[3];
     cfg->span = call;
+    cfg->optimizer_span = sp[0];
+    cfg->loss_span = sp[1];
+    cfg->loss_weights_span = sp[2];
+    cfg->metrics_span = sp[3];
     m->model->compile = cfg;
     m->model->optimizer_built = false;     // compile() makes a new optimizer
     return v_none();
@@ -1003,6 +1222,10 @@ bool model_optimizer_params(Ctx *c, Layer *m, int64_t *count, double *bytes) {
         slots = 2, scalars = 1;
     else
         slots = 2;     // adadelta, adamax, ftrl
+    // BaseOptimizer.build: an "average" per variable with use_ema, a
+    // "gradient_accumulator" with gradient_accumulation_steps.
+    slots += obj_num(o, "use_ema", 0) != 0;
+    slots += obj_num(o, "gradient_accumulation_steps", 0) != 0;
     Vec ws = {0};
     model_weights(c, m, &ws);
     int64_t trainable = 0;
@@ -1031,6 +1254,8 @@ static Value *m_fit(ARGS) {
     f->sig = sig_cached(c, FIT_SIG);
     f->args = a;
     Span *spans = sp;
+    f->spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(f->sig->nparams + 1));
+    memcpy(f->spans, sp, sizeof(Span) * (size_t)f->sig->nparams);
     Sig *sig = f->sig;
     bool ok = true;
     for (int i = 0; i < 2; i++) {
@@ -1616,14 +1841,22 @@ void keras_init(Ctx *c) {
     }
     // Function-style names: keras.losses.mse, keras.activations.relu, ...
     // evaluate to the same strings Keras accepts.
-    for (int i = 0; loss_names[i]; i++)
-        put(c, mods[1], loss_names[i], v_str(c, loss_names[i]));
+    for (int i = 0; loss_funcs[i]; i++)
+        put(c, mods[1], loss_funcs[i], v_str(c, loss_funcs[i]));
     for (int i = 0; initializer_names[i]; i++)
         put(c, mods[3], initializer_names[i], v_str(c, initializer_names[i]));
     for (int i = 0; i < ACT_COUNT; i++)
         put(c, mods[6], act_name((ActKind)i), v_str(c, act_name((ActKind)i)));
     put(c, mods[6], "swish", v_str(c, "silu"));
     put(c, mods[6], "hard_swish", v_str(c, "hard_silu"));
+    static const char *const con_alias[][2] = {{"max_norm", "MaxNorm"},
+                                                {"min_max_norm", "MinMaxNorm"},
+                                                {"non_neg", "NonNeg"},
+                                                {"unit_norm", "UnitNorm"}};
+    for (int i = 0; i < 4; i++) {
+        Value *cv = dict_get_str(mods[5]->attrs, con_alias[i][1]);
+        put(c, mods[5], con_alias[i][0], cv);
+    }
     put(c, mods[4], "l1", class_value(c, CLS_OBJECT, "L1"));
     put(c, mods[4], "l2", class_value(c, CLS_OBJECT, "L2"));
     put(c, mods[4], "l1_l2", class_value(c, CLS_OBJECT, "L1L2"));

@@ -540,6 +540,11 @@ void kdl_crop2d_backward(float *dx, const float *dy, int n, int h, int w, int c,
 // per seed, different every call).
 void kdl_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate,
                          kdl_Rng *r);
+// The mask alone (n floats, the same draws kdl_dropout_forward makes): a
+// Dropout with noise_shape and the input dropout of recurrent layers draw a
+// smaller mask and broadcast it over the input (kdl_merge_forward /
+// kdl_merge_backward with KDL_MERGE_MUL).
+void kdl_dropout_mask(float *mask, size_t n, float rate, kdl_Rng *r);
 
 // Recurrent layers in training: the forward pass also saves what backprop
 // through time needs (kdl_rnn_saved_floats floats for the whole batch).
@@ -568,6 +573,15 @@ typedef enum {
     KDL_LOSS_BCE,           // binary crossentropy (from_logits, label_smoothing)
     KDL_LOSS_CCE,           // categorical crossentropy (from_logits, label_smoothing)
     KDL_LOSS_SCCE,          // sparse categorical crossentropy: integer labels
+    KDL_LOSS_KLD,           // sum over the last axis of t log(t / p), t and p clipped to [eps, 1]
+    KDL_LOSS_HINGE,         // mean of max(1 - t p, 0); 0/1 targets (the whole batch) become -1/1
+    KDL_LOSS_SQUARED_HINGE, // mean of max(1 - t p, 0)^2; the same targets
+    KDL_LOSS_CATEGORICAL_HINGE, // max(max((1 - t) p) - sum(t p) + 1, 0) per row
+    KDL_LOSS_POISSON,       // mean of p - t log(p + eps)
+    KDL_LOSS_LOG_COSH,      // mean of x + softplus(-2x) - log 2, x = p - t
+    KDL_LOSS_MAPE,          // 100 * mean of |t - p| / max(|t|, eps)
+    KDL_LOSS_MSLE,          // mean of (log(max(p, eps) + 1) - log(max(t, eps) + 1))^2
+    KDL_LOSS_COSINE,        // -sum(normalize(t) * normalize(p)), normalize x = x min(rsqrt(x.x), 1/eps)
 } kdl_LossKind;
 
 typedef enum { KDL_REDUCE_MEAN, KDL_REDUCE_SUM } kdl_Reduction;
@@ -598,11 +612,50 @@ typedef enum {
     KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY,     // argmax p == label
     KDL_METRIC_MSE,
     KDL_METRIC_MAE,
+    KDL_METRIC_ACCURACY,                // p == y exactly (keras.metrics.Accuracy)
+    KDL_METRIC_TOP_K,                   // argmax y among the k largest p (ties count in)
+    KDL_METRIC_SPARSE_TOP_K,            // the label among the k largest p
 } kdl_MetricKind;
 
 // The sum over the batch of the per-sample metric (binary accuracy and
 // mse/mae average over the last axis first); callers keep running means.
 double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, int n, int dim);
+// The same with the metric's parameter: BinaryAccuracy's threshold, the k of
+// the top-k accuracies (kdl_metric_sum: 0.5 and 5, Keras's defaults).
+double kdl_metric_sum_p(kdl_MetricKind k, double param, const float *pred, const float *y_true,
+                        int n, int dim);
+
+// Regularization (keras.regularizers L1, L2, L1L2): returns the penalty
+// l1 * sum |w| + l2 * sum w^2 (in double) and, when g is not NULL, adds
+// scale * its gradient, scale * (l1 * sign(w) + 2 * l2 * w), to g. Weight
+// regularizers pass scale 1 (times a loss scale factor); activity
+// regularizers divide both the penalty and scale by the batch size (Keras).
+double kdl_regularize(const float *w, float *g, size_t n, float l1, float l2, float scale);
+
+// Weight constraints (keras.constraints), applied to a variable after each
+// optimizer update, as Keras's optimizer does. Norms are taken over the
+// axes set in `axes` (bit i: axis i of the weight's shape, as Keras's
+// `axis`), keepdims, then w *= desired / (epsilon + norm) with
+//   MaxNorm     desired = clip(norm, 0, max_value)
+//   MinMaxNorm  desired = rate * clip(norm, min_value, max_value) + (1 - rate) * norm
+//   UnitNorm    w / (epsilon + norm)
+//   NonNeg      max(w, 0) (no norms)
+typedef enum {
+    KDL_CONSTRAINT_MAX_NORM,
+    KDL_CONSTRAINT_MIN_MAX_NORM,
+    KDL_CONSTRAINT_UNIT_NORM,
+    KDL_CONSTRAINT_NON_NEG,
+} kdl_ConstraintKind;
+
+typedef struct kdl_Constraint {
+    kdl_ConstraintKind kind;
+    float min_value, max_value, rate;
+    int rank;
+    int shape[8];
+    unsigned axes;
+} kdl_Constraint;
+
+void kdl_constraint_apply(const kdl_Constraint *c, float *w);
 
 // ---- training: optimizers ------------------------------------------------------------------
 
@@ -623,6 +676,7 @@ typedef struct kdl_Optimizer {
     float initial_accumulator_value;    // Adagrad
     float weight_decay;
     float clipnorm, clipvalue, global_clipnorm;
+    float loss_scale_factor;    // 0: None; else the step divides the gradients by it first
 } kdl_Optimizer;
 
 // One trainable variable: its values, gradient and optimizer slots
@@ -643,9 +697,10 @@ const char *kdl_optimizer_slot_name(const kdl_Optimizer *o, int k);
 // Reset the slots (zeros; Adagrad's accumulator to initial_accumulator_value).
 void kdl_optimizer_reset(const kdl_Optimizer *o, kdl_Param *p, int n);
 // One update at step t (Keras's iterations + 1), as Keras's apply():
-// clip gradients (clipvalue, then clipnorm per variable, or global_clipnorm
-// over all), decoupled weight decay (value -= value * weight_decay * lr),
-// then the optimizer's rule. Gradients are modified in place by clipping.
+// unscale the gradients (loss_scale_factor), clip them (clipvalue, then
+// clipnorm per variable, or global_clipnorm over all), decoupled weight
+// decay (value -= value * weight_decay * lr), then the optimizer's rule.
+// Gradients are modified in place by unscaling and clipping.
 void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t);
 
 // ---- training: fit / evaluate ---------------------------------------------------------------
@@ -660,6 +715,12 @@ typedef struct kdl_StepResult {
     double metric_sums[KDL_MAX_LOGS];
 } kdl_StepResult;
 
+// How a metric's running value comes from its step sums: the mean over the
+// samples seen (sum / samples), its square root (RootMeanSquaredError), or
+// the mean over the steps of per-step values (a keras.losses object used as
+// a metric: Keras averages the reduced loss of each batch).
+enum { KDL_METRIC_MEAN, KDL_METRIC_ROOT_MEAN, KDL_METRIC_STEP_MEAN };
+
 // A trainable generated model, as M_train_model() describes it.
 typedef struct kdl_TrainModel {
     void *model;
@@ -670,6 +731,8 @@ typedef struct kdl_TrainModel {
     const int64_t *target_sizes;    // floats per sample (SCCE labels: 1)
     int nmetrics;
     const char *const *metric_names;    // as Keras logs them: "accuracy", "mae", ...
+    // How each metric's running value is formed (NULL: all KDL_METRIC_MEAN).
+    const unsigned char *metric_reduce;
     kdl_Status (*train_step)(void *m, int batch, const void *const inputs[],
                              const float *const targets[], kdl_StepResult *r);
     kdl_Status (*test_step)(void *m, int batch, const void *const inputs[],

@@ -4,7 +4,9 @@
  *
  * Losses follow keras/src/losses/losses.py and the JAX/NumPy backends'
  * ops.*_crossentropy: per-sample values are a mean over the last axis
- * (MSE, MAE, Huber, BCE) or a sum over the classes (CCE, SCCE); the batch
+ * (MSE, MAE, Huber, BCE, hinge, squared hinge, Poisson, log-cosh, MAPE,
+ * MSLE) or a sum over it (CCE, SCCE, KL divergence, cosine similarity;
+ * categorical hinge is one value per row); the batch
  * reduction is their sum, divided by n for "sum_over_batch_size". Data are
  * float32, every sum is accumulated in double. Probabilities are clipped to
  * [1e-7, 1 - 1e-7] (backend.epsilon(), both bounds rounded to float32 as
@@ -26,6 +28,8 @@
 // backend.epsilon() and 1 - epsilon() as a float32 clip sees them.
 #define CLIP_LO ((double)1e-7f)
 #define CLIP_HI ((double)(1.0f - 1e-7f))
+// epsilon() as a float32 tensor holds it (Poisson, MAPE, MSLE, normalize).
+#define KDL_EPSILON ((double)1e-7f)
 
 // ---- scalar helpers -----------------------------------------------------------------------
 
@@ -177,6 +181,144 @@ static double row_cce(const kdl_Loss *L, float *d, const float *p, const float *
     return loss;
 }
 
+// The regression-type losses added with Keras 3's full set: a per-row mean
+// (or sum) of f(p_j, t_j). hinge_pm: the targets are 0/1 and become -1/1.
+static double row_elementwise(const kdl_Loss *L, float *d, const float *p, const float *y,
+                              int dim, double coef, int hinge_pm) {
+    double sum = 0, c = coef / dim;
+    for (int j = 0; j < dim; j++) {
+        double x = p[j], t = y[j], l = 0, g = 0;
+        switch (L->kind) {
+        case KDL_LOSS_HINGE:
+        case KDL_LOSS_SQUARED_HINGE: {
+            if (hinge_pm)
+                t = 2 * t - 1;
+            double m = 1 - t * x;
+            if (m > 0) {
+                l = L->kind == KDL_LOSS_HINGE ? m : m * m;
+                g = L->kind == KDL_LOSS_HINGE ? -t : -2 * m * t;
+            } else if (isnan(m)) {
+                l = g = m;
+            }
+            break;
+        }
+        case KDL_LOSS_POISSON:
+            // p - t log(p + eps), eps as float32 (a negative p + eps gives NaN, as Keras)
+            l = x - t * log(x + KDL_EPSILON);
+            g = 1 - t / (x + KDL_EPSILON);
+            break;
+        case KDL_LOSS_LOG_COSH: {
+            // x + softplus(-2x) - log 2, with softplus(z) = max(z, 0) + log1p(exp(-|z|))
+            double e = x - t, z = -2 * e;
+            l = e + (z > 0 ? z : 0) + log1p(exp(-fabs(z))) - (double)(float)log(2.0);
+            g = tanh(e);
+            break;
+        }
+        case KDL_LOSS_MAPE: {
+            double den = fabs(t) > KDL_EPSILON ? fabs(t) : KDL_EPSILON, e = t - x;
+            l = 100 * fabs(e) / den;
+            g = -100 * sign(e) / den;
+            break;
+        }
+        case KDL_LOSS_MSLE: {
+            int active = x > KDL_EPSILON;     // maximum(x, eps); NaN stays NaN
+            double a = log((active || isnan(x) ? x : KDL_EPSILON) + 1);
+            double b = log((t > KDL_EPSILON ? t : KDL_EPSILON) + 1);
+            l = (a - b) * (a - b);
+            g = active ? 2 * (a - b) / (x + 1) : isnan(x) ? x : 0.0;
+            break;
+        }
+        default:
+            break;
+        }
+        sum += l;
+        if (d)
+            d[j] = (float)(c * g);
+    }
+    return sum / dim;
+}
+
+// KL divergence over one row: sum t log(t / q), t = clip(y, eps, 1),
+// q = clip(p, eps, 1); d/dp = -t / q where p is not clipped.
+static double row_kld(float *d, const float *p, const float *y, int dim, double coef) {
+    double sum = 0;
+    for (int j = 0; j < dim; j++) {
+        double t = y[j] < CLIP_LO ? CLIP_LO : y[j] > 1 ? 1 : y[j];
+        double x = p[j], q = x < CLIP_LO ? CLIP_LO : x > 1 ? 1 : x;
+        if (isnan(x))
+            q = x;
+        if (isnan((double)y[j]))
+            t = y[j];
+        sum += t * log(t / q);
+        if (d)
+            d[j] = (float)(x < CLIP_LO || x > 1 ? 0.0 : coef * -t / q);
+    }
+    return sum;
+}
+
+// Categorical hinge over one row: max(neg - pos + 1, 0) with pos = sum t p
+// and neg = max_j (1 - t_j) p_j; the max's gradient is shared equally by
+// the tied maxima (as TF and JAX do).
+static double row_categorical_hinge(float *d, const float *p, const float *y, int dim,
+                                    double coef) {
+    double pos = 0, neg = -INFINITY;
+    int ties = 0;
+    for (int j = 0; j < dim; j++) {
+        double v = (1 - (double)y[j]) * p[j];
+        pos += (double)y[j] * p[j];
+        if (v > neg) {
+            neg = v;
+            ties = 1;
+        } else if (v == neg) {
+            ties++;
+        }
+    }
+    double m = neg - pos + 1, l = m > 0 ? m : isnan(m) ? m : 0;
+    if (d)
+        for (int j = 0; j < dim; j++) {
+            double v = (1 - (double)y[j]) * p[j], g = 0;
+            if (m > 0)
+                g = (v == neg ? (1 - (double)y[j]) / ties : 0) - y[j];
+            d[j] = (float)(coef * g);
+        }
+    return l;
+}
+
+// Keras's normalize(x) (ops.nn.normalize, order 2): x * min(rsqrt(x.x),
+// 1 / eps). Returns the factor; *capped when the minimum takes 1 / eps.
+static double l2_factor(const float *x, int dim, int *capped) {
+    double s = 0;
+    for (int j = 0; j < dim; j++)
+        s += (double)x[j] * x[j];
+    double r = 1 / sqrt(s), cap = 1 / KDL_EPSILON;
+    *capped = !(r < cap);
+    return *capped ? cap : r;
+}
+
+// -sum(normalize(t) * normalize(p)) over one row. Where the factor of p is
+// 1/|p|: d/dp_k = -(tn_k - (tn . pn) pn_k) / |p|; capped: -tn_k / eps.
+static double row_cosine(float *d, const float *p, const float *y, int dim, double coef) {
+    int cp, ct;
+    double rp = l2_factor(p, dim, &cp), rt = l2_factor(y, dim, &ct), dot = 0;
+    for (int j = 0; j < dim; j++)
+        dot += (double)y[j] * rt * p[j] * rp;
+    if (d)
+        for (int j = 0; j < dim; j++) {
+            double tn = (double)y[j] * rt, g = cp ? -tn * rp : -(tn - dot * p[j] * rp) * rp;
+            d[j] = (float)(coef * g);
+        }
+    return -dot;
+}
+
+// True when every target is exactly 0 or 1 (Keras's hinge then maps them to
+// -1/1; the test covers the whole batch, as Keras's ops.all does).
+static int binary_targets(const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (y[i] != 0.0f && y[i] != 1.0f)
+            return 0;
+    return 1;
+}
+
 // ---- public entry points --------------------------------------------------------------------
 
 // See kdl.h. n <= 0 gives a loss of 0. SCCE labels are all checked first:
@@ -194,6 +336,8 @@ kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *
         }
     int mean = L->reduction == KDL_REDUCE_MEAN && n > 0;
     double coef = mean ? (double)scale / n : (double)scale, total = 0;
+    int hinge_pm = (L->kind == KDL_LOSS_HINGE || L->kind == KDL_LOSS_SQUARED_HINGE) && n > 0 &&
+                   binary_targets(y_true, (size_t)n * (size_t)dim);
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)i * (size_t)dim;
         const float *p = pred + off;
@@ -212,6 +356,23 @@ kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *
             break;
         case KDL_LOSS_SCCE:
             total += row_cce(L, d, p, NULL, (int)y_true[i], dim, coef);
+            break;
+        case KDL_LOSS_KLD:
+            total += row_kld(d, p, y_true + off, dim, coef);
+            break;
+        case KDL_LOSS_CATEGORICAL_HINGE:
+            total += row_categorical_hinge(d, p, y_true + off, dim, coef);
+            break;
+        case KDL_LOSS_COSINE:
+            total += row_cosine(d, p, y_true + off, dim, coef);
+            break;
+        case KDL_LOSS_HINGE:
+        case KDL_LOSS_SQUARED_HINGE:
+        case KDL_LOSS_POISSON:
+        case KDL_LOSS_LOG_COSH:
+        case KDL_LOSS_MAPE:
+        case KDL_LOSS_MSLE:
+            total += row_elementwise(L, d, p, y_true + off, dim, coef, hinge_pm);
             break;
         }
     }
@@ -239,6 +400,25 @@ static int argmax(const float *x, int dim) {
 // axis; sparse accuracy compares argmax p with the label as a float (so a
 // non-integer or out-of-range label counts as a miss, not an error).
 double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, int n, int dim) {
+    return kdl_metric_sum_p(k, k == KDL_METRIC_BINARY_ACCURACY ? 0.5 : 5, pred, y_true, n, dim);
+}
+
+// ops.in_top_k as the JAX and TensorFlow backends define it: the label is in
+// the top k when fewer than k predictions are strictly greater than its own
+// (so ties straddling the boundary count in); a NaN at the label counts as
+// -inf. A label outside [0, dim) is never in.
+static int in_top_k(const float *p, int dim, int label, double k) {
+    if (label < 0 || label >= dim)
+        return 0;
+    float v = isnan(p[label]) ? -INFINITY : p[label];
+    int greater = 0;
+    for (int j = 0; j < dim; j++)
+        greater += p[j] > v;
+    return greater < k;
+}
+
+double kdl_metric_sum_p(kdl_MetricKind k, double param, const float *pred, const float *y_true,
+                        int n, int dim) {
     double total = 0;
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)i * (size_t)dim;
@@ -246,10 +426,26 @@ double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, 
         double s = 0;
         switch (k) {
         case KDL_METRIC_BINARY_ACCURACY:
+            // ops.greater(y_pred, threshold) in float32
             for (int j = 0; j < dim; j++)
-                s += (p[j] > 0.5f ? 1.0f : 0.0f) == y_true[off + j];
+                s += (p[j] > (float)param ? 1.0f : 0.0f) == y_true[off + j];
             total += s / dim;
             break;
+        case KDL_METRIC_ACCURACY:
+            for (int j = 0; j < dim; j++)
+                s += p[j] == y_true[off + j];
+            total += s / dim;
+            break;
+        case KDL_METRIC_TOP_K:
+            total += in_top_k(p, dim, argmax(y_true + off, dim), param);
+            break;
+        case KDL_METRIC_SPARSE_TOP_K: {
+            // the label cast to int32 (truncation), as Keras's ops.cast
+            float lab = y_true[i];
+            total += lab > -2147483648.0f && lab < 2147483648.0f &&
+                     in_top_k(p, dim, (int)lab, param);
+            break;
+        }
         case KDL_METRIC_CATEGORICAL_ACCURACY:
             total += argmax(p, dim) == argmax(y_true + off, dim);
             break;
@@ -267,4 +463,23 @@ double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, 
         }
     }
     return total;
+}
+
+// ---- regularizers ------------------------------------------------------------------------------
+
+// See kdl.h: keras.regularizers L1 / L2 / L1L2 (l1 * sum |w| + l2 * sum w^2,
+// no factor 1/2), the gradient's sign(0) = 0 as TF's and JAX's |x|.
+double kdl_regularize(const float *w, float *g, size_t n, float l1, float l2, float scale) {
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = w[i];
+        s1 += fabs(x);
+        s2 += x * x;
+    }
+    if (g) {
+        double a = (double)scale * l1, b = 2.0 * scale * l2;
+        for (size_t i = 0; i < n; i++)
+            g[i] += (float)((l1 != 0.0f ? a * sign(w[i]) : 0.0) + (l2 != 0.0f ? b * w[i] : 0.0));
+    }
+    return (l1 != 0.0f ? l1 * s1 : 0.0) + (l2 != 0.0f ? l2 * s2 : 0.0);
 }

@@ -551,12 +551,17 @@ void kdl_crop2d_backward(float *dx, const float *dy, int n, int h, int w, int c,
 // without drawing from r. mask must not overlap in or out.
 void kdl_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate,
                          kdl_Rng *r) {
+    kdl_dropout_mask(mask, n, rate, r);
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] * mask[i];
+}
+
+// See kdl.h: the mask of kdl_dropout_forward (same draws, same values).
+void kdl_dropout_mask(float *mask, size_t n, float rate, kdl_Rng *r) {
     if (!(rate > 0.0f) || rate >= 1.0f) {
         float m = rate >= 1.0f ? 0.0f : 1.0f;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
             mask[i] = m;
-            out[i] = in[i] * m;
-        }
         return;
     }
     uint64_t thr = (uint64_t)((double)rate * 4294967296.0);    // < 2^32 as rate < 1
@@ -569,6 +574,4 @@ void kdl_dropout_forward(float *out, float *mask, const float *in, size_t n, flo
     }
     if (i < n)
         mask[i] = (kdl_rng_next(r) & 0xFFFFFFFFu) < thr ? 0.0f : keep;
-    for (i = 0; i < n; i++)
-        out[i] = in[i] * mask[i];
 }

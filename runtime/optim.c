@@ -226,6 +226,10 @@ static void adagrad_update(const kdl_Optimizer *o, kdl_Param *p) {
 // See kdl.h. t >= 1 (Adam divides by 1 - beta_1^t). Slots must have been
 // set by kdl_optimizer_reset (or restored) before the first step.
 void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t) {
+    if (o->loss_scale_factor != 0.0f)   // BaseOptimizer.apply: g / loss_scale_factor
+        for (int i = 0; i < n; i++)
+            for (size_t j = 0; j < p[i].n; j++)
+                p[i].grad[j] /= o->loss_scale_factor;
     clip_gradients(o, p, n);
     if (o->weight_decay != 0.0f) {
         float wd = o->weight_decay, lr = o->learning_rate;
@@ -242,6 +246,73 @@ void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t) 
         case KDL_OPT_ADAMW: adam_update(o, &p[i], t); break;
         case KDL_OPT_RMSPROP: rmsprop_update(o, &p[i]); break;
         case KDL_OPT_ADAGRAD: adagrad_update(o, &p[i]); break;
+        }
+    }
+}
+
+// ---- constraints (keras/src/constraints) -----------------------------------------------------
+
+// Offset of element `r` of group `g`: g enumerates the kept axes and r the
+// reduced ones, both row-major.
+static size_t group_offset(const kdl_Constraint *c, size_t g, size_t r) {
+    size_t off = 0, stride = 1;
+    for (int a = c->rank - 1; a >= 0; a--) {
+        size_t d = (size_t)c->shape[a], i;
+        if (c->axes >> a & 1u) {
+            i = r % d;
+            r /= d;
+        } else {
+            i = g % d;
+            g /= d;
+        }
+        off += i * stride;
+        stride *= d;
+    }
+    return off;
+}
+
+// See kdl.h. Arithmetic in float32 as Keras's (the sum of squares in
+// double): norms = sqrt(sum(w^2, axes, keepdims)), w * (desired / (eps + norms)).
+void kdl_constraint_apply(const kdl_Constraint *c, float *w) {
+    size_t n = 1, groups = 1;
+    for (int a = 0; a < c->rank; a++) {
+        n *= (size_t)c->shape[a];
+        if (!(c->axes >> a & 1u))
+            groups *= (size_t)c->shape[a];
+    }
+    if (c->kind == KDL_CONSTRAINT_NON_NEG) {
+        for (size_t i = 0; i < n; i++)
+            if (w[i] < 0.0f)
+                w[i] = 0.0f;
+        return;
+    }
+    if (n == 0)
+        return;
+    size_t per = n / groups;
+    const float eps = 1e-7f;
+    for (size_t g = 0; g < groups; g++) {
+        double s = 0;
+        for (size_t r = 0; r < per; r++) {
+            double x = w[group_offset(c, g, r)];
+            s += x * x;
+        }
+        float norm = (float)sqrt(s), factor;
+        if (c->kind == KDL_CONSTRAINT_UNIT_NORM) {
+            factor = 1.0f / (eps + norm);
+        } else {
+            float lo = c->kind == KDL_CONSTRAINT_MAX_NORM ? 0.0f : c->min_value;
+            float cl = norm < lo ? lo : norm > c->max_value ? c->max_value : norm;
+            if (isnan(norm))
+                cl = norm;
+            float desired = c->kind == KDL_CONSTRAINT_MAX_NORM
+                                ? cl
+                                : c->rate * cl + (1.0f - c->rate) * norm;
+            factor = desired / (eps + norm);
+        }
+        for (size_t r = 0; r < per; r++) {
+            size_t o = group_offset(c, g, r);
+            // UnitNorm divides: w / (eps + norm)
+            w[o] = c->kind == KDL_CONSTRAINT_UNIT_NORM ? w[o] / (eps + norm) : w[o] * factor;
         }
     }
 }

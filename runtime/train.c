@@ -12,7 +12,9 @@
  * initial_epoch shuffles as the uninterrupted run did. The model's own
  * generator (Dropout, RandomCrop) is reseeded the same way every epoch.
  * Running means as Keras's metrics: the loss weighted by batch size, each
- * metric its sum over the samples seen divided by their number.
+ * metric its sum over the samples seen divided by their number (its square
+ * root for RootMeanSquaredError; a keras.losses object used as a metric is
+ * the mean of its per-step values, as Keras's MeanMetricWrapper of a Loss).
  *
  * Contracts with the model: train_step advances *iterations (it owns the
  * optimizer's state); fit never touches it, so resuming from weights alone
@@ -515,6 +517,17 @@ static const char *step_error(kdl_Status st) {
                                : kdl_status_str(st);
 }
 
+// A metric's running value from its step sums over `seen` samples in
+// `steps` steps (kdl.h: KDL_METRIC_MEAN, _ROOT_MEAN, _STEP_MEAN).
+static double metric_value(const kdl_TrainModel *t, int k, double sum, int64_t seen,
+                           int64_t steps) {
+    int how = t->metric_reduce ? t->metric_reduce[k] : KDL_METRIC_MEAN;
+    if (how == KDL_METRIC_STEP_MEAN)
+        return sum / (double)steps;
+    double v = sum / (double)seen;
+    return how == KDL_METRIC_ROOT_MEAN ? sqrt(v) : v;
+}
+
 // Inference over all of v in order, batch by batch: the loss (weighted by
 // batch size) and metrics (sums / samples) into out[0..nmetrics]. With a
 // Progbar of verbose 1 the running values are shown as they come (names
@@ -540,13 +553,13 @@ static kdl_Status run_test(const kdl_TrainModel *t, const View *v, int batch, Ba
         if (pb && pb->verbose == 1) {
             logs->values[0] = loss_sum / (double)seen;
             for (int k = 0; k < t->nmetrics; k++)
-                logs->values[1 + k] = msum[k] / (double)seen;
+                logs->values[1 + k] = metric_value(t, k, msum[k], seen, s + 1);
             progbar_update(pb, s + 1, logs, order, 1 + t->nmetrics, 0);
         }
     }
     out[0] = loss_sum / (double)seen;
     for (int k = 0; k < t->nmetrics; k++)
-        out[1 + k] = msum[k] / (double)seen;
+        out[1 + k] = metric_value(t, k, msum[k], seen, steps);
     return KDL_OK;
 }
 
@@ -582,7 +595,8 @@ static const char *const val_names[] = {
     "val_loss", "val_accuracy", "val_acc", "val_binary_accuracy", "val_categorical_accuracy",
     "val_sparse_categorical_accuracy", "val_mse", "val_mae", "val_MSE", "val_MAE",
     "val_mean_squared_error", "val_mean_absolute_error", "val_root_mean_squared_error",
-    "val_top_k_categorical_accuracy", "val_sparse_top_k_categorical_accuracy",
+    "val_top_k_categorical_accuracy", "val_sparse_top_k_categorical_accuracy", "val_mape",
+    "val_msle", "val_mean_absolute_percentage_error", "val_mean_squared_logarithmic_error",
 };
 
 static const char *static_val_name(const char *name) {
@@ -756,7 +770,7 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
         seen += b;
         f->logs.values[0] = loss_sum / (double)seen;
         for (int k = 0; k < nm; k++)
-            f->logs.values[1 + k] = msum[k] / (double)seen;
+            f->logs.values[1 + k] = metric_value(t, k, msum[k], seen, s + 1);
         if (o->verbose == 1)
             progbar_update(pb, s + 1, &f->logs, f->order, f->ntrain_logs, 0);
     }

@@ -12,6 +12,9 @@
  * checks the generated backward pass as a whole: the order of the ops, which
  * buffers are accumulated, zeroed, aliased and kept, and every kernel in its
  * place in the graph. Prints "N passed, N failed"; exit 1 on a mismatch.
+ * GRADCHECK_SCALE=S: the gradients are S times the loss's (an optimizer's
+ * loss_scale_factor); GRADCHECK_STOCHASTIC=1: the model must draw masks in
+ * training (the loss changes with the seed, not with the same seed again).
  */
 #include HEADER
 
@@ -91,11 +94,33 @@ int main(int argc, char **argv) {
     }
     kdl_Param *p;
     int np = FN(_parameters)(m, &p);
+    const char *stochastic = getenv("GRADCHECK_STOCHASTIC");
+    if (stochastic && *stochastic) {
+        // The model draws masks in training: another seed, another loss
+        // (the same seed, the same loss).
+        kdl_StepResult r1, r2, r3;
+        FN(_seed)(m, 7);
+        FN(_compute_gradients)(m, BATCH, in, y, &r1);
+        FN(_seed)(m, 8);
+        FN(_compute_gradients)(m, BATCH, in, y, &r2);
+        FN(_seed)(m, 7);
+        FN(_compute_gradients)(m, BATCH, in, y, &r3);
+        if (r1.loss == r2.loss || r1.loss != r3.loss) {
+            fprintf(stderr, "gradcheck: the loss does not depend on the seed as masks make it: "
+                    "%.9g (seed 7), %.9g (seed 8), %.9g (seed 7)\n", r1.loss, r2.loss, r3.loss);
+            return 1;
+        }
+    }
     (void)loss_at(m, BATCH, in, y);
+    // GRADCHECK_SCALE: the optimizer's loss_scale_factor, by which the
+    // gradients M_compute_gradients leaves exceed those of the logged loss.
+    const char *scale_env = getenv("GRADCHECK_SCALE");
+    double scale = scale_env && *scale_env ? atof(scale_env) : 1.0;
     float **g = malloc(sizeof(float *) * (size_t)(np + 1));
     for (int i = 0; i < np; i++) {
         g[i] = malloc(sizeof(float) * (p[i].n + 1));
-        memcpy(g[i], p[i].grad, sizeof(float) * p[i].n);
+        for (size_t k = 0; k < p[i].n; k++)
+            g[i][k] = (float)(p[i].grad[k] / scale);
     }
     int passed = 0, failed = 0;
     for (int i = 0; i < np; i++) {

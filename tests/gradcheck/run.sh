@@ -4,6 +4,10 @@
 # each model when LOSS is given; else the file's own compile() calls count),
 # and check each model's gradients against finite differences
 # (gradcheck.c). Uses $KDLC, $RTCC and $RTLINK from tests/run-tests.sh.
+# Directives in FILE: "# GRADCHECK: labels" (0/1 targets), "shift" (move the
+# weights off their initial values), "scale S" (the models' optimizers have
+# loss_scale_factor S: their gradients are S times those of the loss),
+# "stochastic" (every model draws masks in training: the loss depends on the seed).
 set -eu
 out=$1 f=$2 loss=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,11 +28,15 @@ targets=targets
 grep -q '^# GRADCHECK: labels' "$f" && targets=labels
 shift=
 grep -q '^# GRADCHECK: shift' "$f" && shift=1
+scale=$(sed -n 's/^# GRADCHECK: scale \([0-9.]*\)$/\1/p' "$f" | head -1)
+stochastic=
+grep -q '^# GRADCHECK: stochastic' "$f" && stochastic=1
 for v in $vars; do
     grep -q "${b}_${v}_compute_gradients" "$d/$b.h" || continue
     $RTCC -std=c11 -O1 -I"$ROOT/include" -I"$d" -DMODEL="${b}_$v" -DHEADER="\"$b.h\"" \
         "$here/gradcheck.c" "$d/$b.c" $RTLINK -o "$d/gc_$v"
     printf '%s/%s: ' "$b" "$v"
-    GRADCHECK_SHIFT=$shift "$d/gc_$v" "$targets" || status=1
+    GRADCHECK_SHIFT=$shift GRADCHECK_SCALE=$scale GRADCHECK_STOCHASTIC=$stochastic \
+        "$d/gc_$v" "$targets" || status=1
 done
 exit $status

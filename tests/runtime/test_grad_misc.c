@@ -12,7 +12,7 @@
  * kdl_concat_backward, kdl_embedding_backward (repeated ids),
  * kdl_repeat_backward, kdl_zero_pad2d_backward, kdl_upsample2d_backward,
  * kdl_crop2d_forward (against naive indexing) and kdl_crop2d_backward,
- * kdl_axpy, kdl_mul_accumulate (Dropout's backward) and kdl_dropout_forward
+ * kdl_axpy, kdl_mul_accumulate (Dropout's backward), kdl_dropout_forward / kdl_dropout_mask
  * (mask values, drop fraction over 100k values, the documented draw order,
  * same seed same mask, the next call different, in place, rate 0 and 1).
  */
@@ -739,6 +739,12 @@ static void test_dropout(void) {
         doc_ok &= kdl_rng_next(&r2) == kdl_rng_next(&r);    // advanced by ceil(n / 2)
         snprintf(what, sizeof what, "dropout rate %g: mask drawn as documented", (double)rate);
         check_true(what, doc_ok);
+        // kdl_dropout_mask: the same draws without the product.
+        kdl_rng_seed(&r, 42 + ri);
+        kdl_dropout_mask(mask2, n, rate, &r);
+        snprintf(what, sizeof what, "dropout rate %g: kdl_dropout_mask draws the same mask",
+                 (double)rate);
+        check_true(what, memcmp(mask, mask2, sizeof(float) * n) == 0);
         // Same seed: same mask; the next call: a different one.
         kdl_rng_seed(&r, 42 + ri);
         kdl_dropout_forward(out, mask2, x, n, rate, &r);

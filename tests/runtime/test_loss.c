@@ -8,7 +8,12 @@
  * differences of that formula (through softmax / sigmoid when fused). The
  * data include probabilities in both clipping regions and unnormalised rows.
  * Then Keras's documented examples, extreme logits, saturated fused
- * outputs, bad sparse labels, and metrics on hand-made cases.
+ * outputs, bad sparse labels, and metrics on hand-made cases. The losses of
+ * Keras 3's full set (KL divergence, hinge with its batch-wide 0/1 -> -1/1
+ * rule, squared and categorical hinge, Poisson, log-cosh, MAPE, MSLE, cosine
+ * similarity) go through the same random value and finite-difference
+ * checks and their docstring examples; the newer metrics (threshold,
+ * Accuracy, top-k with ties) and kdl_regularize by hand.
  */
 #include "check.h"
 
@@ -33,11 +38,72 @@ static void check_near(const char *what, double got, double want, double atol, d
 
 // ---- the naive reference ---------------------------------------------------------------------
 
+// Whether the batch's hinge targets are all 0 or 1 (Keras then maps them to
+// -1 / 1), set by ref_loss for ref_row.
+static int ref_hinge_pm;
+
+static double norm2(const double *x, int dim) {
+    double s = 0;
+    for (int j = 0; j < dim; j++)
+        s += x[j] * x[j];
+    return sqrt(s);
+}
+
 // One sample's loss, textbook forms in double (no clipping of logits, no
 // max subtraction: the test data keep them in range).
 static double ref_row(const kdl_Loss *L, const double *p, const float *y, int dim) {
     double s = 0, ls = L->label_smoothing;
     switch (L->kind) {
+    case KDL_LOSS_KLD:
+        // y and p clipped to [1e-7, 1]; the data keep p inside
+        for (int j = 0; j < dim; j++) {
+            double t = y[j] < LO ? LO : y[j] > 1 ? 1 : y[j];
+            s += t * log(t / p[j]);
+        }
+        return s;
+    case KDL_LOSS_HINGE:
+    case KDL_LOSS_SQUARED_HINGE:
+        for (int j = 0; j < dim; j++) {
+            double t = ref_hinge_pm ? 2.0 * y[j] - 1 : y[j], m = fmax(1 - t * p[j], 0);
+            s += L->kind == KDL_LOSS_HINGE ? m : m * m;
+        }
+        return s / dim;
+    case KDL_LOSS_CATEGORICAL_HINGE: {
+        double pos = 0, neg = -INFINITY;
+        for (int j = 0; j < dim; j++) {
+            pos += y[j] * p[j];
+            neg = fmax(neg, (1.0 - y[j]) * p[j]);
+        }
+        return fmax(neg - pos + 1, 0);
+    }
+    case KDL_LOSS_POISSON:
+        for (int j = 0; j < dim; j++)
+            s += p[j] - y[j] * log(p[j] + LO);
+        return s / dim;
+    case KDL_LOSS_LOG_COSH:
+        // Keras subtracts log(2) as a float32 constant: x + softplus(-2x) - log2
+        for (int j = 0; j < dim; j++)
+            s += log(cosh(p[j] - y[j])) + log(2.0) - (double)(float)log(2.0);
+        return s / dim;
+    case KDL_LOSS_MAPE:
+        for (int j = 0; j < dim; j++)
+            s += 100 * fabs(y[j] - p[j]) / fmax(fabs(y[j]), LO);
+        return s / dim;
+    case KDL_LOSS_MSLE:
+        for (int j = 0; j < dim; j++) {
+            double a = log(fmax(p[j], LO) + 1) - log(fmax(y[j], LO) + 1);
+            s += a * a;
+        }
+        return s / dim;
+    case KDL_LOSS_COSINE: {
+        double yt[64], np = norm2(p, dim);
+        for (int j = 0; j < dim; j++)
+            yt[j] = y[j];
+        double nt = norm2(yt, dim);
+        for (int j = 0; j < dim; j++)
+            s -= yt[j] / nt * p[j] / np;
+        return s;
+    }
     case KDL_LOSS_MSE:
     case KDL_LOSS_MAE:
     case KDL_LOSS_HUBER:
@@ -76,6 +142,9 @@ static double ref_row(const kdl_Loss *L, const double *p, const float *y, int di
 
 static double ref_loss(const kdl_Loss *L, const double *p, const float *y, int n, int dim) {
     double s = 0;
+    ref_hinge_pm = 1;
+    for (size_t i = 0; i < (size_t)n * dim && L->kind != KDL_LOSS_SCCE; i++)
+        ref_hinge_pm &= y[i] == 0.0f || y[i] == 1.0f;
     for (int i = 0; i < n; i++)
         s += ref_row(L, p + (size_t)i * dim, y + (size_t)i * (L->kind == KDL_LOSS_SCCE ? 1 : dim),
                      dim);
@@ -137,9 +206,33 @@ static int row_near_kink(const kdl_Loss *L, const float *p, const float *y, int 
             if (fabs(s) < 0.2 || fabs(p[j] / s - LO) < m || fabs(p[j] / s - HI) < m)
                 return 1;
             break;
+        case KDL_LOSS_HINGE:
+        case KDL_LOSS_SQUARED_HINGE:
+            // the kink 1 - t p = 0 for either reading of the target
+            if (fabs(1 - y[j] * p[j]) < m || fabs(1 - (2.0 * y[j] - 1) * p[j]) < m)
+                return 1;
+            break;
+        case KDL_LOSS_MAPE:
+            if (e < m)
+                return 1;
+            break;
         default:
             break;
         }
+    }
+    if (L->kind == KDL_LOSS_CATEGORICAL_HINGE) {
+        // the kink at 0 and ties of the max
+        double pos = 0, best = -INFINITY, second = -INFINITY;
+        for (int j = 0; j < dim; j++) {
+            double v = (1.0 - y[j]) * p[j];
+            pos += y[j] * p[j];
+            if (v > best)
+                second = best, best = v;
+            else if (v > second)
+                second = v;
+        }
+        if (fabs(best - pos + 1) < m || best - second < m)
+            return 1;
     }
     return 0;
 }
@@ -179,8 +272,43 @@ static void gen_row(const kdl_Loss *L, float *x, float *y, int dim, int row) {
             // one-hot, normalised soft labels, or unnormalised ones
             y[j] = row % 3 == 0 ? 0.0f : check_uniform(0, 1);
             break;
+        case KDL_LOSS_KLD:      // p inside (eps, 1); y also at and beyond the clip bounds
+            x[j] = check_uniform(0.02f, 0.98f);
+            y[j] = u < 0.1f ? 0.0f : u < 0.2f ? 1.3f : check_uniform(0, 1);
+            break;
+        case KDL_LOSS_HINGE:
+        case KDL_LOSS_SQUARED_HINGE:
+            // -1/1 targets, 0/1 ones (every batch of an even seed), or other values
+            x[j] = check_uniform(-2, 2);
+            y[j] = L->delta == 1.0f ? (float)check_int(0, 1) : u < 0.5f ? -1.0f : 1.0f;
+            if (L->delta == 2.0f && j == 0 && row == 0)
+                y[j] = 0.5f;
+            break;
+        case KDL_LOSS_CATEGORICAL_HINGE:
+            x[j] = check_uniform(-2, 2);
+            y[j] = 0;
+            break;
+        case KDL_LOSS_POISSON:
+            x[j] = check_uniform(0.05f, 3);
+            y[j] = (float)check_int(0, 4);
+            break;
+        case KDL_LOSS_LOG_COSH:
+        case KDL_LOSS_COSINE:
+            x[j] = check_uniform(-3, 3);
+            y[j] = check_uniform(-3, 3);
+            break;
+        case KDL_LOSS_MAPE:     // (a 0 target, divided by eps, is in test_more_examples)
+            x[j] = check_uniform(-3, 3);
+            y[j] = u < 0.5f ? check_uniform(-3, -0.1f) : check_uniform(0.1f, 3);
+            break;
+        case KDL_LOSS_MSLE:     // p and y both sides of eps (the max clips them)
+            x[j] = u < 0.2f ? check_uniform(-0.9f, -0.01f) : check_uniform(0.01f, 3);
+            y[j] = u > 0.85f ? -0.5f : check_uniform(0, 3);
+            break;
         }
     }
+    if (L->kind == KDL_LOSS_CATEGORICAL_HINGE)
+        y[check_int(0, dim - 1)] = row % 2 ? 1.0f : 0.7f;
     if ((L->kind == KDL_LOSS_CCE || L->kind == KDL_LOSS_SCCE) && !fused && !L->from_logits &&
         row % 4 == 1 && dim >= 2 && dim <= 7) {
         // q_0 > 1 - eps: the high clip of a renormalised row
@@ -203,7 +331,10 @@ static void gen_row(const kdl_Loss *L, float *x, float *y, int dim, int row) {
 
 // ---- random tests -----------------------------------------------------------------------------
 
-static const char *const kind_names[] = {"mse", "mae", "huber", "bce", "cce", "scce"};
+static const char *const kind_names[] = {
+    "mse", "mae", "huber", "bce", "cce", "scce", "kld", "hinge", "squared_hinge",
+    "categorical_hinge", "poisson", "log_cosh", "mape", "msle", "cosine",
+};
 
 static void run_case(const kdl_Loss *L, int n, int dim, float scale) {
     int sparse = L->kind == KDL_LOSS_SCCE, fused = L->fused_act != KDL_ACT_LINEAR;
@@ -266,7 +397,7 @@ static void run_case(const kdl_Loss *L, int n, int dim, float scale) {
 static void test_random(void) {
     static const int shapes[][2] = {{1, 1}, {3, 2}, {7, 5}, {4, 10}, {2, 3}};
     static const float scales[] = {1.0f, 0.5f, 2.5f, -1.0f};
-    kdl_Loss cfg[32];
+    kdl_Loss cfg[64];
     int nc = 0;
     const kdl_Loss base = {KDL_LOSS_MSE, 0, 0.0f, 1.0f, KDL_REDUCE_MEAN, KDL_ACT_LINEAR};
     kdl_Loss c = base;
@@ -293,6 +424,16 @@ static void test_random(void) {
             c.fused_act = k == KDL_LOSS_BCE ? KDL_ACT_SIGMOID : KDL_ACT_SOFTMAX;
             cfg[nc++] = c;
         }
+    }
+    // The losses without options; hinge with 0/1 targets (delta 1 here
+    // selects them in gen_row), -1/1 ones (0), or one 0.5 in the batch (2).
+    for (int k = KDL_LOSS_KLD; k <= KDL_LOSS_COSINE; k++) {
+        c = base, c.kind = (kdl_LossKind)k;
+        if (k == KDL_LOSS_HINGE || k == KDL_LOSS_SQUARED_HINGE)
+            for (int v = 0; v < 3; v++)
+                c.delta = (float)v, cfg[nc++] = c;
+        else
+            cfg[nc++] = c;
     }
     int r = 0;
     for (int i = 0; i < nc; i++)
@@ -455,7 +596,125 @@ static void test_metrics(void) {
     check_near("metric n = 0", kdl_metric_sum(KDL_METRIC_MAE, pr, yr, 0, 2), 0.0, 0, 0);
 }
 
+// The losses and metrics added with Keras 3's full set, on the examples of
+// Keras's docstrings and hand-computed cases.
+static void test_more_examples(void) {
+    double l;
+    float d[6];
+    const float y2[] = {0, 1, 0, 0}, p2[] = {1, 1, 0, 0};
+    // LogCosh / LogCoshError docstring: 0.108 (0.10844523)
+    kdl_Loss L = mk(KDL_LOSS_LOG_COSH, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, NULL, p2, y2, 2, 2, 1);
+    check_near("log_cosh example 0.10844523", l, 0.10844523, 1e-7, 0);
+    // MeanSquaredLogarithmicError docstring: 0.12011322
+    L.kind = KDL_LOSS_MSLE;
+    kdl_loss(&L, &l, NULL, p2, y2, 2, 2, 1);
+    check_near("msle example 0.12011322", l, 0.12011322, 1e-7, 0);
+    // MeanAbsolutePercentageError docstring: 250000000.0 (|0 - 1| / eps, float32 eps)
+    L.kind = KDL_LOSS_MAPE;
+    kdl_loss(&L, &l, NULL, p2, y2, 2, 2, 1);
+    check_near("mape example 2.5e8", l, 100.0 / LO / 4, 0, 1e-12);
+    check_near("mape example, as Keras prints it", l, 250000000.0, 0, 1e-6);
+    // cosine_similarity docstring: [-0., -0.99999994, 0.99999994]
+    const float yc[] = {0, 1, 1, 1, 1, 1}, pc[] = {1, 0, 1, 1, -1, -1};
+    L = mk(KDL_LOSS_COSINE, 0, KDL_ACT_LINEAR, KDL_REDUCE_SUM);
+    kdl_loss(&L, &l, NULL, pc, yc, 1, 2, 1);
+    check_near("cosine example row 0", l, 0.0, 1e-12, 0);
+    kdl_loss(&L, &l, NULL, pc + 2, yc + 2, 1, 2, 1);
+    check_near("cosine example row 1", l, -1.0, 1e-7, 0);
+    kdl_loss(&L, &l, NULL, pc + 4, yc + 4, 1, 2, 1);
+    check_near("cosine example row 2", l, 1.0, 1e-7, 0);
+    // a zero vector: normalize caps the factor at 1 / eps, similarity 0, gradient -t/|t| / eps
+    const float z2[] = {0, 0}, y34[] = {3, 4};
+    kdl_loss(&L, &l, d, z2, y34, 1, 2, 1);
+    check_true("cosine of a zero prediction", l == 0 && fabsf(d[0] + 0.6f / 1e-7f) < 1 &&
+                                                  fabsf(d[1] + 0.8f / 1e-7f) < 1);
+    // hinge: 0/1 targets become -1/1 only when the whole batch is 0/1
+    const float ph[] = {0.3f, -0.5f, 2.0f, 0.0f}, yb[] = {1, 0, 0, 1}, ym[] = {1, 0, 0, 0.5f};
+    L = mk(KDL_LOSS_HINGE, 0, KDL_ACT_LINEAR, KDL_REDUCE_SUM);
+    kdl_loss(&L, &l, d, ph, yb, 2, 2, 1);
+    // t = (1, -1, -1, 1): max(1 - t p, 0) = (0.7, 0.5, 3, 1) -> rows (0.6, 2.0)
+    check_near("hinge with 0/1 targets", l, 0.6 + 2.0, 1e-7, 0);
+    check_true("hinge gradient -t / dim", d[0] == -0.5f && d[1] == 0.5f && d[2] == 0.5f &&
+                                              d[3] == -0.5f);
+    kdl_loss(&L, &l, NULL, ph, ym, 2, 2, 1);
+    // t as given: (1, 0, 0, 0.5): (0.7, 1, 1, 1) -> rows (0.85, 1.0)
+    check_near("hinge, one target not 0/1: none converted", l, 0.85 + 1.0, 1e-7, 0);
+    L.kind = KDL_LOSS_SQUARED_HINGE;
+    kdl_loss(&L, &l, NULL, ph, yb, 2, 2, 1);
+    check_near("squared hinge", l, (0.49 + 0.25) / 2 + (9.0 + 1.0) / 2, 1e-7, 0);
+    // categorical hinge: pos = sum t p, neg = max (1 - t) p; max(neg - pos + 1, 0)
+    const float pk[] = {0.2f, 0.7f, 0.1f, 0.9f, 0.05f, 0.05f}, yk[] = {0, 1, 0, 0, 0, 1};
+    L = mk(KDL_LOSS_CATEGORICAL_HINGE, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, d, pk, yk, 2, 3, 1);
+    check_near("categorical hinge", l, ((0.2 - 0.7 + 1) + (0.9 - 0.05 + 1)) / 2, 1e-7, 0);
+    // two tied maxima share the max's gradient
+    const float pt[] = {0.5f, 0.5f, 0.2f}, yt[] = {0, 0, 1};
+    kdl_loss(&L, &l, d, pt, yt, 1, 3, 1);
+    check_true("categorical hinge ties share the gradient",
+               d[0] == 0.5f && d[1] == 0.5f && d[2] == -1.0f);
+    // KL divergence: y clipped to [eps, 1], so a 0 target adds eps * log(eps / p)
+    const float pq[] = {0.25f, 0.75f}, yq[] = {0, 1};
+    L = mk(KDL_LOSS_KLD, 0, KDL_ACT_LINEAR, KDL_REDUCE_SUM);
+    kdl_loss(&L, &l, d, pq, yq, 1, 2, 1);
+    check_near("kld", l, LO * log(LO / 0.25) + log(1 / 0.75), 1e-12, 1e-9);
+    // Poisson: p - t log(p + eps)
+    const float pp[] = {2.0f}, yp[] = {3.0f};
+    L = mk(KDL_LOSS_POISSON, 0, KDL_ACT_LINEAR, KDL_REDUCE_MEAN);
+    kdl_loss(&L, &l, d, pp, yp, 1, 1, 1);
+    check_near("poisson", l, 2 - 3 * log(2 + LO), 1e-12, 1e-12);
+    check_near("poisson gradient", d[0], 1 - 3 / (2 + LO), 1e-7, 0);
+}
+
+static void test_more_metrics(void) {
+    // BinaryAccuracy's threshold: ops.greater(p, threshold)
+    const float pb[] = {0.3f, 0.7f, 0.71f}, yb[] = {0, 0, 1};
+    check_near("binary accuracy threshold 0.2",
+               kdl_metric_sum_p(KDL_METRIC_BINARY_ACCURACY, 0.2, pb, yb, 3, 1), 1.0, 0, 0);
+    check_near("binary accuracy threshold 0.7 (strict)",
+               kdl_metric_sum_p(KDL_METRIC_BINARY_ACCURACY, 0.7, pb, yb, 3, 1), 3.0, 0, 0);
+    // Accuracy: exact equality, mean over the last axis
+    const float pa[] = {1, 2, 3, 0}, ya[] = {1, 2, 0, 0};
+    check_near("accuracy", kdl_metric_sum(KDL_METRIC_ACCURACY, pa, ya, 2, 2), 1.5, 0, 0);
+    // top-k: the label's score has fewer than k scores strictly above it
+    const float pk[] = {0.1f, 0.4f, 0.4f, 0.1f, 0.5f, 0.2f, 0.2f, 0.1f};
+    const float yk[] = {0, 0, 1, 0, 0, 0, 0, 1};
+    check_near("top-1 with a tie counts in",
+               kdl_metric_sum_p(KDL_METRIC_TOP_K, 1, pk, yk, 2, 4), 1.0, 0, 0);
+    check_near("top-3", kdl_metric_sum_p(KDL_METRIC_TOP_K, 3, pk, yk, 2, 4), 1.0, 0, 0);
+    check_near("top-4", kdl_metric_sum_p(KDL_METRIC_TOP_K, 4, pk, yk, 2, 4), 2.0, 0, 0);
+    const float ls[] = {2, 3};
+    check_near("sparse top-1", kdl_metric_sum_p(KDL_METRIC_SPARSE_TOP_K, 1, pk, ls, 2, 4), 1.0,
+               0, 0);
+    check_near("sparse top-5 (k >= classes)",
+               kdl_metric_sum(KDL_METRIC_SPARSE_TOP_K, pk, ls, 2, 4), 2.0, 0, 0);
+    const float bad[] = {-1, 7.5f};
+    check_near("sparse top-k, labels out of range",
+               kdl_metric_sum(KDL_METRIC_SPARSE_TOP_K, pk, bad, 2, 4), 0.0, 0, 0);
+}
+
+static void test_regularize(void) {
+    const float w[] = {-2, 0, 0.5f, 3};
+    float g[4] = {1, 1, 1, 1};
+    double r = kdl_regularize(w, g, 4, 0.01f, 0.1f, 2.0f);
+    check_near("l1_l2 penalty", r, (double)0.01f * 5.5 + (double)0.1f * (4 + 0.25 + 9), 1e-9,
+               1e-9);
+    check_true("l1_l2 gradient, sign(0) = 0",
+               fabsf(g[0] - (1 + 2 * (-0.01f + 0.2f * -2))) < 1e-6f && g[1] == 1.0f &&
+                   fabsf(g[2] - (1 + 2 * (0.01f + 0.2f * 0.5f))) < 1e-6f &&
+                   fabsf(g[3] - (1 + 2 * (0.01f + 0.2f * 3))) < 1e-6f);
+    // l2 only: an infinite weight gives an infinite penalty, and no l1 NaN
+    const float wi[] = {INFINITY};
+    float gi[1] = {0};
+    r = kdl_regularize(wi, gi, 1, 0.0f, 0.5f, 1.0f);
+    check_true("l2 of inf", isinf(r) && isinf(gi[0]));
+    check_near("no regularization", kdl_regularize(w, NULL, 4, 0, 0, 1), 0.0, 0, 0);
+}
+
 int main(void) {
+    test_more_examples();
+    test_more_metrics();
+    test_regularize();
     test_random();
     test_keras_examples();
     test_extremes();

@@ -10,7 +10,9 @@
  * apply() (keras/src/optimizers): the values' displacement, every slot and
  * the clipped gradients. Then single steps of Adam and SGD momentum with
  * numbers worked out by hand, the slot counts, reset, and clipping edge
- * cases (zero, NaN and infinite gradients).
+ * cases (zero, NaN and infinite gradients). The loss scale factor (the
+ * gradients unscaled first) and the weight constraints (kdl_constraint_apply:
+ * by hand and against a naive form over every set of axes).
  */
 #include "check.h"
 
@@ -384,7 +386,111 @@ static void test_clip_edges(void) {
                gc[0] == 0.5f && gc[1] == -0.5f && gc[2] == 0.25f && isnan(gc[3]));
 }
 
+// loss_scale_factor: the step divides the gradients by it before anything
+// else, so scaled gradients take exactly the unscaled step (a power of 2).
+static void test_loss_scale(void) {
+    const kdl_OptKind kinds[] = {KDL_OPT_SGD, KDL_OPT_ADAM, KDL_OPT_RMSPROP};
+    for (int k = 0; k < 3; k++) {
+        kdl_Optimizer o = {.kind = kinds[k], .learning_rate = 0.1f, .beta_1 = 0.9f,
+                           .beta_2 = 0.999f, .epsilon = 1e-7f, .rho = 0.9f, .clipnorm = 0.5f};
+        float w1[5], w2[5], g1[5], g2[5], s1[15] = {0}, s2[15] = {0};
+        for (int i = 0; i < 5; i++) {
+            w1[i] = w2[i] = check_uniform(-1, 1);
+            g1[i] = check_uniform(-1, 1);
+            g2[i] = g1[i] * 64.0f;
+        }
+        kdl_Param p1 = {w1, g1, s1, 5}, p2 = {w2, g2, s2, 5};
+        kdl_optimizer_step(&o, &p1, 1, 1);
+        o.loss_scale_factor = 64.0f;
+        kdl_optimizer_step(&o, &p2, 1, 1);
+        check_close("loss_scale_factor 64: the unscaled step", w2, w1, 5, 0, 0);
+        check_close("loss_scale_factor 64: unscaled, clipped gradients", g2, g1, 5, 0, 0);
+    }
+}
+
+// The naive constraint: norms over the axes of `axes` in double.
+static void ref_constraint(const kdl_Constraint *c, const float *w, double *out) {
+    size_t n = 1;
+    for (int a = 0; a < c->rank; a++)
+        n *= (size_t)c->shape[a];
+    for (size_t i = 0; i < n; i++) {
+        // the coordinates of i; sum the squares of every element agreeing on the kept axes
+        int ci[8];
+        size_t r = i;
+        for (int a = c->rank - 1; a >= 0; a--)
+            ci[a] = (int)(r % (size_t)c->shape[a]), r /= (size_t)c->shape[a];
+        double s = 0;
+        for (size_t j = 0; j < n; j++) {
+            int same = 1;
+            size_t q = j;
+            for (int a = c->rank - 1; a >= 0; a--) {
+                int cj = (int)(q % (size_t)c->shape[a]);
+                q /= (size_t)c->shape[a];
+                if (!(c->axes >> a & 1u) && cj != ci[a])
+                    same = 0;
+            }
+            if (same)
+                s += (double)w[j] * w[j];
+        }
+        double norm = sqrt(s), eps = 1e-7, desired;
+        switch (c->kind) {
+        case KDL_CONSTRAINT_MAX_NORM:
+            desired = fmin(norm, c->max_value);
+            out[i] = w[i] * desired / (eps + norm);
+            break;
+        case KDL_CONSTRAINT_MIN_MAX_NORM:
+            desired = c->rate * fmin(fmax(norm, c->min_value), c->max_value) +
+                      (1 - c->rate) * norm;
+            out[i] = w[i] * desired / (eps + norm);
+            break;
+        case KDL_CONSTRAINT_UNIT_NORM:
+            out[i] = w[i] / (eps + norm);
+            break;
+        case KDL_CONSTRAINT_NON_NEG:
+            out[i] = fmax(w[i], 0);
+            break;
+        }
+    }
+}
+
+static void test_constraints(void) {
+    // By hand: MaxNorm(2) over axis 0 of a (2, 2) Dense kernel: columns
+    // (3, 4) (norm 5 -> scaled to 2) and (0.6, 0.8) (norm 1, kept).
+    float w[4] = {3, 0.6f, 4, 0.8f};
+    kdl_Constraint c = {.kind = KDL_CONSTRAINT_MAX_NORM, .max_value = 2, .rank = 2,
+                        .shape = {2, 2}, .axes = 1};
+    kdl_constraint_apply(&c, w);
+    float want[4] = {3 * 2 / (5 + 1e-7f), 0.6f / (1 + 1e-7f), 4 * 2 / (5 + 1e-7f),
+                     0.8f / (1 + 1e-7f)};
+    check_close("MaxNorm(2) by hand", w, want, 4, 1e-7f, 1e-6f);
+    float nn[3] = {-1, 0, 2};
+    c.kind = KDL_CONSTRAINT_NON_NEG;
+    c.rank = 1, c.shape[0] = 3;
+    kdl_constraint_apply(&c, nn);
+    check_true("NonNeg", nn[0] == 0 && nn[1] == 0 && nn[2] == 2);
+    // Every kind, axes of a (3, 2, 4, 5) conv kernel, against the naive form.
+    static const unsigned axes[] = {1, 2, 8, 3, 7, 15, 0};
+    for (int kind = 0; kind <= KDL_CONSTRAINT_NON_NEG; kind++)
+        for (size_t a = 0; a < sizeof axes / sizeof axes[0]; a++) {
+            kdl_Constraint k = {.kind = (kdl_ConstraintKind)kind, .min_value = 0.5f,
+                                .max_value = 1.5f, .rate = 0.7f, .rank = 4,
+                                .shape = {3, 2, 4, 5}, .axes = axes[a]};
+            float *x = check_random(120, -1, 1), ref[120];
+            double refd[120];
+            ref_constraint(&k, x, refd);
+            for (int i = 0; i < 120; i++)
+                ref[i] = (float)refd[i];
+            kdl_constraint_apply(&k, x);
+            char what[96];
+            snprintf(what, sizeof what, "constraint %d over axes 0x%x", kind, axes[a]);
+            check_close(what, x, ref, 120, 1e-6f, 1e-5f);
+            free(x);
+        }
+}
+
 int main(void) {
+    test_loss_scale();
+    test_constraints();
     test_random();
     test_adam_by_hand();
     test_sgd_by_hand();

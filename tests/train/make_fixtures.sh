@@ -26,6 +26,10 @@
 # Directives in a model file (comment lines):
 #   # TRAIN-INPUT: uniform LO HI     inputs uniform in [LO, HI) (default: normal(0, 1))
 #   # TRAIN-SAMPLES: N               N samples (default 40: batches 16, 16, 8)
+#   # TRAIN-EVALUATE                 also evaluate the reference's final weights
+#                                    (train_reference.py evaluate -> evaluate.csv)
+#                                    and compare with the model's evaluate
+#                                    (eval_driver.c, the same weights)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -110,12 +114,26 @@ for kdl in "${files[@]}"; do
         echo "   reference failed"; status=1; continue
     fi
 
+    evaluate=0
+    if grep -q '^# TRAIN-EVALUATE' "$kdl"; then
+        evaluate=1
+        if ! "$PY" "$HERE/train_reference.py" evaluate "$kdl" --model "$var" \
+            --weights "$out/weights.safetensors" "${xs[@]}" "${ys[@]}" --batch-size "$batch" \
+            --out "$out/evaluate.csv"; then
+            echo "   reference evaluate failed"; status=1; continue
+        fi
+    fi
+
     prefix="${stem}_$var"
     fit="fit --model $var$txs$tys --epochs $epochs --batch-size $batch --no-shuffle"
     fit="$fit --weights %t/w0.safetensors -o %t/w1.safetensors --history %t/history.csv --verbose 0"
     cc="%rtcc -std=c11 -O2 -I%root/include -I%t/prog -DKDL_MODEL_H='\"$stem.h\"'"
     cc="$cc -DKDL_MODEL=$prefix %S/step_driver.c %t/prog/$stem.c %rtlink -o %t/steps"
     steps="%t/steps %t/w0.safetensors$txs$tys --epochs $epochs --batch-size $batch -o %t/steps.csv"
+    ecc="%rtcc -std=c11 -O2 -I%root/include -I%t/prog -DKDL_MODEL_H='\"$stem.h\"'"
+    ecc="$ecc -DKDL_MODEL=$prefix %S/eval_driver.c %t/prog/$stem.c %rtlink -o %t/eval"
+    erun="%t/eval %S/fixtures/$m/weights.safetensors$txs$tys --batch-size $batch"
+    erun="$erun -o %t/evaluate.csv"
     t="$HERE/$m.test"
     {
         echo "# Training: tests/train/models/$m.kdl compiled by kdlc, weights from"
@@ -137,6 +155,12 @@ for kdl in "${files[@]}"; do
         echo "# RUN: %npycmp %t/steps.csv %S/fixtures/$m/steps.csv --rtol $RTOL --atol $ATOL_LOSS"
         echo "# RUN: %npycmp %t/history.csv %S/fixtures/$m/history.csv" \
             "--rtol $RTOL --atol $ATOL_LOSS"
+        if [ $evaluate = 1 ]; then
+            echo "# RUN: $ecc"
+            echo "# RUN: $erun"
+            echo "# RUN: %npycmp %t/evaluate.csv %S/fixtures/$m/evaluate.csv" \
+                "--rtol $RTOL --atol $ATOL_LOSS"
+        fi
     } > "$t"
 
     # The same comparisons here.
@@ -159,6 +183,16 @@ for kdl in "${files[@]}"; do
         echo "   step driver failed:"; sed 's/^/   | /' "$TMP/steps.log" | head -20; status=1
     elif ! r=$("$NPYCMP" "$b/steps.csv" "$out/steps.csv" --rtol $RTOL --atol $ATOL_LOSS); then
         echo "   MISMATCH steps:"; echo "$r" | sed 's/^/   | /'; status=1
+    fi
+    if [ $evaluate = 1 ]; then
+        if ! eval "$(echo "$ecc" | sub)" > "$TMP/cc.log" 2>&1; then
+            echo "   eval driver build failed:"; sed 's/^/   | /' "$TMP/cc.log" | head -20; status=1
+        elif ! eval "$(echo "$erun" | sub)" > "$TMP/eval.log" 2>&1; then
+            echo "   eval driver failed:"; sed 's/^/   | /' "$TMP/eval.log" | head -20; status=1
+        elif ! r=$("$NPYCMP" "$b/evaluate.csv" "$out/evaluate.csv" --rtol $RTOL \
+                   --atol $ATOL_LOSS); then
+            echo "   MISMATCH evaluate:"; echo "$r" | sed 's/^/   | /'; status=1
+        fi
     fi
     echo "   $(du -sh --apparent-size "$out" | cut -f1) in fixtures/$m"
 done

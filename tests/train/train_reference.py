@@ -30,6 +30,10 @@ usage:
       (categorical), 0/1 (binary crossentropy), normal(0, 1) (regression).
   train_reference.py fitargs MODEL.kdl --model VAR [--kdlc PATH]
       Prints "EPOCHS BATCH_SIZE NINPUTS NOUTPUTS" from the .kdl.
+  train_reference.py evaluate MODEL.kdl --model VAR --weights W.safetensors
+                     --x X.npy [--x ...] --y Y.npy [--y ...] [--batch-size B] --out E.csv
+      Keras's evaluate of the weights in W over the samples in order: the
+      loss and the metrics in inference mode (header "loss,<metrics>...").
 
 What is implemented (Keras 3, keras/src/...):
   losses/losses.py + backend: mean_squared_error, mean_absolute_error, huber
@@ -40,11 +44,31 @@ What is implemented (Keras 3, keras/src/...):
     reduction "sum_over_batch_size" (the sum over the per-sample loss tensor
     divided by its size) or "sum". Multi-output: total = sum of loss_weight *
     loss; each output's unweighted loss is logged as <output>_loss.
+    Also kl_divergence (y and p clipped to [1e-7, 1], summed), hinge and
+    squared_hinge (0/1 targets, when the whole batch is 0/1, become -1/1),
+    categorical_hinge, poisson (p - y log(p + 1e-7)), log_cosh (x +
+    softplus(-2x) - log 2), mean_absolute_percentage_error (|y - p| /
+    max(|y|, 1e-7) * 100), mean_squared_logarithmic_error (max(., 1e-7) + 1
+    inside the logs), cosine_similarity (-sum of ops.nn.normalize'd y and p:
+    x * min(rsqrt(sum x^2), 1e7)).
   trainers/compile_utils.py get_metric: "accuracy" -> binary (last dim 1),
     sparse categorical (labels) or categorical accuracy; mse, mae and their
-    classes. Metrics are running means over the samples of the epoch, on the
-    training-mode predictions before the update; the loss tracker is the mean
-    of the batch losses weighted by the batch size.
+    classes; RootMeanSquaredError (the square root of the epoch's mean),
+    top-k accuracies (ops.in_top_k: fewer than k scores strictly above the
+    label's), Accuracy, BinaryAccuracy's threshold, and the losses above as
+    metrics (MeanMetricWrapper: per-sample means; CosineSimilarity is
+    positive); a keras.losses object as a metric is the mean of its reduced
+    batch values. Metrics are running means over the samples of the epoch, on
+    the training-mode predictions before the update; the loss tracker is the
+    mean of the batch losses weighted by the batch size.
+  regularizers: L1 / L2 / L1L2 (l1 * sum |w| + l2 * sum w^2) of the trained
+    weights, and activity regularizers: the penalty of each output of each
+    layer call divided by the batch size (Layer.__call__, Keras 3 after
+    keras-team/keras#22021), all added to the loss (Trainer.compute_loss adds
+    model.losses), in fit and in evaluate (of the inference pass).
+  constraints: MaxNorm, MinMaxNorm, UnitNorm (norms over `axis`, keepdims,
+    w * desired / (1e-7 + norm)) and NonNeg, applied to each updated
+    variable after the optimizer's update (BaseOptimizer.apply).
   optimizers/*.py: SGD (momentum, nesterov), Adam (amsgrad; bias correction
     folded into the learning rate, epsilon outside the sqrt), AdamW (Adam with
     weight_decay 0.004 by default), RMSprop (rho, momentum, centered, epsilon
@@ -119,6 +143,36 @@ SIGNATURES = {
     "BinaryAccuracy": ["name", "dtype", "threshold"],
     "CategoricalAccuracy": ["name", "dtype"],
     "SparseCategoricalAccuracy": ["name", "dtype"],
+    "KLDivergence": ["reduction", "name"],
+    "Hinge": ["reduction", "name"],
+    "SquaredHinge": ["reduction", "name"],
+    "CategoricalHinge": ["reduction", "name"],
+    "Poisson": ["reduction", "name"],
+    "LogCosh": ["reduction", "name"],
+    "MeanAbsolutePercentageError": ["reduction", "name"],
+    "MeanSquaredLogarithmicError": ["reduction", "name"],
+    "CosineSimilarity": ["axis", "reduction", "name"],
+    "RootMeanSquaredError": ["name", "dtype"],
+    "TopKCategoricalAccuracy": ["k", "name", "dtype"],
+    "SparseTopKCategoricalAccuracy": ["k", "name", "dtype"],
+    "Accuracy": ["name", "dtype"],
+    "LogCoshError": ["name", "dtype"],
+}
+# Metric classes whose names clash with loss classes: the module decides.
+METRIC_SIGNATURES = {
+    "MeanSquaredError": ["name", "dtype"],
+    "MeanAbsoluteError": ["name", "dtype"],
+    "MeanAbsolutePercentageError": ["name", "dtype"],
+    "MeanSquaredLogarithmicError": ["name", "dtype"],
+    "CosineSimilarity": ["name", "dtype", "axis"],
+    "KLDivergence": ["name", "dtype"],
+    "Hinge": ["name", "dtype"],
+    "SquaredHinge": ["name", "dtype"],
+    "CategoricalHinge": ["name", "dtype"],
+    "Poisson": ["name", "dtype"],
+    "BinaryCrossentropy": ["name", "dtype", "from_logits", "label_smoothing"],
+    "CategoricalCrossentropy": ["name", "dtype", "from_logits", "label_smoothing", "axis"],
+    "SparseCategoricalCrossentropy": ["name", "dtype", "from_logits", "axis"],
 }
 
 
@@ -187,6 +241,8 @@ class SourceEval:
             cls = parts[-1]
             module = parts[-2] if len(parts) >= 2 else None
             sig = SIGNATURES.get(cls)
+            if module == "metrics" and cls in METRIC_SIGNATURES:
+                sig = METRIC_SIGNATURES[cls]
             if sig is None:
                 raise ValueError(f"{name}: not a class the reference knows")
             kwargs = {}
@@ -255,10 +311,30 @@ LOSS_STRINGS = {
     "binary_crossentropy": "bce", "bce": "bce", "BCE": "bce",
     "categorical_crossentropy": "cce",
     "sparse_categorical_crossentropy": "scce",
+    "kl_divergence": "kld", "kld": "kld", "KLD": "kld",
+    "hinge": "hinge", "squared_hinge": "squared_hinge", "categorical_hinge": "categorical_hinge",
+    "poisson": "poisson", "log_cosh": "log_cosh",
+    "mean_absolute_percentage_error": "mape", "mape": "mape", "MAPE": "mape",
+    "mean_squared_logarithmic_error": "msle", "msle": "msle", "MSLE": "msle",
+    "cosine_similarity": "cosine",
 }
 LOSS_CLASSES = {"MeanSquaredError": "mse", "MeanAbsoluteError": "mae", "Huber": "huber",
                 "BinaryCrossentropy": "bce", "CategoricalCrossentropy": "cce",
-                "SparseCategoricalCrossentropy": "scce"}
+                "SparseCategoricalCrossentropy": "scce", "KLDivergence": "kld",
+                "Hinge": "hinge", "SquaredHinge": "squared_hinge",
+                "CategoricalHinge": "categorical_hinge", "Poisson": "poisson",
+                "LogCosh": "log_cosh", "MeanAbsolutePercentageError": "mape",
+                "MeanSquaredLogarithmicError": "msle", "CosineSimilarity": "cosine"}
+# Keras's default names of the loss classes (a loss object used as a metric).
+LOSS_NAMES = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError":
+              "mean_absolute_error", "Huber": "huber_loss", "BinaryCrossentropy":
+              "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
+              "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+              "KLDivergence": "kl_divergence", "Hinge": "hinge", "SquaredHinge": "squared_hinge",
+              "CategoricalHinge": "categorical_hinge", "Poisson": "poisson",
+              "LogCosh": "log_cosh", "MeanAbsolutePercentageError":
+              "mean_absolute_percentage_error", "MeanSquaredLogarithmicError":
+              "mean_squared_logarithmic_error", "CosineSimilarity": "cosine_similarity"}
 
 
 def parse_loss(v):
@@ -269,7 +345,7 @@ def parse_loss(v):
     if isinstance(v, Obj) and v.cls in LOSS_CLASSES:
         for k in v.kwargs:
             if k not in ("from_logits", "label_smoothing", "delta", "reduction", "name", "axis",
-                         "ignore_class"):
+                         "ignore_class", "dtype"):
                 die(f"{v.cls}({k}=...) is not supported by the reference")
         if v.get("axis", -1) != -1 or v.get("ignore_class") is not None:
             die(f"{v.cls}: axis / ignore_class are not supported by the reference")
@@ -281,9 +357,48 @@ def parse_loss(v):
     die(f"loss {v!r} is not supported by the reference")
 
 
+def l2_normalize(x):
+    """ops.nn.normalize (order 2): x * min(rsqrt(sum(x^2)), 1 / epsilon)."""
+    inv = torch.minimum(torch.rsqrt(torch.sum(x * x, dim=-1, keepdim=True)),
+                        torch.tensor(1.0 / EPS, dtype=DT))
+    return x * inv
+
+
+def hinge_targets(y):
+    """convert_binary_labels_to_hinge: 0/1 targets (all of the batch) -> -1/1."""
+    if bool(torch.all((y == 0) | (y == 1))):
+        return 2.0 * y - 1.0
+    return y
+
+
 def loss_values(cfg, y, p):
     """Keras's per-sample loss tensor (the last axis reduced): y targets
     (labels for scce), p the prediction (float64)."""
+    if cfg.kind == "kld":
+        yc = torch.clamp(y, EPS, 1.0)
+        pc = torch.clamp(p, EPS, 1.0)
+        return torch.sum(yc * torch.log(yc / pc), dim=-1)
+    if cfg.kind in ("hinge", "squared_hinge"):
+        m = torch.clamp(1.0 - hinge_targets(y) * p, min=0.0)
+        return torch.mean(m if cfg.kind == "hinge" else m * m, dim=-1)
+    if cfg.kind == "categorical_hinge":
+        pos = torch.sum(y * p, dim=-1)
+        neg = torch.amax((1.0 - y) * p, dim=-1)
+        return torch.clamp(neg - pos + 1.0, min=0.0)
+    if cfg.kind == "poisson":
+        return torch.mean(p - y * torch.log(p + EPS), dim=-1)
+    if cfg.kind == "log_cosh":
+        x = p - y
+        return torch.mean(x + torch.nn.functional.softplus(-2.0 * x) - math.log(2.0), dim=-1)
+    if cfg.kind == "mape":
+        return 100.0 * torch.mean(torch.abs((y - p) / torch.clamp(torch.abs(y), min=EPS)),
+                                  dim=-1)
+    if cfg.kind == "msle":
+        a = torch.log(torch.clamp(p, min=EPS) + 1.0)
+        b = torch.log(torch.clamp(y, min=EPS) + 1.0)
+        return torch.mean((a - b) ** 2, dim=-1)
+    if cfg.kind == "cosine":
+        return -torch.sum(l2_normalize(y) * l2_normalize(p), dim=-1)
     if cfg.kind == "mse":
         return torch.mean((y - p) ** 2, dim=-1)
     if cfg.kind == "mae":
@@ -336,38 +451,110 @@ def reduce_loss(cfg, values):
 METRIC_STRINGS = {"mse": "mse", "mean_squared_error": "mse", "mae": "mae",
                   "mean_absolute_error": "mae", "binary_accuracy": "binary_accuracy",
                   "categorical_accuracy": "categorical_accuracy",
-                  "sparse_categorical_accuracy": "sparse_categorical_accuracy"}
+                  "sparse_categorical_accuracy": "sparse_categorical_accuracy",
+                  "root_mean_squared_error": "rmse",
+                  "top_k_categorical_accuracy": "top_k",
+                  "sparse_top_k_categorical_accuracy": "sparse_top_k",
+                  "mape": "loss:mape", "MAPE": "loss:mape",
+                  "mean_absolute_percentage_error": "loss:mape",
+                  "msle": "loss:msle", "MSLE": "loss:msle",
+                  "mean_squared_logarithmic_error": "loss:msle",
+                  "cosine_similarity": "cosine", "log_cosh_error": "loss:log_cosh",
+                  "hinge": "loss:hinge", "squared_hinge": "loss:squared_hinge",
+                  "categorical_hinge": "loss:categorical_hinge", "kl_divergence": "loss:kld",
+                  "poisson": "loss:poisson"}
 METRIC_CLASSES = {"MeanSquaredError": ("mse", "mean_squared_error"),
                   "MeanAbsoluteError": ("mae", "mean_absolute_error"),
                   "BinaryAccuracy": ("binary_accuracy", "binary_accuracy"),
                   "CategoricalAccuracy": ("categorical_accuracy", "categorical_accuracy"),
                   "SparseCategoricalAccuracy": ("sparse_categorical_accuracy",
-                                                "sparse_categorical_accuracy")}
+                                                "sparse_categorical_accuracy"),
+                  "RootMeanSquaredError": ("rmse", "root_mean_squared_error"),
+                  "TopKCategoricalAccuracy": ("top_k", "top_k_categorical_accuracy"),
+                  "SparseTopKCategoricalAccuracy": ("sparse_top_k",
+                                                    "sparse_top_k_categorical_accuracy"),
+                  "Accuracy": ("exact", "accuracy"),
+                  "MeanAbsolutePercentageError": ("loss:mape", "mean_absolute_percentage_error"),
+                  "MeanSquaredLogarithmicError": ("loss:msle", "mean_squared_logarithmic_error"),
+                  "CosineSimilarity": ("cosine", "cosine_similarity"),
+                  "LogCoshError": ("loss:log_cosh", "logcosh"),
+                  "Hinge": ("loss:hinge", "hinge"), "SquaredHinge": ("loss:squared_hinge",
+                                                                    "squared_hinge"),
+                  "CategoricalHinge": ("loss:categorical_hinge", "categorical_hinge"),
+                  "KLDivergence": ("loss:kld", "kl_divergence"),
+                  "Poisson": ("loss:poisson", "poisson")}
+
+
+class Metric:
+    """One compiled metric: kind, logged name, parameter (threshold, k), and
+    how its running value is formed: "mean" of per-sample values, "root"
+    (RootMeanSquaredError) or "step" (a keras.losses object: the mean of
+    its reduced batch values)."""
+
+    def __init__(self, kind, name, param=None, reduce="mean", loss=None):
+        self.kind, self.name, self.param, self.reduce, self.loss = kind, name, param, reduce, loss
 
 
 def parse_metric(v, loss, out_shape):
-    """(kind, name) of one metric of an output whose loss is `loss`."""
+    """The Metric of one metric of an output whose loss is `loss`."""
     if isinstance(v, str):
         if v.lower() in ("accuracy", "acc"):
             # get_metric: y_pred's last dim 1 -> binary; labels (y_true of a
             # lower rank) -> sparse categorical; else categorical.
             if out_shape[-1] == 1:
-                return "binary_accuracy", v
+                return Metric("binary_accuracy", v, 0.5)
             if loss.kind == "scce":
-                return "sparse_categorical_accuracy", v
-            return "categorical_accuracy", v
+                return Metric("sparse_categorical_accuracy", v)
+            return Metric("categorical_accuracy", v)
         if v not in METRIC_STRINGS:
             die(f"metric {v!r} is not supported by the reference")
-        return METRIC_STRINGS[v], v
+        kind = METRIC_STRINGS[v]
+        return Metric(kind, v, 0.5 if kind == "binary_accuracy" else 5,
+                      "root" if kind == "rmse" else "mean")
+    if isinstance(v, Obj) and v.module == "losses" and v.cls in LOSS_CLASSES:
+        # MeanMetricWrapper(loss object): the mean of its reduced batch values
+        return Metric("loss_object", v.get("name", LOSS_NAMES[v.cls]), reduce="step",
+                      loss=parse_loss(v))
     if isinstance(v, Obj) and v.cls in METRIC_CLASSES:
         kind, dflt = METRIC_CLASSES[v.cls]
-        if v.cls == "BinaryAccuracy" and v.get("threshold", 0.5) != 0.5:
-            die("BinaryAccuracy threshold other than 0.5")
-        return kind, v.get("name", dflt)
+        if v.get("axis", -1) != -1:
+            die(f"{v.cls}: axis other than -1")
+        param = v.get("threshold", 0.5) if kind == "binary_accuracy" else v.get("k", 5)
+        return Metric(kind, v.get("name", dflt), param, "root" if kind == "rmse" else "mean")
     die(f"metric {v!r} is not supported by the reference")
 
 
-def metric_per_sample(kind, y, p):
+def in_top_k(labels, p, k):
+    """ops.in_top_k (JAX/TF): fewer than k predictions strictly above the label's."""
+    at = torch.gather(p, -1, labels.long().unsqueeze(-1))
+    return (torch.sum((p > at).to(DT), dim=-1) < k).to(DT)
+
+
+def metric_per_sample(m, y, p):
+    """The metric of each sample (the mean over its other axes), float64 (n,)."""
+    kind = m.kind
+    if kind.startswith("loss:"):
+        return loss_values(LossCfg(kind[5:]), y, p).reshape(y.shape[0], -1).mean(dim=1)
+    if kind == "cosine":
+        return torch.sum(l2_normalize(y) * l2_normalize(p), dim=-1).reshape(y.shape[0], -1) \
+            .mean(dim=1)
+    if kind == "top_k":
+        v = in_top_k(torch.argmax(y, dim=-1), p, m.param)
+    elif kind == "sparse_top_k":
+        labels = y.squeeze(-1) if y.dim() == p.dim() else y
+        v = in_top_k(labels, p, m.param)
+    elif kind == "exact":
+        v = (y == p).to(DT)
+    elif kind in ("mse", "rmse"):
+        v = (y - p) ** 2
+    elif kind == "binary_accuracy":
+        v = (y == (p > m.param).to(DT)).to(DT)
+    else:
+        return metric_per_sample_base(kind, y, p)
+    return v.reshape(v.shape[0], -1).mean(dim=1) if v.dim() > 1 else v
+
+
+def metric_per_sample_base(kind, y, p):
     """The metric of each sample (the mean over its other axes), float64 (n,)."""
     if kind == "mse":
         v = (y - p) ** 2
@@ -420,8 +607,10 @@ class Optimizer:
         hp = dict(hp)
         for k, val in given.items():
             if k not in hp and k not in BASE_ARGS:
-                if k in ("use_ema", "loss_scale_factor", "gradient_accumulation_steps") and \
-                        not val:
+                # loss_scale_factor scales the loss and divides the gradients
+                # by the same factor: nothing in exact arithmetic.
+                if k == "loss_scale_factor" or (
+                        k in ("use_ema", "gradient_accumulation_steps") and not val):
                     continue
                 die(f"{cls}({k}=...) is not supported by the reference")
             if val is not None:
@@ -561,11 +750,105 @@ def layer_frozen(layer):
     return layer.get("config", {}).get("trainable", True) is False
 
 
+# ---- regularizers and constraints (keras/src/regularizers, constraints) ------------------
+
+def parse_regularizer(v, where):
+    """(l1, l2) of a regularizer argument as the dump shows it: a string
+    naming a class (its defaults: L1 0.01, L2 0.01, L1L2 0 and 0) or
+    {"class": ..., "config": {...}}."""
+    if isinstance(v, str):
+        table = {"l1": (0.01, 0.0), "L1": (0.01, 0.0), "l2": (0.0, 0.01), "L2": (0.0, 0.01),
+                 "l1l2": (0.0, 0.0), "L1L2": (0.0, 0.0)}
+        if v not in table:
+            die(f"{where}: regularizer {v!r} is not supported by the reference")
+        return table[v]
+    if isinstance(v, dict) and v.get("class") in ("L1", "L2", "L1L2"):
+        c = v.get("config", {})
+        dflt = {"L1": (0.01, 0.0), "L2": (0.0, 0.01), "L1L2": (0.0, 0.0)}[v["class"]]
+        l1 = c.get("l1") if v["class"] != "L2" else 0.0
+        l2 = c.get("l2") if v["class"] != "L1" else 0.0
+        return (dflt[0] if l1 is None else float(l1), dflt[1] if l2 is None else float(l2))
+    die(f"{where}: regularizer {v!r} is not supported by the reference")
+
+
+def penalty(r, x):
+    """l1 * sum |x| + l2 * sum x^2 (no 1/2; a zero factor adds nothing)."""
+    l1, l2 = r
+    out = torch.zeros((), dtype=DT)
+    if l1:
+        out = out + l1 * torch.sum(torch.abs(x))
+    if l2:
+        out = out + l2 * torch.sum(x * x)
+    return out
+
+
+def weight_argument(layer, short, suffix):
+    """The layer argument holding weight `short`'s regularizer/constraint."""
+    cls = layer["class"]
+    base = {"kernel": "depthwise" if cls == "DepthwiseConv2D" else "kernel",
+            "recurrent_kernel": "recurrent", "depthwise_kernel": "depthwise",
+            "pointwise_kernel": "pointwise", "bias": "bias", "embeddings": "embeddings",
+            "gamma": "gamma", "beta": "beta"}.get(short)
+    if suffix == "regularizer" and short.startswith("lora_kernel_"):
+        base = "kernel"     # enable_lora gives a and b the kernel's regularizer
+    if suffix == "regularizer" and short.startswith("lora_embeddings_"):
+        base = "embeddings"
+    return None if base is None else f"{base}_{suffix}"
+
+
+def apply_constraint(v, w, where):
+    """keras.constraints (MaxNorm, MinMaxNorm, UnitNorm, NonNeg) of w."""
+    if isinstance(v, str):
+        v = {"class": {"max_norm": "MaxNorm", "min_max_norm": "MinMaxNorm",
+                       "unit_norm": "UnitNorm", "non_neg": "NonNeg"}.get(v, v), "config": {}}
+    cls, c = v.get("class"), v.get("config", {})
+    if cls == "NonNeg":
+        return torch.clamp(w, min=0.0)
+    if cls not in ("MaxNorm", "MinMaxNorm", "UnitNorm"):
+        die(f"{where}: constraint {v!r} is not supported by the reference")
+    axis = c.get("axis", 0)
+    dims = tuple(range(w.dim())) if axis is None else \
+        tuple(a % w.dim() for a in (axis if isinstance(axis, list) else [axis]))
+    norms = torch.sqrt(torch.sum(w * w, dim=dims, keepdim=True))
+    if cls == "UnitNorm":
+        return w / (EPS + norms)
+    if cls == "MaxNorm":
+        desired = torch.clamp(norms, 0.0, float(c.get("max_value", 2)))
+    else:
+        rate = float(c.get("rate", 1.0))
+        desired = rate * torch.clamp(norms, float(c.get("min_value", 0.0)),
+                                     float(c.get("max_value", 1.0))) + (1 - rate) * norms
+    return w * (desired / (EPS + norms))
+
+
+def weight_configs(graph, frozen=False, out=None):
+    """{weight name: (regularizer (l1, l2) or None, constraint config or None)}
+    of the trained weights (Keras: trainable variables only)."""
+    out = {} if out is None else out
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        fz = frozen or layer_frozen(layer)
+        if "model" in layer:
+            weight_configs(layer["model"], fz, out)
+            continue
+        cfg = layer.get("config", {})
+        for w in layer.get("weights", []):
+            short = w["name"].split("/")[-1]
+            if fz or (layer["class"], short) in NON_TRAINABLE or w["name"] in out:
+                continue
+            ra = weight_argument(layer, short, "regularizer")
+            ca = weight_argument(layer, short, "constraint")
+            r = cfg.get(ra) if ra else None
+            c = cfg.get(ca) if ca else None
+            out[w["name"]] = (None if r is None else parse_regularizer(r, w["name"]), c)
+    return out
+
+
 def check_layer(layer):
     cfg = layer.get("config", {})
     for k, v in cfg.items():
-        if (k.endswith("_regularizer") or k.endswith("_constraint")) and v is not None:
-            die(f"{layer['name']}: {k} is not supported by the reference")
+        if k.endswith("_regularizer") and v is not None:
+            parse_regularizer(v, f"{layer['name']}: {k}")
 
 
 def trainable_names(graph, frozen=False, out=None):
@@ -610,10 +893,11 @@ def batchnorm_train(layer, params, state, x):
     return [y]
 
 
-def run_train_graph(graph, params, state, inputs, training=True, frozen=False):
+def run_train_graph(graph, params, state, inputs, training=True, frozen=False, losses=None):
     """Keras's call in training mode: a node's training=True/False wins, else
     the caller's mode; frozen (trainable=False) BatchNormalization runs in
-    inference mode."""
+    inference mode. Activity regularizers add penalty(output) / batch of
+    each output of each call to `losses` (Layer.__call__)."""
     env = {}
     if len(inputs) != len(graph["inputs"]):
         die("input count")
@@ -631,7 +915,7 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False):
         cls = layer["class"]
         cfg = layer.get("config", {})
         if "model" in layer:
-            ys = run_train_graph(layer["model"], params, state, xs, mode, fz)
+            ys = run_train_graph(layer["model"], params, state, xs, mode, fz, losses)
         elif cls == "BatchNormalization" and mode and not fz:
             ys = batchnorm_train(layer, params, state, xs[0])
         elif cls in STOCHASTIC and mode and float(cfg.get("rate", cfg.get("stddev", 0)) or 0):
@@ -642,6 +926,10 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False):
             ys = ref.call_layer(layer, params, xs, out_shapes)
         if len(ys) != len(node["outputs"]):
             die(f"{layer['name']}: {len(ys)} outputs, the dump has {len(node['outputs'])}")
+        if cfg.get("activity_regularizer") is not None and losses is not None:
+            r = parse_regularizer(cfg["activity_regularizer"], layer["name"])
+            for y in ys:
+                losses.append(penalty(r, y) / y.shape[0])
         for o, y in zip(node["outputs"], ys):
             if tuple(y.shape[1:]) != tuple(o["shape"][1:]):
                 die(f"{layer['name']} ({cls}): output shape {tuple(y.shape)}, the dump says "
@@ -696,7 +984,7 @@ class Setup:
         lw = cargs.get("loss_weights")
         self.loss_weights = [1.0] * len(names) if lw is None else \
             [1.0 if w is None else float(w) for w in per_output(lw, names, "loss_weights")]
-        self.metrics = []       # (output index, kind, logged name)
+        self.metrics = []       # (output index, Metric)
         mv = cargs.get("metrics")
         if mv is not None:
             if len(names) == 1:
@@ -714,10 +1002,15 @@ class Setup:
                 if ms is None:
                     continue
                 for m in (ms if isinstance(ms, list) else [ms]):
-                    kind, name = parse_metric(m, self.losses[i], self.outputs[i][1])
+                    met = parse_metric(m, self.losses[i], self.outputs[i][1])
                     if len(names) > 1:
-                        name = f"{names[i]}_{name}"
-                    self.metrics.append((i, kind, name))
+                        met.name = f"{names[i]}_{met.name}"
+                    # CompileMetrics.result: a repeated name gets _1, _2, ...
+                    dup = sum(1 for _, o in self.metrics if o.base_name == met.name)
+                    met.base_name = met.name
+                    if dup:
+                        met.name = f"{met.name}_{dup}"
+                    self.metrics.append((i, met))
         self.optimizer_arg = cargs.get("optimizer")
 
     def epochs_batch(self):
@@ -760,6 +1053,52 @@ def numbered(prefix, k, n):
 
 # ---- commands ------------------------------------------------------------------------------------
 
+def load_arrays(g, xpaths, ypaths, nout):
+    xs = []
+    for spec, p in zip(g["inputs"], xpaths):
+        arr = np.load(p)
+        if spec["dtype"].startswith("int"):
+            xs.append(torch.from_numpy(arr.astype(np.int64)))
+        else:
+            xs.append(torch.from_numpy(arr.astype(np.float64)))
+    ys = [torch.from_numpy(np.load(p).astype(np.float64)) for p in ypaths]
+    if len(xs) != len(g["inputs"]) or len(ys) != nout:
+        die(f"the model takes {len(g['inputs'])} inputs and {nout} targets")
+    n = xs[0].shape[0]
+    if any(x.shape[0] != n for x in xs + ys):
+        die("inputs and targets have different sample counts")
+    return xs, ys, n
+
+
+def regularization(wcfg, params):
+    """The weight regularizers' penalty (Trainer.compute_loss adds model.losses)."""
+    total = torch.zeros((), dtype=DT)
+    for k, (r, _) in wcfg.items():
+        if r is not None:
+            total = total + penalty(r, params[k])
+    return total
+
+
+def metric_results(s, msums, seen, steps):
+    out = []
+    for (_, m), v in zip(s.metrics, msums):
+        if m.reduce == "step":
+            out.append(v / steps)
+        elif m.reduce == "root":
+            out.append(math.sqrt(v / seen))
+        else:
+            out.append(v / seen)
+    return out
+
+
+def batch_metrics(s, msums, yb, preds):
+    for j, (i, m) in enumerate(s.metrics):
+        if m.reduce == "step":
+            msums[j] += float(reduce_loss(m.loss, loss_values(m.loss, yb[i], preds[i])))
+        else:
+            msums[j] += float(metric_per_sample(m, yb[i], preds[i]).sum())
+
+
 def cmd_fit(a):
     s = Setup(a.kdl, a.model, a.kdlc)
     g = s.graph
@@ -775,22 +1114,11 @@ def cmd_fit(a):
             if w["name"] not in state:
                 die(f"{a.weights}: no tensor {w['name']}")
     trainable = trainable_names(g)
-    if len(a.x) != len(g["inputs"]) or len(a.y) != len(s.outputs):
-        die(f"the model takes {len(g['inputs'])} inputs and {len(s.outputs)} targets")
-    xs = []
-    for spec, p in zip(g["inputs"], a.x):
-        arr = np.load(p)
-        if spec["dtype"].startswith("int"):
-            xs.append(torch.from_numpy(arr.astype(np.int64)))
-        else:
-            xs.append(torch.from_numpy(arr.astype(np.float64)))
-    ys = [torch.from_numpy(np.load(p).astype(np.float64)) for p in a.y]
-    n = xs[0].shape[0]
-    if any(x.shape[0] != n for x in xs + ys):
-        die("inputs and targets have different sample counts")
+    wcfg = weight_configs(g)
+    xs, ys, n = load_arrays(g, a.x, a.y, len(s.outputs))
 
     multi = len(s.outputs) > 1
-    hist_names = ["epoch", "loss"] + [m[2] for m in s.metrics]
+    hist_names = ["epoch", "loss"] + [m.name for _, m in s.metrics]
     if multi:
         hist_names += [f"{nm}_loss" for nm in s.names]
     step_names = ["epoch", "step", "batch", "loss"]
@@ -799,6 +1127,7 @@ def cmd_fit(a):
         loss_sum, seen = 0.0, 0
         out_sums = [0.0] * len(s.outputs)
         msums = [0.0] * len(s.metrics)
+        nsteps = 0
         for si, start in enumerate(range(0, n, batch)):
             xb = [x[start:start + batch] for x in xs]
             yb = [y[start:start + batch] for y in ys]
@@ -806,26 +1135,33 @@ def cmd_fit(a):
             params = {}
             for k, v in state.items():
                 params[k] = v.clone().requires_grad_(True) if k in trainable else v
-            preds = run_train_graph(g, params, state, xb)
+            act_losses = []
+            preds = run_train_graph(g, params, state, xb, losses=act_losses)
             per_out = [reduce_loss(cfg, loss_values(cfg, y, p))
                        for cfg, y, p in zip(s.losses, yb, preds)]
             total = sum(w * l for w, l in zip(s.loss_weights, per_out))
+            total = total + regularization(wcfg, params) + sum(act_losses)
             total.backward()
             grads = {}
             for k in trainable:
                 if params[k].grad is not None:      # Keras filters missing gradients
                     grads[k] = params[k].grad.detach()
             with torch.no_grad():
-                for j, (i, kind, _) in enumerate(s.metrics):
-                    msums[j] += float(metric_per_sample(kind, yb[i], preds[i].detach()).sum())
+                batch_metrics(s, msums, yb, [p.detach() for p in preds])
                 opt.apply(state, grads)
+                # BaseOptimizer.apply: each updated variable's constraint
+                for k in grads:
+                    c = wcfg.get(k, (None, None))[1]
+                    if c is not None:
+                        state[k] = apply_constraint(c, state[k], k)
             lv = float(total.detach())
             loss_sum += lv * b
             seen += b
+            nsteps += 1
             for i, l in enumerate(per_out):
                 out_sums[i] += float(l.detach()) * b
             steps.append([e, si, b, lv])
-        row = [e, loss_sum / seen] + [m / seen for m in msums]
+        row = [e, loss_sum / seen] + metric_results(s, msums, seen, nsteps)
         if multi:
             row += [v / seen for v in out_sums]
         hist.append(row)
@@ -836,10 +1172,52 @@ def cmd_fit(a):
         write_csv(a.steps, step_names, steps)
     save_safetensors(a.out_weights, state)
     if a.verbose:
-        print(f"{opt}; losses {s.losses}; weights {s.loss_weights}; metrics {s.metrics}; "
+        print(f"{opt}; losses {s.losses}; weights {s.loss_weights}; metrics "
+              f"{[(i, m.kind, m.name) for i, m in s.metrics]}; "
               f"trained {len(trainable)} of {len(state)} tensors", file=sys.stderr)
         for r in hist:
             print("  " + " ".join(f"{k}={v:.6g}" for k, v in zip(hist_names, r)), file=sys.stderr)
+
+
+def cmd_evaluate(a):
+    """Keras's evaluate (test_step): inference mode, batch by batch; the loss
+    includes the weight regularizers and the activity regularizers of the
+    inference pass (compute_loss adds model.losses); metrics as in fit."""
+    s = Setup(a.kdl, a.model, a.kdlc)
+    g = s.graph
+    _, batch = s.epochs_batch()
+    if a.batch_size is not None:
+        batch = a.batch_size
+    state = ref.load_safetensors(a.weights)
+    wcfg = weight_configs(g)
+    xs, ys, n = load_arrays(g, a.x, a.y, len(s.outputs))
+    loss_sum, seen, nsteps = 0.0, 0, 0
+    msums = [0.0] * len(s.metrics)
+    out_sums = [0.0] * len(s.outputs)
+    with torch.no_grad():
+        for start in range(0, n, batch):
+            xb = [x[start:start + batch] for x in xs]
+            yb = [y[start:start + batch] for y in ys]
+            b = xb[0].shape[0]
+            act_losses = []
+            preds = run_train_graph(g, dict(state), dict(state), xb, training=False,
+                                    losses=act_losses)
+            per_out = [reduce_loss(cfg, loss_values(cfg, y, p))
+                       for cfg, y, p in zip(s.losses, yb, preds)]
+            total = sum(w * l for w, l in zip(s.loss_weights, per_out))
+            total = total + regularization(wcfg, state) + sum(act_losses)
+            batch_metrics(s, msums, yb, preds)
+            loss_sum += float(total) * b
+            seen += b
+            nsteps += 1
+            for i, l in enumerate(per_out):
+                out_sums[i] += float(l) * b
+    names = ["loss"] + [m.name for _, m in s.metrics]
+    row = [loss_sum / seen] + metric_results(s, msums, seen, nsteps)
+    if len(s.outputs) > 1:
+        names += [f"{nm}_loss" for nm in s.names]
+        row += [v / seen for v in out_sums]
+    write_csv(a.out, names, [row])
 
 
 def cmd_data(a):
@@ -865,10 +1243,17 @@ def cmd_data(a):
         c = shape[-1]
         if cfg.kind == "scce":
             y = rng.integers(0, c, size=shape[:-1]).astype(np.int32)
-        elif cfg.kind == "cce":
+        elif cfg.kind in ("cce", "categorical_hinge"):
             y = np.eye(c, dtype=np.float32)[rng.integers(0, c, size=shape[:-1])]
-        elif cfg.kind == "bce":
+        elif cfg.kind in ("bce", "hinge", "squared_hinge"):
             y = rng.integers(0, 2, size=shape).astype(np.float32)
+        elif cfg.kind == "kld":         # probability rows
+            y = rng.uniform(0.05, 1, size=shape)
+            y = (y / y.sum(axis=-1, keepdims=True)).astype(np.float32)
+        elif cfg.kind == "poisson":     # counts
+            y = rng.poisson(1.5, size=shape).astype(np.float32)
+        elif cfg.kind == "msle":        # non-negative
+            y = np.abs(rng.standard_normal(shape)).astype(np.float32)
         else:
             y = rng.standard_normal(shape).astype(np.float32)
         np.save(os.path.join(a.out, numbered("y", k, nout)), y)
@@ -979,6 +1364,19 @@ def cmd_selftest(a):
           F.l1_loss(pr, yr))
     check("huber", reduce_loss(LossCfg("huber", delta=0.7), loss_values(
         LossCfg("huber", delta=0.7), yr, pr)), F.huber_loss(pr, yr, delta=0.7))
+    # The other losses, where torch has the same function (no clip active).
+    pp = torch.rand(6, 3, generator=gen, dtype=DT) + 0.1
+    yp = torch.rand(6, 3, generator=gen, dtype=DT) * 3
+    check("poisson", loss_values(LossCfg("poisson"), yp, pp),
+          F.poisson_nll_loss(pp, yp, log_input=False, eps=EPS, reduction="none").mean(dim=-1))
+    qk = torch.softmax(torch.randn(6, 3, generator=gen, dtype=DT), -1)
+    tk = torch.softmax(torch.randn(6, 3, generator=gen, dtype=DT), -1)
+    check("kl_divergence", loss_values(LossCfg("kld"), tk, qk),
+          F.kl_div(torch.log(qk), tk, reduction="none").sum(dim=-1))
+    check("cosine_similarity", loss_values(LossCfg("cosine"), yr, pr),
+          -F.cosine_similarity(yr, pr, dim=-1))
+    check("log_cosh", loss_values(LossCfg("log_cosh"), yr, pr),
+          torch.log(torch.cosh(pr - yr)).mean(dim=-1))
     # BatchNormalization in training mode against F.batch_norm.
     x = torch.randn(5, 3, 3, 4, generator=gen, dtype=DT)
     layer = {"name": "bn", "class": "BatchNormalization",
@@ -1005,7 +1403,7 @@ def main():
         torch.set_default_dtype(DT)
         cmd_selftest(None)
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["fit", "data", "fitargs"])
+    ap.add_argument("command", choices=["fit", "data", "fitargs", "evaluate"])
     ap.add_argument("kdl")
     ap.add_argument("--model")
     ap.add_argument("--weights")
@@ -1030,6 +1428,10 @@ def main():
         if not (a.weights and a.x and a.y and a.out_weights and a.history):
             die("fit needs --weights, --x, --y, --out-weights and --history")
         cmd_fit(a)
+    elif a.command == "evaluate":
+        if not (a.weights and a.x and a.y and a.out):
+            die("evaluate needs --weights, --x, --y and --out")
+        cmd_evaluate(a)
     elif a.command == "data":
         if not a.out:
             die("data needs --out DIR")
