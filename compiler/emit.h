@@ -45,6 +45,8 @@ const char *sizex(Emit *e, const IrBuf *b);
 // Rows of a (batch, ..., last) buffer seen as a 2-D (rows, last) array.
 const char *rows_expr(Emit *e, const IrBuf *b);
 void unsupported(Emit *e, IrOp *op, const char *what);
+// s made safe inside a C comment ("*/" -> "* /").
+const char *cmt(Emit *e, const char *s);
 // LayerNormalization's (rows, cols) over its trailing axes, or false (reported).
 bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols);
 double op_alpha(IrOp *op);

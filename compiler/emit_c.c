@@ -56,6 +56,20 @@ int node_line(const CallNode *n) {
     return line;
 }
 
+// Text for inside a C comment: "*/" (a layer "st*" and its weight
+// "st*/kernel", a path) becomes "* /".
+const char *cmt(Emit *e, const char *s) {
+    if (!strstr(s, "*/"))
+        return s;
+    Buf b = {0};
+    for (const char *p = s; *p; p++) {
+        buf_putc(e->c->arena, &b, *p);
+        if (p[0] == '*' && p[1] == '/')
+            buf_putc(e->c->arena, &b, ' ');
+    }
+    return buf_str(e->c->arena, &b);
+}
+
 const char *act_enum(Arena *a, ActKind k) {
     char *s = arena_printf(a, "KDL_ACT_%s", act_name(k));
     for (char *p = s; *p; p++)
@@ -818,8 +832,9 @@ static void emit_init_weight(Emit *e, Weight *w, const char *f, int line) {
         nfan = !strcmp(mode, "fan_in") ? fi : !strcmp(mode, "fan_out") ? fo : (fi + fo) / 2;
         dist = obj_str(o, "distribution", "truncated_normal");
     }
-    OUT(e, "    /* %s/%s %s: %s (%s:%d) */\n", w->owner->name, w->name,
-        shape_pystr(a, &w->shape), name, e->file, line);
+    OUT(e, "    /* %s %s: %s (%s:%d) */\n",
+        cmt(e, arena_printf(a, "%s/%s", w->owner->name, w->name)), shape_pystr(a, &w->shape),
+        name, e->file, line);
     if (dist) {
         double v = scale / (nfan > 1 ? nfan : 1);
         if (!strcmp(dist, "uniform")) {
@@ -1578,7 +1593,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
     Emit e = {.c = c, .ok = true};
     e.stem = file_stem(a, kdl_path);
     const char *slash = strrchr(kdl_path, '/');
-    e.file = slash ? slash + 1 : kdl_path;
+    e.file = cmt(&e, slash ? slash + 1 : kdl_path);   // named in comments
     Vec names = {0}, models = {0};
     top_level_models(c, &names, &models);
     if (models.len == 0) {
@@ -1646,9 +1661,10 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             Weight *w = l->weights[k];
             int64_t n = numel0(&w->shape);
             wfloats += n;
-            HDR(&e, "    float %s_%s[%lld]; /* %s/%s %s, %s:%d */\n",
+            HDR(&e, "    float %s_%s[%lld]; /* %s %s, %s:%d */\n",
                 (const char *)e.wprefix.data[i], c_ident(a, w->name), (long long)(n ? n : 1),
-                l->name, w->name, shape_pystr(a, &w->shape), e.file, src_line(l));
+                cmt(&e, arena_printf(a, "%s/%s", l->name, w->name)), shape_pystr(a, &w->shape),
+                e.file, src_line(l));
         }
     }
     if (wfloats == 0)

@@ -1115,18 +1115,6 @@ static const char *rnn_kind_enum(const Layer *l) {
 }
 
 // Text for a C comment: "*/" cannot end it early (a file path may hold it).
-static const char *cmt(Emit *e, const char *s) {
-    if (!strstr(s, "*/"))
-        return s;
-    Buf b = {0};
-    for (const char *p = s; *p; p++) {
-        buf_putc(e->c->arena, &b, *p);
-        if (p[0] == '*' && p[1] == '/')
-            buf_putc(e->c->arena, &b, ' ');
-    }
-    return buf_str(e->c->arena, &b);
-}
-
 static void op_comment(Emit *e, IrOp *op, const char *what) {
     OUT(e, "    /* %s: %s (%s), %s:%d */\n", what, op->layer->name, op->layer->class_name,
         cmt(e, e->file), node_line(op->node));
