@@ -736,22 +736,21 @@ Layer *model_new_sequential(Ctx *c, const char *name, Span call) {
 // step budget as much as `x = layer(x)` in a loop costs, so that an add()
 // loop of thousands of layers stops at the step limit in a second or two
 // instead of running into the memory limit after many seconds.
-// EVAL_MAX_STEPS is eval.c's MAX_STEPS (docs/language.md 3.9; the message
-// is checked by tests/lang/limits.kdl).
-#define EVAL_MAX_STEPS 5000000
+// MAX_STEPS (kdlc.h) is the evaluator's limit (docs/language.md 3.9; the
+// message is checked by tests/lang/limits.kdl).
 #define REBUILD_CALL_STEPS 4
 
 static bool charge_rebuild(Ctx *c, int ncalls, Span at) {
-    if (c->steps > EVAL_MAX_STEPS)
+    if (c->steps > MAX_STEPS)
         return false;   // evaluation has already stopped
     int64_t cost = (int64_t)ncalls * REBUILD_CALL_STEPS;
-    if (c->steps + cost <= EVAL_MAX_STEPS) {
+    if (c->steps + cost <= MAX_STEPS) {
         c->steps += cost;
         return true;
     }
     error_at(c, at, "compile-time evaluation exceeded %d steps (is there an unbounded loop?)",
-             EVAL_MAX_STEPS);
-    c->steps = EVAL_MAX_STEPS + 2;  // stops evaluation, as eval.c's limits do
+             MAX_STEPS);
+    c->steps = MAX_STEPS + 2;  // stops evaluation, as eval.c's limits do
     return false;
 }
 

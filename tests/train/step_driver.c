@@ -14,50 +14,20 @@
  */
 #include KDL_MODEL_H
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "driver.h"
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(KDL_MODEL, name)
 
-#define MAXIO 16
-
-static int die(const char *msg, const char *what) {
-    fprintf(stderr, "step_driver: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
-    return 1;
-}
-
 int main(int argc, char **argv) {
-    const char *w0 = NULL, *out = NULL, *xs[MAXIO], *ys[MAXIO];
-    int nx = 0, ny = 0, epochs = 0, batch = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (o[0] != '-') {
-            w0 = o;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return die("needs a value", o);
-        const char *v = argv[++i];
-        if (!strcmp(o, "--x") && nx < MAXIO)
-            xs[nx++] = v;
-        else if (!strcmp(o, "--y") && ny < MAXIO)
-            ys[ny++] = v;
-        else if (!strcmp(o, "--epochs"))
-            epochs = atoi(v);
-        else if (!strcmp(o, "--batch-size"))
-            batch = atoi(v);
-        else if (!strcmp(o, "-o"))
-            out = v;
-        else
-            return die("unknown option", o);
-    }
-    if (!w0 || !out || !nx || !ny || epochs <= 0 || batch <= 0)
-        return die("usage: driver W0.safetensors --x X.npy .. --y Y.npy .. --epochs E "
-                   "--batch-size B -o steps.csv", NULL);
-
+    DriverArgs a;
+    driver_name = "step_driver";
+    if (driver_args(argc, argv, 1, "usage: driver W0.safetensors --x X.npy .. --y Y.npy .. "
+                    "--epochs E --batch-size B -o steps.csv", &a))
+        return 1;
+    int nx = a.nx, ny = a.ny, epochs = a.epochs, batch = a.batch;
+    const char *w0 = a.weights, *out = a.out;
     char err[512];
     void *m = FN(_create_training)(batch);
     if (!m)
@@ -73,28 +43,17 @@ int main(int argc, char **argv) {
     int64_t n = -1;
     for (int k = 0; k < nx + ny; k++) {
         int is_x = k < nx;
-        kdl_Array *a = is_x ? &x[k] : &y[k - nx];
-        const char *path = is_x ? xs[k] : ys[k - nx];
-        if (kdl_npy_load(path, a, err, sizeof err) != KDL_OK)
-            return die(err, NULL);
+        kdl_Array *arr = is_x ? &x[k] : &y[k - nx];
+        const char *path = is_x ? a.xs[k] : a.ys[k - nx];
+        if (driver_load(&a, k, arr))
+            return 1;
         int64_t per = is_x ? t.input_sizes[k] : t.target_sizes[k - nx];
-        if (a->rank < 1 || (int64_t)kdl_array_count(a) != a->shape[0] * per ||
-            (n >= 0 && a->shape[0] != n))
+        if (arr->rank < 1 || (int64_t)kdl_array_count(arr) != arr->shape[0] * per ||
+            (n >= 0 && arr->shape[0] != n))
             return die("does not fit the model", path);
-        n = a->shape[0];
-        if (is_x && a->dtype != t.input_dtypes[k])
+        n = arr->shape[0];
+        if (is_x && arr->dtype != t.input_dtypes[k])
             return die("wrong dtype for the model's input", path);
-        if (!is_x && a->dtype == KDL_I32) {     // labels, as floats
-            size_t c = kdl_array_count(a);
-            float *f = malloc(sizeof(float) * (c ? c : 1));
-            if (!f)
-                return die("out of memory", NULL);
-            for (size_t i = 0; i < c; i++)
-                f[i] = (float)((int32_t *)a->data)[i];
-            free(a->data);
-            a->data = f;
-            a->dtype = KDL_F32;
-        }
     }
 
     FILE *f = fopen(out, "w");
