@@ -373,6 +373,12 @@ static void emit_pool(Emit *e, IrOp *op) {
 static void emit_global_pool(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const IrBuf *in = op->in[0];
+    if (op->mask_in) {  // GlobalAveragePooling1D over the unmasked steps
+        OUT(e, "    kdl_global_avg_pool1d_masked(%s, %s, %s, batch, %s, %lld);\n",
+            bref(e, op->out[0]), bref(e, op->in[0]), bref(e, op->mask_in), dimx(e, in, 1),
+            (long long)in->shape.d[2]);
+        return;
+    }
     OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %lld, %s);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), numelx(e, in, 1, in->shape.rank - 1),
         (long long)in->shape.d[in->shape.rank - 1], l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
@@ -388,6 +394,19 @@ static void emit_dense(Emit *e, IrOp *op) {
         act_enum(a, op->act), fstr(a, op_alpha(op)));
 }
 
+// ReLU(max_value=..., negative_slope=..., threshold=...) in a form the
+// activation kernels have no enum for (anything but relu, relu6, leaky).
+static bool relu_general(const IrOp *op) {
+    const Layer *l = op->layer;
+    if (strcmp(l->class_name, "ReLU"))
+        return false;
+    // iv[0]: has max_value; fv: max_value, negative_slope, threshold.
+    bool plain = !l->iv[0] && l->fv[1] == 0 && l->fv[2] == 0;
+    bool relu6 = l->iv[0] && l->fv[0] == 6 && l->fv[1] == 0 && l->fv[2] == 0;
+    bool leaky = !l->iv[0] && l->fv[1] != 0 && l->fv[2] == 0;
+    return !plain && !relu6 && !leaky;
+}
+
 // The activation an Activation/ReLU/LeakyReLU/Softmax layer applies, with
 // its parameter; false (reported) for the forms the runtime lacks.
 bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
@@ -401,14 +420,13 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
         alpha = l->fv[0];
     } else if (!strcmp(k, "ReLU")) {
         // iv[0]: has max_value; fv: max_value, negative_slope, threshold.
-        bool plain = !l->iv[0] && l->fv[1] == 0 && l->fv[2] == 0;
-        bool relu6 = l->iv[0] && l->fv[0] == 6 && l->fv[1] == 0 && l->fv[2] == 0;
-        bool leaky = !l->iv[0] && l->fv[1] != 0 && l->fv[2] == 0;
-        if (!plain && !relu6 && !leaky) {
-            unsupported(e, op, "ReLU with this max_value/threshold");
+        // (Other forms: kdl_relu_general_forward, inference only so far.)
+        if (relu_general(op)) {
+            unsupported(e, op, "training through ReLU with this max_value/threshold");
             return false;
         }
-        act = plain ? ACT_RELU : relu6 ? ACT_RELU6 : ACT_LEAKY_RELU;
+        bool plain = !l->iv[0] && l->fv[1] == 0;
+        act = plain ? ACT_RELU : l->iv[0] ? ACT_RELU6 : ACT_LEAKY_RELU;
         alpha = l->fv[1];
     } else if (!strcmp(k, "Softmax")) {
         int64_t axis = l->iv[0];
@@ -428,6 +446,13 @@ static void emit_activation(Emit *e, IrOp *op) {
     const Shape *s = &op->out[0]->shape;
     ActKind act;
     double alpha;
+    if (relu_general(op)) {
+        const Layer *l = op->layer;
+        OUT(e, "    kdl_relu_general_forward(%s, %s, (size_t)batch * %s, %s, %d, %s, %s);\n",
+            bref(e, op->out[0]), bref(e, op->in[0]), sizex(e, op->out[0]), fstr(a, l->fv[1]),
+            (int)l->iv[0], fstr(a, l->iv[0] ? l->fv[0] : 0), fstr(a, l->fv[2]));
+        return;
+    }
     if (!layer_activation(e, op, &act, &alpha))
         return;
     OUT(e, "    kdl_activation_forward(%s, %s, %s, %s, %s, %s);\n", bref(e, op->out[0]),
@@ -461,7 +486,7 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
     if (l->iv[BN_NAXIS] != s->rank - 1 && !op->cf_in) {
-        unsupported(e, op, "BatchNormalization over an axis other than the last or 1");
+        unsupported(e, op, "BatchNormalization over the batch axis");
         return;
     }
     OUT(e, "    kdl_batchnorm_forward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n",
@@ -593,10 +618,6 @@ static void emit_concat(Emit *e, IrOp *op) {
 
 static void emit_embedding(Emit *e, IrOp *op) {
     Layer *l = op->layer;
-    if (l->iv[EM_MASK]) {
-        unsupported(e, op, "mask_zero=True (masking)");
-        return;
-    }
     OUT(e, "    {\n        int64_t bad = 0;\n");
     OUT(e,
         "        if (kdl_embedding_forward(%s, (const int32_t *)(const void *)%s, (size_t)batch * "
@@ -651,6 +672,9 @@ static void emit_rnn(Emit *e, IrOp *op) {
     const char *out = bref(e, op->out[0]);
     const char *h = op->nout > 1 ? bref(e, op->out[1]) : "NULL";
     const char *cs = op->nout > 2 ? bref(e, op->out[2]) : "NULL";
+    if (op->mask_in)
+        OUT(e, "        s.mask = %s; /* timesteps where the ids are 0 are skipped */\n",
+            bref(e, op->mask_in));
     const char *cell = kind == RNN_SIMPLE ? "simple_rnn" : kind == RNN_LSTM ? "lstm" : "gru";
     OUT(e, "        kdl_%s_forward(%s, %s, ", cell, out, h);
     if (kind == RNN_LSTM)
@@ -664,6 +688,7 @@ static void emit_rnn(Emit *e, IrOp *op) {
 
 static void emit_channels_first(Emit *e, IrOp *op);
 static void emit_layer(Emit *e, IrOp *op);
+static void emit_mask(Emit *e, IrOp *op);
 
 void emit_op(Emit *e, IrOp *op) {
     Layer *l = op->layer;
@@ -683,6 +708,26 @@ void emit_op(Emit *e, IrOp *op) {
         emit_channels_first(e, op);
     else
         emit_layer(e, op);
+    emit_mask(e, op);
+}
+
+// The Keras mask op writes (lower.c, lower_masks): ids != 0 for an
+// Embedding(mask_zero=True), else the OR of its inputs' masks.
+static void emit_mask(Emit *e, IrOp *op) {
+    IrBuf *mo = op->mask_out;
+    if (!mo)
+        return;
+    const char *out = bref(e, mo);
+    const char *n = arena_printf(e->c->arena, "(size_t)batch * %s", sizex(e, mo));
+    if (!op->nmask_src) {
+        OUT(e, "    kdl_mask_nonzero(%s, (const int32_t *)(const void *)%s, %s); /* mask_zero */\n",
+            out, bref(e, op->in[0]), n);
+        return;
+    }
+    OUT(e, "    kdl_mask_or(%s, %s, %s, %s); /* the inputs' masks */\n", out,
+        bref(e, op->mask_src[0]), bref(e, op->mask_src[1]), n);
+    for (int i = 2; i < op->nmask_src; i++)
+        OUT(e, "    kdl_mask_or(%s, %s, %s, %s);\n", out, out, bref(e, op->mask_src[i]), n);
 }
 
 // A channels_first layer (or a Softmax over another axis than the last):

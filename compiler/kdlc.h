@@ -794,6 +794,13 @@ typedef struct IrOp {
                             // reads weight + (a @ b) * alpha / rank from fold_kernel
     int64_t lora_grad;      // training: the adapted weight's gradient in the LoRA area
     bool dead;              // removed by fusion (its output aliases its input)
+    // Keras masking (Embedding(mask_zero=True)): timestep masks are float 0/1
+    // buffers shaped as the ids. mask_in: the mask the op reads (RNNs skip
+    // masked steps, GlobalAveragePooling1D averages unmasked ones); mask_out:
+    // the mask it writes: ids != 0 (Embedding) or the OR of mask_src (merges).
+    IrBuf *mask_in, *mask_out;
+    IrBuf *mask_src[MAX_IO];
+    int nmask_src;
     // Training graph only:
     bool training;          // the layer runs in training mode (Dropout, BN, RandomCrop)
     IrBuf *mask;            // Dropout's mask

@@ -42,6 +42,7 @@ static IrBuf *buf_new(Ctx *c, IrModel *m, const Shape *s, DType dt, const char *
 // The buffer holding a tensor, by the tensor map of the graph being lowered.
 typedef struct TMap {
     Vec from, to;   // Tensor* -> IrBuf*
+    Vec mfrom, mto; // Tensor* -> its Keras mask (IrBuf*), for tensors that carry one
 } TMap;
 
 static IrBuf *tmap_get(TMap *t, const Tensor *x) {
@@ -54,6 +55,20 @@ static IrBuf *tmap_get(TMap *t, const Tensor *x) {
 static void tmap_put(Ctx *c, TMap *t, const Tensor *x, IrBuf *b) {
     vec_push(c->arena, &t->from, (void *)x);
     vec_push(c->arena, &t->to, b);
+}
+
+static IrBuf *mask_get(TMap *t, const Tensor *x) {
+    for (int i = t->mfrom.len - 1; i >= 0; i--)
+        if (t->mfrom.data[i] == x)
+            return t->mto.data[i];
+    return NULL;
+}
+
+static void mask_put(Ctx *c, TMap *t, const Tensor *x, IrBuf *mask) {
+    if (!mask)
+        return;
+    vec_push(c->arena, &t->mfrom, (void *)x);
+    vec_push(c->arena, &t->mto, mask);
 }
 
 
@@ -386,10 +401,15 @@ static bool channels_first(const Layer *l, const Shape *in) {
 }
 
 // The axis a layer's kernel needs last, when it is not: 1 for the
-// channels_first layers above, a Softmax's axis; 0 for none.
+// channels_first layers above, a Softmax's or BatchNormalization's axis; 0
+// for none.
 static int moved_axis(const Layer *l, const Shape *in) {
     if (!strcmp(l->class_name, "Softmax")) {
         int64_t a = l->iv[0] < 0 ? l->iv[0] + in->rank : l->iv[0];
+        return a >= 1 && a < in->rank - 1 ? (int)a : 0;
+    }
+    if (!strcmp(l->class_name, "BatchNormalization")) {  // its channel axis, any but the batch
+        int64_t a = l->iv[BN_NAXIS];
         return a >= 1 && a < in->rank - 1 ? (int)a : 0;
     }
     return channels_first(l, in) ? 1 : 0;
@@ -461,6 +481,205 @@ static IrBuf *cast_to(Ctx *c, IrModel *m, IrBuf *x, DType dt, CallNode *n) {
 }
 
 // One call: an IrOp, or the inlined graph of a nested model.
+// ---- masks ----------------------------------------------------------------------
+//
+// Keras's masking (Layer.__call__, compute_mask): Embedding(mask_zero=True)
+// attaches ids != 0 to its output; layers with supports_masking pass the
+// mask of their first input on unchanged; RNNs skip masked timesteps and
+// pass it on only with return_sequences; GlobalAveragePooling1D averages
+// the unmasked steps and drops it; Add/Subtract/Multiply/Average OR the
+// masks when every input has one; Concatenate along the last axis ORs them
+// (an input without a mask counts as all ones, so then there is none);
+// every other layer drops it (Keras warns). Masks are keyed by tensor, so
+// nested models see their callers' masks.
+
+static bool mask_passes(const char *k) {
+    static const char *const pass[] = {"Dense", "Dropout", "BatchNormalization",
+                                       "LayerNormalization", "Activation", "ReLU", "LeakyReLU",
+                                       "Rescaling"};
+    for (size_t i = 0; i < sizeof pass / sizeof *pass; i++)
+        if (!strcmp(k, pass[i]))
+            return true;
+    return false;
+}
+
+// Masks b and a have the same shape, or (run-time lengths) predict checks it.
+static bool same_mask_shape(Ctx *c, IrModel *m, const IrOp *op, const IrBuf *a,
+                            const IrBuf *b) {
+    if (a->shape.rank != b->shape.rank)
+        return false;
+    for (int i = 1; i < a->shape.rank; i++) {
+        Dim da = bdim(a, i), db = bdim(b, i);
+        if (da.k < 0 && db.k < 0) {
+            if (da.v != db.v)
+                return false;
+            continue;
+        }
+        if (da.k == db.k)
+            continue;
+        const char *x = da.k >= 0 ? arena_printf(c->arena, "d[%d]", da.k)
+                                  : arena_printf(c->arena, "%lld", (long long)da.v);
+        const char *y = db.k >= 0 ? arena_printf(c->arena, "d[%d]", db.k)
+                                  : arena_printf(c->arena, "%lld", (long long)db.v);
+        add_check(c, m, arena_printf(c->arena, "%s == %s", x, y),
+                  arena_printf(c->arena, "%s (%s): the masks of its inputs have lengths %%lld "
+                               "and %%lld on axis %d", op->layer->name,
+                               op->layer->class_name, i),
+                  arena_printf(c->arena, "(long long)(%s), (long long)(%s)", x, y));
+    }
+    return true;
+}
+
+// The OR of the inputs' masks (all present), or NULL (reported) when their
+// shapes differ.
+static bool combine_masks(Ctx *c, IrModel *m, IrOp *op, IrBuf **im, IrBuf **out) {
+    const Layer *l = op->layer;
+    bool same = true;
+    for (int i = 1; i < op->nin; i++) {
+        if (!same_mask_shape(c, m, op, im[0], im[i])) {
+            error_at(c, op->node->span, "%s: its inputs carry masks of different shapes (%s "
+                     "and %s); combining them is not supported by the code generator",
+                     layer_label(c, l), shape_pystr(c->arena, &im[0]->shape),
+                     shape_pystr(c->arena, &im[i]->shape));
+            return false;
+        }
+        same = same && im[i] == im[0];
+    }
+    if (same) {
+        *out = im[0];
+        return true;
+    }
+    IrBuf *b = buf_new(c, m, &im[0]->shape, DT_FLOAT32, l->name);
+    for (int i = 0; i < MAX_RANK; i++)
+        b->dx[i] = im[0]->dx[i];
+    op->mask_out = b;
+    for (int i = 0; i < op->nin; i++)
+        op->mask_src[i] = im[i];
+    op->nmask_src = op->nin;
+    *out = b;
+    return true;
+}
+
+// The mask each output of op carries, by the rules above.
+static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
+    const CallNode *n = op->node;
+    const Layer *l = op->layer;
+    const char *k = l->class_name;
+    IrBuf *im[MAX_IO];
+    int nmasked = 0;
+    for (int i = 0; i < n->nin; i++)
+        nmasked += (im[i] = mask_get(t, n->in[i])) != NULL;
+    if (!strcmp(k, "Embedding")) {
+        if (!l->iv[EM_MASK])
+            return true;
+        IrBuf *b = buf_new(c, m, &op->in[0]->shape, DT_FLOAT32, l->name);
+        for (int i = 0; i < MAX_RANK; i++)
+            b->dx[i] = op->in[0]->dx[i];
+        op->mask_out = b;
+        mask_put(c, t, n->out[0], b);
+        return true;
+    }
+    if (!nmasked)
+        return true;
+    if (mask_passes(k)) {
+        mask_put(c, t, n->out[0], im[0]);
+        return true;
+    }
+    const IrBuf *x = op->in[0];
+    bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
+    if (rnn || !strcmp(k, "GlobalAveragePooling1D")) {
+        // (batch, steps, features) with a (batch, steps) mask, channels last.
+        if (!im[0])
+            return true;    // Keras reads the mask of the first input only
+        if (im[0]->shape.rank != 2 || x->shape.rank != 3 ||
+            x->shape.d[1] != im[0]->shape.d[1] || x->dx[1] != im[0]->dx[1] ||
+            (!rnn && l->iv[GP_CFIRST])) {
+            error_at(c, n->span, "%s: its input carries a mask of shape %s that the code "
+                     "generator cannot apply to an input of shape %s%s", layer_label(c, l),
+                     shape_pystr(c->arena, &im[0]->shape),
+                     shape_pystr(c->arena, &x->shape),
+                     !rnn && l->iv[GP_CFIRST] ? " (channels_first)" : "");
+            return false;
+        }
+        op->mask_in = im[0];
+        if (rnn && l->iv[RN_RETSEQ])
+            mask_put(c, t, n->out[0], im[0]);
+        return true;
+    }
+    if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
+        !strcmp(k, "Average")) {
+        IrBuf *mo;
+        if (nmasked < n->nin)
+            return true;    // Keras: None when any input has none
+        if (!combine_masks(c, m, op, im, &mo))
+            return false;
+        mask_put(c, t, n->out[0], mo);
+        return true;
+    }
+    if (!strcmp(k, "Concatenate")) {
+        int axis = (int)l->iv[1];
+        if (axis != op->out[0]->shape.rank - 1) {
+            error_at(c, n->span, "%s: concatenating masked tensors along axis %d (not the last) "
+                     "is not supported by the code generator", layer_label(c, l), axis);
+            return false;
+        }
+        IrBuf *mo;
+        if (nmasked < n->nin)
+            return true;    // an unmasked input counts as all ones: the OR is all ones
+        if (!combine_masks(c, m, op, im, &mo))
+            return false;
+        mask_put(c, t, n->out[0], mo);
+        return true;
+    }
+    if (!strcmp(k, "Softmax")) {
+        error_at(c, n->span, "%s: a Softmax on a masked tensor (Embedding mask_zero=True "
+                 "upstream) is not supported by the code generator", layer_label(c, l));
+        return false;
+    }
+    return true;    // the layer does not support masking: the mask ends here
+}
+
+// Masks nothing reads are not computed; in the training graph a mask that
+// is read (or reaches an output, where Keras masks the loss) is reported.
+static bool prune_masks(Ctx *c, IrModel *m, TMap *t, const Graph *g) {
+    for (int i = m->ops.len - 1; i >= 0; i--) {
+        IrOp *op = m->ops.data[i];
+        if (!op->mask_out)
+            continue;
+        bool used = false;
+        for (int j = i + 1; j < m->ops.len && !used; j++) {
+            const IrOp *r = m->ops.data[j];
+            used = r->mask_in == op->mask_out;
+            for (int s = 0; s < r->nmask_src && !used; s++)
+                used = r->mask_src[s] == op->mask_out;
+        }
+        if (!used) {
+            op->mask_out = NULL;
+            op->nmask_src = 0;
+        }
+    }
+    if (!m->training)
+        return true;
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        if (op->mask_in) {
+            error_at(c, op->node->span, "%s: its input carries a mask (Embedding mask_zero=True); "
+                     "training with masks is not supported by the training code generator yet",
+                     layer_label(c, op->layer));
+            return false;
+        }
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        if (mask_get(t, g->outputs[i])) {
+            const Tensor *y = g->outputs[i];
+            error_at(c, y->node ? y->node->span : m->model->span,
+                     "output %d of the model carries a mask (Embedding mask_zero=True); a masked "
+                     "loss is not supported by the training code generator yet", i);
+            return false;
+        }
+    return true;
+}
+
 static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     Layer *l = n->layer;
     IrBuf *in[MAX_IO];
@@ -494,11 +713,14 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
                 }
             }
             tmap_put(c, &inner, g->inputs[i], in[i]);
+            mask_put(c, &inner, g->inputs[i], mask_get(t, n->in[i]));
         }
         if (depth > 16 || !lower_graph(c, m, g, &inner, depth + 1))
             return false;
-        for (int i = 0; i < n->nout && i < g->noutputs; i++)
+        for (int i = 0; i < n->nout && i < g->noutputs; i++) {
             tmap_put(c, t, n->out[i], tmap_get(&inner, g->outputs[i]));
+            mask_put(c, t, n->out[i], mask_get(&inner, g->outputs[i]));
+        }
         return true;
     }
     for (int i = 0; i < n->nin; i++)
@@ -557,6 +779,8 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         for (int i = 0; i < ts.rank - 1; i++)
             op->tmp->dx[i] = y->dx[i];
     }
+    if (!lower_masks(c, m, op, t))
+        return false;
     vec_push(c->arena, &m->ops, op);
     return true;
 }
@@ -596,7 +820,7 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
         m->inputs[i] = b;
         tmap_put(c, &t, x, b);
     }
-    if (!lower_graph(c, m, g, &t, 0))
+    if (!lower_graph(c, m, g, &t, 0) || !prune_masks(c, m, &t, g))
         return NULL;
     m->noutputs = g->noutputs;
     m->outputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->noutputs + 1));
@@ -863,6 +1087,17 @@ void ir_plan(Ctx *c, IrModel *m) {
         for (int k = 0; k < 3; k++)
             if (extra[k])
                 extra[k]->def = extra[k]->last = i;
+        if (op->mask_out && op->mask_out->def < 0)
+            op->mask_out->def = op->mask_out->last = i;
+        IrBuf *reads[MAX_IO + 1];
+        int nreads = 0;
+        for (int k = 0; k < op->nmask_src; k++)
+            reads[nreads++] = op->mask_src[k];
+        if (op->mask_in)
+            reads[nreads++] = op->mask_in;
+        for (int k = 0; k < nreads; k++)
+            if (reads[k]->last < i)
+                reads[k]->last = i;
     }
     for (int i = 0; i < m->noutputs; i++)
         root(m->outputs[i])->last = nops;
@@ -871,9 +1106,10 @@ void ir_plan(Ctx *c, IrModel *m) {
         IrOp *op = m->ops.data[i];
         if (op->dead)
             continue;
-        for (int k = 0; k < op->nout + 3; k++) {
+        for (int k = 0; k < op->nout + 4; k++) {
             IrBuf *b = k < op->nout ? root(op->out[k]) : k == op->nout ? op->tmp
-                       : k == op->nout + 1 ? op->cf_in : op->cf_out;
+                       : k == op->nout + 1 ? op->cf_in : k == op->nout + 2 ? op->cf_out
+                       : op->mask_out;
             if (b && b->input < 0)
                 vec_push(c->arena, &order, b);
         }

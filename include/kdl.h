@@ -88,6 +88,11 @@ void kdl_softmax_forward(float *out, const float *in, size_t rows, size_t cols, 
 // Apply any activation, softmax-like ones over the last axis of size cols.
 void kdl_activation_forward(float *out, const float *in, size_t rows, size_t cols, kdl_Act act,
                             float alpha);
+// keras.layers.ReLU in full (keras.activations.relu): x where x > threshold
+// (else 0), clipped to [0, max_value] when has_max, minus negative_slope *
+// max(threshold - x, 0). In place is fine.
+void kdl_relu_general_forward(float *out, const float *in, size_t n, float negative_slope,
+                              int has_max, float max_value, float threshold);
 
 // Casts between an integer input and the float32 layers read (Keras
 // promotes an int input of Dense & co. to float32, and Embedding casts float
@@ -179,6 +184,10 @@ typedef enum { KDL_POOL_MAX, KDL_POOL_AVG } kdl_Pool;
 void kdl_pool2d_forward(float *out, const float *in, const kdl_ConvShape *s, kdl_Pool kind);
 // (n, spatial, c) -> (n, c): mean or max over the spatial positions.
 void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, int c, kdl_Pool kind);
+// GlobalAveragePooling1D over (n, t, c) with a Keras mask (n, t) of 0/1
+// floats: the mean of the unmasked steps (0/0 when a row has none, as Keras).
+void kdl_global_avg_pool1d_masked(float *out, const float *in, const float *mask, int n, int t,
+                                  int c);
 
 // ---- normalization ----------------------------------------------------------------------
 
@@ -211,6 +220,10 @@ typedef struct kdl_RnnShape {
     int return_sequences;   // out is (n, t, units) instead of (n, units)
     int go_backwards;
     int reset_after;        // GRU only
+    // Keras mask (n, t) of 0/1 floats, or NULL: a masked timestep leaves the
+    // states as they are and outputs the previous output (Keras 3 with
+    // zero_output_for_mask=False). Inference kernels only.
+    const float *mask;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.
 size_t kdl_rnn_scratch(const kdl_RnnShape *s);
@@ -237,6 +250,10 @@ void kdl_gru_forward(float *out, float *h_out, const float *in, const float *ker
 // outside [0, input_dim) returns KDL_ERR_INDEX and *bad_index.
 kdl_Status kdl_embedding_forward(float *out, const int32_t *ids, size_t count, const float *table,
                                  int input_dim, int dim, int64_t *bad_index);
+// Keras masks as 0/1 floats: mask = ids != 0 (Embedding(mask_zero=True));
+// out = a OR b (merging masked tensors).
+void kdl_mask_nonzero(float *mask, const int32_t *ids, size_t count);
+void kdl_mask_or(float *out, const float *a, const float *b, size_t count);
 // (n, d) -> (n, times, d)
 void kdl_repeat_forward(float *out, const float *in, int n, int times, int d);
 // NHWC zero padding: in (n, h, w, c) -> out (n, h + top + bottom, w + left + right, c).

@@ -739,3 +739,18 @@ void kdl_cast_f32_to_i32(int32_t *out, const float *in, size_t n) {
         out[i] = x >= -2147483648.0f && x < 2147483648.0f ? (int32_t)x : INT32_MIN;
     }
 }
+
+// keras.activations.relu(x, negative_slope, max_value, threshold) in full:
+// x where x > threshold (else 0), clipped to [0, max_value] when has_max,
+// minus negative_slope * max(threshold - x, 0).
+void kdl_relu_general_forward(float *out, const float *in, size_t n, float negative_slope,
+                              int has_max, float max_value, float threshold) {
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i], y = x > threshold ? x : 0.0f;
+        if (has_max)
+            y = y < 0.0f ? 0.0f : y > max_value ? max_value : y;
+        if (negative_slope != 0.0f && x < threshold)
+            y -= negative_slope * (threshold - x);
+        out[i] = y;
+    }
+}

@@ -166,6 +166,17 @@ kdl_Status kdl_embedding_forward(float *out, const int32_t *ids, size_t count, c
     return KDL_OK;
 }
 
+// Keras masks (Embedding(mask_zero=True)) as floats: 1 keep, 0 masked.
+void kdl_mask_nonzero(float *mask, const int32_t *ids, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        mask[i] = ids[i] != 0 ? 1.0f : 0.0f;
+}
+
+void kdl_mask_or(float *out, const float *a, const float *b, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        out[i] = a[i] != 0.0f || b[i] != 0.0f ? 1.0f : 0.0f;
+}
+
 // in (n, d) -> out (n, times, d)
 void kdl_repeat_forward(float *out, const float *in, int n, int times, int d) {
     if (d <= 0)

@@ -173,6 +173,29 @@ void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, in
     kdl_parallel_for((size_t)(n > 0 ? n : 0), kdl_grain((size_t)spatial * c), global_task, &j);
 }
 
+// GlobalAveragePooling1D with a mask (n, t): out[b] = sum of the unmasked
+// steps / their count, as Keras (a row with every step masked gives 0/0).
+void kdl_global_avg_pool1d_masked(float *out, const float *in, const float *mask, int n, int t,
+                                  int c) {
+    for (size_t b = 0; b < (size_t)(n > 0 ? n : 0); b++) {
+        float *o = out + b * (size_t)c;
+        const float *m = mask + b * (size_t)t;
+        float count = 0.0f;
+        for (int j = 0; j < c; j++)
+            o[j] = 0.0f;
+        for (int s = 0; s < t; s++) {
+            if (m[s] == 0.0f)
+                continue;
+            const float *x = in + (b * (size_t)t + (size_t)s) * (size_t)c;
+            count += 1.0f;
+            for (int j = 0; j < c; j++)
+                o[j] += x[j];
+        }
+        for (int j = 0; j < c; j++)
+            o[j] /= count;
+    }
+}
+
 // ---- training: backward ----------------------------------------------------------------------
 //
 // Both accumulate into dx (dx += ..., NULL: nothing to do). The max pools

@@ -41,6 +41,7 @@
 #include "internal.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <string.h>
 
 // Keras passes RNN activations by name, so LEAKY_RELU and ELU take their
@@ -214,7 +215,13 @@ typedef struct CellStep {
     kdl_Act act, ract;
     const float *brec;      // GRU reset_after: the recurrent bias, or NULL
     float *hpw;             // GRU reset_after: h @ U (n, 3u)
+    int time;               // the input timestep of this step
 } CellStep;
+
+// Row b skips this step (its states stay): the mask says so.
+static inline bool masked(const CellStep *c, size_t b) {
+    return c->s->mask && c->s->mask[b * (size_t)c->s->t + (size_t)c->time] == 0.0f;
+}
 
 static void for_rows(const CellStep *c, int gates, void (*fn)(void *, size_t, size_t)) {
     kdl_parallel_for((size_t)c->s->n, kdl_grain((size_t)gates * c->s->units * GATE_COST), fn,
@@ -225,6 +232,8 @@ static void simple_rows(void *ctx, size_t b0, size_t b1) {
     const CellStep *c = ctx;
     const int u = c->s->units;
     for (size_t b = b0; b < b1; b++) {
+        if (masked(c, b))
+            continue;
         float *ab = c->a + b * c->ld;
         act_gate_to(ab, c->g + b * c->ld, u, c->act);
         memcpy(c->m->h + b * u, ab, sizeof(float) * (size_t)u);
@@ -245,7 +254,7 @@ static void simple_rnn_cell(float *out, float *h_out, const float *in, const flo
         put_rows(m->hp ? m->hp + off : NULL, ld, m->h, n, u);
         if (k > 0)  // the initial state is zero: nothing to add at step 0
             kdl_sgemm(0, 0, n, u, u, 1.0f, m->h, u, recurrent, u, 1.0f, g, ld);
-        CellStep c = {s, m, g, a, off, 0, ld, 0, act, act, NULL, NULL};
+        CellStep c = {s, m, g, a, off, 0, ld, 0, act, act, NULL, NULL, step_time(s, k)};
         for_rows(&c, 1, simple_rows);
         emit_step(out, m->h, s, k);
     }
@@ -257,6 +266,8 @@ static void lstm_rows(void *ctx, size_t b0, size_t b1) {
     const RnnBuffers *m = cs->m;
     const int u = cs->s->units;
     for (size_t b = b0; b < b1; b++) {
+        if (masked(cs, b))
+            continue;
         const float *p = cs->g + b * cs->ld;
         float *ai = m->post + cs->off + b * cs->ld, *af = ai + u, *ag = af + u, *ao = ag + u;
         float *c = m->w + b * u, *h = m->h + b * u;
@@ -298,7 +309,8 @@ static void lstm_cell(float *out, float *h_out, float *c_out, const float *in,
         put_rows(m->hp ? m->hp + offu : NULL, ldu, m->h, n, u);
         if (k > 0)
             kdl_sgemm(0, 0, n, g4, u, 1.0f, m->h, u, recurrent, g4, 1.0f, g, ld);
-        CellStep c = {s, m, g, NULL, off, offu, ld, ldu, act, recurrent_act, NULL, NULL};
+        CellStep c = {s, m, g, NULL, off, offu, ld, ldu, act, recurrent_act, NULL, NULL,
+                      (int)time};
         for_rows(&c, 5, lstm_rows);
         emit_step(out, m->h, s, k);
     }
@@ -312,6 +324,8 @@ static void gru_after_rows(void *ctx, size_t b0, size_t b1) {
     const int u = c->s->units, g3 = 3 * u;
     const float *brec = c->brec;
     for (size_t b = b0; b < b1; b++) {
+        if (masked(c, b))
+            continue;
         float *gz = c->g + b * c->ld, *gh = gz + 2 * u;
         float *az = c->a + b * c->ld, *ar = az + u, *ah = ar + u;
         float *x = m->x ? m->x + c->offu + b * c->ldu : NULL;
@@ -338,6 +352,8 @@ static void gru_zr_rows(void *ctx, size_t b0, size_t b1) {
     const CellStep *c = ctx;
     const int u = c->s->units;
     for (size_t b = b0; b < b1; b++) {
+        if (masked(c, b))
+            continue;
         const float *gz = c->g + b * c->ld;
         float *az = c->a + b * c->ld, *ar = az + u;
         const float *h = c->m->h + b * u;
@@ -353,6 +369,8 @@ static void gru_h_rows(void *ctx, size_t b0, size_t b1) {
     const CellStep *c = ctx;
     const int u = c->s->units;
     for (size_t b = b0; b < b1; b++) {
+        if (masked(c, b))
+            continue;
         const float *az = c->a + b * c->ld;
         float *ah = c->a + b * c->ld + 2 * u, *h = c->m->h + b * u;
         act_gate_to(ah, c->g + b * c->ld + 2 * u, u, c->act);
@@ -388,14 +406,16 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
                 kdl_sgemm(0, 0, n, g3, u, 1.0f, m->h, u, recurrent, g3, 0.0f, hpw, g3);
             else
                 memset(hpw, 0, sizeof(float) * (size_t)n * g3);
-            CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, brec, hpw};
+            CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, brec, hpw,
+                          (int)time};
             for_rows(&c, 3, gru_after_rows);
         } else {
             // z, r: accumulate h @ U[:, :2u] into xp; then (r * h) @ U[:, 2u:] into x_h.
             if (k > 0)
                 kdl_sgemm(0, 0, n, 2 * u, u, 1.0f, m->h, u, recurrent, g3, 1.0f, g, ld);
             float *rh = m->w;
-            CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, NULL, NULL};
+            CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, NULL, NULL,
+                          (int)time};
             for_rows(&c, 2, gru_zr_rows);
             put_rows(m->x ? m->x + offu : NULL, ldu, rh, n, u);
             if (k > 0)
@@ -446,6 +466,7 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
                            const float *bias, const kdl_RnnShape *s, kdl_Act act,
                            kdl_Act recurrent_act) {
     check_args(out, in, kernel, recurrent, s, saved);
+    assert(!s->mask);   // masks: inference only
     RnnBuffers m = saved_buffers(saved, kind, s);
     switch (kind) {
     case KDL_RNN_SIMPLE:
@@ -705,7 +726,7 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
                       const float *saved, const kdl_RnnShape *s, kdl_Act act,
                       kdl_Act recurrent_act, float *scratch) {
     (void)bias;
-    assert(s && in && kernel && recurrent && saved && scratch);
+    assert(s && in && kernel && recurrent && saved && scratch && !s->mask);
     assert(s->n >= 0 && s->t >= 0 && s->in_dim > 0 && s->units > 0);
     assert(kind == KDL_RNN_SIMPLE || kind == KDL_RNN_LSTM || kind == KDL_RNN_GRU);
     int n = s->n, t = s->t, u = s->units, in_dim = s->in_dim, gu = rnn_gates(kind) * u;

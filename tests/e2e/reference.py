@@ -377,11 +377,15 @@ def pooling(cfg, xs, layer, rank, kind):
     return [to_channels_last(y)]
 
 
-def global_pool(cfg, xs, layer, kind):
+def global_pool(cfg, xs, layer, kind, mask=None):
     check_channels_last(cfg, layer["class"])
     x = xs[0]
     dims = tuple(range(1, x.dim() - 1))
     keep = bool(cfg.get("keepdims", False))
+    if mask is not None and layer["class"] in ("GlobalAveragePooling1D", "GlobalAvgPool1D"):
+        # Keras: the sum over unmasked steps / their count
+        m = mask.unsqueeze(2).to(DT)
+        return [(x * m).sum(dim=1, keepdim=keep) / m.sum(dim=1, keepdim=keep)]
     if kind == "max":
         y = x.amax(dim=dims, keepdim=keep)
     else:
@@ -558,24 +562,34 @@ def rescaling(cfg, xs):
 
 # ---- recurrent layers (Keras's cell equations) ---------------------------------------------
 
-def run_rnn(cfg, xs, step, nstates, units):
+def run_rnn(cfg, xs, step, nstates, units, mask=None):
     """Unroll a cell over time. go_backwards reads the steps last to first and
-    returns the sequence in that (processing) order, as Keras does."""
+    returns the sequence in that (processing) order, as Keras does. With a
+    mask (n, t), a masked step keeps the states and repeats the previous
+    output (keras.src.backend rnn() with zero_output_for_mask=False)."""
     x = xs[0]
     n, t = x.shape[0], x.shape[1]
     states = [torch.zeros((n, units), dtype=DT) for _ in range(nstates)]
     order = range(t - 1, -1, -1) if cfg.get("go_backwards", False) else range(t)
     seq = []
+    prev_out = torch.zeros((n, units), dtype=DT)
     for i in order:
-        states = step(x[:, i, :], states)
-        seq.append(states[0])
-    out = torch.stack(seq, dim=1) if cfg.get("return_sequences", False) else states[0]
+        new = step(x[:, i, :], states)
+        out = new[0]
+        if mask is not None:
+            keep = mask[:, i].unsqueeze(1)
+            new = [torch.where(keep, a, b) for a, b in zip(new, states)]
+            out = torch.where(keep, out, prev_out)
+        states = new
+        prev_out = out
+        seq.append(out)
+    out = torch.stack(seq, dim=1) if cfg.get("return_sequences", False) else prev_out
     if cfg.get("return_state", False):
         return [out] + states
     return [out]
 
 
-def simple_rnn(cfg, weights, xs, layer):
+def simple_rnn(cfg, weights, xs, layer, mask=None):
     units = int(cfg["units"])
     k = W(weights, layer, "kernel")
     r = W(weights, layer, "recurrent_kernel")
@@ -587,10 +601,10 @@ def simple_rnn(cfg, weights, xs, layer):
         if b is not None:
             z = z + b
         return [act(z)]
-    return run_rnn(cfg, xs, step, 1, units)
+    return run_rnn(cfg, xs, step, 1, units, mask)
 
 
-def lstm(cfg, weights, xs, layer):
+def lstm(cfg, weights, xs, layer, mask=None):
     u = int(cfg["units"])
     k = W(weights, layer, "kernel")
     r = W(weights, layer, "recurrent_kernel")
@@ -609,10 +623,10 @@ def lstm(cfg, weights, xs, layer):
         o = ract(z[:, 3 * u:])
         c = f * c + i * g
         return [o * act(c), c]
-    return run_rnn(cfg, xs, step, 2, u)
+    return run_rnn(cfg, xs, step, 2, u, mask)
 
 
-def gru(cfg, weights, xs, layer):
+def gru(cfg, weights, xs, layer, mask=None):
     u = int(cfg["units"])
     k = W(weights, layer, "kernel")
     r = W(weights, layer, "recurrent_kernel")
@@ -644,7 +658,7 @@ def gru(cfg, weights, xs, layer):
             rr = ract(x_r + h @ r[:, u:2 * u])
             hh = act(x_h + (rr * h) @ r[:, 2 * u:])
         return [z * h + (1.0 - z) * hh]
-    return run_rnn(cfg, xs, step, 1, u)
+    return run_rnn(cfg, xs, step, 1, u, mask)
 
 
 # ---- the graph --------------------------------------------------------------------------------
@@ -669,7 +683,7 @@ def lora_adapted(cfg, weights, layer):
     return out
 
 
-def call_layer(layer, weights, xs, out_shapes):
+def call_layer(layer, weights, xs, out_shapes, mask=None):
     cls = layer["class"]
     cfg = layer.get("config", {})
     if cfg.get("lora_rank"):
@@ -700,7 +714,7 @@ def call_layer(layer, weights, xs, out_shapes):
         return pooling(cfg, xs, layer, 1 if cls.endswith("1D") else 2,
                        "max" if cls.startswith("Max") else "avg")
     if cls.startswith("Global") and "Pooling" in cls:
-        return global_pool(cfg, xs, layer, "max" if "Max" in cls else "avg")
+        return global_pool(cfg, xs, layer, "max" if "Max" in cls else "avg", mask)
     if cls == "BatchNormalization":
         return batch_normalization(cfg, weights, xs, layer)
     if cls == "LayerNormalization":
@@ -736,21 +750,64 @@ def call_layer(layer, weights, xs, out_shapes):
     if cls == "RandomCrop":
         return random_crop(cfg, xs)
     if cls == "SimpleRNN":
-        return simple_rnn(cfg, weights, xs, layer)
+        return simple_rnn(cfg, weights, xs, layer, mask)
     if cls == "LSTM":
-        return lstm(cfg, weights, xs, layer)
+        return lstm(cfg, weights, xs, layer, mask)
     if cls == "GRU":
-        return gru(cfg, weights, xs, layer)
+        return gru(cfg, weights, xs, layer, mask)
     raise NotImplementedError(f"reference: layer class {cls}")
 
 
-def run_graph(graph, weights, inputs):
-    """Evaluate a model graph; inputs in the graph's input order."""
+MASK_PASS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation",
+             "ReLU", "LeakyReLU", "Rescaling")
+
+
+def output_masks(layer, xs, ms, ys):
+    """Keras 3's compute_mask for the layers kdl has: the masks (bool tensors or
+    None) of a layer's outputs, given its inputs' masks."""
+    cls = layer["class"]
+    cfg = layer.get("config", {})
+    none = [None] * len(ys)
+    if cls == "Embedding":
+        return [xs[0] != 0] if cfg.get("mask_zero") else none
+    if all(m is None for m in ms):
+        return none
+    if cls in MASK_PASS:
+        return [ms[0]]
+    if cls in ("SimpleRNN", "LSTM", "GRU"):
+        return [ms[0] if cfg.get("return_sequences") else None] + [None] * (len(ys) - 1)
+    if cls in ("Add", "Subtract", "Multiply", "Average"):
+        if any(m is None for m in ms):
+            return none
+        out = ms[0]
+        for m in ms[1:]:
+            out = out | m
+        return [out]
+    if cls == "Concatenate":
+        # unmasked inputs count as all ones; masks expanded over the features,
+        # concatenated, then any() over the last axis
+        axis = int(cfg.get("axis", -1))
+        parts = []
+        for x, m in zip(xs, ms):
+            full = torch.ones(x.shape, dtype=torch.bool) if m is None else \
+                m.unsqueeze(-1).expand(x.shape) if m.dim() < x.dim() else m
+            parts.append(full)
+        return [torch.cat(parts, dim=axis).any(dim=-1)]
+    if cls == "Softmax":
+        raise NotImplementedError("reference: Softmax with a mask")
+    return none     # supports_masking=False: the mask is dropped
+
+
+def run_graph(graph, weights, inputs, in_masks=None):
+    """Evaluate a model graph; inputs in the graph's input order. Returns the
+    outputs; run_graph.masks holds the outputs' Keras masks."""
     env = {}
+    masks = {}
     if len(inputs) != len(graph["inputs"]):
         raise ValueError("input count")
-    for spec, x in zip(graph["inputs"], inputs):
+    for i, (spec, x) in enumerate(zip(graph["inputs"], inputs)):
         env[spec["tensor"]] = x
+        masks[spec["tensor"]] = in_masks[i] if in_masks else None
     for node in graph["nodes"]:
         layer = node["layer"]
         if layer["class"] == "InputLayer" or not node["inputs"]:
@@ -758,14 +815,17 @@ def run_graph(graph, weights, inputs):
         if node.get("training", -1) == 1:
             raise NotImplementedError("a call with training=True")
         xs = [env[t] for t in node["inputs"]]
+        ms = [masks[t] for t in node["inputs"]]
         out_shapes = [o["shape"] for o in node["outputs"]]
         if "model" in layer:
-            ys = run_graph(layer["model"], weights, xs)
+            ys = run_graph(layer["model"], weights, xs, ms)
+            yms = run_graph.masks
         else:
             if layer["class"] != "Embedding":
                 # Keras: an integer input of Dense & co. is promoted to float.
                 xs = [x.to(DT) if not x.is_floating_point() else x for x in xs]
-            ys = call_layer(layer, weights, xs, out_shapes)
+            ys = call_layer(layer, weights, xs, out_shapes, ms[0])
+            yms = output_masks(layer, xs, ms, ys)
         if len(ys) != len(node["outputs"]):
             raise ValueError(f"{layer['name']}: {len(ys)} outputs, the dump has "
                              f"{len(node['outputs'])}")
@@ -776,6 +836,9 @@ def run_graph(graph, weights, inputs):
                 raise ValueError(f"{layer['name']} ({layer['class']}): output shape "
                                  f"{tuple(y.shape)}, the dump says {o['shape']}")
             env[o["tensor"]] = y
+        for o, m in zip(node["outputs"], yms):
+            masks[o["tensor"]] = m
+    run_graph.masks = [masks[t] for t in graph["outputs"]]
     return [env[t] for t in graph["outputs"]]
 
 
@@ -795,6 +858,21 @@ def find_model(models, name):
         if m["name"] == name:
             return m
     sys.exit(f"reference: no model {name}; models: {', '.join(models)}")
+
+
+def feeds_mask_zero(graph, tensor):
+    """Whether an Embedding(mask_zero=True) reads tensor (nested models included)."""
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        if tensor not in node["inputs"]:
+            continue
+        if layer["class"] == "Embedding" and layer["config"].get("mask_zero"):
+            return True
+        if "model" in layer:
+            inner = layer["model"]
+            if feeds_mask_zero(inner, inner["inputs"][node["inputs"].index(tensor)]["tensor"]):
+                return True
+    return False
 
 
 def embedding_limit(graph, tensor):
@@ -860,6 +938,15 @@ def main():
             if spec["dtype"].startswith("int"):
                 # ids of the Embedding layers reading it, else small integers
                 x = rng.integers(0, lim if lim is not None else 10, size=shape).astype(np.int32)
+                if len(shape) == 2 and feeds_mask_zero(graph, spec["tensor"]):
+                    # padded sequences: ids 1.. then a tail of zeros (length >= 1 kept),
+                    # plus the odd zero inside
+                    x = np.maximum(x, 1)
+                    for r in range(shape[0]):
+                        x[r, rng.integers(1, shape[1] + 1):] = 0
+                    inner = rng.random(shape) < 0.1
+                    inner[:, 0] = False     # no row fully masked (an average of none is 0/0)
+                    x[inner] = 0
             elif lim is not None:
                 # float ids (an Embedding truncates them): fractions included
                 x = rng.uniform(0, lim, size=shape).astype(np.float32)

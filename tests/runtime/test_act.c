@@ -287,7 +287,45 @@ static void test_casts(void) {
     }
 }
 
+// keras.layers.ReLU's general form against keras.activations.relu written
+// out case by case (double), plus points checked by hand.
+static void test_relu_general(void) {
+    static const float slopes[] = {0.0f, 0.1f, 0.3f}, maxes[] = {0.0f, 0.8f, 6.0f},
+                       thresholds[] = {0.0f, 0.3f, 1.5f};
+    size_t n = 257;
+    float *x = check_random(n, -3, 3), *y = check_alloc(n), *r = check_alloc(n);
+    for (int si = 0; si < 3; si++)
+        for (int mi = 0; mi < 3; mi++)
+            for (int ti = 0; ti < 3; ti++) {
+                int has_max = mi > 0;
+                double slope = slopes[si], mx = maxes[mi], th = thresholds[ti];
+                for (size_t i = 0; i < n; i++) {
+                    double v = x[i];
+                    double out = v > th ? v : 0.0;      // x * (x > threshold)
+                    if (has_max)
+                        out = fmin(fmax(out, 0.0), mx); // clip(x, 0, max_value)
+                    if (slope != 0.0)
+                        out -= slope * fmax(th - v, 0.0);
+                    r[i] = (float)out;
+                }
+                kdl_relu_general_forward(y, x, n, slopes[si], has_max, maxes[mi],
+                                         thresholds[ti]);
+                char what[96];
+                snprintf(what, sizeof what, "relu_general slope=%g max=%g/%d threshold=%g",
+                         slope, mx, has_max, th);
+                check_close(what, y, r, n, 1e-6, 1e-6);
+            }
+    // By hand: ReLU(max_value=2, negative_slope=0.5, threshold=1).
+    const float px[] = {-1.0f, 0.5f, 1.0f, 1.5f, 3.0f};
+    const float py[] = {-1.0f, -0.25f, 0.0f, 1.5f, 2.0f};
+    float got[5];
+    kdl_relu_general_forward(got, px, 5, 0.5f, 1, 2.0f, 1.0f);
+    check_close("relu_general by hand", got, py, 5, 0, 0);
+    free(x), free(y), free(r);
+}
+
 int main(void) {
+    test_relu_general();
     test_casts();
     test_elementwise();
     test_points();

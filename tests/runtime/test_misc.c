@@ -372,7 +372,20 @@ static void test_status(void) {
     check_true("status string for an unknown code", u != NULL && u[0] != '\0');
 }
 
+// Keras masks: ids != 0, and the OR of two masks.
+static void test_masks(void) {
+    const int32_t ids[] = {3, 0, 7, 0, -2, 1};
+    const float want[] = {1, 0, 1, 0, 1, 1}, other[] = {0, 0, 1, 1, 0, 1};
+    const float want_or[] = {1, 0, 1, 1, 1, 1};
+    float m[6], o[6];
+    kdl_mask_nonzero(m, ids, 6);
+    check_close("mask_nonzero", m, want, 6, 0, 0);
+    kdl_mask_or(o, m, other, 6);
+    check_close("mask_or", o, want_or, 6, 0, 0);
+}
+
 int main(void) {
+    test_masks();
     test_merge();
     test_scale();
     test_concat();

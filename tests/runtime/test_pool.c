@@ -157,7 +157,41 @@ static void test_global_pool(void) {
     }
 }
 
+// GlobalAveragePooling1D with a Keras mask: the mean of the unmasked steps
+// (naive double reference), all-ones mask == the plain kernel.
+static void test_global_pool_masked(void) {
+    for (int trial = 0; trial < 20; trial++) {
+        int n = trial % 2 ? 7 : 1, t = check_int(1, 9), c = check_int(1, 13);
+        size_t nt = (size_t)n * t;
+        float *x = check_random(nt * c, -2, 2), *mask = check_random(nt, 0, 1);
+        float *y = check_alloc((size_t)n * c), *r = check_alloc((size_t)n * c);
+        for (int b = 0; b < n; b++) {
+            mask[(size_t)b * t] = 1.0f;  // at least one step per row
+            for (int s = 1; s < t; s++)
+                mask[(size_t)b * t + s] = mask[(size_t)b * t + s] < 0.4f ? 0.0f : 1.0f;
+            for (int j = 0; j < c; j++) {
+                double sum = 0, cnt = 0;
+                for (int s = 0; s < t; s++)
+                    if (mask[(size_t)b * t + s] != 0.0f) {
+                        sum += x[((size_t)b * t + s) * c + j];
+                        cnt += 1;
+                    }
+                r[(size_t)b * c + j] = (float)(sum / cnt);
+            }
+        }
+        kdl_global_avg_pool1d_masked(y, x, mask, n, t, c);
+        check_close("global_avg_pool1d_masked", y, r, (size_t)n * c, 1e-5, 1e-6);
+        for (size_t i = 0; i < nt; i++)
+            mask[i] = 1.0f;
+        kdl_global_avg_pool1d_masked(y, x, mask, n, t, c);
+        kdl_global_pool_forward(r, x, n, t, c, KDL_POOL_AVG);
+        check_close("global_avg_pool1d_masked all ones", y, r, (size_t)n * c, 1e-5, 1e-6);
+        free(x), free(mask), free(y), free(r);
+    }
+}
+
 int main(void) {
+    test_global_pool_masked();
     test_pool_by_hand();
     test_pool_random();
     test_global_pool();

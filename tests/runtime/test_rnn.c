@@ -10,8 +10,10 @@
  * reset_after, bias or none, state outputs or NULL) and for every
  * activation the RNN layers can be given, with the output and scratch
  * buffers pre-filled with NaN so a missed write or a read of stale scratch
- * shows. Hand-computed cases pin the gate orders, the GRU bias split and
- * the go_backwards output order independently of the references.
+ * shows. Each case also runs with a random Keras mask (kdl_RnnShape.mask:
+ * masked steps keep the states and repeat the previous output). Hand-computed
+ * cases pin the gate orders, the GRU bias split and the go_backwards output
+ * order independently of the references.
  */
 #include "check.h"
 
@@ -106,7 +108,10 @@ static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
             const float *x = c->in + ((size_t)b * s->t + time) * s->in_dim;
-            switch (c->cell) {
+            // A masked timestep (Keras masking) keeps the states and outputs
+            // the previous output, which is the kept h.
+            int skip = s->mask && s->mask[(size_t)b * s->t + time] == 0.0f;
+            switch (skip ? -1 : c->cell) {
             case CELL_RNN:
                 ref_gate(tmp, c, x, h, 0);
                 for (int j = 0; j < u; j++)
@@ -160,6 +165,8 @@ static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
                     h[j] = z[j] * h[j] + (1 - z[j]) * cand[j];
                 break;
             }
+            default:
+                break;
             }
             if (s->return_sequences)
                 for (int j = 0; j < u; j++)
@@ -214,9 +221,10 @@ static void compare(const Case *c, int want_states) {
 
     char what[192];
     snprintf(what, sizeof what, "%s n=%d t=%d in=%d u=%d seq=%d back=%d reset_after=%d bias=%d "
-             "act=%d ract=%d",
+             "act=%d ract=%d mask=%d",
              cell_name[c->cell], s->n, s->t, s->in_dim, s->units, s->return_sequences,
-             s->go_backwards, s->reset_after, c->bias != NULL, (int)c->act, (int)c->ract);
+             s->go_backwards, s->reset_after, c->bias != NULL, (int)c->act, (int)c->ract,
+             s->mask != NULL);
     check_close(what, out, r_out, out_n, 1e-4, 1e-4);
     if (want_states) {
         char w2[220];
@@ -260,14 +268,19 @@ static void flag_cases(int cell, int n, int t, int in_dim, int u, kdl_Act act, k
     float *kernel = check_random((size_t)in_dim * g * u, -scale, scale);
     float *recurrent = check_random((size_t)u * g * u, -scale, scale);
     float *bias = check_random(bias_n, -scale, scale);
+    // A Keras mask: about a third of the timesteps masked, 0/1 floats.
+    float *mask = check_random((size_t)n * t, 0, 1);
+    for (size_t i = 0; i < (size_t)n * t; i++)
+        mask[i] = mask[i] < 0.35f ? 0.0f : 1.0f;
     for (int seq = 0; seq < 2; seq++)
         for (int back = 0; back < 2; back++)
-            for (int ra = 0; ra < (cell == CELL_GRU ? 2 : 1); ra++) {
-                Case c = {cell, {n, t, in_dim, u, seq, back, ra}, act, ract, in, kernel,
-                          recurrent, with_bias ? bias : NULL};
-                compare(&c, want_states);
-            }
-    free(in), free(kernel), free(recurrent), free(bias);
+            for (int ra = 0; ra < (cell == CELL_GRU ? 2 : 1); ra++)
+                for (int masked = 0; masked < 2; masked++) {
+                    Case c = {cell, {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL}, act,
+                              ract, in, kernel, recurrent, with_bias ? bias : NULL};
+                    compare(&c, want_states);
+                }
+    free(in), free(kernel), free(recurrent), free(bias), free(mask);
 }
 
 static void random_case(int cell, int n, int t, int in_dim, int u, int pair, int with_bias,
@@ -313,7 +326,7 @@ static void hand(const char *what, int cell, const float *kernel, const float *r
                  const float *bias, int back, int reset_after, kdl_Act act, kdl_Act ract,
                  const float want_seq[2], float want_c) {
     static const float x[2] = {1, 2};
-    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after};
+    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL};
     float out[2], h_out, c_out = NAN;
     float *scratch = nan_filled(kdl_rnn_scratch(&s));
     Case c = {cell, s, act, ract, x, kernel, recurrent, bias};
