@@ -757,32 +757,23 @@ Value *call_value(Ctx *c, Value *fn, Arg *args, int nargs, Span call) {
         default:
             return keras_construct(c, fn, args, nargs, call);
         }
-    case V_LAYER: {
-        // layer(inputs, training=..., mask=...): first positional is the input.
-        Value *inputs = NULL;
-        Arg *kw = arena_alloc(c->arena, sizeof(Arg) * (size_t)(nargs + 1));
-        int nkw = 0;
-        for (int i = 0; i < nargs; i++) {
-            if (!args[i].kw && !inputs) {
-                inputs = args[i].val;
-            } else if (!args[i].kw) {
-                error_at(c, args[i].span, "%s takes one positional argument (the inputs); pass "
-                         "several tensors as a list", layer_label(c, fn->u.layer));
+    case V_LAYER:
+        // layer(inputs, training=..., mask=..., ...)
+        return layer_call_args(c, fn->u.layer, args, nargs, call);
+    default:
+        // keras.activations.relu is the string "relu" in kdl; applied to a
+        // tensor it would be a tensor operation (keras.ops), which kdl
+        // writes as a layer.
+        if (fn->kind == V_STR && nargs > 0 && args[0].val->kind == V_TENSOR) {
+            ActKind k;
+            if (act_lookup(fn->u.str.s, &k)) {
+                error_at(c, call, "applying the activation '%s' to a tensor is a tensor "
+                         "operation, which kdl does not support: use "
+                         "layers.Activation(\"%s\")(x) or the layer's activation= argument",
+                         fn->u.str.s, fn->u.str.s);
                 return v_error();
-            } else if (!strcmp(args[i].kw, "inputs") && !inputs) {
-                inputs = args[i].val;
-            } else {
-                kw[nkw++] = args[i];
             }
         }
-        if (!inputs) {
-            error_at(c, call, "%s must be called on inputs, e.g. layer(x)",
-                     layer_label(c, fn->u.layer));
-            return v_error();
-        }
-        return layer_call(c, fn->u.layer, inputs, kw, nkw, call);
-    }
-    default:
         error_at(c, call, "'%s' object is not callable", value_type_name(fn));
         return v_error();
     }
@@ -1914,6 +1905,15 @@ static void exec_class(Ctx *c, Env *env, Node *n) {
             fv->kind = V_FUNC;
             fv->u.func = f;
             dict_set_str(c, uc->methods, def->name, fv);
+            // Keras runs these overrides in fit()/evaluate()/predict(); the
+            // code kdl generates runs Keras's standard steps instead.
+            static const char *const steps[] = {"train_step", "test_step", "predict_step",
+                                                "compute_loss", "compute_metrics", NULL};
+            for (int k = 0; uc->is_model && !uc->plain && steps[k]; k++)
+                if (!strcmp(def->name, steps[k]))
+                    warning_at(c, def->span, "%s.%s() is not used by kdl: the generated "
+                               "training and prediction code runs Keras's standard steps",
+                               n->name, def->name);
         } else if (s->kind == ND_PASS || (s->kind == ND_EXPR_STMT && s->lhs->kind == ND_STR)) {
             // docstring / pass
         } else if (s->kind == ND_ASSIGN && s->items.len == 1 &&

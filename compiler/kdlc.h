@@ -424,7 +424,10 @@ typedef struct CallNode {
     int nout;
     Value *out_struct;      // what the call returned
     int training;           // -1 not given, 0 False, 1 True (explicit training=)
-    Value *kwargs;          // other call keyword arguments (dict), or NULL
+    Value *kwargs;          // other call keyword arguments (dict), or NULL; for a
+                            // subclass, the extra arguments its call() is traced with
+    int nmain;              // in[0..nmain) come from in_struct, the rest are tensors
+                            // among a subclass's extra call arguments
     Span span;              // the call expression
     int node_index;         // index in layer->nodes (Keras's node_index); -1 if traced
     bool traced;            // recorded inside a subclass call() trace
@@ -561,8 +564,12 @@ struct Model {
     bool built;
     Layer *seq_input;       // Sequential: its InputLayer (keras.Input first, or built)
     Vec layer_spans;        // Sequential: Span* where each layer was added
-    bool broken;            // Sequential: an add() failed; stop rebuilding
+    bool broken;            // Sequential: an add() failed; stop rebuilding. A functional
+                            // subclass whose super().__init__ failed (no more errors)
     bool building;          // subclass: tracing in progress (recursion guard)
+    bool in_user_build;     // subclass: running the class's own build(input_shape)
+    bool user_built;        // ... which has run (Keras runs it once)
+    Value *build_extras;    // subclass: the extra call() arguments it was built with
     bool deferred;          // Sequential: inside the constructor (build once at the end)
     bool custom_layer;      // a keras.layers.Layer subclass, not a model
     CompileCfg *compile;
@@ -674,6 +681,9 @@ Value *tensor_binop(Ctx *c, OpKind op, Value *a, Value *b, Span at);
 Layer *layer_new_custom(Ctx *c, UserClass *uc, Span call);
 // Call a layer (or model) on inputs; records nodes; returns the outputs.
 Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Span call);
+// layer(...) as written: inputs first, later positional arguments bound to
+// the names of call()'s parameters, then layer_call.
+Value *layer_call_args(Ctx *c, Layer *l, Arg *args, int nargs, Span call);
 // Construct a layer of a table class from call arguments.
 Value *layer_construct(Ctx *c, const LayerClass *cls, Arg *args, int nargs, Span call);
 Layer *layer_alloc(Ctx *c, const char *class_name, Span at);
@@ -682,15 +692,23 @@ Layer *input_layer_new(Ctx *c, const char *name, Span at);
 // A shape value (tuple/list of int or None) as a Shape with a leading batch
 // dim (None) when with_batch, else taken as the full batch shape.
 bool shape_from_value(Ctx *c, Value *v, Span at, Shape *out, bool with_batch);
+// A shape as Keras shows it to Python: a tuple of ints and None.
+Value *shape_to_value(Ctx *c, const Shape *s);
 // Output shapes of one layer (table class or model) for input shapes.
 #define MAX_IO 8
-bool layer_infer_shapes(Ctx *c, Layer *l, const Shape *in, int nin, Value *in_struct, Shape *out,
-                        int *nout, Value **out_struct, Span at);
+// extras: a subclass's extra call() arguments (a dict, or NULL); their
+// tensors' shapes follow the inputs' in `in`.
+bool layer_infer_shapes(Ctx *c, Layer *l, const Shape *in, int nin, Value *in_struct,
+                        Value *extras, Shape *out, int *nout, Value **out_struct, Span at);
 
 //
 // model.c
 //
 
+// Make model layer m a Functional over inputs -> outputs (keras.Model(...)
+// and functional subclasses); false after reporting errors.
+bool functional_init(Ctx *c, Layer *m, Value *inputs, Value *outputs, bool trainable, Span call,
+                     Span in_span, Span out_span);
 Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name,
                         bool trainable, Span call, Span in_span, Span out_span);
 Layer *model_new_sequential(Ctx *c, const char *name, Span call);
@@ -703,11 +721,14 @@ Layer *model_new_subclass(Ctx *c, UserClass *uc, Span call);
 bool model_build_subclass(Ctx *c, Layer *m, Value *input_shape, Span at);
 // Output shapes of calling model m (a layer) on tensors: re-run its graph's
 // shape rules; for subclasses, trace call() again (the first call builds).
-bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Shape *out,
-                 int *nout, Value **out_struct_shape, Span at);
+bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Value *extras,
+                 Shape *out, int *nout, Value **out_struct_shape, Span at);
 bool graph_infer(Ctx *c, Layer *m, Graph *g, const Shape *in, Shape *out, int *nout, Span at);
-bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at);
-Value *clone_struct_placeholders(Ctx *c, Value *v, Vec *flat);
+bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Value *extras, Vec *flat, Span at);
+// Placeholder tensors (for a trace) with v's structure and the shapes
+// in[*k], in[*k + 1], ... in flatten order; *k advances.
+Value *placeholders_for(Ctx *c, Value *v, const Shape *in, int nin, int *k, Vec *flat,
+                        int depth);
 bool flatten_tensors(Ctx *c, Value *v, const char *what, Span at, Vec *out);
 Vec *dict_sorted_values(Ctx *c, Dict *d);
 Tensor *tensor_new(Ctx *c, const Shape *s, DType dt, const char *name);

@@ -404,7 +404,7 @@ bool shape_from_value(Ctx *c, Value *v, Span at, Shape *out, bool with_batch) {
     return true;
 }
 
-static Value *shape_to_value(Ctx *c, const Shape *s) {
+Value *shape_to_value(Ctx *c, const Shape *s) {
     Value *t = v_tuple(c);
     for (int i = 0; i < s->rank; i++)
         list_append(c, t, s->d[i] == DIM_NONE ? v_none() : v_int(c, s->d[i]));
@@ -673,11 +673,11 @@ static Value *b_input(ARGS) {
 
 // ---- calling layers --------------------------------------------------------------------
 
-bool layer_infer_shapes(Ctx *c, Layer *l, const Shape *in, int nin, Value *in_struct, Shape *out,
-                        int *nout, Value **out_struct, Span at) {
+bool layer_infer_shapes(Ctx *c, Layer *l, const Shape *in, int nin, Value *in_struct,
+                        Value *extras, Shape *out, int *nout, Value **out_struct, Span at) {
     *out_struct = NULL;
     if (l->model)
-        return model_infer(c, l, in, nin, in_struct, out, nout, out_struct, at);
+        return model_infer(c, l, in, nin, in_struct, extras, out, nout, out_struct, at);
     *nout = 1;
     return l->cls->infer(c, l, in, nin, out, nout, at);
 }
@@ -699,16 +699,147 @@ static Value *outputs_value(Ctx *c, CallNode *n, Value *shape_struct) {
     return r;
 }
 
+// The parameters of a table layer's call() after its inputs, as Keras 3
+// declares them (Dropout.call(inputs, training=False), ...): a positional
+// argument after the inputs binds to these, as Keras's __call__ binds it.
+static const struct {
+    const char *cls;
+    const char *params[3];
+} call_params_table[] = {
+    {"Dense", {"training"}},
+    {"Dropout", {"training"}},
+    {"RandomCrop", {"training"}},
+    {"BatchNormalization", {"training", "mask"}},
+    {"Softmax", {"mask"}},
+    {"SimpleRNN", {"initial_state", "mask", "training"}},
+    {"LSTM", {"initial_state", "mask", "training"}},
+    {"GRU", {"initial_state", "mask", "training"}},
+};
+
+static const char *const model_call_params[] = {"training", "mask", NULL};
+
+// The names a positional argument after the inputs binds to for layer l,
+// NULL-terminated; NULL for a subclass, whose own call() says.
+static const char *const *call_params(const Layer *l) {
+    static const char *const none[] = {NULL};
+    if (l->model)
+        return l->model->kind == MODEL_SUBCLASS ? NULL : model_call_params;
+    for (size_t i = 0; i < sizeof call_params_table / sizeof call_params_table[0]; i++)
+        if (!strcmp(call_params_table[i].cls, l->cls->name))
+            return call_params_table[i].params;
+    return none;
+}
+
+// layer(x, a, b, k=v): the first positional argument (or inputs=) is the
+// input structure; later positional arguments take the names of call()'s
+// next parameters (the table's, or the subclass's own call signature), so
+// that `dropout(h, True)` is `training=True` as in Keras.
+Value *layer_call_args(Ctx *c, Layer *l, Arg *args, int nargs, Span call) {
+    Value *inputs = NULL;
+    Arg *kw = arena_alloc(c->arena, sizeof(Arg) * (size_t)(nargs + 1));
+    int nkw = 0, npos = 0;
+    const char *const *names = call_params(l);
+    Value *callv = !names && l->ucls ? dict_get_str(l->ucls->methods, "call") : NULL;
+    const Sig *sig = callv && callv->kind == V_FUNC ? callv->u.func->sig : NULL;
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kw) {
+            if (!strcmp(args[i].kw, "inputs") && !inputs && npos == 0)
+                inputs = args[i].val;
+            else
+                kw[nkw++] = args[i];
+            continue;
+        }
+        if (!inputs) {
+            inputs = args[i].val;
+            npos = 1;
+            continue;
+        }
+        // The (npos+1)-th positional argument of call(self, inputs, ...).
+        const char *name = NULL;
+        int nnames = 0;
+        if (sig) {
+            for (int k = 2; k < sig->nparams && sig->params[k].kind == 0; k++, nnames++)
+                if (k == npos + 1)
+                    name = sig->params[k].name;
+        } else if (names) {
+            while (names[nnames])
+                nnames++;
+            if (npos - 1 < nnames)
+                name = names[npos - 1];
+        }
+        if (!name) {
+            int given = 2 + npos;
+            for (int k = i + 1; k < nargs; k++)
+                given += !args[k].kw;
+            if (!sig && !names && !callv) {
+                error_at(c, args[i].span, "%s takes one positional argument (the inputs); pass "
+                         "several tensors as a list", layer_label(c, l));
+            } else if (nnames == 0) {
+                error_at(c, args[i].span, "%s.call() takes 2 positional arguments but %d were "
+                         "given (pass several tensors as a list)", l->class_name, given);
+            } else {
+                error_at(c, args[i].span, "%s.call() takes from 2 to %d positional arguments "
+                         "but %d were given", l->class_name, 2 + nnames, given);
+            }
+            return v_error();
+        }
+        kw[nkw++] = (Arg){name, args[i].val, args[i].span};
+        npos++;
+    }
+    for (int i = 0; i < nkw; i++)
+        for (int k = 0; k < i; k++)
+            if (!strcmp(kw[i].kw, kw[k].kw)) {
+                error_at(c, kw[i].span, "%s.call() got multiple values for argument '%s'",
+                         l->class_name, kw[i].kw);
+                return v_error();
+            }
+    if (!inputs) {
+        error_at(c, call, "%s must be called on inputs, e.g. layer(x)", layer_label(c, l));
+        return v_error();
+    }
+    return layer_call(c, l, inputs, kw, nkw, call);
+}
+
+// Tensors anywhere inside v (lists, tuples, dicts in sorted key order, as
+// flatten_tensors orders them); other values are skipped.
+static void collect_tensors(Ctx *c, Value *v, Vec *out, int depth) {
+    if (depth > 32)
+        return;
+    if (v->kind == V_TENSOR) {
+        vec_push(c->arena, out, v->u.tensor);
+    } else if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        for (int i = 0; i < list_len(v); i++)
+            collect_tensors(c, list_get(v, i), out, depth + 1);
+    } else if (v->kind == V_DICT) {
+        Vec *vals = dict_sorted_values(c, v->u.dict);
+        for (int i = 0; i < vals->len; i++)
+            collect_tensors(c, vals->data[i], out, depth + 1);
+    }
+}
+
 Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Span call) {
     if (inputs->kind == V_ERROR)
         return v_error();
-    // training= and mask= keyword arguments.
+    // training= and mask= keyword arguments; a subclass's call() may take
+    // more (`extras`, passed on to every trace of it).
     int training = -1;
-    Value *kw = NULL;
+    Value *kw = NULL, *extras = NULL;
+    bool user_call = l->model && l->model->kind == MODEL_SUBCLASS;
     for (int i = 0; i < nkwargs; i++) {
         Arg *k = &kwargs[i];
         if (k->val->kind == V_ERROR)
             return v_error();
+        if (user_call && strcmp(k->kw, "training")) {
+            if (!strcmp(k->kw, "mask") && k->val->kind != V_NONE) {
+                error_at(c, k->span, "%s: masks are not supported by kdl (mask= must be None)",
+                         layer_label(c, l));
+                return v_error();
+            }
+            if (!extras)
+                extras = v_dict(c);
+            dict_set(c, extras->u.dict, v_str(c, k->kw), k->val);
+            continue;
+        }
         if (!strcmp(k->kw, "training")) {
             if (k->val->kind == V_BOOL)
                 training = k->val->u.b;
@@ -763,6 +894,11 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
                  "got %s", layer_label(c, l), value_type_name(inputs));
         return v_error();
     }
+    // Tensors among a subclass's extra call arguments are inputs of the node
+    // too (as in Keras, whose nodes hold every tensor argument).
+    int nmain = flat.len;
+    if (extras)
+        collect_tensors(c, extras, &flat, 0);
     if (flat.len > MAX_IO) {
         error_at(c, call, "%s called on %d tensors; at most %d are supported", layer_label(c, l),
                  flat.len, MAX_IO);
@@ -796,7 +932,8 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
     int nout = 0;
     Value *out_struct = NULL;
     int errors_before = c->nerrors;
-    bool ok = layer_infer_shapes(c, l, in, flat.len, inputs, out, &nout, &out_struct, call);
+    bool ok = layer_infer_shapes(c, l, in, flat.len, inputs, extras, out, &nout, &out_struct,
+                                 call);
     c->training_ctx = saved_training;
     if (!ok && first_build && !l->model) {
         // A failed first call builds nothing: the next call builds afresh.
@@ -827,7 +964,8 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
     }
     CallNode *n = node_new(c, l, (Tensor **)flat.data, flat.len, inputs, call);
     n->training = c->trace ? eff_training : training;
-    n->kwargs = kw;
+    n->kwargs = extras ? extras : kw;
+    n->nmain = nmain;
     n->nout = nout;
     n->out = arena_alloc(c->arena, sizeof(Tensor *) * (size_t)(nout + 1));
     DType dt = DT_FLOAT32;
@@ -927,6 +1065,8 @@ static Value *m_summary(ARGS) {
     if (!need_model(c, m, "summary", call))
         return v_error();
     if (!model_is_built(m)) {
+        if (m->model->broken && m->model->kind != MODEL_SEQUENTIAL)
+            return v_error();   // its __init__ or build() failed: already reported
         error_at(c, call, "This model has not yet been built. Build the model first by calling "
                  "`build()` or by calling the model on a batch of data.");
         if (m->model->kind == MODEL_SUBCLASS)
@@ -1022,6 +1162,10 @@ static Value *m_get_layer(ARGS) {
 // the shape is the full batch shape, as in Keras: Dense(4).build((None, 3)).
 static Value *m_build(ARGS) {
     Layer *m = self_layer(self);
+    // super().build(input_shape) inside the class's own build(): Keras's
+    // base build only marks the layer built, which the caller does.
+    if (m->model && m->model->in_user_build)
+        return v_none();
     if (m->model) {
         if (!m->model->built)
             model_build_subclass(c, m, a[0], call);
@@ -1317,6 +1461,7 @@ static Builtin model_methods[] = {
 
 static Builtin count_params_builtin = {"Layer.count_params", "", m_count_params};
 static Builtin layer_build_builtin = {"Layer.build", "input_shape", m_build};
+static Builtin model_build_builtin = {"Model.build", "input_shape", m_build};
 
 static Value *bound(Ctx *c, Value *self, Builtin *b) {
     Value *fn = mkval(c, V_BUILTIN);
@@ -1411,6 +1556,11 @@ Value *layer_get_attr(Ctx *c, Value *self, const char *name, Span at) {
         return v;
     if (l->ucls) {
         Value *m = dict_get_str(l->ucls->methods, name);
+        // The class's own build(input_shape) runs inside Keras's build
+        // wrapper, which also builds what call() uses (model_build_subclass).
+        if (m && m->kind == V_FUNC && !strcmp(name, "build"))
+            return bound(c, self, l->model && !l->model->custom_layer ? &model_build_builtin
+                                                                      : &layer_build_builtin);
         if (m) {
             if (m->kind != V_FUNC)
                 return m;
@@ -1488,6 +1638,16 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
     if (!strcmp(name, "weights") || !strcmp(name, "trainable_weights") ||
         !strcmp(name, "non_trainable_weights"))
         return weights_list(c, l, name[0] == 'w' ? 0 : name[0] == 't' ? 1 : 2);
+    // A built layer's own variables by name: dense.kernel, bn.moving_mean.
+    for (int i = 0; i < l->nweights; i++)
+        if (!strcmp(l->weights[i]->name, name))
+            return variable_value(c, l->weights[i]);
+    if (!strcmp(name, "add_weight") || !strcmp(name, "add_variable")) {
+        error_at(c, at, "%s is not supported by kdl: a custom layer's own weights could only be "
+                 "used through keras.ops, which kdl does not support; compose built-in layers "
+                 "(Dense, Conv2D, ...) in the layer instead", name);
+        return v_error();
+    }
     error_at(c, at, "'%s' object has no attribute '%s'", l->class_name, name);
     return v_error();
 }
@@ -1521,7 +1681,8 @@ void layer_refresh_tracked(Ctx *c, Layer *l) {
     l->tracked.len = 0;
     for (int i = 0; i < l->attrs->vals.len; i++)
         track_layers(c, l, l->attrs->vals.data[i], 0);
-    if (l->model) {
+    // A functional subclass's layers are its graph's, not its attributes'.
+    if (l->model && l->model->kind == MODEL_SUBCLASS) {
         l->model->layers.len = 0;
         for (int i = 0; i < l->tracked.len; i++)
             vec_push(c->arena, &l->model->layers, l->tracked.data[i]);
@@ -1539,9 +1700,15 @@ void layer_set_attr(Ctx *c, Layer *l, const char *name, Value *v, Span name_span
         layer_set_trainable(l, v->u.b);
         return;
     }
+    if (!strcmp(name, "built")) {
+        // Keras 2 style `self.built = True` at the end of build(): accepted;
+        // kdl itself decides when a layer is built.
+        if (v->kind != V_BOOL)
+            error_at(c, at, "`built` must be True or False, got %s", value_repr(c, v));
+        return;
+    }
     if (!strcmp(name, "name") || !strcmp(name, "layers") || !strcmp(name, "inputs") ||
-        !strcmp(name, "outputs") || !strcmp(name, "output") || !strcmp(name, "input") ||
-        !strcmp(name, "built")) {
+        !strcmp(name, "outputs") || !strcmp(name, "output") || !strcmp(name, "input")) {
         error_at(c, name_span, "cannot set attribute '%s' of %s (it is read-only)", name,
                  layer_label(c, l));
         return;
@@ -1632,18 +1799,82 @@ Value *keras_construct(Ctx *c, Value *cls, Arg *args, int nargs, Span call) {
     }
 }
 
+// Keras's functional_init_arguments: Model.__init__ builds a Functional when
+// given two positional arguments, one and `outputs=`, or `inputs=` and
+// `outputs=`.
+static bool functional_init_args(Arg *args, int nargs) {
+    int npos = 0;
+    bool in_kw = false, out_kw = false;
+    for (int i = 0; i < nargs; i++) {
+        if (!args[i].kw)
+            npos++;
+        else if (!strcmp(args[i].kw, "inputs"))
+            in_kw = true;
+        else if (!strcmp(args[i].kw, "outputs"))
+            out_kw = true;
+    }
+    return npos == 2 || (npos == 1 && out_kw) || (in_kw && out_kw);
+}
+
+// super().__init__(inputs, outputs, ...) in a keras.Model subclass (or the
+// subclass called with them when it has no __init__): as in Keras, the
+// model becomes a Functional model of that class, its layers the graph's.
+static void functional_subclass_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call) {
+    Sig *sig = sig_cached(c, "inputs, outputs, name=None, trainable=True");
+    Value *v[4];
+    Span s[4];
+    if (!sig_bind(c, sig, "keras.Model.__init__()", args, nargs, call, v, s)) {
+        l->model->broken = true;
+        return;
+    }
+    const char *name;
+    if (!check_name(c, v[2], s[2], &name) ||
+        (v[3]->kind != V_BOOL && (error_at(c, s[3], "`trainable` must be True or False"), true))) {
+        l->model->broken = true;
+        return;
+    }
+    if (l->model->kind != MODEL_SUBCLASS) {
+        error_at(c, call, "%s is already a functional model: super().__init__(inputs, outputs) "
+                 "may run once", layer_label(c, l));
+        return;
+    }
+    // Keras would run the subclass's own call() instead of the graph; kdl
+    // runs the graph, so an override is refused rather than ignored.
+    Value *own_call = dict_get_str(l->ucls->methods, "call");
+    if (own_call && own_call->kind == V_FUNC) {
+        error_at(c, call, "%s defines call() and also passes inputs and outputs to "
+                 "keras.Model.__init__(); kdl runs the functional graph and does not support "
+                 "overriding call() in a functional subclass", l->class_name);
+        note_at(c, own_call->u.func->def->span, "call() is defined here");
+        l->model->broken = true;
+        return;
+    }
+    if (name)
+        l->name = name;
+    if (!functional_init(c, l, v[0], v[1], v[3]->u.b, call, s[0], s[1])) {
+        l->model->broken = true;
+        return;
+    }
+    if (!l->name)
+        l->name = auto_name(c, snake_case(c->arena, l->class_name));
+}
+
 void keras_base_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call) {
+    if (l->model && !l->model->custom_layer && functional_init_args(args, nargs)) {
+        functional_subclass_init(c, l, args, nargs, call);
+        return;
+    }
     Sig *sig = sig_cached(c, "name=None, trainable=True, dtype=None, autocast=True");
     Value *v[4];
     Span s[4];
-    if (!sig_bind(c, sig, "keras.Model.__init__()", args, nargs, call, v, s))
+    const char *what = l->model && !l->model->custom_layer ? "keras.Model.__init__()"
+                                                           : "keras.layers.Layer.__init__()";
+    if (!sig_bind(c, sig, what, args, nargs, call, v, s))
         return;
     const char *name;
     if (!check_name(c, v[0], s[0], &name))
         return;
-    if (name && !l->name)
-        l->name = name;
-    else if (name)
+    if (name)
         l->name = name;
     if (v[1]->kind == V_BOOL)
         l->trainable = v[1]->u.b;
@@ -1651,19 +1882,22 @@ void keras_base_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call) {
         l->name = auto_name(c, snake_case(c->arena, l->class_name));
 }
 
+// super().__init__(*args, **kwargs): positional arguments first, as given.
 static Value *b_base_init(ARGS) {
-    Value *kwargs = a[0];
-    int n = kwargs->u.dict->keys.len;
-    Arg *args = arena_alloc(c->arena, sizeof(Arg) * (size_t)(n + 1));
+    Value *pos = a[0], *kwargs = a[1];
+    int np = list_len(pos), n = kwargs->u.dict->keys.len;
+    Arg *args = arena_alloc(c->arena, sizeof(Arg) * (size_t)(np + n + 1));
+    for (int i = 0; i < np; i++)
+        args[i] = (Arg){NULL, list_get(pos, i), call};
     for (int i = 0; i < n; i++) {
         Value *k = kwargs->u.dict->keys.data[i];
-        args[i] = (Arg){k->u.str.s, kwargs->u.dict->vals.data[i], call};
+        args[np + i] = (Arg){k->u.str.s, kwargs->u.dict->vals.data[i], call};
     }
-    keras_base_init(c, self->u.layer, args, n, call);
+    keras_base_init(c, self->u.layer, args, np + n, call);
     return v_none();
 }
 
-Builtin keras_base_init_builtin = {"super().__init__", "**kwargs", b_base_init};
+Builtin keras_base_init_builtin = {"super().__init__", "*args, **kwargs", b_base_init};
 
 // keras.saving.register_keras_serializable(package=..., name=...) -> a
 // decorator that returns its argument unchanged.

@@ -29,7 +29,7 @@
 
 // The values of a dict in sorted key order: Keras flattens structures with
 // optree/dm-tree, which visit dict entries sorted by key.
-Vec *dict_sorted_values(Ctx *c, Dict *d) {
+static int *dict_sorted_index(Ctx *c, Dict *d) {
     int n = d->keys.len;
     int *idx = arena_alloc(c->arena, sizeof(int) * (size_t)(n + 1));
     for (int i = 0; i < n; i++)
@@ -46,8 +46,13 @@ Vec *dict_sorted_values(Ctx *c, Dict *d) {
             idx[j] = idx[j - 1];
             idx[j - 1] = t;
         }
+    return idx;
+}
+
+Vec *dict_sorted_values(Ctx *c, Dict *d) {
+    int *idx = dict_sorted_index(c, d);
     Vec *out = arena_alloc(c->arena, sizeof *out);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < d->keys.len; i++)
         vec_push(c->arena, out, d->vals.data[idx[i]]);
     return out;
 }
@@ -518,16 +523,26 @@ Layer *layer_alloc(Ctx *c, const char *class_name, Span at) {
     return l;
 }
 
-static Layer *model_layer_new(Ctx *c, ModelKind kind, const char *class_name, const char *name,
-                              Span at) {
+// A model layer not yet in the file's lists of layers and models.
+static Layer *model_layer_alloc(Ctx *c, ModelKind kind, const char *class_name, Span at) {
     Layer *l = layer_alloc(c, class_name, at);
     l->model = arena_alloc(c->arena, sizeof(Model));
     l->model->kind = kind;
     l->model->self = l;
-    l->name = name;
+    return l;
+}
+
+static void model_register(Ctx *c, Layer *l) {
     l->id = c->next_layer_id++;
     vec_push(c->arena, &c->layers, l);
     vec_push(c->arena, &c->models, l);
+}
+
+static Layer *model_layer_new(Ctx *c, ModelKind kind, const char *class_name, const char *name,
+                              Span at) {
+    Layer *l = model_layer_alloc(c, kind, class_name, at);
+    l->name = name;
+    model_register(c, l);
     return l;
 }
 
@@ -689,13 +704,17 @@ static Value *map_struct_by_index(Ctx *c, Value *v, const PtrMap *from, Tensor *
     return v;
 }
 
-Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name, bool trainable,
-                        Span call, Span in_span, Span out_span) {
+// Give model layer m the graph from inputs to outputs (Keras's
+// Functional.__init__): keras.Model(inputs, outputs), and a subclass whose
+// __init__ calls super().__init__(inputs, outputs) (Keras then makes the
+// subclass a Functional). The name is the caller's business.
+bool functional_init(Ctx *c, Layer *m, Value *inputs, Value *outputs, bool trainable, Span call,
+                     Span in_span, Span out_span) {
     Vec ins = {0}, outs = {0};
     bool ok = flatten_tensors(c, inputs, "inputs", in_span, &ins);
     ok = flatten_tensors(c, outputs, "outputs", out_span, &outs) && ok;
     if (!ok)
-        return v_error();
+        return false;
     bool all_inputs = true;
     for (int i = 0; i < ins.len; i++)
         if (!is_input_tensor(ins.data[i]))
@@ -705,21 +724,29 @@ Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name,
         clone_graph(c, &ins, &outs, &in_struct, &out_struct, call);
     Graph *g = graph_build(c, in_struct, &ins, out_struct, &outs, out_span, false);
     if (!g)
-        return v_error();
-    Layer *m = model_layer_new(c, MODEL_FUNCTIONAL, "Functional",
-                               name ? name : auto_name(c, "functional"), call);
+        return false;
+    m->model->kind = MODEL_FUNCTIONAL;
     m->model->graph = g;
     m->model->train_graph = g;
     m->model->built = true;
     m->built = true;
-    m->trainable = trainable;
+    m->model->layers.len = 0;
     for (int i = 0; i < g->nops; i++)
         vec_push(c->arena, &m->model->layers, g->ops[i]);
     check_unique_names(c, g, call);
     if (!trainable)
-        for (int i = 0; i < g->nops; i++)
-            layer_set_trainable(g->ops[i], false);
+        layer_set_trainable(m, false);
     m->last_out_struct = out_struct;
+    return true;
+}
+
+Value *model_functional(Ctx *c, Value *inputs, Value *outputs, const char *name, bool trainable,
+                        Span call, Span in_span, Span out_span) {
+    Layer *m = model_layer_alloc(c, MODEL_FUNCTIONAL, "Functional", call);
+    if (!functional_init(c, m, inputs, outputs, trainable, call, in_span, out_span))
+        return v_error();
+    m->name = name ? name : auto_name(c, "functional");
+    model_register(c, m);
     return v_layer(c, m);
 }
 
@@ -955,7 +982,8 @@ static Value *trace_inputs(Ctx *c, Value *shape_v, Span at, Vec *flat) {
 }
 
 // Run self.call(inputs, training=flag) recording traced nodes.
-static Graph *trace_call(Ctx *c, Layer *m, Value *inputs, Vec *flat_in, int training, Span at) {
+static Graph *trace_call(Ctx *c, Layer *m, Value *inputs, Value *extras, Vec *flat_in,
+                         int training, Span at) {
     Value *call = m->ucls ? dict_get_str(m->ucls->methods, "call") : NULL;
     if (!call) {
         error_at(c, at, "class %s has no call() method: a subclassed model must define "
@@ -972,9 +1000,13 @@ static Graph *trace_call(Ctx *c, Layer *m, Value *inputs, Vec *flat_in, int trai
     c->trace = &nodes;
     c->trace_depth++;
     c->training_ctx = training;
-    Arg args[2];
+    int nextra = extras ? extras->u.dict->keys.len : 0;
+    Arg *args = arena_alloc(c->arena, sizeof(Arg) * (size_t)(nextra + 2));
     int nargs = 0;
     args[nargs++] = (Arg){NULL, inputs, at};
+    for (int i = 0; i < nextra; i++)
+        args[nargs++] = (Arg){((Value *)extras->u.dict->keys.data[i])->u.str.s,
+                              extras->u.dict->vals.data[i], at};
     Sig *sig = call->u.func->sig;
     bool has_training = false;
     for (int i = 0; i < sig->nparams; i++)
@@ -1012,19 +1044,70 @@ bool model_build_subclass(Ctx *c, Layer *m, Value *input_shape, Span at) {
     Value *ins = trace_inputs(c, input_shape, at, &flat);
     if (ins->kind == V_ERROR)
         return false;
-    return model_build_from_inputs(c, m, ins, &flat, at);
+    return model_build_from_inputs(c, m, ins, NULL, &flat, at);
+}
+
+// The input_shape Keras passes to build(): the shapes of the inputs'
+// structure (a tuple for a tensor, a list or dict of tuples).
+static Value *struct_shapes(Ctx *c, Value *v) {
+    if (v->kind == V_TENSOR)
+        return shape_to_value(c, &v->u.tensor->shape);
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        Value *r = v->kind == V_LIST ? v_list(c) : v_tuple(c);
+        for (int i = 0; i < list_len(v); i++)
+            list_append(c, r, struct_shapes(c, list_get(v, i)));
+        return r;
+    }
+    if (v->kind == V_DICT) {
+        Value *r = v_dict(c);
+        for (int i = 0; i < v->u.dict->keys.len; i++)
+            dict_set(c, r->u.dict, v->u.dict->keys.data[i],
+                     struct_shapes(c, v->u.dict->vals.data[i]));
+        return r;
+    }
+    return v;
+}
+
+// Keras's first __call__ (and model.build) runs the class's own
+// build(input_shape) once, before call(): layers it assigns to self are
+// tracked as if __init__ had made them. super().build() inside it does
+// nothing (m_build). False if it reported errors.
+static bool run_user_build(Ctx *c, Layer *m, Value *ins, Span at) {
+    Value *fn = m->ucls ? dict_get_str(m->ucls->methods, "build") : NULL;
+    if (!fn || fn->kind != V_FUNC || m->model->user_built)
+        return true;
+    int errors = c->nerrors;
+    Vec *saved_trace = c->trace;
+    c->trace = NULL;        // layers called in build() are not part of a trace
+    m->model->in_user_build = true;
+    Arg arg = {NULL, struct_shapes(c, ins), at};
+    Value *r = call_method(c, v_layer(c, m), fn, &arg, 1, at);
+    m->model->in_user_build = false;
+    c->trace = saved_trace;
+    m->model->user_built = true;
+    if (r->kind == V_ERROR || c->nerrors > errors) {
+        m->model->broken = true;
+        return false;
+    }
+    return true;
 }
 
 // Trace a subclassed model on placeholder inputs in both modes.
-bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at) {
+bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Value *extras, Vec *flat, Span at) {
     if (m->model->building) {
         error_at(c, at, "%s calls itself while being built", layer_label(c, m));
         return false;
     }
+    if (m->model->broken)
+        return false;
     m->model->building = true;
+    if (!run_user_build(c, m, ins, at)) {
+        m->model->building = false;
+        return false;
+    }
     layer_refresh_tracked(c, m);
-    Graph *g = trace_call(c, m, ins, flat, 0, at);
-    Graph *tg = g ? trace_call(c, m, ins, flat, 1, at) : NULL;
+    Graph *g = trace_call(c, m, ins, extras, flat, 0, at);
+    Graph *tg = g ? trace_call(c, m, ins, extras, flat, 1, at) : NULL;
     m->model->building = false;
     if (!g || !tg)
         return false;
@@ -1039,9 +1122,42 @@ bool model_build_from_inputs(Ctx *c, Layer *m, Value *ins, Vec *flat, Span at) {
     return true;
 }
 
+// Whether two calls' extra call() arguments trace the same computation:
+// the same names and equal values, any tensor matching any tensor (their
+// shapes are checked by the trace).
+static bool extras_match(Value *a, Value *b, int depth) {
+    if (depth > 32)
+        return false;
+    if (!a || !b) {
+        Value *o = a ? a : b;
+        return !o || o->u.dict->keys.len == 0;
+    }
+    if (a->kind == V_TENSOR || b->kind == V_TENSOR)
+        return a->kind == b->kind;
+    if ((a->kind == V_LIST || a->kind == V_TUPLE) && a->kind == b->kind) {
+        if (list_len(a) != list_len(b))
+            return false;
+        for (int i = 0; i < list_len(a); i++)
+            if (!extras_match(list_get(a, i), list_get(b, i), depth + 1))
+                return false;
+        return true;
+    }
+    if (a->kind == V_DICT && b->kind == V_DICT) {
+        if (a->u.dict->keys.len != b->u.dict->keys.len)
+            return false;
+        for (int i = 0; i < a->u.dict->keys.len; i++) {
+            Value *vb = dict_get(b->u.dict, a->u.dict->keys.data[i]);
+            if (!vb || !extras_match(a->u.dict->vals.data[i], vb, depth + 1))
+                return false;
+        }
+        return true;
+    }
+    return a->kind == b->kind && value_eq(a, b);
+}
+
 // Shapes out of a model called as a layer.
-bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Shape *out,
-                 int *nout, Value **out_struct_shape, Span at) {
+bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, Value *extras,
+                 Shape *out, int *nout, Value **out_struct_shape, Span at) {
     Model *md = m->model;
     if (md->kind == MODEL_SEQUENTIAL && !md->built) {
         if (nin != 1) {
@@ -1053,11 +1169,16 @@ bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, S
     }
     if (md->kind == MODEL_SUBCLASS) {
         // Trace again on these shapes (the first call also builds).
+        if (md->broken)
+            return false;
         Vec flat = {0};
-        Value *ins = clone_struct_placeholders(c, in_struct, &flat);
+        int k = 0;
+        Value *ins = placeholders_for(c, in_struct, in, nin, &k, &flat, 0);
+        Value *ex = extras ? placeholders_for(c, extras, in, nin, &k, &flat, 0) : NULL;
         if (!md->built) {
-            if (!model_build_from_inputs(c, m, ins, &flat, at))
+            if (!model_build_from_inputs(c, m, ins, ex, &flat, at))
                 return false;
+            md->build_extras = extras;
             Graph *g = c->training_ctx == 1 ? md->train_graph : md->graph;
             *nout = g->noutputs;
             for (int i = 0; i < g->noutputs; i++)
@@ -1065,7 +1186,17 @@ bool model_infer(Ctx *c, Layer *m, const Shape *in, int nin, Value *in_struct, S
             *out_struct_shape = g->out_struct;
             return true;
         }
-        Graph *g = trace_call(c, m, ins, &flat, c->training_ctx == 1, at);
+        // The code generator runs the call() traced when the model was
+        // built for every call of it, so the other arguments must agree.
+        if (!extras_match(extras, md->build_extras, 0)) {
+            error_at(c, at, "%s is called with other arguments (%s) than when it was built (%s); "
+                     "kdl compiles one call() per layer, so every call must pass the same "
+                     "non-tensor arguments", layer_label(c, m),
+                     extras ? value_repr(c, extras) : "none",
+                     md->build_extras ? value_repr(c, md->build_extras) : "none");
+            return false;
+        }
+        Graph *g = trace_call(c, m, ins, ex, &flat, c->training_ctx == 1, at);
         if (!g)
             return false;
         *nout = g->noutputs;
@@ -1186,24 +1317,35 @@ void layer_set_trainable(Layer *l, bool on) {
         layer_set_trainable(l->tracked.data[i], on);
 }
 
-// Fresh placeholder tensors with the same structure and shapes as `v`.
-Value *clone_struct_placeholders(Ctx *c, Value *v, Vec *flat) {
+// Fresh placeholder tensors with the structure of `v`, taking their shapes
+// from in[*k], in[*k + 1], ... in flatten order (dicts by sorted key, as
+// flatten_tensors and the node's inputs are ordered); other values stay.
+Value *placeholders_for(Ctx *c, Value *v, const Shape *in, int nin, int *k, Vec *flat,
+                        int depth) {
     if (v->kind == V_TENSOR) {
-        Tensor *t = tensor_new(c, &v->u.tensor->shape, v->u.tensor->dtype, trace_tensor_name(c));
+        const Shape *s = *k < nin ? &in[*k] : &v->u.tensor->shape;
+        (*k)++;
+        Tensor *t = tensor_new(c, s, v->u.tensor->dtype, trace_tensor_name(c));
         vec_push(c->arena, flat, t);
         return v_tensor(c, t);
     }
+    if (depth > 32)
+        return v;
     if (v->kind == V_LIST || v->kind == V_TUPLE) {
         Value *r = v->kind == V_LIST ? v_list(c) : v_tuple(c);
         for (int i = 0; i < list_len(v); i++)
-            list_append(c, r, clone_struct_placeholders(c, list_get(v, i), flat));
+            list_append(c, r, placeholders_for(c, list_get(v, i), in, nin, k, flat, depth + 1));
         return r;
     }
     if (v->kind == V_DICT) {
+        Dict *d = v->u.dict;
+        int *idx = dict_sorted_index(c, d);
+        Value **made = arena_alloc(c->arena, sizeof(Value *) * (size_t)(d->keys.len + 1));
+        for (int i = 0; i < d->keys.len; i++)
+            made[idx[i]] = placeholders_for(c, d->vals.data[idx[i]], in, nin, k, flat, depth + 1);
         Value *r = v_dict(c);
-        for (int i = 0; i < v->u.dict->keys.len; i++)
-            dict_set(c, r->u.dict, v->u.dict->keys.data[i],
-                     clone_struct_placeholders(c, v->u.dict->vals.data[i], flat));
+        for (int i = 0; i < d->keys.len; i++)
+            dict_set(c, r->u.dict, d->keys.data[i], made[i]);
         return r;
     }
     return v;
@@ -1262,7 +1404,10 @@ bool graph_infer(Ctx *c, Layer *m, Graph *g, const Shape *in, Shape *out, int *n
             ins[k] = j >= 0 ? vals[j] : nd->in[k]->shape;
         }
         Value *os = NULL;
-        if (!layer_infer_shapes(c, nd->layer, ins, nd->nin, nd->in_struct, outs, &nouts, &os, at))
+        Value *extras = nd->layer->model && nd->layer->model->kind == MODEL_SUBCLASS
+                            ? nd->kwargs : NULL;
+        if (!layer_infer_shapes(c, nd->layer, ins, nd->nin, nd->in_struct, extras, outs, &nouts,
+                                &os, at))
             return false;
         for (int k = 0; k < nouts && k < nd->nout; k++)
             PUT(nd->out[k], outs[k]);
