@@ -1670,11 +1670,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             add_wlayer(&e, ((IrOp *)m->ops.data[k])->layer);
         // The training lowering (planned by emit_train, which knows the loss).
         IrModel *t = NULL;
-        if ((md->model->compile || o->train) && m->dyn.len) {
-            warning_at(c, md->span, "model %s has None input dimensions; training code is "
-                       "generated only for models whose input shapes are fully known (predict "
-                       "takes the dimensions at run time)", md->name);
-        } else if (md->model->compile || o->train) {
+        if (md->model->compile || o->train) {
             t = lower_model(c, md, m->cname, true);
             if (t)
                 t->var = m->var;

@@ -31,6 +31,9 @@
 // ---- compile() configuration ----------------------------------------------------------
 
 #define MAX_METRICS 16      // KDL_MAX_LOGS in include/kdl.h
+// The class a channels_first Flatten runs as in the training lowering (a
+// transpose; ir_plan_train makes every plain Flatten an alias).
+#define CF_FLATTEN "Flatten (channels_first)"
 
 typedef struct LossCfg {
     const char *kind;       // "KDL_LOSS_CCE", ...; NULL: the output has no loss
@@ -751,8 +754,8 @@ static IrOp *sole_producer(IrModel *t, IrBuf *b) {
 // The activation the op producing output i ends in (softmax, sigmoid, ...).
 static ActKind output_act(Emit *e, IrModel *t, int i) {
     IrOp *p = sole_producer(t, t->outputs[i]);
-    if (!p)
-        return ACT_LINEAR;
+    if (!p || p->cf_in)
+        return ACT_LINEAR;  // (a moved softmax is over another axis than the loss's)
     const char *k = p->layer->class_name;
     if (!strcmp(k, "Activation") || !strcmp(k, "Softmax")) {
         ActKind act;
@@ -829,7 +832,7 @@ static void collect_actregs(Emit *e, IrModel *m, Vec *out) {
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
         Layer *l = op->layer;
-        if (!sig_has(l->sig, "activity_regularizer") ||
+        if (!l->sig || !sig_has(l->sig, "activity_regularizer") ||   // (a Cast has no signature)
             larg(l, "activity_regularizer")->kind == V_NONE)
             continue;
         RegCfg r;
@@ -1083,7 +1086,7 @@ static void lora_update(Emit *e, const IrOp *op) {
 }
 
 static const char *count_expr(Emit *e, const IrBuf *b) {
-    return arena_printf(e->c->arena, "(size_t)batch * %lldu", (long long)b->size);
+    return arena_printf(e->c->arena, "(size_t)batch * %s", sizex(e, b));
 }
 
 // Trainable weights of the ops of t, each once, in op order.
@@ -1126,13 +1129,15 @@ static void op_comment(Emit *e, IrOp *op, const char *what) {
 // *per_batch set when the mask has the batch axis). False (reported) for a
 // noise_shape the input cannot take; *full when the mask is the input's
 // shape (an ordinary Dropout).
-static bool noise_shape(Emit *e, IrOp *op, const char **lit, int64_t *per, bool *per_batch,
-                        bool *full) {
+static bool noise_shape(Emit *e, IrOp *op, const char **lit, const char **per,
+                        bool *per_batch, bool *full) {
     Layer *l = op->layer;
     Value *ns = larg(l, "noise_shape");
     const Shape *is = &op->in[0]->shape;
+    int64_t known = 1;
+    const char *per_x = "";     // the run-time lengths the mask takes
     *full = true;
-    *per = 1;
+    *per = "1u";
     *per_batch = true;
     if (!l->iv[1] || ns->kind == V_NONE)
         return true;
@@ -1148,6 +1153,15 @@ static bool noise_shape(Emit *e, IrOp *op, const char **lit, int64_t *per, bool 
     for (int i = 0; i < is->rank; i++) {
         Value *v = list_get(ns, i);
         int64_t d = v->kind == V_NONE ? (i ? is->d[i] : -1) : (int64_t)num_val(v);
+        bool run = i > 0 && v->kind == V_NONE && op->in[0]->dx[i] >= 0;  // a run-time length
+        if (i > 0 && v->kind != V_NONE && d != 1 && op->in[0]->dx[i] >= 0) {
+            error_at(e->c, at, "%s: noise_shape %s gives axis %d of the input %s, a None "
+                     "dimension, the length %lld; kdl needs None (the input's length) or 1 there",
+                     layer_label(e->c, l), value_str(e->c, ns), i, shape_pystr(e->c->arena, is),
+                     (long long)d);
+            e->ok = false;
+            return false;
+        }
         if (i == 0 && v->kind != V_NONE && d != 1) {
             error_at(e->c, at, "%s: noise_shape[0] is %lld; kdl needs None (a mask per sample) or "
                      "1 (one mask for the batch) on the batch axis", layer_label(e->c, l),
@@ -1166,13 +1180,17 @@ static bool noise_shape(Emit *e, IrOp *op, const char **lit, int64_t *per, bool 
             *full = false;
         if (i == 0)
             *per_batch = d != 1;
+        else if (run)
+            per_x = arena_printf(e->c->arena, "%s * (size_t)d[%d]", per_x, op->in[0]->dx[i]);
         else
-            *per *= d;
+            known *= d;
         buf_printf(e->c->arena, &b, "%s%s", i ? ", " : "{",
-                   d < 0 ? "batch" : arena_printf(e->c->arena, "%lld", (long long)d));
+                   d < 0 && !run ? "batch" : run ? dimx(e, op->in[0], i)
+                                 : arena_printf(e->c->arena, "%lld", (long long)d));
     }
     buf_putc(e->c->arena, &b, '}');
     *lit = buf_str(e->c->arena, &b);
+    *per = arena_printf(e->c->arena, "%lldu%s", (long long)known, per_x);
     return true;
 }
 
@@ -1184,15 +1202,76 @@ static bool rnn_dropout(const IrOp *op) {
     return op->training && r > 0 && r < 1;
 }
 
+// ---- layout moves (channels_first layers, Softmax over another axis) ------------------------
+//
+// Such an op runs its channels_last kernel between two transposes (as at
+// inference, emit_c.c's emit_channels_first): the input with axis cf_axis
+// moved last into cf_in, the kernel into cf_out, cf_out moved back into the
+// output. (N, .., A, *s) -> (N, .., *s, A) is a transpose of the last two
+// axes of (outer, A, prod s), outer the batch times the axes before A.
+
+static const char *cf_outer(Emit *e, IrOp *op) {
+    int ax = op->cf_axis ? op->cf_axis : 1;
+    return ax == 1 ? "batch" : arena_printf(e->c->arena, "(int)((size_t)batch * %s)",
+                                            numelx(e, op->in[0], 1, ax));
+}
+
+// The transpose of b (the op's input or output, original layout) with
+// `axis` moved last: kdl_transpose_last2's rows and cols, as C.
+static void cf_split(Emit *e, IrOp *op, const IrBuf *b, const char **rows, const char **cols) {
+    int ax = op->cf_axis ? op->cf_axis : 1;
+    *rows = dimx(e, b, ax);
+    *cols = numelx(e, b, ax + 1, b->shape.rank);
+}
+
+static void emit_train_forward_body(Emit *e, IrOp *op, bool moved);
+
+// A layer whose training forward is kdl's own code (not emit_op's, which
+// moves the axes itself): the transposes around it here.
 static void emit_train_forward(Emit *e, IrOp *op) {
+    const char *k = op->layer->class_name;
+    bool own = (!strcmp(k, "BatchNormalization") || !strcmp(k, "RandomCrop")) && op->training;
+    if (!op->cf_in || !own) {
+        emit_train_forward_body(e, op, false);
+        return;
+    }
+    IrBuf *in = op->in[0], *out = op->out[0], *cin = op->cf_in;
+    const char *rows, *cols, *outer = cf_outer(e, op);
+    cf_split(e, op, in, &rows, &cols);
+    OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* axis %d last */\n", bref(e, cin),
+        bref(e, in), outer, rows, cols, op->cf_axis ? op->cf_axis : 1);
+    op->in[0] = cin;
+    op->out[0] = op->cf_out;
+    op->cf_in = NULL;
+    emit_train_forward_body(e, op, true);
+    op->cf_in = cin;
+    op->in[0] = in;
+    op->out[0] = out;
+    int ro = op->cf_out->shape.rank;
+    if (ro > 2)
+        OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* back to axis %d */\n",
+            bref(e, out), bref(e, op->cf_out), outer,
+            numelx(e, op->cf_out, op->cf_axis ? op->cf_axis : 1, ro - 1),
+            dimx(e, op->cf_out, ro - 1), op->cf_axis ? op->cf_axis : 1);
+    else
+        OUT(e, "    memcpy(%s, %s, sizeof(float) * %s);\n", bref(e, out), bref(e, op->cf_out),
+            count_expr(e, out));
+}
+
+// moved: the op's buffers are its channels_last ones (cf_in / cf_out).
+static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
     Arena *a = e->c->arena;
     Layer *l = op->layer;
     const char *k = l->class_name;
     const Shape *is = &op->in[0]->shape;
-    if (!strcmp(k, "Dropout")) {
+    if (!strcmp(k, CF_FLATTEN)) {
+        // Keras moves the channels last, then flattens.
+        OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s); /* Flatten, channels_first */\n",
+            bref(e, op->out[0]), bref(e, op->in[0]), dimx(e, op->in[0], 1),
+            numelx(e, op->in[0], 2, is->rank));
+    } else if (!strcmp(k, "Dropout")) {
         op_comment(e, op, "forward, training");
-        const char *ms;
-        int64_t per;
+        const char *ms, *per;
         bool per_batch, full;
         if (!noise_shape(e, op, &ms, &per, &per_batch, &full))
             return;
@@ -1204,14 +1283,14 @@ static void emit_train_forward(Emit *e, IrOp *op) {
             // A mask of the noise shape, broadcast over the input.
             OUT(e, "    {\n        const int sx[] = %s, sm[] = %s; /* noise_shape */\n",
                 shape_lit(e, op->in[0], is->rank), ms);
-            OUT(e, "        kdl_dropout_mask(%s, %s%lldu, %s, &t->rng);\n", bref(e, op->mask),
-                per_batch ? "(size_t)batch * " : "", (long long)per, fstr(a, l->fv[0]));
+            OUT(e, "        kdl_dropout_mask(%s, %s%s, %s, &t->rng);\n", bref(e, op->mask),
+                per_batch ? "(size_t)batch * " : "", per, fstr(a, l->fv[0]));
             OUT(e, "        kdl_merge_forward(%s, %s, sx, %s, sm, %d, KDL_MERGE_MUL);\n    }\n",
                 bref(e, op->out[0]), bref(e, op->in[0]), bref(e, op->mask), is->rank);
         }
     } else if (!strcmp(k, "BatchNormalization") && op->training) {
         op_comment(e, op, "forward, training (batch statistics)");
-        if (l->iv[BN_NAXIS] != is->rank - 1) {
+        if (l->iv[BN_NAXIS] != is->rank - 1 && !moved) {
             unsupported(e, op, "BatchNormalization over an axis other than the last");
             return;
         }
@@ -1225,14 +1304,15 @@ static void emit_train_forward(Emit *e, IrOp *op) {
     } else if (!strcmp(k, "RandomCrop") && op->training) {
         op_comment(e, op, "forward, training (a random window per batch)");
         const Shape *os = &op->out[0]->shape;
-        OUT(e, "    t->crop[%d][0] = (int)(kdl_rng_next(&t->rng) %% %lldu);\n", op->slot,
-            (long long)(is->d[1] - os->d[1] + 1));
-        OUT(e, "    t->crop[%d][1] = (int)(kdl_rng_next(&t->rng) %% %lldu);\n", op->slot,
-            (long long)(is->d[2] - os->d[2] + 1));
-        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, t->crop[%d][0], "
+        // Offsets uniform in [0, in - crop] (the input holds the crop: P_dims checks it).
+        for (int j = 0; j < 2; j++)
+            OUT(e, "    t->crop[%d][%d] = (int)(kdl_rng_next(&t->rng) %% "
+                   "(uint64_t)(%s - %lld + 1));\n", op->slot, j, dimx(e, op->in[0], 1 + j), (long long)os->d[1 + j]);
+        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, t->crop[%d][0], "
                "t->crop[%d][1]);\n",
-            bref(e, op->out[0]), bref(e, op->in[0]), (long long)is->d[1], (long long)is->d[2],
-            (long long)is->d[3], (long long)os->d[1], (long long)os->d[2], op->slot, op->slot);
+            bref(e, op->out[0]), bref(e, op->in[0]), dimx(e, op->in[0], 1),
+            dimx(e, op->in[0], 2), (long long)is->d[3], (long long)os->d[1], (long long)os->d[2],
+            op->slot, op->slot);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         op_comment(e, op, "forward, training (states saved for backprop through time)");
         OUT(e, "    {\n");
@@ -1241,12 +1321,13 @@ static void emit_train_forward(Emit *e, IrOp *op) {
         if (rnn_dropout(op)) {
             // The inputs times one mask per sample and feature (t->rnn_drop:
             // the mask, the dropped inputs, their gradient).
-            int64_t tt = is->d[1], f = is->d[2];
-            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)m->max_batch * "
-                   "%lldu;\n", op->slot, (long long)f);
-            OUT(e, "        const int sx[] = {batch, %lld, %lld}, sm[] = {batch, 1, %lld}; /* "
-                   "dropout=%s */\n", (long long)tt, (long long)f, (long long)f,
-                fstr(a, l->fv[0]));
+            // (t->rnn_drop holds batch * f * (1 + 2 T) floats: sized at max_batch and T.)
+            int64_t f = is->d[2];
+            const char *tt = dimx(e, op->in[0], 1);
+            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)batch * %lldu;\n",
+                op->slot, (long long)f);
+            OUT(e, "        const int sx[] = {batch, %s, %lld}, sm[] = {batch, 1, %lld}; /* "
+                   "dropout=%s */\n", tt, (long long)f, (long long)f, fstr(a, l->fv[0]));
             OUT(e, "        kdl_dropout_mask(dmask, (size_t)batch * %lldu, %s, &t->rng);\n",
                 (long long)f, fstr(a, l->fv[0]));
             OUT(e, "        kdl_merge_forward(xm, %s, sx, dmask, sm, 3, KDL_MERGE_MUL);\n", x);
@@ -1269,8 +1350,8 @@ static void emit_train_forward(Emit *e, IrOp *op) {
         op->out[0] = out;
         op->act = act;
         const Shape *os = &out->shape;
-        OUT(e, "    kdl_activation_forward(%s, %s, %s, %lld, %s, %s); /* %s's activation */\n",
-            bref(e, out), bref(e, op->pre), rows_expr(e, out), (long long)os->d[os->rank - 1],
+        OUT(e, "    kdl_activation_forward(%s, %s, %s, %s, %s, %s); /* %s's activation */\n",
+            bref(e, out), bref(e, op->pre), rows_expr(e, out), dimx(e, out, os->rank - 1),
             act_enum(a, act), fstr(a, op_alpha(op)), l->name);
     } else {
         emit_op(e, op);
@@ -1358,7 +1439,7 @@ static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
                            "                    sp[d] = sp[d] > sj[d] ? sp[d] : sj[d];\n"
                            "                prod = next;\n"
                            "                next = next == scratch ? scratch + (size_t)batch * "
-                           "%lldu : scratch;\n", rank, (long long)op->out[0]->size);
+                           "%s : scratch;\n", rank, sizex(e, op->out[0]));
                 }
                 OUT(e, "            }\n");
                 done++;
@@ -1379,28 +1460,71 @@ static bool any_input_grad(IrOp *op) {
     return false;
 }
 
+static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind act);
+
 static void emit_train_backward(Emit *e, IrOp *op) {
+    Arena *a = e->c->arena;
+    const IrBuf *ob = op->out[0];
+    const char *dy = gref(e, op->out[0]);
+    op_comment(e, op, "backward");
+    ActKind act = op->loss_fused ? ACT_LINEAR : op->act;
+    if (op->pre && !op->loss_fused) {
+        // out = act(pre): the activation's gradient first, into pre's gradient
+        // (element-wise, in the output's own layout).
+        const char *dpre = bref(e, op->pre->grad);
+        OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", dpre, count_expr(e, op->pre));
+        OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %s, %s, %s);\n", dpre, dy,
+            bref(e, op->pre), bref(e, op->out[0]), rows_expr(e, op->out[0]),
+            dimx(e, ob, ob->shape.rank - 1), act_enum(a, op->act), fstr(a, op_alpha(op)));
+        dy = dpre;
+        act = ACT_LINEAR;
+    }
+    if (!op->cf_in || !strcmp(op->layer->class_name, CF_FLATTEN)) {
+        emit_train_backward_body(e, op, dy, act);
+        return;
+    }
+    // A layout move around the kernel: its gradient moved the same way, the
+    // kernel's backward on the channels_last buffers, the input's gradient
+    // moved back (accumulated: the input may have other readers).
+    IrBuf *in = op->in[0], *out = op->out[0], *cin = op->cf_in, *cout = op->cf_out;
+    const char *outer = cf_outer(e, op), *rows, *cols;
+    int ax = op->cf_axis ? op->cf_axis : 1;
+    if (cout->shape.rank > 2) {
+        cf_split(e, op, out, &rows, &cols);
+        OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* the gradient, axis %d last */\n",
+            bref(e, cout->grad), dy, outer, rows, cols, ax);
+        dy = bref(e, cout->grad);
+    }
+    if (cin->grad)
+        OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", bref(e, cin->grad),
+            count_expr(e, cin));
+    op->in[0] = cin;
+    op->out[0] = cout;
+    emit_train_backward_body(e, op, dy, act);
+    op->in[0] = in;
+    op->out[0] = out;
+    if (cin->grad) {
+        cf_split(e, op, in, &rows, &cols);
+        OUT(e, "    kdl_transpose_last2_backward(%s, %s, %s, %s, %s); /* back to axis %d */\n",
+            gref(e, in), bref(e, cin->grad), outer, rows, cols, ax);
+    }
+}
+
+// The backward of op's kernel with dy the gradient of its output (after
+// the activation `act`, which the kernel differentiates from its output).
+static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind act) {
     Arena *a = e->c->arena;
     Layer *l = op->layer;
     const char *k = l->class_name;
     const Shape *is = &op->in[0]->shape, *os = &op->out[0]->shape;
     const char *x = bref(e, op->in[0]), *y = bref(e, op->out[0]);
-    const char *dx = gref(e, op->in[0]), *dy = gref(e, op->out[0]);
-    op_comment(e, op, "backward");
-    ActKind act = op->loss_fused ? ACT_LINEAR : op->act;
+    const char *dx = gref(e, op->in[0]);
     double alpha = op_alpha(op);
-    if (op->pre && !op->loss_fused) {
-        // out = act(pre): the activation's gradient first, into pre's gradient.
-        const char *dpre = bref(e, op->pre->grad);
-        OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", dpre, count_expr(e, op->pre));
-        OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %lld, %s, %s);\n", dpre, dy,
-            bref(e, op->pre), y, rows_expr(e, op->out[0]), (long long)os->d[os->rank - 1],
-            act_enum(a, op->act), fstr(a, alpha));
-        dy = dpre;
-        act = ACT_LINEAR;
-    }
     const char *acts = act_enum(a, act), *alphas = fstr(a, alpha);
-    if (!strcmp(k, "Dense")) {
+    if (!strcmp(k, CF_FLATTEN)) {
+        OUT(e, "    kdl_transpose_last2_backward(%s, %s, batch, %s, %s);\n", dx, dy,
+            dimx(e, op->in[0], 1), numelx(e, op->in[0], 2, is->rank));
+    } else if (!strcmp(k, "Dense")) {
         OUT(e, "    kdl_dense_backward(%s, %s, %s, %s, %s, %s, %s, (int)(%s), %lld, %lld, %s, %s, "
                "scratch);\n",
             dx, gk(e, op, "kernel"), gw(e, l, "bias"), dy, x, kref(e, op, "kernel"), y,
@@ -1421,9 +1545,9 @@ static void emit_train_backward(Emit *e, IrOp *op) {
         OUT(e, "        kdl_pool2d_backward(%s, %s, %s, %s, &s, %s);\n    }\n", dx, dy, x, y,
             l->iv[PL_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
     } else if (!strncmp(k, "Global", 6)) {
-        int64_t c = is->d[is->rank - 1], spatial = shape_numel(is, 1) / (c ? c : 1);
-        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %lld, %lld, %s);\n", dx, dy, x,
-            y, (long long)spatial, (long long)c, l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %s, %lld, %s);\n", dx, dy, x,
+            y, numelx(e, op->in[0], 1, is->rank - 1), (long long)is->d[is->rank - 1],
+            l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
     } else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
                !strcmp(k, "Softmax")) {
         ActKind la;
@@ -1432,13 +1556,12 @@ static void emit_train_backward(Emit *e, IrOp *op) {
             OUT(e, "    kdl_axpy(%s, %s, %s, 1.0f); /* the loss gave the gradient of the logits "
                    "*/\n", dx, dy, count_expr(e, op->in[0]));
         } else if (layer_activation(e, op, &la, &lalpha)) {
-            OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %lld, %s, %s);\n", dx, dy, x, y,
-                rows_expr(e, op->out[0]), (long long)os->d[os->rank - 1], act_enum(a, la),
+            OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %s, %s, %s);\n", dx, dy, x, y,
+                rows_expr(e, op->out[0]), dimx(e, op->out[0], os->rank - 1), act_enum(a, la),
                 fstr(a, lalpha));
         }
     } else if (!strcmp(k, "Dropout")) {
-        const char *ms;
-        int64_t per;
+        const char *ms, *per;
         bool per_batch, full;
         if (!noise_shape(e, op, &ms, &per, &per_batch, &full))
             return;
@@ -1475,19 +1598,15 @@ static void emit_train_backward(Emit *e, IrOp *op) {
         emit_merge_backward(e, op, dy);
     } else if (!strcmp(k, "Concatenate")) {
         int axis = (int)l->iv[1];
-        int64_t outer = 1, inner = 1;
-        for (int i = 1; i < axis; i++)
-            outer *= os->d[i];
-        for (int i = axis + 1; i < os->rank; i++)
-            inner *= os->d[i];
         OUT(e, "    {\n        float *const dxs[] = {");
         for (int i = 0; i < op->nin; i++)
             OUT(e, "%s%s", i ? ", " : "", gref(e, op->in[i]));
         OUT(e, "};\n        const int lens[] = {");
         for (int i = 0; i < op->nin; i++)
-            OUT(e, "%s%lld", i ? ", " : "", (long long)op->in[i]->shape.d[axis]);
-        OUT(e, "};\n        kdl_concat_backward(dxs, %s, lens, %d, (size_t)batch * %lldu, "
-               "%lldu);\n    }\n", dy, op->nin, (long long)outer, (long long)inner);
+            OUT(e, "%s%s", i ? ", " : "", dimx(e, op->in[i], axis));
+        OUT(e, "};\n        kdl_concat_backward(dxs, %s, lens, %d, (size_t)batch * %s, %s);\n"
+               "    }\n", dy, op->nin, numelx(e, op->out[0], 1, axis),
+            numelx(e, op->out[0], axis + 1, os->rank));
     } else if (!strcmp(k, "Embedding")) {
         OUT(e, "    kdl_embedding_backward(%s, %s, (const int32_t *)(const void *)%s, %s, %lld);\n",
             gk(e, op, "embeddings"), dy, x, count_expr(e, op->in[0]), (long long)l->iv[EM_OUT]);
@@ -1498,21 +1617,26 @@ static void emit_train_backward(Emit *e, IrOp *op) {
         OUT(e, "    kdl_axpy(%s, %s, %s, %s);\n", dx, dy, count_expr(e, op->in[0]),
             fstr(a, l->fv[0]));
     } else if (!strcmp(k, "ZeroPadding2D")) {
-        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %lld, "
-               "%lld);\n", dx, dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
+               "%lld);\n", dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2),
+            (long long)is->d[3],
             (long long)l->iv[ZP_T], (long long)l->iv[ZP_B], (long long)l->iv[ZP_L],
             (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
-        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld);\n",
-            l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
+            l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, dimx(e, op->in[0], 1),
+            dimx(e, op->in[0], 2), (long long)is->d[3],
             (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else if (!strcmp(k, "RandomCrop")) {
+        // In inference mode the centred window (kdl_center_crop_forward's).
         const char *top = op->training ? arena_printf(a, "t->crop[%d][0]", op->slot)
-                                       : arena_printf(a, "%lld", (long long)(is->d[1] - os->d[1]) / 2);
+                          : arena_printf(a, "(%s - %lld) / 2", dimx(e, op->in[0], 1),
+                                         (long long)os->d[1]);
         const char *left = op->training ? arena_printf(a, "t->crop[%d][1]", op->slot)
-                                        : arena_printf(a, "%lld", (long long)(is->d[2] - os->d[2]) / 2);
-        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %lld, %lld, %lld, %lld, %lld, %s, %s);\n",
-            dx, dy, (long long)is->d[1], (long long)is->d[2], (long long)is->d[3],
+                           : arena_printf(a, "(%s - %lld) / 2", dimx(e, op->in[0], 2),
+                                          (long long)os->d[2]);
+        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %s, %s);\n",
+            dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2), (long long)is->d[3],
             (long long)os->d[1], (long long)os->d[2], top, left);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         OUT(e, "    {\n");
@@ -1520,16 +1644,15 @@ static void emit_train_backward(Emit *e, IrOp *op) {
         const char *rdx = dx;
         if (rnn_dropout(op)) {
             // Backprop to the dropped inputs xm, then through the mask.
-            int64_t tt = is->d[1], f = is->d[2];
-            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)m->max_batch * "
-                   "%lldu, *dxm = xm + (size_t)m->max_batch * %lldu;\n", op->slot, (long long)f,
-                (long long)(tt * f));
-            OUT(e, "        const int sx[] = {batch, %lld, %lld}, sm[] = {batch, 1, %lld};\n"
+            int64_t f = is->d[2];
+            const char *tt = dimx(e, op->in[0], 1), *tf = numelx(e, op->in[0], 1, 3);
+            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)batch * %lldu, "
+                   "*dxm = xm + (size_t)batch * %s;\n", op->slot, (long long)f, tf);
+            OUT(e, "        const int sx[] = {batch, %s, %lld}, sm[] = {batch, 1, %lld};\n"
                    "        (void)dxm;\n        (void)sx;\n        (void)sm;\n",
-                (long long)tt, (long long)f, (long long)f);
+                tt, (long long)f, (long long)f);
             if (strcmp(dx, "NULL")) {
-                OUT(e, "        memset(dxm, 0, sizeof(float) * (size_t)batch * %lldu);\n",
-                    (long long)(tt * f));
+                OUT(e, "        memset(dxm, 0, sizeof(float) * (size_t)batch * %s);\n", tf);
                 rdx = "dxm";
             }
             x = "xm";
@@ -1552,7 +1675,8 @@ static void emit_train_backward(Emit *e, IrOp *op) {
 // Scratch floats the training step needs at max_batch: the largest of any
 // forward or backward kernel's needs (computed by the runtime's *_scratch).
 static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
-    OUT(e, "static size_t %s_train_scratch_floats(int max_batch) {\n    size_t n = 0, k;\n", P);
+    OUT(e, "static size_t %s_scratch_floats(int max_batch%s) {\n    size_t n = 0, k;\n%s", P,
+        e->dyn ? ", const int64_t d[]" : "", e->dyn ? "    (void)d;\n" : "");
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
         if (op->dead)
@@ -1560,11 +1684,11 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
         Layer *l = op->layer;
         const char *k = l->class_name;
         if (!strcmp(k, "Dense")) {
-            OUT(e, "    k = (size_t)max_batch * %lldu; /* %s */\n    n = k > n ? k : n;\n",
-                (long long)op->out[0]->size, l->name);
+            OUT(e, "    k = (size_t)max_batch * %s; /* %s */\n    n = k > n ? k : n;\n",
+                sizex(e, op->out[0]), cmt(e, l->name));
         } else if (!strcmp(k, "Multiply") && op->nin > 2) {
-            OUT(e, "    k = (size_t)max_batch * %lldu; /* %s: products of the other inputs */\n"
-                   "    n = k > n ? k : n;\n", 2 * (long long)op->out[0]->size, l->name);
+            OUT(e, "    k = (size_t)max_batch * 2u * %s; /* %s: products of the other inputs */\n"
+                   "    n = k > n ? k : n;\n", sizex(e, op->out[0]), cmt(e, l->name));
         } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
                    !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
                    !strcmp(k, "Conv2DTranspose")) {
@@ -1597,12 +1721,182 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
                 rnn_kind_enum(l));
         }
     }
-    int64_t outmax = 0;
     for (int i = 0; i < t->noutputs; i++)
-        if (t->outputs[i]->size > outmax)
-            outmax = t->outputs[i]->size;
-    OUT(e, "    k = (size_t)max_batch * %lldu; /* a loss gradient added to another */\n"
-           "    n = k > n ? k : n;\n    return n;\n}\n\n", (long long)outmax);
+        OUT(e, "    k = (size_t)max_batch * %s; /* a loss gradient added to another */\n"
+               "    n = k > n ? k : n;\n", sizex(e, t->outputs[i]));
+    OUT(e, "    return n;\n}\n\n");
+}
+
+// ---- run-time dimensions of the training buffers ------------------------------------------
+
+// The buffers ir_plan_train adds (masks, pre-activations, gradients) take
+// their shapes from other buffers but not their run-time dimensions: a
+// None dimension there is the run-time one of the buffer it mirrors.
+static void copy_run_dims(IrBuf *to, const IrBuf *from) {
+    if (!to || to->shape.rank != from->shape.rank)
+        return;
+    for (int i = 1; i < from->shape.rank; i++)
+        if (to->dx[i] < 0 && to->shape.d[i] == DIM_NONE)
+            to->dx[i] = from->dx[i];
+}
+
+static void run_dims_of_training_bufs(IrModel *t) {
+    if (!t->dyn.len)
+        return;
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        copy_run_dims(op->mask, op->out[0]);
+        copy_run_dims(op->pre, op->out[0]);
+    }
+    for (int i = 0; i < t->bufs.len; i++) {
+        IrBuf *b = t->bufs.data[i];
+        copy_run_dims(b->grad, b);
+    }
+}
+
+// ---- the arena with the layout moves -------------------------------------------------------
+
+// A gradient buffer like b, live during step `step` only.
+static IrBuf *step_grad(Emit *e, IrModel *t, const IrBuf *b, int step) {
+    IrBuf *g = arena_alloc(e->c->arena, sizeof *g);
+    *g = *b;
+    g->id = t->bufs.len;
+    g->alias = g->converted = g->grad = NULL;
+    g->requires_grad = false;
+    g->is_grad = true;
+    g->input = g->output = -1;
+    g->def = g->last = step;
+    g->offset = -1;
+    g->plan = -1;
+    vec_push(e->c->arena, &t->bufs, g);
+    return g;
+}
+
+// ir_plan_train leaves out the channels_last buffers of layout moves: each
+// is written by its op's forward step and read again by its backward step
+// (the kernel's x and y), and their gradients live during that step. This
+// adds them and places the whole arena again (first fit in definition
+// order, as ir_plan_train: the runtime's kdl_plan_arena).
+static void plan_layout(Emit *e, IrModel *t) {
+    bool any = false;
+    for (int i = 0; i < t->ops.len; i++) {
+        IrOp *op = t->ops.data[i];
+        if (op->dead || !op->cf_in || !strcmp(op->layer->class_name, CF_FLATTEN))
+            continue;
+        any = true;
+        int bstep = op->backward ? ir_backward_step(t, i) : i;
+        op->cf_in->def = op->cf_out->def = i;
+        op->cf_in->last = op->cf_out->last = bstep;
+        if (!op->backward)
+            continue;
+        if (broot(op->in[0])->grad)
+            op->cf_in->grad = step_grad(e, t, op->cf_in, bstep);
+        if (op->cf_out->shape.rank > 2)
+            op->cf_out->grad = step_grad(e, t, op->cf_out, bstep);
+    }
+    if (!any)
+        return;
+    Vec order = {0};
+    for (int step = 0; step < t->nsteps; step++)
+        for (int i = 0; i < t->bufs.len; i++) {
+            IrBuf *b = t->bufs.data[i];
+            if (b->def == step && b->input < 0 && !b->alias && b->last >= 0)
+                vec_push(e->c->arena, &order, b);
+        }
+    int n = order.len;
+    size_t *size = arena_alloc(e->c->arena, sizeof(size_t) * (size_t)(2 * n + 1));
+    size_t *off = size + n;
+    int *def = arena_alloc(e->c->arena, sizeof(int) * (size_t)(2 * n + 1)), *last = def + n;
+    for (int i = 0; i < n; i++) {
+        IrBuf *b = order.data[i];
+        size[i] = b->size > 0 ? (size_t)b->size : 0;   // run-time sizes: planned at run time
+        def[i] = b->def;
+        last[i] = b->last;
+        b->plan = i;
+    }
+    t->arena_floats = (int64_t)kdl_plan_arena(n, size, def, last, off);
+    for (int i = 0; i < n; i++)
+        ((IrBuf *)order.data[i])->offset = (int64_t)off[i];
+    t->plan = order;
+}
+
+// ---- run-time dimensions ------------------------------------------------------------------
+
+// For a lowering x with run-time dimensions (x->dyn), as emit_c.c's
+// M_dims / M_sizes for predict: N_dims (every d[k] from dims[] by the
+// layers' shape rules, each bounded, then the checks), N_sizes (each arena
+// buffer's floats per sample at those dims) and N_def / N_last (the plan's
+// live ranges, for kdl_plan_arena).
+static void emit_run_dims(Emit *e, IrModel *x, const char *N) {
+    Arena *a = e->c->arena;
+    OUT(e, "static kdl_Status %s_dims(const int dims[], int64_t d[], char *err, size_t errlen) {\n",
+        N);
+    OUT(e, "    for (int i = 0; i < %d; i++) {\n        if (dims[i] < 1 || dims[i] > (1 << 24)) {\n"
+           "            if (err)\n                snprintf(err, errlen, \"dims[%%d] = %%d: a "
+           "dimension must be in [1, %%d]\", i, dims[i], 1 << 24);\n"
+           "            return KDL_ERR_SHAPE;\n        }\n        d[i] = dims[i];\n    }\n",
+        x->ndims);
+    for (int k = x->ndims; k < x->dyn.len; k++) {
+        IrDim *dm = x->dyn.data[k];
+        OUT(e, "    d[%d] = %s; /* %s */\n", k, dm->expr, cmt(e, dm->what));
+        OUT(e, "    if (d[%d] > KDL_MAX_RUN_DIM) {\n        if (err)\n            snprintf(err, "
+               "errlen, %s, (long long)d[%d], (long long)KDL_MAX_RUN_DIM);\n"
+               "        return KDL_ERR_SHAPE;\n    }\n", k,
+            c_string(a, arena_printf(a, "%s would be %%lld, more than %%lld", dm->what)), k);
+    }
+    for (int i = 0; i < x->bufs.len; i++) {
+        IrBuf *b = x->bufs.data[i];
+        const char *n = NULL;
+        int64_t known = 1;
+        for (int k = 1; k < b->shape.rank; k++) {
+            if (b->dx[k] < 0) {
+                known *= b->shape.d[k];
+                continue;
+            }
+            const char *dk = arena_printf(a, "d[%d]", b->dx[k]);
+            n = n ? arena_printf(a, "kdl_dim_mul(%s, %s)", n, dk) : dk;
+        }
+        if (!n || b->alias || b->is_grad)
+            continue;
+        if (known != 1)
+            n = arena_printf(a, "kdl_dim_mul(%s, %lld)", n, (long long)known);
+        OUT(e, "    if (%s > KDL_MAX_RUN_NUMEL) {\n        if (err)\n            snprintf(err, "
+               "errlen, %s, (long long)KDL_MAX_RUN_NUMEL);\n        return KDL_ERR_SHAPE;\n"
+               "    }\n", n,
+            c_string(a, arena_printf(a, "the tensor of %s %s would have more than %%lld "
+                                        "elements per sample", b->what ? b->what : "a layer",
+                                     shape_str(a, &b->shape))));
+    }
+    for (int k = 0; k < x->checks.len; k++) {
+        IrCheck *ck = x->checks.data[k];
+        OUT(e, "    if (!(%s)) {\n        if (err)\n            snprintf(err, errlen, %s%s%s);\n"
+               "        return KDL_ERR_SHAPE;\n    }\n", ck->cond, c_string(a, ck->msg),
+            *ck->args ? ", " : "", ck->args);
+    }
+    OUT(e, "    return KDL_OK;\n}\n\n");
+    OUT(e, "static void %s_plan_sizes(const int64_t d[], size_t size[]) {\n    (void)d;\n", N);
+    for (int i = 0; i < x->plan.len; i++) {
+        IrBuf *b = x->plan.data[i];
+        OUT(e, "    size[%d] = %s; /* %s%s %s */\n", i, sizex(e, b), b->is_grad ? "d " : "",
+            cmt(e, b->what ? b->what : "?"), shape_str(a, &b->shape));
+    }
+    OUT(e, "    size[%d] = 0;\n}\n\n", x->plan.len);
+    OUT(e, "static const int %s_def[%d] = {", N, x->plan.len + 1);
+    for (int i = 0; i < x->plan.len; i++)
+        OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)x->plan.data[i])->def);
+    OUT(e, "%s0};\nstatic const int %s_last[%d] = {", x->plan.len ? ", " : "", N,
+        x->plan.len + 1);
+    for (int i = 0; i < x->plan.len; i++)
+        OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)x->plan.data[i])->last);
+    OUT(e, "%s0};\n\n", x->plan.len ? ", " : "");
+}
+
+// A target's floats per sample, or -1 when it depends on run-time dims.
+static int64_t target_size(const IrBuf *o, bool sparse) {
+    int64_t dim = o->shape.d[o->shape.rank - 1];
+    if (o->size < 0)
+        return -1;
+    return sparse ? (dim ? o->size / dim : 0) : o->size;
 }
 
 // ---- the whole training interface of one model --------------------------------------------
@@ -1641,7 +1935,7 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
         LossCfg *lc = &cfg->loss[i];
         IrBuf *o = t->outputs[i];
         const Shape *s = &o->shape;
-        int64_t dim = s->d[s->rank - 1], rows = dim ? o->size / dim : 0;
+        const char *rows = numelx(e, o, 1, s->rank - 1), *dim = dimx(e, o, s->rank - 1);
         // Training reads the output in the arena, test_on_batch in t->outputs
         // (where predict wrote it).
         const char *out = mode != LOSS_TEST ? bref(e, o) : arena_printf(a, "t->outputs[%d]", i);
@@ -1662,8 +1956,8 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
                 lc->sum ? "KDL_REDUCE_SUM" : "KDL_REDUCE_MEAN",
                 lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
             OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], "
-                   "(int)((size_t)batch * %lldu), %lld, %s);\n",
-                again ? "scratch" : grad, out, i, (long long)rows, (long long)dim,
+                   "(int)((size_t)batch * %s), %s, %s);\n",
+                again ? "scratch" : grad, out, i, rows, dim,
                 fstr(a, lc->weight * cfg->loss_scale));
             OUT(e, "        if (st != KDL_OK)\n            return st;\n");
             if (again)
@@ -1680,9 +1974,8 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
                     cmt(e, mc->name));
             } else if (mc->kind) {
                 OUT(e, "        r->metric_sums[%d] = kdl_metric_sum_p(%s, %s, %s, targets[%d], "
-                       "(int)((size_t)batch * %lldu), %lld) / %lld.0; /* %s */\n",
-                    k, mc->kind, fstr(a, mc->param), out, i, (long long)rows, (long long)dim,
-                    (long long)rows, cmt(e, mc->name));
+                       "(int)((size_t)batch * %s), %s) / (double)%s; /* %s */\n",
+                    k, mc->kind, fstr(a, mc->param), out, i, rows, dim, rows, cmt(e, mc->name));
             } else {
                 // A loss as a metric: the sum of its per-sample means (a
                 // keras.losses object: its reduced value of this batch).
@@ -1691,17 +1984,16 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
                 OUT(e, "        {\n            static const kdl_Loss M = {%s, %d, %s, %s, %s, "
                        "KDL_ACT_LINEAR};\n            double v;\n"
                        "            st = kdl_loss(&M, &v, NULL, %s, targets[%d], (int)((size_t)"
-                       "batch * %lldu), %lld, 1.0f);\n            if (st != KDL_OK)\n"
+                       "batch * %s), %s, 1.0f);\n            if (st != KDL_OK)\n"
                        "                return st;\n",
                     ml->kind, ml->from_logits, fstr(a, ml->label_smoothing), fstr(a, ml->delta),
-                    step && !ml->sum ? "KDL_REDUCE_MEAN" : "KDL_REDUCE_SUM", out, i,
-                    (long long)rows, (long long)dim);
+                    step && !ml->sum ? "KDL_REDUCE_MEAN" : "KDL_REDUCE_SUM", out, i, rows, dim);
                 if (step)
                     OUT(e, "            r->metric_sums[%d] = v; /* %s */\n        }\n", k,
                         cmt(e, mc->name));
                 else
-                    OUT(e, "            r->metric_sums[%d] = %sv / %lld.0; /* %s */\n        }\n",
-                        k, mc->negate ? "-" : "", (long long)rows, cmt(e, mc->name));
+                    OUT(e, "            r->metric_sums[%d] = %sv / (double)%s; /* %s */\n"
+                           "        }\n", k, mc->negate ? "-" : "", rows, cmt(e, mc->name));
             }
         }
         OUT(e, "    }\n");
@@ -1744,11 +2036,14 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     int64_t lora_floats = 0;
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
-        bool cf_flatten = !strcmp(op->layer->class_name, "Flatten") && op->layer->iv[0] &&
-                          op->in[0]->shape.rank > 2;
-        if (op->cf_in || cf_flatten) {
-            unsupported(e, op, "training a channels_first layer");
-            return;
+        if (!strcmp(op->layer->class_name, "Flatten") && op->layer->iv[0] &&
+            op->in[0]->shape.rank > 2) {
+            // A transpose, not storage: its own class keeps ir_plan_train
+            // from making it an alias.
+            Layer *cl = arena_alloc(a, sizeof *cl);
+            *cl = *op->layer;
+            cl->class_name = CF_FLATTEN;
+            op->layer = cl;
         }
         // LoRA: the adapted weight is the inference model's (M_prepare), its
         // gradient goes to the LoRA area.
@@ -1780,13 +2075,18 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         fused[i] = cfg.loss[i].fused;
     }
     plan_with(e, t, &cfg.actregs, fused, true);
+    run_dims_of_training_bufs(t);
+    plan_layout(e, t);
     // Evaluating a model with activity regularizers needs the outputs of
     // its inference graph's layers (Keras's test_step calls the model with
     // training=False): a second, unfused inference lowering planned with
     // them kept, run by test_on_batch in an area of its own.
     IrModel *ev = NULL;
     Vec evregs = {0};
-    if (nx) {
+    bool dyn = t->dyn.len > 0;
+    if (nx || dyn) {
+        // (With run-time dimensions test_on_batch always runs ev: M_predict's
+        // arena is planned by M_create(max_batch, max_dims), not here.)
         ev = lower_model(e->c, t->model, m->cname, false);
         if (!ev) {
             e->ok = false;
@@ -1805,6 +2105,12 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     Vec tl = {0}, tw = {0};
     trainable_weights(t, &tl, &tw, a);
+    e->dyn = dyn;
+    // The step functions' dims argument, and the model's name in them: with
+    // run-time dimensions `m` is the arena plan (bref's m->off) and the model
+    // is `model`.
+    const char *DP = dyn ? " const int dims[]," : "", *DA = dyn ? " dims," : "";
+    const char *MP = dyn ? "model" : "m";
 
     // Header: the gradients struct and the training API.
     HDR(e, "\n/* Training %s (docs/training.md). Gradients of the trainable weights: */\n", P);
@@ -1826,28 +2132,45 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     HDR(e, "#define %s_TRAINABLE_FLOATS %lld\n", UP, (long long)gfloats);
-    HDR(e, "#define %s_TRAIN_ARENA_FLOATS_PER_SAMPLE %lld\n", UP, (long long)t->arena_floats);
+    if (!dyn)
+        HDR(e, "#define %s_TRAIN_ARENA_FLOATS_PER_SAMPLE %lld\n", UP, (long long)t->arena_floats);
     HDR(e, "#define %s_NUM_METRICS %d\n", UP, cfg.metrics.len);
-    HDR(e, "/* A model with training memory: gradients, optimizer slots, the training arena. */\n");
-    HDR(e, "%s *%s_create_training(int max_batch);\n", P, P);
-    HDR(e, "/* targets[i]: batch * TARGETi_SIZE floats (labels, as floats, for sparse losses). */\n");
-    for (int i = 0; i < t->noutputs; i++) {
-        IrBuf *o = t->outputs[i];
-        int64_t dim = o->shape.d[o->shape.rank - 1];
-        HDR(e, "#define %s_TARGET%d_SIZE %lld\n", UP, i,
-            (long long)(cfg.loss[i].sparse ? (dim ? o->size / dim : 0) : o->size));
+    if (!dyn) {
+        HDR(e, "/* A model with training memory: gradients, optimizer slots, the training arena. "
+               "*/\n");
+        HDR(e, "%s *%s_create_training(int max_batch);\n", P, P);
+    } else {
+        HDR(e, "/* A model with training memory: gradients and optimizer slots (a model for its\n"
+               "   weights only, M_create(max_batch, NULL)); plan_training then sizes the rest\n"
+               "   (the training arena, scratch, saved states) for the largest dims the steps\n"
+               "   will be given, and may be called again for others (the weights and the\n"
+               "   optimizer's state stay). The steps take the dims of their batch. */\n");
+        HDR(e, "%s *%s_create_training(int max_batch);\n", P, P);
+        HDR(e, "kdl_Status %s_plan_training(%s *m, const int max_dims[], char *err, size_t "
+               "errlen);\n", P, P);
+        HDR(e, "/* Values per sample of each input and target at these dims (KDL_ERR_SHAPE and a\n"
+               "   message when they do not fit the model). */\n");
+        HDR(e, "kdl_Status %s_train_sizes(const int dims[], int64_t input_sizes[], int64_t "
+               "target_sizes[],\n    char *err, size_t errlen);\n", P);
     }
-    HDR(e, "kdl_Status %s_train_on_batch(%s *m, int batch, const void *const inputs[],\n"
+    HDR(e, "/* targets[i]: batch * TARGETi_SIZE floats (labels, as floats, for sparse losses)%s. "
+           "*/\n", dyn ? "; sizes that depend on the dims: M_train_sizes" : "");
+    for (int i = 0; i < t->noutputs; i++) {
+        int64_t ts = target_size(t->outputs[i], cfg.loss[i].sparse);
+        if (ts >= 0)
+            HDR(e, "#define %s_TARGET%d_SIZE %lld\n", UP, i, (long long)ts);
+    }
+    HDR(e, "kdl_Status %s_train_on_batch(%s *m, int batch,%s const void *const inputs[],\n"
            "                             const float *const targets[], kdl_StepResult *r);\n",
-        P, P);
-    HDR(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
+        P, P, DP);
+    HDR(e, "kdl_Status %s_test_on_batch(%s *m, int batch,%s const void *const inputs[],\n"
            "                            const float *const targets[], kdl_StepResult *r);\n",
-        P, P);
+        P, P, DP);
     HDR(e, "/* Forward in training mode, the loss and backward, without updating: the\n"
            "   gradients are left in the parameter table (M_parameters). */\n");
-    HDR(e, "kdl_Status %s_compute_gradients(%s *m, int batch, const void *const inputs[],\n"
+    HDR(e, "kdl_Status %s_compute_gradients(%s *m, int batch,%s const void *const inputs[],\n"
            "                                const float *const targets[], kdl_StepResult *r);\n",
-        P, P);
+        P, P, DP);
     HDR(e, "/* The trainable weights: values, gradients, optimizer slots (NULL/0 without\n"
            "   training memory). */\n");
     HDR(e, "int %s_parameters(%s *m, kdl_Param **params);\n", P, P);
@@ -1871,9 +2194,17 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         P, P);
 
     // Source: the training state.
-    int nout = t->noutputs;
+    int nout = t->noutputs, nr = t->nrnn ? t->nrnn : 1;
     OUT(e, "\n/* ---- training %s (%s:%d) ---- */\n\n", P, cmt(e, e->file),
         t->model->model->compile ? src_line(t->model) : 0);
+    if (dyn) {
+        // The plans made at run time: each arena buffer's offset and size
+        // (floats per sample) at the largest dims.
+        OUT(e, "struct %s_tplan {\n    size_t off[%d], cap[%d];\n    int max_batch;\n};\n\n", P,
+            t->plan.len + 1, t->plan.len + 1);
+        OUT(e, "struct %s_eplan {\n    size_t off[%d], cap[%d];\n};\n\n", P, ev->plan.len + 1,
+            ev->plan.len + 1);
+    }
     OUT(e, "struct %s_train {\n    %s_Grads g;\n    kdl_Optimizer opt;\n"
            "    kdl_Param params[%d];\n    int nparams;\n    int64_t iterations;\n"
            "    kdl_Rng rng; /* Dropout masks, RandomCrop windows */\n"
@@ -1882,79 +2213,216 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    float *rnn_drop[%d]; /* recurrent input dropout: mask, inputs, their gradient */\n"
            "    float *outputs[%d]; /* test_on_batch */\n"
            "    float *lora; /* gradients of LoRA layers' adapted weights */\n"
-           "    float *eval_arena; /* test_on_batch with activity regularizers */\n};\n\n",
-        P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, t->nrnn ? t->nrnn : 1,
-        t->nrnn ? t->nrnn : 1, nout);
-    emit_train_scratch(e, t, P);
+           "    float *eval_arena; /* test_on_batch with activity regularizers%s */\n",
+        P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, nr, nr, nout,
+        dyn ? " (and always, with run-time dims)" : "");
+    if (dyn)
+        OUT(e, "    /* plan_training: the plans, and the floats after the fixed areas */\n"
+               "    int planned;\n    struct %s_tplan plan;\n    struct %s_eplan eval_plan;\n"
+               "    size_t fixed, arena_floats, scratch_floats, eval_floats, saved[%d], drop[%d];"
+               "\n", P, P, nr, nr);
+    OUT(e, "};\n\n");
+    if (dyn) {
+        emit_run_dims(e, t, arena_printf(a, "%s_train", P));
+        emit_run_dims(e, ev, arena_printf(a, "%s_eval", P));
+    }
+    emit_train_scratch(e, t, arena_printf(a, "%s_train", P));
+    if (dyn)
+        emit_train_scratch(e, ev, arena_printf(a, "%s_eval", P));
 
-    // create_training
-    OUT(e, "%s *%s_create_training(int max_batch) {\n    %s *m = %s_create(max_batch);\n"
-           "    if (!m)\n        return NULL;\n", P, P, P, P);
-    OUT(e, "    static const kdl_Optimizer opt = %s;\n", cfg.optimizer);
-    OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
-           "%s_train_scratch_floats(max_batch);\n",
-        (long long)t->arena_floats, P);
-    OUT(e, "    size_t state = %lld, slots = (size_t)kdl_optimizer_slots(&opt) * %lldu;\n",
-        (long long)t->state_floats, (long long)gfloats);
-    OUT(e, "    size_t saved[%d] = {0}, drop[%d] = {0}, outs = 0, lora = %lld, total;\n",
-        t->nrnn ? t->nrnn : 1, t->nrnn ? t->nrnn : 1, (long long)lora_floats);
+    // The RNNs' saved states and dropped inputs (floats at max_batch).
+    Buf rnn_sizes = {0};
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
         if (op->dead || op->slot < 0 || !strcmp(op->layer->class_name, "RandomCrop"))
             continue;
-        OUT(e, "    {\n");
-        rnn_shape(e, op, "max_batch");
-        OUT(e, "        saved[%d] = kdl_rnn_saved_floats(%s, &s); /* %s */\n    }\n", op->slot,
-            rnn_kind_enum(op->layer), cmt(e, op->layer->name));
+        Emit sub = *e;
+        sub.src = (Buf){0};
+        OUT(&sub, "    {\n");
+        rnn_shape(&sub, op, "max_batch");
+        OUT(&sub, "        saved[%d] = kdl_rnn_saved_floats(%s, &s); /* %s */\n    }\n",
+            op->slot, rnn_kind_enum(op->layer), cmt(e, op->layer->name));
         if (rnn_dropout(op)) {
             const Shape *is = &op->in[0]->shape;
-            OUT(e, "    drop[%d] = (size_t)max_batch * %lldu;\n", op->slot,
-                (long long)(is->d[2] * (1 + 2 * is->d[1])));
+            OUT(&sub, "    drop[%d] = (size_t)max_batch * %lldu * (1u + 2u * (size_t)%s);\n",
+                op->slot, (long long)is->d[2], dimx(e, op->in[0], 1));
         }
+        buf_puts(a, &rnn_sizes, buf_str(a, &sub.src));
     }
-    for (int i = 0; i < nout; i++)
-        OUT(e, "    outs += (size_t)max_batch * %lldu;\n", (long long)t->outputs[i]->size);
-    OUT(e, "    size_t eval = (size_t)%lld * (size_t)max_batch;\n",
-        (long long)(ev ? ev->arena_floats : 0));
-    OUT(e, "    total = arena + scratch + state + slots + outs + lora + eval;\n");
-    OUT(e, "    for (int i = 0; i < %d; i++)\n        total += saved[i] + drop[i];\n", t->nrnn);
-    OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (total + 1));\n", P);
-    OUT(e, "    if (!t) {\n        %s_destroy(m);\n        return NULL;\n    }\n", P);
-    OUT(e, "    float *f = (float *)(void *)(t + 1);\n");
-    OUT(e, "    t->arena = f;\n    f += arena;\n    t->scratch = f;\n    f += scratch;\n"
-           "    t->state = f;\n    f += state;\n    t->slots = f;\n    f += slots;\n"
-           "    t->lora = f;\n    f += lora;\n    t->eval_arena = f;\n    f += eval;\n");
-    OUT(e, "    for (int i = 0; i < %d; i++) {\n        t->rnn_saved[i] = f;\n"
-           "        f += saved[i];\n        t->rnn_drop[i] = f;\n        f += drop[i];\n"
-           "    }\n", t->nrnn);
-    for (int i = 0; i < nout; i++)
-        OUT(e, "    t->outputs[%d] = f;\n    f += (size_t)max_batch * %lldu;\n", i,
-            (long long)t->outputs[i]->size);
-    OUT(e, "    t->opt = opt;\n    %s_Weights *w = m->w;\n    %s_Grads *g = &t->g;\n"
-           "    float *slot = t->slots;\n    size_t per = (size_t)kdl_optimizer_slots(&opt);\n"
-           "    (void)w;\n    (void)g;\n    (void)slot;\n    (void)per;\n", e->stem, P);
+    // Where the memory after the struct goes, and the parameter table.
+    Buf params = {0};
     for (int i = 0; i < tw.len; i++) {
         Weight *w = tw.data[i];
         Layer *l = tl.data[i];
         int64_t n = numel0(&w->shape);
         const char *f = wfield(e, l, w->name);
-        OUT(e, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s */\n"
-               "    slot += per * %lldu;\n", i, f, f + 3, (long long)n,
-            cmt(e, arena_printf(a, "%s/%s", l->name, w->name)), (long long)n);
+        buf_printf(a, &params, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s */\n"
+                   "    slot += per * %lldu;\n", i, f, f + 3, (long long)n,
+                   cmt(e, arena_printf(a, "%s/%s", l->name, w->name)), (long long)n);
     }
-    OUT(e, "    t->nparams = %d;\n    kdl_optimizer_reset(&t->opt, t->params, t->nparams);\n",
-        tw.len);
-    OUT(e, "    kdl_rng_seed(&t->rng, 0);\n    m->train = t;\n    return m;\n}\n\n");
+
+    // create_training
+    if (!dyn) {
+        OUT(e, "%s *%s_create_training(int max_batch) {\n    %s *m = %s_create(max_batch);\n"
+               "    if (!m)\n        return NULL;\n", P, P, P, P);
+        OUT(e, "    static const kdl_Optimizer opt = %s;\n", cfg.optimizer);
+        OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
+               "%s_train_scratch_floats(max_batch);\n",
+            (long long)t->arena_floats, P);
+        OUT(e, "    size_t state = %lld, slots = (size_t)kdl_optimizer_slots(&opt) * %lldu;\n",
+            (long long)t->state_floats, (long long)gfloats);
+        OUT(e, "    size_t saved[%d] = {0}, drop[%d] = {0}, outs = 0, lora = %lld, total;\n", nr,
+            nr, (long long)lora_floats);
+        if (t->arena_floats > 0)
+            OUT(e, "    if ((size_t)%lld > (SIZE_MAX / 8 - 1024) / (size_t)max_batch) {\n"
+                   "        %s_destroy(m);\n        return NULL; /* more memory than there is */\n"
+                   "    }\n", (long long)t->arena_floats, P);
+        OUT(e, "%s", buf_str(a, &rnn_sizes));
+        for (int i = 0; i < nout; i++)
+            OUT(e, "    outs += (size_t)max_batch * %lldu;\n", (long long)t->outputs[i]->size);
+        OUT(e, "    size_t eval = (size_t)%lld * (size_t)max_batch;\n",
+            (long long)(ev ? ev->arena_floats : 0));
+        OUT(e, "    total = arena + scratch + state + slots + outs + lora + eval;\n");
+        OUT(e, "    for (int i = 0; i < %d; i++)\n        total += saved[i] + drop[i];\n", t->nrnn);
+        OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (total + 1));\n", P);
+        OUT(e, "    if (!t) {\n        %s_destroy(m);\n        return NULL;\n    }\n", P);
+        OUT(e, "    float *f = (float *)(void *)(t + 1);\n");
+        OUT(e, "    t->arena = f;\n    f += arena;\n    t->scratch = f;\n    f += scratch;\n"
+               "    t->state = f;\n    f += state;\n    t->slots = f;\n    f += slots;\n"
+               "    t->lora = f;\n    f += lora;\n    t->eval_arena = f;\n    f += eval;\n");
+        OUT(e, "    for (int i = 0; i < %d; i++) {\n        t->rnn_saved[i] = f;\n"
+               "        f += saved[i];\n        t->rnn_drop[i] = f;\n        f += drop[i];\n"
+               "    }\n", t->nrnn);
+        for (int i = 0; i < nout; i++)
+            OUT(e, "    t->outputs[%d] = f;\n    f += (size_t)max_batch * %lldu;\n", i,
+                (long long)t->outputs[i]->size);
+        OUT(e, "    t->opt = opt;\n    %s_Weights *w = m->w;\n    %s_Grads *g = &t->g;\n"
+               "    float *slot = t->slots;\n    size_t per = (size_t)kdl_optimizer_slots(&opt);\n"
+               "    (void)w;\n    (void)g;\n    (void)slot;\n    (void)per;\n", e->stem, P);
+        OUT(e, "%s", buf_str(a, &params));
+        OUT(e, "    t->nparams = %d;\n    kdl_optimizer_reset(&t->opt, t->params, t->nparams);\n",
+            tw.len);
+        OUT(e, "    kdl_rng_seed(&t->rng, 0);\n    m->train = t;\n    return m;\n}\n\n");
+    } else {
+        // One block: the struct, the fixed areas (batch statistics,
+        // optimizer slots, LoRA gradients), then what plan_training sizes;
+        // planning again reallocates it (the fixed part moves with it).
+        OUT(e, "/* Point the areas of t's block (after a (re)allocation). */\n");
+        OUT(e, "static void %s_train_point(struct %s_train *t, %s_Weights *w) {\n"
+               "    float *f = (float *)(void *)(t + 1);\n    size_t per = "
+               "(size_t)kdl_optimizer_slots(&t->opt);\n    %s_Grads *g = &t->g;\n"
+               "    t->state = f;\n    f += %lld;\n    t->slots = f;\n    f += per * %lldu;\n"
+               "    t->lora = f;\n    f += %lld;\n    t->arena = f;\n    f += t->arena_floats;\n"
+               "    t->scratch = f;\n    f += t->scratch_floats;\n    t->eval_arena = f;\n"
+               "    f += t->eval_floats;\n    for (int i = 0; i < %d; i++) {\n"
+               "        t->rnn_saved[i] = f;\n        f += t->saved[i];\n"
+               "        t->rnn_drop[i] = f;\n        f += t->drop[i];\n    }\n"
+               "    float *slot = t->slots;\n    (void)w;\n    (void)g;\n    (void)slot;\n",
+            P, P, e->stem, P, (long long)t->state_floats, (long long)gfloats,
+            (long long)lora_floats, t->nrnn);
+        OUT(e, "%s}\n\n", buf_str(a, &params));
+        OUT(e, "%s *%s_create_training(int max_batch) {\n    %s *m = %s_create(max_batch, NULL);"
+               "\n    if (!m)\n        return NULL;\n", P, P, P, P);
+        OUT(e, "    static const kdl_Optimizer opt = %s;\n", cfg.optimizer);
+        OUT(e, "    size_t fixed = %lld + (size_t)kdl_optimizer_slots(&opt) * %lldu + %lld;\n",
+            (long long)t->state_floats, (long long)gfloats, (long long)lora_floats);
+        OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (fixed + 1));\n", P);
+        OUT(e, "    if (!t) {\n        %s_destroy(m);\n        return NULL;\n    }\n", P);
+        OUT(e, "    t->opt = opt;\n    t->fixed = fixed;\n    t->plan.max_batch = max_batch;\n"
+               "    %s_train_point(t, m->w);\n    t->nparams = %d;\n"
+               "    kdl_optimizer_reset(&t->opt, t->params, t->nparams);\n"
+               "    kdl_rng_seed(&t->rng, 0);\n    m->train = t;\n    return m;\n}\n\n", P, tw.len);
+        // plan_training
+        OUT(e, "kdl_Status %s_plan_training(%s *m, const int max_dims[], char *err, size_t "
+               "errlen) {\n    struct %s_train *t = m->train;\n", P, P, P);
+        OUT(e, "    if (!t || !max_dims) {\n        if (err)\n            snprintf(err, errlen, "
+               "\"plan_training needs a model made by create_training and dims\");\n"
+               "        return KDL_ERR_SHAPE;\n    }\n");
+        OUT(e, "    int64_t d[%d], de[%d];\n    size_t size[%d], off[%d], esize[%d], eoff[%d];\n",
+            t->dyn.len, ev->dyn.len, t->plan.len + 1, t->plan.len + 1, ev->plan.len + 1,
+            ev->plan.len + 1);
+        OUT(e, "    kdl_Status st = %s_train_dims(max_dims, d, err, errlen);\n"
+               "    if (st == KDL_OK)\n        st = %s_eval_dims(max_dims, de, err, errlen);\n"
+               "    if (st != KDL_OK)\n        return st;\n", P, P);
+        OUT(e, "    %s_train_plan_sizes(d, size);\n    %s_eval_plan_sizes(de, esize);\n", P, P);
+        OUT(e, "    size_t per = kdl_plan_arena(%d, size, %s_train_def, %s_train_last, off);\n"
+               "    size_t eper = kdl_plan_arena(%d, esize, %s_eval_def, %s_eval_last, eoff);\n",
+            t->plan.len, P, P, ev->plan.len, P, P);
+        OUT(e, "    int max_batch = t->plan.max_batch;\n"
+               "    size_t limit = (SIZE_MAX / 8 - 1024) / 4, mb = (size_t)max_batch;\n"
+               "    size_t saved[%d] = {0}, drop[%d] = {0}, total = t->fixed;\n", nr, nr);
+        OUT(e, "%s", buf_str(a, &rnn_sizes));
+        OUT(e, "    size_t scratch = %s_train_scratch_floats(max_batch, d), es = "
+               "%s_eval_scratch_floats(max_batch, de);\n"
+               "    scratch = es > scratch ? es : scratch;\n"
+               "    size_t parts[%d] = {per > limit / mb ? limit : per * mb, eper > limit / mb ? "
+               "limit : eper * mb, scratch", P, P, 3 + 2 * nr);
+        for (int i = 0; i < nr; i++)
+            OUT(e, ", saved[%d], drop[%d]", i, i);
+        OUT(e, "};\n    for (int i = 0; i < %d; i++) {\n"
+               "        if (parts[i] >= limit - total) {\n            if (err)\n"
+               "                snprintf(err, errlen, \"the training memory for these dims "
+               "and batches of %%d would be too large\", max_batch);\n"
+               "            return KDL_ERR_NOMEM;\n        }\n        total += parts[i];\n    }\n",
+            3 + 2 * nr);
+        OUT(e, "    struct %s_train *nt = realloc(t, sizeof *t + sizeof(float) * (total + 1));\n"
+               "    if (!nt) {\n        if (err)\n            snprintf(err, errlen, \"out of "
+               "memory for the training memory (%%zu floats)\", total);\n"
+               "        return KDL_ERR_NOMEM;\n    }\n    t = nt;\n    m->train = t;\n", P);
+        OUT(e, "    t->arena_floats = parts[0];\n    t->eval_floats = parts[1];\n"
+               "    t->scratch_floats = scratch;\n    memcpy(t->saved, saved, sizeof saved);\n"
+               "    memcpy(t->drop, drop, sizeof drop);\n"
+               "    memcpy(t->plan.off, off, sizeof off);\n"
+               "    memcpy(t->plan.cap, size, sizeof size);\n"
+               "    memcpy(t->eval_plan.off, eoff, sizeof eoff);\n"
+               "    memcpy(t->eval_plan.cap, esize, sizeof esize);\n    t->planned = 1;\n"
+               "    %s_train_point(t, m->w);\n    return KDL_OK;\n}\n\n", P);
+        // train_sizes
+        OUT(e, "kdl_Status %s_train_sizes(const int dims[], int64_t input_sizes[], int64_t "
+               "target_sizes[],\n    char *err, size_t errlen) {\n    int64_t d[%d];\n"
+               "    kdl_Status st = %s_train_dims(dims, d, err, errlen);\n"
+               "    if (st != KDL_OK)\n        return st;\n", P, t->dyn.len, P);
+        for (int i = 0; i < t->ninputs; i++)
+            OUT(e, "    input_sizes[%d] = (int64_t)%s;\n", i, sizex(e, t->inputs[i]));
+        for (int i = 0; i < nout; i++) {
+            IrBuf *o = t->outputs[i];
+            OUT(e, "    target_sizes[%d] = (int64_t)%s;\n", i,
+                cfg.loss[i].sparse ? numelx(e, o, 1, o->shape.rank - 1) : sizex(e, o));
+        }
+        OUT(e, "    return KDL_OK;\n}\n\n");
+        // The checks of a step's dims against the plan.
+        OUT(e, "static kdl_Status %s_train_fits(struct %s_train *t, int batch, const int dims[], "
+               "int64_t d[]) {\n    size_t size[%d];\n    int max_batch = batch;\n"
+               "    size_t saved[%d] = {0}, drop[%d] = {0};\n", P, P, t->plan.len + 1, nr, nr);
+        OUT(e, "    if (!t || !t->planned || batch < 1 || batch > t->plan.max_batch ||\n"
+               "        %s_train_dims(dims, d, NULL, 0) != KDL_OK)\n        return KDL_ERR_SHAPE;\n"
+               "    %s_train_plan_sizes(d, size);\n    for (int i = 0; i < %d; i++)\n"
+               "        if (size[i] > t->plan.cap[i])\n            return KDL_ERR_SHAPE;\n", P, P,
+            t->plan.len);
+        OUT(e, "%s", buf_str(a, &rnn_sizes));
+        OUT(e, "    for (int i = 0; i < %d; i++)\n        if (saved[i] > t->saved[i] || drop[i] > "
+               "t->drop[i])\n            return KDL_ERR_SHAPE;\n"
+               "    if (%s_train_scratch_floats(batch, d) > t->scratch_floats)\n"
+               "        return KDL_ERR_SHAPE;\n    return KDL_OK;\n}\n\n", t->nrnn, P);
+    }
 
     // compute_gradients: forward, losses, backward
-    OUT(e, "kdl_Status %s_compute_gradients(%s *m, int batch, const void *const inputs[],\n"
+    OUT(e, "kdl_Status %s_compute_gradients(%s *%s, int batch,%s const void *const inputs[],\n"
            "                                const float *const targets[], kdl_StepResult *r) {\n",
-        P, P);
-    OUT(e, "    struct %s_train *t = m->train;\n    if (!t || batch < 1 || batch > m->max_batch)\n"
-           "        return KDL_ERR_SHAPE;\n", P);
-    OUT(e, "    %s_Weights *w = m->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"
+        P, P, MP, DP);
+    if (!dyn) {
+        OUT(e, "    struct %s_train *t = m->train;\n    if (!t || batch < 1 || batch > "
+               "m->max_batch)\n        return KDL_ERR_SHAPE;\n", P);
+    } else {
+        OUT(e, "    struct %s_train *t = model->train;\n    int64_t d[%d];\n"
+               "    if (%s_train_fits(t, batch, dims, d) != KDL_OK)\n"
+               "        return KDL_ERR_SHAPE;\n"
+               "    const struct %s_tplan *m = &t->plan; /* the arena's offsets */\n", P,
+            t->dyn.len, P, P);
+    }
+    OUT(e, "    %s_Weights *w = %s->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"
            "    float *scratch = t->scratch;\n    float *state = t->state;\n"
-           "    const float *fold = m->fold;\n", e->stem, P);
+           "    const float *fold = %s->fold;\n", e->stem, MP, P, MP);
     for (int i = 0; i < t->ninputs; i++)
         OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
             dtype_c(t->inputs[i]->dtype), i, dtype_c(t->inputs[i]->dtype), i, t->inputs[i]->what,
@@ -1962,8 +2430,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "    (void)w;\n    (void)g;\n    (void)arena;\n    (void)scratch;\n    (void)state;\n"
            "    (void)fold;\n    memset(r, 0, sizeof *r);\n    memset(g, 0, sizeof *g);\n");
     if (lora_floats)
-        OUT(e, "    %s_prepare(m); /* the LoRA layers' adapted weights */\n"
-               "    memset(t->lora, 0, sizeof(float) * %lldu);\n", P, (long long)lora_floats);
+        OUT(e, "    %s_prepare(%s); /* the LoRA layers' adapted weights */\n"
+               "    memset(t->lora, 0, sizeof(float) * %lldu);\n", P, MP, (long long)lora_floats);
     OUT(e, "\n    /* ---- forward, training mode ---- */\n");
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
@@ -1996,12 +2464,12 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     OUT(e, "    return KDL_OK;\n}\n\n");
     // train_on_batch: the gradients, then the optimizer
-    OUT(e, "kdl_Status %s_train_on_batch(%s *m, int batch, const void *const inputs[],\n"
+    OUT(e, "kdl_Status %s_train_on_batch(%s *m, int batch,%s const void *const inputs[],\n"
            "                             const float *const targets[], kdl_StepResult *r) {\n"
-           "    kdl_Status st = %s_compute_gradients(m, batch, inputs, targets, r);\n"
+           "    kdl_Status st = %s_compute_gradients(m, batch,%s inputs, targets, r);\n"
            "    if (st != KDL_OK)\n        return st;\n"
            "    kdl_optimizer_step(&m->train->opt, m->train->params, m->train->nparams, "
-           "++m->train->iterations);\n", P, P, P);
+           "++m->train->iterations);\n", P, P, DP, P, DA);
     // Keras's optimizer applies each trained variable's constraint after the update.
     bool any_con = false;
     for (int k = 0; k < cfg.weights.len; k++)
@@ -2059,24 +2527,39 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         P, P, UP, P, P, P);
 
     // test_on_batch
-    OUT(e, "kdl_Status %s_test_on_batch(%s *m, int batch, const void *const inputs[],\n"
+    OUT(e, "kdl_Status %s_test_on_batch(%s *%s, int batch,%s const void *const inputs[],\n"
            "                            const float *const targets[], kdl_StepResult *r) {\n",
-        P, P);
-    OUT(e, "    struct %s_train *t = m->train;\n    if (!t)\n        return KDL_ERR_SHAPE;\n"
-           "    %s_Weights *w = m->w;\n    float *scratch = t->scratch;\n    (void)scratch;\n"
-           "    (void)w;\n    memset(r, 0, sizeof *r);\n", P, e->stem);
-    if (!cfg.actregs.len) {
+        P, P, MP, DP);
+    OUT(e, "    struct %s_train *t = %s->train;\n    if (!t)\n        return KDL_ERR_SHAPE;\n"
+           "    %s_Weights *w = %s->w;\n    float *scratch = t->scratch;\n    (void)scratch;\n"
+           "    (void)w;\n    memset(r, 0, sizeof *r);\n", P, MP, e->stem, MP);
+    if (!ev) {
         OUT(e, "    kdl_Status ps = %s_predict(m, batch, inputs, t->outputs);\n"
                "    if (ps != KDL_OK)\n        return ps;\n", P);
         emit_losses(e, t, &cfg, LOSS_TEST, &cfg.actregs);
     } else {
-        // The activity regularizers need the layers' outputs of this
-        // inference pass: the unfused inference lowering `ev`, in its own
-        // area, where every such output lives to the end (M_predict's
-        // scratch and derived weights serve it).
-        OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n"
-               "    float *arena = t->eval_arena;\n    const float *fold = m->fold;\n"
-               "    scratch = m->scratch;\n    (void)arena;\n    (void)fold;\n");
+        // The unfused inference lowering `ev`, in its own area: with activity
+        // regularizers every regularized output lives to the end; with
+        // run-time dimensions it is planned by plan_training. (Static:
+        // M_predict's scratch and derived weights serve it.)
+        if (!dyn) {
+            OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n"
+                   "    float *arena = t->eval_arena;\n    const float *fold = m->fold;\n"
+                   "    scratch = m->scratch;\n    (void)arena;\n    (void)fold;\n");
+        } else {
+            OUT(e, "    int64_t d[%d];\n    size_t size[%d];\n"
+                   "    if (!t->planned || batch < 1 || batch > t->plan.max_batch ||\n"
+                   "        %s_eval_dims(dims, d, NULL, 0) != KDL_OK)\n"
+                   "        return KDL_ERR_SHAPE;\n    %s_eval_plan_sizes(d, size);\n"
+                   "    for (int i = 0; i < %d; i++)\n        if (size[i] > t->eval_plan.cap[i])\n"
+                   "            return KDL_ERR_SHAPE;\n"
+                   "    if (%s_eval_scratch_floats(batch, d) > t->scratch_floats)\n"
+                   "        return KDL_ERR_SHAPE;\n"
+                   "    const struct %s_eplan *m = &t->eval_plan; /* the area's offsets */\n"
+                   "    float *arena = t->eval_arena;\n    const float *fold = model->fold;\n"
+                   "    (void)arena;\n    (void)fold;\n", ev->dyn.len, ev->plan.len + 1, P, P,
+                ev->plan.len, P, P);
+        }
         for (int i = 0; i < ev->ninputs; i++)
             OUT(e, "    const %s *x%d = (const %s *)inputs[%d];\n    (void)x%d;\n",
                 dtype_c(ev->inputs[i]->dtype), i, dtype_c(ev->inputs[i]->dtype), i, i);
@@ -2092,16 +2575,19 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
 
     // The kdl_TrainModel table, fit and evaluate.
-    OUT(e, "static kdl_Status %s_train_step_(void *m, int b, const void *const in[], "
-           "const float *const y[], kdl_StepResult *r) {\n    return %s_train_on_batch(m, b, in, "
-           "y, r);\n}\n\n", P, P);
-    OUT(e, "static kdl_Status %s_test_step_(void *m, int b, const void *const in[], "
-           "const float *const y[], kdl_StepResult *r) {\n    return %s_test_on_batch(m, b, in, "
-           "y, r);\n}\n\n", P, P);
+    OUT(e, "static kdl_Status %s_train_step_(void *m, int b,%s const void *const in[], "
+           "const float *const y[], kdl_StepResult *r) {\n    return %s_train_on_batch(m, b,%s "
+           "in, y, r);\n}\n\n", P, DP, P, DA);
+    OUT(e, "static kdl_Status %s_test_step_(void *m, int b,%s const void *const in[], "
+           "const float *const y[], kdl_StepResult *r) {\n    return %s_test_on_batch(m, b,%s "
+           "in, y, r);\n}\n\n", P, DP, P, DA);
     OUT(e, "static kdl_Status %s_save_(const void *m, const char *path, int epoch, char *err, "
            "size_t n) {\n    return %s_save_checkpoint(m, path, epoch, err, n);\n}\n\n", P, P);
     OUT(e, "static void %s_seed_(void *m, uint64_t seed) {\n    %s_seed(m, seed);\n}\n\n", P,
         P);
+    if (dyn)
+        OUT(e, "static kdl_Status %s_plan_(void *m, const int max_dims[], char *err, size_t n) {\n"
+               "    return %s_plan_training(m, max_dims, err, n);\n}\n\n", P, P);
     OUT(e, "void %s_train_model(%s *m, kdl_TrainModel *out) {\n", P, P);
     OUT(e, "    static const int64_t in_sizes[] = {");
     for (int i = 0; i < t->ninputs; i++)
@@ -2110,8 +2596,10 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     for (int i = 0; i < t->ninputs; i++)
         OUT(e, "%s%s", i ? ", " : "", t->inputs[i]->dtype == DT_INT32 ? "KDL_I32" : "KDL_F32");
     OUT(e, "};\n    static const int64_t target_sizes[] = {");
-    for (int i = 0; i < nout; i++)
-        OUT(e, "%s%s_TARGET%d_SIZE", i ? ", " : "", UP, i);
+    for (int i = 0; i < nout; i++) {
+        int64_t ts = target_size(t->outputs[i], cfg.loss[i].sparse);
+        OUT(e, "%s%s", i ? ", " : "", ts >= 0 ? arena_printf(a, "%s_TARGET%d_SIZE", UP, i) : "-1");
+    }
     OUT(e, "};\n    static const char *const metric_names[] = {");
     for (int i = 0; i < cfg.metrics.len; i++)
         OUT(e, "%s%s", i ? ", " : "", c_string(a, ((MetricCfg *)cfg.metrics.data[i])->name));
@@ -2126,16 +2614,36 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     if (!cfg.metrics.len)
         OUT(e, "0");
-    OUT(e, "};\n    memset(out, 0, sizeof *out);\n    out->model = m;\n"
+    OUT(e, "};\n");
+    if (dyn) {
+        OUT(e, "    static const int in_ranks[] = {");
+        for (int i = 0; i < t->ninputs; i++)
+            OUT(e, "%s%d", i ? ", " : "", t->inputs[i]->shape.rank);
+        OUT(e, "};\n    static const int64_t in_shapes[][8] = {");
+        for (int i = 0; i < t->ninputs; i++) {
+            OUT(e, "%s{-1", i ? ", " : "");
+            for (int k = 1; k < t->inputs[i]->shape.rank; k++)
+                OUT(e, ", %lld", t->inputs[i]->dx[k] >= 0 ? -1LL
+                                                          : (long long)t->inputs[i]->shape.d[k]);
+            OUT(e, "}");
+        }
+        OUT(e, "};\n");
+    }
+    OUT(e, "    memset(out, 0, sizeof *out);\n    out->model = m;\n"
            "    out->max_batch = m->max_batch;\n    out->ninputs = %d;\n    out->ntargets = %d;\n"
            "    out->input_sizes = in_sizes;\n    out->input_dtypes = in_dtypes;\n"
            "    out->target_sizes = target_sizes;\n    out->nmetrics = %d;\n"
            "    out->metric_names = metric_names;\n    out->metric_reduce = metric_reduce;\n"
-           "    out->train_step = %s_train_step_;\n"
-           "    out->test_step = %s_test_step_;\n    out->save = %s_save_;\n"
+           "    out->train_step%s = %s_train_step_;\n"
+           "    out->test_step%s = %s_test_step_;\n    out->save = %s_save_;\n"
            "    out->seed = %s_seed_;\n    out->iterations = m->train ? &m->train->iterations : "
-           "NULL;\n}\n\n",
-        t->ninputs, nout, cfg.metrics.len, P, P, P, P);
+           "NULL;\n",
+        t->ninputs, nout, cfg.metrics.len, dyn ? "_dims" : "", P, dyn ? "_dims" : "", P, P, P);
+    if (dyn)
+        OUT(e, "    out->ndims = %d;\n    out->input_ranks = in_ranks;\n"
+               "    out->input_shapes = in_shapes;\n    out->sizes = %s_train_sizes;\n"
+               "    out->plan = %s_plan_;\n", t->ndims, P, P);
+    OUT(e, "}\n\n");
     // fit defaults from the .kdl fit() call
     FitCfg *fc = t->model->model->fit;
     int epochs = 1, bs = 32, shuffle = 1, initial = 0;
@@ -2166,6 +2674,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    kdl_TrainModel tm;\n    %s_train_model(m, &tm);\n"
            "    return kdl_evaluate(&tm, x, y, batch_size, verbose, out, err, errlen);\n}\n",
         P, P, P);
+    e->dyn = false;
 }
 
 void emit_train_stats(Emit *e, IrModel *t) {
@@ -2175,6 +2684,15 @@ void emit_train_stats(Emit *e, IrModel *t) {
     int64_t g = 0;
     for (int i = 0; i < tw.len; i++)
         g += numel0(&((Weight *)tw.data[i])->shape);
+    if (t->dyn.len) {
+        // The arena depends on the dims: M_plan_training sizes it.
+        printf("model %s training: gradients %lld floats (%lld bytes), optimizer state %lld "
+               "floats (%lld bytes), training arena planned at run time for the dims "
+               "(M_plan_training), batch statistics %lld floats\n",
+               t->cname, (long long)g, (long long)g * 4, (long long)g * t->opt_slots,
+               (long long)g * t->opt_slots * 4, (long long)t->state_floats);
+        return;
+    }
     printf("model %s training: gradients %lld floats (%lld bytes), optimizer state %lld floats "
            "(%lld bytes), training arena %lld floats (%lld bytes) per sample (activations kept "
            "for backward, gradients, masks), batch statistics %lld floats\n",

@@ -43,6 +43,7 @@ static IrBuf *buf_new(Ctx *c, IrModel *m, const Shape *s, DType dt, const char *
 typedef struct TMap {
     Vec from, to;   // Tensor* -> IrBuf*
     Vec mfrom, mto; // Tensor* -> its Keras mask (IrBuf*), for tensors that carry one
+    int training;   // a nested model's call passed training=: 1/0 for its layers; -1: none
 } TMap;
 
 static IrBuf *tmap_get(TMap *t, const Tensor *x) {
@@ -689,13 +690,20 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
             die("lower: tensor %s has no buffer", n->in[i]->name);
     }
     if (l->model) {
-        // Inline the nested model: its inputs are our input buffers.
-        Graph *g = model_graph(m, l);
+        // Inline the nested model: its inputs are our input buffers. A call
+        // with training= runs the matching trace, and its layers in that mode
+        // unless their own calls say otherwise (Keras's call context):
+        // `base(x, training=False)` keeps BatchNormalization and Dropout in
+        // inference mode while the outer model trains.
+        int tr = n->training >= 0 ? n->training : t->training;
+        Graph *g = tr < 0 ? model_graph(m, l)
+                   : tr == 1 && l->model->train_graph ? l->model->train_graph : l->model->graph;
         if (!g || g->ninputs != n->nin) {
             error_at(c, n->span, "%s: cannot inline this nested model", layer_label(c, l));
             return false;
         }
         TMap inner = {0};
+        inner.training = tr;
         for (int i = 0; i < g->ninputs; i++) {
             if (!shape_eq(&g->inputs[i]->shape, &n->in[i]->shape) &&
                 g->inputs[i]->shape.rank == n->in[i]->shape.rank) {
@@ -736,7 +744,8 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     op->slot = -1;
     // Dropout, BatchNormalization and RandomCrop run in training mode when
     // the call says so, or in the training graph unless it says otherwise.
-    op->training = n->training >= 0 ? n->training == 1 : m->training;
+    op->training = n->training >= 0 ? n->training == 1
+                   : t->training >= 0 ? t->training == 1 : m->training;
     for (int i = 0; i < n->nout; i++) {
         // Keras allows empty tensors (RepeatVector(0), a transposed conv to
         // size 0); the kernels do not: reported here, at the layer.
@@ -803,6 +812,7 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
     m->training = training;
     Graph *g = model_graph(m, model);
     TMap t = {0};
+    t.training = -1;
     m->ninputs = g->ninputs;
     m->inputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->ninputs + 1));
     for (int i = 0; i < g->ninputs; i++) {

@@ -581,6 +581,15 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
                       const float *saved, const kdl_RnnShape *s, kdl_Act act,
                       kdl_Act recurrent_act, float *scratch);
 
+// ---- training: layout moves (runtime/layout_train.c) ----------------------------------------
+//
+// Backward of kdl_transpose_last2 (channels_first layers and a Softmax over
+// another axis than the last train between the same two transposes as at
+// inference): din (n, rows, cols) += the transpose of dout (n, cols, rows).
+// Accumulates; din may be NULL (nothing to do).
+void kdl_transpose_last2_backward(float *din, const float *dout, int n, int rows, int cols);
+// ---- end of training: layout moves -----------------------------------------------------------
+
 // ---- training: losses and metrics --------------------------------------------------------
 
 typedef enum {
@@ -758,6 +767,27 @@ typedef struct kdl_TrainModel {
     kdl_Status (*save)(const void *m, const char *path, int epoch, char *err, size_t errlen);
     void (*seed)(void *m, uint64_t seed);       // Dropout / RandomCrop generator
     int64_t *iterations;                        // optimizer steps taken (resume)
+    // A model with None input dimensions (ndims > 0): the data give them
+    // (dims[] in input order, then axis order; an array of samples has the
+    // input's rank). input_sizes / target_sizes hold -1 where a size depends
+    // on them; `sizes` gives every size at given dims (KDL_ERR_SHAPE and a
+    // message when the dims do not fit the model), `plan` sizes the training
+    // memory for the largest dims the steps will be given, and the steps are
+    // train_step_dims / test_step_dims.
+    int ndims;
+    const int *input_ranks;                     // including the batch
+    const int64_t (*input_shapes)[8];           // [k][0] unused; -1 for None
+    kdl_Status (*sizes)(const int dims[], int64_t input_sizes[], int64_t target_sizes[],
+                        char *err, size_t errlen);
+    kdl_Status (*plan)(void *m, const int max_dims[], char *err, size_t errlen);
+    // Its steps (instead of train_step / test_step): the run-time dimensions
+    // of the batch in dims.
+    kdl_Status (*train_step_dims)(void *m, int batch, const int dims[],
+                                  const void *const inputs[], const float *const targets[],
+                                  kdl_StepResult *r);
+    kdl_Status (*test_step_dims)(void *m, int batch, const int dims[],
+                                 const void *const inputs[], const float *const targets[],
+                                 kdl_StepResult *r);
 } kdl_TrainModel;
 
 // A training checkpoint (what fit writes, and fit --resume reads): the

@@ -487,11 +487,9 @@ static int data_load(const char *prog, const DataFiles *f, Data *d) {
     return 1;
 }
 
-// Targets j of the model: per-sample size, converted to float.
-static int check_target(const char *prog, const kdl_TrainModel *t, int j, kdl_Array *y,
-                        const char *path) {
+// Targets of `per` values per sample, converted to float.
+static int check_target(const char *prog, int64_t per, kdl_Array *y, const char *path) {
     size_t count = kdl_array_count(y);
-    int64_t per = t->target_sizes[j];
     if (per <= 0 || count % (size_t)per != 0 || count / (size_t)per != (size_t)y->shape[0]) {
         char want[64];
         snprintf(want, sizeof want, "%lld values per sample", (long long)per);
@@ -566,13 +564,26 @@ static int data_fit(const char *prog, const kdl_ProgramModel *m, const kdl_Train
     // An output with no values per sample (RepeatVector(0), ...) has no
     // loss to compute: say so rather than divide by its size.
     for (int j = 0; j < t->ntargets; j++)
-        if (t->target_sizes[j] <= 0) {
+        if (t->target_sizes[j] == 0 || (t->target_sizes[j] < 0 && m->ndims == 0)) {
             fprintf(stderr,
                     "%s: error: output %d of the model has no values per sample (a zero-size "
                     "shape); it cannot be used as a training target\n",
                     prog, j);
             return 0;
         }
+    if (f->csv && m->ndims > 0) {
+        // A row is one flat sample: it cannot give the lengths of the None
+        // dimensions (predict's one-None-dimension rule would make every
+        // row's length the same anyway; fit takes .npy files).
+        char want[160];
+        shape_text(want, sizeof want, m->input_shapes[0], m->input_ranks[0]);
+        fprintf(stderr,
+                "%s: error: %s: the model has None input dimensions (input 0 is %s); fit and "
+                "evaluate take its data as .npy files with --x / --y (a CSV row is a flat "
+                "sample without its shape)\n",
+                prog, f->csv, want);
+        return 0;
+    }
     if (f->csv)
         return split_csv(prog, m, t, f->csv, d);
     if (f->nx != t->ninputs || f->ny != t->ntargets) {
@@ -582,18 +593,52 @@ static int data_fit(const char *prog, const kdl_ProgramModel *m, const kdl_Train
                 prog, t->ninputs, t->ntargets, f->nx, f->ny);
         return 0;
     }
-    for (int k = 0; k < f->nx + f->ny; k++) {
+    // Values per sample: the model's, or with None input dimensions those
+    // the inputs' shapes give (.npy files of the inputs' ranks).
+    int64_t *in = calloc((size_t)(t->ninputs + t->ntargets) + 1, sizeof *in), *tg;
+    int *dims = calloc((size_t)m->ndims + 1, sizeof *dims);
+    if (!in || !dims) {
+        free(in);
+        free(dims);
+        return fail(prog, "%s%s", "out of memory", ""), 0;
+    }
+    tg = in + t->ninputs;
+    memcpy(in, t->input_sizes, sizeof *in * (size_t)t->ninputs);
+    memcpy(tg, t->target_sizes, sizeof *tg * (size_t)t->ntargets);
+    char err[512] = "";
+    int ok = 1;
+    if (m->ndims > 0) {
+        for (int k = 0; ok && k < t->ninputs; k++)
+            if (d->x[k].rank != m->input_ranks[k]) {
+                char want[160], got[160];
+                shape_text(want, sizeof want, m->input_shapes[k], m->input_ranks[k]);
+                shape_text(got, sizeof got, d->x[k].shape, d->x[k].rank);
+                fprintf(stderr, "%s: error: %s: the input has shape %s\n  the model takes %s: "
+                        "give an array of that rank (its None dimensions come from the data)\n",
+                        prog, f->x[k], got, want);
+                ok = 0;
+            }
+        ok = ok && input_dims(prog, m, d->x, f->x, dims);
+        if (ok && t->sizes(dims, in, tg, err, sizeof err) != KDL_OK) {
+            fail(prog, "the inputs do not fit the model: %s%s", err, "");
+            ok = 0;
+        }
+    }
+    for (int k = 0; ok && k < f->nx + f->ny; k++) {
         int is_in = k < f->nx;
         const char *path = is_in ? f->x[k] : f->y[k - f->nx];
         kdl_Array *a = is_in ? &d->x[k] : &d->y[k - f->nx];
         long long n = a->shape[0];
-        if (is_in ? !check_input(prog, m, k, m->input_sizes[k], a, path, &n)
-                  : !check_target(prog, t, k - f->nx, a, path))
-            return 0;
-        if (n != d->n)
-            return fail(prog, "%s: has a different number of samples than %s", path, f->x[0]), 0;
+        ok = is_in ? check_input(prog, m, k, in[k], a, path, &n)
+                   : check_target(prog, tg[k - f->nx], a, path);
+        if (ok && n != d->n) {
+            fail(prog, "%s: has a different number of samples than %s", path, f->x[0]);
+            ok = 0;
+        }
     }
-    return 1;
+    free(in);
+    free(dims);
+    return ok;
 }
 
 // Logs in kdl_Logs order ("loss: 0.1234 - accuracy: 0.9700 - val_loss: ..."),

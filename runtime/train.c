@@ -76,10 +76,25 @@ static uint64_t rng_below(kdl_Rng *r, uint64_t bound) {
 
 // ---- data ------------------------------------------------------------------------------
 
-// Samples [first, first + n) of the arrays x[ninputs] and y[ntargets].
+// The run-time dimensions of a data set (a model with None input
+// dimensions: from the arrays' shapes) and the values per sample they give.
+typedef struct {
+    int *dims;                  // ndims, or NULL (a static model)
+    const int64_t *in, *tg;     // ninputs / ntargets values per sample
+    int64_t *own;               // the allocation behind dims, in and tg
+} Sizes;
+
+static void sizes_free(Sizes *s) {
+    free(s->own);
+    *s = (Sizes){NULL, NULL, NULL, NULL};
+}
+
+// Samples [first, first + n) of the arrays x[ninputs] and y[ntargets], of
+// the sizes sz.
 typedef struct {
     const kdl_Array *x, *y;
     int64_t first, n;
+    const Sizes *sz;
 } View;
 
 static void shape_str(char *buf, size_t len, const kdl_Array *a) {
@@ -123,41 +138,106 @@ static kdl_Status check_array(const kdl_Array *a, const char *name, int k, int64
     return KDL_OK;
 }
 
+// A shape with None for -1, as Python prints it: "(None, None, 3)".
+static void want_str(char *buf, size_t len, const int64_t *shape, int rank) {
+    size_t k = (size_t)snprintf(buf, len, "(None");
+    for (int d = 1; d < rank && k < len; d++)
+        k += (size_t)(shape[d] < 0 ? snprintf(buf + k, len - k, ", None")
+                                   : snprintf(buf + k, len - k, ", %lld", (long long)shape[d]));
+    if (k < len)
+        snprintf(buf + k, len - k, rank == 1 ? ",)" : ")");
+}
+
+// The sizes of data x for model t: its own, or with None input dimensions
+// those the arrays' shapes give (each array of the input's rank, its known
+// axes the model's), checked by the model (t->sizes).
+static kdl_Status data_sizes(const kdl_TrainModel *t, const kdl_Array *x, const char *xname,
+                             Sizes *sz, char *err, size_t errlen) {
+    *sz = (Sizes){NULL, t->input_sizes, t->target_sizes, NULL};
+    if (t->ndims <= 0)
+        return KDL_OK;
+    size_t n = (size_t)t->ndims + (size_t)t->ninputs + (size_t)t->ntargets + 1;
+    sz->own = calloc(n, sizeof(int64_t));
+    if (!sz->own)
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory");
+    int64_t *in = sz->own, *tg = in + t->ninputs;
+    sz->dims = (int *)(void *)(tg + t->ntargets);   // ndims ints fit in ndims int64s
+    sz->in = in;
+    sz->tg = tg;
+    for (int i = 0, j = 0; i < t->ninputs; i++) {
+        const kdl_Array *a = &x[i];
+        const int64_t *want = t->input_shapes[i];
+        int rank = t->input_ranks[i], ok = a->rank == rank;
+        for (int d = 1; ok && d < rank; d++)
+            ok = want[d] >= 0 ? a->shape[d] == want[d]
+                              : a->shape[d] >= 1 && a->shape[d] <= (1 << 24);
+        if (!ok) {
+            char got[160], ws[160];
+            shape_str(got, sizeof got, a);
+            want_str(ws, sizeof ws, want, rank);
+            sizes_free(sz);
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE,
+                            "%s[%d] has shape %s; the model takes %s (samples of the input's "
+                            "rank: its None dimensions come from the data)", xname, i, got, ws);
+        }
+        for (int d = 1; d < rank; d++)
+            if (want[d] < 0 && j < t->ndims)
+                sz->dims[j++] = (int)a->shape[d];
+    }
+    char why[400] = "";
+    if (t->sizes(sz->dims, in, tg, why, sizeof why) != KDL_OK) {
+        sizes_free(sz);
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE,
+                        "%s: the arrays' shapes do not fit the model: %s", xname, why);
+    }
+    return KDL_OK;
+}
+
 // x[ninputs] against the model's inputs and y[ntargets] against its
-// targets; *n receives the number of samples. Names ("x", "y" or "val_x",
-// "val_y") go into the messages.
+// targets; *n receives the number of samples, *sz the sizes (sizes_free).
+// Names ("x", "y" or "val_x", "val_y") go into the messages.
 static kdl_Status check_data(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array *y,
-                             const char *xname, const char *yname, int64_t *n, char *err,
-                             size_t errlen) {
+                             const char *xname, const char *yname, int64_t *n, Sizes *sz,
+                             char *err, size_t errlen) {
+    *sz = (Sizes){NULL, NULL, NULL, NULL};
     if (!x)
         return kdl_fail(err, errlen, KDL_ERR_SHAPE, "no %s arrays given", xname);
     if (t->ntargets > 0 && !y)
         return kdl_fail(err, errlen, KDL_ERR_SHAPE, "no %s arrays given", yname);
+    for (int i = 0; i < t->ninputs; i++)
+        if (x[i].rank < 1 || x[i].rank > 8)
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE,
+                            "%s[%d]: an array of samples needs 1 to 8 axes, not %d", xname, i,
+                            x[i].rank);
+    kdl_Status st = data_sizes(t, x, xname, sz, err, errlen);
+    if (st != KDL_OK)
+        return st;
+    st = KDL_ERR_SHAPE;
     *n = -1;
     for (int i = 0; i < t->ninputs; i++) {
         const kdl_Array *a = &x[i];
-        kdl_Status st = check_array(a, xname, i, t->input_sizes[i], n, xname, err, errlen);
+        st = check_array(a, xname, i, sz->in[i], n, xname, err, errlen);
         if (st != KDL_OK)
-            return st;
+            break;
         if (t->input_dtypes[i] != KDL_I32 || a->dtype != KDL_F32)
             continue;
         // Embedding ids given as floats: every one must be an exact int32.
         const float *f = a->data;
         size_t count = kdl_array_count(a);
-        for (size_t j = 0; j < count; j++)
+        for (size_t j = 0; j < count && st == KDL_OK; j++)
             if (!(f[j] >= -2147483648.0f && f[j] < 2147483648.0f && f[j] == floorf(f[j])))
-                return kdl_fail(err, errlen, KDL_ERR_SHAPE,
-                            "%s[%d]: the model's input %d takes integer ids; sample %lld "
-                            "holds %g",
-                            xname, i, i, (long long)(j / (size_t)t->input_sizes[i]),
-                            (double)f[j]);
-    }
-    for (int j = 0; j < t->ntargets; j++) {
-        kdl_Status st = check_array(&y[j], yname, j, t->target_sizes[j], n, xname, err, errlen);
+                st = kdl_fail(err, errlen, KDL_ERR_SHAPE,
+                              "%s[%d]: the model's input %d takes integer ids; sample %lld "
+                              "holds %g",
+                              xname, i, i, (long long)(j / (size_t)sz->in[i]), (double)f[j]);
         if (st != KDL_OK)
-            return st;
+            break;
     }
-    return KDL_OK;
+    for (int j = 0; j < t->ntargets && st == KDL_OK; j++)
+        st = check_array(&y[j], yname, j, sz->tg[j], n, xname, err, errlen);
+    if (st != KDL_OK)
+        sizes_free(sz);
+    return st;
 }
 
 // One batch of inputs and targets, gathered from a View.
@@ -183,18 +263,21 @@ static void *alloc_samples(int batch, int64_t per) {
     return malloc((size_t)batch * (size_t)per * 4);
 }
 
-static kdl_Status batch_alloc(Batch *b, const kdl_TrainModel *t, int batch, char *err,
-                              size_t errlen) {
-    b->in = calloc((size_t)t->ninputs + 1, sizeof(void *));
-    b->tg = calloc((size_t)t->ntargets + 1, sizeof(float *));
-    int ok = b->in && b->tg;
+// Buffers for batches of the sizes of data sets a and b (b may be NULL).
+static kdl_Status batch_alloc(Batch *bt, const kdl_TrainModel *t, int batch, const Sizes *a,
+                              const Sizes *b, char *err, size_t errlen) {
+    bt->in = calloc((size_t)t->ninputs + 1, sizeof(void *));
+    bt->tg = calloc((size_t)t->ntargets + 1, sizeof(float *));
+    int ok = bt->in && bt->tg;
     for (int i = 0; ok && i < t->ninputs; i++)
-        ok = (b->in[i] = alloc_samples(batch, t->input_sizes[i])) != NULL;
+        ok = (bt->in[i] = alloc_samples(batch, b && b->in[i] > a->in[i] ? b->in[i] : a->in[i])) !=
+             NULL;
     for (int j = 0; ok && j < t->ntargets; j++)
-        ok = (b->tg[j] = alloc_samples(batch, t->target_sizes[j])) != NULL;
+        ok = (bt->tg[j] = alloc_samples(batch, b && b->tg[j] > a->tg[j] ? b->tg[j] : a->tg[j])) !=
+             NULL;
     if (ok)
         return KDL_OK;
-    batch_free(b, t);
+    batch_free(bt, t);
     return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory for batches of %d samples", batch);
 }
 
@@ -221,12 +304,12 @@ static void gather(Batch *bt, const kdl_TrainModel *t, const View *v, const int6
     for (int k = 0; k < b; k++) {
         int64_t s = v->first + (idx ? idx[start + k] : start + k);
         for (int i = 0; i < t->ninputs; i++) {
-            size_t per = (size_t)t->input_sizes[i];
+            size_t per = (size_t)v->sz->in[i];
             copy_values((char *)bt->in[i] + (size_t)k * per * 4, t->input_dtypes[i],
                         (const char *)v->x[i].data + (size_t)s * per * 4, v->x[i].dtype, per);
         }
         for (int j = 0; j < t->ntargets; j++) {
-            size_t per = (size_t)t->target_sizes[j];
+            size_t per = (size_t)v->sz->tg[j];
             copy_values(bt->tg[j] + (size_t)k * per, KDL_F32,
                         (const char *)v->y[j].data + (size_t)s * per * 4, v->y[j].dtype, per);
         }
@@ -511,6 +594,18 @@ static kdl_Status write_history(const char *path, const char *const *names, int 
 
 // ---- the loops -----------------------------------------------------------------------
 
+// One training (train 1) or test step, with the batch's dims for a model
+// with run-time dimensions.
+static kdl_Status step(const kdl_TrainModel *t, int train, int b, const int *dims, Batch *bt,
+                       kdl_StepResult *r) {
+    const void *const *in = (const void *const *)bt->in;
+    const float *const *tg = (const float *const *)bt->tg;
+    if (t->ndims > 0)
+        return train ? t->train_step_dims(t->model, b, dims, in, tg, r)
+                     : t->test_step_dims(t->model, b, dims, in, tg, r);
+    return train ? t->train_step(t->model, b, in, tg, r) : t->test_step(t->model, b, in, tg, r);
+}
+
 // What a failed step's status means to the user.
 static const char *step_error(kdl_Status st) {
     return st == KDL_ERR_INDEX ? "a label or an Embedding id is out of range"
@@ -541,8 +636,7 @@ static kdl_Status run_test(const kdl_TrainModel *t, const View *v, int batch, Ba
         int b = (int)(v->n - seen < batch ? v->n - seen : batch);
         gather(bt, t, v, NULL, seen, b);
         kdl_StepResult r = {0};
-        kdl_Status st = t->test_step(t->model, b, (const void *const *)bt->in,
-                                     (const float *const *)bt->tg, &r);
+        kdl_Status st = step(t, 0, b, v->sz->dims, bt, &r);
         if (st != KDL_OK)
             return kdl_fail(err, errlen, st, "%s, step %lld: the test step failed: %s", where,
                         (long long)s + 1, step_error(st));
@@ -570,11 +664,16 @@ static kdl_Status check_model(const kdl_TrainModel *t, char *err, size_t errlen)
     if (t->nmetrics < 0 || t->nmetrics > KDL_MAX_LOGS || (t->nmetrics && !t->metric_names))
         return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has %d metrics; at most %d are logged",
                     t->nmetrics, KDL_MAX_LOGS);
+    if (t->ndims > 0 && (!t->input_ranks || !t->input_shapes || !t->sizes || !t->plan ||
+                         !t->train_step_dims || !t->test_step_dims))
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the training model's run-time dimensions "
+                        "are not described");
+    // (-1: a size that depends on the run-time dimensions.)
     for (int i = 0; i < t->ninputs; i++)
-        if (t->input_sizes[i] <= 0)
+        if (t->input_sizes[i] == 0 || (t->input_sizes[i] < 0 && t->ndims <= 0))
             return kdl_fail(err, errlen, KDL_ERR_SHAPE, "input %d has no values per sample", i);
     for (int j = 0; j < t->ntargets; j++)
-        if (t->target_sizes[j] <= 0)
+        if (t->target_sizes[j] == 0 || (t->target_sizes[j] < 0 && t->ndims <= 0))
             return kdl_fail(err, errlen, KDL_ERR_SHAPE, "target %d has no values per sample", j);
     return KDL_OK;
 }
@@ -609,6 +708,7 @@ static const char *static_val_name(const char *name) {
 // Everything one fit call allocates, freed together.
 typedef struct {
     Batch bt;
+    Sizes train, val;   // the data sets' dims and sizes
     int64_t *order;     // the training samples' order this epoch
     double *hist;       // epochs * ncols history values
     char *text;         // "val_<metric>" names not in val_names
@@ -616,6 +716,8 @@ typedef struct {
 
 static void fitmem_free(FitMem *fm, const kdl_TrainModel *t) {
     batch_free(&fm->bt, t);
+    sizes_free(&fm->train);
+    sizes_free(&fm->val);
     free(fm->order);
     free(fm->hist);
     free(fm->text);
@@ -623,7 +725,7 @@ static void fitmem_free(FitMem *fm, const kdl_TrainModel *t) {
 
 static kdl_Status check_options(const kdl_TrainModel *t, const kdl_FitOptions *o, char *err,
                                 size_t errlen) {
-    if (!t->train_step)
+    if (t->ndims > 0 ? !t->train_step_dims : !t->train_step)
         return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no training step");
     if (o->epochs < 0 || o->initial_epoch < 0)
         return kdl_fail(err, errlen, KDL_ERR_SHAPE, "epochs (%d) and initial_epoch (%d) must be >= 0",
@@ -648,20 +750,20 @@ static kdl_Status check_options(const kdl_TrainModel *t, const kdl_FitOptions *o
 // The training and validation views of the data (Keras: the split takes the
 // last samples, before any shuffling); *val->n = 0 without validation.
 static kdl_Status split_data(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array *y,
-                             const kdl_FitOptions *o, View *train, View *val, char *err,
-                             size_t errlen) {
+                             const kdl_FitOptions *o, View *train, View *val, FitMem *fm,
+                             char *err, size_t errlen) {
     int64_t n;
-    kdl_Status st = check_data(t, x, y, "x", "y", &n, err, errlen);
+    kdl_Status st = check_data(t, x, y, "x", "y", &n, &fm->train, err, errlen);
     if (st != KDL_OK)
         return st;
-    *train = (View){x, y, 0, n};
-    *val = (View){NULL, NULL, 0, 0};
+    *train = (View){x, y, 0, n, &fm->train};
+    *val = (View){NULL, NULL, 0, 0, &fm->train};
     if (o->val_x) {
         int64_t nv;
-        st = check_data(t, o->val_x, o->val_y, "val_x", "val_y", &nv, err, errlen);
+        st = check_data(t, o->val_x, o->val_y, "val_x", "val_y", &nv, &fm->val, err, errlen);
         if (st != KDL_OK)
             return st;
-        *val = (View){o->val_x, o->val_y, 0, nv};
+        *val = (View){o->val_x, o->val_y, 0, nv, &fm->val};
     } else if (o->validation_split > 0) {
         int64_t split_at = (int64_t)floor((double)n * (1.0 - o->validation_split));
         if (split_at <= 0 || split_at >= n)
@@ -671,8 +773,33 @@ static kdl_Status split_data(const kdl_TrainModel *t, const kdl_Array *x, const 
                         o->validation_split, (long long)n, (long long)split_at,
                         (long long)(n - split_at));
         train->n = split_at;
-        *val = (View){x, y, split_at, n - split_at};
+        *val = (View){x, y, split_at, n - split_at, &fm->train};
     }
+    return KDL_OK;
+}
+
+// A model with run-time dimensions: its training memory planned for the
+// largest dims of the data sets a and b (b may be NULL): sizes only grow
+// with the dims, so the plan holds for both.
+static kdl_Status plan_dims(const kdl_TrainModel *t, const Sizes *a, const Sizes *b, char *err,
+                            size_t errlen) {
+    if (t->ndims <= 0)
+        return KDL_OK;
+    int *dims = malloc(sizeof(int) * (size_t)t->ndims);
+    if (!dims)
+        return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory");
+    char text[160] = "", why[400] = "";
+    size_t k = 0;
+    for (int i = 0; i < t->ndims; i++) {
+        dims[i] = b && b->dims && b->dims[i] > a->dims[i] ? b->dims[i] : a->dims[i];
+        if (k < sizeof text)
+            k += (size_t)snprintf(text + k, sizeof text - k, i ? ", %d" : "%d", dims[i]);
+    }
+    kdl_Status st = t->plan(t->model, dims, why, sizeof why);
+    free(dims);
+    if (st != KDL_OK)
+        return kdl_fail(err, errlen, st, "the training memory for the dims (%s) of the data: %s",
+                        text, why[0] ? why : kdl_status_str(st));
     return KDL_OK;
 }
 
@@ -748,8 +875,7 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
         int b = (int)(f->train.n - seen < batch ? f->train.n - seen : batch);
         gather(&f->mem.bt, t, &f->train, f->mem.order, seen, b);
         kdl_StepResult r = {0};
-        kdl_Status st = t->train_step(t->model, b, (const void *const *)f->mem.bt.in,
-                                      (const float *const *)f->mem.bt.tg, &r);
+        kdl_Status st = step(t, 1, b, f->train.sz->dims, &f->mem.bt, &r);
         if (st == KDL_OK && !isfinite(r.loss))
             st = KDL_ERR_NUMERIC;
         // A step may also refuse the update itself and say so (r.loss unset).
@@ -790,19 +916,26 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
     if (st == KDL_OK)
         st = check_options(t, o, err, errlen);
     if (st == KDL_OK)
-        st = split_data(t, x, y, o, &f.train, &f.val, err, errlen);
-    if (st != KDL_OK)
+        st = split_data(t, x, y, o, &f.train, &f.val, &f.mem, err, errlen);
+    if (st == KDL_OK && f.val.n > 0 && (t->ndims > 0 ? !t->test_step_dims : !t->test_step))
+        st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step for validation");
+    const Sizes *vs = f.mem.val.in ? &f.mem.val : NULL;
+    if (st == KDL_OK)
+        st = plan_dims(t, &f.mem.train, vs, err, errlen);
+    if (st != KDL_OK) {
+        fitmem_free(&f.mem, t);
         return st;
-    if (f.val.n > 0 && !t->test_step)
-        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step for validation");
+    }
 
     f.ntrain_logs = 1 + t->nmetrics;
     f.ncols = f.ntrain_logs * (f.val.n > 0 ? 2 : 1);
     f.steps = (f.train.n + o->batch_size - 1) / o->batch_size;
     int nepochs = o->epochs > o->initial_epoch ? o->epochs - o->initial_epoch : 0;
-    st = batch_alloc(&f.mem.bt, t, o->batch_size, err, errlen);
-    if (st != KDL_OK)
+    st = batch_alloc(&f.mem.bt, t, o->batch_size, &f.mem.train, vs, err, errlen);
+    if (st != KDL_OK) {
+        fitmem_free(&f.mem, t);
         return st;
+    }
     size_t text_len = 1;
     for (int k = 0; k < t->nmetrics; k++)
         text_len += strlen(t->metric_names[k]) + 5;
@@ -870,21 +1003,26 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
     if (out)
         *out = (kdl_Logs){.epoch = 0, .n = 0};
     kdl_Status st = check_model(t, err, errlen);
-    if (st == KDL_OK && !t->test_step)
+    if (st == KDL_OK && (t->ndims > 0 ? !t->test_step_dims : !t->test_step))
         st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step");
     if (st == KDL_OK && (verbose < 0 || verbose > 2))
         st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "verbose must be 0, 1 or 2, not %d", verbose);
     if (st == KDL_OK)
         st = check_batch(t, batch_size, err, errlen);
     int64_t n = 0;
+    Sizes sz = {NULL, NULL, NULL, NULL};
     if (st == KDL_OK)
-        st = check_data(t, x, y, "x", "y", &n, err, errlen);
+        st = check_data(t, x, y, "x", "y", &n, &sz, err, errlen);
     if (st != KDL_OK)
         return st;
     Batch bt = {0};
-    st = batch_alloc(&bt, t, batch_size, err, errlen);
-    if (st != KDL_OK)
+    st = plan_dims(t, &sz, NULL, err, errlen);
+    if (st == KDL_OK)
+        st = batch_alloc(&bt, t, batch_size, &sz, NULL, err, errlen);
+    if (st != KDL_OK) {
+        sizes_free(&sz);
         return st;
+    }
     kdl_Logs logs = {.epoch = 0, .n = 1 + t->nmetrics};
     logs.names[0] = "loss";
     for (int k = 0; k < t->nmetrics; k++)
@@ -894,7 +1032,7 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
     int64_t steps = (n + batch_size - 1) / batch_size;
     Progbar pb;
     progbar_start(&pb, verbose, verbose == 1 && isatty(fileno(stderr)), steps);
-    View v = {x, y, 0, n};
+    View v = {x, y, 0, n, &sz};
     st = run_test(t, &v, batch_size, &bt, &pb, &logs, order, logs.values, "evaluate", err,
                   errlen);
     if (st == KDL_OK) {
@@ -905,6 +1043,7 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
         progbar_abort(&pb);
     }
     batch_free(&bt, t);
+    sizes_free(&sz);
     return st;
 }
 

@@ -15,6 +15,9 @@
  * GRADCHECK_SCALE=S: the gradients are S times the loss's (an optimizer's
  * loss_scale_factor); GRADCHECK_STOCHASTIC=1: the model must draw masks in
  * training (the loss changes with the seed, not with the same seed again).
+ * A model with None input dimensions is built with -DDYN: GRADCHECK_DIMS
+ * ("7 5") gives their sizes (the first ndims values), its training memory
+ * is planned for them (M_plan_training) and every step takes them.
  */
 #include HEADER
 
@@ -26,6 +29,13 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(x) CAT(MODEL, x)
+#ifdef DYN
+#define DIMS dims,
+#else
+#define DIMS
+#endif
+
+static int dims[16];
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -39,7 +49,7 @@ static double uniform(void) {
 static double loss_at(MODEL *m, int batch, const void *const *in, const float *const *y) {
     kdl_StepResult r;
     FN(_seed)(m, 7);
-    kdl_Status st = FN(_compute_gradients)(m, batch, in, y, &r);
+    kdl_Status st = FN(_compute_gradients)(m, batch, DIMS in, y, &r);
     if (st != KDL_OK) {
         fprintf(stderr, "gradcheck: compute_gradients: %s\n", kdl_status_str(st));
         exit(2);
@@ -59,6 +69,31 @@ int main(int argc, char **argv) {
     }
     kdl_TrainModel tm;
     FN(_train_model)(m, &tm);
+    int64_t in_sizes[16], tg_sizes[16];
+    for (int i = 0; i < tm.ninputs && i < 16; i++)
+        in_sizes[i] = tm.input_sizes[i];
+    for (int i = 0; i < tm.ntargets && i < 16; i++)
+        tg_sizes[i] = tm.target_sizes[i];
+#ifdef DYN
+    {
+        const char *ds = getenv("GRADCHECK_DIMS");
+        char *end;
+        for (int k = 0; k < tm.ndims && k < 16; k++) {
+            dims[k] = ds ? (int)strtol(ds, &end, 10) : 0;
+            if (!ds || end == ds) {
+                fprintf(stderr, "gradcheck: GRADCHECK_DIMS needs %d dims\n", tm.ndims);
+                return 2;
+            }
+            ds = end;
+        }
+        char err[512];
+        if (FN(_plan_training)(m, dims, err, sizeof err) != KDL_OK ||
+            tm.sizes(dims, in_sizes, tg_sizes, err, sizeof err) != KDL_OK) {
+            fprintf(stderr, "gradcheck: %s\n", err);
+            return 2;
+        }
+    }
+#endif
     const char *shift = getenv("GRADCHECK_SHIFT");
     if (shift && *shift) {
         // Move every trainable weight off its initial value (a LoRA layer's
@@ -72,7 +107,7 @@ int main(int argc, char **argv) {
     const void *in[16];
     const float *y[16];
     for (int i = 0; i < tm.ninputs; i++) {
-        size_t n = (size_t)BATCH * (size_t)tm.input_sizes[i];
+        size_t n = (size_t)BATCH * (size_t)in_sizes[i];
         if (tm.input_dtypes[i] == KDL_I32) {
             int32_t *ids = malloc(sizeof(int32_t) * (n + 1));
             for (size_t k = 0; k < n; k++)
@@ -86,7 +121,7 @@ int main(int argc, char **argv) {
         }
     }
     for (int i = 0; i < tm.ntargets; i++) {
-        size_t n = (size_t)BATCH * (size_t)tm.target_sizes[i];
+        size_t n = (size_t)BATCH * (size_t)tg_sizes[i];
         float *t = malloc(sizeof(float) * (n + 1));
         for (size_t k = 0; k < n; k++)
             t[k] = labels ? (float)(uniform() < 0.5 ? 0 : 1) : (float)uniform();
@@ -100,11 +135,11 @@ int main(int argc, char **argv) {
         // (the same seed, the same loss).
         kdl_StepResult r1, r2, r3;
         FN(_seed)(m, 7);
-        FN(_compute_gradients)(m, BATCH, in, y, &r1);
+        FN(_compute_gradients)(m, BATCH, DIMS in, y, &r1);
         FN(_seed)(m, 8);
-        FN(_compute_gradients)(m, BATCH, in, y, &r2);
+        FN(_compute_gradients)(m, BATCH, DIMS in, y, &r2);
         FN(_seed)(m, 7);
-        FN(_compute_gradients)(m, BATCH, in, y, &r3);
+        FN(_compute_gradients)(m, BATCH, DIMS in, y, &r3);
         if (r1.loss == r2.loss || r1.loss != r3.loss) {
             fprintf(stderr, "gradcheck: the loss does not depend on the seed as masks make it: "
                     "%.9g (seed 7), %.9g (seed 8), %.9g (seed 7)\n", r1.loss, r2.loss, r3.loss);

@@ -8,6 +8,9 @@
 # weights off their initial values), "scale S" (the models' optimizers have
 # loss_scale_factor S: their gradients are S times those of the loss),
 # "stochastic" (every model draws masks in training: the loss depends on the seed).
+# Models with None input dimensions train at the sizes "# E2E-DIMS: D..." (or
+# "# GRADCHECK: dims D...") gives, the first ndims of them. GRADCHECK_SHIFT=1 in
+# the environment shifts the weights of every model (as the "shift" directive).
 set -eu
 out=$1 f=$2 loss=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,17 +29,21 @@ fi
 status=0
 targets=targets
 grep -q '^# GRADCHECK: labels' "$f" && targets=labels
-shift=
+shift=${GRADCHECK_SHIFT:-}
 grep -q '^# GRADCHECK: shift' "$f" && shift=1
+dims=$(sed -n 's/^# \(E2E-DIMS:\|GRADCHECK: dims\) *//p' "$f" | head -1)
 scale=$(sed -n 's/^# GRADCHECK: scale \([0-9.]*\)$/\1/p' "$f" | head -1)
 stochastic=
 grep -q '^# GRADCHECK: stochastic' "$f" && stochastic=1
 for v in $vars; do
     grep -q "${b}_${v}_compute_gradients" "$d/$b.h" || continue
-    $RTCC -std=c11 -O1 -I"$ROOT/include" -I"$d" -DMODEL="${b}_$v" -DHEADER="\"$b.h\"" \
+    dyn=
+    grep -q "${b}_${v}_plan_training" "$d/$b.h" && dyn=-DDYN
+    $RTCC -std=c11 -O1 -I"$ROOT/include" -I"$d" -DMODEL="${b}_$v" -DHEADER="\"$b.h\"" $dyn \
         "$here/gradcheck.c" "$d/$b.c" $RTLINK -o "$d/gc_$v"
     printf '%s/%s: ' "$b" "$v"
     GRADCHECK_SHIFT=$shift GRADCHECK_SCALE=$scale GRADCHECK_STOCHASTIC=$stochastic \
+        GRADCHECK_DIMS="$dims" \
         "$d/gc_$v" "$targets" || status=1
 done
 exit $status

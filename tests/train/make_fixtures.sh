@@ -26,6 +26,8 @@
 # Directives in a model file (comment lines):
 #   # TRAIN-INPUT: uniform LO HI     inputs uniform in [LO, HI) (default: normal(0, 1))
 #   # TRAIN-SAMPLES: N               N samples (default 40: batches 16, 16, 8)
+#   # TRAIN-DIMS: D...               the sizes of the inputs' None dimensions in the
+#                                    data (in input order, then axis order)
 #   # TRAIN-EVALUATE                 also evaluate the reference's final weights
 #                                    (train_reference.py evaluate -> evaluate.csv)
 #                                    and compare with the model's evaluate
@@ -79,6 +81,7 @@ for kdl in "${files[@]}"; do
     fi
     n=$(grep -m1 '^# TRAIN-SAMPLES:' "$kdl" | sed 's/^# TRAIN-SAMPLES: *//')
     n=${n:-40}
+    tdims=$(grep -m1 '^# TRAIN-DIMS:' "$kdl" | sed 's/^# TRAIN-DIMS: *//')
     dseed=$(( $(printf %s "$m" | cksum | cut -d' ' -f1) % 100000 ))
     var=$("$PY" "$ROOT/tests/e2e/reference.py" models "$kdl" | head -1) || { status=1; continue; }
     args=$("$PY" "$HERE/train_reference.py" fitargs "$kdl" --model "$var") ||
@@ -97,7 +100,7 @@ for kdl in "${files[@]}"; do
         echo "   init failed"; status=1; continue
     fi
     "$PY" "$HERE/train_reference.py" data "$kdl" --model "$var" --n "$n" --seed "$dseed" \
-        "${dist[@]}" --out "$out" || { status=1; continue; }
+        "${dist[@]}" ${tdims:+--dims $tdims} --out "$out" || { status=1; continue; }
     xs=() ys=() txs="" tys=""
     for k in $(seq 0 $((nin - 1))); do
         f=x.npy; [ "$nin" -gt 1 ] && f=x.$k.npy

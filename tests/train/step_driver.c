@@ -40,14 +40,36 @@ int main(int argc, char **argv) {
         return die("wrong number of --x / --y files", NULL);
 
     kdl_Array x[MAXIO], y[MAXIO];
-    int64_t n = -1;
+    int64_t n = -1, in_sizes[MAXIO], tg_sizes[MAXIO];
+    int dims[MAXIO * 8];
+    for (int k = 0; k < nx; k++)
+        in_sizes[k] = t.input_sizes[k];
+    for (int k = 0; k < ny; k++)
+        tg_sizes[k] = t.target_sizes[k];
+    for (int k = 0; k < nx; k++)
+        if (driver_load(&a, k, &x[k]))
+            return 1;
+    if (t.ndims > 0) {
+        // None input dimensions: the arrays' (each of the input's rank).
+        int j = 0;
+        for (int k = 0; k < nx; k++) {
+            if (x[k].rank != t.input_ranks[k])
+                return die("the array's rank is not the input's", a.xs[k]);
+            for (int d = 1; d < x[k].rank; d++)
+                if (t.input_shapes[k][d] < 0 && j < MAXIO * 8)
+                    dims[j++] = (int)x[k].shape[d];
+        }
+        if (t.sizes(dims, in_sizes, tg_sizes, err, sizeof err) != KDL_OK ||
+            t.plan(t.model, dims, err, sizeof err) != KDL_OK)
+            return die(err, NULL);
+    }
     for (int k = 0; k < nx + ny; k++) {
         int is_x = k < nx;
         kdl_Array *arr = is_x ? &x[k] : &y[k - nx];
         const char *path = is_x ? a.xs[k] : a.ys[k - nx];
-        if (driver_load(&a, k, arr))
+        if (!is_x && driver_load(&a, k, arr))
             return 1;
-        int64_t per = is_x ? t.input_sizes[k] : t.target_sizes[k - nx];
+        int64_t per = is_x ? in_sizes[k] : tg_sizes[k - nx];
         if (arr->rank < 1 || (int64_t)kdl_array_count(arr) != arr->shape[0] * per ||
             (n >= 0 && arr->shape[0] != n))
             return die("does not fit the model", path);
@@ -67,12 +89,13 @@ int main(int argc, char **argv) {
             const void *in[MAXIO];
             const float *tg[MAXIO];
             for (int k = 0; k < nx; k++)
-                in[k] = (const char *)x[k].data + (size_t)s * (size_t)t.input_sizes[k] * 4;
+                in[k] = (const char *)x[k].data + (size_t)s * (size_t)in_sizes[k] * 4;
             for (int k = 0; k < ny; k++)
-                tg[k] = (const float *)y[k].data + (size_t)s * (size_t)t.target_sizes[k];
+                tg[k] = (const float *)y[k].data + (size_t)s * (size_t)tg_sizes[k];
             kdl_StepResult r;
             memset(&r, 0, sizeof r);
-            kdl_Status st = t.train_step(t.model, b, in, tg, &r);
+            kdl_Status st = t.ndims > 0 ? t.train_step_dims(t.model, b, dims, in, tg, &r)
+                                        : t.train_step(t.model, b, in, tg, &r);
             if (st != KDL_OK) {
                 fclose(f);
                 return die(kdl_status_str(st), "train_on_batch");

@@ -931,7 +931,9 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
             for y in ys:
                 losses.append(penalty(r, y) / y.shape[0])
         for o, y in zip(node["outputs"], ys):
-            if tuple(y.shape[1:]) != tuple(o["shape"][1:]):
+            # (None in the dump: a run-time dimension, the data's)
+            if len(y.shape) != len(o["shape"]) or any(
+                    d is not None and d != k for k, d in zip(y.shape[1:], o["shape"][1:])):
                 die(f"{layer['name']} ({cls}): output shape {tuple(y.shape)}, the dump says "
                     f"{o['shape']}")
             env[o["tensor"]] = y
@@ -1226,8 +1228,15 @@ def cmd_data(a):
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
     nin, nout = len(g["inputs"]), len(s.outputs)
+    dims = list(a.dims)
     for k, spec in enumerate(g["inputs"]):
-        shape = (a.n,) + tuple(spec["shape"][1:])
+        # None dimensions (# TRAIN-DIMS): the data's sizes, in input and axis order.
+        shape = [a.n]
+        for d in spec["shape"][1:]:
+            if d is None and not dims:
+                die("an input has more None dimensions than # TRAIN-DIMS gives")
+            shape.append(dims.pop(0) if d is None else d)
+        shape = tuple(shape)
         if spec["dtype"].startswith("int"):
             lim = ref.embedding_limit(g, spec["tensor"])
             if lim is None:
@@ -1239,6 +1248,8 @@ def cmd_data(a):
             x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
         np.save(os.path.join(a.out, numbered("x", k, nin)), x)
     for k, ((_, oshape), cfg) in enumerate(zip(s.outputs, s.losses)):
+        if any(d is None for d in oshape[1:]):
+            die("an output with a None dimension: the fixtures need outputs of known shapes")
         shape = (a.n,) + tuple(oshape[1:])
         c = shape[-1]
         if cfg.kind == "scce":
@@ -1421,6 +1432,8 @@ def main():
     ap.add_argument("--lo", type=float, default=-1.0)
     ap.add_argument("--hi", type=float, default=1.0)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--dims", type=int, nargs="*", default=[],
+                    help="data: the sizes of the inputs' None dimensions")
     ap.add_argument("--kdlc", default=os.environ.get("KDLC", ref.DEFAULT_KDLC))
     a = ap.parse_args()
     torch.set_default_dtype(DT)
