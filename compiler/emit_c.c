@@ -396,7 +396,7 @@ static void emit_dense(Emit *e, IrOp *op) {
 
 // ReLU(max_value=..., negative_slope=..., threshold=...) in a form the
 // activation kernels have no enum for (anything but relu, relu6, leaky).
-static bool relu_general(const IrOp *op) {
+bool relu_general(const IrOp *op) {
     const Layer *l = op->layer;
     if (strcmp(l->class_name, "ReLU"))
         return false;
@@ -420,9 +420,10 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
         alpha = l->fv[0];
     } else if (!strcmp(k, "ReLU")) {
         // iv[0]: has max_value; fv: max_value, negative_slope, threshold.
-        // (Other forms: kdl_relu_general_forward, inference only so far.)
+        // (Other forms: kdl_relu_general_forward / _backward, emitted by
+        // the callers before they ask for an activation enum.)
         if (relu_general(op)) {
-            unsupported(e, op, "training through ReLU with this max_value/threshold");
+            unsupported(e, op, "ReLU with this max_value/threshold here");
             return false;
         }
         bool plain = !l->iv[0] && l->fv[1] == 0;

@@ -1555,6 +1555,10 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         if (op->loss_fused) {
             OUT(e, "    kdl_axpy(%s, %s, %s, 1.0f); /* the loss gave the gradient of the logits "
                    "*/\n", dx, dy, count_expr(e, op->in[0]));
+        } else if (relu_general(op)) {
+            OUT(e, "    kdl_relu_general_backward(%s, %s, %s, %s, %s, %d, %s, %s);\n", dx, dy, x,
+                count_expr(e, op->in[0]), fstr(a, l->fv[1]), (int)l->iv[0],
+                fstr(a, l->iv[0] ? l->fv[0] : 0), fstr(a, l->fv[2]));
         } else if (layer_activation(e, op, &la, &lalpha)) {
             OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %s, %s, %s);\n", dx, dy, x, y,
                 rows_expr(e, op->out[0]), dimx(e, op->out[0], os->rank - 1), act_enum(a, la),

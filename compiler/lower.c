@@ -1205,7 +1205,9 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
             op->training = op->training && op->layer->trainable;
             if (op->training) {
                 op->state_off = m->state_floats;
-                m->state_floats += 2 * op->in[0]->shape.d[op->in[0]->shape.rank - 1];
+                // mean and 1/std per channel: the normalized axis (moved
+                // last for the kernel when it is not the last)
+                m->state_floats += 2 * op->in[0]->shape.d[op->layer->iv[BN_NAXIS]];
             }
         }
         if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))

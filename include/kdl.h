@@ -93,6 +93,10 @@ void kdl_activation_forward(float *out, const float *in, size_t rows, size_t col
 // max(threshold - x, 0). In place is fine.
 void kdl_relu_general_forward(float *out, const float *in, size_t n, float negative_slope,
                               int has_max, float max_value, float threshold);
+// Its backward: dx += dy * relu_general'(x) (x is the forward's input).
+void kdl_relu_general_backward(float *dx, const float *dy, const float *x, size_t n,
+                               float negative_slope, int has_max, float max_value,
+                               float threshold);
 
 // Casts between an integer input and the float32 layers read (Keras
 // promotes an int input of Dense & co. to float32, and Embedding casts float

@@ -754,3 +754,19 @@ void kdl_relu_general_forward(float *out, const float *in, size_t n, float negat
         out[i] = y;
     }
 }
+
+// dx += dy * d relu_general(x) / dx: 1 where x > threshold and (with
+// has_max) 0 < x < max_value, plus negative_slope where x < threshold.
+void kdl_relu_general_backward(float *dx, const float *dy, const float *x, size_t n,
+                               float negative_slope, int has_max, float max_value,
+                               float threshold) {
+    if (!dx)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i], d = v > threshold && (!has_max || (v > 0.0f && v < max_value)) ? 1.0f
+                                                                                       : 0.0f;
+        if (v < threshold)
+            d += negative_slope;
+        dx[i] += dy[i] * d;
+    }
+}
