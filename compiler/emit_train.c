@@ -1333,6 +1333,9 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
             OUT(e, "        kdl_merge_forward(xm, %s, sx, dmask, sm, 3, KDL_MERGE_MUL);\n", x);
             x = "xm";
         }
+        if (op->mask_in)
+            OUT(e, "        s.mask = %s; /* Keras mask: masked timesteps keep the states */\n",
+                bref(e, op->mask_in));
         OUT(e, "        kdl_rnn_train_forward(%s, %s, %s, %s, t->rnn_saved[%d], %s, %s, %s, %s, "
                "&s, %s, %s);\n    }\n",
             rnn_kind_enum(l), bref(e, op->out[0]), op->nout > 1 ? bref(e, op->out[1]) : "NULL",
@@ -1544,6 +1547,9 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         conv_shape(e, op, kh, kw, sh, sw, 1, 1, (int)l->iv[PL_PAD], 1, 1);
         OUT(e, "        kdl_pool2d_backward(%s, %s, %s, %s, &s, %s);\n    }\n", dx, dy, x, y,
             l->iv[PL_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+    } else if (!strncmp(k, "Global", 6) && op->mask_in) {
+        OUT(e, "    kdl_global_avg_pool1d_masked_backward(%s, %s, %s, batch, %s, %lld);\n", dx, dy,
+            bref(e, op->mask_in), dimx(e, op->in[0], 1), (long long)is->d[2]);
     } else if (!strncmp(k, "Global", 6)) {
         OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %s, %lld, %s);\n", dx, dy, x,
             y, numelx(e, op->in[0], 1, is->rank - 1), (long long)is->d[is->rank - 1],
@@ -1661,6 +1667,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             }
             x = "xm";
         }
+        if (op->mask_in)
+            OUT(e, "        s.mask = %s;\n", bref(e, op->mask_in));
         OUT(e, "        kdl_rnn_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                "t->rnn_saved[%d], &s, %s, %s, scratch);\n",
             rnn_kind_enum(l), rdx, gw(e, l, "kernel"), gw(e, l, "recurrent_kernel"),

@@ -641,7 +641,7 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
 }
 
 // Masks nothing reads are not computed; in the training graph a mask that
-// is read (or reaches an output, where Keras masks the loss) is reported.
+// reaches an output (where Keras masks the loss) is reported.
 static bool prune_masks(Ctx *c, IrModel *m, TMap *t, const Graph *g) {
     for (int i = m->ops.len - 1; i >= 0; i--) {
         IrOp *op = m->ops.data[i];
@@ -661,15 +661,6 @@ static bool prune_masks(Ctx *c, IrModel *m, TMap *t, const Graph *g) {
     }
     if (!m->training)
         return true;
-    for (int i = 0; i < m->ops.len; i++) {
-        IrOp *op = m->ops.data[i];
-        if (op->mask_in) {
-            error_at(c, op->node->span, "%s: its input carries a mask (Embedding mask_zero=True); "
-                     "training with masks is not supported by the training code generator yet",
-                     layer_label(c, op->layer));
-            return false;
-        }
-    }
     for (int i = 0; i < g->noutputs; i++)
         if (mask_get(t, g->outputs[i])) {
             const Tensor *y = g->outputs[i];
@@ -1305,6 +1296,17 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
             IrBuf *r = root(op->in[k]);
             live_until(r, bstep);
         }
+        // Keras masks: written by their op's forward, read by forwards and
+        // (RNNs, masked pooling) backwards.
+        if (op->mask_out) {
+            if (op->mask_out->def < 0)
+                op->mask_out->def = i;
+            live_until(op->mask_out, i);
+        }
+        for (int k = 0; k < op->nmask_src; k++)
+            live_until(op->mask_src[k], i);
+        if (op->mask_in)
+            live_until(op->mask_in, bstep);
     }
     for (int i = 0; i < m->noutputs; i++) {
         IrBuf *r = root(m->outputs[i]);

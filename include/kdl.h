@@ -192,6 +192,9 @@ void kdl_global_pool_forward(float *out, const float *in, int n, int spatial, in
 // floats: the mean of the unmasked steps (0/0 when a row has none, as Keras).
 void kdl_global_avg_pool1d_masked(float *out, const float *in, const float *mask, int n, int t,
                                   int c);
+// Its backward: dx[b, s] += dy[b] / (unmasked steps of b) where unmasked.
+void kdl_global_avg_pool1d_masked_backward(float *dx, const float *dy, const float *mask, int n,
+                                           int t, int c);
 
 // ---- normalization ----------------------------------------------------------------------
 
@@ -226,7 +229,8 @@ typedef struct kdl_RnnShape {
     int reset_after;        // GRU only
     // Keras mask (n, t) of 0/1 floats, or NULL: a masked timestep leaves the
     // states as they are and outputs the previous output (Keras 3 with
-    // zero_output_for_mask=False). Inference kernels only.
+    // zero_output_for_mask=False); its gradient passes through unchanged.
+    // Training gives kdl_rnn_backward the same mask as the forward.
     const float *mask;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.

@@ -196,6 +196,26 @@ void kdl_global_avg_pool1d_masked(float *out, const float *in, const float *mask
     }
 }
 
+// Its backward: dx[b, s] += dy[b] / count for the unmasked steps s.
+void kdl_global_avg_pool1d_masked_backward(float *dx, const float *dy, const float *mask, int n,
+                                           int t, int c) {
+    if (!dx)
+        return;
+    for (size_t b = 0; b < (size_t)(n > 0 ? n : 0); b++) {
+        const float *m = mask + b * (size_t)t, *g = dy + b * (size_t)c;
+        float count = 0.0f;
+        for (int s = 0; s < t; s++)
+            count += m[s] != 0.0f;
+        for (int s = 0; s < t; s++) {
+            if (m[s] == 0.0f)
+                continue;
+            float *d = dx + (b * (size_t)t + (size_t)s) * (size_t)c;
+            for (int j = 0; j < c; j++)
+                d[j] += g[j] / count;
+        }
+    }
+}
+
 // ---- training: backward ----------------------------------------------------------------------
 //
 // Both accumulate into dx (dx += ..., NULL: nothing to do). The max pools

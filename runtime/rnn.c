@@ -218,9 +218,14 @@ typedef struct CellStep {
     int time;               // the input timestep of this step
 } CellStep;
 
-// Row b skips this step (its states stay): the mask says so.
+// Row b skips the step that reads timestep `time` (its states stay): the
+// Keras mask says so.
+static inline bool row_masked(const kdl_RnnShape *s, size_t b, int time) {
+    return s->mask && s->mask[b * (size_t)s->t + (size_t)time] == 0.0f;
+}
+
 static inline bool masked(const CellStep *c, size_t b) {
-    return c->s->mask && c->s->mask[b * (size_t)c->s->t + (size_t)c->time] == 0.0f;
+    return row_masked(c->s, b, c->time);
 }
 
 static void for_rows(const CellStep *c, int gates, void (*fn)(void *, size_t, size_t)) {
@@ -266,8 +271,11 @@ static void lstm_rows(void *ctx, size_t b0, size_t b1) {
     const RnnBuffers *m = cs->m;
     const int u = cs->s->units;
     for (size_t b = b0; b < b1; b++) {
-        if (masked(cs, b))
+        if (masked(cs, b)) {
+            if (m->x)   // training: c_k = c_{k-1}, which the step before reads back
+                memcpy(m->x + cs->offu + b * cs->ldu, m->w + b * u, sizeof(float) * (size_t)u);
             continue;
+        }
         const float *p = cs->g + b * cs->ld;
         float *ai = m->post + cs->off + b * cs->ld, *af = ai + u, *ag = af + u, *ao = ag + u;
         float *c = m->w + b * u, *h = m->h + b * u;
@@ -466,7 +474,6 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
                            const float *bias, const kdl_RnnShape *s, kdl_Act act,
                            kdl_Act recurrent_act) {
     check_args(out, in, kernel, recurrent, s, saved);
-    assert(!s->mask);   // masks: inference only
     RnnBuffers m = saved_buffers(saved, kind, s);
     switch (kind) {
     case KDL_RNN_SIMPLE:
@@ -557,6 +564,8 @@ static void simple_rows_back(void *ctx, size_t b0, size_t b1) {
     const int u = c->s->units, ld = c->s->t * u;
     const size_t off = (size_t)step_time(c->s, st->k) * u;
     for (size_t b = b0; b < b1; b++) {
+        if (row_masked(c->s, b, step_time(c->s, st->k)))
+            continue;   // no gate gradient; kdl_rnn_backward carries dh
         size_t r = off + b * ld;
         gate_backward(c->dg + r, st->dh + b * u, c->pre + r, c->post + r, u, c->act);
     }
@@ -579,6 +588,8 @@ static void lstm_rows_back(void *ctx, size_t b0, size_t b1) {
     size_t time = (size_t)step_time(c->s, k), off = time * g4, offu = time * u;
     size_t offp = k > 0 ? (size_t)step_time(c->s, k - 1) * u : 0;
     for (size_t b = b0; b < b1; b++) {
+        if (row_masked(c->s, b, (int)time))
+            continue;   // dc carries over unchanged (c_k = c_{k-1})
         float *da = c->tmp + b * 5 * u, *dac = da + g4;  // d_i, d_f, d_c~, d_o; d act(c)
         size_t r = off + b * ld, ru = offu + b * ldu;
         const float *ai = c->post + r, *af = ai + u, *ag = af + u, *ao = ag + u;
@@ -634,6 +645,8 @@ static void gru_zh_rows_back(void *ctx, size_t b0, size_t b1) {
     size_t off, offu;
     gru_step_layout(st, &u, &ld, &ldu, &off, &offu);
     for (size_t b = b0; b < b1; b++) {
+        if (row_masked(c->s, b, step_time(c->s, st->k)))
+            continue;
         float *dz = c->tmp + b * 4 * u, *dhh = dz + 2 * u;  // the activations' gradients
         size_t r = off + b * ld;
         const float *az = c->post + r, *ah = az + 2 * u, *hp = c->hp + offu + b * ldu;
@@ -657,6 +670,11 @@ static void gru_r_rows_back(void *ctx, size_t b0, size_t b1) {
     size_t off, offu;
     gru_step_layout(st, &u, &ld, &ldu, &off, &offu);
     for (size_t b = b0; b < b1; b++) {
+        if (row_masked(s, b, step_time(s, st->k))) {
+            if (s->reset_after)     // its share of U_h's and the recurrent bias's gradients
+                memset(c->dr + offu + b * ldu, 0, sizeof(float) * (size_t)u);
+            continue;
+        }
         float *drp = c->tmp + b * 4 * u + u;
         size_t r = off + b * ld;
         const float *ar = c->post + r + u, *dgh = c->dg + r + 2 * u;
@@ -726,7 +744,7 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
                       const float *saved, const kdl_RnnShape *s, kdl_Act act,
                       kdl_Act recurrent_act, float *scratch) {
     (void)bias;
-    assert(s && in && kernel && recurrent && saved && scratch && !s->mask);
+    assert(s && in && kernel && recurrent && saved && scratch);
     assert(s->n >= 0 && s->t >= 0 && s->in_dim > 0 && s->units > 0);
     assert(kind == KDL_RNN_SIMPLE || kind == KDL_RNN_LSTM || kind == KDL_RNN_GRU);
     int n = s->n, t = s->t, u = s->units, in_dim = s->in_dim, gu = rnn_gates(kind) * u;
@@ -763,6 +781,11 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
             lstm_step(&c, k, dh, dhp);
         else
             gru_step(&c, k, dh, dhp);
+        // A masked step kept the state: its gradient passes through unchanged.
+        if (s->mask && k > 0)
+            for (int b = 0; b < n; b++)
+                if (row_masked(s, (size_t)b, step_time(s, k)))
+                    memcpy(dhp + (size_t)b * u, dh + (size_t)b * u, sizeof(float) * (size_t)u);
         float *swap = dh;
         dh = dhp, dhp = swap;
     }

@@ -893,16 +893,19 @@ def batchnorm_train(layer, params, state, x):
     return [y]
 
 
-def run_train_graph(graph, params, state, inputs, training=True, frozen=False, losses=None):
+def run_train_graph(graph, params, state, inputs, training=True, frozen=False, losses=None,
+                    in_masks=None):
     """Keras's call in training mode: a node's training=True/False wins, else
     the caller's mode; frozen (trainable=False) BatchNormalization runs in
     inference mode. Activity regularizers add penalty(output) / batch of
     each output of each call to `losses` (Layer.__call__)."""
     env = {}
+    masks = {}      # Keras masks (Embedding mask_zero=True), by reference.output_masks
     if len(inputs) != len(graph["inputs"]):
         die("input count")
-    for spec, x in zip(graph["inputs"], inputs):
+    for i, (spec, x) in enumerate(zip(graph["inputs"], inputs)):
         env[spec["tensor"]] = x
+        masks[spec["tensor"]] = in_masks[i] if in_masks else None
     for node in graph["nodes"]:
         layer = node["layer"]
         if layer["class"] == "InputLayer" or not node["inputs"]:
@@ -911,11 +914,14 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
         mode = training if t == -1 else bool(t)
         fz = frozen or layer_frozen(layer)
         xs = [env[k] for k in node["inputs"]]
+        ms = [masks[k] for k in node["inputs"]]
         out_shapes = [o["shape"] for o in node["outputs"]]
         cls = layer["class"]
         cfg = layer.get("config", {})
+        yms = None
         if "model" in layer:
-            ys = run_train_graph(layer["model"], params, state, xs, mode, fz, losses)
+            ys = run_train_graph(layer["model"], params, state, xs, mode, fz, losses, ms)
+            yms = run_train_graph.masks
         elif cls == "BatchNormalization" and mode and not fz:
             ys = batchnorm_train(layer, params, state, xs[0])
         elif cls in STOCHASTIC and mode and float(cfg.get("rate", cfg.get("stddev", 0)) or 0):
@@ -923,7 +929,11 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
         elif cls.startswith("Random") and mode:
             die(f"{layer['name']}: {cls} in training mode is random")
         else:
-            ys = ref.call_layer(layer, params, xs, out_shapes)
+            ys = ref.call_layer(layer, params, xs, out_shapes, ms[0])
+        if yms is None:
+            yms = ref.output_masks(layer, xs, ms, ys)
+        for o, m in zip(node["outputs"], yms):
+            masks[o["tensor"]] = m
         if len(ys) != len(node["outputs"]):
             die(f"{layer['name']}: {len(ys)} outputs, the dump has {len(node['outputs'])}")
         if cfg.get("activity_regularizer") is not None and losses is not None:
@@ -937,6 +947,9 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
                 die(f"{layer['name']} ({cls}): output shape {tuple(y.shape)}, the dump says "
                     f"{o['shape']}")
             env[o["tensor"]] = y
+    run_train_graph.masks = [masks[k] for k in graph["outputs"]]
+    if any(m is not None for m in run_train_graph.masks) and in_masks is None:
+        die("an output carries a mask (Keras would mask the loss; kdl does not train that)")
     return [env[k] for k in graph["outputs"]]
 
 
@@ -1242,6 +1255,15 @@ def cmd_data(a):
             if lim is None:
                 die("an integer input that no Embedding reads")
             x = rng.integers(0, lim, size=shape).astype(np.int32)
+            if len(shape) == 2 and ref.feeds_mask_zero(g, spec["tensor"]):
+                # padded sequences for mask_zero: ids 1.., a tail of zeros, an odd zero
+                # inside; never a fully masked row
+                x = np.maximum(x, 1)
+                for r in range(shape[0]):
+                    x[r, rng.integers(1, shape[1] + 1):] = 0
+                inner = rng.random(shape) < 0.1
+                inner[:, 0] = False
+                x[inner] = 0
         elif a.dist == "normal":
             x = rng.standard_normal(shape).astype(np.float32)
         else:
