@@ -2404,8 +2404,10 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         OUT(e, "    return KDL_OK;\n}\n\n");
         // The checks of a step's dims against the plan.
         OUT(e, "static kdl_Status %s_train_fits(struct %s_train *t, int batch, const int dims[], "
-               "int64_t d[]) {\n    size_t size[%d];\n    int max_batch = batch;\n"
-               "    size_t saved[%d] = {0}, drop[%d] = {0};\n", P, P, t->plan.len + 1, nr, nr);
+               "int64_t d[]) {\n    size_t size[%d];\n%s"
+               "    size_t saved[%d] = {0}, drop[%d] = {0};\n", P, P, t->plan.len + 1,
+            t->nrnn ? "    int max_batch = batch; /* the RNN areas' sizes below use it */\n" : "",
+            nr, nr);
         OUT(e, "    if (!t || !t->planned || batch < 1 || batch > t->plan.max_batch ||\n"
                "        %s_train_dims(dims, d, NULL, 0) != KDL_OK)\n        return KDL_ERR_SHAPE;\n"
                "    %s_train_plan_sizes(d, size);\n    for (int i = 0; i < %d; i++)\n"
