@@ -481,7 +481,6 @@ static IrBuf *cast_to(Ctx *c, IrModel *m, IrBuf *x, DType dt, CallNode *n) {
     return op->out[0];
 }
 
-// One call: an IrOp, or the inlined graph of a nested model.
 // ---- masks ----------------------------------------------------------------------
 //
 // Keras's masking (Layer.__call__, compute_mask): Embedding(mask_zero=True)
@@ -672,6 +671,7 @@ static bool prune_masks(Ctx *c, IrModel *m, TMap *t, const Graph *g) {
     return true;
 }
 
+// One call: an IrOp, or the inlined graph of a nested model.
 static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     Layer *l = n->layer;
     IrBuf *in[MAX_IO];
