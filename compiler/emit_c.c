@@ -997,10 +997,12 @@ static void emit_summary(Emit *e, Layer *md, const char *P) {
         P, P);
 }
 
-// A model with run-time dimensions: P_dims (every d[k] from dims[] by the
-// layers' shape rules, then the checks), P_sizes (each arena buffer's
-// floats per sample), the plan's live ranges, and P_output_shape.
-static void emit_dims(Emit *e, IrModel *m, const char *P) {
+// For a lowering m with run-time dimensions (m->dyn), predict's and the
+// training step's alike: P_dims (every d[k] from dims[] by the layers' shape
+// rules, each bounded, then every tensor's size and the checks), a sizes
+// function (each arena buffer's floats per sample at those dims) and P_def /
+// P_last (the plan's live ranges, for kdl_plan_arena).
+void emit_run_dims(Emit *e, IrModel *m, const char *P, const char *sizes) {
     Arena *a = e->c->arena;
     OUT(e, "/* Run-time dimensions: d[0..%d) are dims[]; the others follow from the layers'\n"
            "   shape rules. Checks that the dims fit the model (KDL_ERR_SHAPE, a message in err). "
@@ -1016,13 +1018,14 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
     // overflows (products saturate: kdl_dim_mul).
     for (int k = m->ndims; k < m->dyn.len; k++) {
         IrDim *dm = m->dyn.data[k];
-        OUT(e, "    d[%d] = %s; /* %s */\n", k, dm->expr, dm->what);
+        OUT(e, "    d[%d] = %s; /* %s */\n", k, dm->expr, cmt(e, dm->what));
         OUT(e, "    if (d[%d] > KDL_MAX_RUN_DIM) {\n        if (err)\n            snprintf(err, "
                "errlen, %s, (long long)d[%d], (long long)KDL_MAX_RUN_DIM);\n"
                "        return KDL_ERR_SHAPE;\n    }\n", k,
             c_string(a, arena_printf(a, "%s would be %%lld, more than %%lld", dm->what)), k);
     }
-    // And no tensor is too large per sample (sizes below never overflow).
+    // And no tensor is too large per sample (sizes below never overflow);
+    // a gradient has its tensor's size.
     for (int i = 0; i < m->bufs.len; i++) {
         IrBuf *b = m->bufs.data[i];
         const char *n = NULL;
@@ -1035,7 +1038,7 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
             const char *dk = arena_printf(a, "d[%d]", b->dx[k]);
             n = n ? arena_printf(a, "kdl_dim_mul(%s, %s)", n, dk) : dk;
         }
-        if (!n || b->alias)
+        if (!n || b->alias || b->is_grad)
             continue;
         if (known != 1)
             n = arena_printf(a, "kdl_dim_mul(%s, %lld)", n, (long long)known);
@@ -1054,11 +1057,11 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
     }
     OUT(e, "    return KDL_OK;\n}\n\n");
     // Arena buffers: sizes at given dims, live ranges for kdl_plan_arena.
-    OUT(e, "static void %s_sizes(const int64_t d[], size_t size[]) {\n    (void)d;\n", P);
+    OUT(e, "static void %s(const int64_t d[], size_t size[]) {\n    (void)d;\n", sizes);
     for (int i = 0; i < m->plan.len; i++) {
         IrBuf *b = m->plan.data[i];
-        OUT(e, "    size[%d] = %s; /* %s %s */\n", i, sizex(e, b), b->what,
-            shape_str(a, &b->shape));
+        OUT(e, "    size[%d] = %s; /* %s%s %s */\n", i, sizex(e, b), b->is_grad ? "d " : "",
+            cmt(e, b->what ? b->what : "?"), shape_str(a, &b->shape));
     }
     OUT(e, "    size[%d] = 0;\n}\n\n", m->plan.len);
     OUT(e, "static const int %s_def[%d] = {", P, m->plan.len + 1);
@@ -1068,6 +1071,13 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
     for (int i = 0; i < m->plan.len; i++)
         OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)m->plan.data[i])->last);
     OUT(e, "%s0};\n\n", m->plan.len ? ", " : "");
+}
+
+// A model with run-time dimensions: emit_run_dims's P_dims, P_sizes and
+// live ranges, and P_output_shape.
+static void emit_dims(Emit *e, IrModel *m, const char *P) {
+    Arena *a = e->c->arena;
+    emit_run_dims(e, m, P, arena_printf(a, "%s_sizes", P));
     OUT(e, "kdl_Status %s_output_shape(const int dims[], int k, int64_t shape[], char *err, "
            "size_t errlen) {\n    int64_t d[%d];\n    kdl_Status st = %s_dims(dims, d, err, "
            "errlen);\n    if (st != KDL_OK)\n        return st;\n    switch (k) {\n",

@@ -1834,75 +1834,6 @@ static void plan_layout(Emit *e, IrModel *t) {
 
 // ---- run-time dimensions ------------------------------------------------------------------
 
-// For a lowering x with run-time dimensions (x->dyn), as emit_c.c's
-// M_dims / M_sizes for predict: N_dims (every d[k] from dims[] by the
-// layers' shape rules, each bounded, then the checks), N_sizes (each arena
-// buffer's floats per sample at those dims) and N_def / N_last (the plan's
-// live ranges, for kdl_plan_arena).
-static void emit_run_dims(Emit *e, IrModel *x, const char *N) {
-    Arena *a = e->c->arena;
-    OUT(e, "static kdl_Status %s_dims(const int dims[], int64_t d[], char *err, size_t errlen) {\n",
-        N);
-    OUT(e, "    for (int i = 0; i < %d; i++) {\n        if (dims[i] < 1 || dims[i] > (1 << 24)) {\n"
-           "            if (err)\n                snprintf(err, errlen, \"dims[%%d] = %%d: a "
-           "dimension must be in [1, %%d]\", i, dims[i], 1 << 24);\n"
-           "            return KDL_ERR_SHAPE;\n        }\n        d[i] = dims[i];\n    }\n",
-        x->ndims);
-    for (int k = x->ndims; k < x->dyn.len; k++) {
-        IrDim *dm = x->dyn.data[k];
-        OUT(e, "    d[%d] = %s; /* %s */\n", k, dm->expr, cmt(e, dm->what));
-        OUT(e, "    if (d[%d] > KDL_MAX_RUN_DIM) {\n        if (err)\n            snprintf(err, "
-               "errlen, %s, (long long)d[%d], (long long)KDL_MAX_RUN_DIM);\n"
-               "        return KDL_ERR_SHAPE;\n    }\n", k,
-            c_string(a, arena_printf(a, "%s would be %%lld, more than %%lld", dm->what)), k);
-    }
-    for (int i = 0; i < x->bufs.len; i++) {
-        IrBuf *b = x->bufs.data[i];
-        const char *n = NULL;
-        int64_t known = 1;
-        for (int k = 1; k < b->shape.rank; k++) {
-            if (b->dx[k] < 0) {
-                known *= b->shape.d[k];
-                continue;
-            }
-            const char *dk = arena_printf(a, "d[%d]", b->dx[k]);
-            n = n ? arena_printf(a, "kdl_dim_mul(%s, %s)", n, dk) : dk;
-        }
-        if (!n || b->alias || b->is_grad)
-            continue;
-        if (known != 1)
-            n = arena_printf(a, "kdl_dim_mul(%s, %lld)", n, (long long)known);
-        OUT(e, "    if (%s > KDL_MAX_RUN_NUMEL) {\n        if (err)\n            snprintf(err, "
-               "errlen, %s, (long long)KDL_MAX_RUN_NUMEL);\n        return KDL_ERR_SHAPE;\n"
-               "    }\n", n,
-            c_string(a, arena_printf(a, "the tensor of %s %s would have more than %%lld "
-                                        "elements per sample", b->what ? b->what : "a layer",
-                                     shape_str(a, &b->shape))));
-    }
-    for (int k = 0; k < x->checks.len; k++) {
-        IrCheck *ck = x->checks.data[k];
-        OUT(e, "    if (!(%s)) {\n        if (err)\n            snprintf(err, errlen, %s%s%s);\n"
-               "        return KDL_ERR_SHAPE;\n    }\n", ck->cond, c_string(a, ck->msg),
-            *ck->args ? ", " : "", ck->args);
-    }
-    OUT(e, "    return KDL_OK;\n}\n\n");
-    OUT(e, "static void %s_plan_sizes(const int64_t d[], size_t size[]) {\n    (void)d;\n", N);
-    for (int i = 0; i < x->plan.len; i++) {
-        IrBuf *b = x->plan.data[i];
-        OUT(e, "    size[%d] = %s; /* %s%s %s */\n", i, sizex(e, b), b->is_grad ? "d " : "",
-            cmt(e, b->what ? b->what : "?"), shape_str(a, &b->shape));
-    }
-    OUT(e, "    size[%d] = 0;\n}\n\n", x->plan.len);
-    OUT(e, "static const int %s_def[%d] = {", N, x->plan.len + 1);
-    for (int i = 0; i < x->plan.len; i++)
-        OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)x->plan.data[i])->def);
-    OUT(e, "%s0};\nstatic const int %s_last[%d] = {", x->plan.len ? ", " : "", N,
-        x->plan.len + 1);
-    for (int i = 0; i < x->plan.len; i++)
-        OUT(e, "%s%d", i ? ", " : "", ((IrBuf *)x->plan.data[i])->last);
-    OUT(e, "%s0};\n\n", x->plan.len ? ", " : "");
-}
-
 // A target's floats per sample, or -1 when it depends on run-time dims.
 static int64_t target_size(const IrBuf *o, bool sparse) {
     int64_t dim = o->shape.d[o->shape.rank - 1];
@@ -2235,8 +2166,10 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
                "\n", P, P, nr, nr);
     OUT(e, "};\n\n");
     if (dyn) {
-        emit_run_dims(e, t, arena_printf(a, "%s_train", P));
-        emit_run_dims(e, ev, arena_printf(a, "%s_eval", P));
+        emit_run_dims(e, t, arena_printf(a, "%s_train", P),
+                      arena_printf(a, "%s_train_plan_sizes", P));
+        emit_run_dims(e, ev, arena_printf(a, "%s_eval", P),
+                      arena_printf(a, "%s_eval_plan_sizes", P));
     }
     emit_train_scratch(e, t, arena_printf(a, "%s_train", P));
     if (dyn)

@@ -875,6 +875,19 @@ def feeds_mask_zero(graph, tensor):
     return False
 
 
+def padded_ids(x, rng):
+    """Padded sequences for mask_zero from ids x (n, t): ids 1.., then a tail
+    of zeros (length >= 1 kept), plus the odd zero inside; no row fully
+    masked (an average of none is 0/0)."""
+    x = np.maximum(x, 1)
+    for r in range(x.shape[0]):
+        x[r, rng.integers(1, x.shape[1] + 1):] = 0
+    inner = rng.random(x.shape) < 0.1
+    inner[:, 0] = False
+    x[inner] = 0
+    return x
+
+
 def embedding_limit(graph, tensor):
     """The smallest input_dim of the Embedding layers reading tensor (nested
     models included)."""
@@ -939,14 +952,7 @@ def main():
                 # ids of the Embedding layers reading it, else small integers
                 x = rng.integers(0, lim if lim is not None else 10, size=shape).astype(np.int32)
                 if len(shape) == 2 and feeds_mask_zero(graph, spec["tensor"]):
-                    # padded sequences: ids 1.. then a tail of zeros (length >= 1 kept),
-                    # plus the odd zero inside
-                    x = np.maximum(x, 1)
-                    for r in range(shape[0]):
-                        x[r, rng.integers(1, shape[1] + 1):] = 0
-                    inner = rng.random(shape) < 0.1
-                    inner[:, 0] = False     # no row fully masked (an average of none is 0/0)
-                    x[inner] = 0
+                    x = padded_ids(x, rng)
             elif lim is not None:
                 # float ids (an Embedding truncates them): fractions included
                 x = rng.uniform(0, lim, size=shape).astype(np.float32)

@@ -1256,14 +1256,7 @@ def cmd_data(a):
                 die("an integer input that no Embedding reads")
             x = rng.integers(0, lim, size=shape).astype(np.int32)
             if len(shape) == 2 and ref.feeds_mask_zero(g, spec["tensor"]):
-                # padded sequences for mask_zero: ids 1.., a tail of zeros, an odd zero
-                # inside; never a fully masked row
-                x = np.maximum(x, 1)
-                for r in range(shape[0]):
-                    x[r, rng.integers(1, shape[1] + 1):] = 0
-                inner = rng.random(shape) < 0.1
-                inner[:, 0] = False
-                x[inner] = 0
+                x = ref.padded_ids(x, rng)     # padded sequences for mask_zero
         elif a.dist == "normal":
             x = rng.standard_normal(shape).astype(np.float32)
         else:
