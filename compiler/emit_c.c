@@ -1667,7 +1667,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             continue;
         }
         IrModel *m = lower_model(c, md, model_cname(a, c_ident(a, names.data[i]), &cnames),
-                                 false);
+                                 false, false);
         if (!m) {
             e.ok = false;
             continue;
@@ -1682,7 +1682,7 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
         // The training lowering (planned by emit_train, which knows the loss).
         IrModel *t = NULL;
         if (md->model->compile || o->train) {
-            t = lower_model(c, md, m->cname, true);
+            t = lower_model(c, md, m->cname, true, true);
             if (t)
                 t->var = m->var;
             if (!t)

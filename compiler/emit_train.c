@@ -55,7 +55,8 @@ typedef struct MetricCfg {
     bool output_loss;       // the output's own loss (<output>_loss, several losses)
     bool negate;            // CosineSimilarity: the cosine loss negated
     bool per_step;          // a keras.losses object: the mean of its reduced batch values
-    int reduce;             // KDL_METRIC_MEAN, _ROOT_MEAN, _STEP_MEAN
+    int reduce;             // KDL_METRIC_MEAN, _ROOT_MEAN, _STEP_MEAN, _WEIGHTED_MEAN
+    Span at;
 } MetricCfg;
 
 // A regularizer's factors (L1: l1, L2: l2, L1L2: both; Regularizer(): none).
@@ -489,6 +490,7 @@ static void metric_add(Emit *e, TrainCfg *cfg, IrModel *m, Value *v, int out, Sp
     Arena *a = e->c->arena;
     MetricCfg *mc = arena_alloc(a, sizeof *mc);
     mc->output = out;
+    mc->at = at;
     const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
     const char *n = v->kind == V_STR ? v->u.str.s : o ? o->cls : "?";
     const char *name = v->kind == V_STR ? n : obj_str(o, "name", snake_case(a, n));
@@ -857,21 +859,67 @@ static void plan_with(Emit *e, IrModel *m, Vec *regs, const bool *fused, bool tr
     Arena *a = e->c->arena;
     int n0 = m->noutputs, nx = regs->len;
     IrBuf **outs = arena_alloc(a, sizeof(IrBuf *) * (size_t)(n0 + nx + 1));
-    for (int i = 0; i < n0; i++)
+    IrBuf **masks = arena_alloc(a, sizeof(IrBuf *) * (size_t)(n0 + nx + 1));
+    for (int i = 0; i < n0; i++) {
         outs[i] = m->outputs[i];
+        masks[i] = m->out_masks[i];
+    }
     for (int k = 0; k < nx; k++) {
         ActRegCfg *ar = regs->data[k];
         outs[n0 + k] = ar->op->out[ar->out];
+        masks[n0 + k] = NULL;
     }
-    IrBuf **saved = m->outputs;
+    IrBuf **saved = m->outputs, **saved_masks = m->out_masks;
     m->outputs = outs;
+    m->out_masks = masks;
     m->noutputs = n0 + nx;
     if (training)
         ir_plan_train(e->c, m, fused);
     else
         ir_plan(e->c, m);
     m->outputs = saved;
+    m->out_masks = saved_masks;
     m->noutputs = n0;
+}
+
+// Outputs that carry a Keras mask (Embedding(mask_zero=True) through
+// layers that pass it on): Keras masks their loss (Loss.__call__ reads the
+// prediction's mask: masked rows weigh 0) and their metrics
+// (MeanMetricWrapper: the mean over the unmasked rows). The mask must have
+// one entry per loss row, the output's shape without its last axis.
+// RootMeanSquaredError is a plain Mean in Keras and ignores the mask; a
+// keras.losses object as a metric fails in Keras on a masked output (a
+// scalar weighted by the (batch, steps) mask), and is reported.
+static bool masked_outputs(Emit *e, IrModel *t, TrainCfg *cfg, Span at) {
+    Arena *a = e->c->arena;
+    for (int i = 0; i < t->noutputs; i++) {
+        IrBuf *mk = t->out_masks[i];
+        if (!mk)
+            continue;
+        const Shape *os = &t->outputs[i]->shape;
+        Shape rows = *os;
+        rows.rank--;
+        if (!shape_eq(&mk->shape, &rows)) {
+            error_at(e->c, at, "output %d (%s) carries a Keras mask of shape %s, which does not "
+                     "match its loss rows %s: kdl masks the loss by row", i,
+                     loss_out_name(t, i), shape_str(a, &mk->shape), shape_str(a, &rows));
+            return false;
+        }
+    }
+    for (int k = 0; k < cfg->metrics.len; k++) {
+        MetricCfg *mc = cfg->metrics.data[k];
+        if (!t->out_masks[mc->output] || mc->output_loss)
+            continue;
+        if (mc->per_step) {
+            error_at(e->c, mc->at, "metric '%s' (a keras.losses object) on output %d, which "
+                     "carries a Keras mask, is not supported (Keras cannot weigh its scalar by "
+                     "the mask either); use the loss's name as a string", mc->name, mc->output);
+            return false;
+        }
+        if (mc->reduce == KDL_METRIC_MEAN)
+            mc->reduce = KDL_METRIC_WEIGHTED_MEAN;
+    }
+    return true;
 }
 
 static bool train_config(Emit *e, IrModel *t, TrainCfg *cfg) {
@@ -1018,6 +1066,8 @@ static bool train_config_model(Emit *e, IrModel *t, TrainCfg *cfg) {
         if (dup && !mc->output_loss)
             mc->name = arena_printf(a, "%s_%d", mc->name, dup);
     }
+    if (!masked_outputs(e, t, cfg, at))
+        return false;
     if (cfg->metrics.len > MAX_METRICS) {
         error_at(e->c, metrics_at, "at most %d metrics are supported", MAX_METRICS);
         e->ok = false;
@@ -1883,6 +1933,7 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
         // (where predict wrote it).
         const char *out = mode != LOSS_TEST ? bref(e, o) : arena_printf(a, "t->outputs[%d]", i);
         const char *grad = "NULL";
+        const char *mask = t->out_masks[i] ? bref(e, t->out_masks[i]) : NULL;
         bool again = false;
         if (backward && broot(o)->grad) {
             grad = gref(e, o);
@@ -1898,10 +1949,17 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
                 lc->from_logits, fstr(a, lc->label_smoothing), fstr(a, lc->delta),
                 lc->sum ? "KDL_REDUCE_SUM" : "KDL_REDUCE_MEAN",
                 lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
-            OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], "
-                   "(int)((size_t)batch * %s), %s, %s);\n",
-                again ? "scratch" : grad, out, i, rows, dim,
-                fstr(a, lc->weight * cfg->loss_scale));
+            if (mask)
+                OUT(e, "        double l; /* masked rows weigh 0 (Keras's apply_mask) */\n"
+                       "        st = kdl_loss_masked(&L, &l, %s, %s, targets[%d], %s, "
+                       "(int)((size_t)batch * %s), %s, %s);\n",
+                    again ? "scratch" : grad, out, i, mask, rows, dim,
+                    fstr(a, lc->weight * cfg->loss_scale));
+            else
+                OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], "
+                       "(int)((size_t)batch * %s), %s, %s);\n",
+                    again ? "scratch" : grad, out, i, rows, dim,
+                    fstr(a, lc->weight * cfg->loss_scale));
             OUT(e, "        if (st != KDL_OK)\n            return st;\n");
             if (again)
                 OUT(e, "        kdl_axpy(%s, scratch, %s, 1.0f);\n", grad, count_expr(e, o));
@@ -1915,10 +1973,32 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
                 // A mean over the batch: as a sum, weighted by the batch size.
                 OUT(e, "        r->metric_sums[%d] = l * (double)batch; /* %s */\n", k,
                     cmt(e, mc->name));
+            } else if (mc->kind && mask && mc->reduce == KDL_METRIC_WEIGHTED_MEAN) {
+                // The mean over the unmasked rows (MeanMetricWrapper).
+                OUT(e, "        r->metric_sums[%d] = kdl_metric_sum_masked(%s, %s, %s, "
+                       "targets[%d], %s, (int)((size_t)batch * %s), %s); /* %s */\n"
+                       "        r->metric_counts[%d] = kdl_mask_sum(%s, (size_t)batch * %s);\n",
+                    k, mc->kind, fstr(a, mc->param), out, i, mask, rows, dim, cmt(e, mc->name),
+                    k, mask, rows);
             } else if (mc->kind) {
                 OUT(e, "        r->metric_sums[%d] = kdl_metric_sum_p(%s, %s, %s, targets[%d], "
                        "(int)((size_t)batch * %s), %s) / (double)%s; /* %s */\n",
                     k, mc->kind, fstr(a, mc->param), out, i, rows, dim, rows, cmt(e, mc->name));
+            } else if (mask) {
+                // A loss as a metric of a masked output: its sum over the
+                // unmasked rows, over their count.
+                LossCfg *ml = &mc->loss;
+                OUT(e, "        {\n            static const kdl_Loss M = {%s, %d, %s, %s, "
+                       "KDL_REDUCE_SUM, KDL_ACT_LINEAR};\n            double v;\n"
+                       "            st = kdl_loss_masked(&M, &v, NULL, %s, targets[%d], %s, "
+                       "(int)((size_t)batch * %s), %s, 1.0f);\n            if (st != KDL_OK)\n"
+                       "                return st;\n"
+                       "            r->metric_sums[%d] = %sv; /* %s */\n"
+                       "            r->metric_counts[%d] = kdl_mask_sum(%s, (size_t)batch * %s);\n"
+                       "        }\n",
+                    ml->kind, ml->from_logits, fstr(a, ml->label_smoothing), fstr(a, ml->delta),
+                    out, i, mask, rows, dim, k, mc->negate ? "-" : "", cmt(e, mc->name), k, mask,
+                    rows);
             } else {
                 // A loss as a metric: the sum of its per-sample means (a
                 // keras.losses object: its reduced value of this batch).
@@ -2022,15 +2102,18 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     plan_layout(e, t);
     // Evaluating a model with activity regularizers needs the outputs of
     // its inference graph's layers (Keras's test_step calls the model with
-    // training=False): a second, unfused inference lowering planned with
-    // them kept, run by test_on_batch in an area of its own.
+    // training=False), and a masked loss its outputs' masks: a second,
+    // unfused inference lowering planned with them kept, run by
+    // test_on_batch in an area of its own.
     IrModel *ev = NULL;
     Vec evregs = {0};
-    bool dyn = t->dyn.len > 0;
-    if (nx || dyn) {
+    bool dyn = t->dyn.len > 0, masked = false;
+    for (int i = 0; i < n0; i++)
+        masked |= t->out_masks[i] != NULL;
+    if (nx || dyn || masked) {
         // (With run-time dimensions test_on_batch always runs ev: M_predict's
         // arena is planned by M_create(max_batch, max_dims), not here.)
-        ev = lower_model(e->c, t->model, m->cname, false);
+        ev = lower_model(e->c, t->model, m->cname, false, true);
         if (!ev) {
             e->ok = false;
             return;
@@ -2555,9 +2638,11 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "};\n    static const unsigned char metric_reduce[] = {");
     for (int i = 0; i < cfg.metrics.len; i++) {
         int r = ((MetricCfg *)cfg.metrics.data[i])->reduce;
-        OUT(e, "%s%s", i ? ", " : "", r == KDL_METRIC_ROOT_MEAN   ? "KDL_METRIC_ROOT_MEAN"
-                                      : r == KDL_METRIC_STEP_MEAN ? "KDL_METRIC_STEP_MEAN"
-                                                                  : "KDL_METRIC_MEAN");
+        OUT(e, "%s%s", i ? ", " : "",
+            r == KDL_METRIC_ROOT_MEAN       ? "KDL_METRIC_ROOT_MEAN"
+            : r == KDL_METRIC_STEP_MEAN     ? "KDL_METRIC_STEP_MEAN"
+            : r == KDL_METRIC_WEIGHTED_MEAN ? "KDL_METRIC_WEIGHTED_MEAN"
+                                            : "KDL_METRIC_MEAN");
     }
     if (!cfg.metrics.len)
         OUT(e, "0");

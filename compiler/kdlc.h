@@ -841,6 +841,7 @@ typedef struct IrModel {
     const char *var;        // that variable (the program's --model)
     Vec ops, bufs;          // IrOp*, IrBuf*
     IrBuf **inputs, **outputs;
+    IrBuf **out_masks;      // output i's Keras mask (0/1 floats), or NULL (lower_model)
     int ninputs, noutputs;
     int64_t arena_floats;   // per sample
     int64_t fold_floats;    // derived weights (BatchNormalization folded into Dense/Conv)
@@ -858,7 +859,9 @@ typedef struct IrModel {
 
 // Lower the model's inference graph (training false) or its training=True
 // graph (a subclass's second trace; the same graph for functional models).
-IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training);
+// out_masks: compute the Keras masks the outputs carry (for a masked loss)
+// and keep them in out_masks.
+IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training, bool out_masks);
 void ir_fuse(IrModel *m);
 void ir_plan(Ctx *c, IrModel *m);
 // The training plan: which ops need a backward pass, gradient buffers,

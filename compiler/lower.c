@@ -639,9 +639,10 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
     return true;    // the layer does not support masking: the mask ends here
 }
 
-// Masks nothing reads are not computed; in the training graph a mask that
-// reaches an output (where Keras masks the loss) is reported.
-static bool prune_masks(Ctx *c, IrModel *m, TMap *t, const Graph *g) {
+// Masks nothing reads are not computed, except the outputs' masks when the
+// loss needs them (Keras masks the loss and the metrics of an output that
+// carries one: lower_model's out_masks).
+static void prune_masks(IrModel *m, TMap *t, const Graph *g, bool out_masks) {
     for (int i = m->ops.len - 1; i >= 0; i--) {
         IrOp *op = m->ops.data[i];
         if (!op->mask_out)
@@ -653,22 +654,13 @@ static bool prune_masks(Ctx *c, IrModel *m, TMap *t, const Graph *g) {
             for (int s = 0; s < r->nmask_src && !used; s++)
                 used = r->mask_src[s] == op->mask_out;
         }
+        for (int k = 0; out_masks && k < g->noutputs && !used; k++)
+            used = mask_get(t, g->outputs[k]) == op->mask_out;
         if (!used) {
             op->mask_out = NULL;
             op->nmask_src = 0;
         }
     }
-    if (!m->training)
-        return true;
-    for (int i = 0; i < g->noutputs; i++)
-        if (mask_get(t, g->outputs[i])) {
-            const Tensor *y = g->outputs[i];
-            error_at(c, y->node ? y->node->span : m->model->span,
-                     "output %d of the model carries a mask (Embedding mask_zero=True); a masked "
-                     "loss is not supported by the training code generator yet", i);
-            return false;
-        }
-    return true;
 }
 
 // One call: an IrOp, or the inlined graph of a nested model.
@@ -796,7 +788,7 @@ static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth) {
     return true;
 }
 
-IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
+IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training, bool out_masks) {
     IrModel *m = arena_alloc(c->arena, sizeof *m);
     m->model = model;
     m->cname = cname;
@@ -821,14 +813,17 @@ IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training) {
         m->inputs[i] = b;
         tmap_put(c, &t, x, b);
     }
-    if (!lower_graph(c, m, g, &t, 0) || !prune_masks(c, m, &t, g))
+    if (!lower_graph(c, m, g, &t, 0))
         return NULL;
+    prune_masks(m, &t, g, out_masks);
     m->noutputs = g->noutputs;
     m->outputs = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->noutputs + 1));
+    m->out_masks = arena_alloc(c->arena, sizeof(IrBuf *) * (size_t)(g->noutputs + 1));
     for (int i = 0; i < g->noutputs; i++) {
         m->outputs[i] = tmap_get(&t, g->outputs[i]);
         if (!m->outputs[i])
             die("lower: output %d has no buffer", i);
+        m->out_masks[i] = out_masks ? mask_get(&t, g->outputs[i]) : NULL;
     }
     return m;
 }
@@ -1100,8 +1095,11 @@ void ir_plan(Ctx *c, IrModel *m) {
             if (reads[k]->last < i)
                 reads[k]->last = i;
     }
-    for (int i = 0; i < m->noutputs; i++)
+    for (int i = 0; i < m->noutputs; i++) {
         root(m->outputs[i])->last = nops;
+        if (m->out_masks[i])
+            m->out_masks[i]->last = nops;   // read by the loss (test_on_batch)
+    }
     Vec order = {0};
     for (int i = 0; i < nops; i++) {
         IrOp *op = m->ops.data[i];
@@ -1313,6 +1311,8 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
         live_until(r, loss_step);
         if (r->grad)
             live_until(r->grad, loss_step);
+        if (m->out_masks[i])
+            live_until(m->out_masks[i], loss_step);     // the masked loss
     }
     // Place everything that lives in the arena, in order of definition.
     Vec order = {0};

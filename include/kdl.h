@@ -639,6 +639,11 @@ typedef struct kdl_Loss {
 // fused). A label that is not an integer in [0, dim) is KDL_ERR_INDEX.
 kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
                     const float *y_true, int n, int dim, float scale);
+// The same for an output that carries a Keras mask (n rows of 0/1 floats):
+// masked rows add nothing and get a zero gradient; a MEAN loss is the sum
+// over the unmasked rows / (their count + 1e-7), as Keras's apply_mask.
+kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                           const float *y_true, const float *mask, int n, int dim, float scale);
 
 typedef enum {
     KDL_METRIC_BINARY_ACCURACY,         // (p > 0.5) == y
@@ -658,6 +663,12 @@ double kdl_metric_sum(kdl_MetricKind k, const float *pred, const float *y_true, 
 // the top-k accuracies (kdl_metric_sum: 0.5 and 5, Keras's defaults).
 double kdl_metric_sum_p(kdl_MetricKind k, double param, const float *pred, const float *y_true,
                         int n, int dim);
+// The sum over the unmasked rows only (mask: n 0/1 floats, or NULL); the
+// running mean of a masked metric divides by the unmasked rows seen
+// (kdl_mask_sum, KDL_METRIC_WEIGHTED_MEAN).
+double kdl_metric_sum_masked(kdl_MetricKind k, double param, const float *pred,
+                             const float *y_true, const float *mask, int n, int dim);
+double kdl_mask_sum(const float *mask, size_t n);
 
 // Regularization (keras.regularizers L1, L2, L1L2): returns the penalty
 // l1 * sum |w| + l2 * sum w^2 (in double) and, when g is not NULL, adds
@@ -743,17 +754,20 @@ void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t);
 
 // What a training step reports: the loss (mean over the batch) and the
 // per-batch sums of each metric (divided by the number of samples seen for
-// the running means).
+// the running means, or by the sum of metric_counts for a weighted mean).
 typedef struct kdl_StepResult {
     double loss;
     double metric_sums[KDL_MAX_LOGS];
+    double metric_counts[KDL_MAX_LOGS];     // KDL_METRIC_WEIGHTED_MEAN: the step's weight
 } kdl_StepResult;
 
 // How a metric's running value comes from its step sums: the mean over the
 // samples seen (sum / samples), its square root (RootMeanSquaredError), or
 // the mean over the steps of per-step values (a keras.losses object used as
-// a metric: Keras averages the reduced loss of each batch).
-enum { KDL_METRIC_MEAN, KDL_METRIC_ROOT_MEAN, KDL_METRIC_STEP_MEAN };
+// a metric: Keras averages the reduced loss of each batch), or the sum over
+// the sum of the steps' metric_counts (a metric of an output that carries a
+// Keras mask: the mean over the unmasked timesteps seen).
+enum { KDL_METRIC_MEAN, KDL_METRIC_ROOT_MEAN, KDL_METRIC_STEP_MEAN, KDL_METRIC_WEIGHTED_MEAN };
 
 // A trainable generated model, as M_train_model() describes it.
 typedef struct kdl_TrainModel {

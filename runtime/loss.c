@@ -321,13 +321,25 @@ static int binary_targets(const float *y, size_t n) {
 
 // ---- public entry points --------------------------------------------------------------------
 
-// See kdl.h. n <= 0 gives a loss of 0. SCCE labels are all checked first:
-// on KDL_ERR_INDEX neither *loss nor dpred is written. label_smoothing is
+// See kdl.h. n <= 0 gives a loss of 0. SCCE labels are all checked first
+// (masked rows too, as Keras computes every row before masking): on
+// KDL_ERR_INDEX neither *loss nor dpred is written. label_smoothing is
 // ignored by SCCE (Keras's SparseCategoricalCrossentropy has none), and
 // fused_act is honoured only with from_logits false for CCE/SCCE (SOFTMAX)
 // and BCE (SIGMOID); any other value means no fusion.
 kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
                     const float *y_true, int n, int dim, float scale) {
+    return kdl_loss_masked(L, loss, dpred, pred, y_true, NULL, n, dim, scale);
+}
+
+// With a mask, Keras's apply_mask (keras/src/losses/loss.py): for
+// "sum_over_batch_size" each unmasked row weighs total / (valid + epsilon)
+// before the mean over all `total` rows, i.e. the loss is the sum over the
+// unmasked rows / (valid + 1e-7); for "sum" the weights are the mask. A
+// masked row is skipped: no loss, a zero gradient (Keras's weight 0 would
+// also turn a non-finite row loss into NaN; padding never should).
+kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                           const float *y_true, const float *mask, int n, int dim, float scale) {
     if (L->kind == KDL_LOSS_SCCE)
         for (int i = 0; i < n; i++) {
             float lab = y_true[i];
@@ -335,13 +347,25 @@ kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *
                 return KDL_ERR_INDEX;
         }
     int mean = L->reduction == KDL_REDUCE_MEAN && n > 0;
-    double coef = mean ? (double)scale / n : (double)scale, total = 0;
+    double rows = n;
+    if (mask) {
+        double valid = 0;
+        for (int i = 0; i < n; i++)
+            valid += mask[i] != 0.0f;
+        rows = valid + KDL_EPSILON;
+    }
+    double coef = mean ? (double)scale / rows : (double)scale, total = 0;
     int hinge_pm = (L->kind == KDL_LOSS_HINGE || L->kind == KDL_LOSS_SQUARED_HINGE) && n > 0 &&
                    binary_targets(y_true, (size_t)n * (size_t)dim);
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)i * (size_t)dim;
         const float *p = pred + off;
         float *d = dpred ? dpred + off : NULL;
+        if (mask && mask[i] == 0.0f) {
+            for (int j = 0; d && j < dim; j++)
+                d[j] = 0.0f;
+            continue;
+        }
         switch (L->kind) {
         case KDL_LOSS_MSE:
         case KDL_LOSS_MAE:
@@ -376,7 +400,7 @@ kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *
             break;
         }
     }
-    *loss = mean ? total / n : total;
+    *loss = mean ? total / rows : total;
     return KDL_OK;
 }
 
@@ -419,9 +443,19 @@ static int in_top_k(const float *p, int dim, int label, double k) {
 
 double kdl_metric_sum_p(kdl_MetricKind k, double param, const float *pred, const float *y_true,
                         int n, int dim) {
+    return kdl_metric_sum_masked(k, param, pred, y_true, NULL, n, dim);
+}
+
+// Keras's MeanMetricWrapper weighs each row's value by the output's mask
+// (apply_mask with reduction "sum": the 0/1 mask itself); the running mean
+// then divides by the sum of the masks (kdl_mask_sum).
+double kdl_metric_sum_masked(kdl_MetricKind k, double param, const float *pred,
+                             const float *y_true, const float *mask, int n, int dim) {
     double total = 0;
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)i * (size_t)dim;
+        if (mask && mask[i] == 0.0f)
+            continue;
         const float *p = pred + off;
         double s = 0;
         switch (k) {
@@ -463,6 +497,13 @@ double kdl_metric_sum_p(kdl_MetricKind k, double param, const float *pred, const
         }
     }
     return total;
+}
+
+double kdl_mask_sum(const float *mask, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += mask[i] != 0.0f;
+    return s;
 }
 
 // ---- regularizers ------------------------------------------------------------------------------

@@ -612,13 +612,29 @@ static const char *step_error(kdl_Status st) {
                                : kdl_status_str(st);
 }
 
+// The metrics' step sums and weights (metric_counts) of an epoch so far.
+typedef struct Running {
+    double sum[KDL_MAX_LOGS], count[KDL_MAX_LOGS];
+} Running;
+
+static void running_add(Running *run, const kdl_StepResult *r, int nmetrics) {
+    for (int k = 0; k < nmetrics; k++) {
+        run->sum[k] += r->metric_sums[k];
+        run->count[k] += r->metric_counts[k];
+    }
+}
+
 // A metric's running value from its step sums over `seen` samples in
-// `steps` steps (kdl.h: KDL_METRIC_MEAN, _ROOT_MEAN, _STEP_MEAN).
-static double metric_value(const kdl_TrainModel *t, int k, double sum, int64_t seen,
+// `steps` steps (kdl.h: KDL_METRIC_MEAN, _ROOT_MEAN, _STEP_MEAN,
+// _WEIGHTED_MEAN: 0 while no weight was seen, as Keras's divide_no_nan).
+static double metric_value(const kdl_TrainModel *t, int k, const Running *run, int64_t seen,
                            int64_t steps) {
     int how = t->metric_reduce ? t->metric_reduce[k] : KDL_METRIC_MEAN;
+    double sum = run->sum[k];
     if (how == KDL_METRIC_STEP_MEAN)
         return sum / (double)steps;
+    if (how == KDL_METRIC_WEIGHTED_MEAN)
+        return run->count[k] > 0 ? sum / run->count[k] : 0.0;
     double v = sum / (double)seen;
     return how == KDL_METRIC_ROOT_MEAN ? sqrt(v) : v;
 }
@@ -630,7 +646,8 @@ static double metric_value(const kdl_TrainModel *t, int k, double sum, int64_t s
 static kdl_Status run_test(const kdl_TrainModel *t, const View *v, int batch, Batch *bt,
                            Progbar *pb, kdl_Logs *logs, const int *order, double *out,
                            const char *where, char *err, size_t errlen) {
-    double loss_sum = 0, msum[KDL_MAX_LOGS] = {0};
+    double loss_sum = 0;
+    Running run = {0};
     int64_t seen = 0, steps = (v->n + batch - 1) / batch;
     for (int64_t s = 0; s < steps; s++) {
         int b = (int)(v->n - seen < batch ? v->n - seen : batch);
@@ -641,19 +658,18 @@ static kdl_Status run_test(const kdl_TrainModel *t, const View *v, int batch, Ba
             return kdl_fail(err, errlen, st, "%s, step %lld: the test step failed: %s", where,
                         (long long)s + 1, step_error(st));
         loss_sum += r.loss * b;
-        for (int k = 0; k < t->nmetrics; k++)
-            msum[k] += r.metric_sums[k];
+        running_add(&run, &r, t->nmetrics);
         seen += b;
         if (pb && pb->verbose == 1) {
             logs->values[0] = loss_sum / (double)seen;
             for (int k = 0; k < t->nmetrics; k++)
-                logs->values[1 + k] = metric_value(t, k, msum[k], seen, s + 1);
+                logs->values[1 + k] = metric_value(t, k, &run, seen, s + 1);
             progbar_update(pb, s + 1, logs, order, 1 + t->nmetrics, 0);
         }
     }
     out[0] = loss_sum / (double)seen;
     for (int k = 0; k < t->nmetrics; k++)
-        out[1 + k] = metric_value(t, k, msum[k], seen, steps);
+        out[1 + k] = metric_value(t, k, &run, seen, steps);
     return KDL_OK;
 }
 
@@ -869,7 +885,8 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
     const kdl_TrainModel *t = f->t;
     const kdl_FitOptions *o = f->o;
     int batch = o->batch_size, nm = t->nmetrics;
-    double loss_sum = 0, msum[KDL_MAX_LOGS] = {0};
+    double loss_sum = 0;
+    Running run = {0};
     int64_t seen = 0;
     for (int64_t s = 0; s < f->steps; s++) {
         int b = (int)(f->train.n - seen < batch ? f->train.n - seen : batch);
@@ -891,12 +908,11 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
             return kdl_fail(f->err, f->errlen, st, "epoch %d, step %lld: the training step failed: %s",
                         e + 1, (long long)s + 1, step_error(st));
         loss_sum += r.loss * b;
-        for (int k = 0; k < nm; k++)
-            msum[k] += r.metric_sums[k];
+        running_add(&run, &r, nm);
         seen += b;
         f->logs.values[0] = loss_sum / (double)seen;
         for (int k = 0; k < nm; k++)
-            f->logs.values[1 + k] = metric_value(t, k, msum[k], seen, s + 1);
+            f->logs.values[1 + k] = metric_value(t, k, &run, seen, s + 1);
         if (o->verbose == 1)
             progbar_update(pb, s + 1, &f->logs, f->order, f->ntrain_logs, 0);
     }

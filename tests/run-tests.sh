@@ -13,6 +13,9 @@
 # 2. Unit tests: tests/unit/test_*.c, built against the compiler library.
 # 3. Robustness: every prefix of every example and test input through the
 #    compiler in-process (build/prefix_check).
+# TESTS="tests/train/lstm.test tests/emit" runs only those files and
+# directories' RUN-line tests (no unit tests, no prefix check): for
+# iterating on a change, never in place of the whole suite.
 set -u
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,6 +87,17 @@ run_one() {
 export -f run_one
 
 RESULTS="$TMP/results"
+if [ -n "${TESTS:-}" ]; then
+    # shellcheck disable=SC2086
+    find $TESTS -type f \( -name '*.kdl' -o -name '*.test' \) -not -path '*/Inputs/*' | sort | \
+        xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} bash -c 'run_one "$@"' _ {} > "$RESULTS"
+    grep -a -v '^PASS' "$RESULTS" || true
+    pass=$(grep -a -c '^PASS' "$RESULTS")
+    fail=$(grep -a -c '^FAIL' "$RESULTS")
+    echo "$pass passed, $fail failed (TESTS=$TESTS)"
+    [ "$fail" -eq 0 ]
+    exit
+fi
 find tests -type f \( -name '*.kdl' -o -name '*.test' \) -not -path 'tests/inputs/*' \
     -not -path '*/Inputs/*' -not -path 'tests/bench/*' | sort | \
     xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} bash -c 'run_one "$@"' _ {} > "$RESULTS"

@@ -13,7 +13,9 @@
  * rule, squared and categorical hinge, Poisson, log-cosh, MAPE, MSLE, cosine
  * similarity) go through the same random value and finite-difference
  * checks and their docstring examples; the newer metrics (threshold,
- * Accuracy, top-k with ties) and kdl_regularize by hand.
+ * Accuracy, top-k with ties) and kdl_regularize by hand. Every random case
+ * again with a Keras mask (kdl_loss_masked: the naive formula over the
+ * unmasked rows), and the masked metrics by hand.
  */
 #include "check.h"
 
@@ -391,6 +393,39 @@ static void run_case(const kdl_Loss *L, int n, int dim, float scale) {
     char what2[200];
     snprintf(what2, sizeof what2, "grad %s", what);
     check_close(what2, d, fd, np, 2e-6, 2e-4);
+
+    // With a Keras mask (rows 1, 4, 7, ... masked; all rows when n = 1 is
+    // unmasked): the reference's unmasked rows, over their count + 1e-7 for
+    // the mean (Keras's apply_mask); the gradient is the unmasked one
+    // rescaled from 1/n to 1/(valid + 1e-7), zero at masked rows.
+    float *mask = check_alloc((size_t)n), *dm = check_alloc(np);
+    double valid = 0, want = 0;
+    for (int i = 0; i < n; i++) {
+        mask[i] = i % 3 == 1 ? 0.0f : 1.0f;
+        valid += mask[i];
+    }
+    for (size_t k = 0; k < np; k++)
+        xd[k] = pred[k];
+    ref_loss(L, xd, y, n, dim);     // (sets the batch-wide hinge rule)
+    for (int i = 0; i < n; i++)
+        if (mask[i] != 0.0f)
+            want += ref_row(L, xd + (size_t)i * dim, y + (size_t)i * (sparse ? 1 : dim), dim);
+    int mean = L->reduction == KDL_REDUCE_MEAN;
+    if (mean)
+        want /= valid + 1e-7;
+    snprintf(what2, sizeof what2, "masked %s", what);
+    st = kdl_loss_masked(L, &got, dm, pred, y, mask, n, dim, scale);
+    check_true(what2, st == KDL_OK);
+    check_near(what2, got, want, 1e-9, 1e-9);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < dim; j++) {
+            size_t k = (size_t)i * dim + j;
+            fd[k] = mask[i] == 0.0f ? 0.0f
+                    : mean ? (float)(d[k] * (double)n / (valid + 1e-7)) : d[k];
+        }
+    snprintf(what2, sizeof what2, "masked grad %s", what);
+    check_close(what2, dm, fd, np, 1e-7, 1e-5);
+    free(mask), free(dm);
     free(x), free(y), free(pred), free(d), free(fd), free(ytmp), free(xd), free(tmp), free(row);
 }
 
@@ -594,6 +629,19 @@ static void test_metrics(void) {
     check_near("mse metric", kdl_metric_sum(KDL_METRIC_MSE, pr, yr, 2, 2), 2.5 + 4.0, 1e-12, 0);
     check_near("mae metric", kdl_metric_sum(KDL_METRIC_MAE, pr, yr, 2, 2), 1.5 + 2.0, 1e-12, 0);
     check_near("metric n = 0", kdl_metric_sum(KDL_METRIC_MAE, pr, yr, 0, 2), 0.0, 0, 0);
+    // masked: the unmasked rows only; kdl_mask_sum counts them
+    const float m4[] = {1, 0, 1, 0};
+    check_near("masked categorical accuracy",
+               kdl_metric_sum_masked(KDL_METRIC_CATEGORICAL_ACCURACY, 0, pc, yc, m4, 4, 3), 1.0,
+               0, 0);
+    check_near("masked sparse accuracy",
+               kdl_metric_sum_masked(KDL_METRIC_SPARSE_CATEGORICAL_ACCURACY, 0, pc, ys2, m4, 4,
+                                     3), 0.0, 0, 0);
+    check_near("masked mse metric", kdl_metric_sum_masked(KDL_METRIC_MSE, 0, pr, yr, m4, 2, 2),
+               2.5, 1e-12, 0);
+    check_near("mask sum", kdl_mask_sum(m4, 4), 2.0, 0, 0);
+    check_near("unmasked = kdl_metric_sum_p",
+               kdl_metric_sum_masked(KDL_METRIC_MAE, 0, pr, yr, NULL, 2, 2), 3.5, 1e-12, 0);
 }
 
 // The losses and metrics added with Keras 3's full set, on the examples of

@@ -439,7 +439,15 @@ def loss_values(cfg, y, p):
     raise AssertionError(cfg.kind)
 
 
-def reduce_loss(cfg, values):
+def reduce_loss(cfg, values, mask=None):
+    """reduce_weighted_values (keras/src/losses/loss.py); a Keras mask on the
+    prediction becomes the sample weights of apply_mask: for
+    sum_over_batch_size mask * total / (valid + epsilon), for sum the mask."""
+    if mask is not None:
+        m = mask.to(DT).reshape(values.shape)
+        if cfg.reduction != "sum":
+            m = m * (values.numel() / (torch.sum(m) + EPS))
+        values = values * m
     s = torch.sum(values)
     if cfg.reduction == "sum":
         return s
@@ -948,8 +956,6 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
                     f"{o['shape']}")
             env[o["tensor"]] = y
     run_train_graph.masks = [masks[k] for k in graph["outputs"]]
-    if any(m is not None for m in run_train_graph.masks) and in_masks is None:
-        die("an output carries a mask (Keras would mask the loss; kdl does not train that)")
     return [env[k] for k in graph["outputs"]]
 
 
@@ -1094,10 +1100,12 @@ def regularization(wcfg, params):
     return total
 
 
-def metric_results(s, msums, seen, steps):
+def metric_results(s, msums, seen, steps, mcounts):
     out = []
-    for (_, m), v in zip(s.metrics, msums):
-        if m.reduce == "step":
+    for (_, m), v, c in zip(s.metrics, msums, mcounts):
+        if c is not None and c > 0:
+            out.append(v / c)       # a masked metric: over the unmasked rows
+        elif m.reduce == "step":
             out.append(v / steps)
         elif m.reduce == "root":
             out.append(math.sqrt(v / seen))
@@ -1106,12 +1114,50 @@ def metric_results(s, msums, seen, steps):
     return out
 
 
-def batch_metrics(s, msums, yb, preds):
+def batch_metrics(s, msums, yb, preds, masks, mcounts):
+    """Add each metric's batch sums; a metric of an output that carries a
+    Keras mask (MeanMetricWrapper: apply_mask with reduction "sum") sums its
+    row values where the mask is set and counts those rows in mcounts
+    (RootMeanSquaredError is a plain Mean: Keras gives it no mask)."""
     for j, (i, m) in enumerate(s.metrics):
         if m.reduce == "step":
+            if masks[i] is not None:
+                die("a keras.losses object as the metric of a masked output")
             msums[j] += float(reduce_loss(m.loss, loss_values(m.loss, yb[i], preds[i])))
+        elif masks[i] is not None and m.reduce == "mean":
+            mk = masks[i].to(DT)
+            msums[j] += float(torch.sum(metric_rows(m, yb[i], preds[i]) * mk))
+            mcounts[j] += float(torch.sum(mk))
         else:
             msums[j] += float(metric_per_sample(m, yb[i], preds[i]).sum())
+
+
+def metric_rows(m, y, p):
+    """The metric of each loss row (the prediction's shape without its last
+    axis), float64: what a Keras mask of that shape weighs."""
+    kind = m.kind
+    if kind.startswith("loss:"):
+        return loss_values(LossCfg(kind[5:]), y, p)
+    if kind == "cosine":
+        return torch.sum(l2_normalize(y) * l2_normalize(p), dim=-1)
+    if kind == "top_k":
+        return in_top_k(torch.argmax(y, dim=-1), p, m.param)
+    if kind == "sparse_top_k":
+        return in_top_k(y.squeeze(-1) if y.dim() == p.dim() else y, p, m.param)
+    if kind == "exact":
+        return (y == p).to(DT).mean(dim=-1)
+    if kind == "binary_accuracy":
+        return (y == (p > m.param).to(DT)).to(DT).mean(dim=-1)
+    if kind == "mse":
+        return torch.mean((y - p) ** 2, dim=-1)
+    if kind == "mae":
+        return torch.mean(torch.abs(y - p), dim=-1)
+    if kind == "categorical_accuracy":
+        return (torch.argmax(y, dim=-1) == torch.argmax(p, dim=-1)).to(DT)
+    if kind == "sparse_categorical_accuracy":
+        labels = y.squeeze(-1) if y.dim() == p.dim() and y.shape[-1] == 1 else y
+        return (labels.to(DT) == torch.argmax(p, dim=-1).to(DT)).to(DT)
+    raise AssertionError(kind)
 
 
 def cmd_fit(a):
@@ -1142,6 +1188,7 @@ def cmd_fit(a):
         loss_sum, seen = 0.0, 0
         out_sums = [0.0] * len(s.outputs)
         msums = [0.0] * len(s.metrics)
+        mcounts = [0.0] * len(s.metrics)
         nsteps = 0
         for si, start in enumerate(range(0, n, batch)):
             xb = [x[start:start + batch] for x in xs]
@@ -1152,8 +1199,9 @@ def cmd_fit(a):
                 params[k] = v.clone().requires_grad_(True) if k in trainable else v
             act_losses = []
             preds = run_train_graph(g, params, state, xb, losses=act_losses)
-            per_out = [reduce_loss(cfg, loss_values(cfg, y, p))
-                       for cfg, y, p in zip(s.losses, yb, preds)]
+            masks = run_train_graph.masks
+            per_out = [reduce_loss(cfg, loss_values(cfg, y, p), mk)
+                       for cfg, y, p, mk in zip(s.losses, yb, preds, masks)]
             total = sum(w * l for w, l in zip(s.loss_weights, per_out))
             total = total + regularization(wcfg, params) + sum(act_losses)
             total.backward()
@@ -1162,7 +1210,7 @@ def cmd_fit(a):
                 if params[k].grad is not None:      # Keras filters missing gradients
                     grads[k] = params[k].grad.detach()
             with torch.no_grad():
-                batch_metrics(s, msums, yb, [p.detach() for p in preds])
+                batch_metrics(s, msums, yb, [p.detach() for p in preds], masks, mcounts)
                 opt.apply(state, grads)
                 # BaseOptimizer.apply: each updated variable's constraint
                 for k in grads:
@@ -1176,7 +1224,7 @@ def cmd_fit(a):
             for i, l in enumerate(per_out):
                 out_sums[i] += float(l.detach()) * b
             steps.append([e, si, b, lv])
-        row = [e, loss_sum / seen] + metric_results(s, msums, seen, nsteps)
+        row = [e, loss_sum / seen] + metric_results(s, msums, seen, nsteps, mcounts)
         if multi:
             row += [v / seen for v in out_sums]
         hist.append(row)
@@ -1208,6 +1256,7 @@ def cmd_evaluate(a):
     xs, ys, n = load_arrays(g, a.x, a.y, len(s.outputs))
     loss_sum, seen, nsteps = 0.0, 0, 0
     msums = [0.0] * len(s.metrics)
+    mcounts = [0.0] * len(s.metrics)
     out_sums = [0.0] * len(s.outputs)
     with torch.no_grad():
         for start in range(0, n, batch):
@@ -1217,18 +1266,19 @@ def cmd_evaluate(a):
             act_losses = []
             preds = run_train_graph(g, dict(state), dict(state), xb, training=False,
                                     losses=act_losses)
-            per_out = [reduce_loss(cfg, loss_values(cfg, y, p))
-                       for cfg, y, p in zip(s.losses, yb, preds)]
+            masks = run_train_graph.masks
+            per_out = [reduce_loss(cfg, loss_values(cfg, y, p), mk)
+                       for cfg, y, p, mk in zip(s.losses, yb, preds, masks)]
             total = sum(w * l for w, l in zip(s.loss_weights, per_out))
             total = total + regularization(wcfg, state) + sum(act_losses)
-            batch_metrics(s, msums, yb, preds)
+            batch_metrics(s, msums, yb, preds, masks, mcounts)
             loss_sum += float(total) * b
             seen += b
             nsteps += 1
             for i, l in enumerate(per_out):
                 out_sums[i] += float(l) * b
     names = ["loss"] + [m.name for _, m in s.metrics]
-    row = [loss_sum / seen] + metric_results(s, msums, seen, nsteps)
+    row = [loss_sum / seen] + metric_results(s, msums, seen, nsteps, mcounts)
     if len(s.outputs) > 1:
         names += [f"{nm}_loss" for nm in s.names]
         row += [v / seen for v in out_sums]
