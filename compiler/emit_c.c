@@ -1543,7 +1543,8 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
                     ".output_shape = %s_output_shape", m->ndims, P, P, P);
         if (trains->data[i]) {
             OUT(&p, ",\n     .create_training = %s_new_training, .train_model = %s_train_model_,"
-                    "\n     .load_checkpoint = %s_load_checkpoint_", P, P, P);
+                    "\n     .load_checkpoint = %s_load_checkpoint_, .fit_defaults = %s_fit_defaults",
+                P, P, P, P);
             FitCfg *fc = m->model->model->fit;
             Value **fa = fc ? fc->args : NULL;
             OUT(&p, ",\n     .fit_epochs = %d, .fit_batch_size = %d, .fit_validation_split = %s, "

@@ -40,6 +40,7 @@ typedef struct LossCfg {
     bool from_logits;
     double label_smoothing, delta;
     bool sum;               // reduction "sum" (else sum_over_batch_size)
+    bool by_weights;        // "mean_with_sample_weight" (over the sample weights' sum)
     double weight;          // loss_weights entry
     bool fused;             // the output's softmax/sigmoid is fused into it
     bool sparse;            // targets are labels (one per output row)
@@ -89,6 +90,10 @@ typedef struct TrainCfg {
     Vec metrics;            // MetricCfg*
     Vec weights;            // WeightCfg*: regularized / constrained trainable weights
     Vec actregs;            // ActRegCfg*
+    bool weighted;          // the loss takes sample weights (one output, one row per sample)
+    int nclass;             // fit(class_weight={id: weight, ...})
+    int64_t *class_ids;
+    double *class_w;
 } TrainCfg;
 
 static bool icase_eq(const char *a, const char *b) {
@@ -284,6 +289,7 @@ static bool loss_parse(Emit *e, Value *v, LossCfg *out, Span at, int64_t last) {
         const char *red = obj_str(o, "reduction", NULL);
         Value *rv = obj_val(o, "reduction", &s);
         out->sum = red && !strcmp(red, "sum");
+        out->by_weights = red && !strcmp(red, "mean_with_sample_weight");
         if (!red || (strcmp(red, "sum") && strcmp(red, "sum_over_batch_size") &&
                      strcmp(red, "mean") && strcmp(red, "mean_with_sample_weight"))) {
             error_at(e->c, s, "loss reduction %s is not supported for training (use "
@@ -882,6 +888,47 @@ static void plan_with(Emit *e, IrModel *m, Vec *regs, const bool *fused, bool tr
     m->noutputs = n0;
 }
 
+// fit(class_weight={class: weight, ...}): as Keras's data adapter, for a
+// model with a single output; the classes are ints, the weights numbers.
+static void class_weight(Emit *e, IrModel *t, TrainCfg *cfg, Value *v, Span at) {
+    if (v->kind != V_DICT) {
+        error_at(e->c, at, "Model.fit(): class_weight must be a dict mapping class indices to "
+                 "weights, got %s", value_repr(e->c, v));
+        e->ok = false;
+        return;
+    }
+    if (t->noutputs != 1) {
+        error_at(e->c, at, "Model.fit(): `class_weight` is only supported for Models with a "
+                 "single output");
+        e->ok = false;
+        return;
+    }
+    if (!cfg->weighted) {
+        error_at(e->c, at, "Model.fit(): class_weight needs an output of one loss row per "
+                 "sample (shape (batch, classes)); this output has shape %s",
+                 shape_str(e->c->arena, &t->outputs[0]->shape));
+        e->ok = false;
+        return;
+    }
+    Dict *d = v->u.dict;
+    cfg->nclass = d->keys.len;
+    cfg->class_ids = arena_alloc(e->c->arena, sizeof(int64_t) * (size_t)(d->keys.len + 1));
+    cfg->class_w = arena_alloc(e->c->arena, sizeof(double) * (size_t)(d->keys.len + 1));
+    for (int k = 0; k < d->keys.len; k++) {
+        Value *key = d->keys.data[k], *w = d->vals.data[k];
+        if (key->kind != V_INT || key->u.i < INT32_MIN || key->u.i > INT32_MAX ||
+            !is_number(w) || !isfinite(num_val(w))) {
+            error_at(e->c, at, "Model.fit(): class_weight maps class indices (ints) to weights "
+                     "(numbers); the entry %s: %s is not one", value_repr(e->c, key),
+                     value_repr(e->c, w));
+            e->ok = false;
+            return;
+        }
+        cfg->class_ids[k] = key->u.i;
+        cfg->class_w[k] = num_val(w);
+    }
+}
+
 // Outputs that carry a Keras mask (Embedding(mask_zero=True) through
 // layers that pass it on): Keras masks their loss (Loss.__call__ reads the
 // prediction's mask: masked rows weigh 0) and their metrics
@@ -1072,17 +1119,25 @@ static bool train_config_model(Emit *e, IrModel *t, TrainCfg *cfg) {
         error_at(e->c, metrics_at, "at most %d metrics are supported", MAX_METRICS);
         e->ok = false;
     }
-    // fit() arguments kdl does not implement.
+    // Sample weights: the loss of a model with one output of one loss row
+    // per sample (Keras's class_weight needs a single output).
+    const Shape *o0 = &t->outputs[0]->shape;
+    cfg->weighted = t->noutputs == 1 && cfg->loss[0].kind && !t->out_masks[0] &&
+                    o0->rank == 2;
     FitCfg *fc = t->model->model->fit;
-    static const char *const dropped[] = {"class_weight", "sample_weight"};
-    for (int k = 0; fc && k < 2; k++)
-        for (int i = 0; i < fc->sig->nparams; i++)
-            if (!strcmp(fc->sig->params[i].name, dropped[k]) && fc->args[i]->kind != V_NONE) {
-                error_at(e->c, fc->spans ? fc->spans[i] : fc->span, "Model.fit(): %s is not "
-                         "supported by the training code generator yet (kdl weighs every sample "
-                         "equally)", dropped[k]);
-                e->ok = false;
-            }
+    for (int i = 0; fc && i < fc->sig->nparams; i++) {
+        const char *pn = fc->sig->params[i].name;
+        Value *v = fc->args[i];
+        Span s = fc->spans ? fc->spans[i] : fc->span;
+        if (!strcmp(pn, "sample_weight") && v->kind != V_NONE) {
+            error_at(e->c, s, "Model.fit(): sample_weight is data, not a constant: give the "
+                     "program's fit the class weights through class_weight=, or call "
+                     "M_set_sample_weight from C (docs/training.md)");
+            e->ok = false;
+        } else if (!strcmp(pn, "class_weight") && v->kind != V_NONE) {
+            class_weight(e, t, cfg, v, s);
+        }
+    }
     collect_layer_config(e, t, cfg);
     collect_actregs(e, t, &cfg->actregs);
     return e->ok;
@@ -1947,13 +2002,20 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
         } else {
             OUT(e, "        static const kdl_Loss L = {%s, %d, %s, %s, %s, %s};\n", lc->kind,
                 lc->from_logits, fstr(a, lc->label_smoothing), fstr(a, lc->delta),
-                lc->sum ? "KDL_REDUCE_SUM" : "KDL_REDUCE_MEAN",
+                lc->sum ? "KDL_REDUCE_SUM" : lc->by_weights ? "KDL_REDUCE_MEAN_WEIGHTS"
+                                                            : "KDL_REDUCE_MEAN",
                 lc->fused ? act_enum(a, lc->fused_act) : "KDL_ACT_LINEAR");
             if (mask)
                 OUT(e, "        double l; /* masked rows weigh 0 (Keras's apply_mask) */\n"
                        "        st = kdl_loss_masked(&L, &l, %s, %s, targets[%d], %s, "
                        "(int)((size_t)batch * %s), %s, %s);\n",
                     again ? "scratch" : grad, out, i, mask, rows, dim,
+                    fstr(a, lc->weight * cfg->loss_scale));
+            else if (cfg->weighted && backward)
+                OUT(e, "        double l; /* sample weights (class_weight) when set */\n"
+                       "        st = kdl_loss_weighted(&L, &l, %s, %s, targets[%d], "
+                       "t->sample_weight, (int)((size_t)batch * %s), %s, %s);\n",
+                    again ? "scratch" : grad, out, i, rows, dim,
                     fstr(a, lc->weight * cfg->loss_scale));
             else
                 OUT(e, "        double l;\n        st = kdl_loss(&L, &l, %s, %s, targets[%d], "
@@ -2197,6 +2259,11 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     HDR(e, "kdl_Status %s_compute_gradients(%s *m, int batch,%s const void *const inputs[],\n"
            "                                const float *const targets[], kdl_StepResult *r);\n",
         P, P, DP);
+    if (cfg.weighted)
+        HDR(e, "/* Sample weights of the next training steps (batch floats, kept by pointer;\n"
+               "   NULL: none): each sample's loss times its weight, as Keras's sample_weight\n"
+               "   (fit's class_weight sets them per batch). */\n"
+               "void %s_set_sample_weight(%s *m, const float *w);\n", P, P);
     HDR(e, "/* The trainable weights: values, gradients, optimizer slots (NULL/0 without\n"
            "   training memory). */\n");
     HDR(e, "int %s_parameters(%s *m, kdl_Param **params);\n", P, P);
@@ -2239,7 +2306,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    float *rnn_drop[%d]; /* recurrent input dropout: mask, inputs, their gradient */\n"
            "    float *outputs[%d]; /* test_on_batch */\n"
            "    float *lora; /* gradients of LoRA layers' adapted weights */\n"
-           "    float *eval_arena; /* test_on_batch with activity regularizers%s */\n",
+           "    float *eval_arena; /* test_on_batch with activity regularizers%s */\n"
+           "    const float *sample_weight; /* the training loss's (M_set_sample_weight) */\n",
         P, P, tw.len ? tw.len : 1, t->ncrop ? t->ncrop : 1, nr, nr, nout,
         dyn ? " (and always, with run-time dims)" : "");
     if (dyn)
@@ -2604,6 +2672,11 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     }
     OUT(e, "    r->loss = loss;\n    return KDL_OK;\n}\n\n");
 
+    if (cfg.weighted)
+        OUT(e, "void %s_set_sample_weight(%s *m, const float *w) {\n    if (m->train)\n"
+               "        m->train->sample_weight = w;\n}\n\n"
+               "static void %s_set_sample_weight_(void *m, const float *w) {\n"
+               "    %s_set_sample_weight(m, w);\n}\n\n", P, P, P, P);
     // The kdl_TrainModel table, fit and evaluate.
     OUT(e, "static kdl_Status %s_train_step_(void *m, int b,%s const void *const in[], "
            "const float *const y[], kdl_StepResult *r) {\n    return %s_train_on_batch(m, b,%s "
@@ -2671,6 +2744,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
            "    out->seed = %s_seed_;\n    out->iterations = m->train ? &m->train->iterations : "
            "NULL;\n",
         t->ninputs, nout, cfg.metrics.len, dyn ? "_dims" : "", P, dyn ? "_dims" : "", P, P, P);
+    if (cfg.weighted)
+        OUT(e, "    out->set_sample_weight = %s_set_sample_weight_;\n", P);
     if (dyn)
         OUT(e, "    out->ndims = %d;\n    out->input_ranks = in_ranks;\n"
                "    out->input_shapes = in_shapes;\n    out->sizes = %s_train_sizes;\n"
@@ -2693,10 +2768,24 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         if (fa[11]->kind == V_INT)
             initial = (int)fa[11]->u.i;
     }
-    OUT(e, "void %s_fit_defaults(kdl_FitOptions *o) {\n    memset(o, 0, sizeof *o);\n"
+    OUT(e, "void %s_fit_defaults(kdl_FitOptions *o) {\n", P);
+    if (cfg.nclass) {
+        OUT(e, "    /* fit(class_weight=...) */\n    static const int class_ids[] = {");
+        for (int k = 0; k < cfg.nclass; k++)
+            OUT(e, "%s%lld", k ? ", " : "", (long long)cfg.class_ids[k]);
+        OUT(e, "};\n    static const float class_weights[] = {");
+        for (int k = 0; k < cfg.nclass; k++)
+            OUT(e, "%s%s", k ? ", " : "", fstr(a, cfg.class_w[k]));
+        OUT(e, "};\n");
+    }
+    OUT(e, "    memset(o, 0, sizeof *o);\n"
            "    o->epochs = %d;\n    o->initial_epoch = %d;\n    o->batch_size = %d;\n"
-           "    o->validation_split = %s;\n    o->shuffle = %d;\n    o->verbose = 1;\n}\n\n",
-        P, epochs, initial, bs, fstr(a, split), shuffle);
+           "    o->validation_split = %s;\n    o->shuffle = %d;\n    o->verbose = 1;\n",
+        epochs, initial, bs, fstr(a, split), shuffle);
+    if (cfg.nclass)
+        OUT(e, "    o->class_ids = class_ids;\n    o->class_weights = class_weights;\n"
+               "    o->nclass_weights = %d;\n", cfg.nclass);
+    OUT(e, "}\n\n");
     OUT(e, "kdl_Status %s_fit(%s *m, const kdl_Array *x, const kdl_Array *y, const "
            "kdl_FitOptions *o,\n                  kdl_Logs *last, char *err, size_t errlen) {\n"
            "    kdl_TrainModel tm;\n    %s_train_model(m, &tm);\n"

@@ -618,7 +618,10 @@ typedef enum {
     KDL_LOSS_COSINE,        // -sum(normalize(t) * normalize(p)), normalize x = x min(rsqrt(x.x), 1/eps)
 } kdl_LossKind;
 
-typedef enum { KDL_REDUCE_MEAN, KDL_REDUCE_SUM } kdl_Reduction;
+// MEAN: "sum_over_batch_size" (and "mean"); SUM: "sum"; MEAN_WEIGHTS:
+// "mean_with_sample_weight", the weighted sum over the weights' sum when
+// kdl_loss_weighted has weights (0 when they sum to 0), else MEAN.
+typedef enum { KDL_REDUCE_MEAN, KDL_REDUCE_SUM, KDL_REDUCE_MEAN_WEIGHTS } kdl_Reduction;
 
 typedef struct kdl_Loss {
     kdl_LossKind kind;
@@ -644,6 +647,16 @@ kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *
 // over the unmasked rows / (their count + 1e-7), as Keras's apply_mask.
 kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
                            const float *y_true, const float *mask, int n, int dim, float scale);
+// With sample weights w (n, one per row; NULL: kdl_loss): each row's loss and
+// gradient times its weight; a MEAN loss still divides by n, as Keras's
+// reduce_weighted_values.
+kdl_Status kdl_loss_weighted(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                             const float *y_true, const float *w, int n, int dim, float scale);
+// Keras's fit(class_weight=...) as sample weights: the class of row i of y
+// (n rows of dim floats) is its argmax when dim > 1, else its value rounded
+// half to even; w[i] = weights[k] where ids[k] is that class, else 1.
+void kdl_class_weights(float *w, const float *y, int n, int dim, const int *ids,
+                       const float *weights, int nw);
 
 typedef enum {
     KDL_METRIC_BINARY_ACCURACY,         // (p > 0.5) == y
@@ -810,6 +823,10 @@ typedef struct kdl_TrainModel {
     kdl_Status (*test_step_dims)(void *m, int batch, const int dims[],
                                  const void *const inputs[], const float *const targets[],
                                  kdl_StepResult *r);
+    // Sample weights of the next training steps (batch floats, or NULL for
+    // none; class_weight in fit), or NULL when the model's loss cannot take
+    // them (several outputs, or several loss rows per sample).
+    void (*set_sample_weight)(void *m, const float *w);
 } kdl_TrainModel;
 
 // A training checkpoint (what fit writes, and fit --resume reads): the
@@ -854,6 +871,11 @@ typedef struct kdl_FitOptions {
     const char *history_csv;    // epoch,loss,metrics...,val_... (written after every epoch)
     kdl_EpochCallback on_epoch_end;
     void *user;
+    // class_weight: class ids[k] weighs class_weights[k] in the training loss
+    // (others 1; Keras: a model with one output; validation is unweighted).
+    const int *class_ids;
+    const float *class_weights;
+    int nclass_weights;
 } kdl_FitOptions;
 
 // Keras's fit over arrays x[ninputs] and y[ntargets] (first axis the
@@ -900,6 +922,7 @@ typedef struct kdl_ProgramModel {
     int fit_epochs, fit_batch_size;     // 0: not given (Keras: 1 and 32)
     double fit_validation_split;
     int fit_shuffle;                    // 1 unless the .kdl says shuffle=False
+    void (*fit_defaults)(kdl_FitOptions *o);    // the whole fit() call (class_weight)
     // The inputs' shapes ([k][0], the batch, unused; -1 for None).
     const int *input_ranks;             // including the batch
     const int64_t (*input_shapes)[8];

@@ -327,41 +327,28 @@ static int binary_targets(const float *y, size_t n) {
 // ignored by SCCE (Keras's SparseCategoricalCrossentropy has none), and
 // fused_act is honoured only with from_logits false for CCE/SCCE (SOFTMAX)
 // and BCE (SIGMOID); any other value means no fusion.
-kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
-                    const float *y_true, int n, int dim, float scale) {
-    return kdl_loss_masked(L, loss, dpred, pred, y_true, NULL, n, dim, scale);
-}
-
-// With a mask, Keras's apply_mask (keras/src/losses/loss.py): for
-// "sum_over_batch_size" each unmasked row weighs total / (valid + epsilon)
-// before the mean over all `total` rows, i.e. the loss is the sum over the
-// unmasked rows / (valid + 1e-7); for "sum" the weights are the mask. A
-// masked row is skipped: no loss, a zero gradient (Keras's weight 0 would
-// also turn a non-finite row loss into NaN; padding never should).
-kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
-                           const float *y_true, const float *mask, int n, int dim, float scale) {
+// The loss over rows weighted by w (NULL: all 1), reduced over `rows`
+// (MEAN) or summed; a row of weight 0 is skipped: no loss, a zero gradient
+// (Keras's weight 0 would also turn a non-finite row loss into NaN).
+static kdl_Status weighted_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                                const float *y_true, const float *w, double rows, int n,
+                                int dim, float scale) {
     if (L->kind == KDL_LOSS_SCCE)
         for (int i = 0; i < n; i++) {
             float lab = y_true[i];
             if (!(lab >= 0.0f && lab < (float)dim && floorf(lab) == lab))
                 return KDL_ERR_INDEX;
         }
-    int mean = L->reduction == KDL_REDUCE_MEAN && n > 0;
-    double rows = n;
-    if (mask) {
-        double valid = 0;
-        for (int i = 0; i < n; i++)
-            valid += mask[i] != 0.0f;
-        rows = valid + KDL_EPSILON;
-    }
-    double coef = mean ? (double)scale / rows : (double)scale, total = 0;
+    int mean = L->reduction != KDL_REDUCE_SUM && n > 0;
+    double coef0 = mean ? (double)scale / rows : (double)scale, total = 0;
     int hinge_pm = (L->kind == KDL_LOSS_HINGE || L->kind == KDL_LOSS_SQUARED_HINGE) && n > 0 &&
                    binary_targets(y_true, (size_t)n * (size_t)dim);
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)i * (size_t)dim;
         const float *p = pred + off;
         float *d = dpred ? dpred + off : NULL;
-        if (mask && mask[i] == 0.0f) {
+        double wi = w ? (double)w[i] : 1.0, coef = coef0 * wi, l = 0;
+        if (wi == 0.0) {
             for (int j = 0; d && j < dim; j++)
                 d[j] = 0.0f;
             continue;
@@ -370,25 +357,25 @@ kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const 
         case KDL_LOSS_MSE:
         case KDL_LOSS_MAE:
         case KDL_LOSS_HUBER:
-            total += row_regression(L, d, p, y_true + off, dim, coef);
+            l = row_regression(L, d, p, y_true + off, dim, coef);
             break;
         case KDL_LOSS_BCE:
-            total += row_bce(L, d, p, y_true + off, dim, coef);
+            l = row_bce(L, d, p, y_true + off, dim, coef);
             break;
         case KDL_LOSS_CCE:
-            total += row_cce(L, d, p, y_true + off, 0, dim, coef);
+            l = row_cce(L, d, p, y_true + off, 0, dim, coef);
             break;
         case KDL_LOSS_SCCE:
-            total += row_cce(L, d, p, NULL, (int)y_true[i], dim, coef);
+            l = row_cce(L, d, p, NULL, (int)y_true[i], dim, coef);
             break;
         case KDL_LOSS_KLD:
-            total += row_kld(d, p, y_true + off, dim, coef);
+            l = row_kld(d, p, y_true + off, dim, coef);
             break;
         case KDL_LOSS_CATEGORICAL_HINGE:
-            total += row_categorical_hinge(d, p, y_true + off, dim, coef);
+            l = row_categorical_hinge(d, p, y_true + off, dim, coef);
             break;
         case KDL_LOSS_COSINE:
-            total += row_cosine(d, p, y_true + off, dim, coef);
+            l = row_cosine(d, p, y_true + off, dim, coef);
             break;
         case KDL_LOSS_HINGE:
         case KDL_LOSS_SQUARED_HINGE:
@@ -396,12 +383,76 @@ kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const 
         case KDL_LOSS_LOG_COSH:
         case KDL_LOSS_MAPE:
         case KDL_LOSS_MSLE:
-            total += row_elementwise(L, d, p, y_true + off, dim, coef, hinge_pm);
+            l = row_elementwise(L, d, p, y_true + off, dim, coef, hinge_pm);
             break;
         }
+        total += wi * l;
     }
     *loss = mean ? total / rows : total;
     return KDL_OK;
+}
+
+kdl_Status kdl_loss(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                    const float *y_true, int n, int dim, float scale) {
+    return weighted_loss(L, loss, dpred, pred, y_true, NULL, n, n, dim, scale);
+}
+
+// With a mask, Keras's apply_mask (keras/src/losses/loss.py): for
+// "sum_over_batch_size" each unmasked row weighs total / (valid + epsilon)
+// before the mean over all `total` rows, i.e. the loss is the sum over the
+// unmasked rows / (valid + 1e-7); for "sum" the weights are the mask.
+kdl_Status kdl_loss_masked(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                           const float *y_true, const float *mask, int n, int dim, float scale) {
+    double valid = 0;
+    for (int i = 0; mask && i < n; i++)
+        valid += mask[i] != 0.0f;
+    return weighted_loss(L, loss, dpred, pred, y_true, mask, mask ? valid + KDL_EPSILON : n, n,
+                         dim, scale);
+}
+
+// Sample weights (reduce_weighted_values): the weighted rows' sum, over the
+// number of rows for "sum_over_batch_size" (not over the weights' sum).
+kdl_Status kdl_loss_weighted(const kdl_Loss *L, double *loss, float *dpred, const float *pred,
+                             const float *y_true, const float *w, int n, int dim, float scale) {
+    double rows = n;
+    if (w && L->reduction == KDL_REDUCE_MEAN_WEIGHTS) {
+        // "mean_with_sample_weight": over the weights' sum (divide_no_nan)
+        rows = 0;
+        for (int i = 0; i < n; i++)
+            rows += w[i];
+        if (rows == 0) {
+            kdl_Status st = weighted_loss(L, loss, dpred, pred, y_true, w, 1, n, dim, 0.0f);
+            *loss = 0;
+            return st;
+        }
+    }
+    return weighted_loss(L, loss, dpred, pred, y_true, w, rows, n, dim, scale);
+}
+
+static int argmax(const float *x, int dim);
+
+// See kdl.h: keras/src/trainers/data_adapters/data_adapter_utils.py
+// class_weight_to_sample_weights. The class of a row is its argmax when
+// dim > 1, else its value rounded half to even (np.round); classes the
+// table does not list, and values no int32 holds, weigh 1.
+void kdl_class_weights(float *w, const float *y, int n, int dim, const int *ids,
+                       const float *weights, int nw) {
+    for (int i = 0; i < n; i++) {
+        const float *r = y + (size_t)i * (size_t)dim;
+        double c = 0;
+        if (dim > 1)
+            c = argmax(r, dim);
+        else
+            c = nearbyint((double)r[0]);
+        w[i] = 1.0f;
+        if (!(c >= -2147483648.0 && c <= 2147483647.0))
+            continue;
+        for (int k = 0; k < nw; k++)
+            if (ids[k] == (int)c) {
+                w[i] = weights[k];
+                break;
+            }
+    }
 }
 
 // Index of the largest of x (dim), the first one on ties; a NaN counts as

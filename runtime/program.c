@@ -722,6 +722,14 @@ static int cmd_fit(const char *prog, const kdl_ProgramModel *m, const Args *a) {
             .checkpoint_every = (int)(a->checkpoint_every > 0 ? a->checkpoint_every : 0),
             .history_csv = a->history,
         };
+        if (m->fit_defaults) {
+            // fit(class_weight=...) of the .kdl
+            kdl_FitOptions d;
+            m->fit_defaults(&d);
+            o.class_ids = d.class_ids;
+            o.class_weights = d.class_weights;
+            o.nclass_weights = d.nclass_weights;
+        }
         kdl_Logs last;
         if (st == KDL_OK)
             st = kdl_fit(&t, tr.x, tr.y, &o, &last, err, sizeof err);

@@ -728,6 +728,7 @@ typedef struct {
     int64_t *order;     // the training samples' order this epoch
     double *hist;       // epochs * ncols history values
     char *text;         // "val_<metric>" names not in val_names
+    float *sw;          // class_weight: the batch's sample weights
 } FitMem;
 
 static void fitmem_free(FitMem *fm, const kdl_TrainModel *t) {
@@ -737,6 +738,7 @@ static void fitmem_free(FitMem *fm, const kdl_TrainModel *t) {
     free(fm->order);
     free(fm->hist);
     free(fm->text);
+    free(fm->sw);
 }
 
 static kdl_Status check_options(const kdl_TrainModel *t, const kdl_FitOptions *o, char *err,
@@ -760,6 +762,17 @@ static kdl_Status check_options(const kdl_TrainModel *t, const kdl_FitOptions *o
                     o->checkpoint_every);
     if (o->checkpoint && !t->save)
         return kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model cannot save checkpoints");
+    if (o->nclass_weights < 0 ||
+        (o->nclass_weights > 0 && (!o->class_ids || !o->class_weights)))
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "class_weight: %d classes without a table",
+                        o->nclass_weights);
+    if (o->nclass_weights > 0 && (!t->set_sample_weight || t->ntargets != 1))
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE, "class_weight is only supported for models "
+                        "with a single output of one loss row per sample");
+    for (int k = 0; k < o->nclass_weights; k++)
+        if (!isfinite(o->class_weights[k]))
+            return kdl_fail(err, errlen, KDL_ERR_SHAPE, "class_weight of class %d is not a finite "
+                            "number", o->class_ids[k]);
     return check_batch(t, o->batch_size, err, errlen);
 }
 
@@ -892,7 +905,15 @@ static kdl_Status train_epoch(Fit *f, int e, Progbar *pb) {
         int b = (int)(f->train.n - seen < batch ? f->train.n - seen : batch);
         gather(&f->mem.bt, t, &f->train, f->mem.order, seen, b);
         kdl_StepResult r = {0};
+        if (f->mem.sw) {
+            // class_weight (Keras: sample weights from the training targets)
+            kdl_class_weights(f->mem.sw, f->mem.bt.tg[0], b, (int)f->train.sz->tg[0],
+                              o->class_ids, o->class_weights, o->nclass_weights);
+            t->set_sample_weight(t->model, f->mem.sw);
+        }
         kdl_Status st = step(t, 1, b, f->train.sz->dims, &f->mem.bt, &r);
+        if (f->mem.sw)
+            t->set_sample_weight(t->model, NULL);
         if (st == KDL_OK && !isfinite(r.loss))
             st = KDL_ERR_NUMERIC;
         // A step may also refuse the update itself and say so (r.loss unset).
@@ -958,7 +979,9 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
     f.mem.order = malloc(sizeof(int64_t) * (size_t)f.train.n);
     f.mem.hist = malloc(sizeof(double) * ((size_t)nepochs * (size_t)f.ncols + 1));
     f.mem.text = malloc(text_len);
-    if (!f.mem.order || !f.mem.hist || !f.mem.text) {
+    if (o->nclass_weights > 0)
+        f.mem.sw = malloc(sizeof(float) * (size_t)o->batch_size);
+    if (!f.mem.order || !f.mem.hist || !f.mem.text || (o->nclass_weights > 0 && !f.mem.sw)) {
         fitmem_free(&f.mem, t);
         return kdl_fail(err, errlen, KDL_ERR_NOMEM, "out of memory for %lld samples",
                     (long long)f.train.n);

@@ -15,7 +15,8 @@
  * checks and their docstring examples; the newer metrics (threshold,
  * Accuracy, top-k with ties) and kdl_regularize by hand. Every random case
  * again with a Keras mask (kdl_loss_masked: the naive formula over the
- * unmasked rows), and the masked metrics by hand.
+ * unmasked rows) and with sample weights (kdl_loss_weighted), and the
+ * masked metrics and kdl_class_weights by hand.
  */
 #include "check.h"
 
@@ -425,6 +426,24 @@ static void run_case(const kdl_Loss *L, int n, int dim, float scale) {
         }
     snprintf(what2, sizeof what2, "masked grad %s", what);
     check_close(what2, dm, fd, np, 1e-7, 1e-5);
+
+    // Sample weights (class_weight): each row's loss and gradient times its
+    // weight; the mean still over n.
+    want = 0;
+    for (int i = 0; i < n; i++) {
+        mask[i] = 0.25f + (float)(i % 4);
+        want += mask[i] * ref_row(L, xd + (size_t)i * dim, y + (size_t)i * (sparse ? 1 : dim), dim);
+    }
+    if (mean)
+        want /= n;
+    snprintf(what2, sizeof what2, "weighted %s", what);
+    st = kdl_loss_weighted(L, &got, dm, pred, y, mask, n, dim, scale);
+    check_true(what2, st == KDL_OK);
+    check_near(what2, got, want, 1e-9, 1e-9);
+    for (size_t k = 0; k < np; k++)
+        fd[k] = d[k] * mask[k / (size_t)dim];
+    snprintf(what2, sizeof what2, "weighted grad %s", what);
+    check_close(what2, dm, fd, np, 1e-7, 1e-6);
     free(mask), free(dm);
     free(x), free(y), free(pred), free(d), free(fd), free(ytmp), free(xd), free(tmp), free(row);
 }
@@ -640,6 +659,19 @@ static void test_metrics(void) {
     check_near("masked mse metric", kdl_metric_sum_masked(KDL_METRIC_MSE, 0, pr, yr, m4, 2, 2),
                2.5, 1e-12, 0);
     check_near("mask sum", kdl_mask_sum(m4, 4), 2.0, 0, 0);
+    // class_weight: argmax of one-hot rows; labels rounded half to even
+    // (np.round); unlisted classes and values no int32 holds weigh 1.
+    const int ids[] = {0, 2, -1};
+    const float cws[] = {0.5f, 3.0f, 7.0f};
+    float w[6];
+    kdl_class_weights(w, yc, 4, 3, ids, cws, 3);
+    check_true("class weights of one-hot rows",
+               w[0] == 1.0f && w[1] == 1.0f && w[2] == 3.0f && w[3] == 0.5f);
+    const float lab[] = {2.5f, 1.5f, 0.5f, -1.2f, 3e9f, 1.0f};
+    kdl_class_weights(w, lab, 6, 1, ids, cws, 3);
+    check_true("class weights of labels",
+               w[0] == 3.0f && w[1] == 3.0f && w[2] == 0.5f && w[3] == 7.0f && w[4] == 1.0f &&
+               w[5] == 1.0f);
     check_near("unmasked = kdl_metric_sum_p",
                kdl_metric_sum_masked(KDL_METRIC_MAE, 0, pr, yr, NULL, 2, 2), 3.5, 1e-12, 0);
 }

@@ -7,7 +7,9 @@
  * loads the initial weights, then calls train_on_batch over the samples in
  * order, batch after batch (the last one partial), for the given epochs, and
  * writes "epoch,step,batch,loss" with the loss each step reports (before its
- * update), as train_reference.py writes them.
+ * update), as train_reference.py writes them. A .kdl fit(class_weight=...)
+ * (M_fit_defaults) weighs each batch's samples as fit does
+ * (kdl_class_weights, set_sample_weight).
  *
  * usage: driver W0.safetensors --x X.npy [--x ...] --y Y.npy [--y ...]
  *               --epochs E --batch-size B -o steps.csv
@@ -81,6 +83,15 @@ int main(int argc, char **argv) {
     FILE *f = fopen(out, "w");
     if (!f)
         return die("cannot create", out);
+    kdl_FitOptions fo;
+    FN(_fit_defaults)(&fo);
+    float *sw = NULL;
+    if (fo.nclass_weights > 0) {
+        if (!t.set_sample_weight || !(sw = malloc(sizeof(float) * (size_t)batch))) {
+            fclose(f);
+            return die("class_weight: the model takes no sample weights", NULL);
+        }
+    }
     fprintf(f, "epoch,step,batch,loss\n");
     for (int e = 0; e < epochs; e++) {
         int step = 0;
@@ -92,6 +103,11 @@ int main(int argc, char **argv) {
                 in[k] = (const char *)x[k].data + (size_t)s * (size_t)in_sizes[k] * 4;
             for (int k = 0; k < ny; k++)
                 tg[k] = (const float *)y[k].data + (size_t)s * (size_t)tg_sizes[k];
+            if (sw) {
+                kdl_class_weights(sw, tg[0], b, (int)tg_sizes[0], fo.class_ids,
+                                  fo.class_weights, fo.nclass_weights);
+                t.set_sample_weight(t.model, sw);
+            }
             kdl_StepResult r;
             memset(&r, 0, sizeof r);
             kdl_Status st = t.ndims > 0 ? t.train_step_dims(t.model, b, dims, in, tg, &r)
@@ -103,6 +119,7 @@ int main(int argc, char **argv) {
             fprintf(f, "%d,%d,%d,%.17g\n", e, step, b, r.loss);
         }
     }
+    free(sw);
     if (fclose(f) != 0)
         return die("cannot write", out);
     for (int k = 0; k < nx; k++)

@@ -350,7 +350,7 @@ def parse_loss(v):
         if v.get("axis", -1) != -1 or v.get("ignore_class") is not None:
             die(f"{v.cls}: axis / ignore_class are not supported by the reference")
         red = v.kwargs.get("reduction", "sum_over_batch_size")
-        if red not in ("sum_over_batch_size", "mean", "sum"):
+        if red not in ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight"):
             die(f"reduction {red!r} is not supported by the reference")
         return LossCfg(LOSS_CLASSES[v.cls], v.get("from_logits", False),
                        v.get("label_smoothing", 0.0), v.get("delta", 1.0), red)
@@ -439,18 +439,30 @@ def loss_values(cfg, y, p):
     raise AssertionError(cfg.kind)
 
 
-def reduce_loss(cfg, values, mask=None):
+def reduce_loss(cfg, values, mask=None, sw=None):
     """reduce_weighted_values (keras/src/losses/loss.py); a Keras mask on the
     prediction becomes the sample weights of apply_mask: for
-    sum_over_batch_size mask * total / (valid + epsilon), for sum the mask."""
+    sum_over_batch_size mask * total / (valid + epsilon), for sum the mask.
+    Sample weights sw (one per sample) multiply the values; the mean still
+    divides by the number of values."""
+    weights = None
     if mask is not None:
         m = mask.to(DT).reshape(values.shape)
-        if cfg.reduction != "sum":
+        if cfg.reduction in ("mean", "sum_over_batch_size"):
             m = m * (values.numel() / (torch.sum(m) + EPS))
         values = values * m
+        weights = m
+    if sw is not None:
+        if values.dim() != 1:
+            die("sample weights on a loss of several rows per sample")
+        values = values * sw
+        weights = sw
     s = torch.sum(values)
     if cfg.reduction == "sum":
         return s
+    if cfg.reduction == "mean_with_sample_weight" and weights is not None:
+        d = torch.sum(weights)
+        return s / d if float(d) != 0 else s * 0.0     # divide_no_nan
     return s / values.numel()
 
 
@@ -1100,6 +1112,17 @@ def regularization(wcfg, params):
     return total
 
 
+def class_weight_to_sample_weights(y, class_weight):
+    """keras/src/trainers/data_adapters/data_adapter_utils.py: the class of a
+    sample is the argmax of its target row, or its value (a trailing 1
+    squeezed) rounded half to even; classes not listed weigh 1."""
+    y = y.numpy()
+    if y.ndim > 1:
+        y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, axis=-1)
+    y = np.round(y).astype("int32")
+    return torch.tensor([float(class_weight.get(int(c), 1.0)) for c in y], dtype=DT)
+
+
 def metric_results(s, msums, seen, steps, mcounts):
     out = []
     for (_, m), v, c in zip(s.metrics, msums, mcounts):
@@ -1177,6 +1200,9 @@ def cmd_fit(a):
     trainable = trainable_names(g)
     wcfg = weight_configs(g)
     xs, ys, n = load_arrays(g, a.x, a.y, len(s.outputs))
+    cw = s.fargs.get("class_weight")    # the training loss only (not metrics, not validation)
+    if cw is not None and len(s.outputs) != 1:
+        die("class_weight is only supported for Models with a single output (Keras)")
 
     multi = len(s.outputs) > 1
     hist_names = ["epoch", "loss"] + [m.name for _, m in s.metrics]
@@ -1200,7 +1226,10 @@ def cmd_fit(a):
             act_losses = []
             preds = run_train_graph(g, params, state, xb, losses=act_losses)
             masks = run_train_graph.masks
-            per_out = [reduce_loss(cfg, loss_values(cfg, y, p), mk)
+            sw = None
+            if cw is not None:
+                sw = class_weight_to_sample_weights(yb[0], cw)
+            per_out = [reduce_loss(cfg, loss_values(cfg, y, p), mk, sw)
                        for cfg, y, p, mk in zip(s.losses, yb, preds, masks)]
             total = sum(w * l for w, l in zip(s.loss_weights, per_out))
             total = total + regularization(wcfg, params) + sum(act_losses)
