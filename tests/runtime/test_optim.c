@@ -1,16 +1,20 @@
 /*
- * test_optim.c - kdl_optimizer_slots, kdl_optimizer_reset and
- * kdl_optimizer_step.
+ * test_optim.c - kdl_optimizer_slots, kdl_optimizer_reset,
+ * kdl_optimizer_step and the learning-rate schedules.
  *
  * Every optimizer and option (SGD momentum / nesterov, Adam and AdamW with
  * and without amsgrad, RMSprop momentum / centered, Adagrad's initial
- * accumulator) with each of no clipping, clipvalue, clipnorm,
+ * accumulator, Adamax, Nadam, Adadelta, Lion, Ftrl with every option, Lamb;
+ * some with a schedule as learning rate) with each of no clipping, clipvalue, clipnorm,
  * global_clipnorm and weight decay, over 5 steps on three variables,
  * against a naive double re-implementation of Keras 3's update_step and
  * apply() (keras/src/optimizers): the values' displacement, every slot and
  * the clipped gradients. Then single steps of Adam and SGD momentum with
  * numbers worked out by hand, the slot counts, reset, and clipping edge
- * cases (zero, NaN and infinite gradients). The loss scale factor (the
+ * cases (zero, NaN and infinite gradients). Every schedule against a naive
+ * form of Keras's docstring formulas (CosineDecayRestarts by walking the
+ * periods) and by hand; first steps of the new rules by hand, and a resumed
+ * Nadam run with a schedule. The loss scale factor (the
  * gradients unscaled first) and the weight constraints (kdl_constraint_apply:
  * by hand and against a naive form over every set of axes).
  */
@@ -69,8 +73,72 @@ static void ref_clip(const kdl_Optimizer *o, Ref *r) {
     }
 }
 
+// ---- the schedules, naively (the formulas of Keras's docstrings) ------------------------------
+
+static const double pi = 3.14159265358979323846;
+
+static double ref_schedule(const kdl_LRSchedule *s, int64_t step) {
+    double lr0 = s->initial_learning_rate, x = (double)step, d = s->decay_steps;
+    switch (s->kind) {
+    case KDL_LR_CONSTANT: return lr0;
+    case KDL_LR_EXPONENTIAL: {
+        double p = s->staircase ? (double)(step / (int64_t)d) : x / d;   // integer d here
+        return lr0 * exp(p * log(s->decay_rate));
+    }
+    case KDL_LR_INVERSE_TIME: {
+        double p = s->staircase ? (double)(step / (int64_t)d) : x / d;
+        return lr0 / (1 + s->decay_rate * p);
+    }
+    case KDL_LR_POLYNOMIAL: {
+        if (s->cycle) {
+            double k = 1;       // the first multiple of decay_steps >= step
+            while (k * d < x)
+                k++;
+            d *= k;
+        } else {
+            x = fmin(x, d);
+        }
+        return (lr0 - s->end_learning_rate) * pow(1 - x / d, s->power) + s->end_learning_rate;
+    }
+    case KDL_LR_PIECEWISE: {    // increasing boundaries: the first one >= step
+        int i = 0;
+        while (i < s->nboundaries && step > s->boundaries[i])
+            i++;
+        return s->values[i];
+    }
+    case KDL_LR_COSINE: {
+        double from = lr0, ws = s->warmup ? s->warmup_steps : 0;
+        if (s->warmup) {
+            if (x < ws)
+                return lr0 + x / ws * (s->warmup_target - lr0);
+            from = s->warmup_target;
+        }
+        double k = fmin(x - ws, d);
+        return from * ((1 - s->alpha) * 0.5 * (1 + cos(pi * k / d)) + s->alpha);
+    }
+    case KDL_LR_COSINE_RESTARTS: {
+        // Walk the periods: period i is first_decay_steps * t_mul^i long.
+        double start = 0, len = d;
+        int i = 0;
+        while (x >= start + len) {
+            start += len;
+            len *= s->t_mul;
+            i++;
+        }
+        double frac = (x - start) / len, fac = pow(s->m_mul, i);
+        return lr0 * ((1 - s->alpha) * fac * 0.5 * (1 + cos(pi * frac)) + s->alpha);
+    }
+    }
+    return lr0;
+}
+
+static double ref_lr(const kdl_Optimizer *o, int64_t iterations) {
+    return o->schedule.kind == KDL_LR_CONSTANT ? o->learning_rate
+                                               : ref_schedule(&o->schedule, iterations);
+}
+
 static void ref_step(const kdl_Optimizer *o, Ref *r, int64_t t) {
-    double lr = o->learning_rate;
+    double lr = ref_lr(o, t - 1);
     ref_clip(o, r);
     for (int i = 0; i < NVARS; i++)
         for (size_t j = 0; j < r[i].n; j++)
@@ -127,7 +195,73 @@ static void ref_step(const kdl_Optimizer *o, Ref *r, int64_t t) {
                 w[j] -= lr * g[j] / sqrt(*acc + o->epsilon);
                 break;
             }
+            case KDL_OPT_ADAMAX: {     // the paper's rule, epsilon added to u
+                double *m = &r[i].s[0][j], *u = &r[i].s[1][j], b1 = o->beta_1;
+                *m = b1 * *m + one_minus(o->beta_1) * g[j];
+                *u = fmax(o->beta_2 * *u, fabs(g[j]));
+                w[j] -= lr / (1 - pow(b1, (double)t)) * *m / (*u + o->epsilon);
+                break;
             }
+            case KDL_OPT_NADAM: {
+                // u_product by its recurrence; 1 - beta of the float betas
+                double b1 = o->beta_1, up = 1;
+                for (int64_t k = 1; k <= t; k++)
+                    up *= b1 * (1 - 0.5 * pow(0.96, (double)k));
+                double ut = b1 * (1 - 0.5 * pow(0.96, (double)t));
+                double ut1 = b1 * (1 - 0.5 * pow(0.96, (double)(t + 1)));
+                double *m = &r[i].s[0][j], *v = &r[i].s[1][j];
+                *m = b1 * *m + (1 - b1) * g[j];
+                *v = o->beta_2 * *v + (1 - (double)o->beta_2) * g[j] * g[j];
+                double mh = ut1 * *m / (1 - up * ut1) + (1 - ut) * g[j] / (1 - up);
+                double vh = *v / (1 - pow(o->beta_2, (double)t));
+                w[j] -= lr * mh / (sqrt(vh) + o->epsilon);
+                break;
+            }
+            case KDL_OPT_ADADELTA: {
+                double *eg = &r[i].s[0][j], *ed = &r[i].s[1][j], rho = o->rho;
+                *eg = rho * *eg + one_minus(o->rho) * g[j] * g[j];
+                double dx = -sqrt(*ed + o->epsilon) / sqrt(*eg + o->epsilon) * g[j];
+                *ed = rho * *ed + one_minus(o->rho) * dx * dx;
+                w[j] += lr * dx;
+                break;
+            }
+            case KDL_OPT_LION: {
+                double *m = &r[i].s[0][j], b1 = o->beta_1, b2 = o->beta_2;
+                double c = b1 * *m + (1 - b1) * g[j];
+                w[j] -= lr * (c > 0 ? 1 : c < 0 ? -1 : 0);
+                *m = b2 * *m + (1 - b2) * g[j];
+                break;
+            }
+            case KDL_OPT_FTRL: {       // the docstring's sigma form, with shrinkage
+                double *n = &r[i].s[0][j], *z = &r[i].s[1][j], p = -o->learning_rate_power;
+                double l1 = o->l1_regularization_strength;
+                double l2 = o->l2_regularization_strength + o->beta / (2 * lr);
+                double gs = g[j] + 2 * o->l2_shrinkage_regularization_strength * w[j];
+                double prev = *n;
+                *n += g[j] * g[j];
+                double sigma = (pow(*n, p) - pow(prev, p)) / lr;
+                *z += gs - sigma * w[j];
+                w[j] = fabs(*z) <= l1 ? 0
+                                      : ((*z > 0 ? l1 : -l1) - *z) / (pow(*n, p) / lr + 2 * l2);
+                break;
+            }
+            case KDL_OPT_LAMB: break;  // per variable, below
+            }
+        }
+        if (o->kind == KDL_OPT_LAMB) {
+            double b1 = o->beta_1, b2 = o->beta_2, wn = 0, un = 0, u[33];
+            for (size_t j = 0; j < r[i].n; j++) {
+                double *m = &r[i].s[0][j], *v = &r[i].s[1][j];
+                *m = b1 * *m + one_minus(o->beta_1) * g[j];
+                *v = b2 * *v + one_minus(o->beta_2) * g[j] * g[j];
+                u[j] = *m / (1 - pow(b1, (double)t)) /
+                       (sqrt(*v / (1 - pow(b2, (double)t))) + o->epsilon);
+                wn += w[j] * w[j];
+                un += u[j] * u[j];
+            }
+            double ratio = wn > 0 && un > 0 ? sqrt(wn) / sqrt(un) : 1;
+            for (size_t j = 0; j < r[i].n; j++)
+                w[j] -= ratio * lr * u[j];
         }
     }
 }
@@ -153,7 +287,7 @@ static void run_config(const kdl_Optimizer *o, const char *name) {
         ref[i].n = n;
         for (size_t j = 0; j < n; j++) {
             ref[i].w[j] = w[i][j];
-            if (o->kind == KDL_OPT_ADAGRAD)
+            if (o->kind == KDL_OPT_ADAGRAD || o->kind == KDL_OPT_FTRL)
                 ref[i].s[0][j] = o->initial_accumulator_value;
         }
     }
@@ -197,8 +331,8 @@ static void test_random(void) {
     const kdl_Optimizer base = {.learning_rate = 0.01f, .beta_1 = 0.9f, .beta_2 = 0.999f,
                                 .epsilon = 1e-7f, .rho = 0.9f,
                                 .initial_accumulator_value = 0.1f};
-    kdl_Optimizer opts[16];
-    const char *names[16];
+    kdl_Optimizer opts[40];
+    const char *names[40];
     int no = 0;
     kdl_Optimizer o = base;
     o.kind = KDL_OPT_SGD, o.learning_rate = 0.1f;
@@ -227,6 +361,61 @@ static void test_random(void) {
     names[no] = "adagrad", opts[no++] = o;
     o.initial_accumulator_value = 0.5f;
     names[no] = "adagrad init 0.5", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADAMAX;
+    names[no] = "adamax", opts[no++] = o;
+    o.beta_1 = 0.8f, o.beta_2 = 0.95f, o.epsilon = 0.01f;
+    names[no] = "adamax betas 0.8 0.95 eps 0.01", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_NADAM;
+    names[no] = "nadam", opts[no++] = o;
+    o.beta_1 = 0.5f, o.beta_2 = 0.9f;
+    names[no] = "nadam betas 0.5 0.9", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADADELTA, o.learning_rate = 1.0f, o.rho = 0.95f;
+    names[no] = "adadelta", opts[no++] = o;
+    o.epsilon = 1e-3f, o.rho = 0.5f;
+    names[no] = "adadelta rho 0.5 eps 1e-3", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_LION, o.learning_rate = 0.001f, o.beta_2 = 0.99f;
+    names[no] = "lion", opts[no++] = o;
+    o.beta_1 = 0.5f, o.beta_2 = 0.7f;
+    names[no] = "lion betas 0.5 0.7", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_FTRL, o.learning_rate = 0.1f, o.learning_rate_power = -0.5f;
+    names[no] = "ftrl", opts[no++] = o;
+    o.learning_rate_power = -0.6f, o.initial_accumulator_value = 0.2f;
+    o.l1_regularization_strength = 0.01f, o.l2_regularization_strength = 0.02f;
+    o.l2_shrinkage_regularization_strength = 0.03f, o.beta = 0.5f;
+    names[no] = "ftrl every option", opts[no++] = o;
+    o.learning_rate_power = 0.0f, o.initial_accumulator_value = 0.0f;
+    names[no] = "ftrl power 0 accumulator 0", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_LAMB;
+    names[no] = "lamb", opts[no++] = o;
+    // Schedules as the learning rate (the weight decay case uses it too).
+    static const int64_t bounds[2] = {1, 3};
+    static const double values[3] = {0.1, 0.02, 0.005};
+    o = base, o.kind = KDL_OPT_SGD, o.momentum = 0.9f;
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_PIECEWISE, .nboundaries = 2,
+                                  .boundaries = bounds, .values = values};
+    names[no] = "sgd momentum piecewise", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADAM;
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_EXPONENTIAL, .initial_learning_rate = 0.05,
+                                  .decay_steps = 2, .decay_rate = 0.5, .staircase = 1};
+    names[no] = "adam exponential staircase", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_NADAM;
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_COSINE, .initial_learning_rate = 0.0,
+                                  .decay_steps = 3, .warmup = 1, .warmup_target = 0.05,
+                                  .warmup_steps = 2, .alpha = 0.1};
+    names[no] = "nadam cosine warmup", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_FTRL, o.learning_rate_power = -0.5f, o.beta = 0.2f;
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_INVERSE_TIME, .initial_learning_rate = 0.3,
+                                  .decay_steps = 2, .decay_rate = 1.5};
+    names[no] = "ftrl inverse time", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_LION, o.beta_2 = 0.99f;
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_POLYNOMIAL, .initial_learning_rate = 0.01,
+                                  .decay_steps = 2, .end_learning_rate = 0.001, .power = 2,
+                                  .cycle = 1};
+    names[no] = "lion polynomial cycle", opts[no++] = o;
+    o = base, o.kind = KDL_OPT_ADADELTA, o.rho = 0.95f;
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_COSINE_RESTARTS, .initial_learning_rate = 1,
+                                  .decay_steps = 2, .t_mul = 2, .m_mul = 0.5, .alpha = 0.1};
+    names[no] = "adadelta cosine restarts", opts[no++] = o;
 
     static const char *const clip_names[] = {"", " clipvalue", " clipnorm", " global_clipnorm",
                                              " weight_decay"};
@@ -488,7 +677,179 @@ static void test_constraints(void) {
         }
 }
 
+// ---- schedules ----------------------------------------------------------------------------------
+
+// kdl_schedule_value over steps 0..60 against the naive forms, then values
+// worked out by hand.
+static void test_schedules(void) {
+    static const int64_t b1[3] = {0, 5, 9};
+    static const double v1[4] = {1.0, 0.5, 0.25, 0.125};
+    const kdl_LRSchedule cases[] = {
+        {.kind = KDL_LR_EXPONENTIAL, .initial_learning_rate = 0.1, .decay_steps = 7,
+         .decay_rate = 0.9},
+        {.kind = KDL_LR_EXPONENTIAL, .initial_learning_rate = 0.1, .decay_steps = 7,
+         .decay_rate = 0.9, .staircase = 1},
+        {.kind = KDL_LR_INVERSE_TIME, .initial_learning_rate = 0.1, .decay_steps = 3,
+         .decay_rate = 0.5},
+        {.kind = KDL_LR_INVERSE_TIME, .initial_learning_rate = 0.1, .decay_steps = 3,
+         .decay_rate = 0.5, .staircase = 1},
+        {.kind = KDL_LR_POLYNOMIAL, .initial_learning_rate = 0.1, .decay_steps = 10,
+         .end_learning_rate = 0.0001, .power = 1},
+        {.kind = KDL_LR_POLYNOMIAL, .initial_learning_rate = 0.1, .decay_steps = 10,
+         .end_learning_rate = 0.01, .power = 0.5, .cycle = 1},
+        {.kind = KDL_LR_PIECEWISE, .nboundaries = 3, .boundaries = b1, .values = v1},
+        {.kind = KDL_LR_COSINE, .initial_learning_rate = 0.1, .decay_steps = 20},
+        {.kind = KDL_LR_COSINE, .initial_learning_rate = 0.1, .decay_steps = 20, .alpha = 0.3,
+         .warmup = 1, .warmup_target = 1.0, .warmup_steps = 7},
+        {.kind = KDL_LR_COSINE, .initial_learning_rate = 0.1, .decay_steps = 20, .warmup = 1,
+         .warmup_target = 0.5, .warmup_steps = 0},
+        {.kind = KDL_LR_COSINE_RESTARTS, .initial_learning_rate = 0.1, .decay_steps = 4,
+         .t_mul = 1, .m_mul = 0.9, .alpha = 0.05},
+        {.kind = KDL_LR_COSINE_RESTARTS, .initial_learning_rate = 0.1, .decay_steps = 3,
+         .t_mul = 2, .m_mul = 1},
+        {.kind = KDL_LR_COSINE_RESTARTS, .initial_learning_rate = 0.1, .decay_steps = 2,
+         .t_mul = 1.5, .m_mul = 0.8, .alpha = 0.1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float got[61], want[61];
+        for (int64_t t = 0; t <= 60; t++) {
+            got[t] = (float)kdl_schedule_value(&cases[c], t);
+            want[t] = (float)ref_schedule(&cases[c], t);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "schedule %zu (kind %d), steps 0..60", c, cases[c].kind);
+        check_close(what, got, want, 61, 1e-9, 1e-6);
+    }
+    // Worked by hand.
+    kdl_LRSchedule s = {.kind = KDL_LR_EXPONENTIAL, .initial_learning_rate = 0.1,
+                        .decay_steps = 4, .decay_rate = 0.5, .staircase = 1};
+    check_true("exponential staircase: 0.1 * 0.5^floor(7/4) = 0.05",
+               fabs(kdl_schedule_value(&s, 7) - 0.05) < 1e-15);
+    s.staircase = 0;
+    check_true("exponential: 0.1 * 0.5^(6/4)",
+               fabs(kdl_schedule_value(&s, 6) - 0.1 * pow(0.5, 1.5)) < 1e-15);
+    s = (kdl_LRSchedule){.kind = KDL_LR_POLYNOMIAL, .initial_learning_rate = 0.1,
+                         .decay_steps = 4, .power = 1, .cycle = 1};
+    check_true("polynomial cycle: step 0 is the start, step 5 is 3/8 of the way up",
+               fabs(kdl_schedule_value(&s, 0) - 0.1) < 1e-15 &&
+                   fabs(kdl_schedule_value(&s, 5) - 0.1 * 3 / 8) < 1e-15);
+    static const int64_t b2[2] = {2, 4};
+    static const double v2[3] = {1.0, 0.5, 0.1};
+    s = (kdl_LRSchedule){.kind = KDL_LR_PIECEWISE, .nboundaries = 2, .boundaries = b2,
+                         .values = v2};
+    check_true("piecewise: step <= 2 -> 1, 2 < step <= 4 -> 0.5, then 0.1",
+               kdl_schedule_value(&s, 2) == 1.0 && kdl_schedule_value(&s, 3) == 0.5 &&
+                   kdl_schedule_value(&s, 4) == 0.5 && kdl_schedule_value(&s, 5) == 0.1);
+    s = (kdl_LRSchedule){.kind = KDL_LR_COSINE, .initial_learning_rate = 0.0, .decay_steps = 4,
+                         .warmup = 1, .warmup_target = 1.0, .warmup_steps = 2, .alpha = 0.5};
+    check_true("cosine warmup: halfway at step 1, decayed to alpha after 6",
+               fabs(kdl_schedule_value(&s, 1) - 0.5) < 1e-15 &&
+                   fabs(kdl_schedule_value(&s, 2) - 1.0) < 1e-15 &&
+                   fabs(kdl_schedule_value(&s, 4) - 0.75) < 1e-15 &&
+                   fabs(kdl_schedule_value(&s, 60) - 0.5) < 1e-15);
+    s = (kdl_LRSchedule){.kind = KDL_LR_COSINE_RESTARTS, .initial_learning_rate = 1.0,
+                         .decay_steps = 2, .t_mul = 2, .m_mul = 0.5};
+    check_true("cosine restarts: restart at step 2 from m_mul, a quarter into period 2 at 3",
+               fabs(kdl_schedule_value(&s, 2) - 0.5) < 1e-15 &&
+                   fabs(kdl_schedule_value(&s, 3) - 0.25 * (1 + cos(pi / 4))) < 1e-15);
+    // kdl_learning_rate: the float, or the schedule rounded to float32
+    kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 0.25f};
+    check_true("constant learning rate", kdl_learning_rate(&o, 1000) == 0.25f);
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_INVERSE_TIME, .initial_learning_rate = 0.1,
+                                  .decay_steps = 1, .decay_rate = 1};
+    check_true("inverse time at 3: 0.1 / 4", kdl_learning_rate(&o, 3) == (float)(0.1 / 4));
+}
+
+// One step of each new rule from w = 1, worked out by hand; and a resumed
+// run (slots, iterations) that takes the same steps as an uninterrupted one.
+static void test_new_rules_by_hand(void) {
+    // Adamax t = 1: m = 0.1 g, u = |g|: w -= lr * 0.1 g / (0.1 (|g| + eps)) = lr sign(g)
+    kdl_Optimizer o = {.kind = KDL_OPT_ADAMAX, .learning_rate = 0.01f, .beta_1 = 0.9f,
+                       .beta_2 = 0.999f, .epsilon = 0.0f};
+    float w[2] = {1, 1}, g[2] = {0.5f, -2}, s[4];
+    kdl_Param p = {w, g, s, 2};
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    check_true("adamax first step: lr * sign(g)",
+               fabsf(w[0] - 0.99f) < 1e-6f && fabsf(w[1] - 1.01f) < 1e-6f);
+    // Lion t = 1: w -= lr sign(0.1 g); m = 0.01 g
+    o = (kdl_Optimizer){.kind = KDL_OPT_LION, .learning_rate = 0.1f, .beta_1 = 0.9f,
+                        .beta_2 = 0.99f};
+    w[0] = w[1] = 1, g[0] = 0.5f, g[1] = 0;
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    check_true("lion first step: w - lr sign(g), sign(0) = 0; m = (1 - beta_2) g",
+               w[0] == 0.9f && w[1] == 1.0f && fabsf(s[0] - 0.005f) < 1e-8f && s[1] == 0);
+    // Ftrl t = 1, lr 1, power -0.5, n0 = 0.25, g = 2: n = 4.25,
+    // z = 2 - (sqrt(4.25) - 0.5) * 1 = 2.5 - sqrt(4.25); l1 = 0.1:
+    // w = (0.1 sign(z) - z) / sqrt(4.25) (beta, l2 0).
+    o = (kdl_Optimizer){.kind = KDL_OPT_FTRL, .learning_rate = 1.0f, .learning_rate_power = -0.5f,
+                        .initial_accumulator_value = 0.25f, .l1_regularization_strength = 0.1f};
+    w[0] = 1, g[0] = 2, w[1] = 1, g[1] = 0;
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    double z = 2.5 - sqrt(4.25), want0 = (z > 0 ? 0.1 - z : -0.1 - z) / sqrt(4.25);
+    // g = 0: z = 0, |z| <= l1: w = 0
+    check_true("ftrl first step", fabs(w[0] - want0) < 1e-6 && w[1] == 0.0f);
+    // Adadelta t = 1, rho 0.5, eps 1: E[g^2] = 0.5 g^2,
+    // delta = -sqrt(1) g / sqrt(0.5 g^2 + 1)
+    o = (kdl_Optimizer){.kind = KDL_OPT_ADADELTA, .learning_rate = 1.0f, .rho = 0.5f,
+                        .epsilon = 1.0f};
+    w[0] = 1, g[0] = 2, w[1] = 1, g[1] = 0;
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    check_true("adadelta first step", fabs(w[0] - (1 - 2 / sqrt(3.0))) < 1e-6 && w[1] == 1.0f);
+    // Lamb: a zero variable has ratio 1 (w -= lr * update); update = sign(g)
+    // at t = 1 with eps 0.
+    o = (kdl_Optimizer){.kind = KDL_OPT_LAMB, .learning_rate = 0.1f, .beta_1 = 0.9f,
+                        .beta_2 = 0.999f};
+    w[0] = w[1] = 0, g[0] = 3, g[1] = -0.5f;
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    check_true("lamb: zero weights take the plain step",
+               fabsf(w[0] + 0.1f) < 1e-6f && fabsf(w[1] - 0.1f) < 1e-6f);
+    // ... and w = (3, 4) (norm 5) with update (1, -1) (norm sqrt 2) moves by
+    // 5 / sqrt(2) * lr per element.
+    w[0] = 3, w[1] = 4, g[0] = 1, g[1] = -1;
+    kdl_optimizer_reset(&o, &p, 1);
+    kdl_optimizer_step(&o, &p, 1, 1);
+    double d = 0.1 * 5 / sqrt(2.0);
+    check_true("lamb: the trust ratio", fabs(w[0] - (3 - d)) < 1e-5 && fabs(w[1] - (4 + d)) < 1e-5);
+
+    // Nadam with a schedule: 6 steps in one go, or 3 then 3 more from the
+    // saved slots and iterations (a resumed fit), give the same weights.
+    o = (kdl_Optimizer){.kind = KDL_OPT_NADAM, .beta_1 = 0.9f, .beta_2 = 0.999f,
+                        .epsilon = 1e-7f};
+    o.schedule = (kdl_LRSchedule){.kind = KDL_LR_EXPONENTIAL, .initial_learning_rate = 0.05,
+                                  .decay_steps = 2, .decay_rate = 0.5};
+    float wa[3] = {0.3f, -0.2f, 0.1f}, wb[3], ga[3], gb[3], sa[6], sb[6];
+    memcpy(wb, wa, sizeof wa);
+    kdl_Param pa = {wa, ga, sa, 3}, pb = {wb, gb, sb, 3};
+    kdl_optimizer_reset(&o, &pa, 1);
+    kdl_optimizer_reset(&o, &pb, 1);
+    float saved[6];
+    int64_t iterations = 0;
+    for (int64_t t = 1; t <= 6; t++) {
+        for (int j = 0; j < 3; j++)
+            ga[j] = gb[j] = (float)(0.5 * sin((double)(t * 3 + j)));
+        kdl_optimizer_step(&o, &pa, 1, t);
+        if (t <= 3) {
+            kdl_optimizer_step(&o, &pb, 1, ++iterations);
+            if (t == 3) {   // "checkpoint", then a fresh state restored from it
+                memcpy(saved, sb, sizeof sb);
+                kdl_optimizer_reset(&o, &pb, 1);
+                memcpy(sb, saved, sizeof sb);
+            }
+        } else {
+            kdl_optimizer_step(&o, &pb, 1, ++iterations);
+        }
+    }
+    check_close("nadam + schedule resumed after 3 steps", wb, wa, 3, 0, 0);
+}
+
 int main(void) {
+    test_schedules();
+    test_new_rules_by_hand();
     test_loss_scale();
     test_constraints();
     test_random();
