@@ -345,11 +345,6 @@ static bool schedule_check(Ctx *c, Object *o, const char *what) {
                      value_repr(c, v));
             return false;
         }
-        if (k == 0 && num_val(v) < 0) {
-            error_at(c, at, "%s: `initial_learning_rate` must be non-negative, got %s", what,
-                     value_repr(c, v));
-            return false;
-        }
         if ((k == 1 || k == 2) && !(num_val(v) > 0)) {
             error_at(c, at, "%s: Argument `%s` must be > 0. Received: %s=%s", what, numbers[k],
                      numbers[k], value_str(c, v));
