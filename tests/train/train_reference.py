@@ -73,7 +73,13 @@ What is implemented (Keras 3, keras/src/...):
     folded into the learning rate, epsilon outside the sqrt), AdamW (Adam with
     weight_decay 0.004 by default), RMSprop (rho, momentum, centered, epsilon
     inside the sqrt), Adagrad (initial_accumulator_value, epsilon inside the
-    sqrt); base_optimizer.apply: clipnorm (per variable: g * c / max(|g|, c)),
+    sqrt), Adamax (adamax.py: epsilon added to the infinity norm), Nadam
+    (nadam.py: u_t = beta_1 (1 - 0.5 * 0.96^t), the u_product variable),
+    Adadelta (adadelta.py), Lion (lion.py), Ftrl (ftrl.py, every option), Lamb
+    (lamb.py: the trust ratio); learning_rate may be a schedule
+    (schedules/learning_rate_schedule.py: ExponentialDecay, InverseTimeDecay,
+    PolynomialDecay, PiecewiseConstantDecay, CosineDecay, CosineDecayRestarts)
+    called with the iterations before the step; base_optimizer.apply: clipnorm (per variable: g * c / max(|g|, c)),
     global_clipnorm (g * c * min(1 / |all|, 1 / c)) or clipvalue (only one may
     be set), then decoupled weight decay w -= w * wd * lr on every trained
     variable, then update_step with t = iterations + 1.
