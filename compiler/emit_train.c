@@ -174,14 +174,15 @@ static const char *schedule_init(Emit *e, const Object *s, const char **decls) {
     buf_printf(a, &b, "{.kind = %s", kind);
     if (!strcmp(s->cls, "PiecewiseConstantDecay")) {
         // Keras casts the boundaries to the step's integer type (truncation).
-        Value *bv = obj_val(s, "boundaries", NULL), *vv = obj_val(s, "values", NULL);
+        Span bat = s->span, vat = s->span;
+        Value *bv = obj_val(s, "boundaries", &bat), *vv = obj_val(s, "values", &vat);
         int n = list_len(bv);
         Buf d = {0};
         buf_printf(a, &d, "    static const int64_t lr_boundaries[%d] = {", n);
         for (int i = 0; i < n; i++) {
             double x = num_val(list_get(bv, i));
             if (!(fabs(x) < 9e18)) {
-                error_at(e->c, s->span, "%s: boundary %s is not a step count", s->cls,
+                error_at(e->c, bat, "%s: boundary %s is not a step count", s->cls,
                          value_str(e->c, list_get(bv, i)));
                 e->ok = false;
                 x = 0;
@@ -189,8 +190,16 @@ static const char *schedule_init(Emit *e, const Object *s, const char **decls) {
             buf_printf(a, &d, "%s%lld", i ? ", " : "", (long long)x);
         }
         buf_printf(a, &d, "};\n    static const double lr_values[%d] = {", n + 1);
-        for (int i = 0; i <= n; i++)
-            buf_printf(a, &d, "%s%s", i ? ", " : "", dstr(a, num_val(list_get(vv, i))));
+        for (int i = 0; i <= n; i++) {
+            double x = num_val(list_get(vv, i));
+            if (!isfinite(x)) {
+                error_at(e->c, vat, "%s: values must be finite numbers, got %s", s->cls,
+                         value_str(e->c, list_get(vv, i)));
+                e->ok = false;
+                x = 0;
+            }
+            buf_printf(a, &d, "%s%s", i ? ", " : "", dstr(a, x));
+        }
         buf_printf(a, &d, "};\n");
         *decls = buf_str(a, &d);
         buf_printf(a, &b, ", .nboundaries = %d,\n"
@@ -222,12 +231,14 @@ static const char *schedule_init(Emit *e, const Object *s, const char **decls) {
     Span at = s->span;
     Value *wt = obj_val(s, "warmup_target", &at);
     if (wt && wt->kind != V_NONE) {
-        if (!isfinite(num_val(wt))) {
+        double x = num_val(wt);
+        if (!isfinite(x)) {
             error_at(e->c, at, "%s: warmup_target must be a finite number, got %s", s->cls,
                      value_str(e->c, wt));
             e->ok = false;
+            x = 0;
         }
-        buf_printf(a, &b, ", .warmup = 1, .warmup_target = %s", dstr(a, num_val(wt)));
+        buf_printf(a, &b, ", .warmup = 1, .warmup_target = %s", dstr(a, x));
     }
     if (obj_val(s, "staircase", NULL))
         buf_printf(a, &b, ", .staircase = %d", obj_flag(s, "staircase"));
@@ -245,7 +256,8 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
     Arena *a = e->c->arena;
     const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
     const char *name = v->kind == V_STR ? v->u.str.s : o ? o->cls : "rmsprop";
-    enum { SGD, ADAM, ADAMW, RMSPROP, ADAGRAD, ADAMAX, NADAM, ADADELTA, LION, FTRL, LAMB };
+    enum { SGD, ADAM, ADAMW, RMSPROP, ADAGRAD, ADAMAX, NADAM, ADADELTA, LION, FTRL, LAMB,
+           ADAFACTOR };
     static const struct {
         const char *name, *kind;
         double lr;
@@ -254,7 +266,7 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
                  {"adagrad", "KDL_OPT_ADAGRAD", 0.001}, {"adamax", "KDL_OPT_ADAMAX", 0.001},
                  {"nadam", "KDL_OPT_NADAM", 0.001},    {"adadelta", "KDL_OPT_ADADELTA", 0.001},
                  {"lion", "KDL_OPT_LION", 0.001},      {"ftrl", "KDL_OPT_FTRL", 0.001},
-                 {"lamb", "KDL_OPT_LAMB", 0.001}};
+                 {"lamb", "KDL_OPT_LAMB", 0.001},      {"adafactor", "KDL_OPT_ADAFACTOR", 0.001}};
     int k = -1;
     for (int i = 0; i < (int)(sizeof known / sizeof known[0]); i++)
         if (icase_eq(name, known[i].name))
@@ -262,7 +274,7 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
     if (k < 0) {
         error_at(e->c, at, "optimizer '%s' is not supported by the training code generator yet "
                  "(kdl trains with SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, Nadam, Adadelta, "
-                 "Lion, Ftrl and Lamb)", name);
+                 "Lion, Ftrl, Lamb and Adafactor)", name);
         e->ok = false;
         return "    static const kdl_Optimizer opt = {0};\n";
     }
@@ -308,6 +320,7 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
              : k == ADAM || k == ADAMW  ? 2 + obj_flag(o, "amsgrad")
              : k == RMSPROP             ? 1 + (mom > 0) + obj_flag(o, "centered")
              : k == ADAGRAD || k == LION ? 1
+             : k == ADAFACTOR           ? 3
                                         : 2;
     double b1 = opt_num(e, o, "beta_1", 0.9, at);
     double b2 = opt_num(e, o, "beta_2", k == LION ? 0.99 : 0.999, at);
@@ -324,7 +337,7 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
                  gcn ? arena_printf(a, "%g", gcn) : "None");
         e->ok = false;
     }
-    // Ftrl's own arguments (keras.c has checked their signs).
+    // Ftrl's own arguments (keras.c has checked their signs), or Adafactor's.
     const char *ftrl = "";
     if (k == FTRL)
         ftrl = arena_printf(
@@ -337,6 +350,14 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
             fstr(a, opt_num(e, o, "l2_regularization_strength", 0, at)),
             fstr(a, opt_num(e, o, "l2_shrinkage_regularization_strength", 0, at)),
             fstr(a, opt_num(e, o, "beta", 0, at)));
+    // Adafactor's (keras.c has checked nothing more: Keras checks nothing).
+    if (k == ADAFACTOR)
+        ftrl = arena_printf(
+            a, "     .beta_2_decay = %s, .epsilon_1 = %s, .epsilon_2 = %s, .clip_threshold = %s,\n",
+            fstr(a, opt_num(e, o, "beta_2_decay", -0.8, at)),
+            fstr(a, opt_num(e, o, "epsilon_1", 1e-30, at)),
+            fstr(a, opt_num(e, o, "epsilon_2", 1e-3, at)),
+            fstr(a, opt_num(e, o, "clip_threshold", 1.0, at)));
     return arena_printf(a,
                         "%s    static const kdl_Optimizer opt = {\n"
                         "     .kind = %s, .learning_rate = %s, .momentum = %s, .nesterov = %d,\n"
@@ -2342,8 +2363,13 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         Layer *l = tl.data[i];
         int64_t n = numel0(&w->shape);
         const char *f = wfield(e, l, w->name);
-        buf_printf(a, &params, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s */\n"
-                   "    slot += per * %lldu;\n", i, f, f + 3, (long long)n,
+        // The last two dimensions (Adafactor factors over them; 0 below rank 2).
+        int r = w->shape.rank;
+        const char *last2 = r < 2 ? ", 0, 0" : arena_printf(a, ", %lldu, %lldu",
+                                                            (long long)w->shape.d[r - 2],
+                                                            (long long)w->shape.d[r - 1]);
+        buf_printf(a, &params, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu%s}; /* %s */\n"
+                   "    slot += per * %lldu;\n", i, f, f + 3, (long long)n, last2,
                    cmt(e, arena_printf(a, "%s/%s", l->name, w->name)), (long long)n);
     }
 

@@ -60,6 +60,9 @@ static ObjectClass object_classes[] = {
     {"optimizers", "Lion", "learning_rate=0.001, beta_1=0.9, beta_2=0.99, " BASE_OPT},
     {"optimizers", "Lamb",
      "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, " BASE_OPT},
+    {"optimizers", "Adafactor",
+     "learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=0.001, "
+     "clip_threshold=1.0, relative_step=True, " BASE_OPT},
     // keras.optimizers.schedules
     // (keras/src/optimizers/schedules/learning_rate_schedule.py)
     {"optimizers.schedules", "ExponentialDecay",
@@ -243,7 +246,7 @@ static const char *const constraint_names[] = {
 };
 static const char *const optimizer_names[] = {
     "sgd",    "adam",  "adamw", "rmsprop", "adagrad", "adadelta",
-    "adamax", "nadam", "ftrl",  "lion",    NULL,
+    "adamax", "nadam", "ftrl",  "lion",    "adafactor", NULL,
 };
 static const char *const initializer_names[] = {
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
@@ -1489,26 +1492,40 @@ bool model_optimizer_params(Ctx *c, Layer *m, int64_t *count, double *bytes) {
         slots = 1;
     else if (same_icase(name, "nadam"))
         slots = 2, scalars = 1;     // u_product
-    else
+    else if (!same_icase(name, "adafactor"))
         slots = 2;     // adadelta, adamax, ftrl, lamb
+    // (Adafactor: r, c and velocity, r and c factored: counted per weight below.)
     // BaseOptimizer.build: an "average" per variable with use_ema, a
     // "gradient_accumulator" with gradient_accumulation_steps.
     slots += obj_num(o, "use_ema", 0) != 0;
     slots += obj_num(o, "gradient_accumulation_steps", 0) != 0;
     Vec ws = {0};
     model_weights(c, m, &ws);
-    int64_t trainable = 0;
-    for (int i = 0; i < ws.len; i++)
-        if (weight_is_trainable(ws.data[i]))
-            trainable += shape_numel(&((Weight *)ws.data[i])->shape, 0);
+    int64_t trainable = 0, factored = 0;
+    for (int i = 0; i < ws.len; i++) {
+        Weight *w = ws.data[i];
+        if (!weight_is_trainable(w))
+            continue;
+        int64_t n = shape_numel(&w->shape, 0);
+        trainable += n;
+        // adafactor.py build(): r of shape[:-1], c of shape[:-2] + shape[-1:]
+        // and velocity; r and c are scalar placeholders below rank 2.
+        int r = w->shape.rank;
+        if (r < 2)
+            factored += n + 2;
+        else
+            factored += n + (w->shape.d[r - 1] ? n / w->shape.d[r - 1] : 0) +
+                        (w->shape.d[r - 2] ? n / w->shape.d[r - 2] : 0);
+    }
+    int64_t vars = slots * trainable + (same_icase(name, "adafactor") ? factored : 0);
     // iteration (int64, 8 bytes) always exists; learning_rate (float32)
     // unless it is a schedule (BaseOptimizer.__init__ makes a variable of a
     // float only).
     Span at;
     if (!o || !is_schedule(object_arg(o, "learning_rate", &at)))
         scalars++;
-    *count = 1 + scalars + slots * trainable;
-    *bytes = 8.0 + 4.0 * (double)(scalars + slots * trainable);
+    *count = 1 + scalars + vars;
+    *bytes = 8.0 + 4.0 * (double)(scalars + vars);
     return true;
 }
 

@@ -706,6 +706,7 @@ typedef enum {
     KDL_OPT_LION,
     KDL_OPT_FTRL,
     KDL_OPT_LAMB,
+    KDL_OPT_ADAFACTOR,
 } kdl_OptKind;
 
 // keras.optimizers.schedules (KDL_LR_CONSTANT: a float learning_rate).
@@ -755,6 +756,7 @@ typedef struct kdl_Optimizer {
     float l2_regularization_strength;   // Ftrl
     float l2_shrinkage_regularization_strength;     // Ftrl
     float beta;                         // Ftrl
+    float beta_2_decay, epsilon_1, epsilon_2, clip_threshold;     // Adafactor
     float weight_decay;
     float clipnorm, clipvalue, global_clipnorm;
     float loss_scale_factor;    // 0: None; else the step divides the gradients by it first
@@ -768,12 +770,22 @@ typedef struct kdl_Param {
     float *grad;
     float *slots;
     size_t n;
+    // The last two dimensions of a variable of rank >= 2 (0 for rank < 2):
+    // Adafactor factors the second moment over them.
+    size_t rows, cols;
 } kdl_Param;
 
 // Slot arrays per variable: SGD 1 with momentum else 0; Adam/AdamW 2 (3
 // with amsgrad); RMSprop 1 (+1 momentum, +1 centered); Adagrad 1; Adamax,
-// Nadam, Adadelta, Ftrl, Lamb 2; Lion 1.
+// Nadam, Adadelta, Ftrl, Lamb 2; Lion 1; Adafactor 3 (r and c use the
+// start of theirs, see kdl_optimizer_slot_shape).
 int kdl_optimizer_slots(const kdl_Optimizer *o);
+// The shape of slot k of a variable of shape[rank] (Keras's optimizer
+// variable): the variable's, but Adafactor's factored r (shape[:-1]) and c
+// (shape[:-2] + shape[-1:]), scalars for a variable of rank < 2. Returns
+// the slot's rank. out may be shape.
+int kdl_optimizer_slot_shape(const kdl_Optimizer *o, int k, int rank, const int64_t *shape,
+                             int64_t *out);
 // Keras's names: "adam", ...; slot k's "momentum", "velocity", ... (optim.c's order).
 const char *kdl_optimizer_name(const kdl_Optimizer *o);
 const char *kdl_optimizer_slot_name(const kdl_Optimizer *o, int k);

@@ -1,9 +1,9 @@
 /*
  * optim.c - Keras 3's optimizers and learning-rate schedules, as
  * keras/src/optimizers: SGD (momentum, nesterov), Adam (amsgrad), AdamW,
- * RMSprop (momentum, centered), Adagrad, Adamax, Nadam, Adadelta, Lion, Ftrl
- * and Lamb, with gradient clipping and decoupled weight decay; the schedules
- * of keras/src/optimizers/schedules/learning_rate_schedule.py.
+ * RMSprop (momentum, centered), Adagrad, Adamax, Nadam, Adadelta, Lion, Ftrl,
+ * Lamb and Adafactor, with gradient clipping and decoupled weight decay; the
+ * schedules of keras/src/optimizers/schedules/learning_rate_schedule.py.
  *
  * One kdl_optimizer_step is BaseOptimizer.apply() for every variable:
  * clip the gradients, apply weight decay (value -= value * wd * lr, any
@@ -30,6 +30,10 @@
  *   Lion     momentum
  *   Ftrl     accumulator, linear
  *   Lamb     momentum, velocity
+ *   Adafactor r (the second moment's row means, shape[:-1]), c (its column
+ *            means, shape[:-2] + shape[-1:]), velocity; r and c are scalars
+ *            for a variable of rank < 2 (Keras's placeholders), each at the
+ *            start of an array of n floats
  */
 #include "kdl.h"
 
@@ -37,9 +41,9 @@
 #include <string.h>
 
 // ORDER: kdl_OptKind.
-static const char *const opt_names[] = {"sgd",     "adam",  "adamw",    "rmsprop",
-                                        "adagrad", "adamax", "nadam",   "adadelta",
-                                        "lion",    "ftrl",  "lamb"};
+static const char *const opt_names[] = {"sgd",     "adam",   "adamw", "rmsprop",
+                                        "adagrad", "adamax", "nadam", "adadelta",
+                                        "lion",    "ftrl",   "lamb",  "adafactor"};
 
 // See kdl.h; the slots' layout is in the comment at the top of this file.
 int kdl_optimizer_slots(const kdl_Optimizer *o) {
@@ -55,8 +59,24 @@ int kdl_optimizer_slots(const kdl_Optimizer *o) {
     case KDL_OPT_ADADELTA:
     case KDL_OPT_FTRL:
     case KDL_OPT_LAMB: return 2;
+    case KDL_OPT_ADAFACTOR: return 3;
     }
     return 0;
+}
+
+// See kdl.h.
+int kdl_optimizer_slot_shape(const kdl_Optimizer *o, int k, int rank, const int64_t *shape,
+                             int64_t *out) {
+    if (o->kind != KDL_OPT_ADAFACTOR || k == 2) {
+        memmove(out, shape, sizeof *out * (size_t)rank);
+        return rank;
+    }
+    if (rank < 2)
+        return 0;
+    memmove(out, shape, sizeof *out * (size_t)(rank - 1));
+    if (k == 1)
+        out[rank - 2] = shape[rank - 1];
+    return rank - 1;
 }
 
 // See kdl.h: Keras's names of the optimizer and of its variables' slots
@@ -82,6 +102,7 @@ const char *kdl_optimizer_slot_name(const kdl_Optimizer *o, int k) {
     case KDL_OPT_LAMB: return k == 0 ? "momentum" : "velocity";
     case KDL_OPT_ADADELTA: return k == 0 ? "accumulated_grad" : "accumulated_delta_var";
     case KDL_OPT_FTRL: return k == 0 ? "accumulator" : "linear";
+    case KDL_OPT_ADAFACTOR: return k == 0 ? "r" : k == 1 ? "c" : "velocity";
     }
     return "?";
 }
@@ -483,6 +504,70 @@ static void lamb_update(const kdl_Optimizer *o, kdl_Param *p, float lr, int64_t 
         w[j] -= step * (m[j] / d1 / (sqrtf(v[j] / d2) + eps));
 }
 
+// The root mean square of x[n], in double.
+static double rms(const float *x, size_t n) {
+    double s = 0;
+    for (size_t j = 0; j < n; j++)
+        s += (double)x[j] * x[j];
+    return n ? sqrt(s / (double)n) : 0.0;
+}
+
+// adafactor.py (Shazeer and Stern, 2018): the step size
+// alpha = max(epsilon_2, rms(w)) * min(lr, 1 / sqrt(t)) (relative_step's
+// own min(lr, 1 / sqrt(t)) changes nothing after this one); the second
+// moment of g^2 + epsilon_1 with beta_2 = 1 - t^beta_2_decay, factored over
+// the last two axes of a variable of rank >= 2 (row means r, column means c,
+// v = r / mean(r) * c; v itself is a moving average otherwise); the update
+// u = g / sqrt(v) divided by max(1, rms(u) / clip_threshold).
+static void adafactor_update(const kdl_Optimizer *o, kdl_Param *p, float lr, int64_t t) {
+    size_t n = p->n, rows = p->rows, cols = p->cols;
+    float *w = p->value, *r = p->slots, *c = p->slots + n, *v = p->slots + 2 * n;
+    const float *g = p->grad;
+    float step = (float)t, inv = 1.0f / sqrtf(step);
+    float rho = lr < inv ? lr : inv, rw = (float)rms(w, n);
+    float alpha = (o->epsilon_2 > rw ? o->epsilon_2 : rw) * rho;
+    float b = 1.0f - (float)pow((double)step, (double)o->beta_2_decay), cb = 1.0f - b;
+    float eps1 = o->epsilon_1;
+    if (rows > 0 && cols > 0) {
+        size_t outer = n / (rows * cols);
+        for (size_t k = 0; k < outer; k++) {
+            const float *gk = g + k * rows * cols;
+            float *rk = r + k * rows, *ck = c + k * cols, *vk = v + k * rows * cols;
+            double rsum = 0;
+            for (size_t i = 0; i < rows; i++) {
+                double s = 0;
+                for (size_t j = 0; j < cols; j++)
+                    s += (double)(gk[i * cols + j] * gk[i * cols + j] + eps1);
+                rk[i] = b * rk[i] + cb * (float)(s / (double)cols);
+                rsum += rk[i];
+            }
+            for (size_t j = 0; j < cols; j++) {
+                double s = 0;
+                for (size_t i = 0; i < rows; i++)
+                    s += (double)(gk[i * cols + j] * gk[i * cols + j] + eps1);
+                ck[j] = b * ck[j] + cb * (float)(s / (double)rows);
+            }
+            float rmean = (float)(rsum / (double)rows);
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    vk[i * cols + j] = rk[i] / rmean * ck[j];
+        }
+    } else {
+        for (size_t j = 0; j < n; j++)
+            v[j] = b * v[j] + cb * (g[j] * g[j] + eps1);
+    }
+    double us = 0;
+    for (size_t j = 0; j < n; j++) {
+        double u = g[j] / sqrtf(v[j]);
+        us += u * u;
+    }
+    float ru = (float)(n ? sqrt(us / (double)n) : 0.0), d = ru / o->clip_threshold;
+    if (!(d > 1.0f) && !isnan(d))
+        d = 1.0f;
+    for (size_t j = 0; j < n; j++)
+        w[j] -= alpha * (g[j] / sqrtf(v[j]) / d);
+}
+
 // See kdl.h. t >= 1 (Adam divides by 1 - beta_1^t). Slots must have been
 // set by kdl_optimizer_reset (or restored) before the first step.
 void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t) {
@@ -513,6 +598,7 @@ void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t) 
         case KDL_OPT_LION: lion_update(o, &p[i], lr); break;
         case KDL_OPT_FTRL: ftrl_update(o, &p[i], lr); break;
         case KDL_OPT_LAMB: lamb_update(o, &p[i], lr, t); break;
+        case KDL_OPT_ADAFACTOR: adafactor_update(o, &p[i], lr, t); break;
         }
     }
 }

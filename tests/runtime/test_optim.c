@@ -4,7 +4,8 @@
  *
  * Every optimizer and option (SGD momentum / nesterov, Adam and AdamW with
  * and without amsgrad, RMSprop momentum / centered, Adagrad's initial
- * accumulator, Adamax, Nadam, Adadelta, Lion, Ftrl with every option, Lamb;
+ * accumulator, Adamax, Nadam, Adadelta, Lion, Ftrl with every option, Lamb,
+ * Adafactor factored over rank-2 and rank-3 variables and not over a vector;
  * some with a schedule as learning rate) with each of no clipping, clipvalue, clipnorm,
  * global_clipnorm and weight decay, over 5 steps on three variables,
  * against a naive double re-implementation of Keras 3's update_step and
@@ -246,6 +247,7 @@ static void ref_step(const kdl_Optimizer *o, Ref *r, int64_t t) {
                 break;
             }
             case KDL_OPT_LAMB: break;  // per variable, below
+            case KDL_OPT_ADAFACTOR: break;     // test_adafactor
             }
         }
         if (o->kind == KDL_OPT_LAMB) {
@@ -282,7 +284,7 @@ static void run_config(const kdl_Optimizer *o, const char *name) {
         s[i] = check_alloc((size_t)k * n);
         for (size_t j = 0; j < (size_t)k * n; j++)
             s[i][j] = 123.0f;   // reset must overwrite
-        p[i] = (kdl_Param){w[i], g[i], s[i], n};
+        p[i] = (kdl_Param){w[i], g[i], s[i], n, 0, 0};
         memset(&ref[i], 0, sizeof ref[i]);
         ref[i].n = n;
         for (size_t j = 0; j < n; j++) {
@@ -444,7 +446,7 @@ static void test_adam_by_hand(void) {
     kdl_Optimizer o = {.kind = KDL_OPT_ADAM, .learning_rate = 0.001f, .beta_1 = 0.9f,
                        .beta_2 = 0.999f, .epsilon = 1e-7f};
     float w[4] = {0, 0, 0, 0}, g[4] = {0.5f, -0.25f, 1e-6f, 0}, s[8];
-    kdl_Param p = {w, g, s, 4};
+    kdl_Param p = {w, g, s, 4, 0, 0};
     kdl_optimizer_reset(&o, &p, 1);
     kdl_optimizer_step(&o, &p, 1, 1);
     // alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) with the betas as float32
@@ -480,7 +482,7 @@ static void test_sgd_by_hand(void) {
         kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 0.1f, .momentum = 0.9f,
                            .nesterov = nesterov};
         float w[2] = {1, 2}, g[2] = {1, -0.5f}, m[2] = {0.2f, -0.1f};
-        kdl_Param p = {w, g, m, 2};
+        kdl_Param p = {w, g, m, 2, 0, 0};
         kdl_optimizer_step(&o, &p, 1, 1);
         const float want_m[2] = {0.08f, -0.04f};
         const float want_w[2] = {nesterov ? 0.972f : 1.08f, nesterov ? 2.014f : 1.96f};
@@ -492,7 +494,7 @@ static void test_sgd_by_hand(void) {
     // plain SGD with weight decay: w -= w wd lr, then w -= lr g
     kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 0.5f, .weight_decay = 0.1f};
     float w[1] = {2}, g[1] = {1};
-    kdl_Param p = {w, g, NULL, 1};
+    kdl_Param p = {w, g, NULL, 1, 0, 0};
     kdl_optimizer_step(&o, &p, 1, 1);
     const float want[1] = {2 - 2 * 0.1f * 0.5f - 0.5f};     // 1.4
     check_close("sgd weight decay by hand", w, want, 1, 0, 1e-6);
@@ -523,13 +525,13 @@ static void test_slots_reset(void) {
     check_true("adagrad slots 1", kdl_optimizer_slots(&o) == 1);
 
     float s1[3] = {9, 9, 9}, s2[2] = {9, 9};
-    kdl_Param p[2] = {{NULL, NULL, s1, 3}, {NULL, NULL, s2, 2}};
+    kdl_Param p[2] = {{NULL, NULL, s1, 3, 0, 0}, {NULL, NULL, s2, 2, 0, 0}};
     kdl_optimizer_reset(&o, p, 2);
     check_true("adagrad reset to initial_accumulator_value",
                s1[0] == 0.25f && s1[2] == 0.25f && s2[0] == 0.25f && s2[1] == 0.25f);
     o = (kdl_Optimizer){.kind = KDL_OPT_ADAM};
     float a1[6] = {9, 9, 9, 9, 9, 9}, a2[5] = {9, 9, 9, 9, 9};
-    kdl_Param q[2] = {{NULL, NULL, a1, 3}, {NULL, NULL, a2, 2}};
+    kdl_Param q[2] = {{NULL, NULL, a1, 3, 0, 0}, {NULL, NULL, a2, 2, 0, 0}};
     kdl_optimizer_reset(&o, q, 2);
     int zero = 1;
     for (int j = 0; j < 6; j++)
@@ -543,14 +545,14 @@ static void test_clip_edges(void) {
     // clipnorm: a zero gradient, and one under the norm, stay as they are
     kdl_Optimizer o = {.kind = KDL_OPT_SGD, .learning_rate = 1.0f, .clipnorm = 1.0f};
     float w[3] = {0, 0, 0}, g0[3] = {0, 0, 0}, g1[3] = {0.3f, -0.4f, 0.1f};
-    kdl_Param p[2] = {{w, g0, NULL, 3}, {w, g1, NULL, 3}};
+    kdl_Param p[2] = {{w, g0, NULL, 3, 0, 0}, {w, g1, NULL, 3, 0, 0}};
     kdl_optimizer_step(&o, p, 2, 1);
     check_true("clipnorm: zero and small gradients unchanged",
                g0[0] == 0 && g0[1] == 0 && g0[2] == 0 && g1[0] == 0.3f && g1[1] == -0.4f &&
                    g1[2] == 0.1f);
     // clipnorm 1 on (3, 4) -> (0.6, 0.8)
     float g2[2] = {3, 4}, w2[2] = {0, 0};
-    kdl_Param p2 = {w2, g2, NULL, 2};
+    kdl_Param p2 = {w2, g2, NULL, 2, 0, 0};
     kdl_optimizer_step(&o, &p2, 1, 1);
     const float want[2] = {0.6f, 0.8f}, wantw[2] = {-0.6f, -0.8f};
     check_close("clipnorm (3, 4) -> (0.6, 0.8)", g2, want, 2, 0, 1e-6);
@@ -558,7 +560,7 @@ static void test_clip_edges(void) {
     // global_clipnorm 1 over two variables (3) and (4): each scaled by 1/5
     o = (kdl_Optimizer){.kind = KDL_OPT_SGD, .learning_rate = 1.0f, .global_clipnorm = 1.0f};
     float ga[1] = {3}, gb[1] = {4}, wa[1] = {0}, wb[1] = {0};
-    kdl_Param pg[2] = {{wa, ga, NULL, 1}, {wb, gb, NULL, 1}};
+    kdl_Param pg[2] = {{wa, ga, NULL, 1, 0, 0}, {wb, gb, NULL, 1, 0, 0}};
     kdl_optimizer_step(&o, pg, 2, 1);
     check_true("global_clipnorm scales by clip / global norm",
                fabsf(ga[0] - 0.6f) < 1e-7f && fabsf(gb[0] - 0.8f) < 1e-7f);
@@ -569,7 +571,7 @@ static void test_clip_edges(void) {
     // clipvalue clamps and passes NaN through
     o = (kdl_Optimizer){.kind = KDL_OPT_SGD, .learning_rate = 0.0f, .clipvalue = 0.5f};
     float gc[4] = {2, -3, 0.25f, NAN}, wc[4] = {0, 0, 0, 0};
-    kdl_Param pc = {wc, gc, NULL, 4};
+    kdl_Param pc = {wc, gc, NULL, 4, 0, 0};
     kdl_optimizer_step(&o, &pc, 1, 1);
     check_true("clipvalue clamps, NaN passes",
                gc[0] == 0.5f && gc[1] == -0.5f && gc[2] == 0.25f && isnan(gc[3]));
@@ -588,7 +590,7 @@ static void test_loss_scale(void) {
             g1[i] = check_uniform(-1, 1);
             g2[i] = g1[i] * 64.0f;
         }
-        kdl_Param p1 = {w1, g1, s1, 5}, p2 = {w2, g2, s2, 5};
+        kdl_Param p1 = {w1, g1, s1, 5, 0, 0}, p2 = {w2, g2, s2, 5, 0, 0};
         kdl_optimizer_step(&o, &p1, 1, 1);
         o.loss_scale_factor = 64.0f;
         kdl_optimizer_step(&o, &p2, 1, 1);
@@ -767,7 +769,7 @@ static void test_new_rules_by_hand(void) {
     kdl_Optimizer o = {.kind = KDL_OPT_ADAMAX, .learning_rate = 0.01f, .beta_1 = 0.9f,
                        .beta_2 = 0.999f, .epsilon = 0.0f};
     float w[2] = {1, 1}, g[2] = {0.5f, -2}, s[4];
-    kdl_Param p = {w, g, s, 2};
+    kdl_Param p = {w, g, s, 2, 0, 0};
     kdl_optimizer_reset(&o, &p, 1);
     kdl_optimizer_step(&o, &p, 1, 1);
     check_true("adamax first step: lr * sign(g)",
@@ -824,7 +826,7 @@ static void test_new_rules_by_hand(void) {
                                   .decay_steps = 2, .decay_rate = 0.5};
     float wa[3] = {0.3f, -0.2f, 0.1f}, wb[3], ga[3], gb[3], sa[6], sb[6];
     memcpy(wb, wa, sizeof wa);
-    kdl_Param pa = {wa, ga, sa, 3}, pb = {wb, gb, sb, 3};
+    kdl_Param pa = {wa, ga, sa, 3, 0, 0}, pb = {wb, gb, sb, 3, 0, 0};
     kdl_optimizer_reset(&o, &pa, 1);
     kdl_optimizer_reset(&o, &pb, 1);
     float saved[6];
@@ -847,7 +849,139 @@ static void test_new_rules_by_hand(void) {
     check_close("nadam + schedule resumed after 3 steps", wb, wa, 3, 0, 0);
 }
 
+// ---- Adafactor -----------------------------------------------------------------------------
+
+// Naive Adafactor (adafactor.py) on a variable of shape (outer, rows, cols),
+// rows == 0 for a variable of rank < 2: double, indices written out.
+typedef struct {
+    double w[60], r[60], c[60], v[60];
+    size_t n, rows, cols;
+} RefAf;
+
+static void ref_adafactor(const kdl_Optimizer *o, RefAf *x, const float *g, double lr, int t) {
+    size_t n = x->n;
+    double sw = 0;
+    for (size_t j = 0; j < n; j++)
+        sw += x->w[j] * x->w[j];
+    double alpha = fmax(o->epsilon_2, sqrt(sw / n)) * fmin(lr, 1 / sqrt((double)t));
+    double b = 1 - pow(t, o->beta_2_decay);
+    if (x->rows) {
+        size_t R = x->rows, C = x->cols, outer = n / (R * C);
+        for (size_t k = 0; k < outer; k++) {
+            double rmean = 0;
+            for (size_t i = 0; i < R; i++) {
+                double m = 0;
+                for (size_t j = 0; j < C; j++)
+                    m += ((double)g[(k * R + i) * C + j] * g[(k * R + i) * C + j] +
+                          o->epsilon_1) / C;
+                x->r[k * R + i] = b * x->r[k * R + i] + (1 - b) * m;
+                rmean += x->r[k * R + i] / R;
+            }
+            for (size_t j = 0; j < C; j++) {
+                double m = 0;
+                for (size_t i = 0; i < R; i++)
+                    m += ((double)g[(k * R + i) * C + j] * g[(k * R + i) * C + j] +
+                          o->epsilon_1) / R;
+                x->c[k * C + j] = b * x->c[k * C + j] + (1 - b) * m;
+            }
+            for (size_t i = 0; i < R; i++)
+                for (size_t j = 0; j < C; j++)
+                    x->v[(k * R + i) * C + j] = x->r[k * R + i] / rmean * x->c[k * C + j];
+        }
+    } else {
+        for (size_t j = 0; j < n; j++)
+            x->v[j] = b * x->v[j] + (1 - b) * ((double)g[j] * g[j] + o->epsilon_1);
+    }
+    double su = 0;
+    for (size_t j = 0; j < n; j++)
+        su += g[j] * g[j] / x->v[j];
+    double d = fmax(1, sqrt(su / n) / o->clip_threshold);
+    for (size_t j = 0; j < n; j++)
+        x->w[j] -= alpha * g[j] / sqrt(x->v[j]) / d;
+}
+
+static void test_adafactor(void) {
+    const size_t shapes[3][3] = {{1, 3, 4}, {2, 3, 5}, {7, 0, 0}};    // outer, rows, cols
+    kdl_Optimizer cfgs[3] = {
+        {.kind = KDL_OPT_ADAFACTOR, .learning_rate = 0.001f, .beta_2_decay = -0.8f,
+         .epsilon_1 = 1e-30f, .epsilon_2 = 1e-3f, .clip_threshold = 1.0f},
+        {.kind = KDL_OPT_ADAFACTOR, .learning_rate = 0.9f, .beta_2_decay = -0.5f,
+         .epsilon_1 = 1e-3f, .epsilon_2 = 0.5f, .clip_threshold = 0.3f},
+        {.kind = KDL_OPT_ADAFACTOR, .beta_2_decay = -0.8f, .epsilon_1 = 1e-30f,
+         .epsilon_2 = 1e-3f, .clip_threshold = 1.0f, .weight_decay = 0.1f,
+         .schedule = {.kind = KDL_LR_EXPONENTIAL, .initial_learning_rate = 0.5,
+                      .decay_steps = 1, .decay_rate = 0.5}},
+    };
+    for (int c = 0; c < 3; c++) {
+        const kdl_Optimizer *o = &cfgs[c];
+        float w[3][60], g[3][60], sl[3][180];
+        RefAf ref[3];
+        kdl_Param p[3];
+        for (int i = 0; i < 3; i++) {
+            size_t n = shapes[i][0] * (shapes[i][1] ? shapes[i][1] * shapes[i][2] : 1);
+            memset(&ref[i], 0, sizeof ref[i]);
+            ref[i].n = n, ref[i].rows = shapes[i][1], ref[i].cols = shapes[i][2];
+            for (size_t j = 0; j < n; j++)
+                ref[i].w[j] = w[i][j] = check_uniform(-1, 1);
+            p[i] = (kdl_Param){w[i], g[i], sl[i], n, shapes[i][1], shapes[i][2]};
+        }
+        kdl_optimizer_reset(o, p, 3);
+        for (int t = 1; t <= 4; t++) {
+            double lr = ref_lr(o, t - 1);
+            for (int i = 0; i < 3; i++) {
+                for (size_t j = 0; j < ref[i].n; j++) {
+                    g[i][j] = check_uniform(-1, 1) * (i == 1 ? 3.0f : 0.2f);
+                    ref[i].w[j] -= ref[i].w[j] * o->weight_decay * lr;
+                }
+                ref_adafactor(o, &ref[i], g[i], lr, t);
+            }
+            kdl_optimizer_step(o, p, 3, t);
+        }
+        for (int i = 0; i < 3; i++) {
+            size_t n = ref[i].n, R = ref[i].rows, C = ref[i].cols, outer = shapes[i][0];
+            float want[60];
+            char what[96];
+            for (size_t j = 0; j < n; j++)
+                want[j] = (float)ref[i].w[j];
+            snprintf(what, sizeof what, "adafactor config %d var %d: weights", c, i);
+            check_close(what, w[i], want, n, 1e-6, 2e-4);
+            for (size_t j = 0; j < n; j++)
+                want[j] = (float)ref[i].v[j];
+            snprintf(what, sizeof what, "adafactor config %d var %d: velocity", c, i);
+            check_close(what, sl[i] + 2 * n, want, n, 1e-9, 2e-4);
+            if (R) {
+                for (size_t j = 0; j < outer * R; j++)
+                    want[j] = (float)ref[i].r[j];
+                snprintf(what, sizeof what, "adafactor config %d var %d: r", c, i);
+                check_close(what, sl[i], want, outer * R, 1e-9, 2e-4);
+                for (size_t j = 0; j < outer * C; j++)
+                    want[j] = (float)ref[i].c[j];
+                snprintf(what, sizeof what, "adafactor config %d var %d: c", c, i);
+                check_close(what, sl[i] + n, want, outer * C, 1e-9, 2e-4);
+            }
+        }
+    }
+    // The slots' shapes in a checkpoint: r (2, 3), c (2, 5), velocity (2, 3, 5);
+    // scalars r and c for a vector.
+    kdl_Optimizer o = {.kind = KDL_OPT_ADAFACTOR};
+    const int64_t shape[3] = {2, 3, 5};
+    int64_t out[3];
+    int r0 = kdl_optimizer_slot_shape(&o, 0, 3, shape, out);
+    check_true("adafactor r shape (2, 3)", r0 == 2 && out[0] == 2 && out[1] == 3);
+    int r1 = kdl_optimizer_slot_shape(&o, 1, 3, shape, out);
+    check_true("adafactor c shape (2, 5)", r1 == 2 && out[0] == 2 && out[1] == 5);
+    int r2 = kdl_optimizer_slot_shape(&o, 2, 3, shape, out);
+    check_true("adafactor velocity shape", r2 == 3 && out[2] == 5);
+    check_true("adafactor r of a vector: a scalar",
+               kdl_optimizer_slot_shape(&o, 0, 1, shape, out) == 0);
+    check_true("adafactor: 3 slots, named r, c, velocity",
+               kdl_optimizer_slots(&o) == 3 && !strcmp(kdl_optimizer_slot_name(&o, 0), "r") &&
+                   !strcmp(kdl_optimizer_slot_name(&o, 1), "c") &&
+                   !strcmp(kdl_optimizer_slot_name(&o, 2), "velocity"));
+}
+
 int main(void) {
+    test_adafactor();
     test_schedules();
     test_new_rules_by_hand();
     test_loss_scale();

@@ -76,7 +76,8 @@ What is implemented (Keras 3, keras/src/...):
     sqrt), Adamax (adamax.py: epsilon added to the infinity norm), Nadam
     (nadam.py: u_t = beta_1 (1 - 0.5 * 0.96^t), the u_product variable),
     Adadelta (adadelta.py), Lion (lion.py), Ftrl (ftrl.py, every option), Lamb
-    (lamb.py: the trust ratio); learning_rate may be a schedule
+    (lamb.py: the trust ratio), Adafactor (adafactor.py: the second moment
+    factored over the last two axes); learning_rate may be a schedule
     (schedules/learning_rate_schedule.py: ExponentialDecay, InverseTimeDecay,
     PolynomialDecay, PiecewiseConstantDecay, CosineDecay, CosineDecayRestarts)
     called with the iterations before the step; base_optimizer.apply: clipnorm (per variable: g * c / max(|g|, c)),
@@ -152,6 +153,8 @@ SIGNATURES = {
              "l1_regularization_strength", "l2_regularization_strength",
              "l2_shrinkage_regularization_strength", "beta"] + BASE_SIG[:7] + ["name"],
     "Lamb": ["learning_rate", "beta_1", "beta_2", "epsilon"] + BASE_SIG,
+    "Adafactor": ["learning_rate", "beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold",
+                  "relative_step"] + BASE_SIG[:7] + ["name"],
     "ExponentialDecay": ["initial_learning_rate", "decay_steps", "decay_rate", "staircase",
                          "name"],
     "InverseTimeDecay": ["initial_learning_rate", "decay_steps", "decay_rate", "staircase",
@@ -625,6 +628,9 @@ OPT_DEFAULTS = {
                       "l2_regularization_strength": 0.0,
                       "l2_shrinkage_regularization_strength": 0.0, "beta": 0.0}),
     "lamb": ("Lamb", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+    "adafactor": ("Adafactor", {"learning_rate": 0.001, "beta_2_decay": -0.8, "epsilon_1": 1e-30,
+                                "epsilon_2": 1e-3, "clip_threshold": 1.0,
+                                "relative_step": True}),
 }
 
 
@@ -919,6 +925,29 @@ class Optimizer:
                 wn, rn = float(torch.sqrt((w * w).sum())), float(torch.sqrt((r * r).sum()))
                 ratio = wn / rn if wn > 0 and rn > 0 else 1.0
                 w = w - ratio * lr * r
+            elif self.cls == "Adafactor":
+                # adafactor.py: relative_step's min(lr, 1/sqrt(t)) is the
+                # same as rho_t's; the second moment factored over the last
+                # two axes of a variable of rank >= 2
+                rho = min(lr, 1.0 / math.sqrt(t))
+                rms_w = float(torch.sqrt(torch.mean(w * w)))
+                alpha = max(float(hp["epsilon_2"]), rms_w) * rho
+                reg = g * g + float(hp["epsilon_1"])
+                b = 1.0 - t ** float(hp["beta_2_decay"])
+                if w.dim() >= 2:
+                    r = self._slot(k, "r", reg.mean(dim=-1))
+                    c = self._slot(k, "c", reg.mean(dim=-2))
+                    r = b * r + (1.0 - b) * reg.mean(dim=-1)
+                    c = b * c + (1.0 - b) * reg.mean(dim=-2)
+                    self.slots["r"][k], self.slots["c"][k] = r, c
+                    v = (r / r.mean(dim=-1, keepdim=True)).unsqueeze(-1) * c.unsqueeze(-2)
+                else:
+                    v = self._slot(k, "v", w)
+                    v = b * v + (1.0 - b) * reg
+                    self.slots["v"][k] = v
+                u = g / torch.sqrt(v)
+                rms_u = float(torch.sqrt(torch.mean(u * u)))
+                w = w - alpha * (u / max(1.0, rms_u / float(hp["clip_threshold"])))
             else:
                 raise AssertionError(self.cls)
             state[k] = w
