@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 // ---- compile() configuration ----------------------------------------------------------
@@ -84,7 +85,7 @@ typedef struct ActRegCfg {
 } ActRegCfg;
 
 typedef struct TrainCfg {
-    const char *optimizer;  // the kdl_Optimizer initializer
+    const char *optimizer;  // the declaration of `opt` (kdl_Optimizer), and its tables
     double loss_scale;      // the optimizer's loss_scale_factor (1: None)
     LossCfg *loss;          // per output
     Vec metrics;            // MetricCfg*
@@ -122,38 +123,166 @@ static Value *obj_val(const Object *o, const char *name, Span *at) {
 }
 
 // The number argument `name` of an optimizer: its value, the default when
-// None; a value that is not a number (a schedule) is reported.
+// None; a value that is not a number is reported (keras.c lets only a
+// schedule through as learning_rate, read by schedule_init).
 static double opt_num(Emit *e, const Object *o, const char *name, double dflt, Span at) {
     Value *v = obj_val(o, name, &at);
     if (!v || v->kind == V_NONE)
         return dflt;
-    if (is_number(v))
-        return num_val(v);
-    error_at(e->c, at, "optimizer %s: %s must be a number for the training code generator "
-             "(schedules and callables are not supported yet)", o->cls, name);
+    if (is_number(v)) {
+        if (isfinite(num_val(v)))
+            return num_val(v);
+        error_at(e->c, at, "optimizer %s: %s must be a finite number, got %s", o->cls, name,
+                 value_str(e->c, v));
+    } else {
+        error_at(e->c, at, "optimizer %s: %s must be a number for the training code generator "
+                 "(callables are not supported)", o->cls, name);
+    }
     e->ok = false;
     return dflt;
 }
 
+// A double literal, the shortest that reads back as v (schedules are
+// evaluated in double).
+static const char *dstr(Arena *a, double v) {
+    char buf[64];
+    for (int d = 1; d <= 17; d++) {
+        snprintf(buf, sizeof buf, "%.*g", d, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".e"))
+        strcat(buf, ".0");
+    return arena_printf(a, "%s", buf);
+}
+
+// The kdl_LRSchedule initializer of a keras.optimizers.schedules object
+// (keras.c has checked its arguments' types and Keras's ValueErrors);
+// PiecewiseConstantDecay's tables go to *decls, declared before the
+// optimizer (static, so their addresses initialize it).
+static const char *schedule_init(Emit *e, const Object *s, const char **decls) {
+    Arena *a = e->c->arena;
+    static const struct {
+        const char *cls, *kind;
+    } kinds[] = {{"ExponentialDecay", "KDL_LR_EXPONENTIAL"},
+                 {"InverseTimeDecay", "KDL_LR_INVERSE_TIME"},
+                 {"PolynomialDecay", "KDL_LR_POLYNOMIAL"},
+                 {"PiecewiseConstantDecay", "KDL_LR_PIECEWISE"},
+                 {"CosineDecay", "KDL_LR_COSINE"},
+                 {"CosineDecayRestarts", "KDL_LR_COSINE_RESTARTS"}};
+    const char *kind = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(s->cls, kinds[i].cls))
+            kind = kinds[i].kind;
+    if (!kind)
+        die("schedule %s", s->cls);
+    Buf b = {0};
+    buf_printf(a, &b, "{.kind = %s", kind);
+    if (!strcmp(s->cls, "PiecewiseConstantDecay")) {
+        // Keras casts the boundaries to the step's integer type (truncation).
+        Span bat = s->span, vat = s->span;
+        Value *bv = obj_val(s, "boundaries", &bat), *vv = obj_val(s, "values", &vat);
+        int n = list_len(bv);
+        Buf d = {0};
+        buf_printf(a, &d, "    static const int64_t lr_boundaries[%d] = {", n);
+        for (int i = 0; i < n; i++) {
+            double x = num_val(list_get(bv, i));
+            if (!(fabs(x) < 9e18)) {
+                error_at(e->c, bat, "%s: boundary %s is not a step count", s->cls,
+                         value_str(e->c, list_get(bv, i)));
+                e->ok = false;
+                x = 0;
+            }
+            buf_printf(a, &d, "%s%lld", i ? ", " : "", (long long)x);
+        }
+        buf_printf(a, &d, "};\n    static const double lr_values[%d] = {", n + 1);
+        for (int i = 0; i <= n; i++) {
+            double x = num_val(list_get(vv, i));
+            if (!isfinite(x)) {
+                error_at(e->c, vat, "%s: values must be finite numbers, got %s", s->cls,
+                         value_str(e->c, list_get(vv, i)));
+                e->ok = false;
+                x = 0;
+            }
+            buf_printf(a, &d, "%s%s", i ? ", " : "", dstr(a, x));
+        }
+        buf_printf(a, &d, "};\n");
+        *decls = buf_str(a, &d);
+        buf_printf(a, &b, ", .nboundaries = %d,\n"
+                   "                  .boundaries = lr_boundaries, .values = lr_values}", n);
+        return buf_str(a, &b);
+    }
+    // The number arguments, by their Keras names; kdl_LRSchedule's field
+    // names are Keras's but for first_decay_steps.
+    static const char *const nums[][2] = {
+        {"initial_learning_rate", "initial_learning_rate"}, {"decay_steps", "decay_steps"},
+        {"first_decay_steps", "decay_steps"}, {"decay_rate", "decay_rate"},
+        {"end_learning_rate", "end_learning_rate"}, {"power", "power"}, {"alpha", "alpha"},
+        {"warmup_steps", "warmup_steps"}, {"t_mul", "t_mul"}, {"m_mul", "m_mul"}};
+    int fields = 1;
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        Span at = s->span;
+        Value *v = obj_val(s, nums[i][0], &at);
+        if (!v)
+            continue;
+        if (!is_number(v) || !isfinite(num_val(v))) {
+            error_at(e->c, at, "%s: %s must be a finite number, got %s", s->cls, nums[i][0],
+                     value_str(e->c, v));
+            e->ok = false;
+            continue;
+        }
+        buf_printf(a, &b, ",%s.%s = %s", fields++ % 3 == 2 ? "\n                  " : " ",
+                   nums[i][1], dstr(a, num_val(v)));
+    }
+    Span at = s->span;
+    Value *wt = obj_val(s, "warmup_target", &at);
+    if (wt && wt->kind != V_NONE) {
+        double x = num_val(wt);
+        if (!isfinite(x)) {
+            error_at(e->c, at, "%s: warmup_target must be a finite number, got %s", s->cls,
+                     value_str(e->c, wt));
+            e->ok = false;
+            x = 0;
+        }
+        buf_printf(a, &b, ", .warmup = 1, .warmup_target = %s", dstr(a, x));
+    }
+    if (obj_val(s, "staircase", NULL))
+        buf_printf(a, &b, ", .staircase = %d", obj_flag(s, "staircase"));
+    if (obj_val(s, "cycle", NULL))
+        buf_printf(a, &b, ", .cycle = %d", obj_flag(s, "cycle"));
+    buf_printf(a, &b, "}");
+    return buf_str(a, &b);
+}
+
+// The optimizer of compile(): the declaration of the generated code's
+// `static const kdl_Optimizer opt` (and of a schedule's tables before it).
+// Defaults per class are keras/src/optimizers/<name>.py's, for the string
+// forms ("adam") too; *slots is kdl_optimizer_slots of it.
 static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double *loss_scale) {
     Arena *a = e->c->arena;
     const Object *o = v->kind == V_OBJECT ? v->u.object : NULL;
     const char *name = v->kind == V_STR ? v->u.str.s : o ? o->cls : "rmsprop";
+    enum { SGD, ADAM, ADAMW, RMSPROP, ADAGRAD, ADAMAX, NADAM, ADADELTA, LION, FTRL, LAMB,
+           ADAFACTOR };
     static const struct {
         const char *name, *kind;
         double lr;
-    } known[] = {{"sgd", "KDL_OPT_SGD", 0.01},          {"adam", "KDL_OPT_ADAM", 0.001},
-                 {"adamw", "KDL_OPT_ADAMW", 0.001},     {"rmsprop", "KDL_OPT_RMSPROP", 0.001},
-                 {"adagrad", "KDL_OPT_ADAGRAD", 0.001}};
+    } known[] = {{"sgd", "KDL_OPT_SGD", 0.01},         {"adam", "KDL_OPT_ADAM", 0.001},
+                 {"adamw", "KDL_OPT_ADAMW", 0.001},    {"rmsprop", "KDL_OPT_RMSPROP", 0.001},
+                 {"adagrad", "KDL_OPT_ADAGRAD", 0.001}, {"adamax", "KDL_OPT_ADAMAX", 0.001},
+                 {"nadam", "KDL_OPT_NADAM", 0.001},    {"adadelta", "KDL_OPT_ADADELTA", 0.001},
+                 {"lion", "KDL_OPT_LION", 0.001},      {"ftrl", "KDL_OPT_FTRL", 0.001},
+                 {"lamb", "KDL_OPT_LAMB", 0.001},      {"adafactor", "KDL_OPT_ADAFACTOR", 0.001}};
     int k = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < (int)(sizeof known / sizeof known[0]); i++)
         if (icase_eq(name, known[i].name))
             k = i;
     if (k < 0) {
         error_at(e->c, at, "optimizer '%s' is not supported by the training code generator yet "
-                 "(kdl trains with SGD, Adam, AdamW, RMSprop and Adagrad)", name);
+                 "(kdl trains with SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, Nadam, Adadelta, "
+                 "Lion, Ftrl, Lamb and Adafactor)", name);
         e->ok = false;
-        return "{0}";
+        return "    static const kdl_Optimizer opt = {0};\n";
     }
     // Options kdl does not implement: rejected where they are given. With
     // use_ema=False, ema_momentum and ema_overwrite_frequency do nothing in
@@ -183,18 +312,28 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
             *loss_scale = f;
         }
     }
-    bool adamw = k == 2;
-    double lr = opt_num(e, o, "learning_rate", known[k].lr, at);
+    // learning_rate: a float, or a schedule evaluated at every step.
+    const char *decls = "", *schedule = "{.kind = KDL_LR_CONSTANT}";
+    double lr = known[k].lr;
+    ov = obj_val(o, "learning_rate", &s);
+    if (ov && is_schedule(ov))
+        schedule = schedule_init(e, ov->u.object, &decls);
+    else
+        lr = opt_num(e, o, "learning_rate", known[k].lr, at);
     double mom = opt_num(e, o, "momentum", 0, at);
     // Slot arrays per variable, as runtime/optim.c keeps them.
-    *slots = k == 0   ? mom != 0
-             : k <= 2 ? 2 + obj_flag(o, "amsgrad")
-             : k == 3 ? 1 + (mom > 0) + obj_flag(o, "centered")
-                      : 1;
-    double b1 = opt_num(e, o, "beta_1", 0.9, at), b2 = opt_num(e, o, "beta_2", 0.999, at);
-    double eps = opt_num(e, o, "epsilon", 1e-7, at), rho = opt_num(e, o, "rho", 0.9, at);
+    *slots = k == SGD                   ? mom != 0
+             : k == ADAM || k == ADAMW  ? 2 + obj_flag(o, "amsgrad")
+             : k == RMSPROP             ? 1 + (mom > 0) + obj_flag(o, "centered")
+             : k == ADAGRAD || k == LION ? 1
+             : k == ADAFACTOR           ? 3
+                                        : 2;
+    double b1 = opt_num(e, o, "beta_1", 0.9, at);
+    double b2 = opt_num(e, o, "beta_2", k == LION ? 0.99 : 0.999, at);
+    double eps = opt_num(e, o, "epsilon", 1e-7, at);
+    double rho = opt_num(e, o, "rho", k == ADADELTA ? 0.95 : 0.9, at);
     double acc = opt_num(e, o, "initial_accumulator_value", 0.1, at);
-    double wd = opt_num(e, o, "weight_decay", adamw ? 0.004 : 0, at);
+    double wd = opt_num(e, o, "weight_decay", k == ADAMW ? 0.004 : 0, at);
     double cn = opt_num(e, o, "clipnorm", 0, at), cv = opt_num(e, o, "clipvalue", 0, at);
     double gcn = opt_num(e, o, "global_clipnorm", 0, at);
     if ((cn != 0) + (cv != 0) + (gcn != 0) > 1) {
@@ -204,17 +343,40 @@ static const char *optimizer_init(Emit *e, Value *v, Span at, int *slots, double
                  gcn ? arena_printf(a, "%g", gcn) : "None");
         e->ok = false;
     }
+    // Ftrl's own arguments (keras.c has checked their signs), or Adafactor's.
+    const char *ftrl = "";
+    if (k == FTRL)
+        ftrl = arena_printf(
+            a,
+            "     .learning_rate_power = %s, .l1_regularization_strength = %s,\n"
+            "     .l2_regularization_strength = %s,\n"
+            "     .l2_shrinkage_regularization_strength = %s, .beta = %s,\n",
+            fstr(a, opt_num(e, o, "learning_rate_power", -0.5, at)),
+            fstr(a, opt_num(e, o, "l1_regularization_strength", 0, at)),
+            fstr(a, opt_num(e, o, "l2_regularization_strength", 0, at)),
+            fstr(a, opt_num(e, o, "l2_shrinkage_regularization_strength", 0, at)),
+            fstr(a, opt_num(e, o, "beta", 0, at)));
+    // Adafactor's (keras.c has checked nothing more: Keras checks nothing).
+    if (k == ADAFACTOR)
+        ftrl = arena_printf(
+            a, "     .beta_2_decay = %s, .epsilon_1 = %s, .epsilon_2 = %s, .clip_threshold = %s,\n",
+            fstr(a, opt_num(e, o, "beta_2_decay", -0.8, at)),
+            fstr(a, opt_num(e, o, "epsilon_1", 1e-30, at)),
+            fstr(a, opt_num(e, o, "epsilon_2", 1e-3, at)),
+            fstr(a, opt_num(e, o, "clip_threshold", 1.0, at)));
     return arena_printf(a,
-                        "{.kind = %s, .learning_rate = %s, .momentum = %s, .nesterov = %d,\n"
+                        "%s    static const kdl_Optimizer opt = {\n"
+                        "     .kind = %s, .learning_rate = %s, .momentum = %s, .nesterov = %d,\n"
                         "     .beta_1 = %s, .beta_2 = %s, .epsilon = %s, .amsgrad = %d, .rho = %s, "
-                        ".centered = %d,\n     .initial_accumulator_value = %s, .weight_decay = "
-                        "%s, .clipnorm = %s, .clipvalue = %s,\n     .global_clipnorm = %s, "
-                        ".loss_scale_factor = %s}",
-                        known[k].kind, fstr(a, lr), fstr(a, mom), obj_flag(o, "nesterov"),
+                        ".centered = %d,\n     .initial_accumulator_value = %s,\n%s"
+                        "     .weight_decay = %s, .clipnorm = %s, .clipvalue = %s,\n"
+                        "     .global_clipnorm = %s, .loss_scale_factor = %s,\n"
+                        "     .schedule = %s};\n",
+                        decls, known[k].kind, fstr(a, lr), fstr(a, mom), obj_flag(o, "nesterov"),
                         fstr(a, b1), fstr(a, b2), fstr(a, eps), obj_flag(o, "amsgrad"),
-                        fstr(a, rho), obj_flag(o, "centered"), fstr(a, acc), fstr(a, wd),
+                        fstr(a, rho), obj_flag(o, "centered"), fstr(a, acc), ftrl, fstr(a, wd),
                         fstr(a, cn), fstr(a, cv), fstr(a, gcn),
-                        fstr(a, *loss_scale != 1 ? *loss_scale : 0));
+                        fstr(a, *loss_scale != 1 ? *loss_scale : 0), schedule);
 }
 
 // Keras's loss identifiers (class names, function names, aliases) and the
@@ -2352,8 +2514,13 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         Layer *l = tl.data[i];
         int64_t n = numel0(&w->shape);
         const char *f = wfield(e, l, w->name);
-        buf_printf(a, &params, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu}; /* %s */\n"
-                   "    slot += per * %lldu;\n", i, f, f + 3, (long long)n,
+        // The last two dimensions (Adafactor factors over them; 0 below rank 2).
+        int r = w->shape.rank;
+        const char *last2 = r < 2 ? ", 0, 0" : arena_printf(a, ", %lldu, %lldu",
+                                                            (long long)w->shape.d[r - 2],
+                                                            (long long)w->shape.d[r - 1]);
+        buf_printf(a, &params, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu%s}; /* %s */\n"
+                   "    slot += per * %lldu;\n", i, f, f + 3, (long long)n, last2,
                    cmt(e, arena_printf(a, "%s/%s", l->name, w->name)), (long long)n);
     }
 
@@ -2361,7 +2528,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     if (!dyn) {
         OUT(e, "%s *%s_create_training(int max_batch) {\n    %s *m = %s_create(max_batch);\n"
                "    if (!m)\n        return NULL;\n", P, P, P, P);
-        OUT(e, "    static const kdl_Optimizer opt = %s;\n", cfg.optimizer);
+        OUT(e, "%s", cfg.optimizer);
         OUT(e, "    size_t arena = (size_t)%lld * (size_t)max_batch, scratch = "
                "%s_train_scratch_floats(max_batch);\n",
             (long long)t->arena_floats, P);
@@ -2419,7 +2586,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         OUT(e, "%s}\n\n", buf_str(a, &params));
         OUT(e, "%s *%s_create_training(int max_batch) {\n    %s *m = %s_create(max_batch, NULL);"
                "\n    if (!m)\n        return NULL;\n", P, P, P, P);
-        OUT(e, "    static const kdl_Optimizer opt = %s;\n", cfg.optimizer);
+        OUT(e, "%s", cfg.optimizer);
         OUT(e, "    size_t fixed = %lld + (size_t)kdl_optimizer_slots(&opt) * %lldu + %lld;\n",
             (long long)t->state_floats, (long long)gfloats, (long long)lora_floats);
         OUT(e, "    struct %s_train *t = calloc(1, sizeof *t + sizeof(float) * (fixed + 1));\n", P);

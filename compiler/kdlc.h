@@ -664,6 +664,8 @@ Value *keras_construct(Ctx *c, Value *cls, Arg *args, int nargs, Span call);
 // (TensorFlow backend sizes: int64 iteration, float32 learning rate and
 // slots); false if there are none yet.
 bool model_optimizer_params(Ctx *c, Layer *m, int64_t *count, double *bytes);
+// Is v a keras.optimizers.schedules object (a learning_rate Keras accepts)?
+bool is_schedule(const Value *v);
 // keras.Model.__init__(name=..., trainable=..., dtype=...) on a subclass instance.
 void keras_base_init(Ctx *c, Layer *l, Arg *args, int nargs, Span call);
 extern Builtin keras_base_init_builtin;

@@ -58,6 +58,28 @@ static ObjectClass object_classes[] = {
      "l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, "
      "beta=0.0, " BASE_OPT},
     {"optimizers", "Lion", "learning_rate=0.001, beta_1=0.9, beta_2=0.99, " BASE_OPT},
+    {"optimizers", "Lamb",
+     "learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, " BASE_OPT},
+    {"optimizers", "Adafactor",
+     "learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=0.001, "
+     "clip_threshold=1.0, relative_step=True, " BASE_OPT},
+    // keras.optimizers.schedules
+    // (keras/src/optimizers/schedules/learning_rate_schedule.py)
+    {"optimizers.schedules", "ExponentialDecay",
+     "initial_learning_rate, decay_steps, decay_rate, staircase=False, name='ExponentialDecay'"},
+    {"optimizers.schedules", "PiecewiseConstantDecay",
+     "boundaries, values, name='PiecewiseConstant'"},
+    {"optimizers.schedules", "PolynomialDecay",
+     "initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False, "
+     "name='PolynomialDecay'"},
+    {"optimizers.schedules", "InverseTimeDecay",
+     "initial_learning_rate, decay_steps, decay_rate, staircase=False, name='InverseTimeDecay'"},
+    {"optimizers.schedules", "CosineDecay",
+     "initial_learning_rate, decay_steps, alpha=0.0, name='CosineDecay', warmup_target=None, "
+     "warmup_steps=0"},
+    {"optimizers.schedules", "CosineDecayRestarts",
+     "initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, "
+     "name='SGDRDecay'"},
     // keras.losses (keras/src/losses/losses.py: each class's arguments and
     // its default name; IoU and the newest classes are not in kdl)
     {"losses", "CategoricalCrossentropy",
@@ -224,7 +246,7 @@ static const char *const constraint_names[] = {
 };
 static const char *const optimizer_names[] = {
     "sgd",    "adam",  "adamw", "rmsprop", "adagrad", "adadelta",
-    "adamax", "nadam", "ftrl",  "lion",    NULL,
+    "adamax", "nadam", "ftrl",  "lion",    "adafactor", NULL,
 };
 static const char *const initializer_names[] = {
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
@@ -296,6 +318,106 @@ static const char *names_list(Ctx *c, const char *const *names) {
     return buf_str(c->arena, &b);
 }
 
+bool is_schedule(const Value *v) {
+    return v->kind == V_OBJECT && !strcmp(v->u.object->module, "optimizers.schedules");
+}
+
+// Argument `name` of a config object and where it was given.
+static Value *object_arg(Object *o, const char *name, Span *at) {
+    for (int i = 0; i < o->sig->nparams; i++)
+        if (!strcmp(o->sig->params[i].name, name)) {
+            *at = o->spans[i];
+            return o->args[i];
+        }
+    die("%s has no argument %s", o->cls, name);
+}
+
+// The checks of the schedules' constructors (learning_rate_schedule.py):
+// decay_steps > 0, as many values as boundaries plus one; the arguments
+// without defaults (no number check from a default) must be numbers.
+static bool schedule_check(Ctx *c, Object *o, const char *what) {
+    static const char *const numbers[] = {"initial_learning_rate", "decay_steps",
+                                          "first_decay_steps", "decay_rate", "warmup_target"};
+    Span at;
+    for (int k = 0; k < 5; k++) {
+        if (!sig_has(o->sig, numbers[k]))
+            continue;
+        Value *v = object_arg(o, numbers[k], &at);
+        if (!is_number(v) && !(v->kind == V_NONE && !strcmp(numbers[k], "warmup_target"))) {
+            error_at(c, at, "%s: `%s` must be a number, got %s", what, numbers[k],
+                     value_repr(c, v));
+            return false;
+        }
+        if ((k == 1 || k == 2) && !(num_val(v) > 0)) {
+            error_at(c, at, "%s: Argument `%s` must be > 0. Received: %s=%s", what, numbers[k],
+                     numbers[k], value_str(c, v));
+            return false;
+        }
+    }
+    if (strcmp(o->cls, "PiecewiseConstantDecay") != 0)
+        return true;
+    Span bat, vat;
+    Value *b = object_arg(o, "boundaries", &bat), *v = object_arg(o, "values", &vat);
+    Value *lists[2] = {b, v};
+    Span spans[2] = {bat, vat};
+    for (int k = 0; k < 2; k++) {
+        bool ok = lists[k]->kind == V_LIST || lists[k]->kind == V_TUPLE;
+        for (int i = 0; ok && i < list_len(lists[k]); i++)
+            ok = is_number(list_get(lists[k], i));
+        if (!ok) {
+            error_at(c, spans[k], "%s: `%s` must be a list of numbers, got %s", what,
+                     k ? "values" : "boundaries", value_repr(c, lists[k]));
+            return false;
+        }
+    }
+    if (list_len(b) != list_len(v) - 1) {
+        error_at(c, vat, "%s: The length of boundaries should be 1 less than the length of "
+                 "values. Received: boundaries=%s of length %d, and values=%s of length %d.",
+                 what, value_str(c, b), list_len(b), value_str(c, v), list_len(v));
+        return false;
+    }
+    if (list_len(b) == 0) {
+        error_at(c, bat, "%s: `boundaries` is empty (Keras fails at the first step, which it "
+                 "compares with boundaries[0])", what);
+        return false;
+    }
+    return true;
+}
+
+// The optimizers' constructor checks kdl can make at compile time: Ftrl's
+// (ftrl.py) and Lion's (lion.py) ValueErrors.
+static bool optimizer_check(Ctx *c, Object *o, const char *what) {
+    Span at;
+    if (!strcmp(o->cls, "Lion")) {
+        Value *v = object_arg(o, "beta_1", &at);
+        if (is_number(v) && (num_val(v) <= 0 || num_val(v) > 1)) {
+            error_at(c, at, "%s: Argument `beta_1` must be in the [0, 1] range. Otherwise, the "
+                     "optimizer degenerates to SignSGD. Received: beta_1=%s.", what,
+                     value_str(c, v));
+            return false;
+        }
+        return true;
+    }
+    if (strcmp(o->cls, "Ftrl") != 0)
+        return true;
+    static const char *const args[] = {"initial_accumulator_value", "learning_rate_power",
+                                       "l1_regularization_strength",
+                                       "l2_regularization_strength",
+                                       "l2_shrinkage_regularization_strength"};
+    for (int k = 0; k < 5; k++) {
+        Value *v = object_arg(o, args[k], &at);
+        if (!is_number(v))
+            continue;
+        double x = num_val(v);
+        if (k == 1 ? x > 0 : x < 0) {
+            error_at(c, at, "%s: `%s` needs to be %s. Received: %s=%s.", what, args[k],
+                     k == 1 ? "negative or zero" : "positive or zero", args[k], value_str(c, v));
+            return false;
+        }
+    }
+    return true;
+}
+
 static Value *object_construct(Ctx *c, ObjectClass *oc, Arg *args, int nargs, Span call) {
     Sig *sig = sig_cached(c, oc->sig);
     Object *o = arena_alloc(c->arena, sizeof *o);
@@ -318,6 +440,8 @@ static Value *object_construct(Ctx *c, ObjectClass *oc, Arg *args, int nargs, Sp
                      (!strcmp(oc->name, "CategoricalFocalCrossentropy") && !strcmp(pn, "alpha"));
         if (listy && (v->kind == V_LIST || v->kind == V_TUPLE))
             continue;
+        if (!strcmp(pn, "learning_rate") && is_schedule(v))
+            continue;
         if (d && (d->kind == V_FLOAT || d->kind == V_INT) && d->kind != V_BOOL &&
             v->kind != V_NONE && !is_number(v)) {
             error_at(c, spans[i], "%s: `%s` must be a number, got %s", what,
@@ -325,6 +449,10 @@ static Value *object_construct(Ctx *c, ObjectClass *oc, Arg *args, int nargs, Sp
             return v_error();
         }
     }
+    if (!strcmp(oc->module, "optimizers.schedules") && !schedule_check(c, o, what))
+        return v_error();
+    if (!strcmp(oc->module, "optimizers") && !optimizer_check(c, o, what))
+        return v_error();
     int lr = -1;
     for (int i = 0; i < sig->nparams; i++)
         if (!strcmp(sig->params[i].name, "learning_rate"))
@@ -1363,22 +1491,41 @@ bool model_optimizer_params(Ctx *c, Layer *m, int64_t *count, double *bytes) {
     else if (same_icase(name, "adagrad") || same_icase(name, "lion"))
         slots = 1;
     else if (same_icase(name, "nadam"))
-        slots = 2, scalars = 1;
-    else
-        slots = 2;     // adadelta, adamax, ftrl
+        slots = 2, scalars = 1;     // u_product
+    else if (!same_icase(name, "adafactor"))
+        slots = 2;     // adadelta, adamax, ftrl, lamb
+    // (Adafactor: r, c and velocity, r and c factored: counted per weight below.)
     // BaseOptimizer.build: an "average" per variable with use_ema, a
     // "gradient_accumulator" with gradient_accumulation_steps.
     slots += obj_num(o, "use_ema", 0) != 0;
     slots += obj_num(o, "gradient_accumulation_steps", 0) != 0;
     Vec ws = {0};
     model_weights(c, m, &ws);
-    int64_t trainable = 0;
-    for (int i = 0; i < ws.len; i++)
-        if (weight_is_trainable(ws.data[i]))
-            trainable += shape_numel(&((Weight *)ws.data[i])->shape, 0);
-    // iteration (int64, 8 bytes) and learning_rate (float32) always exist.
-    *count = 2 + scalars + slots * trainable;
-    *bytes = 8.0 + 4.0 * (double)(1 + scalars + slots * trainable);
+    int64_t trainable = 0, factored = 0;
+    for (int i = 0; i < ws.len; i++) {
+        Weight *w = ws.data[i];
+        if (!weight_is_trainable(w))
+            continue;
+        int64_t n = shape_numel(&w->shape, 0);
+        trainable += n;
+        // adafactor.py build(): r of shape[:-1], c of shape[:-2] + shape[-1:]
+        // and velocity; r and c are scalar placeholders below rank 2.
+        int r = w->shape.rank;
+        if (r < 2)
+            factored += n + 2;
+        else
+            factored += n + (w->shape.d[r - 1] ? n / w->shape.d[r - 1] : 0) +
+                        (w->shape.d[r - 2] ? n / w->shape.d[r - 2] : 0);
+    }
+    int64_t vars = slots * trainable + (same_icase(name, "adafactor") ? factored : 0);
+    // iteration (int64, 8 bytes) always exists; learning_rate (float32)
+    // unless it is a schedule (BaseOptimizer.__init__ makes a variable of a
+    // float only).
+    Span at;
+    if (!o || !is_schedule(object_arg(o, "learning_rate", &at)))
+        scalars++;
+    *count = 1 + scalars + vars;
+    *bytes = 8.0 + 4.0 * (double)(scalars + vars);
     return true;
 }
 
@@ -2011,14 +2158,16 @@ void keras_init(Ctx *c) {
     Module *keras = module_new(c, "keras");
     Module *layers = module_new(c, "keras.layers");
     Module *models = module_new(c, "keras.models");
-    Module *mods[9];
-    static const char *const obj_modules[] = {"optimizers", "losses", "metrics", "initializers",
-                                              "regularizers", "constraints", "activations",
-                                              "random", "ops"};
-    for (int i = 0; i < 9; i++) {
+    enum { NMODS = 10 };
+    Module *mods[NMODS];
+    static const char *const obj_modules[NMODS] = {
+        "optimizers",  "losses", "metrics", "initializers", "regularizers",
+        "constraints", "activations", "random", "ops", "optimizers.schedules"};
+    for (int i = 0; i < NMODS; i++)
         mods[i] = module_new(c, arena_printf(c->arena, "keras.%s", obj_modules[i]));
+    for (int i = 0; i < NMODS - 1; i++)
         put(c, keras, obj_modules[i], module_value(c, mods[i]));
-    }
+    put(c, mods[0], "schedules", module_value(c, mods[NMODS - 1]));
     Module *saving = module_new(c, "keras.saving");
     Module *utils = module_new(c, "keras.utils");
     Module *backend = module_new(c, "keras.backend");
@@ -2034,7 +2183,7 @@ void keras_init(Ctx *c) {
     put(c, keras, "backend", module_value(c, backend));
     put(c, utils, "set_random_seed", builtin_value(c, "keras.utils.set_random_seed"));
     put(c, backend, "clear_session", builtin_value(c, "keras.backend.clear_session"));
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < NMODS; i++)
         dict_set(c, c->modules, v_str(c, mods[i]->name), module_value(c, mods[i]));
 
     put(c, keras, "layers", module_value(c, layers));
@@ -2069,7 +2218,7 @@ void keras_init(Ctx *c) {
     for (ObjectClass *oc = object_classes; oc->name; oc++) {
         Value *v = class_value(c, CLS_OBJECT, oc->name);
         v->u.cls.object = oc;
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < NMODS; i++)
             if (!strcmp(mods[i]->name + 6, oc->module))
                 put(c, mods[i], oc->name, v);
     }
@@ -2119,7 +2268,8 @@ void report_bad_import(Ctx *c, const char *module, Span at) {
     }
     if (!strncmp(module, "keras.", 6))
         error_at(c, at, "module '%s' is not available in kdl; available: keras, keras.layers, "
-                 "keras.models, keras.optimizers, keras.losses, keras.metrics, keras.activations, "
+                 "keras.models, keras.optimizers, keras.optimizers.schedules, keras.losses, "
+                 "keras.metrics, keras.activations, "
                  "keras.initializers, keras.regularizers, keras.constraints, keras.saving, "
                  "keras.utils, keras.backend, keras.ops, keras.random", module);
     else

@@ -76,6 +76,12 @@ static const char *const optimizers_names[] = {
     "schedules", "serialize", NULL,
 };
 
+static const char *const schedules_names[] = {
+    "CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
+    "LearningRateSchedule", "PiecewiseConstantDecay", "PolynomialDecay", "deserialize",
+    "serialize", NULL,
+};
+
 // Whole modules kdl has nothing of (keras.<name>).
 static const char *const keras_modules[] = {
     "applications", "backend", "callbacks", "config", "datasets", "distribution", "dtype_policies",
@@ -89,6 +95,7 @@ static const ApiModule modules[] = {
     {"keras.initializers", initializers_names},
     {"keras.losses", losses_names},
     {"keras.optimizers", optimizers_names},
+    {"keras.optimizers.schedules", schedules_names},
     {"keras", keras_modules},
 };
 

@@ -717,24 +717,74 @@ void kdl_constraint_apply(const kdl_Constraint *c, float *w);
 
 // ---- training: optimizers ------------------------------------------------------------------
 
-typedef enum { KDL_OPT_SGD, KDL_OPT_ADAM, KDL_OPT_ADAMW, KDL_OPT_RMSPROP, KDL_OPT_ADAGRAD } kdl_OptKind;
+// ORDER: runtime/optim.c's tables of names and slots follow this enum.
+typedef enum {
+    KDL_OPT_SGD,
+    KDL_OPT_ADAM,
+    KDL_OPT_ADAMW,
+    KDL_OPT_RMSPROP,
+    KDL_OPT_ADAGRAD,
+    KDL_OPT_ADAMAX,
+    KDL_OPT_NADAM,
+    KDL_OPT_ADADELTA,
+    KDL_OPT_LION,
+    KDL_OPT_FTRL,
+    KDL_OPT_LAMB,
+    KDL_OPT_ADAFACTOR,
+} kdl_OptKind;
+
+// keras.optimizers.schedules (KDL_LR_CONSTANT: a float learning_rate).
+typedef enum {
+    KDL_LR_CONSTANT,
+    KDL_LR_EXPONENTIAL,     // ExponentialDecay
+    KDL_LR_INVERSE_TIME,    // InverseTimeDecay
+    KDL_LR_POLYNOMIAL,      // PolynomialDecay
+    KDL_LR_PIECEWISE,       // PiecewiseConstantDecay
+    KDL_LR_COSINE,          // CosineDecay
+    KDL_LR_COSINE_RESTARTS, // CosineDecayRestarts
+} kdl_LRKind;
+
+// A learning-rate schedule's arguments, as Keras's constructors take them.
+typedef struct kdl_LRSchedule {
+    kdl_LRKind kind;
+    double initial_learning_rate;
+    double decay_steps;         // CosineDecayRestarts: first_decay_steps
+    double decay_rate;          // Exponential, InverseTime
+    int staircase;              // Exponential, InverseTime
+    double end_learning_rate, power;    // Polynomial
+    int cycle;                  // Polynomial
+    double alpha;               // Cosine, CosineRestarts
+    int warmup;                 // Cosine: warmup_target is not None
+    double warmup_target, warmup_steps; // Cosine
+    double t_mul, m_mul;        // CosineRestarts
+    int nboundaries;            // Piecewise: boundaries[n] (cast to the step's
+    const int64_t *boundaries;  // integer type, as Keras casts them) and
+    const double *values;       // values[n + 1]
+} kdl_LRSchedule;
 
 // Keras 3's hyperparameters (defaults are the compiler's business); 0 turns
 // weight_decay, clipnorm, clipvalue and global_clipnorm off.
 typedef struct kdl_Optimizer {
     kdl_OptKind kind;
-    float learning_rate;
+    float learning_rate;    // a float learning_rate (schedule.kind KDL_LR_CONSTANT)
     float momentum;         // SGD, RMSprop
     int nesterov;           // SGD
-    float beta_1, beta_2;   // Adam, AdamW
-    float epsilon;          // Adam, AdamW, RMSprop, Adagrad
+    float beta_1, beta_2;   // Adam, AdamW, Adamax, Nadam, Lion, Lamb
+    float epsilon;          // Adam, AdamW, RMSprop, Adagrad, Adamax, Nadam, Adadelta, Lamb
     int amsgrad;            // Adam, AdamW
-    float rho;              // RMSprop
+    float rho;              // RMSprop, Adadelta
     int centered;           // RMSprop
-    float initial_accumulator_value;    // Adagrad
+    float initial_accumulator_value;    // Adagrad, Ftrl
+    float learning_rate_power;          // Ftrl (<= 0)
+    float l1_regularization_strength;   // Ftrl
+    float l2_regularization_strength;   // Ftrl
+    float l2_shrinkage_regularization_strength;     // Ftrl
+    float beta;                         // Ftrl
+    float beta_2_decay, epsilon_1, epsilon_2, clip_threshold;     // Adafactor
     float weight_decay;
     float clipnorm, clipvalue, global_clipnorm;
     float loss_scale_factor;    // 0: None; else the step divides the gradients by it first
+    kdl_LRSchedule schedule;    // learning_rate=<a schedule>
 } kdl_Optimizer;
 
 // One trainable variable: its values, gradient and optimizer slots
@@ -744,20 +794,38 @@ typedef struct kdl_Param {
     float *grad;
     float *slots;
     size_t n;
+    // The last two dimensions of a variable of rank >= 2 (0 for rank < 2):
+    // Adafactor factors the second moment over them.
+    size_t rows, cols;
 } kdl_Param;
 
 // Slot arrays per variable: SGD 1 with momentum else 0; Adam/AdamW 2 (3
-// with amsgrad); RMSprop 1 (+1 momentum, +1 centered); Adagrad 1.
+// with amsgrad); RMSprop 1 (+1 momentum, +1 centered); Adagrad 1; Adamax,
+// Nadam, Adadelta, Ftrl, Lamb 2; Lion 1; Adafactor 3 (r and c use the
+// start of theirs, see kdl_optimizer_slot_shape).
 int kdl_optimizer_slots(const kdl_Optimizer *o);
+// The shape of slot k of a variable of shape[rank] (Keras's optimizer
+// variable): the variable's, but Adafactor's factored r (shape[:-1]) and c
+// (shape[:-2] + shape[-1:]), scalars for a variable of rank < 2. Returns
+// the slot's rank. out may be shape.
+int kdl_optimizer_slot_shape(const kdl_Optimizer *o, int k, int rank, const int64_t *shape,
+                             int64_t *out);
 // Keras's names: "adam", ...; slot k's "momentum", "velocity", ... (optim.c's order).
 const char *kdl_optimizer_name(const kdl_Optimizer *o);
 const char *kdl_optimizer_slot_name(const kdl_Optimizer *o, int k);
-// Reset the slots (zeros; Adagrad's accumulator to initial_accumulator_value).
+// Reset the slots (zeros; Adagrad's and Ftrl's accumulators to
+// initial_accumulator_value).
 void kdl_optimizer_reset(const kdl_Optimizer *o, kdl_Param *p, int n);
+// The learning rate of the step after `iterations` steps (Keras evaluates a
+// schedule at the optimizer's iterations, 0 for the first step).
+float kdl_learning_rate(const kdl_Optimizer *o, int64_t iterations);
+// A schedule's value at step `step` (keras/src/optimizers/schedules).
+double kdl_schedule_value(const kdl_LRSchedule *s, int64_t step);
 // One update at step t (Keras's iterations + 1), as Keras's apply():
 // unscale the gradients (loss_scale_factor), clip them (clipvalue, then
 // clipnorm per variable, or global_clipnorm over all), decoupled weight
-// decay (value -= value * weight_decay * lr), then the optimizer's rule.
+// decay (value -= value * weight_decay * lr), then the optimizer's rule;
+// lr is kdl_learning_rate(o, t - 1).
 // Gradients are modified in place by unscaling and clipping.
 void kdl_optimizer_step(const kdl_Optimizer *o, kdl_Param *p, int n, int64_t t);
 

@@ -1089,7 +1089,7 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
 // ---- checkpoints: weights and the optimizer's state ----------------------------------------
 
 // The specs of a checkpoint: the weights, then each parameter's slots
-// ("optimizer/<name>/<slot>", the weight's shape). *names_out holds the
+// ("optimizer/<name>/<slot>", the weight's shape or the slot's own). *names_out holds the
 // names (free it and the specs). NULL when out of memory.
 static kdl_WeightSpec *checkpoint_specs(const kdl_WeightSpec *weights, int nweights,
                                         const kdl_Optimizer *o, const kdl_Param *params,
@@ -1120,6 +1120,8 @@ static kdl_WeightSpec *checkpoint_specs(const kdl_WeightSpec *weights, int nweig
             size_t len = (size_t)sprintf(p, "optimizer/%s/%s", param_names[i],
                                          kdl_optimizer_slot_name(o, k));
             *s = w ? *w : (kdl_WeightSpec){.rank = 1, .shape = {(int64_t)params[i].n}};
+            // Adafactor's factored slots are smaller than their variable
+            s->rank = kdl_optimizer_slot_shape(o, k, s->rank, s->shape, s->shape);
             s->name = p;
             s->data = params[i].slots + (size_t)k * params[i].n;
             p += len + 1;

@@ -73,7 +73,14 @@ What is implemented (Keras 3, keras/src/...):
     folded into the learning rate, epsilon outside the sqrt), AdamW (Adam with
     weight_decay 0.004 by default), RMSprop (rho, momentum, centered, epsilon
     inside the sqrt), Adagrad (initial_accumulator_value, epsilon inside the
-    sqrt); base_optimizer.apply: clipnorm (per variable: g * c / max(|g|, c)),
+    sqrt), Adamax (adamax.py: epsilon added to the infinity norm), Nadam
+    (nadam.py: u_t = beta_1 (1 - 0.5 * 0.96^t), the u_product variable),
+    Adadelta (adadelta.py), Lion (lion.py), Ftrl (ftrl.py, every option), Lamb
+    (lamb.py: the trust ratio), Adafactor (adafactor.py: the second moment
+    factored over the last two axes); learning_rate may be a schedule
+    (schedules/learning_rate_schedule.py: ExponentialDecay, InverseTimeDecay,
+    PolynomialDecay, PiecewiseConstantDecay, CosineDecay, CosineDecayRestarts)
+    called with the iterations before the step; base_optimizer.apply: clipnorm (per variable: g * c / max(|g|, c)),
     global_clipnorm (g * c * min(1 / |all|, 1 / c)) or clipvalue (only one may
     be set), then decoupled weight decay w -= w * wd * lr on every trained
     variable, then update_step with t = iterations + 1.
@@ -92,6 +99,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -115,6 +123,9 @@ def die(msg):
 # ---- compile() and fit() from the .kdl source ---------------------------------------------
 
 # Positional parameters of the configuration classes (Keras 3 signatures).
+BASE_SIG = ["weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
+            "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+            "gradient_accumulation_steps", "name"]
 SIGNATURES = {
     "SGD": ["learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue",
             "global_clipnorm", "use_ema", "ema_momentum", "ema_overwrite_frequency", "name"],
@@ -134,6 +145,27 @@ SIGNATURES = {
                 "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
                 "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps",
                 "name"],
+    "Adamax": ["learning_rate", "beta_1", "beta_2", "epsilon"] + BASE_SIG,
+    "Nadam": ["learning_rate", "beta_1", "beta_2", "epsilon"] + BASE_SIG,
+    "Adadelta": ["learning_rate", "rho", "epsilon"] + BASE_SIG,
+    "Lion": ["learning_rate", "beta_1", "beta_2"] + BASE_SIG[:7] + ["name"],
+    "Ftrl": ["learning_rate", "learning_rate_power", "initial_accumulator_value",
+             "l1_regularization_strength", "l2_regularization_strength",
+             "l2_shrinkage_regularization_strength", "beta"] + BASE_SIG[:7] + ["name"],
+    "Lamb": ["learning_rate", "beta_1", "beta_2", "epsilon"] + BASE_SIG,
+    "Adafactor": ["learning_rate", "beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold",
+                  "relative_step"] + BASE_SIG[:7] + ["name"],
+    "ExponentialDecay": ["initial_learning_rate", "decay_steps", "decay_rate", "staircase",
+                         "name"],
+    "InverseTimeDecay": ["initial_learning_rate", "decay_steps", "decay_rate", "staircase",
+                         "name"],
+    "PolynomialDecay": ["initial_learning_rate", "decay_steps", "end_learning_rate", "power",
+                        "cycle", "name"],
+    "PiecewiseConstantDecay": ["boundaries", "values", "name"],
+    "CosineDecay": ["initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target",
+                    "warmup_steps"],
+    "CosineDecayRestarts": ["initial_learning_rate", "first_decay_steps", "t_mul", "m_mul",
+                            "alpha", "name"],
     "CategoricalCrossentropy": ["from_logits", "label_smoothing", "axis", "reduction", "name"],
     "BinaryCrossentropy": ["from_logits", "label_smoothing", "axis", "reduction", "name"],
     "SparseCategoricalCrossentropy": ["from_logits", "ignore_class", "reduction", "name"],
@@ -606,7 +638,95 @@ OPT_DEFAULTS = {
                             "epsilon": 1e-7, "centered": False}),
     "adagrad": ("Adagrad", {"learning_rate": 0.001, "initial_accumulator_value": 0.1,
                             "epsilon": 1e-7}),
+    "adamax": ("Adamax", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+                          "epsilon": 1e-7}),
+    "nadam": ("Nadam", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+    "adadelta": ("Adadelta", {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-7}),
+    "lion": ("Lion", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.99}),
+    "ftrl": ("Ftrl", {"learning_rate": 0.001, "learning_rate_power": -0.5,
+                      "initial_accumulator_value": 0.1, "l1_regularization_strength": 0.0,
+                      "l2_regularization_strength": 0.0,
+                      "l2_shrinkage_regularization_strength": 0.0, "beta": 0.0}),
+    "lamb": ("Lamb", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+    "adafactor": ("Adafactor", {"learning_rate": 0.001, "beta_2_decay": -0.8, "epsilon_1": 1e-30,
+                                "epsilon_2": 1e-3, "clip_threshold": 1.0,
+                                "relative_step": True}),
 }
+
+
+class Schedule:
+    """keras/src/optimizers/schedules/learning_rate_schedule.py: each class's
+    __call__(step), step = the optimizer's iterations before the update."""
+
+    DEFAULTS = {
+        "ExponentialDecay": {"staircase": False},
+        "InverseTimeDecay": {"staircase": False},
+        "PolynomialDecay": {"end_learning_rate": 0.0001, "power": 1.0, "cycle": False},
+        "PiecewiseConstantDecay": {},
+        "CosineDecay": {"alpha": 0.0, "warmup_target": None, "warmup_steps": 0},
+        "CosineDecayRestarts": {"t_mul": 2.0, "m_mul": 1.0, "alpha": 0.0},
+    }
+
+    def __init__(self, obj):
+        if obj.cls not in self.DEFAULTS:
+            die(f"schedule {obj!r} is not supported by the reference")
+        self.cls = obj.cls
+        self.hp = dict(self.DEFAULTS[obj.cls])
+        self.hp.update({k: v for k, v in obj.kwargs.items() if k != "name"})
+
+    def __repr__(self):
+        return f"{self.cls}({self.hp})"
+
+    def __call__(self, step):
+        h, step = self.hp, float(step)
+        if self.cls in ("ExponentialDecay", "InverseTimeDecay"):
+            p = step / h["decay_steps"]
+            if h["staircase"]:
+                p = math.floor(p)
+            if self.cls == "ExponentialDecay":
+                return h["initial_learning_rate"] * h["decay_rate"] ** p
+            return h["initial_learning_rate"] / (1.0 + h["decay_rate"] * p)
+        if self.cls == "PolynomialDecay":
+            d = float(h["decay_steps"])
+            if h["cycle"]:
+                d = d * (1.0 if step == 0 else math.ceil(step / d))
+            else:
+                step = min(step, d)
+            lr0, end = h["initial_learning_rate"], h["end_learning_rate"]
+            return (lr0 - end) * (1.0 - step / d) ** h["power"] + end
+        if self.cls == "PiecewiseConstantDecay":
+            # the sum of each value times its interval's indicator; the
+            # boundaries cast to the (integer) step's type
+            b = [int(x) for x in h["boundaries"]]
+            v = h["values"]
+            r = v[0] * (step <= b[0]) + v[-1] * (step > b[-1])
+            for lo, hi, val in zip(b[:-1], b[1:], v[1:-1]):
+                r += val * (lo < step <= hi)
+            return float(r)
+        if self.cls == "CosineDecay":
+            def decay(s, d, frm):
+                cosine = 0.5 * (1.0 + math.cos(math.pi * (s / d)))
+                return frm * ((1 - h["alpha"]) * cosine + h["alpha"])
+            lr0, d = h["initial_learning_rate"], float(h["decay_steps"])
+            if h["warmup_target"] is None:
+                return decay(min(step, d), d, lr0)
+            ws, wt = float(h["warmup_steps"]), h["warmup_target"]
+            step = min(step, d + ws)
+            if step < ws:
+                return (wt - lr0) * (step / ws) + lr0
+            return decay(step - ws, d, wt)
+        # CosineDecayRestarts
+        frac = step / h["first_decay_steps"]
+        t = float(h["t_mul"])
+        if t == 1.0:
+            i = math.floor(frac)
+            frac -= i
+        else:
+            i = math.floor(math.log(1.0 - frac * (1.0 - t)) / math.log(t))
+            sum_r = (1.0 - t ** i) / (1.0 - t)
+            frac = (frac - sum_r) / t ** i
+        cosine = 0.5 * h["m_mul"] ** i * (1.0 + math.cos(math.pi * frac))
+        return h["initial_learning_rate"] * ((1 - h["alpha"]) * cosine + h["alpha"])
 BASE_ARGS = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "name")
 
 
@@ -637,7 +757,9 @@ class Optimizer:
                 hp[k] = val
         self.cls = cls
         self.hp = hp
-        self.lr = float(hp["learning_rate"])
+        lr = hp["learning_rate"]
+        self.schedule = Schedule(lr) if isinstance(lr, Obj) else None
+        self.lr = None if self.schedule else float(lr)
         self.wd = hp.get("weight_decay")
         self.clipnorm = hp.get("clipnorm")
         self.clipvalue = hp.get("clipvalue")
@@ -649,6 +771,7 @@ class Optimizer:
             die("AdamW: weight_decay must be a float (Keras)")
         self.iterations = 0
         self.slots = {}
+        self.u_product, self.nadam_t = 1.0, None     # Nadam's scalar variable
 
     def __repr__(self):
         return f"{self.cls}({self.hp})"
@@ -685,7 +808,8 @@ class Optimizer:
         (base_optimizer.apply): clip, weight decay, update_step each, then
         iterations += 1."""
         grads = self.clip(grads)
-        lr = self.lr
+        # _get_current_learning_rate: the schedule at the iterations so far
+        lr = self.schedule(self.iterations) if self.schedule else self.lr
         if self.wd is not None:
             wd = float(self.wd)
             for k in grads:
@@ -749,6 +873,101 @@ class Optimizer:
                 acc = acc + g * g
                 self.slots["accumulator"][k] = acc
                 w = w - lr * g / torch.sqrt(acc + eps)
+            elif self.cls == "Adamax":
+                # adamax.py: epsilon added to the infinity norm u
+                b1, b2, eps = float(hp["beta_1"]), float(hp["beta_2"]), float(hp["epsilon"])
+                m = self._slot(k, "m", w)
+                u = self._slot(k, "u", w)
+                m = m + (g - m) * (1.0 - b1)
+                u = torch.maximum(b2 * u, torch.abs(g))
+                self.slots["m"][k], self.slots["u"][k] = m, u
+                w = w - lr * m / ((1.0 - b1 ** t) * (u + eps))
+            elif self.cls == "Nadam":
+                # nadam.py: u_product (a scalar variable) is multiplied by
+                # u_t in _backend_update_step before the variables' updates
+                b1, b2, eps = float(hp["beta_1"]), float(hp["beta_2"]), float(hp["epsilon"])
+                u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
+                u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+                if self.nadam_t != t:
+                    self.u_product *= u_t
+                    self.nadam_t = t
+                u_prod, u_prod1 = self.u_product, self.u_product * u_t1
+                m = self._slot(k, "m", w)
+                v = self._slot(k, "v", w)
+                m = m + (g - m) * (1.0 - b1)
+                v = v + (g * g - v) * (1.0 - b2)
+                self.slots["m"][k], self.slots["v"][k] = m, v
+                m_hat = u_t1 * m / (1.0 - u_prod1) + (1.0 - u_t) * g / (1.0 - u_prod)
+                v_hat = v / (1.0 - b2 ** t)
+                w = w - m_hat * lr / (torch.sqrt(v_hat) + eps)
+            elif self.cls == "Adadelta":
+                # adadelta.py: rms(x) = sqrt(x + epsilon)
+                rho, eps = float(hp["rho"]), float(hp["epsilon"])
+                ag = self._slot(k, "accumulated_grad", w)
+                ad = self._slot(k, "accumulated_delta_var", w)
+                ag = rho * ag + (1.0 - rho) * g * g
+                delta = -torch.sqrt(ad + eps) * g / torch.sqrt(ag + eps)
+                ad = rho * ad + (1.0 - rho) * delta * delta
+                self.slots["accumulated_grad"][k] = ag
+                self.slots["accumulated_delta_var"][k] = ad
+                w = w + lr * delta
+            elif self.cls == "Lion":
+                # lion.py: the sign of the interpolation, then the momentum
+                b1, b2 = float(hp["beta_1"]), float(hp["beta_2"])
+                m = self._slot(k, "m", w)
+                w = w - lr * torch.sign(m * b1 + g * (1.0 - b1))
+                self.slots["m"][k] = m * b2 + g * (1.0 - b2)
+            elif self.cls == "Ftrl":
+                # ftrl.py: accumulator n, linear z; shrinkage in the
+                # gradient of z only
+                p = -float(hp["learning_rate_power"])
+                l1 = float(hp["l1_regularization_strength"])
+                l2 = float(hp["l2_regularization_strength"]) + float(hp["beta"]) / (2.0 * lr)
+                shrink = float(hp["l2_shrinkage_regularization_strength"])
+                n = self._slot(k, "accumulator", w, hp["initial_accumulator_value"])
+                z = self._slot(k, "linear", w)
+                gs = g + 2.0 * shrink * w
+                n_new = n + g * g
+                z = z + gs - (n_new ** p - n ** p) / lr * w
+                quadratic = n_new ** p / lr + 2.0 * l2
+                w = (torch.clamp(z, -l1, l1) - z) / quadratic
+                self.slots["accumulator"][k], self.slots["linear"][k] = n_new, z
+            elif self.cls == "Lamb":
+                # lamb.py: Adam's bias-corrected update scaled by the trust
+                # ratio ||w|| / ||update|| (1 when either is 0)
+                b1, b2, eps = float(hp["beta_1"]), float(hp["beta_2"]), float(hp["epsilon"])
+                m = self._slot(k, "m", w)
+                v = self._slot(k, "v", w)
+                m = m + (g - m) * (1.0 - b1)
+                v = v + (g * g - v) * (1.0 - b2)
+                self.slots["m"][k], self.slots["v"][k] = m, v
+                r = (m / (1.0 - b1 ** t)) / (torch.sqrt(v / (1.0 - b2 ** t)) + eps)
+                wn, rn = float(torch.sqrt((w * w).sum())), float(torch.sqrt((r * r).sum()))
+                ratio = wn / rn if wn > 0 and rn > 0 else 1.0
+                w = w - ratio * lr * r
+            elif self.cls == "Adafactor":
+                # adafactor.py: relative_step's min(lr, 1/sqrt(t)) is the
+                # same as rho_t's; the second moment factored over the last
+                # two axes of a variable of rank >= 2
+                rho = min(lr, 1.0 / math.sqrt(t))
+                rms_w = float(torch.sqrt(torch.mean(w * w)))
+                alpha = max(float(hp["epsilon_2"]), rms_w) * rho
+                reg = g * g + float(hp["epsilon_1"])
+                b = 1.0 - t ** float(hp["beta_2_decay"])
+                if w.dim() >= 2:
+                    r = self._slot(k, "r", reg.mean(dim=-1))
+                    c = self._slot(k, "c", reg.mean(dim=-2))
+                    r = b * r + (1.0 - b) * reg.mean(dim=-1)
+                    c = b * c + (1.0 - b) * reg.mean(dim=-2)
+                    self.slots["r"][k], self.slots["c"][k] = r, c
+                    v = (r / r.mean(dim=-1, keepdim=True)).unsqueeze(-1) * c.unsqueeze(-2)
+                else:
+                    v = self._slot(k, "v", w)
+                    v = b * v + (1.0 - b) * reg
+                    self.slots["v"][k] = v
+                u = g / torch.sqrt(v)
+                rms_u = float(torch.sqrt(torch.mean(u * u)))
+                w = w - alpha * (u / max(1.0, rms_u / float(hp["clip_threshold"])))
             else:
                 raise AssertionError(self.cls)
             state[k] = w
@@ -1429,6 +1648,65 @@ def cmd_selftest(a):
     check("Adagrad eps=0", *run(o("Adagrad", learning_rate=0.1, epsilon=0.0),
                                 lambda p: torch.optim.Adagrad(p, lr=0.1, eps=0.0,
                                                               initial_accumulator_value=0.1)))
+    # torch's Adadelta is Keras's rule; its Adamax adds eps inside the max
+    # (0 here). (torch 1.13's NAdam, with momentum_decay=1 Keras's 0.96^t
+    # schedule, multiplies mu into mu_product twice for the m term - fixed in
+    # later torch releases - so Nadam is checked by hand below.)
+    check("Adadelta", *run(o("Adadelta", learning_rate=0.5, rho=0.9),
+                           lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.9, eps=1e-7)))
+    check("Adamax eps=0", *run(o("Adamax", learning_rate=0.01, epsilon=0.0),
+                               lambda p: torch.optim.Adamax(p, lr=0.01, eps=0.0)))
+    opt = o("Nadam", learning_rate=0.01, epsilon=0.0)
+    st = {"w": torch.zeros(2, dtype=DT)}
+    g = torch.tensor([0.5, -2.0], dtype=DT)
+    opt.apply(st, {"w": g})
+    u1, u2 = 0.9 * (1 - 0.5 * 0.96), 0.9 * (1 - 0.5 * 0.96 ** 2)
+    m_hat = u2 * 0.1 * g / (1 - u1 * u2) + (1 - u1) * g / (1 - u1)
+    check("Nadam first step by hand", st["w"], -0.01 * m_hat / g.abs())
+    # A schedule as the learning rate: SGD with ExponentialDecay is torch's
+    # SGD with ExponentialLR (gamma = rate^(1 / decay_steps)) stepped after
+    # each update.
+    sched = Obj("optimizers.schedules", "ExponentialDecay",
+                {"initial_learning_rate": 0.1, "decay_steps": 2, "decay_rate": 0.5})
+
+    def torch_exp(p):
+        # (the wrapped step makes torch warn that step was overridden)
+        warnings.filterwarnings("ignore", message="Seems like")
+        opt = torch.optim.SGD(p, lr=0.1)
+        lr_sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5 ** 0.5)
+        step = opt.step
+
+        def step_then_decay(*args, **kw):
+            step(*args, **kw)
+            lr_sched.step()
+        opt.step = step_then_decay
+        return opt
+    check("SGD ExponentialDecay", *run(o("SGD", learning_rate=sched), torch_exp))
+    # The schedules at hand-computed steps (Keras's docstring formulas).
+    sc = lambda cls, **kw: Schedule(Obj("optimizers.schedules", cls, kw))     # noqa: E731
+    got = torch.tensor([
+        sc("ExponentialDecay", initial_learning_rate=0.1, decay_steps=4, decay_rate=0.5,
+           staircase=True)(7),
+        sc("InverseTimeDecay", initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5)(3),
+        sc("PolynomialDecay", initial_learning_rate=0.1, decay_steps=4, power=2.0,
+           end_learning_rate=0.0)(2),
+        sc("PolynomialDecay", initial_learning_rate=0.1, decay_steps=4, cycle=True,
+           end_learning_rate=0.0)(5),
+        sc("PiecewiseConstantDecay", boundaries=[2, 4], values=[1.0, 0.5, 0.1])(2),
+        sc("PiecewiseConstantDecay", boundaries=[2, 4], values=[1.0, 0.5, 0.1])(3),
+        sc("PiecewiseConstantDecay", boundaries=[2, 4], values=[1.0, 0.5, 0.1])(5),
+        sc("CosineDecay", initial_learning_rate=0.1, decay_steps=4)(2),
+        sc("CosineDecay", initial_learning_rate=0.0, decay_steps=4, warmup_target=1.0,
+           warmup_steps=2)(1),
+        sc("CosineDecay", initial_learning_rate=0.0, decay_steps=4, warmup_target=1.0,
+           warmup_steps=2, alpha=0.5)(6),
+        sc("CosineDecayRestarts", initial_learning_rate=1.0, first_decay_steps=2)(1),
+        sc("CosineDecayRestarts", initial_learning_rate=1.0, first_decay_steps=2,
+           m_mul=0.5)(3),
+    ], dtype=DT)
+    want = torch.tensor([0.1 * 0.5, 0.1 / 1.75, 0.1 * 0.25, 0.1 * 0.375, 1.0, 0.5, 0.1, 0.05,
+                         0.5, 0.5, 0.5, 0.5 * 0.5 * (1 + math.cos(math.pi * 0.25))], dtype=DT)
+    check("schedules", got, want)
     # Clipping: g * c / |g| when |g| > c (per tensor, or over all of them).
     g = torch.randn(4, 4, generator=gen, dtype=DT) * 3
     opt = o("SGD", clipnorm=0.5)
