@@ -265,9 +265,10 @@ void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t s
     const IrBuf *in = op->cf_in ? op->cf_in : op->in[0];
     const IrBuf *out = op->cf_out ? op->cf_out : op->out[0];
     bool two_d = in->shape.rank == 4;
-    int64_t c = in->shape.d[in->shape.rank - 1], f = out->shape.d[out->shape.rank - 1];
+    // Pooling keeps the channels, which may be a run-time dimension.
+    const char *c = dimx(e, in, in->shape.rank - 1), *f = dimx(e, out, out->shape.rank - 1);
     if (op->tmp)
-        f = op->tmp->shape.d[op->tmp->shape.rank - 1];
+        f = lld(e, op->tmp->shape.d[op->tmp->shape.rank - 1]);
     const char *pt = "0", *pl = "0";
     if (pad == PAD_SAME) {
         pt = two_d ? same_pad(e, out, 1, sh, kh, dh, in, 1) : "0";
@@ -275,8 +276,8 @@ void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t s
     } else if (pad == PAD_CAUSAL) {
         pl = lld(e, dw * (kw - 1));
     }
-    const char *g[16] = {two_d ? dimx(e, in, 1) : "1", dimx(e, in, two_d ? 2 : 1), lld(e, c),
-                         two_d ? dimx(e, out, 1) : "1", dimx(e, out, two_d ? 2 : 1), lld(e, f),
+    const char *g[16] = {two_d ? dimx(e, in, 1) : "1", dimx(e, in, two_d ? 2 : 1), c,
+                         two_d ? dimx(e, out, 1) : "1", dimx(e, out, two_d ? 2 : 1), f,
                          lld(e, kh), lld(e, kw), lld(e, sh), lld(e, sw), lld(e, dh), lld(e, dw),
                          pt, pl, lld(e, groups), lld(e, dm)};
     put_conv_shape(e, "s", g);
@@ -379,9 +380,9 @@ static void emit_global_pool(Emit *e, IrOp *op) {
             (long long)in->shape.d[2]);
         return;
     }
-    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %lld, %s);\n", bref(e, op->out[0]),
+    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %s, %s);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), numelx(e, in, 1, in->shape.rank - 1),
-        (long long)in->shape.d[in->shape.rank - 1], l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+        dimx(e, in, in->shape.rank - 1), l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
 }
 
 static void emit_dense(Emit *e, IrOp *op) {
@@ -633,10 +634,10 @@ static void emit_image(Emit *e, IrOp *op) {
     const Shape *os = &op->out[0]->shape;
     const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
     const char *h = dimx(e, op->in[0], 1), *w = dimx(e, op->in[0], 2);
-    long long ch = op->in[0]->shape.d[3];
+    const char *ch = dimx(e, op->in[0], 3);    // the channels may be a run-time dimension
     if (!strcmp(k, "ZeroPadding2D")) {
         OUT(e,
-            "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
+            "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
             "%lld);\n",
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
@@ -645,11 +646,11 @@ static void emit_image(Emit *e, IrOp *op) {
             unsupported(e, op, "interpolation other than \"nearest\" and \"bilinear\"");
             return;
         }
-        OUT(e, "    kdl_upsample2d%s_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
+        OUT(e, "    kdl_upsample2d%s_forward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n",
             l->iv[UP_INTERP] ? "_bilinear" : "", out,
             in, h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else {  // RandomCrop at inference: the centred window
-        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n", out,
+        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n", out,
             in, h, w, ch, (long long)os->d[1], (long long)os->d[2]);
     }
 }
@@ -789,9 +790,8 @@ static void emit_layer(Emit *e, IrOp *op) {
     else if (!strcmp(k, "Embedding"))
         emit_embedding(e, op);
     else if (!strcmp(k, "RepeatVector"))
-        OUT(e, "    kdl_repeat_forward(%s, %s, batch, %lld, %lld);\n", bref(e, op->out[0]),
-            bref(e, op->in[0]), (long long)op->out[0]->shape.d[1],
-            (long long)op->in[0]->shape.d[1]);
+        OUT(e, "    kdl_repeat_forward(%s, %s, batch, %lld, %s);\n", bref(e, op->out[0]),
+            bref(e, op->in[0]), (long long)op->out[0]->shape.d[1], dimx(e, op->in[0], 1));
     else if (!strcmp(k, "Rescaling"))
         OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %s, %s, %s);\n", bref(e, op->out[0]),
             bref(e, op->in[0]), sizex(e, op->in[0]), fstr(e->c->arena, l->fv[0]),

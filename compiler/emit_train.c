@@ -1308,10 +1308,10 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
         for (int j = 0; j < 2; j++)
             OUT(e, "    t->crop[%d][%d] = (int)(kdl_rng_next(&t->rng) %% "
                    "(uint64_t)(%s - %lld + 1));\n", op->slot, j, dimx(e, op->in[0], 1 + j), (long long)os->d[1 + j]);
-        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, t->crop[%d][0], "
+        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %s, %s, %s, %lld, %lld, t->crop[%d][0], "
                "t->crop[%d][1]);\n",
             bref(e, op->out[0]), bref(e, op->in[0]), dimx(e, op->in[0], 1),
-            dimx(e, op->in[0], 2), (long long)is->d[3], (long long)os->d[1], (long long)os->d[2],
+            dimx(e, op->in[0], 2), dimx(e, op->in[0], 3), (long long)os->d[1], (long long)os->d[2],
             op->slot, op->slot);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         op_comment(e, op, "forward, training (states saved for backprop through time)");
@@ -1551,8 +1551,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         OUT(e, "    kdl_global_avg_pool1d_masked_backward(%s, %s, %s, batch, %s, %lld);\n", dx, dy,
             bref(e, op->mask_in), dimx(e, op->in[0], 1), (long long)is->d[2]);
     } else if (!strncmp(k, "Global", 6)) {
-        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %s, %lld, %s);\n", dx, dy, x,
-            y, numelx(e, op->in[0], 1, is->rank - 1), (long long)is->d[is->rank - 1],
+        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %s, %s, %s);\n", dx, dy, x,
+            y, numelx(e, op->in[0], 1, is->rank - 1), dimx(e, op->in[0], is->rank - 1),
             l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
     } else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
                !strcmp(k, "Softmax")) {
@@ -1621,21 +1621,21 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         OUT(e, "    kdl_embedding_backward(%s, %s, (const int32_t *)(const void *)%s, %s, %lld);\n",
             gk(e, op, "embeddings"), dy, x, count_expr(e, op->in[0]), (long long)l->iv[EM_OUT]);
     } else if (!strcmp(k, "RepeatVector")) {
-        OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %lld);\n", dx, dy,
-            (long long)os->d[1], (long long)is->d[1]);
+        OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %s);\n", dx, dy,
+            (long long)os->d[1], dimx(e, op->in[0], 1));
     } else if (!strcmp(k, "Rescaling")) {
         OUT(e, "    kdl_axpy(%s, %s, %s, %s);\n", dx, dy, count_expr(e, op->in[0]),
             fstr(a, l->fv[0]));
     } else if (!strcmp(k, "ZeroPadding2D")) {
-        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
+        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
                "%lld);\n", dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2),
-            (long long)is->d[3],
+            dimx(e, op->in[0], 3),
             (long long)l->iv[ZP_T], (long long)l->iv[ZP_B], (long long)l->iv[ZP_L],
             (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
-        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
+        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n",
             l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, dimx(e, op->in[0], 1),
-            dimx(e, op->in[0], 2), (long long)is->d[3],
+            dimx(e, op->in[0], 2), dimx(e, op->in[0], 3),
             (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else if (!strcmp(k, "RandomCrop")) {
         // In inference mode the centred window (kdl_center_crop_forward's).
@@ -1645,8 +1645,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         const char *left = op->training ? arena_printf(a, "t->crop[%d][1]", op->slot)
                            : arena_printf(a, "(%s - %lld) / 2", dimx(e, op->in[0], 2),
                                           (long long)os->d[2]);
-        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %s, %s);\n",
-            dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2), (long long)is->d[3],
+        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %s, %s);\n",
+            dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2), dimx(e, op->in[0], 3),
             (long long)os->d[1], (long long)os->d[2], top, left);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         OUT(e, "    {\n");

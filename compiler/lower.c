@@ -261,6 +261,15 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
         }
         return true;
     }
+    if (!strncmp(k, "Global", 6) && orank == 2) {
+        // Global pooling without keepdims: (N, C), the input's channels.
+        *r = bdim(x, l->iv[GP_CFIRST] ? 1 : x->shape.rank - 1);
+        return true;
+    }
+    if (!strcmp(k, "RepeatVector") && i == 2) {
+        *r = bdim(x, 1);
+        return true;
+    }
     if (!strcmp(k, "Dense") && i == orank - 1)
         goto none;
     if ((!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) && i != 1)
