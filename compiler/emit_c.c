@@ -499,13 +499,15 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
 
 // LayerNormalization's rows and columns: it normalizes over its axes, which
 // must be the last ones (in any order: Keras reshapes gamma and beta to the
-// broadcast shape, which keeps their memory order). False (reported) else.
+// broadcast shape, which keeps their memory order), or one axis that lowering
+// moved last (the op's input is then its cf_in). False (reported) else.
 bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
     int n = (int)l->iv[LN_NAXES];
     bool seen[MAX_RANK] = {false}, trailing = n >= 1 && n < s->rank;
-    for (int i = 0; trailing && i < n; i++) {
+    bool moved = op->cf_in && op->in[0] == op->cf_in;
+    for (int i = 0; trailing && !moved && i < n; i++) {
         int64_t a = l->iv[LN_AXES + i];
         a = a < 0 ? a + s->rank : a;
         trailing = a >= s->rank - n && a < s->rank && !seen[a];

@@ -411,8 +411,8 @@ static bool channels_first(const Layer *l, const Shape *in) {
 }
 
 // The axis a layer's kernel needs last, when it is not: 1 for the
-// channels_first layers above, a Softmax's or BatchNormalization's axis; 0
-// for none.
+// channels_first layers above, a Softmax's or BatchNormalization's axis, the
+// one axis of a LayerNormalization; 0 for none.
 static int moved_axis(const Layer *l, const Shape *in) {
     if (!strcmp(l->class_name, "Softmax")) {
         int64_t a = l->iv[0] < 0 ? l->iv[0] + in->rank : l->iv[0];
@@ -420,6 +420,10 @@ static int moved_axis(const Layer *l, const Shape *in) {
     }
     if (!strcmp(l->class_name, "BatchNormalization")) {  // its channel axis, any but the batch
         int64_t a = l->iv[BN_NAXIS];
+        return a >= 1 && a < in->rank - 1 ? (int)a : 0;
+    }
+    if (!strcmp(l->class_name, "LayerNormalization") && l->iv[LN_NAXES] == 1) {
+        int64_t a = l->iv[LN_AXES] < 0 ? l->iv[LN_AXES] + in->rank : l->iv[LN_AXES];
         return a >= 1 && a < in->rank - 1 ? (int)a : 0;
     }
     return channels_first(l, in) ? 1 : 0;
