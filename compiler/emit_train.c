@@ -314,7 +314,8 @@ static Graph *train_graph(IrModel *t) {
 // outputs' loss names).
 static const char *output_name(IrModel *m, int i) {
     Graph *g = train_graph(m);
-    return i < g->noutputs ? g->outputs[i]->node->layer->name : "";
+    // (a subclassed model may return one of its traced inputs, made by no layer)
+    return i < g->noutputs && g->outputs[i]->node ? g->outputs[i]->node->layer->name : "";
 }
 
 // The model's outputs given as a dict of tensors (functional or a
