@@ -430,6 +430,21 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
         bool plain = !l->iv[0] && l->fv[1] == 0;
         act = plain ? ACT_RELU : l->iv[0] ? ACT_RELU6 : ACT_LEAKY_RELU;
         alpha = l->fv[1];
+    } else if (!strcmp(k, "Softmax") && l->iv[SM_NAXES]) {
+        // Over several axes: the trailing ones, as one row (act_span).
+        int n = (int)l->iv[SM_NAXES];
+        bool seen[MAX_RANK] = {false}, trailing = n < s->rank;
+        for (int i = 0; trailing && i < n; i++) {
+            int64_t a = l->iv[SM_AXES + i] < 0 ? l->iv[SM_AXES + i] + s->rank : l->iv[SM_AXES + i];
+            trailing = a >= s->rank - n && a < s->rank && !seen[a];
+            if (trailing)
+                seen[a] = true;
+        }
+        if (!trailing) {
+            unsupported(e, op, "Softmax over several axes other than the last ones");
+            return false;
+        }
+        act = ACT_SOFTMAX;
     } else if (!strcmp(k, "Softmax")) {
         int64_t axis = l->iv[0];
         if (axis != -1 && axis != s->rank - 1 && !op->cf_in) {
@@ -443,9 +458,20 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
     return true;
 }
 
+// The rows and the row length of an activation layer's kernel over b: its
+// last axis, or the trailing axes of a Softmax over several (layer_activation
+// checks that they are the trailing ones).
+void act_span(Emit *e, const IrOp *op, const IrBuf *b, const char **rows, const char **cols) {
+    const Layer *l = op->layer;
+    int r = b->shape.rank;
+    int n = !strcmp(l->class_name, "Softmax") && l->iv[SM_NAXES] ? (int)l->iv[SM_NAXES] : 1;
+    *rows = arena_printf(e->c->arena, "(size_t)batch * %s", numelx(e, b, 1, r - n));
+    *cols = n == 1 ? dimx(e, b, r - 1)
+                   : arena_printf(e->c->arena, "(int)%s", numelx(e, b, r - n, r));
+}
+
 static void emit_activation(Emit *e, IrOp *op) {
     Arena *a = e->c->arena;
-    const Shape *s = &op->out[0]->shape;
     ActKind act;
     double alpha;
     if (relu_general(op)) {
@@ -457,9 +483,10 @@ static void emit_activation(Emit *e, IrOp *op) {
     }
     if (!layer_activation(e, op, &act, &alpha))
         return;
+    const char *rows, *cols;
+    act_span(e, op, op->out[0], &rows, &cols);
     OUT(e, "    kdl_activation_forward(%s, %s, %s, %s, %s, %s);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), rows_expr(e, op->out[0]), dimx(e, op->out[0], s->rank - 1),
-        act_enum(a, act), fstr(a, alpha));
+        bref(e, op->in[0]), rows, cols, act_enum(a, act), fstr(a, alpha));
 }
 
 static void emit_copy(Emit *e, IrOp *op) {

@@ -755,8 +755,8 @@ static IrOp *sole_producer(IrModel *t, IrBuf *b) {
 // The activation the op producing output i ends in (softmax, sigmoid, ...).
 static ActKind output_act(Emit *e, IrModel *t, int i) {
     IrOp *p = sole_producer(t, t->outputs[i]);
-    if (!p || p->cf_in)
-        return ACT_LINEAR;  // (a moved softmax is over another axis than the loss's)
+    if (!p || p->cf_in || (!strcmp(p->layer->class_name, "Softmax") && p->layer->iv[SM_NAXES]))
+        return ACT_LINEAR;  // (a moved softmax, or one over several axes, is not the loss's)
     const char *k = p->layer->class_name;
     if (!strcmp(k, "Activation") || !strcmp(k, "Softmax")) {
         ActKind act;
@@ -1567,9 +1567,10 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
                 count_expr(e, op->in[0]), fstr(a, l->fv[1]), (int)l->iv[0],
                 fstr(a, l->iv[0] ? l->fv[0] : 0), fstr(a, l->fv[2]));
         } else if (layer_activation(e, op, &la, &lalpha)) {
+            const char *rows, *cols;
+            act_span(e, op, op->out[0], &rows, &cols);
             OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %s, %s, %s);\n", dx, dy, x, y,
-                rows_expr(e, op->out[0]), dimx(e, op->out[0], os->rank - 1), act_enum(a, la),
-                fstr(a, lalpha));
+                rows, cols, act_enum(a, la), fstr(a, lalpha));
         }
     } else if (!strcmp(k, "Dropout")) {
         const char *ms, *per;

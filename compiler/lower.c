@@ -415,6 +415,8 @@ static bool channels_first(const Layer *l, const Shape *in) {
 // one axis of a LayerNormalization; 0 for none.
 static int moved_axis(const Layer *l, const Shape *in) {
     if (!strcmp(l->class_name, "Softmax")) {
+        if (l->iv[SM_NAXES])
+            return 0;   // several axes: the trailing ones only (emit_c.c)
         int64_t a = l->iv[0] < 0 ? l->iv[0] + in->rank : l->iv[0];
         return a >= 1 && a < in->rank - 1 ? (int)a : 0;
     }
@@ -919,7 +921,7 @@ static bool pure_activation(const IrOp *op, ActKind *act, double *alpha) {
         int64_t axis = op->layer->iv[0];
         *act = ACT_SOFTMAX;
         *alpha = 0;
-        return axis == -1 || axis == op->in[0]->shape.rank - 1;
+        return !op->layer->iv[SM_NAXES] && (axis == -1 || axis == op->in[0]->shape.rank - 1);
     }
     return false;
 }
