@@ -315,10 +315,13 @@ void conv_geometry(Emit *e, IrOp *op) {
     conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD],
                kind == CV_CONV ? l->iv[CV_GROUPS] : 1, kind == CV_CONV ? 1 : l->iv[CV_DM]);
     if (kind == CV_SEPARABLE) {
+        // The filters: the channels_last output's last axis (also where the
+        // scratch is sized, outside emit_channels_first's swap of the buffers).
+        const IrBuf *os = op->cf_out ? op->cf_out : op->out[0];
         OUT(e,
             "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
             ".ow = s.ow, .f = %lld,\n",
-            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
+            (long long)os->shape.d[os->shape.rank - 1]);
         OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
                ".groups = 1, .depth_multiplier = 1};\n");
     }
