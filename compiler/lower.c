@@ -248,17 +248,32 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
     }
     if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
         !strcmp(k, "Average")) {
-        // Broadcasting: a run-time dimension against 1 is itself; two run-time
-        // dimensions must be equal (checked at run time).
+        // Broadcasting, as numpy at run time: a known length other than 1 is
+        // the output's (a run-time dimension must then be it or 1); else the
+        // largest of the run-time dimensions (each must be it or 1: the
+        // checks are input_checks').
         *r = (Dim){1, -1};
+        const char *e = NULL;
+        int nrun = 0;
         for (int j = 0; j < op->nin; j++) {
             int ij = i - (orank - op->in[j]->shape.rank);
             if (ij < 1)
                 continue;
             Dim dj = bdim(op->in[j], ij);
-            if (dj.k >= 0 && r->k < 0)
-                *r = dj;    // the others are checked against it (input_checks)
+            if (dj.k < 0 && dj.v != 1) {
+                *r = dj;
+                return true;
+            }
+            if (dj.k < 0 || (r->k >= 0 && dj.k == r->k))
+                continue;
+            const char *dk = arena_printf(a, "d[%d]", dj.k);
+            e = !e ? dk : arena_printf(a, "(%s > %s ? %s : %s)", e, dk, e, dk);
+            if (nrun++ == 0)
+                *r = dj;
         }
+        if (nrun > 1)
+            *r = (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d", l->name,
+                                                              i))};
         return true;
     }
     if (!strncmp(k, "Global", 6) && orank == 2) {
