@@ -612,18 +612,30 @@ static void emit_merge(Emit *e, IrOp *op) {
                 break;
             }
     // With 3 or more inputs, each step after the first accumulates into out.
-    if (op->nin > 2 && !same_dims(in[0], op->out[0])) {
-        unsupported(e, op, "a merge of 3 or more inputs none of which has the output's shape");
-        return;
-    }
+    // When none of them has the output's shape (each broadcasts on some axis),
+    // out starts as 0 + in[0] broadcast to it.
+    bool fill = op->nin > 2 && !same_dims(in[0], op->out[0]);
     const char *out = bref(e, op->out[0]);
     OUT(e, "    {\n");
-    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, in[0], rank));
-    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
-    OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
-        bref(e, in[1]), rank, ops[kind]);
     if (op->nin > 2)
         OUT(e, "        const int so[] = %s;\n", shape_lit(e, op->out[0], rank));
+    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, in[0], rank));
+    if (fill) {
+        OUT(e, "        memset(%s, 0, sizeof(float) * (size_t)batch * %s);\n", out,
+            sizex(e, op->out[0]));
+        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, sa, %d, KDL_MERGE_ADD);\n", out, out,
+            bref(e, in[0]), rank);
+    }
+    for (int i = 1; i < (fill ? 2 : 0); i++) {
+        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, in[i], rank));
+        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
+            bref(e, in[i]), i, rank, ops[kind]);
+    }
+    if (!fill) {
+        OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
+        OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
+            bref(e, in[1]), rank, ops[kind]);
+    }
     for (int i = 2; i < op->nin; i++) {
         OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, in[i], rank));
         OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
