@@ -620,19 +620,15 @@ static void emit_merge(Emit *e, IrOp *op) {
     if (op->nin > 2)
         OUT(e, "        const int so[] = %s;\n", shape_lit(e, op->out[0], rank));
     OUT(e, "        const int sa[] = %s;\n", shape_lit(e, in[0], rank));
+    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
     if (fill) {
         OUT(e, "        memset(%s, 0, sizeof(float) * (size_t)batch * %s);\n", out,
             sizex(e, op->out[0]));
         OUT(e, "        kdl_merge_forward(%s, %s, so, %s, sa, %d, KDL_MERGE_ADD);\n", out, out,
             bref(e, in[0]), rank);
-    }
-    for (int i = 1; i < (fill ? 2 : 0); i++) {
-        OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, in[i], rank));
-        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
-            bref(e, in[i]), i, rank, ops[kind]);
-    }
-    if (!fill) {
-        OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
+        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, sb, %d, %s);\n", out, out,
+            bref(e, in[1]), rank, ops[kind]);
+    } else {
         OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
             bref(e, in[1]), rank, ops[kind]);
     }
