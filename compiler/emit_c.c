@@ -529,8 +529,9 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
 
 // LayerNormalization's rows and columns: it normalizes over its axes, which
 // must be the last ones (in any order: Keras reshapes gamma and beta to the
-// broadcast shape, which keeps their memory order), or one axis that lowering
-// moved last (the op's input is then its cf_in). False (reported) else.
+// broadcast shape, which keeps their memory order), or a block of consecutive
+// axes that lowering moved last (the op's input is then its cf_in). False
+// (reported) else.
 bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
@@ -549,7 +550,8 @@ bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols) {
         return false;
     }
     if (!trailing) {
-        unsupported(e, op, "LayerNormalization over axes other than the last ones");
+        unsupported(e, op, "LayerNormalization over axes that are neither the last ones nor "
+                    "consecutive");
         return false;
     }
     *rows = arena_printf(e->c->arena, "(size_t)batch * %s", numelx(e, op->in[0], 1, s->rank - n));
@@ -776,13 +778,21 @@ static void emit_mask(Emit *e, IrOp *op) {
 // its input with axis cf_axis moved last, the channels_last kernel, its
 // output moved back. (N, A, *s) -> (N, *s, A) is a transpose of the last two
 // axes of (N, A, prod s); axes before cf_axis join the batch.
+// The length of the axis (or block of op->cf_naxes axes) at `from` of b, as C.
+const char *cf_len(Emit *e, const IrOp *op, const IrBuf *b, int from) {
+    int n = op->cf_naxes > 1 ? op->cf_naxes : 1;
+    return n == 1 ? dimx(e, b, from) : numelx(e, b, from, from + n);
+}
+
 static void emit_channels_first(Emit *e, IrOp *op) {
     IrBuf *in = op->in[0], *out = op->out[0];
     int ri = in->shape.rank, ro = op->cf_out->shape.rank, ax = op->cf_axis ? op->cf_axis : 1;
+    int n = op->cf_naxes > 1 ? op->cf_naxes : 1;
     const char *outer = ax == 1 ? "batch" : arena_printf(e->c->arena, "(int)((size_t)batch * %s)",
                                                           numelx(e, in, 1, ax));
     OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* axis %d last */\n",
-        bref(e, op->cf_in), bref(e, in), outer, dimx(e, in, ax), numelx(e, in, ax + 1, ri), ax);
+        bref(e, op->cf_in), bref(e, in), outer, cf_len(e, op, in, ax), numelx(e, in, ax + n, ri),
+        ax);
     op->in[0] = op->cf_in;
     op->out[0] = op->cf_out;
     emit_layer(e, op);
@@ -790,8 +800,8 @@ static void emit_channels_first(Emit *e, IrOp *op) {
     op->out[0] = out;
     if (ro > 2)
         OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* back to axis %d */\n",
-            bref(e, out), bref(e, op->cf_out), outer, numelx(e, op->cf_out, ax, ro - 1),
-            dimx(e, op->cf_out, ro - 1), ax);
+            bref(e, out), bref(e, op->cf_out), outer, numelx(e, op->cf_out, ax, ro - n),
+            cf_len(e, op, op->cf_out, ro - n), ax);
     else
         OUT(e, "    memcpy(%s, %s, sizeof(float) * (size_t)batch * %s);\n", bref(e, out),
             bref(e, op->cf_out), sizex(e, out));

@@ -1221,8 +1221,8 @@ static const char *cf_outer(Emit *e, IrOp *op) {
 // `axis` moved last: kdl_transpose_last2's rows and cols, as C.
 static void cf_split(Emit *e, IrOp *op, const IrBuf *b, const char **rows, const char **cols) {
     int ax = op->cf_axis ? op->cf_axis : 1;
-    *rows = dimx(e, b, ax);
-    *cols = numelx(e, b, ax + 1, b->shape.rank);
+    *rows = cf_len(e, op, b, ax);
+    *cols = numelx(e, b, ax + (op->cf_naxes > 1 ? op->cf_naxes : 1), b->shape.rank);
 }
 
 static void emit_train_forward_body(Emit *e, IrOp *op, bool moved);
@@ -1253,7 +1253,7 @@ static void emit_train_forward(Emit *e, IrOp *op) {
         OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* back to axis %d */\n",
             bref(e, out), bref(e, op->cf_out), outer,
             numelx(e, op->cf_out, op->cf_axis ? op->cf_axis : 1, ro - 1),
-            dimx(e, op->cf_out, ro - 1), op->cf_axis ? op->cf_axis : 1);
+            cf_len(e, op, op->cf_out, ro - 1), op->cf_axis ? op->cf_axis : 1);
     else
         OUT(e, "    memcpy(%s, %s, sizeof(float) * %s);\n", bref(e, out), bref(e, op->cf_out),
             count_expr(e, out));

@@ -425,6 +425,29 @@ static bool channels_first(const Layer *l, const Shape *in) {
     return false;
 }
 
+// A LayerNormalization's axes when they are one block of consecutive axes
+// that does not end at the last: its first axis (and in *n the block's
+// length); else 0 (the trailing axes need no move; other sets are reported by
+// the code generator).
+static int layernorm_block(const Layer *l, const Shape *in, int *n) {
+    int k = (int)l->iv[LN_NAXES];
+    bool seen[MAX_RANK] = {false};
+    int lo = in->rank, hi = -1;
+    for (int i = 0; i < k; i++) {
+        int64_t a = l->iv[LN_AXES + i] < 0 ? l->iv[LN_AXES + i] + in->rank : l->iv[LN_AXES + i];
+        if (a < 1 || a >= in->rank || seen[a])
+            return 0;
+        seen[a] = true;
+        lo = a < lo ? (int)a : lo;
+        hi = a > hi ? (int)a : hi;
+    }
+    if (k < 1 || hi - lo + 1 != k || hi == in->rank - 1)
+        return 0;
+    if (n)
+        *n = k;
+    return lo;
+}
+
 // The axis a layer's kernel needs last, when it is not: 1 for the
 // channels_first layers above, a Softmax's or BatchNormalization's axis, the
 // one axis of a LayerNormalization; 0 for none.
@@ -439,15 +462,14 @@ static int moved_axis(const Layer *l, const Shape *in) {
         int64_t a = l->iv[BN_NAXIS];
         return a >= 1 && a < in->rank - 1 ? (int)a : 0;
     }
-    if (!strcmp(l->class_name, "LayerNormalization") && l->iv[LN_NAXES] == 1) {
-        int64_t a = l->iv[LN_AXES] < 0 ? l->iv[LN_AXES] + in->rank : l->iv[LN_AXES];
-        return a >= 1 && a < in->rank - 1 ? (int)a : 0;
-    }
+    if (!strcmp(l->class_name, "LayerNormalization"))
+        return layernorm_block(l, in, NULL);
     return channels_first(l, in) ? 1 : 0;
 }
 
-// A buffer for b's data with axis moved last: (N, .., A, *s) -> (N, .., *s, A).
-static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis) {
+// A buffer for b's data with the n axes from axis on moved last:
+// (N, .., A, *s) -> (N, .., *s, A), A one axis or a block of n.
+static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis, int n) {
     Shape s = b->shape;
     if (s.rank < 3) {
         IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
@@ -457,12 +479,14 @@ static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis) {
     }
     int dx[MAX_RANK];
     memcpy(dx, b->dx, sizeof dx);
-    for (int i = axis; i < s.rank - 1; i++) {
-        s.d[i] = b->shape.d[i + 1];
-        dx[i] = b->dx[i + 1];
+    for (int i = axis; i < s.rank - n; i++) {
+        s.d[i] = b->shape.d[i + n];
+        dx[i] = b->dx[i + n];
     }
-    s.d[s.rank - 1] = b->shape.d[axis];
-    dx[s.rank - 1] = b->dx[axis];
+    for (int j = 0; j < n; j++) {
+        s.d[s.rank - n + j] = b->shape.d[axis + j];
+        dx[s.rank - n + j] = b->dx[axis + j];
+    }
     IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
     memcpy(r->dx, dx, sizeof dx);
     r->size = b->size;
@@ -783,11 +807,14 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
             return false;
     }
     input_checks(c, m, op);
-    int axis = moved_axis(l, &op->in[0]->shape);
+    int axis = moved_axis(l, &op->in[0]->shape), naxes = 1;
     if (axis && strcmp(l->class_name, "Flatten")) {
+        if (!strcmp(l->class_name, "LayerNormalization"))
+            layernorm_block(l, &op->in[0]->shape, &naxes);
         op->cf_axis = axis;
-        op->cf_in = channels_last_buf(c, m, op->in[0], axis);
-        op->cf_out = channels_last_buf(c, m, op->out[0], axis);
+        op->cf_naxes = naxes;
+        op->cf_in = channels_last_buf(c, m, op->in[0], axis, naxes);
+        op->cf_out = channels_last_buf(c, m, op->out[0], axis, naxes);
     }
     // LoRA (lora_rank): the layer reads its adapted weight, computed into
     // the derived-weights area when weights are set (M_prepare).
