@@ -47,6 +47,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
+BIG = 1             # random_models.py --big sets 2
+
 ACTS = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid",
         "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
         "exponential", "hard_silu", "mish", "swish", "hard_swish", None]
@@ -115,14 +117,22 @@ def tconv_len(n, k, s, d, pad, op):
 class Gen:
     """Generates one program as a list of operations over tensors."""
 
-    def __init__(self, rng, train=False):
+    def __init__(self, rng, train=False, big=1):
         self.rng = rng
         self.train = train
+        self.big = big      # --big: wider layers and larger inputs (the blocked kernels)
         self.n = 0
         self.ops = []          # (layer_var, ctor, [in T], [out T], kind)
         self.layers = []       # (layer_var, in shapes/known, out shape/known, single)
         self.masks = 0
         self.cf_ok = True
+
+    def width(self, n):
+        """A number of units, filters or channels: 1..n, or with --big often
+        a size around the kernels' vector and tile widths."""
+        if self.big > 1 and self.rng.random() < 0.5:
+            return self.rng.choice([15, 16, 17, 24, 31, 32, 33, 48, 64, 65])
+        return self.rng.randint(1, n)
 
     def fresh(self, prefix="t"):
         self.n += 1
@@ -156,9 +166,9 @@ class Gen:
                                                    else None))
 
     def l_dense(self, t):
-        if not t.known[-1] or t.shape[-1] > 64:
+        if not t.known[-1] or t.shape[-1] > 64 * self.big ** 5:
             return None
-        u = self.rng.randint(1, 6)
+        u = self.width(6)
         a = act_arg(self.rng, safe=True)
         ub = "use_bias=False" if self.rng.random() < 0.15 else f"bias_initializer={BIAS}"
         return (f"layers.Dense({args(str(u), a, ub)})",
@@ -327,7 +337,7 @@ class Gen:
         groups = 1
         if r.random() < 0.25:
             groups = r.choice([g for g in range(1, cin + 1) if cin % g == 0])
-        f = groups * r.randint(1, 3) if groups > 1 else r.randint(1, 6)
+        f = groups * r.randint(1, 3) if groups > 1 else self.width(6)
         if groups > 1:
             opts.append(f"groups={groups}")
         if r.random() < 0.15:
@@ -361,7 +371,7 @@ class Gen:
         if dm > 1:
             opts.append(f"depth_multiplier={dm}")
         opts.append(f"bias_initializer={BIAS}")
-        f = self.rng.randint(1, 6)
+        f = self.width(6)
         shape, known = self.place(t, ch, new, newk, f)
         return (f"layers.SeparableConv2D({args(str(f), ks, *opts, act_arg(self.rng, True), dfa)})",
                 [self.out(shape, known)])
@@ -387,7 +397,7 @@ class Gen:
             if n < 1 or n > 40:
                 return None
             new.append(n)
-        f = r.randint(1, 5)
+        f = self.width(5)
         opts = [f"padding={q(pad)}", f"strides={tuple(strides)}", f"bias_initializer={BIAS}"]
         if dil != [1, 1]:
             opts.append(f"dilation_rate={tuple(dil)}")
@@ -499,7 +509,7 @@ class Gen:
             return None
         r = self.rng
         cls = r.choice(["SimpleRNN", "LSTM", "GRU"])
-        u = r.randint(1, 6)
+        u = self.width(6)
         rs = r.random() < 0.5
         st = r.random() < 0.3
         opts = [str(u)]
@@ -605,12 +615,13 @@ class Gen:
         kind = r.choice(["vec", "seq", "seq", "img", "img"] + (["ids"] if allow_int else []))
         none = allow_none and r.random() < 0.25
         if kind == "vec":
-            return T(self.fresh("inp"), [r.randint(1, 12)])
+            return T(self.fresh("inp"), [self.width(12)])
         if kind == "seq":
-            return T(self.fresh("inp"), [r.randint(3, 10), r.randint(1, 5)],
+            return T(self.fresh("inp"), [r.randint(3, 10 * self.big), self.width(5)],
                      [not none, not none or r.random() < 0.9])
         if kind == "img":
-            return T(self.fresh("inp"), [r.randint(4, 11), r.randint(4, 11), r.randint(1, 4)],
+            return T(self.fresh("inp"), [r.randint(4, 11 * self.big), r.randint(4, 11 * self.big),
+                                           self.width(4)],
                      [not none, not none or r.random() < 0.3, not none or r.random() < 0.8])
         rank = r.choice([1, 1, 2])
         shape = [r.randint(3, 9) for _ in range(rank)]
@@ -694,7 +705,7 @@ class Gen:
             ctor, outs = res
             if (chain or not allow_multi) and len(outs) > 1:
                 continue
-            if any(x > 4096 for o in outs for x in [int(np.prod(o.shape))]):
+            if any(x > 4096 * self.big ** 4 for o in outs for x in [int(np.prod(o.shape))]):
                 continue
             lv = self.fresh("l")
             self.ops.append((lv, ctor, [src], outs, "layer"))
@@ -765,7 +776,7 @@ def out_struct(rng, outs, allow_dict=True):
 
 
 def gen_functional(rng, train):
-    g = Gen(rng, train)
+    g = Gen(rng, train, BIG)
     lines = ["import keras", "from keras import layers", ""]
     nin = rng.choice([1, 1, 1, 2])
     inputs = [g.make_input(allow_int=True) for _ in range(nin)]
@@ -780,7 +791,7 @@ def gen_functional(rng, train):
         floats = [x for x in pool if x.dtype == "float32"]
         src = last if last.dtype == "float32" else floats[-1] if floats else None
         if src is not None and src.mask is None:
-            sub = Gen(rng, train)
+            sub = Gen(rng, train, BIG)
             sub.n = g.n + 1000
             sin = T(sub.fresh("sin"), src.shape, src.known)
             spool, slast = sub.graph([sin], rng.randint(1, 3), allow_multi=False)
@@ -839,7 +850,7 @@ def emit_ops(ops):
 
 
 def gen_sequential(rng, train):
-    g = Gen(rng, train)
+    g = Gen(rng, train, BIG)
     inp = g.make_input(allow_int=True)
     pool, last = g.graph([inp], rng.randint(1, 7), chain=True)
     if last.dtype != "float32" or (train and not last.all_known()):
@@ -890,7 +901,7 @@ def class_lines(name, base, ops, inputs, ostr):
 
 
 def gen_subclass(rng, train):
-    g = Gen(rng, train)
+    g = Gen(rng, train, BIG)
     nin = rng.choice([1, 1, 2])
     inputs = [g.make_input(allow_int=True, allow_none=(nin == 1))]
     if nin == 2:
@@ -978,6 +989,8 @@ class Runner:
             self.env["CC"] = "cc -fsanitize=address,undefined -fno-sanitize-recover=undefined"
             self.env["ASAN_OPTIONS"] = "detect_leaks=1"
         self.env["KDLC"] = self.kdlc
+        if a.threads:
+            self.env["KDL_NUM_THREADS"] = str(a.threads)
         import reference
         self.ref = reference
 
@@ -1213,7 +1226,13 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep every case's directory")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--gen-only", action="store_true")
+    ap.add_argument("--big", action="store_true",
+                    help="wider layers (16-65 units) and larger inputs")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="KDL_NUM_THREADS for the generated programs")
     a = ap.parse_args()
+    global BIG
+    BIG = 2 if a.big else 1
     if a.gen_only:
         gp = gen_program(a.seed, a.style, a.train)
         print(gp[0], end="")
