@@ -58,6 +58,8 @@ void conv_geometry(Emit *e, IrOp *op);
 void rnn_shape(Emit *e, IrOp *op, const char *n);
 void emit_op(Emit *e, IrOp *op);
 bool layer_activation(Emit *e, IrOp *op, ActKind *act, double *alpha);
+void act_span(Emit *e, const IrOp *op, const IrBuf *b, const char **rows, const char **cols);
+const char *cf_len(Emit *e, const IrOp *op, const IrBuf *b, int from);
 bool relu_general(const IrOp *op);
 void emit_run_dims(Emit *e, IrModel *m, const char *P, const char *sizes);
 const char *shape_lit(Emit *e, const IrBuf *b, int rank);

@@ -265,9 +265,10 @@ void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t s
     const IrBuf *in = op->cf_in ? op->cf_in : op->in[0];
     const IrBuf *out = op->cf_out ? op->cf_out : op->out[0];
     bool two_d = in->shape.rank == 4;
-    int64_t c = in->shape.d[in->shape.rank - 1], f = out->shape.d[out->shape.rank - 1];
+    // Pooling keeps the channels, which may be a run-time dimension.
+    const char *c = dimx(e, in, in->shape.rank - 1), *f = dimx(e, out, out->shape.rank - 1);
     if (op->tmp)
-        f = op->tmp->shape.d[op->tmp->shape.rank - 1];
+        f = lld(e, op->tmp->shape.d[op->tmp->shape.rank - 1]);
     const char *pt = "0", *pl = "0";
     if (pad == PAD_SAME) {
         pt = two_d ? same_pad(e, out, 1, sh, kh, dh, in, 1) : "0";
@@ -275,8 +276,8 @@ void conv_shape(Emit *e, IrOp *op, int64_t kh, int64_t kw, int64_t sh, int64_t s
     } else if (pad == PAD_CAUSAL) {
         pl = lld(e, dw * (kw - 1));
     }
-    const char *g[16] = {two_d ? dimx(e, in, 1) : "1", dimx(e, in, two_d ? 2 : 1), lld(e, c),
-                         two_d ? dimx(e, out, 1) : "1", dimx(e, out, two_d ? 2 : 1), lld(e, f),
+    const char *g[16] = {two_d ? dimx(e, in, 1) : "1", dimx(e, in, two_d ? 2 : 1), c,
+                         two_d ? dimx(e, out, 1) : "1", dimx(e, out, two_d ? 2 : 1), f,
                          lld(e, kh), lld(e, kw), lld(e, sh), lld(e, sw), lld(e, dh), lld(e, dw),
                          pt, pl, lld(e, groups), lld(e, dm)};
     put_conv_shape(e, "s", g);
@@ -314,10 +315,13 @@ void conv_geometry(Emit *e, IrOp *op) {
     conv_shape(e, op, kh, kw, sh, sw, dh, dw, (int)l->iv[CV_PAD],
                kind == CV_CONV ? l->iv[CV_GROUPS] : 1, kind == CV_CONV ? 1 : l->iv[CV_DM]);
     if (kind == CV_SEPARABLE) {
+        // The filters: the channels_last output's last axis (also where the
+        // scratch is sized, outside emit_channels_first's swap of the buffers).
+        const IrBuf *os = op->cf_out ? op->cf_out : op->out[0];
         OUT(e,
             "        kdl_ConvShape p = {.n = batch, .h = s.oh, .w = s.ow, .c = s.f, .oh = s.oh, "
             ".ow = s.ow, .f = %lld,\n",
-            (long long)op->out[0]->shape.d[op->out[0]->shape.rank - 1]);
+            (long long)os->shape.d[os->shape.rank - 1]);
         OUT(e, "                           .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, "
                ".groups = 1, .depth_multiplier = 1};\n");
     }
@@ -379,9 +383,9 @@ static void emit_global_pool(Emit *e, IrOp *op) {
             (long long)in->shape.d[2]);
         return;
     }
-    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %lld, %s);\n", bref(e, op->out[0]),
+    OUT(e, "    kdl_global_pool_forward(%s, %s, batch, %s, %s, %s);\n", bref(e, op->out[0]),
         bref(e, op->in[0]), numelx(e, in, 1, in->shape.rank - 1),
-        (long long)in->shape.d[in->shape.rank - 1], l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
+        dimx(e, in, in->shape.rank - 1), l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
 }
 
 static void emit_dense(Emit *e, IrOp *op) {
@@ -429,6 +433,21 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
         bool plain = !l->iv[0] && l->fv[1] == 0;
         act = plain ? ACT_RELU : l->iv[0] ? ACT_RELU6 : ACT_LEAKY_RELU;
         alpha = l->fv[1];
+    } else if (!strcmp(k, "Softmax") && l->iv[SM_NAXES]) {
+        // Over several axes: the trailing ones, as one row (act_span).
+        int n = (int)l->iv[SM_NAXES];
+        bool seen[MAX_RANK] = {false}, trailing = n < s->rank;
+        for (int i = 0; trailing && i < n; i++) {
+            int64_t a = l->iv[SM_AXES + i] < 0 ? l->iv[SM_AXES + i] + s->rank : l->iv[SM_AXES + i];
+            trailing = a >= s->rank - n && a < s->rank && !seen[a];
+            if (trailing)
+                seen[a] = true;
+        }
+        if (!trailing) {
+            unsupported(e, op, "Softmax over several axes other than the last ones");
+            return false;
+        }
+        act = ACT_SOFTMAX;
     } else if (!strcmp(k, "Softmax")) {
         int64_t axis = l->iv[0];
         if (axis != -1 && axis != s->rank - 1 && !op->cf_in) {
@@ -442,9 +461,20 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
     return true;
 }
 
+// The rows and the row length of an activation layer's kernel over b: its
+// last axis, or the trailing axes of a Softmax over several (layer_activation
+// checks that they are the trailing ones).
+void act_span(Emit *e, const IrOp *op, const IrBuf *b, const char **rows, const char **cols) {
+    const Layer *l = op->layer;
+    int r = b->shape.rank;
+    int n = !strcmp(l->class_name, "Softmax") && l->iv[SM_NAXES] ? (int)l->iv[SM_NAXES] : 1;
+    *rows = arena_printf(e->c->arena, "(size_t)batch * %s", numelx(e, b, 1, r - n));
+    *cols = n == 1 ? dimx(e, b, r - 1)
+                   : arena_printf(e->c->arena, "(int)%s", numelx(e, b, r - n, r));
+}
+
 static void emit_activation(Emit *e, IrOp *op) {
     Arena *a = e->c->arena;
-    const Shape *s = &op->out[0]->shape;
     ActKind act;
     double alpha;
     if (relu_general(op)) {
@@ -456,9 +486,10 @@ static void emit_activation(Emit *e, IrOp *op) {
     }
     if (!layer_activation(e, op, &act, &alpha))
         return;
+    const char *rows, *cols;
+    act_span(e, op, op->out[0], &rows, &cols);
     OUT(e, "    kdl_activation_forward(%s, %s, %s, %s, %s, %s);\n", bref(e, op->out[0]),
-        bref(e, op->in[0]), rows_expr(e, op->out[0]), dimx(e, op->out[0], s->rank - 1),
-        act_enum(a, act), fstr(a, alpha));
+        bref(e, op->in[0]), rows, cols, act_enum(a, act), fstr(a, alpha));
 }
 
 static void emit_copy(Emit *e, IrOp *op) {
@@ -498,13 +529,16 @@ static void emit_batchnorm(Emit *e, IrOp *op) {
 
 // LayerNormalization's rows and columns: it normalizes over its axes, which
 // must be the last ones (in any order: Keras reshapes gamma and beta to the
-// broadcast shape, which keeps their memory order). False (reported) else.
+// broadcast shape, which keeps their memory order), or a block of consecutive
+// axes that lowering moved last (the op's input is then its cf_in). False
+// (reported) else.
 bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols) {
     Layer *l = op->layer;
     const Shape *s = &op->in[0]->shape;
     int n = (int)l->iv[LN_NAXES];
     bool seen[MAX_RANK] = {false}, trailing = n >= 1 && n < s->rank;
-    for (int i = 0; trailing && i < n; i++) {
+    bool moved = op->cf_in && op->in[0] == op->cf_in;
+    for (int i = 0; trailing && !moved && i < n; i++) {
         int64_t a = l->iv[LN_AXES + i];
         a = a < 0 ? a + s->rank : a;
         trailing = a >= s->rank - n && a < s->rank && !seen[a];
@@ -516,7 +550,8 @@ bool layernorm_span(Emit *e, IrOp *op, const char **rows, long long *cols) {
         return false;
     }
     if (!trailing) {
-        unsupported(e, op, "LayerNormalization over axes other than the last ones");
+        unsupported(e, op, "LayerNormalization over axes that are neither the last ones nor "
+                    "consecutive");
         return false;
     }
     *rows = arena_printf(e->c->arena, "(size_t)batch * %s", numelx(e, op->in[0], 1, s->rank - n));
@@ -579,18 +614,26 @@ static void emit_merge(Emit *e, IrOp *op) {
                 break;
             }
     // With 3 or more inputs, each step after the first accumulates into out.
-    if (op->nin > 2 && !same_dims(in[0], op->out[0])) {
-        unsupported(e, op, "a merge of 3 or more inputs none of which has the output's shape");
-        return;
-    }
+    // When none of them has the output's shape (each broadcasts on some axis),
+    // out starts as 0 + in[0] broadcast to it.
+    bool fill = op->nin > 2 && !same_dims(in[0], op->out[0]);
     const char *out = bref(e, op->out[0]);
     OUT(e, "    {\n");
-    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, in[0], rank));
-    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
-    OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
-        bref(e, in[1]), rank, ops[kind]);
     if (op->nin > 2)
         OUT(e, "        const int so[] = %s;\n", shape_lit(e, op->out[0], rank));
+    OUT(e, "        const int sa[] = %s;\n", shape_lit(e, in[0], rank));
+    OUT(e, "        const int sb[] = %s;\n", shape_lit(e, in[1], rank));
+    if (fill) {
+        OUT(e, "        memset(%s, 0, sizeof(float) * (size_t)batch * %s);\n", out,
+            sizex(e, op->out[0]));
+        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, sa, %d, KDL_MERGE_ADD);\n", out, out,
+            bref(e, in[0]), rank);
+        OUT(e, "        kdl_merge_forward(%s, %s, so, %s, sb, %d, %s);\n", out, out,
+            bref(e, in[1]), rank, ops[kind]);
+    } else {
+        OUT(e, "        kdl_merge_forward(%s, %s, sa, %s, sb, %d, %s);\n", out, bref(e, in[0]),
+            bref(e, in[1]), rank, ops[kind]);
+    }
     for (int i = 2; i < op->nin; i++) {
         OUT(e, "        const int s%d[] = %s;\n", i, shape_lit(e, in[i], rank));
         OUT(e, "        kdl_merge_forward(%s, %s, so, %s, s%d, %d, %s);\n", out, out,
@@ -633,10 +676,10 @@ static void emit_image(Emit *e, IrOp *op) {
     const Shape *os = &op->out[0]->shape;
     const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
     const char *h = dimx(e, op->in[0], 1), *w = dimx(e, op->in[0], 2);
-    long long ch = op->in[0]->shape.d[3];
+    const char *ch = dimx(e, op->in[0], 3);    // the channels may be a run-time dimension
     if (!strcmp(k, "ZeroPadding2D")) {
         OUT(e,
-            "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
+            "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
             "%lld);\n",
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
@@ -645,11 +688,11 @@ static void emit_image(Emit *e, IrOp *op) {
             unsupported(e, op, "interpolation other than \"nearest\" and \"bilinear\"");
             return;
         }
-        OUT(e, "    kdl_upsample2d%s_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
+        OUT(e, "    kdl_upsample2d%s_forward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n",
             l->iv[UP_INTERP] ? "_bilinear" : "", out,
             in, h, w, ch, (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else {  // RandomCrop at inference: the centred window
-        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n", out,
+        OUT(e, "    kdl_center_crop_forward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n", out,
             in, h, w, ch, (long long)os->d[1], (long long)os->d[2]);
     }
 }
@@ -735,13 +778,21 @@ static void emit_mask(Emit *e, IrOp *op) {
 // its input with axis cf_axis moved last, the channels_last kernel, its
 // output moved back. (N, A, *s) -> (N, *s, A) is a transpose of the last two
 // axes of (N, A, prod s); axes before cf_axis join the batch.
+// The length of the axis (or block of op->cf_naxes axes) at `from` of b, as C.
+const char *cf_len(Emit *e, const IrOp *op, const IrBuf *b, int from) {
+    int n = op->cf_naxes > 1 ? op->cf_naxes : 1;
+    return n == 1 ? dimx(e, b, from) : numelx(e, b, from, from + n);
+}
+
 static void emit_channels_first(Emit *e, IrOp *op) {
     IrBuf *in = op->in[0], *out = op->out[0];
     int ri = in->shape.rank, ro = op->cf_out->shape.rank, ax = op->cf_axis ? op->cf_axis : 1;
+    int n = op->cf_naxes > 1 ? op->cf_naxes : 1;
     const char *outer = ax == 1 ? "batch" : arena_printf(e->c->arena, "(int)((size_t)batch * %s)",
                                                           numelx(e, in, 1, ax));
     OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* axis %d last */\n",
-        bref(e, op->cf_in), bref(e, in), outer, dimx(e, in, ax), numelx(e, in, ax + 1, ri), ax);
+        bref(e, op->cf_in), bref(e, in), outer, cf_len(e, op, in, ax), numelx(e, in, ax + n, ri),
+        ax);
     op->in[0] = op->cf_in;
     op->out[0] = op->cf_out;
     emit_layer(e, op);
@@ -749,8 +800,8 @@ static void emit_channels_first(Emit *e, IrOp *op) {
     op->out[0] = out;
     if (ro > 2)
         OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* back to axis %d */\n",
-            bref(e, out), bref(e, op->cf_out), outer, numelx(e, op->cf_out, ax, ro - 1),
-            dimx(e, op->cf_out, ro - 1), ax);
+            bref(e, out), bref(e, op->cf_out), outer, numelx(e, op->cf_out, ax, ro - n),
+            cf_len(e, op, op->cf_out, ro - n), ax);
     else
         OUT(e, "    memcpy(%s, %s, sizeof(float) * (size_t)batch * %s);\n", bref(e, out),
             bref(e, op->cf_out), sizex(e, out));
@@ -789,9 +840,8 @@ static void emit_layer(Emit *e, IrOp *op) {
     else if (!strcmp(k, "Embedding"))
         emit_embedding(e, op);
     else if (!strcmp(k, "RepeatVector"))
-        OUT(e, "    kdl_repeat_forward(%s, %s, batch, %lld, %lld);\n", bref(e, op->out[0]),
-            bref(e, op->in[0]), (long long)op->out[0]->shape.d[1],
-            (long long)op->in[0]->shape.d[1]);
+        OUT(e, "    kdl_repeat_forward(%s, %s, batch, %lld, %s);\n", bref(e, op->out[0]),
+            bref(e, op->in[0]), (long long)op->out[0]->shape.d[1], dimx(e, op->in[0], 1));
     else if (!strcmp(k, "Rescaling"))
         OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %s, %s, %s);\n", bref(e, op->out[0]),
             bref(e, op->in[0]), sizex(e, op->in[0]), fstr(e->c->arena, l->fv[0]),

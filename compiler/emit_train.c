@@ -483,7 +483,8 @@ static Graph *train_graph(IrModel *t) {
 // outputs' loss names).
 static const char *output_name(IrModel *m, int i) {
     Graph *g = train_graph(m);
-    return i < g->noutputs ? g->outputs[i]->node->layer->name : "";
+    // (a subclassed model may return one of its traced inputs, made by no layer)
+    return i < g->noutputs && g->outputs[i]->node ? g->outputs[i]->node->layer->name : "";
 }
 
 // The model's outputs given as a dict of tensors (functional or a
@@ -924,8 +925,8 @@ static IrOp *sole_producer(IrModel *t, IrBuf *b) {
 // The activation the op producing output i ends in (softmax, sigmoid, ...).
 static ActKind output_act(Emit *e, IrModel *t, int i) {
     IrOp *p = sole_producer(t, t->outputs[i]);
-    if (!p || p->cf_in)
-        return ACT_LINEAR;  // (a moved softmax is over another axis than the loss's)
+    if (!p || p->cf_in || (!strcmp(p->layer->class_name, "Softmax") && p->layer->iv[SM_NAXES]))
+        return ACT_LINEAR;  // (a moved softmax, or one over several axes, is not the loss's)
     const char *k = p->layer->class_name;
     if (!strcmp(k, "Activation") || !strcmp(k, "Softmax")) {
         ActKind act;
@@ -1487,8 +1488,8 @@ static const char *cf_outer(Emit *e, IrOp *op) {
 // `axis` moved last: kdl_transpose_last2's rows and cols, as C.
 static void cf_split(Emit *e, IrOp *op, const IrBuf *b, const char **rows, const char **cols) {
     int ax = op->cf_axis ? op->cf_axis : 1;
-    *rows = dimx(e, b, ax);
-    *cols = numelx(e, b, ax + 1, b->shape.rank);
+    *rows = cf_len(e, op, b, ax);
+    *cols = numelx(e, b, ax + (op->cf_naxes > 1 ? op->cf_naxes : 1), b->shape.rank);
 }
 
 static void emit_train_forward_body(Emit *e, IrOp *op, bool moved);
@@ -1519,7 +1520,7 @@ static void emit_train_forward(Emit *e, IrOp *op) {
         OUT(e, "    kdl_transpose_last2(%s, %s, %s, %s, %s); /* back to axis %d */\n",
             bref(e, out), bref(e, op->cf_out), outer,
             numelx(e, op->cf_out, op->cf_axis ? op->cf_axis : 1, ro - 1),
-            dimx(e, op->cf_out, ro - 1), op->cf_axis ? op->cf_axis : 1);
+            cf_len(e, op, op->cf_out, ro - 1), op->cf_axis ? op->cf_axis : 1);
     else
         OUT(e, "    memcpy(%s, %s, sizeof(float) * %s);\n", bref(e, out), bref(e, op->cf_out),
             count_expr(e, out));
@@ -1575,10 +1576,10 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
         for (int j = 0; j < 2; j++)
             OUT(e, "    t->crop[%d][%d] = (int)(kdl_rng_next(&t->rng) %% "
                    "(uint64_t)(%s - %lld + 1));\n", op->slot, j, dimx(e, op->in[0], 1 + j), (long long)os->d[1 + j]);
-        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %s, %s, %lld, %lld, %lld, t->crop[%d][0], "
+        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %s, %s, %s, %lld, %lld, t->crop[%d][0], "
                "t->crop[%d][1]);\n",
             bref(e, op->out[0]), bref(e, op->in[0]), dimx(e, op->in[0], 1),
-            dimx(e, op->in[0], 2), (long long)is->d[3], (long long)os->d[1], (long long)os->d[2],
+            dimx(e, op->in[0], 2), dimx(e, op->in[0], 3), (long long)os->d[1], (long long)os->d[2],
             op->slot, op->slot);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         op_comment(e, op, "forward, training (states saved for backprop through time)");
@@ -1818,8 +1819,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         OUT(e, "    kdl_global_avg_pool1d_masked_backward(%s, %s, %s, batch, %s, %lld);\n", dx, dy,
             bref(e, op->mask_in), dimx(e, op->in[0], 1), (long long)is->d[2]);
     } else if (!strncmp(k, "Global", 6)) {
-        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %s, %lld, %s);\n", dx, dy, x,
-            y, numelx(e, op->in[0], 1, is->rank - 1), (long long)is->d[is->rank - 1],
+        OUT(e, "    kdl_global_pool_backward(%s, %s, %s, %s, batch, %s, %s, %s);\n", dx, dy, x,
+            y, numelx(e, op->in[0], 1, is->rank - 1), dimx(e, op->in[0], is->rank - 1),
             l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
     } else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
                !strcmp(k, "Softmax")) {
@@ -1833,9 +1834,10 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
                 count_expr(e, op->in[0]), fstr(a, l->fv[1]), (int)l->iv[0],
                 fstr(a, l->iv[0] ? l->fv[0] : 0), fstr(a, l->fv[2]));
         } else if (layer_activation(e, op, &la, &lalpha)) {
+            const char *rows, *cols;
+            act_span(e, op, op->out[0], &rows, &cols);
             OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %s, %s, %s);\n", dx, dy, x, y,
-                rows_expr(e, op->out[0]), dimx(e, op->out[0], os->rank - 1), act_enum(a, la),
-                fstr(a, lalpha));
+                rows, cols, act_enum(a, la), fstr(a, lalpha));
         }
     } else if (!strcmp(k, "Dropout")) {
         const char *ms, *per;
@@ -1888,21 +1890,21 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         OUT(e, "    kdl_embedding_backward(%s, %s, (const int32_t *)(const void *)%s, %s, %lld);\n",
             gk(e, op, "embeddings"), dy, x, count_expr(e, op->in[0]), (long long)l->iv[EM_OUT]);
     } else if (!strcmp(k, "RepeatVector")) {
-        OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %lld);\n", dx, dy,
-            (long long)os->d[1], (long long)is->d[1]);
+        OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %s);\n", dx, dy,
+            (long long)os->d[1], dimx(e, op->in[0], 1));
     } else if (!strcmp(k, "Rescaling")) {
         OUT(e, "    kdl_axpy(%s, %s, %s, %s);\n", dx, dy, count_expr(e, op->in[0]),
             fstr(a, l->fv[0]));
     } else if (!strcmp(k, "ZeroPadding2D")) {
-        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %lld, "
+        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
                "%lld);\n", dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2),
-            (long long)is->d[3],
+            dimx(e, op->in[0], 3),
             (long long)l->iv[ZP_T], (long long)l->iv[ZP_B], (long long)l->iv[ZP_L],
             (long long)l->iv[ZP_R]);
     } else if (!strcmp(k, "UpSampling2D")) {
-        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld);\n",
+        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n",
             l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, dimx(e, op->in[0], 1),
-            dimx(e, op->in[0], 2), (long long)is->d[3],
+            dimx(e, op->in[0], 2), dimx(e, op->in[0], 3),
             (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
     } else if (!strcmp(k, "RandomCrop")) {
         // In inference mode the centred window (kdl_center_crop_forward's).
@@ -1912,8 +1914,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         const char *left = op->training ? arena_printf(a, "t->crop[%d][1]", op->slot)
                            : arena_printf(a, "(%s - %lld) / 2", dimx(e, op->in[0], 2),
                                           (long long)os->d[2]);
-        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %lld, %lld, %lld, %s, %s);\n",
-            dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2), (long long)is->d[3],
+        OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %s, %s);\n",
+            dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2), dimx(e, op->in[0], 3),
             (long long)os->d[1], (long long)os->d[2], top, left);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         OUT(e, "    {\n");

@@ -807,6 +807,8 @@ typedef struct IrOp {
                             // input and output with axis cf_axis moved last, for the
                             // channels_last kernels
     int cf_axis;
+    int cf_naxes;           // >1: the cf_naxes axes from cf_axis on moved last, as a block
+                            // (a LayerNormalization over several axes)
     ActKind act;            // the activation applied to the output (after fusion)
     double alpha;           // its parameter (leaky slope, elu alpha)
     Layer *fused;           // the activation layer fused into this op, if any

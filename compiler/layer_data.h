@@ -57,6 +57,10 @@ enum { BN_AXIS, BN_CENTER, BN_SCALE, BN_NAXIS };
 // LayerNormalization: fv[0] epsilon; the axes follow in iv[LN_AXES..].
 enum { LN_NAXES, LN_CENTER, LN_SCALE, LN_RMS, LN_AXES };
 
+// Softmax: iv[SM_AXIS] its axis (the first of a list); with a list of several axes,
+// iv[SM_NAXES] their count (0 otherwise) and iv[SM_AXES..] the axes.
+enum { SM_AXIS, SM_NAXES, SM_AXES };
+
 // Add / Subtract / Multiply / Average: the op in iv[0].
 enum { MG_ADD, MG_SUB, MG_MUL, MG_AVG };
 

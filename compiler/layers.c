@@ -986,7 +986,8 @@ static bool repeat_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
 //   ReLU        fv[0] max_value, fv[1] negative_slope, fv[2] threshold;
 //               iv[0] 1 if max_value is not None
 //   LeakyReLU   fv[0] negative_slope
-//   Softmax     iv[0] axis as given (checked against the input rank)
+//   Softmax     iv[0] axis as given (checked against the input rank); a list of
+//               several axes: iv[SM_NAXES] their count, iv[SM_AXES..] the axes
 //   Rescaling   fv[0] scale, fv[1] offset
 //
 
@@ -1105,14 +1106,43 @@ static bool leaky_relu_init(Ctx *c, Layer *l) {
 }
 
 static bool softmax_init(Ctx *c, Layer *l) {
-    return base_init(c, l) && larg_int(c, l, "axis", &l->iv[0]);
+    if (!base_init(c, l))
+        return false;
+    // Keras also takes a list or tuple of axes (the softmax is over all of them).
+    Value *v = larg(l, "axis");
+    if ((v->kind != V_LIST && v->kind != V_TUPLE) || list_len(v) == 0)
+        return larg_int(c, l, "axis", &l->iv[0]);
+    int n = list_len(v);
+    if (n > 8) {
+        error_at(c, larg_span(l, "axis"), "Softmax: argument `axis` has %d axes; tensors have "
+                 "rank up to 8", n);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        Value *a = list_get(v, i);
+        if (a->kind == V_ERROR)
+            return false;
+        if (a->kind != V_INT) {
+            error_at(c, larg_span(l, "axis"), "Softmax: argument `axis` must be an integer or "
+                     "a list of integers, received axis=%s", value_repr(c, v));
+            return false;
+        }
+        l->iv[SM_AXES + i] = a->u.i;
+    }
+    l->iv[0] = l->iv[SM_AXES];
+    l->iv[SM_NAXES] = n > 1 ? n : 0;
+    return true;
 }
 
 static bool softmax_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
                           Span at) {
     int a;
-    return single(c, l, nin, at) && norm_axis(c, l, l->iv[0], &in[0], at, &a)
-        && same_infer(c, l, in, nin, out, nout, at);
+    if (!single(c, l, nin, at) || !norm_axis(c, l, l->iv[0], &in[0], at, &a))
+        return false;
+    for (int i = 1; i < l->iv[SM_NAXES]; i++)
+        if (!norm_axis(c, l, l->iv[SM_AXES + i], &in[0], at, &a))
+            return false;
+    return same_infer(c, l, in, nin, out, nout, at);
 }
 
 static bool rescaling_init(Ctx *c, Layer *l) {

@@ -248,17 +248,41 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
     }
     if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
         !strcmp(k, "Average")) {
-        // Broadcasting: a run-time dimension against 1 is itself; two run-time
-        // dimensions must be equal (checked at run time).
+        // Broadcasting, as numpy at run time: a known length other than 1 is
+        // the output's (a run-time dimension must then be it or 1); else the
+        // largest of the run-time dimensions (each must be it or 1: the
+        // checks are input_checks').
         *r = (Dim){1, -1};
+        const char *e = NULL;
+        int nrun = 0;
         for (int j = 0; j < op->nin; j++) {
             int ij = i - (orank - op->in[j]->shape.rank);
             if (ij < 1)
                 continue;
             Dim dj = bdim(op->in[j], ij);
-            if (dj.k >= 0 && r->k < 0)
-                *r = dj;    // the others are checked against it (input_checks)
+            if (dj.k < 0 && dj.v != 1) {
+                *r = dj;
+                return true;
+            }
+            if (dj.k < 0 || (r->k >= 0 && dj.k == r->k))
+                continue;
+            const char *dk = arena_printf(a, "d[%d]", dj.k);
+            e = !e ? dk : arena_printf(a, "(%s > %s ? %s : %s)", e, dk, e, dk);
+            if (nrun++ == 0)
+                *r = dj;
         }
+        if (nrun > 1)
+            *r = (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d", l->name,
+                                                              i))};
+        return true;
+    }
+    if (!strncmp(k, "Global", 6) && orank == 2) {
+        // Global pooling without keepdims: (N, C), the input's channels.
+        *r = bdim(x, l->iv[GP_CFIRST] ? 1 : x->shape.rank - 1);
+        return true;
+    }
+    if (!strcmp(k, "RepeatVector") && i == 2) {
+        *r = bdim(x, 1);
         return true;
     }
     if (!strcmp(k, "Dense") && i == orank - 1)
@@ -401,11 +425,36 @@ static bool channels_first(const Layer *l, const Shape *in) {
     return false;
 }
 
+// A LayerNormalization's axes when they are one block of consecutive axes
+// that does not end at the last: its first axis (and in *n the block's
+// length); else 0 (the trailing axes need no move; other sets are reported by
+// the code generator).
+static int layernorm_block(const Layer *l, const Shape *in, int *n) {
+    int k = (int)l->iv[LN_NAXES];
+    bool seen[MAX_RANK] = {false};
+    int lo = in->rank, hi = -1;
+    for (int i = 0; i < k; i++) {
+        int64_t a = l->iv[LN_AXES + i] < 0 ? l->iv[LN_AXES + i] + in->rank : l->iv[LN_AXES + i];
+        if (a < 1 || a >= in->rank || seen[a])
+            return 0;
+        seen[a] = true;
+        lo = a < lo ? (int)a : lo;
+        hi = a > hi ? (int)a : hi;
+    }
+    if (k < 1 || hi - lo + 1 != k || hi == in->rank - 1)
+        return 0;
+    if (n)
+        *n = k;
+    return lo;
+}
+
 // The axis a layer's kernel needs last, when it is not: 1 for the
-// channels_first layers above, a Softmax's or BatchNormalization's axis; 0
-// for none.
+// channels_first layers above, a Softmax's or BatchNormalization's axis, the
+// one axis of a LayerNormalization; 0 for none.
 static int moved_axis(const Layer *l, const Shape *in) {
     if (!strcmp(l->class_name, "Softmax")) {
+        if (l->iv[SM_NAXES])
+            return 0;   // several axes: the trailing ones only (emit_c.c)
         int64_t a = l->iv[0] < 0 ? l->iv[0] + in->rank : l->iv[0];
         return a >= 1 && a < in->rank - 1 ? (int)a : 0;
     }
@@ -413,11 +462,14 @@ static int moved_axis(const Layer *l, const Shape *in) {
         int64_t a = l->iv[BN_NAXIS];
         return a >= 1 && a < in->rank - 1 ? (int)a : 0;
     }
+    if (!strcmp(l->class_name, "LayerNormalization"))
+        return layernorm_block(l, in, NULL);
     return channels_first(l, in) ? 1 : 0;
 }
 
-// A buffer for b's data with axis moved last: (N, .., A, *s) -> (N, .., *s, A).
-static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis) {
+// A buffer for b's data with the n axes from axis on moved last:
+// (N, .., A, *s) -> (N, .., *s, A), A one axis or a block of n.
+static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis, int n) {
     Shape s = b->shape;
     if (s.rank < 3) {
         IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
@@ -427,12 +479,14 @@ static IrBuf *channels_last_buf(Ctx *c, IrModel *m, const IrBuf *b, int axis) {
     }
     int dx[MAX_RANK];
     memcpy(dx, b->dx, sizeof dx);
-    for (int i = axis; i < s.rank - 1; i++) {
-        s.d[i] = b->shape.d[i + 1];
-        dx[i] = b->dx[i + 1];
+    for (int i = axis; i < s.rank - n; i++) {
+        s.d[i] = b->shape.d[i + n];
+        dx[i] = b->dx[i + n];
     }
-    s.d[s.rank - 1] = b->shape.d[axis];
-    dx[s.rank - 1] = b->dx[axis];
+    for (int j = 0; j < n; j++) {
+        s.d[s.rank - n + j] = b->shape.d[axis + j];
+        dx[s.rank - n + j] = b->dx[axis + j];
+    }
     IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
     memcpy(r->dx, dx, sizeof dx);
     r->size = b->size;
@@ -745,11 +799,14 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
             return false;
     }
     input_checks(c, m, op);
-    int axis = moved_axis(l, &op->in[0]->shape);
+    int axis = moved_axis(l, &op->in[0]->shape), naxes = 1;
     if (axis && strcmp(l->class_name, "Flatten")) {
+        if (!strcmp(l->class_name, "LayerNormalization"))
+            layernorm_block(l, &op->in[0]->shape, &naxes);
         op->cf_axis = axis;
-        op->cf_in = channels_last_buf(c, m, op->in[0], axis);
-        op->cf_out = channels_last_buf(c, m, op->out[0], axis);
+        op->cf_naxes = naxes;
+        op->cf_in = channels_last_buf(c, m, op->in[0], axis, naxes);
+        op->cf_out = channels_last_buf(c, m, op->out[0], axis, naxes);
     }
     // LoRA (lora_rank): the layer reads its adapted weight, computed into
     // the derived-weights area when weights are set (M_prepare).
@@ -901,7 +958,7 @@ static bool pure_activation(const IrOp *op, ActKind *act, double *alpha) {
         int64_t axis = op->layer->iv[0];
         *act = ACT_SOFTMAX;
         *alpha = 0;
-        return axis == -1 || axis == op->in[0]->shape.rank - 1;
+        return !op->layer->iv[SM_NAXES] && (axis == -1 || axis == op->in[0]->shape.rank - 1);
     }
     return false;
 }

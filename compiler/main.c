@@ -290,12 +290,27 @@ static void json_layer(Ctx *c, Layer *l, FILE *out, int depth) {
     fputs("]}", out);
 }
 
+static void json_graph_of(Ctx *c, Layer *m, Graph *g, FILE *out, int depth);
+
+// A model's inference graph; a subclassed model whose training=True trace
+// differs also has it, as "train" (the training code runs that one).
 static void json_graph(Ctx *c, Layer *m, FILE *out, int depth) {
-    Graph *g = m->model->graph;
+    Graph *g = m->model->graph, *tg = m->model->train_graph;
     if (!g || depth > 16) {
         fputs("null", out);
         return;
     }
+    json_graph_of(c, m, g, out, depth);
+    if (tg && tg != g) {
+        fputs(",\"train\":", out);
+        json_graph_of(c, m, tg, out, depth);
+        fputc('}', out);
+    }
+    fputc('}', out);
+}
+
+// The graph's members, without the closing brace.
+static void json_graph_of(Ctx *c, Layer *m, Graph *g, FILE *out, int depth) {
     fputs("{\"name\":", out);
     json_str(out, m->name);
     fputs(",\"inputs\":[", out);
@@ -337,7 +352,7 @@ static void json_graph(Ctx *c, Layer *m, FILE *out, int depth) {
             fputc(',', out);
         json_str(out, g->outputs[i]->name);
     }
-    fputs("]}", out);
+    fputc(']', out);
 }
 
 static void dump_json(Ctx *c, FILE *out);

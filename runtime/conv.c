@@ -389,6 +389,7 @@ static void im2col_run(float *col, const float *img, const kdl_ConvShape *s, int
         // ox*sw - pl >= 0 and ox*sw - pl + kw - 1 <= w - 1
         xi0 = (pl + sw - 1) / sw;
         xi0 = xi0 > x0 ? xi0 : x0;
+        xi0 = xi0 < x0 + nx ? xi0 : x0 + nx;   // (padding wider than the run)
         xi1 = s->w - kw + pl >= 0 ? (s->w - kw + pl) / sw + 1 : 0;
         xi1 = xi1 < x0 + nx ? xi1 : x0 + nx;
         xi1 = xi1 > xi0 ? xi1 : xi0;

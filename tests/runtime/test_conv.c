@@ -273,6 +273,20 @@ static void test_conv_fixed(void) {
     conv_axis(s.h, 5, 1, 1, SAME, &s.oh, &s.pad_top);
     conv_axis(s.w, 7, 1, 1, SAME, &s.ow, &s.pad_left);
     run_conv(s, SAME, KDL_ACT_LINEAR, 0);
+    // Left padding that reaches past the output run (the first interior
+    // pixel is beyond the last output): a causal stride-3 1-D conv with one
+    // output, and a "same" 1x5 conv over a width of 1. im2col used to write
+    // rows past its block (a heap overflow at the end of the scratch).
+    s = (kdl_ConvShape){.n = 1, .h = 1, .w = 3, .c = 3, .f = 2, .kh = 1, .kw = 5, .sh = 1,
+                        .sw = 3, .dh = 1, .dw = 1, .groups = 1};
+    conv_axis(s.w, 5, 3, 1, CAUSAL, &s.ow, &s.pad_left);
+    s.oh = 1;
+    run_conv(s, CAUSAL, KDL_ACT_LINEAR, 1);
+    s = (kdl_ConvShape){.n = 7, .h = 4, .w = 1, .c = 2, .f = 3, .kh = 1, .kw = 5, .sh = 1,
+                        .sw = 1, .dh = 1, .dw = 1, .groups = 1};
+    conv_axis(s.h, 1, 1, 1, SAME, &s.oh, &s.pad_top);
+    conv_axis(s.w, 5, 1, 1, SAME, &s.ow, &s.pad_left);
+    run_conv(s, SAME, KDL_ACT_RELU, 1);
 }
 
 // A hand-worked Conv1D: in [1 2 3 4], kernel [1 10], stride 1, "same":

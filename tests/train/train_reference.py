@@ -91,6 +91,9 @@ What is implemented (Keras 3, keras/src/...):
     inside a frozen nested model) has no trained weights and its
     BatchNormalization runs in inference mode. Dropout must be inactive
     (rate 0 or training=False): the C side draws its own masks.
+  subclassed models: fit runs the training=True trace of call() (the dump's
+    "train" graph), where a layer called without `training` inherits True
+    (Keras's call context); the inference trace marks every node False.
   activations: relu's derivative is 0 at 0 (torch.relu), as tf.nn.relu.
 """
 import argparse
@@ -1159,7 +1162,9 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
         cfg = layer.get("config", {})
         yms = None
         if "model" in layer:
-            ys = run_train_graph(layer["model"], params, state, xs, mode, fz, losses, ms)
+            sub = layer["model"]
+            sub = sub.get("train", sub) if mode else sub   # a subclass: its training trace
+            ys = run_train_graph(sub, params, state, xs, mode, fz, losses, ms)
             yms = run_train_graph.masks
         elif cls == "BatchNormalization" and mode and not fz:
             ys = batchnorm_train(layer, params, state, xs[0])
@@ -1443,7 +1448,7 @@ def cmd_fit(a):
             for k, v in state.items():
                 params[k] = v.clone().requires_grad_(True) if k in trainable else v
             act_losses = []
-            preds = run_train_graph(g, params, state, xb, losses=act_losses)
+            preds = run_train_graph(g.get("train", g), params, state, xb, losses=act_losses)
             masks = run_train_graph.masks
             sw = None
             if cw is not None:
