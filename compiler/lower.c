@@ -250,11 +250,10 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
         !strcmp(k, "Average")) {
         // Broadcasting, as numpy at run time: a known length other than 1 is
         // the output's (a run-time dimension must then be it or 1); else the
-        // largest of the run-time dimensions (each must be it or 1: the
-        // checks are input_checks').
+        // first run-time dimension (the others must be it or 1: the checks
+        // are input_checks'; that one 1 against a longer other is reported,
+        // as the masks of merged sequences need one length).
         *r = (Dim){1, -1};
-        const char *e = NULL;
-        int nrun = 0;
         for (int j = 0; j < op->nin; j++) {
             int ij = i - (orank - op->in[j]->shape.rank);
             if (ij < 1)
@@ -264,16 +263,9 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
                 *r = dj;
                 return true;
             }
-            if (dj.k < 0 || (r->k >= 0 && dj.k == r->k))
-                continue;
-            const char *dk = arena_printf(a, "d[%d]", dj.k);
-            e = !e ? dk : arena_printf(a, "(%s > %s ? %s : %s)", e, dk, e, dk);
-            if (nrun++ == 0)
+            if (dj.k >= 0 && r->k < 0)
                 *r = dj;
         }
-        if (nrun > 1)
-            *r = (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d", l->name,
-                                                              i))};
         return true;
     }
     if (!strncmp(k, "Global", 6) && orank == 2) {
