@@ -1692,7 +1692,8 @@ static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
         } else if (kind == MG_MUL) {
             // The product of the other inputs, broadcast step by step, in two
             // halves of the scratch space taken in turn.
-            OUT(e, "            float *prod = NULL, *next = scratch;\n"
+            OUT(e, "            const float *prod = NULL;\n"
+                   "            float *next = scratch;\n"
                    "            int sp[%d];\n", rank);
             int done = 0;
             for (int j = 0; j < op->nin; j++) {
