@@ -391,6 +391,33 @@ static bool out_dims(Ctx *c, IrModel *m, IrOp *op, int o) {
 }
 
 static bool lower_graph(Ctx *c, IrModel *m, Graph *g, TMap *t, int depth);
+
+// A channels_first layer's softmax/log_softmax activation runs over the
+// output's last axis (Keras's axis=-1), not over the filters its kernel
+// writes last: the layer writes a linear result into a new buffer, and an
+// Activation op after it applies the activation to the layer's output.
+static void split_row_activation(Ctx *c, IrModel *m, IrOp *op) {
+    IrBuf *out = op->out[0];
+    IrBuf *pre = buf_new(c, m, &out->shape, DT_FLOAT32, out->what);
+    memcpy(pre->dx, out->dx, sizeof pre->dx);
+    Layer *al = arena_alloc(c->arena, sizeof *al);
+    al->name = arena_printf(c->arena, "%s (activation)", op->layer->name);
+    al->class_name = "Activation";
+    al->act = op->act;
+    al->trainable = false;
+    IrOp *a = arena_alloc(c->arena, sizeof *a);
+    a->layer = al;
+    a->node = op->node;
+    a->nin = a->nout = 1;
+    a->in[0] = pre;
+    a->out[0] = out;
+    a->act = ACT_LINEAR;
+    a->slot = -1;
+    a->training = op->training;
+    op->out[0] = pre;
+    op->act = ACT_LINEAR;
+    vec_push(c->arena, &m->ops, a);
+}
 static Weight *op_weight(const IrOp *op, const char *name);
 
 // Whether a layer works on channels_first data (N, C, *spatial): the layers
@@ -823,6 +850,8 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     if (!lower_masks(c, m, op, t))
         return false;
     vec_push(c->arena, &m->ops, op);
+    if (op->cf_out && (op->act == ACT_SOFTMAX || op->act == ACT_LOG_SOFTMAX))
+        split_row_activation(c, m, op);
     return true;
 }
 
@@ -1050,6 +1079,7 @@ void ir_fuse(IrModel *m) {
         IrBuf *src = op->in[0];
         IrOp *prod = producer(m, i, src);
         if (!prod || !has_epilogue(prod) || prod->act != ACT_LINEAR || src->alias ||
+            (prod->cf_out && (act == ACT_SOFTMAX || act == ACT_LOG_SOFTMAX)) ||
             consumers(m, src) != 1 || is_output(m, src) || src->input >= 0)
             continue;
         prod->act = act;

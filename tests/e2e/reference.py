@@ -692,12 +692,19 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
             xs[0].dim() > 2:
         # The same layer on channels_last data: move the channels last, then
         # back (Flatten: Keras moves them last, then flattens).
-        last = dict(layer, config=dict(cfg, data_format="channels_last", lora_rank=None))
+        # A softmax/log_softmax activation runs over the output's last axis
+        # (axis=-1), after the move back, not over the filters.
+        act = cfg.get("activation")
+        rowwise = act in ("softmax", "log_softmax")
+        last = dict(layer, config=dict(cfg, data_format="channels_last", lora_rank=None,
+                                       activation=None if rowwise else act))
         shapes = [None if s is None else [s[0], *s[2:], s[1]] if len(s) > 2 else s
                   for s in out_shapes]
         ys = call_layer(last, weights, [to_channels_last(x) for x in xs], shapes)
-        return ys if cls == "Flatten" else [to_channels_first(y) if y.dim() > 2 else y
-                                           for y in ys]
+        if cls == "Flatten":
+            return ys
+        ys = [to_channels_first(y) if y.dim() > 2 else y for y in ys]
+        return [activation(act)(y) for y in ys] if rowwise else ys
     if cls == "Dense":
         return dense(cfg, weights, xs, layer)
     if cls in ("Conv1D", "Convolution1D"):
