@@ -232,6 +232,17 @@ typedef struct kdl_RnnShape {
     // zero_output_for_mask=False); its gradient passes through unchanged.
     // Training gives kdl_rnn_backward the same mask as the forward.
     const float *mask;
+    // Training with recurrent_dropout (Keras 3 then runs its cells as
+    // "implementation 1": one dropout mask per gate, drawn once per batch
+    // and used at every step). gate_masks = 1 turns it on (the training
+    // kernels only; it changes kdl_rnn_saved_floats and
+    // kdl_rnn_backward_scratch, so set it when sizing too). rec_masks
+    // (G, n, units): h_{k-1} times mask g before gate g's recurrent product
+    // (the state itself is not dropped: LSTM's c and GRU's z h_{k-1} use
+    // the undropped one); in_masks (G, n, in_dim) or NULL: the inputs
+    // times mask g before gate g's kernel (Keras: dropout > 0). G = 1 / 4 / 3.
+    int gate_masks;
+    const float *rec_masks, *in_masks;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.
 size_t kdl_rnn_scratch(const kdl_RnnShape *s);

@@ -87,8 +87,10 @@ static int rnn_gates(kdl_RnnKind kind) {
 //   h    (n, u)       the running state
 //   w    LSTM (n, u) the running cell state; GRU reset_after (n, 3u) h @ U;
 //        GRU reset_after=False (n, u) r * h
+//   hm   (n, u)       gate masks only: h times one gate's recurrent dropout mask
+//   xm   (n, t, in)   gate masks with input masks only: the inputs times one gate's mask
 typedef struct {
-    float *pre, *post, *hp, *x, *ac, *h, *w;
+    float *pre, *post, *hp, *x, *ac, *h, *w, *hm, *xm;
 } RnnBuffers;
 
 // Inference: xp, then h (n, u) and w (at most 3 (n, u)) in the scratch.
@@ -108,7 +110,7 @@ size_t kdl_rnn_scratch(const kdl_RnnShape *s) {
 
 // Where each array of RnnBuffers starts in `saved` (floats), and the total.
 typedef struct {
-    size_t pre, post, hp, x, ac, h, w, total;
+    size_t pre, post, hp, x, ac, h, w, hm, xm, total;
 } SavedLayout;
 
 static SavedLayout saved_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
@@ -123,7 +125,9 @@ static SavedLayout saved_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
     l.h = l.ac + (kind == KDL_RNN_LSTM ? nt * u : 0);
     l.w = l.h + nu;
     size_t w = kind == KDL_RNN_LSTM ? nu : kind == KDL_RNN_GRU ? (s->reset_after ? 3 : 1) * nu : 0;
-    l.total = l.w + w;
+    l.hm = l.w + w;
+    l.xm = l.hm + (s->gate_masks ? nu : 0);
+    l.total = l.xm + (s->gate_masks ? nt * (size_t)s->in_dim : 0);
     return l;
 }
 
@@ -138,11 +142,14 @@ static RnnBuffers saved_buffers(float *saved, kdl_RnnKind kind, const kdl_RnnSha
     m.ac = kind == KDL_RNN_LSTM ? saved + l.ac : NULL;
     m.h = saved + l.h;
     m.w = saved + l.w;
+    m.hm = s->gate_masks ? saved + l.hm : NULL;
+    m.xm = s->gate_masks ? saved + l.xm : NULL;
     return m;
 }
 
 // Per sample and timestep 2 G u + u (SimpleRNN 3u, LSTM 11u, GRU 8u), plus
-// the running states: u, 2u, GRU reset_after 4u, reset_after=False 2u.
+// the running states: u, 2u, GRU reset_after 4u, reset_after=False 2u; with
+// gate masks u more and in_dim per timestep.
 size_t kdl_rnn_saved_floats(kdl_RnnKind kind, const kdl_RnnShape *s) {
     return saved_layout(kind, s).total;
 }
@@ -156,6 +163,61 @@ static void project_inputs(float *xp, const float *in, const float *kernel, cons
         for (int r = 0; r < rows; r++)
             memcpy(xp + (size_t)r * g, bias, sizeof(float) * (size_t)g);
     kdl_sgemm(0, 0, rows, g, in_dim, 1.0f, in, in_dim, kernel, g, bias ? 1.0f : 0.0f, xp, g);
+}
+
+// dst (n, t, w) = src (n, t, w) * mask (n, w), the same mask at every
+// timestep; add: dst += instead.
+static void mask_steps(float *dst, const float *src, const float *mask, int n, int t, int w,
+                       bool add) {
+    for (int b = 0; b < n; b++)
+        for (int k = 0; k < t; k++) {
+            size_t r = ((size_t)b * t + k) * w;
+            const float *mb = mask + (size_t)b * w;
+            for (int j = 0; j < w; j++)
+                dst[r + j] = (add ? dst[r + j] : 0.0f) + src[r + j] * mb[j];
+        }
+}
+
+// xp = in @ kernel + bias for all timesteps; with gate masks and input
+// masks (Keras's implementation 1), gate g's columns project the inputs
+// times in_masks[g] (masked into m->xm one gate at a time).
+static void project_cell_inputs(const RnnBuffers *m, const float *in, const float *kernel,
+                                const float *bias, const kdl_RnnShape *s, int gates) {
+    int rows = s->n * s->t, u = s->units, gu = gates * u;
+    if (!s->gate_masks || !s->in_masks) {
+        project_inputs(m->pre, in, kernel, bias, rows, s->in_dim, gu);
+        return;
+    }
+    if (rows == 0)
+        return;
+    for (int g = 0; g < gates; g++) {
+        mask_steps(m->xm, in, s->in_masks + (size_t)g * s->n * s->in_dim, s->n, s->t, s->in_dim,
+                   false);
+        if (bias)
+            for (int r = 0; r < rows; r++)
+                memcpy(m->pre + (size_t)r * gu + (size_t)g * u, bias + (size_t)g * u,
+                       sizeof(float) * (size_t)u);
+        kdl_sgemm(0, 0, rows, u, s->in_dim, 1.0f, m->xm, s->in_dim, kernel + (size_t)g * u, gu,
+                  bias ? 1.0f : 0.0f, m->pre + (size_t)g * u, gu);
+    }
+}
+
+// The recurrent product of `ngates` gates from gate0: dst (n rows of
+// ngates*u, row stride ld) = beta dst + h @ U[:, those gates' columns]; with
+// gate masks each gate reads h times its rec_masks[gate] (in hm).
+static void add_recurrent(float *dst, int ld, const float *h, const float *recurrent, int gu,
+                          int gate0, int ngates, float beta, const kdl_RnnShape *s, float *hm) {
+    int n = s->n, u = s->units;
+    if (!s->gate_masks) {
+        kdl_sgemm(0, 0, n, ngates * u, u, 1.0f, h, u, recurrent + (size_t)gate0 * u, gu, beta,
+                  dst, ld);
+        return;
+    }
+    for (int g = gate0; g < gate0 + ngates; g++) {
+        mask_steps(hm, h, s->rec_masks + (size_t)g * n * u, n, 1, u, false);
+        kdl_sgemm(0, 0, n, u, u, 1.0f, hm, u, recurrent + (size_t)g * u, gu, beta,
+                  dst + (size_t)(g - gate0) * u, ld);
+    }
 }
 
 // The input timestep that processing step k reads.
@@ -193,6 +255,7 @@ static void check_args(const float *out, const float *in, const float *kernel,
                        const float *recurrent, const kdl_RnnShape *s, const float *scratch) {
     assert(s && out && in && kernel && recurrent && scratch);
     assert(s->n >= 0 && s->t >= 0 && s->in_dim > 0 && s->units > 0);
+    assert(!s->gate_masks || s->rec_masks);
     (void)out, (void)in, (void)kernel, (void)recurrent, (void)s, (void)scratch;
 }
 
@@ -216,6 +279,8 @@ typedef struct CellStep {
     const float *brec;      // GRU reset_after: the recurrent bias, or NULL
     float *hpw;             // GRU reset_after: h @ U (n, 3u)
     int time;               // the input timestep of this step
+    const float *hmask;     // GRU reset_after=False with gate masks: the candidate's
+                            // recurrent mask (n, u) (r * h * mask), else NULL
 } CellStep;
 
 // Row b skips the step that reads timestep `time` (its states stay): the
@@ -251,15 +316,15 @@ static void simple_rnn_cell(float *out, float *h_out, const float *in, const flo
                             kdl_Act act, const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units;
     memset(m->h, 0, sizeof(float) * (size_t)n * u);
-    project_inputs(m->pre, in, kernel, bias, n * t, s->in_dim, u);
+    project_cell_inputs(m, in, kernel, bias, s, 1);
     int ld = t * u;  // row stride between batch entries of one step in xp
     for (int k = 0; k < t; k++) {
         size_t off = (size_t)step_time(s, k) * u;
         float *g = m->pre + off, *a = m->post + off;
         put_rows(m->hp ? m->hp + off : NULL, ld, m->h, n, u);
         if (k > 0)  // the initial state is zero: nothing to add at step 0
-            kdl_sgemm(0, 0, n, u, u, 1.0f, m->h, u, recurrent, u, 1.0f, g, ld);
-        CellStep c = {s, m, g, a, off, 0, ld, 0, act, act, NULL, NULL, step_time(s, k)};
+            add_recurrent(g, ld, m->h, recurrent, u, 0, 1, 1.0f, s, m->hm);
+        CellStep c = {s, m, g, a, off, 0, ld, 0, act, act, NULL, NULL, step_time(s, k), NULL};
         for_rows(&c, 1, simple_rows);
         emit_step(out, m->h, s, k);
     }
@@ -309,16 +374,16 @@ static void lstm_cell(float *out, float *h_out, float *c_out, const float *in,
     float *cs = m->w;
     memset(m->h, 0, sizeof(float) * (size_t)n * u);
     memset(cs, 0, sizeof(float) * (size_t)n * u);
-    project_inputs(m->pre, in, kernel, bias, n * t, s->in_dim, g4);
+    project_cell_inputs(m, in, kernel, bias, s, 4);
     int ld = t * g4, ldu = t * u;
     for (int k = 0; k < t; k++) {
         size_t time = (size_t)step_time(s, k), off = time * g4, offu = time * u;
         float *g = m->pre + off;
         put_rows(m->hp ? m->hp + offu : NULL, ldu, m->h, n, u);
         if (k > 0)
-            kdl_sgemm(0, 0, n, g4, u, 1.0f, m->h, u, recurrent, g4, 1.0f, g, ld);
+            add_recurrent(g, ld, m->h, recurrent, g4, 0, 4, 1.0f, s, m->hm);
         CellStep c = {s, m, g, NULL, off, offu, ld, ldu, act, recurrent_act, NULL, NULL,
-                      (int)time};
+                      (int)time, NULL};
         for_rows(&c, 5, lstm_rows);
         emit_step(out, m->h, s, k);
     }
@@ -364,11 +429,11 @@ static void gru_zr_rows(void *ctx, size_t b0, size_t b1) {
             continue;
         const float *gz = c->g + b * c->ld;
         float *az = c->a + b * c->ld, *ar = az + u;
-        const float *h = c->m->h + b * u;
+        const float *h = c->m->h + b * u, *hm = c->hmask ? c->hmask + b * u : NULL;
         act_gate_to(az, gz, u, c->ract);
         act_gate_to(ar, gz + u, u, c->ract);
         for (int j = 0; j < u; j++)
-            c->m->w[b * u + j] = ar[j] * h[j];
+            c->m->w[b * u + j] = ar[j] * h[j] * (hm ? hm[j] : 1.0f);
     }
 }
 
@@ -400,7 +465,7 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
                      kdl_Act recurrent_act, const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units, g3 = 3 * u;
     memset(m->h, 0, sizeof(float) * (size_t)n * u);
-    project_inputs(m->pre, in, kernel, bias, n * t, s->in_dim, g3);
+    project_cell_inputs(m, in, kernel, bias, s, 3);
     int ld = t * g3, ldu = t * u;
     const float *brec = s->reset_after && bias ? bias + g3 : NULL;
     for (int k = 0; k < t; k++) {
@@ -411,19 +476,19 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
             // hp (n, 3u) = h @ U, kept apart: r scales its h slice, bias included.
             float *hpw = m->w;
             if (k > 0)
-                kdl_sgemm(0, 0, n, g3, u, 1.0f, m->h, u, recurrent, g3, 0.0f, hpw, g3);
+                add_recurrent(hpw, g3, m->h, recurrent, g3, 0, 3, 0.0f, s, m->hm);
             else
                 memset(hpw, 0, sizeof(float) * (size_t)n * g3);
             CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, brec, hpw,
-                          (int)time};
+                          (int)time, NULL};
             for_rows(&c, 3, gru_after_rows);
         } else {
             // z, r: accumulate h @ U[:, :2u] into xp; then (r * h) @ U[:, 2u:] into x_h.
             if (k > 0)
-                kdl_sgemm(0, 0, n, 2 * u, u, 1.0f, m->h, u, recurrent, g3, 1.0f, g, ld);
+                add_recurrent(g, ld, m->h, recurrent, g3, 0, 2, 1.0f, s, m->hm);
             float *rh = m->w;
             CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, NULL, NULL,
-                          (int)time};
+                          (int)time, s->gate_masks ? s->rec_masks + (size_t)2 * n * u : NULL};
             for_rows(&c, 2, gru_zr_rows);
             put_rows(m->x ? m->x + offu : NULL, ldu, rh, n, u);
             if (k > 0)
@@ -441,6 +506,7 @@ void kdl_simple_rnn_forward(float *out, float *h_out, const float *in, const flo
                             const float *recurrent, const float *bias, const kdl_RnnShape *s,
                             kdl_Act act, float *scratch) {
     check_args(out, in, kernel, recurrent, s, scratch);
+    assert(!s->gate_masks);  // training only
     RnnBuffers m = scratch_buffers(scratch, s, 1);
     simple_rnn_cell(out, h_out, in, kernel, recurrent, bias, s, act, &m);
 }
@@ -449,6 +515,7 @@ void kdl_lstm_forward(float *out, float *h_out, float *c_out, const float *in, c
                       const float *recurrent, const float *bias, const kdl_RnnShape *s,
                       kdl_Act act, kdl_Act recurrent_act, float *scratch) {
     check_args(out, in, kernel, recurrent, s, scratch);
+    assert(!s->gate_masks);  // training only
     RnnBuffers m = scratch_buffers(scratch, s, 4);
     lstm_cell(out, h_out, c_out, in, kernel, recurrent, bias, s, act, recurrent_act, &m);
 }
@@ -457,6 +524,7 @@ void kdl_gru_forward(float *out, float *h_out, const float *in, const float *ker
                      const float *recurrent, const float *bias, const kdl_RnnShape *s,
                      kdl_Act act, kdl_Act recurrent_act, float *scratch) {
     check_args(out, in, kernel, recurrent, s, scratch);
+    assert(!s->gate_masks);  // training only
     RnnBuffers m = scratch_buffers(scratch, s, 3);
     gru_cell(out, h_out, in, kernel, recurrent, bias, s, act, recurrent_act, &m);
 }
@@ -511,7 +579,7 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
 // previous step; dc (n, u) LSTM's cell gradient; tmp the gate activations'
 // gradients, (G+1) u per batch row (the rows run over the thread pool).
 typedef struct {
-    size_t dg, dr, dh, dhp, dc, tmp, total;
+    size_t dg, dr, dh, dhp, dc, tmp, mt, hm, xm, total;
 } BackLayout;
 
 static BackLayout back_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
@@ -524,11 +592,18 @@ static BackLayout back_layout(kdl_RnnKind kind, const kdl_RnnShape *s) {
     l.dhp = l.dh + nu;
     l.dc = l.dhp + nu;
     l.tmp = l.dc + (kind == KDL_RNN_LSTM ? nu : 0);
-    l.total = l.tmp + (g + 1) * nu;
+    // Gate masks: mt (n, u) one gate's share of dhp; hm (n, t, u) the saved
+    // states times one gate's mask; xm (n, t, in_dim) the inputs times one
+    // gate's mask, then one gate's share of dx.
+    l.mt = l.tmp + (g + 1) * nu;
+    l.hm = l.mt + (s->gate_masks ? nu : 0);
+    l.xm = l.hm + (s->gate_masks ? nt * u : 0);
+    l.total = l.xm + (s->gate_masks ? nt * (size_t)s->in_dim : 0);
     return l;
 }
 
-// n t G u (+ GRU n t u or n u) + 2 or 3 n u + (G + 1) n u.
+// n t G u (+ GRU n t u or n u) + 2 or 3 n u + (G + 1) n u; with gate masks
+// n u + n t (u + in_dim) more.
 size_t kdl_rnn_backward_scratch(kdl_RnnKind kind, const kdl_RnnShape *s) {
     return back_layout(kind, s).total;
 }
@@ -541,6 +616,7 @@ typedef struct {
     const float *recurrent;
     kdl_Act act, ract;
     float *dg, *dr, *dc, *tmp;
+    float *mt;              // gate masks: (n, u) for back_recurrent
 } Bptt;
 
 // One step's row tasks (batch rows [b0, b1), each with its own tmp).
@@ -558,6 +634,27 @@ static void bptt_rows(const Bptt *c, int k, const float *dh, float *dhp, int gat
                      &st);
 }
 
+// The gradient of h_{k-1} through the recurrent products of `ngates` gates
+// from gate0: dhp (n, u) = beta dhp + dg (n rows of ngates*u, row stride
+// ld) @ U[:, those gates' columns]^T; with gate masks each gate's share
+// times its rec_masks[gate] (computed in mt).
+static void back_recurrent(float *dhp, const float *dg, int ld, const float *recurrent, int gu,
+                           int gate0, int ngates, float beta, const kdl_RnnShape *s, float *mt) {
+    int n = s->n, u = s->units;
+    if (!s->gate_masks) {
+        kdl_sgemm(0, 1, n, u, ngates * u, 1.0f, dg, ld, recurrent + (size_t)gate0 * u, gu, beta,
+                  dhp, u);
+        return;
+    }
+    if (beta == 0.0f)
+        memset(dhp, 0, sizeof(float) * (size_t)n * u);
+    for (int g = gate0; g < gate0 + ngates; g++) {
+        kdl_sgemm(0, 1, n, u, u, 1.0f, dg + (size_t)(g - gate0) * u, ld,
+                  recurrent + (size_t)g * u, gu, 0.0f, mt, u);
+        mask_steps(dhp, mt, s->rec_masks + (size_t)g * n * u, n, 1, u, true);
+    }
+}
+
 static void simple_rows_back(void *ctx, size_t b0, size_t b1) {
     const BpttStep *st = ctx;
     const Bptt *c = st->c;
@@ -572,11 +669,11 @@ static void simple_rows_back(void *ctx, size_t b0, size_t b1) {
 }
 
 static void simple_rnn_step(const Bptt *c, int k, const float *dh, float *dhp) {
-    int n = c->s->n, u = c->s->units, ld = c->s->t * u;
+    int u = c->s->units, ld = c->s->t * u;
     size_t off = (size_t)step_time(c->s, k) * u;
     bptt_rows(c, k, dh, dhp, 1, simple_rows_back);
     if (k > 0)
-        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off, ld, c->recurrent, u, 0.0f, dhp, u);
+        back_recurrent(dhp, c->dg + off, ld, c->recurrent, u, 0, 1, 0.0f, c->s, c->mt);
 }
 
 static void lstm_rows_back(void *ctx, size_t b0, size_t b1) {
@@ -617,11 +714,11 @@ static void lstm_rows_back(void *ctx, size_t b0, size_t b1) {
 }
 
 static void lstm_step(const Bptt *c, int k, const float *dh, float *dhp) {
-    int n = c->s->n, u = c->s->units, g4 = 4 * u, ld = c->s->t * g4;
+    int u = c->s->units, g4 = 4 * u, ld = c->s->t * g4;
     size_t off = (size_t)step_time(c->s, k) * g4;
     bptt_rows(c, k, dh, dhp, 5, lstm_rows_back);
     if (k > 0)
-        kdl_sgemm(0, 1, n, u, g4, 1.0f, c->dg + off, ld, c->recurrent, g4, 0.0f, dhp, u);
+        back_recurrent(dhp, c->dg + off, ld, c->recurrent, g4, 0, 4, 0.0f, c->s, c->mt);
 }
 
 // A GRU step's sizes: units, the row strides of the gate (3u per time step)
@@ -688,11 +785,14 @@ static void gru_r_rows_back(void *ctx, size_t b0, size_t b1) {
         } else {
             if (st->k == 0)  // r scaled h_{-1} = 0: no gradient
                 continue;
+            // (r * h_{k-1} * the candidate's mask, with gate masks)
             const float *hp = c->hp + offu + b * ldu, *dr = c->dr + b * u;
+            const float *hm = s->gate_masks ? s->rec_masks + (size_t)2 * s->n * u + b * u : NULL;
             float *dhpb = st->dhp + b * u;
             for (int j = 0; j < u; j++) {
-                drp[j] = dr[j] * hp[j];
-                dhpb[j] += dr[j] * ar[j];
+                float mj = hm ? hm[j] : 1.0f;
+                drp[j] = dr[j] * hp[j] * mj;
+                dhpb[j] += dr[j] * ar[j] * mj;
             }
         }
         gate_backward(c->dg + r + u, drp, c->pre + r + u, ar, u, c->ract);
@@ -710,10 +810,28 @@ static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
     bptt_rows(c, k, dh, dhp, 1, gru_r_rows_back);
     if (k == 0)
         return;
-    kdl_sgemm(0, 1, n, u, 2 * u, 1.0f, c->dg + off, ld, c->recurrent, g3, 1.0f, dhp, u);
+    back_recurrent(dhp, c->dg + off, ld, c->recurrent, g3, 0, 2, 1.0f, s, c->mt);
     if (s->reset_after)
-        kdl_sgemm(0, 1, n, u, u, 1.0f, c->dr + offu, ldu, c->recurrent + 2 * u, g3, 1.0f, dhp,
-                  u);
+        back_recurrent(dhp, c->dr + offu, ldu, c->recurrent, g3, 2, 1, 1.0f, s, c->mt);
+}
+
+// The recurrent kernel's gradient of `ngates` gates from gate0:
+// drecurrent[:, their columns] += hp^T @ dg (dg: those gates' columns,
+// row stride ld); with gate masks each gate's hp times its rec_masks[gate]
+// (at every timestep, in hm).
+static void recurrent_grad(float *drecurrent, int gu, int gate0, int ngates, const float *dg,
+                           int ld, const float *hp, const kdl_RnnShape *s, float *hm) {
+    int rows = s->n * s->t, u = s->units;
+    if (!s->gate_masks) {
+        kdl_sgemm(1, 0, u, ngates * u, rows, 1.0f, hp, u, dg, ld, 1.0f,
+                  drecurrent + (size_t)gate0 * u, gu);
+        return;
+    }
+    for (int g = gate0; g < gate0 + ngates; g++) {
+        mask_steps(hm, hp, s->rec_masks + (size_t)g * s->n * u, s->n, s->t, u, false);
+        kdl_sgemm(1, 0, u, u, rows, 1.0f, hm, u, dg + (size_t)(g - gate0) * u, ld, 1.0f,
+                  drecurrent + (size_t)g * u, gu);
+    }
 }
 
 // db (cols) += the column sums of a (rows, cols) with row stride ld.
@@ -755,7 +873,7 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
     BackLayout bl = back_layout(kind, s);
     Bptt c = {s, saved + sl.pre, saved + sl.post, saved + sl.hp, saved + sl.x, saved + sl.ac,
               recurrent, act, recurrent_act, scratch + bl.dg, scratch + bl.dr,
-              scratch + bl.dc, scratch + bl.tmp};
+              scratch + bl.dc, scratch + bl.tmp, scratch + bl.mt};
     float *dh = scratch + bl.dh, *dhp = scratch + bl.dhp;
 
     // The gate gradients accumulate (gate_backward adds); the states start
@@ -792,19 +910,38 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
 
     // The weights' gradients over all timesteps at once (dg's rows line up
     // with in's, and with hp's: the state each step started from).
-    int rows = (int)nt;
-    if (dx)
+    // With input masks gate g saw in * in_masks[g]: dx gets each gate's
+    // share times its mask, dkernel's columns of g the masked inputs.
+    int rows = (int)nt, gates = rnn_gates(kind);
+    float *xm = scratch + bl.xm, *hm = scratch + bl.hm;
+    bool in_masks = s->gate_masks && s->in_masks;
+    if (dx && !in_masks)
         kdl_sgemm(0, 1, rows, in_dim, gu, 1.0f, c.dg, gu, kernel, gu, 1.0f, dx, in_dim);
-    if (dkernel)
+    if (dkernel && !in_masks)
         kdl_sgemm(1, 0, in_dim, gu, rows, 1.0f, in, in_dim, c.dg, gu, 1.0f, dkernel, gu);
+    for (int g = 0; in_masks && g < gates; g++) {
+        const float *mg = s->in_masks + (size_t)g * n * in_dim;
+        size_t col = (size_t)g * u;
+        if (dx) {
+            kdl_sgemm(0, 1, rows, in_dim, u, 1.0f, c.dg + col, gu, kernel + col, gu, 0.0f, xm,
+                      in_dim);
+            mask_steps(dx, xm, mg, n, t, in_dim, true);
+        }
+        if (dkernel) {
+            mask_steps(xm, in, mg, n, t, in_dim, false);
+            kdl_sgemm(1, 0, in_dim, u, rows, 1.0f, xm, in_dim, c.dg + col, gu, 1.0f,
+                      dkernel + col, gu);
+        }
+    }
     if (drecurrent) {
         if (kind != KDL_RNN_GRU) {
-            kdl_sgemm(1, 0, u, gu, rows, 1.0f, c.hp, u, c.dg, gu, 1.0f, drecurrent, gu);
+            recurrent_grad(drecurrent, gu, 0, gates, c.dg, gu, c.hp, s, hm);
         } else {
-            kdl_sgemm(1, 0, u, 2 * u, rows, 1.0f, c.hp, u, c.dg, gu, 1.0f, drecurrent, gu);
-            // U_h multiplies h_{k-1} (gradient dr) or r * h_{k-1} (saved in x).
+            recurrent_grad(drecurrent, gu, 0, 2, c.dg, gu, c.hp, s, hm);
+            // U_h multiplies h_{k-1} (gradient dr) or r * h_{k-1} (saved in
+            // x; with gate masks r * h_{k-1} * mask).
             if (s->reset_after)
-                kdl_sgemm(1, 0, u, u, rows, 1.0f, c.hp, u, c.dr, u, 1.0f, drecurrent + 2 * u, gu);
+                recurrent_grad(drecurrent, gu, 2, 1, c.dr, u, c.hp, s, hm);
             else
                 kdl_sgemm(1, 0, u, u, rows, 1.0f, c.x, u, c.dg + 2 * u, gu, 1.0f,
                           drecurrent + 2 * u, gu);

@@ -15,6 +15,15 @@
  * pre-filled with random values (the kernel must add to them), some are
  * NULL in turn, and the saved and scratch buffers are exactly sized and
  * NaN-filled so that a missed write or an out-of-bounds access shows.
+ *
+ * Gate masks (recurrent_dropout in training, Keras 3's "implementation 1"):
+ * the reference multiplies h_{k-1} by gate g's recurrent mask before that
+ * gate's recurrent product, and the inputs by gate g's input mask before its
+ * kernel, straight from keras/src/layers/rnn/{simple_rnn,lstm,gru}.py's
+ * cells (SimpleRNN: one mask each; LSTM's c and GRU's z h_{k-1} use the
+ * undropped state). Those cases run every flag combination with random
+ * masks of zeros and 1/(1 - rate), with and without input masks; the
+ * training forward is checked through the loss of its outputs.
  */
 #include "check.h"
 
@@ -108,21 +117,48 @@ static void ref_proj(double *pre, const Case *c, const Ref *r, const double *x, 
     }
 }
 
-// One step of the cell for one batch row: h, cs (LSTM cell) updated in place.
-static void ref_step(const Case *c, const Ref *r, const double *x, double *h, double *cs) {
+// Gate `gate`'s view of batch row b's inputs x (into xg) and state h (into
+// hg): times its masks when the case has gate masks (Keras's implementation
+// 1), else x and h themselves.
+static const double *gate_in(double *xg, const Case *c, const double *x, int b, int gate) {
+    const kdl_RnnShape *s = &c->s;
+    if (!s->gate_masks || !s->in_masks)
+        return x;
+    const float *m = s->in_masks + ((size_t)gate * s->n + b) * s->in_dim;
+    for (int i = 0; i < s->in_dim; i++)
+        xg[i] = x[i] * m[i];
+    return xg;
+}
+
+static const double *gate_h(double *hg, const Case *c, const double *h, int b, int gate) {
+    const kdl_RnnShape *s = &c->s;
+    if (!s->gate_masks)
+        return h;
+    const float *m = s->rec_masks + ((size_t)gate * s->n + b) * s->units;
+    for (int j = 0; j < s->units; j++)
+        hg[j] = h[j] * m[j];
+    return hg;
+}
+
+#define MAXIN 8  // in_dim of the reference's fixed-size arrays
+
+// One step of the cell for batch row b: h, cs (LSTM cell) updated in place.
+static void ref_step(const Case *c, const Ref *r, const double *x, double *h, double *cs, int b_row) {
     int u = c->s.units;
     const double *b = r->bias;
-    double g[4 * MAXU], hh[MAXU], rh[MAXU];
+    double g[4 * MAXU], hh[MAXU], rh[MAXU], xg[MAXIN], hg[MAXU];
     switch (c->kind) {
     case KDL_RNN_SIMPLE:
-        ref_proj(g, c, r, x, h, 0, u);
+        ref_proj(g, c, r, gate_in(xg, c, x, b_row, 0), gate_h(hg, c, h, b_row, 0), 0, u);
         for (int j = 0; j < u; j++)
             g[j] += b[j];
         ref_act(g, u, c->act);
         memcpy(h, g, sizeof(double) * (size_t)u);
         break;
     case KDL_RNN_LSTM: {  // i, f, c~, o
-        ref_proj(g, c, r, x, h, 0, 4 * u);
+        for (int k = 0; k < 4; k++)
+            ref_proj(g + k * u, c, r, gate_in(xg, c, x, b_row, k), gate_h(hg, c, h, b_row, k),
+                     k * u, u);
         for (int j = 0; j < 4 * u; j++)
             g[j] += b[j];
         for (int k = 0; k < 4; k++)
@@ -138,24 +174,27 @@ static void ref_step(const Case *c, const Ref *r, const double *x, double *h, do
     }
     case KDL_RNN_GRU: {  // z, r, hh
         int ra = c->s.reset_after, rb = 3 * u;  // recurrent bias: row 1 of (2, 3u)
-        ref_proj(g, c, r, x, h, 0, 2 * u);
+        for (int k = 0; k < 2; k++)
+            ref_proj(g + k * u, c, r, gate_in(xg, c, x, b_row, k), gate_h(hg, c, h, b_row, k),
+                     k * u, u);
+        const double *xh = gate_in(xg, c, x, b_row, 2), *hh_in = gate_h(hg, c, h, b_row, 2);
         for (int j = 0; j < 2 * u; j++)
             g[j] += b[j] + (ra ? b[rb + j] : 0);
         ref_act(g, u, c->ract);
         ref_act(g + u, u, c->ract);
         if (ra) {
             double hu[MAXU];
-            ref_proj(hh, c, r, x, NULL, 2 * u, u);
+            ref_proj(hh, c, r, xh, NULL, 2 * u, u);
             for (int j = 0; j < u; j++) {
                 hu[j] = b[rb + 2 * u + j];
                 for (int m = 0; m < u; m++)
-                    hu[j] += h[m] * r->recurrent[(size_t)m * 3 * u + 2 * u + j];
+                    hu[j] += hh_in[m] * r->recurrent[(size_t)m * 3 * u + 2 * u + j];
                 hh[j] += b[2 * u + j] + g[u + j] * hu[j];
             }
         } else {
             for (int m = 0; m < u; m++)
-                rh[m] = g[u + m] * h[m];
-            ref_proj(hh, c, r, x, NULL, 2 * u, u);
+                rh[m] = g[u + m] * hh_in[m];
+            ref_proj(hh, c, r, xh, NULL, 2 * u, u);
             for (int j = 0; j < u; j++) {
                 for (int m = 0; m < u; m++)
                     hh[j] += rh[m] * r->recurrent[(size_t)m * 3 * u + 2 * u + j];
@@ -179,7 +218,7 @@ static double ref_loss(const Case *c, const Ref *r) {
         double h[MAXU] = {0}, cs[MAXU] = {0};
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
-            ref_step(c, r, r->in + ((size_t)b * s->t + time) * s->in_dim, h, cs);
+            ref_step(c, r, r->in + ((size_t)b * s->t + time) * s->in_dim, h, cs, b);
             if (s->return_sequences)
                 for (int j = 0; j < u; j++)
                     loss += r->dout[((size_t)b * s->t + k) * u + j] * h[j];
@@ -251,6 +290,15 @@ static int same_bits(const float *a, const float *b, size_t n) {
 
 // ---- one case ---------------------------------------------------------------------------
 
+// n dropout mask values as Keras draws them: 0 with probability 0.3, else
+// 1 / (1 - 0.3).
+static float *dropout_masks(size_t n) {
+    float *m = check_alloc(n);
+    for (size_t i = 0; i < n; i++)
+        m[i] = check_int(0, 9) < 3 ? 0.0f : (float)(1.0 / 0.7);
+    return m;
+}
+
 // Which inputs and outputs of kdl_rnn_backward a case passes as NULL.
 enum {
     NULL_DX = 1, NULL_DKERNEL = 2, NULL_DRECURRENT = 4, NULL_DBIAS = 8,
@@ -277,14 +325,27 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     float *dout = nulls & NULL_DOUT ? NULL : check_random(n_out, -1, 1);
     float *dh_out = nulls & NULL_DH ? NULL : check_random(nu, -1, 1);
     float *dc_out = !lstm || nulls & NULL_DC ? NULL : check_random(nu, -1, 1);
+    // Gate masks: the case's kdl_RnnShape points at them (a copy: c is const).
+    Case cm = *c;
+    float *rec_masks = NULL, *in_masks = NULL;
+    if (cm.s.gate_masks) {
+        rec_masks = dropout_masks((size_t)g * nu);
+        cm.s.rec_masks = rec_masks;
+        if (cm.s.in_masks) {  // (non-NULL in the case: draw them)
+            in_masks = dropout_masks((size_t)g * s->n * s->in_dim);
+            cm.s.in_masks = in_masks;
+        }
+        c = &cm;
+        s = &c->s;
+    }
 
     char what[200];
     int len = snprintf(what, sizeof what,
                        "%s n=%d t=%d in=%d u=%d seq=%d back=%d ra=%d bias=%d act=%d ract=%d "
-                       "nulls=%d",
+                       "nulls=%d gate_masks=%d in_masks=%d",
                        kind_name[c->kind], s->n, s->t, s->in_dim, u, s->return_sequences,
                        s->go_backwards, s->reset_after, has_bias, (int)c->act, (int)c->ract,
-                       nulls);
+                       nulls, s->gate_masks, s->in_masks != NULL);
     char msg[260];
 
     // The training forward gives the inference forward's outputs, bit for bit.
@@ -292,7 +353,11 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     float *r_out = nan_filled(n_out), *r_h = nan_filled(nu), *r_c = nan_filled(nu);
     float *scratch = nan_filled(kdl_rnn_scratch(s));
     float *saved = nan_filled(kdl_rnn_saved_floats(c->kind, s));
-    infer_forward(c, r_out, r_h, lstm ? r_c : NULL, in, kernel, recurrent, bias, scratch);
+    if (s->gate_masks)  // (no inference kernel drops: the training kernel with every output)
+        kdl_rnn_train_forward(c->kind, r_out, r_h, lstm ? r_c : NULL, saved, in, kernel,
+                              recurrent, bias, s, c->act, c->ract);
+    else
+        infer_forward(c, r_out, r_h, lstm ? r_c : NULL, in, kernel, recurrent, bias, scratch);
     int states = !(nulls & NULL_DH);  // the case returns its states (or not)
     kdl_rnn_train_forward(c->kind, out, states ? h_out : NULL, states && lstm ? c_out : NULL,
                           saved, in, kernel, recurrent, bias, s, c->act, c->ract);
@@ -357,6 +422,7 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     free(in), free(kernel), free(recurrent), free(bias), free(dout), free(dh_out), free(dc_out);
     free(out), free(h_out), free(c_out), free(r_out), free(r_h), free(r_c);
     free(scratch), free(saved), free(bscratch), free(w_out), free(w_h), free(w_c);
+    free(rec_masks), free(in_masks);
 }
 
 // ---- the cases --------------------------------------------------------------------------
@@ -398,7 +464,7 @@ int main(void) {
                             for (int t = 1; t <= 4; t += 3, idx++) {
                                 Case c = {(kdl_RnnKind)kind,
                                           {n, t, odd_sizes[check_int(0, 3)],
-                                           odd_sizes[check_int(0, 3)], seq, back, ra},
+                                           odd_sizes[check_int(0, 3)], seq, back, ra, NULL, 0, NULL, NULL},
                                           act_pairs[idx % N_PAIRS][0],
                                           act_pairs[idx % N_PAIRS][1]};
                                 run_case(&c, bias, 0.6f, null_sets[idx % N_NULLS]);
@@ -407,20 +473,38 @@ int main(void) {
     // and the largest shapes with Keras's default activations.
     for (int kind = 0; kind < 3; kind++)
         for (int ra = 0; ra < (kind == KDL_RNN_GRU ? 2 : 1); ra++) {
-            Case c = {(kdl_RnnKind)kind, {3, 4, 3, 5, 1, 1, ra}, KDL_ACT_EXPONENTIAL,
+            Case c = {(kdl_RnnKind)kind, {3, 4, 3, 5, 1, 1, ra, NULL, 0, NULL, NULL}, KDL_ACT_EXPONENTIAL,
                       KDL_ACT_SIGMOID};
             run_case(&c, 1, 0.1f, 0);
-            Case d = {(kdl_RnnKind)kind, {3, 5, 5, 7, 1, 0, ra}, KDL_ACT_TANH, KDL_ACT_SIGMOID};
+            Case d = {(kdl_RnnKind)kind, {3, 5, 5, 7, 1, 0, ra, NULL, 0, NULL, NULL}, KDL_ACT_TANH, KDL_ACT_SIGMOID};
             run_case(&d, 1, 0.6f, 0);
             d.s.return_sequences = 0, d.s.go_backwards = 1;
             run_case(&d, 1, 0.6f, 0);
         }
+    // Gate masks (recurrent_dropout), with and without input masks, every
+    // flag combination; in_masks non-NULL asks run_case to draw them.
+    static const float want_in_masks = 1;
+    for (int kind = 0; kind < 3; kind++)
+        for (int ra = 0; ra < (kind == KDL_RNN_GRU ? 2 : 1); ra++)
+            for (int seq = 0; seq < 2; seq++)
+                for (int back = 0; back < 2; back++)
+                    for (int inm = 0; inm < 2; inm++, idx++) {
+                        Case c = {(kdl_RnnKind)kind,
+                                  {3, 4, odd_sizes[check_int(0, 3)], odd_sizes[check_int(0, 3)],
+                                   seq, back, ra, NULL, 1, NULL, inm ? &want_in_masks : NULL},
+                                  act_pairs[idx % N_PAIRS][0], act_pairs[idx % N_PAIRS][1]};
+                        // (always a bias: with masks zeroing inputs and state a
+                        // gate's pre-activation is exactly 0 without one, where
+                        // relu-like activations have a kink finite differences
+                        // cannot take; no bias is covered above)
+                        run_case(&c, 1, 0.6f, null_sets[idx % N_NULLS]);
+                    }
     // Random shapes, flags, activations and NULLs.
     for (int trial = 0; trial < 300; trial++, idx++) {
         int kind = check_int(0, 2);
         Case c = {(kdl_RnnKind)kind,
                   {check_int(1, 3), check_int(1, 5), check_int(1, 6), check_int(1, 7),
-                   check_int(0, 1), check_int(0, 1), check_int(0, 1)},
+                   check_int(0, 1), check_int(0, 1), check_int(0, 1), NULL, 0, NULL, NULL},
                   act_pairs[check_int(0, N_PAIRS - 1)][0], KDL_ACT_SIGMOID};
         c.ract = act_pairs[check_int(0, N_PAIRS - 1)][1];
         run_case(&c, check_int(0, 3) != 0, 0.6f, null_sets[check_int(0, N_NULLS - 1)]);

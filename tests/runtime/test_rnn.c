@@ -276,7 +276,7 @@ static void flag_cases(int cell, int n, int t, int in_dim, int u, kdl_Act act, k
         for (int back = 0; back < 2; back++)
             for (int ra = 0; ra < (cell == CELL_GRU ? 2 : 1); ra++)
                 for (int masked = 0; masked < 2; masked++) {
-                    Case c = {cell, {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL}, act,
+                    Case c = {cell, {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL, 0, NULL, NULL}, act,
                               ract, in, kernel, recurrent, with_bias ? bias : NULL};
                     compare(&c, want_states);
                 }
@@ -326,7 +326,7 @@ static void hand(const char *what, int cell, const float *kernel, const float *r
                  const float *bias, int back, int reset_after, kdl_Act act, kdl_Act ract,
                  const float want_seq[2], float want_c) {
     static const float x[2] = {1, 2};
-    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL};
+    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL, 0, NULL, NULL};
     float out[2], h_out, c_out = NAN;
     float *scratch = nan_filled(kdl_rnn_scratch(&s));
     Case c = {cell, s, act, ract, x, kernel, recurrent, bias};
