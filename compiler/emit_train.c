@@ -981,12 +981,6 @@ static void collect_layer_config(Emit *e, IrModel *t, TrainCfg *cfg) {
                          "states)", layer_label(e->c, l));
                 e->ok = false;
             }
-            if (op->training && l->fv[1] > 0 && l->fv[1] < 1) {
-                error_at(e->c, larg_span(l, "recurrent_dropout"), "%s: recurrent_dropout is not "
-                         "supported by the training code generator yet (dropout on the inputs "
-                         "is)", layer_label(e->c, l));
-                e->ok = false;
-            }
         }
     }
 }
@@ -1462,12 +1456,65 @@ static bool noise_shape(Emit *e, IrOp *op, const char **lit, const char **per,
     return true;
 }
 
-// An RNN call whose inputs are dropped in training (Keras's cells: one mask
-// of shape (batch, features) for every time step and every gate, applied
-// when 0 < dropout < 1).
+// Keras's cells drop in training when 0 < rate < 1 (fv[0]: dropout on the
+// inputs, fv[1]: recurrent_dropout on the state).
+static bool rate_active(double r) {
+    return r > 0 && r < 1;
+}
+
+// An RNN call with recurrent_dropout in training: Keras 3 then runs the cell
+// as "implementation 1" (recurrent_dropout != 0): one mask per gate for the
+// state and, with dropout, one per gate for the inputs, drawn once per batch
+// (kdl_RnnShape.gate_masks; t->rnn_drop holds the masks).
+static bool rnn_gate_masks(const IrOp *op) {
+    const Layer *l = op->layer;
+    return op->training && l->fv[1] > 0 && (rate_active(l->fv[1]) || rate_active(l->fv[0]));
+}
+
+// An RNN call whose inputs alone are dropped in training (implementation 2:
+// one mask of shape (batch, features) for every time step and every gate).
 static bool rnn_dropout(const IrOp *op) {
-    double r = op->layer->fv[0];
-    return op->training && r > 0 && r < 1;
+    return op->training && rate_active(op->layer->fv[0]) && !rnn_gate_masks(op);
+}
+
+// rnn_shape for the training kernels: with the gate-mask flag, which their
+// sizes depend on.
+static void rnn_train_shape(Emit *e, IrOp *op, const char *n) {
+    rnn_shape(e, op, n);
+    if (rnn_gate_masks(op))
+        OUT(e, "        s.gate_masks = 1; /* recurrent_dropout: a mask per gate */\n");
+}
+
+// The gate masks' floats per sample: (G, units) and, with dropout, (G, features).
+static int64_t rnn_mask_floats(const IrOp *op) {
+    const Layer *l = op->layer;
+    int64_t g = l->iv[RN_KIND] == RNN_LSTM ? 4 : l->iv[RN_KIND] == RNN_GRU ? 3 : 1;
+    return g * l->iv[RN_UNITS] + (rate_active(l->fv[0]) ? g * op->in[0]->shape.d[2] : 0);
+}
+
+// Point the kdl_RnnShape `s` in scope at the gate masks in t->rnn_drop
+// (draw: draw them first, as the forward does once per batch): the state's
+// (G, batch, units), then the inputs' (G, batch, features).
+static void rnn_gate_mask_args(Emit *e, IrOp *op, bool draw) {
+    const Layer *l = op->layer;
+    Arena *a = e->c->arena;
+    int64_t g = l->iv[RN_KIND] == RNN_LSTM ? 4 : l->iv[RN_KIND] == RNN_GRU ? 3 : 1;
+    int64_t gu = g * l->iv[RN_UNITS];
+    bool in = rate_active(l->fv[0]);
+    OUT(e, "        float *rmask = t->rnn_drop[%d], *imask = rmask + (size_t)batch * %lldu;\n",
+        op->slot, (long long)gu);
+    if (draw) {
+        OUT(e, "        /* recurrent_dropout=%s, dropout=%s: Keras's implementation 1 */\n",
+            fstr(a, l->fv[1]), fstr(a, l->fv[0]));
+        OUT(e, "        kdl_dropout_mask(rmask, (size_t)batch * %lldu, %s, &t->rng);\n",
+            (long long)gu, rate_active(l->fv[1]) ? fstr(a, l->fv[1]) : "0.0f");
+        if (in)
+            OUT(e, "        kdl_dropout_mask(imask, (size_t)batch * %lldu, %s, &t->rng);\n",
+                (long long)(rnn_mask_floats(op) - gu), fstr(a, l->fv[0]));
+    }
+    OUT(e, "        s.rec_masks = rmask;\n        s.in_masks = %s;\n", in ? "imask" : "NULL");
+    if (!in)
+        OUT(e, "        (void)imask;\n");
 }
 
 // ---- layout moves (channels_first layers, Softmax over another axis) ------------------------
@@ -1584,8 +1631,10 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         op_comment(e, op, "forward, training (states saved for backprop through time)");
         OUT(e, "    {\n");
-        rnn_shape(e, op, "batch");
+        rnn_train_shape(e, op, "batch");
         const char *x = bref(e, op->in[0]);
+        if (rnn_gate_masks(op))
+            rnn_gate_mask_args(e, op, true);
         if (rnn_dropout(op)) {
             // The inputs times one mask per sample and feature (t->rnn_drop:
             // the mask, the dropped inputs, their gradient).
@@ -1920,7 +1969,9 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             (long long)os->d[1], (long long)os->d[2], top, left);
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         OUT(e, "    {\n");
-        rnn_shape(e, op, "batch");
+        rnn_train_shape(e, op, "batch");
+        if (rnn_gate_masks(op))
+            rnn_gate_mask_args(e, op, false);
         const char *rdx = dx;
         if (rnn_dropout(op)) {
             // Backprop to the dropped inputs xm, then through the mask.
@@ -1997,7 +2048,7 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
             OUT(e, "        n = k > n ? k : n;\n    }\n");
         } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
             OUT(e, "    { /* %s */\n", l->name);
-            rnn_shape(e, op, "max_batch");
+            rnn_train_shape(e, op, "max_batch");
             OUT(e, "        k = kdl_rnn_backward_scratch(%s, &s);\n        n = k > n ? k : n;\n"
                    "        k = kdl_rnn_scratch(&s);\n        n = k > n ? k : n;\n    }\n",
                 rnn_kind_enum(l));
@@ -2500,13 +2551,16 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         Emit sub = *e;
         sub.src = (Buf){0};
         OUT(&sub, "    {\n");
-        rnn_shape(&sub, op, "max_batch");
+        rnn_train_shape(&sub, op, "max_batch");
         OUT(&sub, "        saved[%d] = kdl_rnn_saved_floats(%s, &s); /* %s */\n    }\n",
             op->slot, rnn_kind_enum(op->layer), cmt(e, op->layer->name));
         if (rnn_dropout(op)) {
             const Shape *is = &op->in[0]->shape;
             OUT(&sub, "    drop[%d] = (size_t)max_batch * %lldu * (1u + 2u * (size_t)%s);\n",
                 op->slot, (long long)is->d[2], dimx(e, op->in[0], 1));
+        } else if (rnn_gate_masks(op)) {
+            OUT(&sub, "    drop[%d] = (size_t)max_batch * %lldu; /* the gate masks */\n",
+                op->slot, (long long)rnn_mask_floats(op));
         }
         buf_puts(a, &rnn_sizes, buf_str(a, &sub.src));
     }
