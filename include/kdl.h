@@ -243,6 +243,12 @@ typedef struct kdl_RnnShape {
     // times mask g before gate g's kernel (Keras: dropout > 0). G = 1 / 4 / 3.
     int gate_masks;
     const float *rec_masks, *in_masks;
+    // Initial states (n, units), or NULL for zeros (Keras's default): a
+    // stateful layer's states carried from the previous batch; c0 LSTM only.
+    // They may be the h_out / c_out buffers (read before those are written).
+    // The inference kernels only (kdl_rnn_train_forward / kdl_rnn_backward
+    // need NULL).
+    const float *h0, *c0;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.
 size_t kdl_rnn_scratch(const kdl_RnnShape *s);

@@ -251,6 +251,15 @@ static void emit_final(float *out, float *h_out, float *c_out, const float *h, c
         memcpy(c_out, c, bytes);
 }
 
+// The running state's start: s's initial state (h0, c0) or zeros.
+static void initial_state(float *x, const float *x0, const kdl_RnnShape *s) {
+    size_t bytes = sizeof(float) * (size_t)s->n * s->units;
+    if (x0)
+        memmove(x, x0, bytes);
+    else
+        memset(x, 0, bytes);
+}
+
 static void check_args(const float *out, const float *in, const float *kernel,
                        const float *recurrent, const kdl_RnnShape *s, const float *scratch) {
     assert(s && out && in && kernel && recurrent && scratch);
@@ -315,14 +324,14 @@ static void simple_rnn_cell(float *out, float *h_out, const float *in, const flo
                             const float *recurrent, const float *bias, const kdl_RnnShape *s,
                             kdl_Act act, const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units;
-    memset(m->h, 0, sizeof(float) * (size_t)n * u);
+    initial_state(m->h, s->h0, s);
     project_cell_inputs(m, in, kernel, bias, s, 1);
     int ld = t * u;  // row stride between batch entries of one step in xp
     for (int k = 0; k < t; k++) {
         size_t off = (size_t)step_time(s, k) * u;
         float *g = m->pre + off, *a = m->post + off;
         put_rows(m->hp ? m->hp + off : NULL, ld, m->h, n, u);
-        if (k > 0)  // the initial state is zero: nothing to add at step 0
+        if (k > 0 || s->h0)  // a zero initial state: nothing to add at step 0
             add_recurrent(g, ld, m->h, recurrent, u, 0, 1, 1.0f, s, m->hm);
         CellStep c = {s, m, g, a, off, 0, ld, 0, act, act, NULL, NULL, step_time(s, k), NULL};
         for_rows(&c, 1, simple_rows);
@@ -372,15 +381,15 @@ static void lstm_cell(float *out, float *h_out, float *c_out, const float *in,
                       const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units, g4 = 4 * u;
     float *cs = m->w;
-    memset(m->h, 0, sizeof(float) * (size_t)n * u);
-    memset(cs, 0, sizeof(float) * (size_t)n * u);
+    initial_state(m->h, s->h0, s);
+    initial_state(cs, s->c0, s);
     project_cell_inputs(m, in, kernel, bias, s, 4);
     int ld = t * g4, ldu = t * u;
     for (int k = 0; k < t; k++) {
         size_t time = (size_t)step_time(s, k), off = time * g4, offu = time * u;
         float *g = m->pre + off;
         put_rows(m->hp ? m->hp + offu : NULL, ldu, m->h, n, u);
-        if (k > 0)
+        if (k > 0 || s->h0)
             add_recurrent(g, ld, m->h, recurrent, g4, 0, 4, 1.0f, s, m->hm);
         CellStep c = {s, m, g, NULL, off, offu, ld, ldu, act, recurrent_act, NULL, NULL,
                       (int)time, NULL};
@@ -464,7 +473,7 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
                      const float *recurrent, const float *bias, const kdl_RnnShape *s, kdl_Act act,
                      kdl_Act recurrent_act, const RnnBuffers *m) {
     int n = s->n, t = s->t, u = s->units, g3 = 3 * u;
-    memset(m->h, 0, sizeof(float) * (size_t)n * u);
+    initial_state(m->h, s->h0, s);
     project_cell_inputs(m, in, kernel, bias, s, 3);
     int ld = t * g3, ldu = t * u;
     const float *brec = s->reset_after && bias ? bias + g3 : NULL;
@@ -475,7 +484,7 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
         if (s->reset_after) {
             // hp (n, 3u) = h @ U, kept apart: r scales its h slice, bias included.
             float *hpw = m->w;
-            if (k > 0)
+            if (k > 0 || s->h0)
                 add_recurrent(hpw, g3, m->h, recurrent, g3, 0, 3, 0.0f, s, m->hm);
             else
                 memset(hpw, 0, sizeof(float) * (size_t)n * g3);
@@ -484,14 +493,14 @@ static void gru_cell(float *out, float *h_out, const float *in, const float *ker
             for_rows(&c, 3, gru_after_rows);
         } else {
             // z, r: accumulate h @ U[:, :2u] into xp; then (r * h) @ U[:, 2u:] into x_h.
-            if (k > 0)
+            if (k > 0 || s->h0)
                 add_recurrent(g, ld, m->h, recurrent, g3, 0, 2, 1.0f, s, m->hm);
             float *rh = m->w;
             CellStep c = {s, m, g, a, off, offu, ld, ldu, act, recurrent_act, NULL, NULL,
                           (int)time, s->gate_masks ? s->rec_masks + (size_t)2 * n * u : NULL};
             for_rows(&c, 2, gru_zr_rows);
             put_rows(m->x ? m->x + offu : NULL, ldu, rh, n, u);
-            if (k > 0)
+            if (k > 0 || s->h0)
                 kdl_sgemm(0, 0, n, u, u, 1.0f, rh, u, recurrent + 2 * u, g3, 1.0f, g + 2 * u, ld);
             for_rows(&c, 1, gru_h_rows);
         }
@@ -542,6 +551,7 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
                            const float *bias, const kdl_RnnShape *s, kdl_Act act,
                            kdl_Act recurrent_act) {
     check_args(out, in, kernel, recurrent, s, saved);
+    assert(!s->h0 && !s->c0);  // (the backward assumes zero initial states)
     RnnBuffers m = saved_buffers(saved, kind, s);
     switch (kind) {
     case KDL_RNN_SIMPLE:

@@ -464,7 +464,7 @@ int main(void) {
                             for (int t = 1; t <= 4; t += 3, idx++) {
                                 Case c = {(kdl_RnnKind)kind,
                                           {n, t, odd_sizes[check_int(0, 3)],
-                                           odd_sizes[check_int(0, 3)], seq, back, ra, NULL, 0, NULL, NULL},
+                                           odd_sizes[check_int(0, 3)], seq, back, ra, NULL, 0, NULL, NULL, NULL, NULL},
                                           act_pairs[idx % N_PAIRS][0],
                                           act_pairs[idx % N_PAIRS][1]};
                                 run_case(&c, bias, 0.6f, null_sets[idx % N_NULLS]);
@@ -473,10 +473,10 @@ int main(void) {
     // and the largest shapes with Keras's default activations.
     for (int kind = 0; kind < 3; kind++)
         for (int ra = 0; ra < (kind == KDL_RNN_GRU ? 2 : 1); ra++) {
-            Case c = {(kdl_RnnKind)kind, {3, 4, 3, 5, 1, 1, ra, NULL, 0, NULL, NULL}, KDL_ACT_EXPONENTIAL,
+            Case c = {(kdl_RnnKind)kind, {3, 4, 3, 5, 1, 1, ra, NULL, 0, NULL, NULL, NULL, NULL}, KDL_ACT_EXPONENTIAL,
                       KDL_ACT_SIGMOID};
             run_case(&c, 1, 0.1f, 0);
-            Case d = {(kdl_RnnKind)kind, {3, 5, 5, 7, 1, 0, ra, NULL, 0, NULL, NULL}, KDL_ACT_TANH, KDL_ACT_SIGMOID};
+            Case d = {(kdl_RnnKind)kind, {3, 5, 5, 7, 1, 0, ra, NULL, 0, NULL, NULL, NULL, NULL}, KDL_ACT_TANH, KDL_ACT_SIGMOID};
             run_case(&d, 1, 0.6f, 0);
             d.s.return_sequences = 0, d.s.go_backwards = 1;
             run_case(&d, 1, 0.6f, 0);
@@ -491,7 +491,7 @@ int main(void) {
                     for (int inm = 0; inm < 2; inm++, idx++) {
                         Case c = {(kdl_RnnKind)kind,
                                   {3, 4, odd_sizes[check_int(0, 3)], odd_sizes[check_int(0, 3)],
-                                   seq, back, ra, NULL, 1, NULL, inm ? &want_in_masks : NULL},
+                                   seq, back, ra, NULL, 1, NULL, inm ? &want_in_masks : NULL, NULL, NULL},
                                   act_pairs[idx % N_PAIRS][0], act_pairs[idx % N_PAIRS][1]};
                         // (always a bias: with masks zeroing inputs and state a
                         // gate's pre-activation is exactly 0 without one, where
@@ -504,7 +504,7 @@ int main(void) {
         int kind = check_int(0, 2);
         Case c = {(kdl_RnnKind)kind,
                   {check_int(1, 3), check_int(1, 5), check_int(1, 6), check_int(1, 7),
-                   check_int(0, 1), check_int(0, 1), check_int(0, 1), NULL, 0, NULL, NULL},
+                   check_int(0, 1), check_int(0, 1), check_int(0, 1), NULL, 0, NULL, NULL, NULL, NULL},
                   act_pairs[check_int(0, N_PAIRS - 1)][0], KDL_ACT_SIGMOID};
         c.ract = act_pairs[check_int(0, N_PAIRS - 1)][1];
         run_case(&c, check_int(0, 3) != 0, 0.6f, null_sets[check_int(0, N_NULLS - 1)]);

@@ -11,7 +11,9 @@
  * activation the RNN layers can be given, with the output and scratch
  * buffers pre-filled with NaN so a missed write or a read of stale scratch
  * shows. Each case also runs with a random Keras mask (kdl_RnnShape.mask:
- * masked steps keep the states and repeat the previous output). Hand-computed
+ * masked steps keep the states and repeat the previous output) and with
+ * random initial states (kdl_RnnShape.h0/c0: a stateful layer's carried
+ * states). Hand-computed
  * cases pin the gate orders, the GRU bias split and the go_backwards output
  * order independently of the references.
  */
@@ -103,8 +105,10 @@ static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
     int u = s->units;
     double h[17], cs[17], rh[17], z[17], r[17], cand[17], o[17], tmp[17];
     for (int b = 0; b < s->n; b++) {
-        for (int j = 0; j < u; j++)
-            h[j] = cs[j] = 0;
+        for (int j = 0; j < u; j++) {  // the initial states, or zeros
+            h[j] = s->h0 ? s->h0[(size_t)b * u + j] : 0;
+            cs[j] = s->c0 ? s->c0[(size_t)b * u + j] : 0;
+        }
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
             const float *x = c->in + ((size_t)b * s->t + time) * s->in_dim;
@@ -221,10 +225,10 @@ static void compare(const Case *c, int want_states) {
 
     char what[192];
     snprintf(what, sizeof what, "%s n=%d t=%d in=%d u=%d seq=%d back=%d reset_after=%d bias=%d "
-             "act=%d ract=%d mask=%d",
+             "act=%d ract=%d mask=%d init=%d",
              cell_name[c->cell], s->n, s->t, s->in_dim, s->units, s->return_sequences,
              s->go_backwards, s->reset_after, c->bias != NULL, (int)c->act, (int)c->ract,
-             s->mask != NULL);
+             s->mask != NULL, s->h0 != NULL);
     check_close(what, out, r_out, out_n, 1e-4, 1e-4);
     if (want_states) {
         char w2[220];
@@ -268,6 +272,8 @@ static void flag_cases(int cell, int n, int t, int in_dim, int u, kdl_Act act, k
     float *kernel = check_random((size_t)in_dim * g * u, -scale, scale);
     float *recurrent = check_random((size_t)u * g * u, -scale, scale);
     float *bias = check_random(bias_n, -scale, scale);
+    // Initial states (a stateful layer's carried states).
+    float *h0 = check_random((size_t)n * u, -1, 1), *c0 = check_random((size_t)n * u, -1, 1);
     // A Keras mask: about a third of the timesteps masked, 0/1 floats.
     float *mask = check_random((size_t)n * t, 0, 1);
     for (size_t i = 0; i < (size_t)n * t; i++)
@@ -275,12 +281,15 @@ static void flag_cases(int cell, int n, int t, int in_dim, int u, kdl_Act act, k
     for (int seq = 0; seq < 2; seq++)
         for (int back = 0; back < 2; back++)
             for (int ra = 0; ra < (cell == CELL_GRU ? 2 : 1); ra++)
-                for (int masked = 0; masked < 2; masked++) {
-                    Case c = {cell, {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL, 0, NULL, NULL}, act,
-                              ract, in, kernel, recurrent, with_bias ? bias : NULL};
-                    compare(&c, want_states);
-                }
-    free(in), free(kernel), free(recurrent), free(bias), free(mask);
+                for (int masked = 0; masked < 2; masked++)
+                    for (int init = 0; init < 2; init++) {
+                        Case c = {cell,
+                                  {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL, 0, NULL,
+                                   NULL, init ? h0 : NULL, init ? c0 : NULL},
+                                  act, ract, in, kernel, recurrent, with_bias ? bias : NULL};
+                        compare(&c, want_states);
+                    }
+    free(in), free(kernel), free(recurrent), free(bias), free(mask), free(h0), free(c0);
 }
 
 static void random_case(int cell, int n, int t, int in_dim, int u, int pair, int with_bias,
@@ -326,7 +335,7 @@ static void hand(const char *what, int cell, const float *kernel, const float *r
                  const float *bias, int back, int reset_after, kdl_Act act, kdl_Act ract,
                  const float want_seq[2], float want_c) {
     static const float x[2] = {1, 2};
-    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL, 0, NULL, NULL};
+    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL, 0, NULL, NULL, NULL, NULL};
     float out[2], h_out, c_out = NAN;
     float *scratch = nan_filled(kdl_rnn_scratch(&s));
     Case c = {cell, s, act, ract, x, kernel, recurrent, bias};
