@@ -719,6 +719,21 @@ static void emit_rnn(Emit *e, IrOp *op) {
     if (op->mask_in)
         OUT(e, "        s.mask = %s; /* timesteps where the ids are 0 are skipped */\n",
             bref(e, op->mask_in));
+    const char *carry_h = NULL, *carry_c = NULL;
+    if (op->carry) {
+        // stateful=True: start from the states the last predict left, and
+        // keep the final ones (written straight there unless returned too).
+        long long bu = (long long)(op->in[0]->shape.d[0] * l->iv[RN_UNITS]);
+        carry_h = arena_printf(a, "m->carry + %lld", (long long)op->carry - 1);
+        carry_c = arena_printf(a, "m->carry + %lld", (long long)op->carry - 1 + bu);
+        OUT(e, "        s.h0 = %s; /* stateful: the states of the previous batch */\n", carry_h);
+        if (kind == RNN_LSTM)
+            OUT(e, "        s.c0 = %s;\n", carry_c);
+        if (op->nout < 2)
+            h = carry_h;
+        if (kind == RNN_LSTM && op->nout < 3)
+            cs = carry_c;
+    }
     const char *cell = kind == RNN_SIMPLE ? "simple_rnn" : kind == RNN_LSTM ? "lstm" : "gru";
     OUT(e, "        kdl_%s_forward(%s, %s, ", cell, out, h);
     if (kind == RNN_LSTM)
@@ -727,7 +742,14 @@ static void emit_rnn(Emit *e, IrOp *op) {
         wref(e, l, "recurrent_kernel"), wref(e, l, "bias"), act_enum(a, l->act));
     if (kind != RNN_SIMPLE)
         OUT(e, ", %s", act_enum(a, (ActKind)l->iv[RN_REC_ACT]));
-    OUT(e, ", scratch);\n    }\n");
+    OUT(e, ", scratch);\n");
+    if (op->carry && op->nout >= 2)
+        OUT(e, "        memcpy(%s, %s, sizeof(float) * %lldu);\n", carry_h, h,
+            (long long)(op->in[0]->shape.d[0] * l->iv[RN_UNITS]));
+    if (op->carry && kind == RNN_LSTM && op->nout >= 3)
+        OUT(e, "        memcpy(%s, %s, sizeof(float) * %lldu);\n", carry_c, cs,
+            (long long)(op->in[0]->shape.d[0] * l->iv[RN_UNITS]));
+    OUT(e, "    }\n");
 }
 
 static void emit_channels_first(Emit *e, IrOp *op);
@@ -1144,8 +1166,37 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
            "k);\n        return KDL_ERR_SHAPE;\n    }\n}\n\n");
 }
 
+// Stateful RNNs (stateful=True) keep their final states for the next
+// predict: one (batch, units) block per state in the model's carry area, per
+// layer (a layer called twice reads what its first call left, as Keras's
+// state variables do). The batch is the input's static batch size (the
+// front end requires one).
+static void plan_carry(IrModel *m) {
+    m->carry_floats = 0;
+    for (int i = 0; i < m->ops.len; i++) {
+        IrOp *op = m->ops.data[i];
+        const Layer *l = op->layer;
+        bool rnn = !strcmp(l->class_name, "SimpleRNN") || !strcmp(l->class_name, "LSTM") ||
+                   !strcmp(l->class_name, "GRU");
+        if (op->dead || !rnn || !l->iv[RN_STATEFUL])
+            continue;
+        for (int j = 0; j < i && !op->carry; j++) {
+            const IrOp *prev = m->ops.data[j];
+            if (prev->layer == l)
+                op->carry = prev->carry;
+        }
+        if (op->carry)
+            continue;
+        op->carry = 1 + m->carry_floats;
+        m->carry_batch = op->in[0]->shape.d[0];
+        m->carry_floats += op->in[0]->shape.d[0] * l->iv[RN_UNITS] *
+                           (l->iv[RN_KIND] == RNN_LSTM ? 2 : 1);
+    }
+}
+
 static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
+    plan_carry(m);
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
     char *UP = arena_strdup(a, P);
     for (char *p = UP; *p; p++)
@@ -1220,7 +1271,9 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         src_line(md));
     OUT(e, "struct %s {\n    %s_Weights *w;\n    int owns_weights;\n    int max_batch;\n"
            "    float *arena;\n    float *scratch;\n    float *fold; /* BatchNormalization folded "
-           "into kernels (M_prepare) */\n%s%s};\n\n", P, e->stem,
+           "into kernels (M_prepare) */\n"
+           "    float *carry; /* stateful RNNs' states, kept from one predict to the next */\n"
+           "%s%s};\n\n", P, e->stem,
         t ? arena_printf(a, "    struct %s_train *train; /* %s_create_training */\n", P, P) : "",
         dyn ? arena_printf(a, "    /* Planned at create for the largest dims: each arena buffer's "
                               "offset and\n       size (floats per sample), and the scratch "
@@ -1282,15 +1335,16 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "    /* One allocation: the model, its weights (unless shared), the arena and scratch. "
            "*/\n");
     OUT(e, "    size_t head = (sizeof(%s) + 63) / 64 * 64, wsize = (wbytes + 63) / 64 * 64;\n", P);
+    OUT(e, "    size_t carry = %lld;\n", (long long)m->carry_floats);
     OUT(e, "    char *mem = calloc(1, head + wsize + sizeof(float) * (arena + scratch + fold + "
-           "1));\n");
+           "carry + 1));\n");
     OUT(e, "    if (!mem)\n        return NULL;\n");
     OUT(e, "    %s *m = (%s *)(void *)mem;\n", P, P);
     OUT(e, "    m->w = weights ? weights : (%s_Weights *)(void *)(mem + head);\n", e->stem);
     OUT(e, "    m->owns_weights = weights == NULL;\n    m->max_batch = max_batch;\n");
     OUT(e, "    m->arena = (float *)(void *)(mem + head + wsize);\n    m->scratch = m->arena + "
            "arena;\n"
-           "    m->fold = m->scratch + scratch;\n");
+           "    m->fold = m->scratch + scratch;\n    m->carry = m->fold + fold;\n");
     if (dyn)
         OUT(e, "    memcpy(m->off, off, sizeof off);\n    memcpy(m->cap, size, sizeof size);\n"
                "    m->scratch_floats = scratch;\n");
@@ -1300,6 +1354,14 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "void %s_destroy(%s *m) {\n%s    free(m);\n}\n\n", P, P,
         t ? "    if (m)\n        free(m->train);\n" : "");
     OUT(e, "%s_Weights *%s_weights(%s *m) {\n    return m->w;\n}\n\n", e->stem, P, P);
+    HDR(e, "/* model.reset_states(): stateful RNN layers start the next predict from zero "
+           "states\n   (as after create). A model without them has nothing to reset. */\n");
+    HDR(e, "void %s_reset_states(%s *m);\n", P, P);
+    if (m->carry_floats)
+        HDR(e, "#define %s_STATEFUL_BATCH %lld /* predict takes exactly this batch: the stateful "
+               "RNNs' states */\n", UP, (long long)m->carry_batch);
+    OUT(e, "void %s_reset_states(%s *m) {\n    memset(m->carry, 0, sizeof(float) * %lldu);\n}\n\n",
+        P, P, (long long)m->carry_floats);
 
     // prepare: weights derived from the model's weights (folded BatchNormalization)
     HDR(e, "/* Recompute derived weights after changing weights through %s_weights(). */\n", P);
@@ -1461,6 +1523,9 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "kdl_Status %s_predict(%s *m, int batch%s, const void *const inputs[], "
            "float *const outputs[]) {\n", P, P, dyn ? ", const int dims[]" : "");
     OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n");
+    if (m->carry_floats)
+        OUT(e, "    if (batch != %lld)\n        return KDL_ERR_SHAPE; /* stateful RNNs: their states' "
+               "batch */\n", (long long)m->carry_batch);
     if (dyn) {
         // Dims beyond those create planned for are an error, not an overflow.
         OUT(e, "    int64_t d[%d];\n    size_t size[%d];\n", m->dyn.len, m->plan.len + 1);
@@ -1606,6 +1671,8 @@ static const char *program_main(Emit *e, Vec *irs, Vec *trains) {
         } else {
             OUT(&p, ",\n     .fit_shuffle = 1");
         }
+        if (m->carry_floats)
+            OUT(&p, ",\n     .stateful_batch = %lld", (long long)m->carry_batch);
         OUT(&p, "},\n");
     }
     OUT(&p, "};\n\nint main(int argc, char **argv) {\n"

@@ -819,6 +819,8 @@ typedef struct IrOp {
                             // reads weight + (a @ b) * alpha / rank from fold_kernel
     int64_t lora_grad;      // training: the adapted weight's gradient in the LoRA area
     bool dead;              // removed by fusion (its output aliases its input)
+    int64_t carry;          // a stateful RNN at inference: 1 + the offset of its layer's
+                            // states (h, then LSTM's c) in the model's carry area; 0: none
     // Keras masking (Embedding(mask_zero=True)): timestep masks are float 0/1
     // buffers shaped as the ids. mask_in: the mask the op reads (RNNs skip
     // masked steps, GlobalAveragePooling1D averages unmasked ones); mask_out:
@@ -849,6 +851,8 @@ typedef struct IrModel {
     int ninputs, noutputs;
     int64_t arena_floats;   // per sample
     int64_t fold_floats;    // derived weights (BatchNormalization folded into Dense/Conv)
+    int64_t carry_floats;   // stateful RNNs' states carried between predict calls
+    int64_t carry_batch;    // their (static) batch size; 0 without stateful RNNs
     // Run-time dimensions (empty when every input dimension is known):
     int ndims;              // the inputs' None dimensions: dyn[0..ndims), in input order
     Vec dyn, checks;        // IrDim*, IrCheck*

@@ -1021,6 +1021,11 @@ typedef struct kdl_ProgramModel {
                                float *const outputs[]);
     kdl_Status (*output_shape)(const int dims[], int k, int64_t shape[], char *err,
                                size_t errlen);
+    // Models with stateful RNNs: the batch predict takes (their states'
+    // batch): predict runs the samples in batches of exactly this many, in
+    // order, each starting from the states the one before left (Keras's
+    // model.predict); 0 otherwise.
+    int stateful_batch;
 } kdl_ProgramModel;
 
 // summary / layers / init / predict / fit / evaluate commands over the

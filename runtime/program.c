@@ -282,9 +282,19 @@ static int cmd_predict(const char *prog, const kdl_ProgramModel *m, const char *
             n = nk;
         }
     }
+    if (ok_in && m->stateful_batch > 0 && n % m->stateful_batch != 0) {
+        char nb[32], sb[32];
+        snprintf(nb, sizeof nb, "%lld", n);
+        snprintf(sb, sizeof sb, "%d", m->stateful_batch);
+        fail(prog, "the model has stateful recurrent layers built for batches of %s samples: the "
+             "input's %s samples are not a multiple of it", sb, nb);
+        ok_in = 0;
+    }
     if (!ok_in)
         goto done;
-    int max_batch = (int)(batch_size < n ? batch_size : n);
+    // Stateful layers: batches of exactly their size, carrying the states.
+    int max_batch = m->stateful_batch > 0 ? m->stateful_batch
+                                          : (int)(batch_size < n ? batch_size : n);
     model = m->ndims > 0 ? m->create_dims(max_batch, dims) : m->create(max_batch);
     kdl_Status st = KDL_OK;
     if (!model) {

@@ -562,14 +562,23 @@ def rescaling(cfg, xs):
 
 # ---- recurrent layers (Keras's cell equations) ---------------------------------------------
 
-def run_rnn(cfg, xs, step, nstates, units, mask=None):
+# stateful=True layers' states, by layer name: what the previous batch of a
+# predict left (Keras keeps them in the layer's state variables).
+CARRIED = {}
+
+
+def run_rnn(cfg, xs, step, nstates, units, mask=None, name=None):
     """Unroll a cell over time. go_backwards reads the steps last to first and
     returns the sequence in that (processing) order, as Keras does. With a
     mask (n, t), a masked step keeps the states and repeats the previous
-    output (keras.src.backend rnn() with zero_output_for_mask=False)."""
+    output (keras.src.backend rnn() with zero_output_for_mask=False). A
+    stateful layer starts from the states its last call left (zeros at first)
+    and keeps its final states."""
     x = xs[0]
     n, t = x.shape[0], x.shape[1]
     states = [torch.zeros((n, units), dtype=DT) for _ in range(nstates)]
+    if cfg.get("stateful", False) and name in CARRIED:
+        states = list(CARRIED[name])
     order = range(t - 1, -1, -1) if cfg.get("go_backwards", False) else range(t)
     seq = []
     prev_out = torch.zeros((n, units), dtype=DT)
@@ -583,6 +592,8 @@ def run_rnn(cfg, xs, step, nstates, units, mask=None):
         states = new
         prev_out = out
         seq.append(out)
+    if cfg.get("stateful", False):
+        CARRIED[name] = list(states)
     out = torch.stack(seq, dim=1) if cfg.get("return_sequences", False) else prev_out
     if cfg.get("return_state", False):
         return [out] + states
@@ -601,7 +612,7 @@ def simple_rnn(cfg, weights, xs, layer, mask=None):
         if b is not None:
             z = z + b
         return [act(z)]
-    return run_rnn(cfg, xs, step, 1, units, mask)
+    return run_rnn(cfg, xs, step, 1, units, mask, layer["name"])
 
 
 def lstm(cfg, weights, xs, layer, mask=None):
@@ -623,7 +634,7 @@ def lstm(cfg, weights, xs, layer, mask=None):
         o = ract(z[:, 3 * u:])
         c = f * c + i * g
         return [o * act(c), c]
-    return run_rnn(cfg, xs, step, 2, u, mask)
+    return run_rnn(cfg, xs, step, 2, u, mask, layer["name"])
 
 
 def gru(cfg, weights, xs, layer, mask=None):
@@ -658,7 +669,7 @@ def gru(cfg, weights, xs, layer, mask=None):
             rr = ract(x_r + h @ r[:, u:2 * u])
             hh = act(x_h + (rr * h) @ r[:, 2 * u:])
         return [z * h + (1.0 - z) * hh]
-    return run_rnn(cfg, xs, step, 1, u, mask)
+    return run_rnn(cfg, xs, step, 1, u, mask, layer["name"])
 
 
 # ---- the graph --------------------------------------------------------------------------------
@@ -915,6 +926,22 @@ def embedding_limit(graph, tensor):
     return lim
 
 
+def stateful_batch(graph):
+    """The static batch size of the model's stateful RNNs (the inputs'), or None."""
+    def walk(g):
+        for node in g["nodes"]:
+            layer = node["layer"]
+            if layer.get("class") in ("SimpleRNN", "LSTM", "GRU") and \
+                    layer.get("config", {}).get("stateful", False):
+                return True
+            if "model" in layer and walk(layer["model"]):
+                return True
+        return False
+    if not walk(graph):
+        return None
+    return graph["inputs"][0]["shape"][0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("command", choices=["predict", "input", "outputs", "inputs", "models"])
@@ -983,8 +1010,14 @@ def main():
             xts.append(torch.from_numpy(x.astype(np.int64)))
         else:
             xts.append(torch.from_numpy(x.astype(np.float64)))
+    # Stateful recurrent layers: Keras's predict runs batches of their static
+    # batch size in order, each continuing the states of the one before.
+    chunk = stateful_batch(graph) or xts[0].shape[0]
+    parts = []
     with torch.no_grad():
-        ys = run_graph(graph, weights, xts)
+        for i in range(0, xts[0].shape[0], chunk):
+            parts.append(run_graph(graph, weights, [x[i:i + chunk] for x in xts]))
+    ys = [torch.cat([p[k] for p in parts], dim=0) for k in range(len(parts[0]))]
     for path, y in zip(output_paths(a.output, len(ys)), ys):
         np.save(path, np.ascontiguousarray(y.numpy().astype(np.float32)))
 
