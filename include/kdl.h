@@ -245,9 +245,10 @@ typedef struct kdl_RnnShape {
     const float *rec_masks, *in_masks;
     // Initial states (n, units), or NULL for zeros (Keras's default): a
     // stateful layer's states carried from the previous batch; c0 LSTM only.
-    // They may be the h_out / c_out buffers (read before those are written).
-    // The inference kernels only (kdl_rnn_train_forward / kdl_rnn_backward
-    // need NULL).
+    // They may be the h_out / c_out buffers of the inference kernels (read
+    // before those are written); kdl_rnn_backward needs the forward's h0 and
+    // c0 unchanged (no gradient flows into them: Keras's states are not
+    // trained).
     const float *h0, *c0;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.

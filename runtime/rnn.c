@@ -551,7 +551,6 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
                            const float *bias, const kdl_RnnShape *s, kdl_Act act,
                            kdl_Act recurrent_act) {
     check_args(out, in, kernel, recurrent, s, saved);
-    assert(!s->h0 && !s->c0);  // (the backward assumes zero initial states)
     RnnBuffers m = saved_buffers(saved, kind, s);
     switch (kind) {
     case KDL_RNN_SIMPLE:
@@ -701,7 +700,8 @@ static void lstm_rows_back(void *ctx, size_t b0, size_t b1) {
         size_t r = off + b * ld, ru = offu + b * ldu;
         const float *ai = c->post + r, *af = ai + u, *ag = af + u, *ao = ag + u;
         const float *cs = c->x + ru, *ac = c->ac + ru;
-        const float *cprev = k > 0 ? c->x + offp + (size_t)b * ldu : NULL;
+        const float *cprev = k > 0 ? c->x + offp + (size_t)b * ldu
+                             : c->s->c0 ? c->s->c0 + b * u : NULL;  // c_{-1}
         const float *dhb = dh + (size_t)b * u;
         float *dc = c->dc + (size_t)b * u;
         for (int j = 0; j < u; j++) {
@@ -793,7 +793,7 @@ static void gru_r_rows_back(void *ctx, size_t b0, size_t b1) {
                 dr[j] = dgh[j] * ar[j];
             }
         } else {
-            if (st->k == 0)  // r scaled h_{-1} = 0: no gradient
+            if (st->k == 0 && !s->h0)  // r scaled h_{-1} = 0: no gradient
                 continue;
             // (r * h_{k-1} * the candidate's mask, with gate masks)
             const float *hp = c->hp + offu + b * ldu, *dr = c->dr + b * u;
@@ -814,7 +814,7 @@ static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
     int n = s->n, u = s->units, g3 = 3 * u, ld = s->t * g3, ldu = s->t * u;
     size_t time = (size_t)step_time(s, k), off = time * g3, offu = time * u;
     bptt_rows(c, k, dh, dhp, 2, gru_zh_rows_back);
-    if (!s->reset_after && k > 0)  // dr (n, u) = dg_h @ U_h^T, the gradient of r * h_{k-1}
+    if (!s->reset_after && (k > 0 || s->h0))  // dr (n, u) = dg_h @ U_h^T: of r * h_{k-1}
         kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off + 2 * u, ld, c->recurrent + 2 * u, g3, 0.0f,
                   c->dr, u);
     bptt_rows(c, k, dh, dhp, 1, gru_r_rows_back);

@@ -23,7 +23,9 @@
  * cells (SimpleRNN: one mask each; LSTM's c and GRU's z h_{k-1} use the
  * undropped state). Those cases run every flag combination with random
  * masks of zeros and 1/(1 - rate), with and without input masks; the
- * training forward is checked through the loss of its outputs.
+ * training forward is checked through the loss of its outputs. So are
+ * initial states (kdl_RnnShape.h0/c0, stateful layers): the reference starts
+ * from them, and no gradient flows into them.
  */
 #include "check.h"
 
@@ -215,7 +217,11 @@ static double ref_loss(const Case *c, const Ref *r) {
     int u = s->units;
     double loss = 0;
     for (int b = 0; b < s->n; b++) {
-        double h[MAXU] = {0}, cs[MAXU] = {0};
+        double h[MAXU] = {0}, cs[MAXU] = {0};  // the initial states, or zeros
+        for (int j = 0; j < u; j++) {
+            h[j] = s->h0 ? s->h0[(size_t)b * u + j] : 0;
+            cs[j] = s->c0 ? s->c0[(size_t)b * u + j] : 0;
+        }
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
             ref_step(c, r, r->in + ((size_t)b * s->t + time) * s->in_dim, h, cs, b);
@@ -328,6 +334,15 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     // Gate masks: the case's kdl_RnnShape points at them (a copy: c is const).
     Case cm = *c;
     float *rec_masks = NULL, *in_masks = NULL;
+    float *h0 = NULL, *c0 = NULL;
+    if (cm.s.h0) {  // (non-NULL in the case: draw initial states)
+        h0 = check_random(nu, -1, 1);
+        c0 = lstm ? check_random(nu, -1, 1) : NULL;
+        cm.s.h0 = h0;
+        cm.s.c0 = c0;
+        c = &cm;
+        s = &c->s;
+    }
     if (cm.s.gate_masks) {
         rec_masks = dropout_masks((size_t)g * nu);
         cm.s.rec_masks = rec_masks;
@@ -353,7 +368,8 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     float *r_out = nan_filled(n_out), *r_h = nan_filled(nu), *r_c = nan_filled(nu);
     float *scratch = nan_filled(kdl_rnn_scratch(s));
     float *saved = nan_filled(kdl_rnn_saved_floats(c->kind, s));
-    if (s->gate_masks)  // (no inference kernel drops: the training kernel with every output)
+    if (s->gate_masks || s->h0)  // (the training kernel with every output; the inference
+                                 // kernels neither drop nor, into h_out, keep h0 apart)
         kdl_rnn_train_forward(c->kind, r_out, r_h, lstm ? r_c : NULL, saved, in, kernel,
                               recurrent, bias, s, c->act, c->ract);
     else
@@ -422,7 +438,7 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     free(in), free(kernel), free(recurrent), free(bias), free(dout), free(dh_out), free(dc_out);
     free(out), free(h_out), free(c_out), free(r_out), free(r_h), free(r_c);
     free(scratch), free(saved), free(bscratch), free(w_out), free(w_h), free(w_c);
-    free(rec_masks), free(in_masks);
+    free(rec_masks), free(in_masks), free(h0), free(c0);
 }
 
 // ---- the cases --------------------------------------------------------------------------
@@ -497,6 +513,20 @@ int main(void) {
                         // gate's pre-activation is exactly 0 without one, where
                         // relu-like activations have a kink finite differences
                         // cannot take; no bias is covered above)
+                        run_case(&c, 1, 0.6f, null_sets[idx % N_NULLS]);
+                    }
+    // Initial states (stateful layers), with and without gate masks.
+    static const float want_init = 1;
+    for (int kind = 0; kind < 3; kind++)
+        for (int ra = 0; ra < (kind == KDL_RNN_GRU ? 2 : 1); ra++)
+            for (int seq = 0; seq < 2; seq++)
+                for (int back = 0; back < 2; back++)
+                    for (int gm = 0; gm < 2; gm++, idx++) {
+                        Case c = {(kdl_RnnKind)kind,
+                                  {3, 4, odd_sizes[check_int(0, 3)], odd_sizes[check_int(0, 3)],
+                                   seq, back, ra, NULL, gm, NULL, gm ? &want_init : NULL,
+                                   &want_init, &want_init},
+                                  act_pairs[idx % N_PAIRS][0], act_pairs[idx % N_PAIRS][1]};
                         run_case(&c, 1, 0.6f, null_sets[idx % N_NULLS]);
                     }
     // Random shapes, flags, activations and NULLs.
