@@ -1463,12 +1463,14 @@ static bool rate_active(double r) {
 }
 
 // An RNN call with recurrent_dropout in training: Keras 3 then runs the cell
-// as "implementation 1" (recurrent_dropout != 0): one mask per gate for the
+// as "implementation 1" (recurrent_dropout != 0, or LSTM/GRU given
+// implementation=1, then with dropout alone too): one mask per gate for the
 // state and, with dropout, one per gate for the inputs, drawn once per batch
 // (kdl_RnnShape.gate_masks; t->rnn_drop holds the masks).
 static bool rnn_gate_masks(const IrOp *op) {
     const Layer *l = op->layer;
-    return op->training && l->fv[1] > 0 && (rate_active(l->fv[1]) || rate_active(l->fv[0]));
+    bool impl1 = l->fv[1] > 0 || (l->iv[RN_KIND] != RNN_SIMPLE && l->iv[RN_IMPL] == 1);
+    return op->training && impl1 && (rate_active(l->fv[1]) || rate_active(l->fv[0]));
 }
 
 // An RNN call whose inputs alone are dropped in training (implementation 2:

@@ -84,6 +84,8 @@ enum {
     RN_RESET_AFTER,     // reset_after (GRU)
     RN_REC_ACT,         // recurrent_activation (ActKind; LSTM/GRU)
     RN_SEED,            // seed (-1 = None)
+    RN_IMPL,            // implementation (LSTM/GRU): 1 or 2 (anything else acts as 2);
+                        // recurrent_dropout != 0 makes it 1, as Keras 3's cells do
 };
 
 // RandomCrop, ZeroPadding2D, UpSampling2D.

@@ -1504,6 +1504,13 @@ static bool rnn_init(Ctx *c, Layer *l, RnnKind kind) {
     ok &= larg_float(c, l, "recurrent_dropout", &rdr);
     ok &= arg_opt_int(c, l, "seed", -1, &l->iv[RN_SEED]);
     if (kind != RNN_SIMPLE) {
+        // A keyword Keras 3's LSTM and GRU pass on to their cells: 1 draws
+        // one dropout mask per gate (kdl's training code, emit_train.c).
+        ok &= arg_opt_int(c, l, "implementation", 2, &l->iv[RN_IMPL]);
+        if (clip01(rdr) != 0)
+            l->iv[RN_IMPL] = 1;
+    }
+    if (kind != RNN_SIMPLE) {
         Value *v = larg(l, "use_cudnn");
         if (v->kind == V_ERROR) {
             ok = false;
@@ -1846,12 +1853,12 @@ const LayerClass layer_classes[] = {
     {"LSTM",
      "units, activation='tanh', recurrent_activation='sigmoid', " RNN_HEAD
      "unit_forget_bias=True, " RNN_REGS "seed=None, " RNN_FLAGS
-     "use_cudnn='auto', zero_output_for_mask=False, " B_NAME B_SHAPE,
+     "use_cudnn='auto', zero_output_for_mask=False, implementation=2, " B_NAME B_SHAPE,
      LC_TRAINING | LC_MULTI_OUTPUT, lstm_init, rnn_build, rnn_infer},
     {"GRU",
      "units, activation='tanh', recurrent_activation='sigmoid', " RNN_HEAD RNN_REGS
      "seed=None, " RNN_FLAGS "reset_after=True, use_cudnn='auto', "
-     "zero_output_for_mask=False, " B_NAME B_SHAPE,
+     "zero_output_for_mask=False, implementation=2, " B_NAME B_SHAPE,
      LC_TRAINING | LC_MULTI_OUTPUT, gru_init, rnn_build, rnn_infer},
     {"RandomCrop", "height, width, seed=None, data_format=None, " B_ALL,
      LC_TRAINING, random_crop_init, build_none, random_crop_infer},
