@@ -71,6 +71,7 @@ const char *obj_str(const Object *o, const char *name, const char *dflt);
 // Training code for model m (its inference lowering) from its training
 // lowering t: prototypes into the header, definitions into the source.
 void emit_train(Emit *e, IrModel *m, IrModel *t);
+bool carry_like(Ctx *c, IrModel *dst, const IrModel *src);
 // The memory statistics line of a training model (kdlc emit --stats).
 void emit_train_stats(Emit *e, IrModel *t);
 

@@ -724,8 +724,8 @@ static void emit_rnn(Emit *e, IrOp *op) {
         // stateful=True: start from the states the last predict left, and
         // keep the final ones (written straight there unless returned too).
         long long bu = (long long)(op->in[0]->shape.d[0] * l->iv[RN_UNITS]);
-        carry_h = arena_printf(a, "m->carry + %lld", (long long)op->carry - 1);
-        carry_c = arena_printf(a, "m->carry + %lld", (long long)op->carry - 1 + bu);
+        carry_h = arena_printf(a, "carry + %lld", (long long)op->carry - 1);
+        carry_c = arena_printf(a, "carry + %lld", (long long)op->carry - 1 + bu);
         OUT(e, "        s.h0 = %s; /* stateful: the states of the previous batch */\n", carry_h);
         if (kind == RNN_LSTM)
             OUT(e, "        s.c0 = %s;\n", carry_c);
@@ -1194,6 +1194,33 @@ static void plan_carry(IrModel *m) {
     }
 }
 
+// A training or evaluation lowering's stateful RNNs use the states of the
+// same layers in the inference model (plan_carry); false (reported) for a
+// stateful layer the inference graph does not call.
+bool carry_like(Ctx *c, IrModel *dst, const IrModel *src) {
+    dst->carry_floats = src->carry_floats;
+    dst->carry_batch = src->carry_batch;
+    for (int i = 0; i < dst->ops.len; i++) {
+        IrOp *op = dst->ops.data[i];
+        const char *k = op->layer->class_name;
+        bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
+        if (!rnn || !op->layer->iv[RN_STATEFUL])
+            continue;
+        for (int j = 0; j < src->ops.len && !op->carry; j++) {
+            const IrOp *so = src->ops.data[j];
+            if (so->layer == op->layer)
+                op->carry = so->carry;
+        }
+        if (!op->carry) {
+            error_at(c, op->node->span, "%s: a stateful layer called in training but not by "
+                     "the model's inference graph is not supported by the code generator",
+                     layer_label(c, op->layer));
+            return false;
+        }
+    }
+    return true;
+}
+
 static void emit_model(Emit *e, IrModel *m, IrModel *t) {
     Arena *a = e->c->arena;
     plan_carry(m);
@@ -1542,6 +1569,8 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         "m->scratch;\n"
         "    const float *fold = m->fold;\n",
         e->stem);
+    if (m->carry_floats)
+        OUT(e, "    float *carry = m->carry; /* stateful RNNs' states */\n");
     for (int i = 0; i < m->ninputs; i++)
         OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
             dtype_c(m->inputs[i]->dtype), i, dtype_c(m->inputs[i]->dtype), i, m->inputs[i]->what,

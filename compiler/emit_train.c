@@ -975,12 +975,6 @@ static void collect_layer_config(Emit *e, IrModel *t, TrainCfg *cfg) {
         }
         const char *k = l->class_name;
         if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
-            if (l->iv[RN_STATEFUL]) {
-                error_at(e->c, larg_span(l, "stateful"), "%s: stateful=True is not supported by "
-                         "the training code generator (kdl starts every batch from zero "
-                         "states)", layer_label(e->c, l));
-                e->ok = false;
-            }
         }
     }
 }
@@ -1487,6 +1481,40 @@ static void rnn_train_shape(Emit *e, IrOp *op, const char *n) {
         OUT(e, "        s.gate_masks = 1; /* recurrent_dropout: a mask per gate */\n");
 }
 
+// A stateful RNN's initial states, copied out of the model's carry area
+// before the forward writes the final ones there (the backward reads them):
+// its floats (the static batch times units, twice for LSTM), first in
+// t->rnn_drop.
+static int64_t rnn_init_floats(const IrOp *op) {
+    const Layer *l = op->layer;
+    if (!op->carry)
+        return 0;
+    return op->in[0]->shape.d[0] * l->iv[RN_UNITS] * (l->iv[RN_KIND] == RNN_LSTM ? 2 : 1);
+}
+
+// Where an RNN op's dropout masks start in the training state: after its
+// initial-state copy.
+static const char *rnn_drop_base(Emit *e, const IrOp *op) {
+    int64_t k = rnn_init_floats(op);
+    return k ? arena_printf(e->c->arena, "(t->rnn_drop[%d] + %lld)", op->slot, (long long)k)
+             : arena_printf(e->c->arena, "t->rnn_drop[%d]", op->slot);
+}
+
+// The kdl_RnnShape `s` in scope starts from a stateful RNN's states (the
+// copy in t->rnn_drop; copy: take it from the carry area first).
+static void rnn_init_args(Emit *e, const IrOp *op, bool copy) {
+    int64_t k = rnn_init_floats(op), bu = k / (op->layer->iv[RN_KIND] == RNN_LSTM ? 2 : 1);
+    if (!k)
+        return;
+    if (copy)
+        OUT(e, "        memcpy(t->rnn_drop[%d], carry + %lld, sizeof(float) * %lldu); /* stateful: "
+               "the states of the previous batch */\n", op->slot, (long long)op->carry - 1,
+            (long long)k);
+    OUT(e, "        s.h0 = t->rnn_drop[%d];\n", op->slot);
+    if (op->layer->iv[RN_KIND] == RNN_LSTM)
+        OUT(e, "        s.c0 = t->rnn_drop[%d] + %lld;\n", op->slot, (long long)bu);
+}
+
 // The gate masks' floats per sample: (G, units) and, with dropout, (G, features).
 static int64_t rnn_mask_floats(const IrOp *op) {
     const Layer *l = op->layer;
@@ -1503,8 +1531,8 @@ static void rnn_gate_mask_args(Emit *e, IrOp *op, bool draw) {
     int64_t g = l->iv[RN_KIND] == RNN_LSTM ? 4 : l->iv[RN_KIND] == RNN_GRU ? 3 : 1;
     int64_t gu = g * l->iv[RN_UNITS];
     bool in = rate_active(l->fv[0]);
-    OUT(e, "        float *rmask = t->rnn_drop[%d], *imask = rmask + (size_t)batch * %lldu;\n",
-        op->slot, (long long)gu);
+    OUT(e, "        float *rmask = %s, *imask = rmask + (size_t)batch * %lldu;\n",
+        rnn_drop_base(e, op), (long long)gu);
     if (draw) {
         OUT(e, "        /* recurrent_dropout=%s, dropout=%s: Keras's implementation 1 */\n",
             fstr(a, l->fv[1]), fstr(a, l->fv[0]));
@@ -1635,6 +1663,7 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
         OUT(e, "    {\n");
         rnn_train_shape(e, op, "batch");
         const char *x = bref(e, op->in[0]);
+        rnn_init_args(e, op, true);
         if (rnn_gate_masks(op))
             rnn_gate_mask_args(e, op, true);
         if (rnn_dropout(op)) {
@@ -1643,8 +1672,8 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
             // (t->rnn_drop holds batch * f * (1 + 2 T) floats: sized at max_batch and T.)
             int64_t f = is->d[2];
             const char *tt = dimx(e, op->in[0], 1);
-            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)batch * %lldu;\n",
-                op->slot, (long long)f);
+            OUT(e, "        float *dmask = %s, *xm = dmask + (size_t)batch * %lldu;\n",
+                rnn_drop_base(e, op), (long long)f);
             OUT(e, "        const int sx[] = {batch, %s, %lld}, sm[] = {batch, 1, %lld}; /* "
                    "dropout=%s */\n", tt, (long long)f, (long long)f, fstr(a, l->fv[0]));
             OUT(e, "        kdl_dropout_mask(dmask, (size_t)batch * %lldu, %s, &t->rng);\n",
@@ -1655,13 +1684,27 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
         if (op->mask_in)
             OUT(e, "        s.mask = %s; /* Keras mask: masked timesteps keep the states */\n",
                 bref(e, op->mask_in));
+        // A stateful layer's final states go to the carry area (also when
+        // returned: copied there after).
+        int64_t bu = op->carry ? op->in[0]->shape.d[0] * l->iv[RN_UNITS] : 0;
+        const char *ch = op->carry ? arena_printf(a, "carry + %lld", (long long)op->carry - 1)
+                                   : "NULL";
+        const char *cc = op->carry && rnn_kind(l) == RNN_LSTM
+                             ? arena_printf(a, "carry + %lld", (long long)(op->carry - 1 + bu))
+                             : "NULL";
+        const char *ho = op->nout > 1 ? bref(e, op->out[1]) : ch;
+        const char *co = op->nout > 2 ? bref(e, op->out[2]) : cc;
         OUT(e, "        kdl_rnn_train_forward(%s, %s, %s, %s, t->rnn_saved[%d], %s, %s, %s, %s, "
-               "&s, %s, %s);\n    }\n",
-            rnn_kind_enum(l), bref(e, op->out[0]), op->nout > 1 ? bref(e, op->out[1]) : "NULL",
-            op->nout > 2 ? bref(e, op->out[2]) : "NULL", op->slot, x,
+               "&s, %s, %s);\n",
+            rnn_kind_enum(l), bref(e, op->out[0]), ho, co, op->slot, x,
             wref(e, l, "kernel"), wref(e, l, "recurrent_kernel"), wref(e, l, "bias"),
             act_enum(a, l->act),
             act_enum(a, rnn_kind(l) == RNN_SIMPLE ? ACT_SIGMOID : (ActKind)l->iv[RN_REC_ACT]));
+        if (op->carry && op->nout > 1)
+            OUT(e, "        memcpy(%s, %s, sizeof(float) * %lldu);\n", ch, ho, (long long)bu);
+        if (op->carry && op->nout > 2 && rnn_kind(l) == RNN_LSTM)
+            OUT(e, "        memcpy(%s, %s, sizeof(float) * %lldu);\n", cc, co, (long long)bu);
+        OUT(e, "    }\n");
     } else if (op->pre) {
         // The activation's derivative needs its input: keep it.
         IrBuf *out = op->out[0];
@@ -1972,6 +2015,7 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
     } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
         OUT(e, "    {\n");
         rnn_train_shape(e, op, "batch");
+        rnn_init_args(e, op, false);
         if (rnn_gate_masks(op))
             rnn_gate_mask_args(e, op, false);
         const char *rdx = dx;
@@ -1979,8 +2023,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             // Backprop to the dropped inputs xm, then through the mask.
             int64_t f = is->d[2];
             const char *tt = dimx(e, op->in[0], 1), *tf = numelx(e, op->in[0], 1, 3);
-            OUT(e, "        float *dmask = t->rnn_drop[%d], *xm = dmask + (size_t)batch * %lldu, "
-                   "*dxm = xm + (size_t)batch * %s;\n", op->slot, (long long)f, tf);
+            OUT(e, "        float *dmask = %s, *xm = dmask + (size_t)batch * %lldu, "
+                   "*dxm = xm + (size_t)batch * %s;\n", rnn_drop_base(e, op), (long long)f, tf);
             OUT(e, "        const int sx[] = {batch, %s, %lld}, sm[] = {batch, 1, %lld};\n"
                    "        (void)dxm;\n        (void)sx;\n        (void)sm;\n",
                 tt, (long long)f, (long long)f);
@@ -2337,6 +2381,10 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     const char *P = arena_printf(a, "%s_%s", e->stem, m->cname);
     TrainCfg cfg = {0};
     int64_t lora_floats = 0;
+    if (!carry_like(e->c, t, m)) {  // stateful RNNs: the model's states
+        e->ok = false;
+        return;
+    }
     for (int i = 0; i < t->ops.len; i++) {
         IrOp *op = t->ops.data[i];
         if (!strcmp(op->layer->class_name, "Flatten") && op->layer->iv[0] &&
@@ -2394,7 +2442,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         // (With run-time dimensions test_on_batch always runs ev: M_predict's
         // arena is planned by M_create(max_batch, max_dims), not here.)
         ev = lower_model(e->c, t->model, m->cname, false, true);
-        if (!ev) {
+        if (!ev || !carry_like(e->c, ev, m)) {
             e->ok = false;
             return;
         }
@@ -2564,6 +2612,9 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
             OUT(&sub, "    drop[%d] = (size_t)max_batch * %lldu; /* the gate masks */\n",
                 op->slot, (long long)rnn_mask_floats(op));
         }
+        if (rnn_init_floats(op))
+            OUT(&sub, "    drop[%d] += %lldu; /* the initial states (stateful) */\n", op->slot,
+                (long long)rnn_init_floats(op));
         buf_puts(a, &rnn_sizes, buf_str(a, &sub.src));
     }
     // Where the memory after the struct goes, and the parameter table.
@@ -2747,6 +2798,10 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "    %s_Weights *w = %s->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"
            "    float *scratch = t->scratch;\n    float *state = t->state;\n"
            "    const float *fold = %s->fold;\n", e->stem, MP, P, MP);
+    if (t->carry_floats)
+        OUT(e, "    float *carry = %s->carry; /* stateful RNNs' states */\n"
+               "    if (batch != %lld)\n        return KDL_ERR_SHAPE; /* their batch */\n", MP,
+            (long long)t->carry_batch);
     for (int i = 0; i < t->ninputs; i++)
         OUT(e, "    const %s *x%d = (const %s *)inputs[%d]; /* %s %s */\n    (void)x%d;\n",
             dtype_c(t->inputs[i]->dtype), i, dtype_c(t->inputs[i]->dtype), i, t->inputs[i]->what,
@@ -2884,6 +2939,10 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
                    "    (void)arena;\n    (void)fold;\n", ev->dyn.len, ev->plan.len + 1, P, P,
                 ev->plan.len, P, P);
         }
+        if (ev->carry_floats)
+            OUT(e, "    float *carry = %s->carry; /* stateful RNNs' states */\n"
+                   "    if (batch != %lld)\n        return KDL_ERR_SHAPE; /* their batch */\n", MP,
+                (long long)ev->carry_batch);
         for (int i = 0; i < ev->ninputs; i++)
             OUT(e, "    const %s *x%d = (const %s *)inputs[%d];\n    (void)x%d;\n",
                 dtype_c(ev->inputs[i]->dtype), i, dtype_c(ev->inputs[i]->dtype), i, i);
@@ -2972,6 +3031,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         t->ninputs, nout, cfg.metrics.len, dyn ? "_dims" : "", P, dyn ? "_dims" : "", P, P, P);
     if (cfg.weighted)
         OUT(e, "    out->set_sample_weight = %s_set_sample_weight_;\n", P);
+    if (t->carry_floats)
+        OUT(e, "    out->stateful_batch = %lld;\n", (long long)t->carry_batch);
     if (dyn)
         OUT(e, "    out->ndims = %d;\n    out->input_ranks = in_ranks;\n"
                "    out->input_shapes = in_shapes;\n    out->sizes = %s_train_sizes;\n"

@@ -913,6 +913,10 @@ typedef struct kdl_TrainModel {
     // none; class_weight in fit), or NULL when the model's loss cannot take
     // them (several outputs, or several loss rows per sample).
     void (*set_sample_weight)(void *m, const float *w);
+    // Stateful recurrent layers: their static batch size, which every step
+    // takes (fit and evaluate need batch_size equal to it and data in whole
+    // batches; the states carry from step to step, as in Keras); 0: none.
+    int stateful_batch;
 } kdl_TrainModel;
 
 // A training checkpoint (what fit writes, and fit --resume reads): the

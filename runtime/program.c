@@ -698,7 +698,9 @@ static int cmd_fit(const char *prog, const kdl_ProgramModel *m, const Args *a) {
         data_free(&va);
         return 1;
     }
-    long long batch = a->batch > 0 ? a->batch : m->fit_batch_size > 0 ? m->fit_batch_size : 32;
+    // (Stateful recurrent layers: their batch unless one is given.)
+    long long batch = a->batch > 0 ? a->batch : m->fit_batch_size > 0 ? m->fit_batch_size
+                                              : m->stateful_batch > 0 ? m->stateful_batch : 32;
     long long nmax = tr.n > va.n ? tr.n : va.n;
     int max_batch = (int)(batch < nmax ? batch : nmax);
     void *model = m->create_training(max_batch);
@@ -774,7 +776,7 @@ static int cmd_evaluate(const char *prog, const kdl_ProgramModel *m, const Args 
         data_free(&d);
         return 1;
     }
-    long long batch = a->batch > 0 ? a->batch : 32;
+    long long batch = a->batch > 0 ? a->batch : m->stateful_batch > 0 ? m->stateful_batch : 32;
     int max_batch = (int)(batch < d.n ? batch : d.n);
     void *model = m->create_training(max_batch);
     if (!model) {

@@ -695,11 +695,27 @@ static kdl_Status check_model(const kdl_TrainModel *t, char *err, size_t errlen)
 }
 
 static kdl_Status check_batch(const kdl_TrainModel *t, int batch, char *err, size_t errlen) {
+    if (t->stateful_batch > 0 && batch != t->stateful_batch)
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE,
+                        "batch_size %d: the model's stateful recurrent layers were built for "
+                        "batches of %d samples", batch, t->stateful_batch);
     if (batch < 1 || batch > t->max_batch)
         return kdl_fail(err, errlen, KDL_ERR_SHAPE,
                     "batch_size %d is outside 1..%d (the model was created for batches of at "
                     "most %d samples)",
                     batch, t->max_batch, t->max_batch);
+    return KDL_OK;
+}
+
+// A model with stateful recurrent layers steps through whole batches of
+// their size only (Keras fails on a partial one: the states have that batch).
+static kdl_Status whole_batches(const kdl_TrainModel *t, int64_t n, const char *what, char *err,
+                                size_t errlen) {
+    if (t->stateful_batch > 0 && n % t->stateful_batch != 0)
+        return kdl_fail(err, errlen, KDL_ERR_SHAPE,
+                        "the %s data has %lld samples, not a multiple of %d: the model's stateful "
+                        "recurrent layers were built for batches of %d samples", what, (long long)n,
+                        t->stateful_batch, t->stateful_batch);
     return KDL_OK;
 }
 
@@ -954,6 +970,10 @@ kdl_Status kdl_fit(const kdl_TrainModel *t, const kdl_Array *x, const kdl_Array 
         st = check_options(t, o, err, errlen);
     if (st == KDL_OK)
         st = split_data(t, x, y, o, &f.train, &f.val, &f.mem, err, errlen);
+    if (st == KDL_OK)
+        st = whole_batches(t, f.train.n, "training", err, errlen);
+    if (st == KDL_OK)
+        st = whole_batches(t, f.val.n, "validation", err, errlen);
     if (st == KDL_OK && f.val.n > 0 && (t->ndims > 0 ? !t->test_step_dims : !t->test_step))
         st = kdl_fail(err, errlen, KDL_ERR_SHAPE, "the model has no test step for validation");
     const Sizes *vs = f.mem.val.in ? &f.mem.val : NULL;
@@ -1052,8 +1072,12 @@ kdl_Status kdl_evaluate(const kdl_TrainModel *t, const kdl_Array *x, const kdl_A
     Sizes sz = {NULL, NULL, NULL, NULL};
     if (st == KDL_OK)
         st = check_data(t, x, y, "x", "y", &n, &sz, err, errlen);
-    if (st != KDL_OK)
+    if (st == KDL_OK)
+        st = whole_batches(t, n, "evaluation", err, errlen);
+    if (st != KDL_OK) {
+        sizes_free(&sz);
         return st;
+    }
     Batch bt = {0};
     st = plan_dims(t, &sz, NULL, err, errlen);
     if (st == KDL_OK)

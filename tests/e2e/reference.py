@@ -593,7 +593,7 @@ def run_rnn(cfg, xs, step, nstates, units, mask=None, name=None):
         prev_out = out
         seq.append(out)
     if cfg.get("stateful", False):
-        CARRIED[name] = list(states)
+        CARRIED[name] = [st.detach() for st in states]  # (training: no gradient across batches)
     out = torch.stack(seq, dim=1) if cfg.get("return_sequences", False) else prev_out
     if cfg.get("return_state", False):
         return [out] + states
