@@ -233,10 +233,33 @@ static void put_rows(float *dst, int ld, const float *src, int n, int w) {
         memcpy(dst + (size_t)b * ld, src + (size_t)b * w, sizeof(float) * (size_t)w);
 }
 
-// After step k: with return_sequences, h (n, u) goes to out[:, k, :].
+// Row b skips the step that reads timestep `time` (its states stay): the
+// Keras mask says so.
+static inline bool row_masked(const kdl_RnnShape *s, size_t b, int time) {
+    return s->mask && s->mask[b * (size_t)s->t + (size_t)time] == 0.0f;
+}
+
+// After step k: with return_sequences, h (n, u) goes to out[:, k, :]. A
+// masked step outputs the previous output (Keras's rnn() with
+// zero_output_for_mask=False), which is the kept state, except before a
+// row's first unmasked step: zeros, not the initial state (which differs
+// only for given initial states, h0).
 static void emit_step(float *out, const float *h, const kdl_RnnShape *s, int k) {
-    if (s->return_sequences)
-        put_rows(out + (size_t)k * s->units, s->t * s->units, h, s->n, s->units);
+    if (!s->return_sequences)
+        return;
+    size_t u = (size_t)s->units, ld = (size_t)s->t * u;
+    put_rows(out + (size_t)k * u, (int)ld, h, s->n, s->units);
+    if (!s->h0 || !s->mask)
+        return;
+    for (int b = 0; b < s->n; b++) {
+        float *o = out + (size_t)b * ld + (size_t)k * u;
+        if (!row_masked(s, (size_t)b, step_time(s, k)))
+            continue;
+        if (k == 0)
+            memset(o, 0, sizeof(float) * u);
+        else
+            memcpy(o, o - u, sizeof(float) * u);
+    }
 }
 
 // After the last step: out (n, u) without return_sequences, and the states.
@@ -245,6 +268,15 @@ static void emit_final(float *out, float *h_out, float *c_out, const float *h, c
     size_t bytes = sizeof(float) * (size_t)s->n * s->units;
     if (!s->return_sequences)
         memcpy(out, h, bytes);
+    // The last output of a row every step of which was masked: zeros (see
+    // emit_step; only initial states make it differ from h).
+    for (int b = 0; !s->return_sequences && s->h0 && s->mask && b < s->n; b++) {
+        bool any = false;
+        for (int k = 0; k < s->t && !any; k++)
+            any = !row_masked(s, (size_t)b, k);
+        if (!any)
+            memset(out + (size_t)b * s->units, 0, sizeof(float) * (size_t)s->units);
+    }
     if (h_out)
         memcpy(h_out, h, bytes);
     if (c_out)
@@ -291,12 +323,6 @@ typedef struct CellStep {
     const float *hmask;     // GRU reset_after=False with gate masks: the candidate's
                             // recurrent mask (n, u) (r * h * mask), else NULL
 } CellStep;
-
-// Row b skips the step that reads timestep `time` (its states stay): the
-// Keras mask says so.
-static inline bool row_masked(const kdl_RnnShape *s, size_t b, int time) {
-    return s->mask && s->mask[b * (size_t)s->t + (size_t)time] == 0.0f;
-}
 
 static inline bool masked(const CellStep *c, size_t b) {
     return row_masked(c->s, b, c->time);

@@ -103,17 +103,19 @@ static double bias_at(const Case *c, int idx) {
 static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
     const kdl_RnnShape *s = &c->s;
     int u = s->units;
-    double h[17], cs[17], rh[17], z[17], r[17], cand[17], o[17], tmp[17];
+    double h[17], cs[17], rh[17], z[17], r[17], cand[17], o[17], tmp[17], po[17];
     for (int b = 0; b < s->n; b++) {
         for (int j = 0; j < u; j++) {  // the initial states, or zeros
             h[j] = s->h0 ? s->h0[(size_t)b * u + j] : 0;
             cs[j] = s->c0 ? s->c0[(size_t)b * u + j] : 0;
+            po[j] = 0;  // the previous output: zeros before the first step
         }
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
             const float *x = c->in + ((size_t)b * s->t + time) * s->in_dim;
             // A masked timestep (Keras masking) keeps the states and outputs
-            // the previous output, which is the kept h.
+            // the previous output (zeros before the first unmasked step, also
+            // with initial states).
             int skip = s->mask && s->mask[(size_t)b * s->t + time] == 0.0f;
             switch (skip ? -1 : c->cell) {
             case CELL_RNN:
@@ -172,13 +174,15 @@ static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
             default:
                 break;
             }
+            for (int j = 0; !skip && j < u; j++)
+                po[j] = h[j];
             if (s->return_sequences)
                 for (int j = 0; j < u; j++)
-                    out[((size_t)b * s->t + k) * u + j] = (float)h[j];
+                    out[((size_t)b * s->t + k) * u + j] = (float)po[j];
         }
         for (int j = 0; j < u; j++) {
             if (!s->return_sequences)
-                out[(size_t)b * u + j] = (float)h[j];
+                out[(size_t)b * u + j] = (float)po[j];
             h_out[(size_t)b * u + j] = (float)h[j];
             c_out[(size_t)b * u + j] = (float)cs[j];
         }
