@@ -734,6 +734,11 @@ static void emit_rnn(Emit *e, IrOp *op) {
         if (kind == RNN_LSTM && op->nout < 3)
             cs = carry_c;
     }
+    // initial_state= (over a stateful layer's carried states, as in Keras).
+    if (op->nin > 1)
+        OUT(e, "        s.h0 = %s; /* initial_state */\n", bref(e, op->in[1]));
+    if (op->nin > 2)
+        OUT(e, "        s.c0 = %s;\n", bref(e, op->in[2]));
     const char *cell = kind == RNN_SIMPLE ? "simple_rnn" : kind == RNN_LSTM ? "lstm" : "gru";
     OUT(e, "        kdl_%s_forward(%s, %s, ", cell, out, h);
     if (kind == RNN_LSTM)

@@ -1515,6 +1515,15 @@ static void rnn_init_args(Emit *e, const IrOp *op, bool copy) {
         OUT(e, "        s.c0 = t->rnn_drop[%d] + %lld;\n", op->slot, (long long)bu);
 }
 
+// The call's initial_state= tensors (in[1], LSTM in[2]) as the kdl_RnnShape
+// `s`'s initial states (over a stateful layer's carried ones, as Keras).
+static void rnn_initial_state_args(Emit *e, const IrOp *op) {
+    if (op->nin > 1)
+        OUT(e, "        s.h0 = %s; /* initial_state */\n", bref(e, op->in[1]));
+    if (op->nin > 2)
+        OUT(e, "        s.c0 = %s;\n", bref(e, op->in[2]));
+}
+
 // The gate masks' floats per sample: (G, units) and, with dropout, (G, features).
 static int64_t rnn_mask_floats(const IrOp *op) {
     const Layer *l = op->layer;
@@ -1664,6 +1673,7 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
         rnn_train_shape(e, op, "batch");
         const char *x = bref(e, op->in[0]);
         rnn_init_args(e, op, true);
+        rnn_initial_state_args(e, op);
         if (rnn_gate_masks(op))
             rnn_gate_mask_args(e, op, true);
         if (rnn_dropout(op)) {
@@ -2036,10 +2046,13 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         }
         if (op->mask_in)
             OUT(e, "        s.mask = %s;\n", bref(e, op->mask_in));
-        OUT(e, "        kdl_rnn_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+        rnn_initial_state_args(e, op);
+        OUT(e, "        kdl_rnn_backward(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                "t->rnn_saved[%d], &s, %s, %s, scratch);\n",
             rnn_kind_enum(l), rdx, gw(e, l, "kernel"), gw(e, l, "recurrent_kernel"),
-            gw(e, l, "bias"), dy, op->nout > 1 ? gref(e, op->out[1]) : "NULL",
+            gw(e, l, "bias"), op->nin > 1 ? gref(e, op->in[1]) : "NULL",
+            op->nin > 2 ? gref(e, op->in[2]) : "NULL", dy,
+            op->nout > 1 ? gref(e, op->out[1]) : "NULL",
             op->nout > 2 ? gref(e, op->out[2]) : "NULL", x, wref(e, l, "kernel"),
             wref(e, l, "recurrent_kernel"), wref(e, l, "bias"), op->slot, act_enum(a, l->act),
             act_enum(a, rnn_kind(l) == RNN_SIMPLE ? ACT_SIGMOID : (ActKind)l->iv[RN_REC_ACT]));

@@ -952,6 +952,7 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
     // more (`extras`, passed on to every trace of it).
     int training = -1;
     Value *kw = NULL, *extras = NULL;
+    Arg *init_state = NULL;     // a recurrent layer's initial_state=
     bool user_call = l->model && l->model->kind == MODEL_SUBCLASS;
     for (int i = 0; i < nkwargs; i++) {
         Arg *k = &kwargs[i];
@@ -985,10 +986,14 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
             dict_set(c, kw->u.dict, v_str(c, k->kw), k->val);
             continue;
         }
-        bool rnn_state = !strcmp(k->kw, "initial_state");
-        if (rnn_state) {
-            error_at(c, k->span, "%s: `initial_state` is not supported", layer_label(c, l));
-            return v_error();
+        bool rnn = l->cls && (!strcmp(l->cls->name, "SimpleRNN") || !strcmp(l->cls->name, "LSTM") ||
+                              !strcmp(l->cls->name, "GRU"));
+        if (rnn && !strcmp(k->kw, "initial_state")) {
+            // (call_params_table: the recurrent layers take it) A tensor,
+            // or a list of them (LSTM: h and c); None: zeros.
+            if (k->val->kind != V_NONE)
+                init_state = k;
+            continue;
         }
         error_at(c, k->span, "%s got an unexpected keyword argument '%s' in its call",
                  layer_label(c, l), k->kw);
@@ -1027,6 +1032,23 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
     int nmain = flat.len;
     if (extras)
         collect_tensors(c, extras, &flat, 0);
+    // A recurrent layer's initial states: inputs of the node after the
+    // sequence (Keras's nodes hold every tensor argument; its summary lists
+    // them in "Connected to").
+    if (init_state) {
+        Value *v = init_state->val;
+        int n = v->kind == V_LIST || v->kind == V_TUPLE ? list_len(v) : 1;
+        for (int i = 0; i < n; i++) {
+            Value *e = v->kind == V_LIST || v->kind == V_TUPLE ? list_get(v, i) : v;
+            if (e->kind != V_TENSOR) {
+                error_at(c, init_state->span, "%s: initial_state must be a tensor or a list of "
+                         "tensors (one per state), got %s", layer_label(c, l),
+                         value_type_name(e));
+                return v_error();
+            }
+            vec_push(c->arena, &flat, e->u.tensor);
+        }
+    }
     if (flat.len > MAX_IO) {
         error_at(c, call, "%s called on %d tensors; at most %d are supported", layer_label(c, l),
                  flat.len, MAX_IO);

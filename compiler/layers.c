@@ -1534,7 +1534,8 @@ static bool lstm_init(Ctx *c, Layer *l) { return rnn_init(c, l, RNN_LSTM); }
 static bool gru_init(Ctx *c, Layer *l) { return rnn_init(c, l, RNN_GRU); }
 
 static bool rnn_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
-    if (nin != 1 || in[0].rank != 3 || in[0].d[2] == DIM_NONE)
+    // (in[1..]: initial states, rnn_infer checks them)
+    if (nin < 1 || in[0].rank != 3 || in[0].d[2] == DIM_NONE)
         return true;
     RnnKind kind = (RnnKind)l->iv[RN_KIND];
     int64_t u = l->iv[RN_UNITS], g = kind == RNN_LSTM ? 4 : kind == RNN_GRU ? 3 : 1;
@@ -1551,9 +1552,33 @@ static bool rnn_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
     return true;
 }
 
+// The states of a recurrent layer: (batch, units) each; LSTM h and c.
+static int rnn_nstates(const Layer *l) {
+    return l->iv[RN_KIND] == RNN_LSTM ? 2 : 1;
+}
+
 static bool rnn_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
                       Span at) {
-    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 3, false, at))
+    // in[1..]: initial_state= tensors, one per state, each (batch, units).
+    if (nin > 1 && nin - 1 != rnn_nstates(l)) {
+        error_at(c, at, "%s: initial_state has %d tensors; the layer has %d state%s (%s)",
+                 layer_label(c, l), nin - 1, rnn_nstates(l), rnn_nstates(l) > 1 ? "s" : "",
+                 rnn_nstates(l) > 1 ? "h and c" : "h");
+        return false;
+    }
+    for (int i = 1; i < nin; i++) {
+        const Shape *st = &in[i];
+        bool ok = st->rank == 2 && (st->d[1] == DIM_NONE || st->d[1] == l->iv[RN_UNITS]) &&
+                  (st->d[0] == DIM_NONE || in[0].d[0] == DIM_NONE || st->d[0] == in[0].d[0]);
+        if (!ok || st->d[1] == DIM_NONE) {
+            error_at(c, at, "%s: initial_state[%d] has shape %s; the layer's states have shape "
+                     "(batch, %lld)%s", layer_label(c, l), i - 1, pystr(c, st),
+                     (long long)l->iv[RN_UNITS],
+                     st->rank == 2 && st->d[1] == DIM_NONE ? " (a known last dimension)" : "");
+            return false;
+        }
+    }
+    if (nin < 1 || !spec_ndim(c, l, &in[0], 0, 3, false, at))
         return false;
     const Shape *x = &in[0];
     if (!want_defined(c, l, x, 2, "the last dimension of the input must be defined", at)

@@ -247,8 +247,7 @@ typedef struct kdl_RnnShape {
     // stateful layer's states carried from the previous batch; c0 LSTM only.
     // They may be the h_out / c_out buffers of the inference kernels (read
     // before those are written); kdl_rnn_backward needs the forward's h0 and
-    // c0 unchanged (no gradient flows into them: Keras's states are not
-    // trained).
+    // c0 unchanged and gives their gradients (dh0, dc0) when asked.
     const float *h0, *c0;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.
@@ -601,11 +600,13 @@ void kdl_rnn_train_forward(kdl_RnnKind kind, float *out, float *h_out, float *c_
                            kdl_Act recurrent_act);
 // dout: gradient of out (sequence or last output); dh_out / dc_out:
 // gradients of the returned states (NULL when not returned).
+// dh0 / dc0 (accumulated, may be NULL): the gradients of the initial states
+// s->h0 / c0 (the call's initial_state=).
 void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecurrent, float *dbias,
-                      const float *dout, const float *dh_out, const float *dc_out, const float *in,
-                      const float *kernel, const float *recurrent, const float *bias,
-                      const float *saved, const kdl_RnnShape *s, kdl_Act act,
-                      kdl_Act recurrent_act, float *scratch);
+                      float *dh0, float *dc0, const float *dout, const float *dh_out,
+                      const float *dc_out, const float *in, const float *kernel,
+                      const float *recurrent, const float *bias, const float *saved,
+                      const kdl_RnnShape *s, kdl_Act act, kdl_Act recurrent_act, float *scratch);
 
 // ---- training: layout moves (runtime/layout_train.c) ----------------------------------------
 //

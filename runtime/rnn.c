@@ -652,6 +652,7 @@ typedef struct {
     kdl_Act act, ract;
     float *dg, *dr, *dc, *tmp;
     float *mt;              // gate masks: (n, u) for back_recurrent
+    bool want_h0;           // step 0 sets dhp too: the gradient of the initial state
 } Bptt;
 
 // One step's row tasks (batch rows [b0, b1), each with its own tmp).
@@ -707,7 +708,7 @@ static void simple_rnn_step(const Bptt *c, int k, const float *dh, float *dhp) {
     int u = c->s->units, ld = c->s->t * u;
     size_t off = (size_t)step_time(c->s, k) * u;
     bptt_rows(c, k, dh, dhp, 1, simple_rows_back);
-    if (k > 0)
+    if (k > 0 || c->want_h0)
         back_recurrent(dhp, c->dg + off, ld, c->recurrent, u, 0, 1, 0.0f, c->s, c->mt);
 }
 
@@ -753,7 +754,7 @@ static void lstm_step(const Bptt *c, int k, const float *dh, float *dhp) {
     int u = c->s->units, g4 = 4 * u, ld = c->s->t * g4;
     size_t off = (size_t)step_time(c->s, k) * g4;
     bptt_rows(c, k, dh, dhp, 5, lstm_rows_back);
-    if (k > 0)
+    if (k > 0 || c->want_h0)
         back_recurrent(dhp, c->dg + off, ld, c->recurrent, g4, 0, 4, 0.0f, c->s, c->mt);
 }
 
@@ -844,7 +845,7 @@ static void gru_step(const Bptt *c, int k, const float *dh, float *dhp) {
         kdl_sgemm(0, 1, n, u, u, 1.0f, c->dg + off + 2 * u, ld, c->recurrent + 2 * u, g3, 0.0f,
                   c->dr, u);
     bptt_rows(c, k, dh, dhp, 1, gru_r_rows_back);
-    if (k == 0)
+    if (k == 0 && !c->want_h0)
         return;
     back_recurrent(dhp, c->dg + off, ld, c->recurrent, g3, 0, 2, 1.0f, s, c->mt);
     if (s->reset_after)
@@ -887,16 +888,18 @@ static void add_out_grad(float *dh, const float *dout, const kdl_RnnShape *s, in
 
 // Backprop through time. ACCUMULATES into dx (n, t, in_dim), dkernel,
 // drecurrent and dbias (the bias's layout: (G*u), GRU reset_after (2, 3u)),
-// each may be NULL; with bias NULL a non-NULL dbias receives the gradient
+// and, with initial states s->h0/c0, into dh0 / dc0 (n, u) their gradients
+// (initial_state=; NULL for a stateful layer's carried states), each may be
+// NULL; with bias NULL a non-NULL dbias receives the gradient
 // at bias = 0. dout (out's shape) may be NULL too (only the states are
 // used). saved is what kdl_rnn_train_forward wrote with the same in,
 // weights, shape and activations; bias is not read (saved includes it).
 // scratch: kdl_rnn_backward_scratch floats.
 void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecurrent, float *dbias,
-                      const float *dout, const float *dh_out, const float *dc_out, const float *in,
-                      const float *kernel, const float *recurrent, const float *bias,
-                      const float *saved, const kdl_RnnShape *s, kdl_Act act,
-                      kdl_Act recurrent_act, float *scratch) {
+                      float *dh0, float *dc0, const float *dout, const float *dh_out,
+                      const float *dc_out, const float *in, const float *kernel,
+                      const float *recurrent, const float *bias, const float *saved,
+                      const kdl_RnnShape *s, kdl_Act act, kdl_Act recurrent_act, float *scratch) {
     (void)bias;
     assert(s && in && kernel && recurrent && saved && scratch);
     assert(s->n >= 0 && s->t >= 0 && s->in_dim > 0 && s->units > 0);
@@ -909,7 +912,7 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
     BackLayout bl = back_layout(kind, s);
     Bptt c = {s, saved + sl.pre, saved + sl.post, saved + sl.hp, saved + sl.x, saved + sl.ac,
               recurrent, act, recurrent_act, scratch + bl.dg, scratch + bl.dr,
-              scratch + bl.dc, scratch + bl.tmp, scratch + bl.mt};
+              scratch + bl.dc, scratch + bl.tmp, scratch + bl.mt, s->h0 && (dh0 || dc0)};
     float *dh = scratch + bl.dh, *dhp = scratch + bl.dhp;
 
     // The gate gradients accumulate (gate_backward adds); the states start
@@ -936,13 +939,19 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
         else
             gru_step(&c, k, dh, dhp);
         // A masked step kept the state: its gradient passes through unchanged.
-        if (s->mask && k > 0)
+        if (s->mask && (k > 0 || c.want_h0))
             for (int b = 0; b < n; b++)
                 if (row_masked(s, (size_t)b, step_time(s, k)))
                     memcpy(dhp + (size_t)b * u, dh + (size_t)b * u, sizeof(float) * (size_t)u);
         float *swap = dh;
         dh = dhp, dhp = swap;
     }
+    // The initial states' gradients (given initial states: initial_state=):
+    // dh holds that of h_{-1} after step 0, dc (LSTM) that of c_{-1}.
+    if (dh0 && c.want_h0)
+        kdl_axpy(dh0, dh, nu, 1.0f);
+    if (dc0 && c.want_h0 && kind == KDL_RNN_LSTM)
+        kdl_axpy(dc0, c.dc, nu, 1.0f);
 
     // The weights' gradients over all timesteps at once (dg's rows line up
     // with in's, and with hp's: the state each step started from).

@@ -573,12 +573,14 @@ def run_rnn(cfg, xs, step, nstates, units, mask=None, name=None):
     mask (n, t), a masked step keeps the states and repeats the previous
     output (keras.src.backend rnn() with zero_output_for_mask=False). A
     stateful layer starts from the states its last call left (zeros at first)
-    and keeps its final states."""
+    and keeps its final states; xs[1:] are the call's initial_state= tensors."""
     x = xs[0]
     n, t = x.shape[0], x.shape[1]
     states = [torch.zeros((n, units), dtype=DT) for _ in range(nstates)]
     if cfg.get("stateful", False) and name in CARRIED:
         states = list(CARRIED[name])
+    if len(xs) > 1:     # the call's initial_state= (over carried states, as Keras)
+        states = [s.to(DT) for s in xs[1:1 + nstates]]
     order = range(t - 1, -1, -1) if cfg.get("go_backwards", False) else range(t)
     seq = []
     prev_out = torch.zeros((n, units), dtype=DT)

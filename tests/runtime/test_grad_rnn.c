@@ -101,6 +101,7 @@ typedef struct {
 typedef struct {
     double *in, *kernel, *recurrent, *bias;
     const double *dout, *dh, *dc;
+    double *h0, *c0;    // the initial states (NULL: zeros)
 } Ref;
 
 // pre[j] = x . W[:, col0 + j] + hv . U[:, col0 + j] for j < cnt (hv NULL: skipped).
@@ -219,8 +220,8 @@ static double ref_loss(const Case *c, const Ref *r) {
     for (int b = 0; b < s->n; b++) {
         double h[MAXU] = {0}, cs[MAXU] = {0};  // the initial states, or zeros
         for (int j = 0; j < u; j++) {
-            h[j] = s->h0 ? s->h0[(size_t)b * u + j] : 0;
-            cs[j] = s->c0 ? s->c0[(size_t)b * u + j] : 0;
+            h[j] = r->h0 ? r->h0[(size_t)b * u + j] : 0;
+            cs[j] = r->c0 ? r->c0[(size_t)b * u + j] : 0;
         }
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
@@ -388,30 +389,34 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
         }
     }
 
-    // The backward on pre-filled gradients, some NULL.
-    Grad grads[4] = {
+    // The backward on pre-filled gradients, some NULL; the initial states'
+    // with initial states (h0 and, LSTM, c0; dc0 NULL when dh0 is, in turn).
+    Grad grads[6] = {
         {"dx", NULL, NULL, to_double(in, n_in), n_in},
         {"dkernel", NULL, NULL, to_double(kernel, (size_t)s->in_dim * gu),
          (size_t)s->in_dim * gu},
         {"drecurrent", NULL, NULL, to_double(recurrent, (size_t)u * gu), (size_t)u * gu},
         {"dbias", NULL, NULL, to_double(bias, n_bias), n_bias},
+        {"dh0", NULL, NULL, h0 ? to_double(h0, nu) : NULL, nu},
+        {"dc0", NULL, NULL, c0 ? to_double(c0, nu) : NULL, nu},
     };
-    for (int i = 0; i < 4; i++)
-        if (!(nulls & (1 << i))) {
+    for (int i = 0; i < 6; i++)
+        if (i < 4 ? !(nulls & (1 << i)) : grads[i].param && !(nulls & NULL_DX)) {
             grads[i].prefill = check_random(grads[i].count, -1, 1);
             grads[i].got = check_alloc(grads[i].count);
             memcpy(grads[i].got, grads[i].prefill, sizeof(float) * grads[i].count);
         }
     float *bscratch = nan_filled(kdl_rnn_backward_scratch(c->kind, s));
-    kdl_rnn_backward(c->kind, grads[0].got, grads[1].got, grads[2].got, grads[3].got, dout,
-                     dh_out, dc_out, in, kernel, recurrent, bias, saved, s, c->act, c->ract,
-                     bscratch);
+    kdl_rnn_backward(c->kind, grads[0].got, grads[1].got, grads[2].got, grads[3].got,
+                     grads[4].got, grads[5].got, dout, dh_out, dc_out, in, kernel, recurrent,
+                     bias, saved, s, c->act, c->ract, bscratch);
 
     // Finite differences of the reference loss, which must also match the
     // loss of the kernel's own outputs.
     double *w_out = to_double(dout, n_out), *w_h = to_double(dh_out, nu);
     double *w_c = to_double(dc_out, nu);
-    Ref r = {grads[0].param, grads[1].param, grads[2].param, grads[3].param, w_out, w_h, w_c};
+    Ref r = {grads[0].param, grads[1].param, grads[2].param, grads[3].param, w_out, w_h, w_c,
+             grads[4].param, grads[5].param};
     double loss = 0;
     for (size_t i = 0; i < n_out; i++)
         loss += w_out[i] * r_out[i];
@@ -420,7 +425,7 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
     float got_loss = (float)loss, want_loss = (float)ref_loss(c, &r);
     snprintf(msg, sizeof msg, "%.*s loss", len, what);
     check_close(msg, &got_loss, &want_loss, 1, 1e-4, 1e-4);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         Grad *gr = &grads[i];
         if (gr->got) {
             double *fd = to_double(NULL, gr->count);
@@ -433,7 +438,7 @@ static void run_case(const Case *c, int has_bias, float scale, int nulls) {
             free(fd), free(want);
         }
     }
-    for (int i = 0; i < 4; i++)  // after all of them: r reads every param
+    for (int i = 0; i < 6; i++)  // after all of them: r reads every param
         free(grads[i].got), free(grads[i].prefill), free(grads[i].param);
     free(in), free(kernel), free(recurrent), free(bias), free(dout), free(dh_out), free(dc_out);
     free(out), free(h_out), free(c_out), free(r_out), free(r_h), free(r_c);

@@ -388,7 +388,8 @@ static void run_rnn_forward(void) {     // out: sequence, h, c, then the saved f
 static void run_rnn_backward(void) {    // out: dx, dkernel, drecurrent, dbias
     size_t gu = rnn_gates() * rs.units, nx_ = (size_t)rs.n * rs.t * rs.in_dim;
     size_t nk = (size_t)rs.in_dim * gu, nr = (size_t)rs.units * gu;
-    kdl_rnn_backward(rkind, out, out + nx_, out + nx_ + nk, out + nx_ + nk + nr, dy, NULL, NULL,
+    kdl_rnn_backward(rkind, out, out + nx_, out + nx_ + nk, out + nx_ + nk + nr, NULL, NULL, dy,
+                     NULL, NULL,
                      x, w, w + 100000, b, rsaved, &rs, KDL_ACT_TANH, KDL_ACT_SIGMOID, scratch);
 }
 
