@@ -842,6 +842,8 @@ static const struct {
     {"SimpleRNN", {"initial_state", "mask", "training"}},
     {"LSTM", {"initial_state", "mask", "training"}},
     {"GRU", {"initial_state", "mask", "training"}},
+    {"Bidirectional", {"initial_state", "mask", "training"}},
+    {"TimeDistributed", {"training", "mask"}},
 };
 
 static const char *const model_call_params[] = {"training", "mask", NULL};
@@ -1668,7 +1670,7 @@ static Value *variable_value(Ctx *c, Weight *w) {
     o->sig = sig_cached(c, sig);
     o->args = arena_alloc(c->arena, sizeof(Value *) * 5);
     o->args[0] = v_str(c, w->name);
-    o->args[1] = v_str(c, arena_printf(c->arena, "%s/%s", w->owner->name, w->name));
+    o->args[1] = v_str(c, arena_printf(c->arena, "%s/%s", layer_path(w->owner), w->name));
     o->args[2] = shape_to_value(c, &w->shape);
     o->args[3] = v_str(c, "float32");
     o->args[4] = v_bool(weight_is_trainable(w));

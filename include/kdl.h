@@ -232,6 +232,13 @@ typedef struct kdl_RnnShape {
     // zero_output_for_mask=False); its gradient passes through unchanged.
     // Training gives kdl_rnn_backward the same mask as the forward.
     const float *mask;
+    // With return_sequences: reverse_out writes step k's output at timestep
+    // t-1-k (a go_backwards sequence in input order, as Bidirectional flips
+    // it); zero_masked outputs zeros at masked timesteps (Keras's
+    // zero_output_for_mask=True, which Bidirectional forces) instead of the
+    // previous output. Both apply to training's backward too.
+    int reverse_out;
+    int zero_masked;
 } kdl_RnnShape;
 // Scratch floats for one call of any RNN kernel.
 size_t kdl_rnn_scratch(const kdl_RnnShape *s);

@@ -171,10 +171,25 @@ static void put_rows(float *dst, int ld, const float *src, int n, int w) {
         memcpy(dst + (size_t)b * ld, src + (size_t)b * w, sizeof(float) * (size_t)w);
 }
 
-// After step k: with return_sequences, h (n, u) goes to out[:, k, :].
+// The output timestep of processing step k (return_sequences).
+static inline int out_time(const kdl_RnnShape *s, int k) {
+    return s->reverse_out ? s->t - 1 - k : k;
+}
+
+static inline bool row_masked(const kdl_RnnShape *s, size_t b, int time);
+
+// After step k: with return_sequences, h (n, u) goes to out[:, out_time(k), :]
+// (zeros for masked rows with zero_masked).
 static void emit_step(float *out, const float *h, const kdl_RnnShape *s, int k) {
-    if (s->return_sequences)
-        put_rows(out + (size_t)k * s->units, s->t * s->units, h, s->n, s->units);
+    if (!s->return_sequences)
+        return;
+    size_t u = (size_t)s->units;
+    float *o = out + (size_t)out_time(s, k) * u;
+    put_rows(o, s->t * s->units, h, s->n, s->units);
+    if (s->zero_masked && s->mask)
+        for (int b = 0; b < s->n; b++)
+            if (row_masked(s, (size_t)b, step_time(s, k)))
+                memset(o + (size_t)b * s->t * u, 0, sizeof(float) * u);
 }
 
 // After the last step: out (n, u) without return_sequences, and the states.
@@ -723,12 +738,17 @@ static void add_col_sums(float *db, const float *a, size_t rows, int cols, int l
             db[j] += a[r * (size_t)ld + j];
 }
 
-// dh (n, u) += out[:, k]'s gradient (return_sequences).
+// dh (n, u) += the gradient of step k's output (return_sequences); a zeroed
+// masked output (zero_masked) has none.
 static void add_out_grad(float *dh, const float *dout, const kdl_RnnShape *s, int k) {
     size_t u = (size_t)s->units;
-    for (int b = 0; b < s->n; b++)
+    int ot = out_time(s, k);
+    for (int b = 0; b < s->n; b++) {
+        if (s->zero_masked && row_masked(s, (size_t)b, step_time(s, k)))
+            continue;
         for (size_t j = 0; j < u; j++)
-            dh[(size_t)b * u + j] += dout[((size_t)b * s->t + k) * u + j];
+            dh[(size_t)b * u + j] += dout[((size_t)b * s->t + ot) * u + j];
+    }
 }
 
 // Backprop through time. ACCUMULATES into dx (n, t, in_dim), dkernel,
