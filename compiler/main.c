@@ -133,6 +133,12 @@ static void dump_layer(Ctx *c, Layer *l, FILE *out) {
         fprintf(out, "  weight %s %s%s\n", w->name, shape_pystr(c->arena, &w->shape),
                 w->trainable ? "" : " non-trainable");
     }
+    if (!l->model && l->tracked.len) {    // a wrapper
+        fprintf(out, "  wraps");
+        for (int i = 0; i < l->tracked.len; i++)
+            fprintf(out, " %s", layer_path(l->tracked.data[i]));
+        fprintf(out, "\n");
+    }
     if (!l->model)
         fprintf(out, "  params %lld\n", (long long)layer_count_params(l, 0));
 }

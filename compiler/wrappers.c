@@ -219,6 +219,12 @@ bool bidirectional_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
     Layer *f = l->tracked.data[0], *b = l->tracked.data[1];
     Shape fo[MAX_IO], bo[MAX_IO];
     int nf = 1, nb = 1;
+    // Keras: the wrapper's input_spec is the layer's (ndim=3).
+    if (nin == 1 && in[0].rank != 3) {
+        error_at(c, at, "%s: Input 0 expected ndim=3, found ndim=%d. Full shape received: %s",
+                 layer_label(c, l), in[0].rank, shape_pystr(c->arena, &in[0]));
+        return false;
+    }
     if (!f->cls->infer(c, f, in, nin, fo, &nf, at) || !b->cls->infer(c, b, in, nin, bo, &nb, at))
         return false;
     int k = 0;
