@@ -1775,8 +1775,14 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
     } else if (!strcmp(name, "build")) {
         return bound(c, self, &layer_build_builtin);
     }
-    // Constructor arguments read back as attributes (layer.units, .filters).
-    if (l->sig) {
+    // Bidirectional's two layers (Keras's attributes).
+    if (l->cls && !strcmp(l->cls->name, "Bidirectional") && l->tracked.len == 2 &&
+        (!strcmp(name, "forward_layer") || !strcmp(name, "backward_layer")))
+        return v_layer(c, l->tracked.data[name[0] == 'f' ? 0 : 1]);
+    // Constructor arguments read back as attributes (layer.units, .filters);
+    // not `weights` (Embedding's and Bidirectional's initial arrays), which
+    // is the layer's variables in Keras.
+    if (l->sig && strcmp(name, "weights")) {
         int k = -1;
         for (int i = 0; i < l->sig->nparams; i++)
             if (!strcmp(l->sig->params[i].name, name))
