@@ -180,9 +180,12 @@ static double ref_loss(const Case *c, const Ref *r) {
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
             ref_step(c, r, r->in + ((size_t)b * s->t + time) * s->in_dim, h, cs);
+            // reverse_out (Bidirectional's backward layer): step k's output
+            // is at timestep t-1-k.
+            int ot = s->reverse_out ? s->t - 1 - k : k;
             if (s->return_sequences)
                 for (int j = 0; j < u; j++)
-                    loss += r->dout[((size_t)b * s->t + k) * u + j] * h[j];
+                    loss += r->dout[((size_t)b * s->t + ot) * u + j] * h[j];
         }
         for (int j = 0; j < u; j++) {
             if (!s->return_sequences)
@@ -423,6 +426,7 @@ int main(void) {
                    check_int(0, 1), check_int(0, 1), check_int(0, 1)},
                   act_pairs[check_int(0, N_PAIRS - 1)][0], KDL_ACT_SIGMOID};
         c.ract = act_pairs[check_int(0, N_PAIRS - 1)][1];
+        c.s.reverse_out = check_int(0, 1);
         run_case(&c, check_int(0, 3) != 0, 0.6f, null_sets[check_int(0, N_NULLS - 1)]);
     }
     return check_report();
