@@ -1779,7 +1779,8 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             wfloats += n;
             HDR(&e, "    float %s_%s[%lld]; /* %s %s, %s:%d */\n",
                 (const char *)e.wprefix.data[i], c_ident(a, w->name), (long long)(n ? n : 1),
-                cmt(&e, arena_printf(a, "%s/%s", layer_path(l), w->name)), shape_pystr(a, &w->shape),
+                cmt(&e, arena_printf(a, "%s/%s", layer_path(l), w->name)),
+                shape_pystr(a, &w->shape),
                 e.file, src_line(l));
         }
     }
