@@ -121,9 +121,9 @@ static bool field_clash(Emit *e, const char *p, const Layer *l) {
 static void add_wlayer(Emit *e, Layer *l) {
     if (!l->nweights || wlayer_index(e, l) >= 0)
         return;
-    char *p = c_ident(e->c->arena, l->name);
+    char *p = c_ident(e->c->arena, layer_path(l));
     for (int k = 2; field_clash(e, p, l); k++)
-        p = arena_printf(e->c->arena, "%s_%d", c_ident(e->c->arena, l->name), k);
+        p = arena_printf(e->c->arena, "%s_%d", c_ident(e->c->arena, layer_path(l)), k);
     vec_push(e->c->arena, &e->wlayers, l);
     vec_push(e->c->arena, &e->wprefix, p);
 }
@@ -702,9 +702,16 @@ void rnn_shape(Emit *e, IrOp *op, const char *n) {
     const Layer *l = op->layer;
     const Shape *is = &op->in[0]->shape;
     OUT(e, "        kdl_RnnShape s = {.n = %s, .t = %s, .in_dim = %lld, .units = %lld, "
-           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d};\n",
+           ".return_sequences = %d, .go_backwards = %d, .reset_after = %d",
         n, dimx(e, op->in[0], 1), (long long)is->d[2], (long long)l->iv[RN_UNITS],
         (int)l->iv[RN_RETSEQ], (int)l->iv[RN_BACKWARDS], (int)l->iv[RN_RESET_AFTER]);
+    // Bidirectional's layers: the backward sequence in input order, zeros
+    // at masked steps.
+    if (l->iv[RN_REVERSE_OUT])
+        OUT(e, ", .reverse_out = 1");
+    if (l->iv[RN_ZERO_MASKED] && op->mask_in)
+        OUT(e, ", .zero_masked = 1");
+    OUT(e, "};\n");
 }
 
 static void emit_rnn(Emit *e, IrOp *op) {
@@ -956,7 +963,7 @@ static void emit_init_weight(Emit *e, Weight *w, const char *f, int line) {
         dist = obj_str(o, "distribution", "truncated_normal");
     }
     OUT(e, "    /* %s %s: %s (%s:%d) */\n",
-        cmt(e, arena_printf(a, "%s/%s", w->owner->name, w->name)), shape_pystr(a, &w->shape),
+        cmt(e, arena_printf(a, "%s/%s", layer_path(w->owner), w->name)), shape_pystr(a, &w->shape),
         name, e->file, line);
     if (dist) {
         double v = scale / (nfan > 1 ? nfan : 1);
@@ -1471,7 +1478,7 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         for (int k = 0; k < l->nweights; k++) {
             Weight *w = l->weights[k];
             OUT(e, "    specs[n++] = (kdl_WeightSpec){%s, %d, {",
-                c_string(a, arena_printf(a, "%s/%s", l->name, w->name)), w->shape.rank);
+                c_string(a, arena_printf(a, "%s/%s", layer_path(l), w->name)), w->shape.rank);
             for (int d = 0; d < w->shape.rank; d++)
                 OUT(e, "%s%lld", d ? ", " : "", (long long)w->shape.d[d]);
             OUT(e, "}, %s};\n", wfield(e, l, w->name));
@@ -1522,7 +1529,12 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
             if (weight_is_trainable(ws.data[k]))
                 tr += n;
         }
-        int nw = wlayer_index(e, l) >= 0 && !l->model ? l->nweights : 0;
+        // A layer's weights (a wrapper's: its wrapped layers'), when they are
+        // in the weights struct (nested models: counts only).
+        int nw = l->model ? 0 : ws.len;
+        for (int k = 0; k < nw; k++)
+            if (wlayer_index(e, ((Weight *)ws.data[k])->owner) < 0)
+                nw = 0;
         if (nw > 16)
             nw = 16;
         OUT(e,
@@ -1538,12 +1550,13 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
         if (!nw)
             continue;
         for (int k = 0; k < nw; k++) {
-            Weight *wt = l->weights[k];
+            Weight *wt = ws.data[k];
             OUT(e, "%s{%s, %d, {", k ? ", " : "",
-                c_string(a, arena_printf(a, "%s/%s", l->name, wt->name)), wt->shape.rank);
+                c_string(a, arena_printf(a, "%s/%s", layer_path(wt->owner), wt->name)),
+                wt->shape.rank);
             for (int d = 0; d < wt->shape.rank; d++)
                 OUT(e, "%s%lld", d ? ", " : "", (long long)wt->shape.d[d]);
-            OUT(e, "}, %s}", wfield(e, l, wt->name));
+            OUT(e, "}, %s}", wfield(e, wt->owner, wt->name));
         }
         OUT(e, "}};\n        break;\n");
     }
@@ -1867,7 +1880,8 @@ bool emit_c(Ctx *c, const char *kdl_path, const EmitOpts *o) {
             wfloats += n;
             HDR(&e, "    float %s_%s[%lld]; /* %s %s, %s:%d */\n",
                 (const char *)e.wprefix.data[i], c_ident(a, w->name), (long long)(n ? n : 1),
-                cmt(&e, arena_printf(a, "%s/%s", l->name, w->name)), shape_pystr(a, &w->shape),
+                cmt(&e, arena_printf(a, "%s/%s", layer_path(l), w->name)),
+                shape_pystr(a, &w->shape),
                 e.file, src_line(l));
         }
     }

@@ -2369,7 +2369,7 @@ static void emit_losses(Emit *e, IrModel *t, TrainCfg *cfg, LossMode mode, Vec *
         OUT(e, "    loss += kdl_regularize(%s, %s, %lldu, %s, %s, %s); /* %s regularizer */\n",
             f, backward ? gw(e, wc->layer, wc->w->name) : "NULL",
             (long long)numel0(&wc->w->shape), fstr(a, wc->r.l1), fstr(a, wc->r.l2), ls,
-            cmt(e, arena_printf(a, "%s/%s", wc->layer->name, wc->w->name)));
+            cmt(e, arena_printf(a, "%s/%s", layer_path(wc->layer), wc->w->name)));
     }
     for (int k = 0; k < actregs->len; k++) {
         ActRegCfg *ar = actregs->data[k];
@@ -2489,7 +2489,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         int64_t n = numel0(&w->shape);
         gfloats += n;
         HDR(e, "    float %s[%lld]; /* %s */\n", wfield(e, l, w->name) + 3,
-            (long long)(n ? n : 1), cmt(e, arena_printf(a, "%s/%s", l->name, w->name)));
+            (long long)(n ? n : 1), cmt(e, arena_printf(a, "%s/%s", layer_path(l), w->name)));
     }
     if (!tw.len)
         HDR(e, "    float unused; /* nothing is trainable */\n");
@@ -2644,7 +2644,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
                                                             (long long)w->shape.d[r - 1]);
         buf_printf(a, &params, "    t->params[%d] = (kdl_Param){%s, g->%s, slot, %lldu%s}; /* %s */\n"
                    "    slot += per * %lldu;\n", i, f, f + 3, (long long)n, last2,
-                   cmt(e, arena_printf(a, "%s/%s", l->name, w->name)), (long long)n);
+                   cmt(e, arena_printf(a, "%s/%s", layer_path(l), w->name)), (long long)n);
     }
 
     // create_training
@@ -2880,7 +2880,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
             OUT(e, "%s%lld", d ? ", " : "", (long long)ws->d[d]);
         OUT(e, "%s}, 0x%xu};\n        kdl_constraint_apply(&C, %s); /* %s constraint */\n    }\n",
             ws->rank ? "" : "0", wc->axes, wfield(e, wc->layer, wc->w->name),
-            cmt(e, arena_printf(a, "%s/%s", wc->layer->name, wc->w->name)));
+            cmt(e, arena_printf(a, "%s/%s", layer_path(wc->layer), wc->w->name)));
     }
     OUT(e, "%s    return KDL_OK;\n}\n\n",
         m->fold_floats ? arena_printf(a, "    %s_prepare(m); /* derived weights follow the update "
@@ -2895,7 +2895,7 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
     OUT(e, "static const char *const %s_param_names[%d] = {", P, tw.len ? tw.len : 1);
     for (int i = 0; i < tw.len; i++)
         OUT(e, "%s%s", i ? ", " : "",
-            c_string(a, arena_printf(a, "%s/%s", ((Layer *)tl.data[i])->name,
+            c_string(a, arena_printf(a, "%s/%s", layer_path(tl.data[i]),
                                      ((Weight *)tw.data[i])->name)));
     OUT(e, "%s};\n\n", tw.len ? "" : "NULL");
     OUT(e, "kdl_Status %s_save_checkpoint(const %s *m, const char *path, int epoch, char *err,\n"

@@ -479,7 +479,10 @@ struct Layer {
     Span *arg_spans;
     Sig *sig;
     Dict *attrs;            // user attributes (subclasses) and extra python attrs
-    Vec tracked;            // subclasses: layers assigned to self, in order
+    Vec tracked;            // subclasses: layers assigned to self, in order; wrappers
+                            // (Bidirectional, TimeDistributed): the layers they wrap
+    const char *path;       // a wrapped layer: "<wrapper>/<name>", the prefix of its
+                            // weights' names (NULL: its name); layer_path()
     bool trainable;
     bool built;
     Shape build_in[8];      // input shapes the layer was built with
@@ -499,6 +502,17 @@ struct Layer {
     Value *input_shape_arg; // Keras 2 style `input_shape=` kwarg (Sequential's first layer)
 };
 
+// The prefix of a layer's weight names: its name, or "<wrapper>/<name>".
+const char *layer_path(const Layer *l);
+// wrappers.c: Bidirectional and TimeDistributed (table entries in layers.c).
+bool bidirectional_init(Ctx *c, Layer *l);
+bool bidirectional_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at);
+bool bidirectional_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                         Span at);
+bool time_distributed_init(Ctx *c, Layer *l);
+bool time_distributed_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at);
+bool time_distributed_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                            Span at);
 // "conv2d_1 (Conv2D)" — how errors name a layer.
 const char *layer_label(Ctx *c, const Layer *l);
 // Accessors for bound constructor arguments (by parameter name; die() on a

@@ -842,6 +842,8 @@ static const struct {
     {"SimpleRNN", {"initial_state", "mask", "training"}},
     {"LSTM", {"initial_state", "mask", "training"}},
     {"GRU", {"initial_state", "mask", "training"}},
+    {"Bidirectional", {"initial_state", "mask", "training"}},
+    {"TimeDistributed", {"training", "mask"}},
 };
 
 static const char *const model_call_params[] = {"training", "mask", NULL};
@@ -987,7 +989,8 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
             continue;
         }
         bool rnn = l->cls && (!strcmp(l->cls->name, "SimpleRNN") || !strcmp(l->cls->name, "LSTM") ||
-                              !strcmp(l->cls->name, "GRU"));
+                              !strcmp(l->cls->name, "GRU") ||
+                              !strcmp(l->cls->name, "Bidirectional"));
         if (rnn && !strcmp(k->kw, "initial_state")) {
             // (call_params_table: the recurrent layers take it) A tensor,
             // or a list of them (LSTM: h and c); None: zeros.
@@ -1690,7 +1693,7 @@ static Value *variable_value(Ctx *c, Weight *w) {
     o->sig = sig_cached(c, sig);
     o->args = arena_alloc(c->arena, sizeof(Value *) * 5);
     o->args[0] = v_str(c, w->name);
-    o->args[1] = v_str(c, arena_printf(c->arena, "%s/%s", w->owner->name, w->name));
+    o->args[1] = v_str(c, arena_printf(c->arena, "%s/%s", layer_path(w->owner), w->name));
     o->args[2] = shape_to_value(c, &w->shape);
     o->args[3] = v_str(c, "float32");
     o->args[4] = v_bool(weight_is_trainable(w));
@@ -1795,8 +1798,14 @@ Value *layer_base_attr(Ctx *c, Value *self, const char *name, Span at) {
     } else if (!strcmp(name, "build")) {
         return bound(c, self, &layer_build_builtin);
     }
-    // Constructor arguments read back as attributes (layer.units, .filters).
-    if (l->sig) {
+    // Bidirectional's two layers (Keras's attributes).
+    if (l->cls && !strcmp(l->cls->name, "Bidirectional") && l->tracked.len == 2 &&
+        (!strcmp(name, "forward_layer") || !strcmp(name, "backward_layer")))
+        return v_layer(c, l->tracked.data[name[0] == 'f' ? 0 : 1]);
+    // Constructor arguments read back as attributes (layer.units, .filters);
+    // not `weights` (Embedding's and Bidirectional's initial arrays), which
+    // is the layer's variables in Keras.
+    if (l->sig && strcmp(name, "weights")) {
         int k = -1;
         for (int i = 0; i < l->sig->nparams; i++)
             if (!strcmp(l->sig->params[i].name, name))

@@ -19,7 +19,7 @@ typedef struct {
 
 static const char *const layers_names[] = {
     "ActivityRegularization", "AdditiveAttention", "AlphaDropout", "Attention", "AugMix",
-    "AutoContrast", "AveragePooling3D", "AvgPool3D", "Bidirectional", "CategoryEncoding",
+    "AutoContrast", "AveragePooling3D", "AvgPool3D", "CategoryEncoding",
     "CenterCrop", "Conv1DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
     "ConvLSTM3D", "Convolution3D", "Convolution3DTranspose", "Cropping1D", "Cropping2D",
     "Cropping3D", "DepthwiseConv1D", "Discretization", "Dot", "ELU", "EinsumDense",
@@ -37,7 +37,7 @@ static const char *const layers_names[] = {
     "STFTSpectrogram", "SeparableConv1D", "SeparableConvolution1D", "SimpleRNNCell",
     "Solarization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "SpectralNormalization", "StackedRNNCells", "StringLookup", "TextVectorization",
-    "TimeDistributed", "TorchModuleWrapper", "UnitNormalization", "UpSampling1D",
+    "TorchModuleWrapper", "UnitNormalization", "UpSampling1D",
     "UpSampling3D", "Wrapper", "ZeroPadding1D", "ZeroPadding3D", NULL,
 };
 

@@ -285,5 +285,8 @@ int64_t layer_count_params(const Layer *l, int which) {
         if (k >= 0 && (which == 0 || (which == 1) == trainable))
             n += k;
     }
+    if (!l->model)     // a wrapper's wrapped layers
+        for (int i = 0; i < l->tracked.len; i++)
+            n += layer_count_params(l->tracked.data[i], which);
     return n;
 }

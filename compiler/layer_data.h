@@ -84,9 +84,19 @@ enum {
     RN_RESET_AFTER,     // reset_after (GRU)
     RN_REC_ACT,         // recurrent_activation (ActKind; LSTM/GRU)
     RN_SEED,            // seed (-1 = None)
+    RN_REVERSE_OUT,     // return_sequences: write step k's output at timestep t-1-k, i.e.
+                        // in input order for go_backwards (Bidirectional's backward layer,
+                        // whose output Keras flips along time before merging)
+    RN_ZERO_MASKED,     // a masked timestep outputs zeros (Bidirectional forces Keras's
+                        // zero_output_for_mask = return_sequences on its layers)
     RN_IMPL,            // implementation (LSTM/GRU): 1 or 2 (anything else acts as 2);
                         // recurrent_dropout != 0 makes it 1, as Keras 3's cells do
 };
+
+// Bidirectional: iv[BI_MERGE] the merge_mode; its forward and backward
+// layers are Layer.tracked[0] and [1], whose weights it owns.
+enum { BI_MERGE };
+enum { BI_CONCAT, BI_SUM, BI_MUL, BI_AVE, BI_NONE };
 
 // RandomCrop, ZeroPadding2D, UpSampling2D.
 enum { RC_H, RC_W, RC_SEED, RC_CFIRST };

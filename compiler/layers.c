@@ -1885,6 +1885,11 @@ const LayerClass layer_classes[] = {
      "seed=None, " RNN_FLAGS "reset_after=True, use_cudnn='auto', "
      "zero_output_for_mask=False, implementation=2, " B_NAME B_SHAPE,
      LC_TRAINING | LC_MULTI_OUTPUT, gru_init, rnn_build, rnn_infer},
+    {"Bidirectional", "layer, merge_mode='concat', weights=None, backward_layer=None, " B_ALL,
+     LC_TRAINING | LC_MULTI_OUTPUT, bidirectional_init, bidirectional_build,
+     bidirectional_infer},
+    {"TimeDistributed", "layer, " B_ALL, LC_TRAINING, time_distributed_init,
+     time_distributed_build, time_distributed_infer},
     {"RandomCrop", "height, width, seed=None, data_format=None, " B_ALL,
      LC_TRAINING, random_crop_init, build_none, random_crop_infer},
     {"Rescaling", "scale, offset=0.0, " B_ALL, 0, rescaling_init, build_none, same_infer},

@@ -736,6 +736,131 @@ static void prune_masks(IrModel *m, TMap *t, const Graph *g, bool out_masks) {
     }
 }
 
+static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth);
+
+// ---- wrappers ---------------------------------------------------------------
+//
+// Bidirectional and TimeDistributed (compiler/wrappers.c) lower to calls of
+// the layers they wrap, made here as extra CallNodes that share the
+// wrapper's call (its span, training flag); those lower as any call, so the
+// wrappers need no kernels, inference or backward, of their own.
+
+static CallNode *part_node(Ctx *c, const CallNode *n, Layer *l, Tensor **in, int nin,
+                           Tensor **out, int nout) {
+    CallNode *p = arena_alloc(c->arena, sizeof *p);
+    *p = *n;
+    p->layer = l;
+    p->in = in;
+    p->nin = p->nmain = nin;
+    p->out = out;
+    p->nout = nout;
+    p->kwargs = NULL;
+    return p;
+}
+
+// Outputs of layer l called on x[0..nx) (a recurrent layer: the sequence,
+// then its initial states), as tensors of a new part node.
+static CallNode *part_call(Ctx *c, const CallNode *n, Layer *l, Tensor **x, int nx) {
+    Shape s[MAX_IO], xs[MAX_IO];
+    int ns = 1;
+    for (int i = 0; i < nx; i++)
+        xs[i] = x[i]->shape;
+    if (!l->cls->infer(c, l, xs, nx, s, &ns, n->span))
+        return NULL;
+    Tensor **out = arena_alloc(c->arena, sizeof *out * (size_t)(ns + 1));
+    CallNode *p = part_node(c, n, l, x, nx, out, ns);
+    for (int i = 0; i < ns; i++) {
+        out[i] = arena_alloc(c->arena, sizeof **out);
+        out[i]->shape = s[i];
+        out[i]->dtype = DT_FLOAT32;
+        out[i]->name = l->name;
+        out[i]->node = p;
+        out[i]->index = i;
+        out[i]->id = -1;
+    }
+    return p;
+}
+
+// Tensor `to` is tensor `from` (buffer and mask).
+static void alias_tensor(Ctx *c, TMap *t, const Tensor *to, const Tensor *from) {
+    tmap_put(c, t, to, tmap_get(t, from));
+    mask_put(c, t, to, mask_get(t, from));
+}
+
+// Bidirectional: the forward and backward RNNs (the backward one writes its
+// sequence in input order: RN_REVERSE_OUT), then the merge as a
+// Concatenate/Add/Multiply/Average of the wrapper's name; the states follow
+// (forward's, then backward's), as Keras returns them.
+static bool lower_bidirectional(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
+    Layer *l = n->layer;
+    // initial_state= (n->in[1..]): the first half starts the forward layer,
+    // the rest the backward one (Keras's Bidirectional.call).
+    int half = (n->nin - 1) / 2;
+    Tensor **fin = arena_alloc(c->arena, sizeof *fin * (size_t)(n->nin + 1));
+    Tensor **bin = arena_alloc(c->arena, sizeof *bin * (size_t)(n->nin + 1));
+    int nf = 1, nb = 1;
+    fin[0] = bin[0] = n->in[0];
+    for (int i = 1; i < n->nin; i++) {
+        if (i <= half)
+            fin[nf++] = n->in[i];
+        else
+            bin[nb++] = n->in[i];
+    }
+    CallNode *f = part_call(c, n, l->tracked.data[0], fin, nf);
+    CallNode *b = part_call(c, n, l->tracked.data[1], bin, nb);
+    if (!f || !b || !lower_node(c, m, f, t, depth) || !lower_node(c, m, b, t, depth))
+        return false;
+    int k = 0, mode = (int)l->iv[BI_MERGE];
+    if (mode == BI_NONE) {
+        alias_tensor(c, t, n->out[k++], f->out[0]);
+        alias_tensor(c, t, n->out[k++], b->out[0]);
+    } else {
+        static const char *const merges[] = {"Concatenate", "Add", "Multiply", "Average"};
+        Layer *ml = layer_alloc(c, merges[mode], l->span);
+        ml->cls = layer_class_find(merges[mode]);
+        ml->sig = layer_class_sig(c, ml->cls);
+        ml->name = l->name;
+        ml->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(ml->sig->nparams + 1));
+        ml->arg_spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(ml->sig->nparams + 1));
+        Tensor **in = arena_alloc(c->arena, sizeof *in * 2);
+        in[0] = f->out[0];
+        in[1] = b->out[0];
+        Shape s[2] = {in[0]->shape, in[1]->shape}, o[MAX_IO];
+        int no = 1;
+        if (!sig_bind(c, ml->sig, merges[mode], NULL, 0, l->span, ml->args, ml->arg_spans) ||
+            !ml->cls->init(c, ml) || !ml->cls->infer(c, ml, s, 2, o, &no, n->span))
+            return false;
+        ml->built = true;
+        if (!lower_node(c, m, part_node(c, n, ml, in, 2, n->out, 1), t, depth))
+            return false;
+        k = 1;
+    }
+    for (int i = 1; i < f->nout && k < n->nout; i++)
+        alias_tensor(c, t, n->out[k++], f->out[i]);
+    for (int i = 1; i < b->nout && k < n->nout; i++)
+        alias_tensor(c, t, n->out[k++], b->out[i]);
+    return true;
+}
+
+// TimeDistributed: the wrapped layer on the whole (batch, time, ...) tensor
+// (wrappers.c admits only layers for which that is the same as per slice);
+// the input's mask passes on (Keras's supports_masking).
+static bool lower_time_distributed(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
+    Layer *inner = n->layer->tracked.data[0];
+    bool training = n->training >= 0 ? n->training == 1
+                    : t->training >= 0 ? t->training == 1 : m->training;
+    if (training && inner->trainable && !strcmp(inner->class_name, "BatchNormalization")) {
+        // Keras normalizes each time slice by its own batch statistics.
+        error_at(c, n->span, "%s: a BatchNormalization wrapped by TimeDistributed is not "
+                 "supported in training mode by the code generator", layer_label(c, n->layer));
+        return false;
+    }
+    if (!lower_node(c, m, part_node(c, n, inner, n->in, n->nin, n->out, n->nout), t, depth))
+        return false;
+    mask_put(c, t, n->out[0], mask_get(t, n->in[0]));
+    return true;
+}
+
 // One call: an IrOp, or the inlined graph of a nested model.
 static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     Layer *l = n->layer;
@@ -787,6 +912,10 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         }
         return true;
     }
+    if (l->cls && !strcmp(l->cls->name, "Bidirectional"))
+        return lower_bidirectional(c, m, n, t, depth);
+    if (l->cls && !strcmp(l->cls->name, "TimeDistributed"))
+        return lower_time_distributed(c, m, n, t, depth);
     for (int i = 0; i < n->nin; i++)
         in[i] = cast_to(c, m, in[i], dtype_read(l), n);
     IrOp *op = arena_alloc(c->arena, sizeof *op);

@@ -133,6 +133,12 @@ static void dump_layer(Ctx *c, Layer *l, FILE *out) {
         fprintf(out, "  weight %s %s%s\n", w->name, shape_pystr(c->arena, &w->shape),
                 w->trainable ? "" : " non-trainable");
     }
+    if (!l->model && l->tracked.len) {    // a wrapper
+        fprintf(out, "  wraps");
+        for (int i = 0; i < l->tracked.len; i++)
+            fprintf(out, " %s", layer_path(l->tracked.data[i]));
+        fprintf(out, "\n");
+    }
     if (!l->model)
         fprintf(out, "  params %lld\n", (long long)layer_count_params(l, 0));
 }
@@ -276,15 +282,37 @@ static void json_layer(Ctx *c, Layer *l, FILE *out, int depth) {
     // The layer's trainable flag now (`layer.trainable = False` after construction
     // included), and each weight's.
     fprintf(out, ",\"trainable\":%s", l->trainable ? "true" : "false");
+    // A wrapped layer's weights are named <path>/<weight>; a wrapper lists its
+    // wrapped layers ("wrapped") and all their weights as its own.
+    if (l->path) {
+        fputs(",\"path\":", out);
+        json_str(out, l->path);
+    }
+    if (!l->model && l->tracked.len && depth < 16) {
+        fputs(",\"wrapped\":[", out);
+        for (int i = 0; i < l->tracked.len; i++) {
+            if (i)
+                fputc(',', out);
+            json_layer(c, l->tracked.data[i], out, depth + 1);
+        }
+        fputc(']', out);
+    }
+    Vec ws = {0};
+    if (l->model)
+        for (int i = 0; i < l->nweights; i++)
+            vec_push(c->arena, &ws, l->weights[i]);
+    else
+        model_weights(c, l, &ws);
     fputs(",\"weights\":[", out);
-    for (int i = 0; i < l->nweights; i++) {
+    for (int i = 0; i < ws.len; i++) {
+        Weight *w = ws.data[i];
         if (i)
             fputc(',', out);
         fprintf(out, "{\"name\":");
-        json_str(out, arena_printf(c->arena, "%s/%s", l->name, l->weights[i]->name));
+        json_str(out, arena_printf(c->arena, "%s/%s", layer_path(w->owner), w->name));
         fputs(",\"shape\":", out);
-        json_shape_vals(&l->weights[i]->shape, out);
-        fprintf(out, ",\"trainable\":%s", weight_is_trainable(l->weights[i]) ? "true" : "false");
+        json_shape_vals(&w->shape, out);
+        fprintf(out, ",\"trainable\":%s", weight_is_trainable(w) ? "true" : "false");
         fputc('}', out);
     }
     fputs("]}", out);

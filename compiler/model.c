@@ -1283,7 +1283,8 @@ static void collect_weights(Ctx *c, Layer *l, Vec *out, PtrMap *seen) {
     if (l->model) {
         for (int i = 0; i < l->model->layers.len; i++)
             collect_weights(c, l->model->layers.data[i], out, seen);
-    } else if (l->ucls) {
+    } else {
+        // A subclass's tracked layers; a wrapper's wrapped layers.
         for (int i = 0; i < l->tracked.len; i++)
             collect_weights(c, l->tracked.data[i], out, seen);
     }

@@ -232,6 +232,13 @@ typedef struct kdl_RnnShape {
     // zero_output_for_mask=False); its gradient passes through unchanged.
     // Training gives kdl_rnn_backward the same mask as the forward.
     const float *mask;
+    // With return_sequences: reverse_out writes step k's output at timestep
+    // t-1-k (a go_backwards sequence in input order, as Bidirectional flips
+    // it); zero_masked outputs zeros at masked timesteps (Keras's
+    // zero_output_for_mask=True, which Bidirectional forces) instead of the
+    // previous output. Both apply to training's backward too.
+    int reverse_out;
+    int zero_masked;
     // Training with recurrent_dropout (Keras 3 then runs its cells as
     // "implementation 1": one dropout mask per gate, drawn once per batch
     // and used at every step). gate_masks = 1 turns it on (the training

@@ -239,26 +239,47 @@ static inline bool row_masked(const kdl_RnnShape *s, size_t b, int time) {
     return s->mask && s->mask[b * (size_t)s->t + (size_t)time] == 0.0f;
 }
 
-// After step k: with return_sequences, h (n, u) goes to out[:, k, :]. A
-// masked step outputs the previous output (Keras's rnn() with
-// zero_output_for_mask=False), which is the kept state, except before a
-// row's first unmasked step: zeros, not the initial state (which differs
-// only for given initial states, h0).
+// The output timestep of processing step k (return_sequences).
+static inline int out_time(const kdl_RnnShape *s, int k) {
+    return s->reverse_out ? s->t - 1 - k : k;
+}
+
+// Whether row b's output after step k is zeros (emit_step, emit_final): a
+// masked step with zero_masked, or, with initial states, a masked step no
+// unmasked one precedes. Its gradient goes nowhere.
+static bool zero_output(const kdl_RnnShape *s, size_t b, int k) {
+    if (!row_masked(s, b, step_time(s, k)))
+        return false;
+    if (s->zero_masked)
+        return true;
+    if (!s->h0)
+        return false;
+    for (int j = k - 1; j >= 0; j--)
+        if (!row_masked(s, b, step_time(s, j)))
+            return false;
+    return true;
+}
+
+// After step k: with return_sequences, h (n, u) goes to out[:, out_time(k), :].
+// A masked step outputs zeros with zero_masked, else the previous output
+// (Keras's rnn() with zero_output_for_mask=False), which is the kept state,
+// except before a row's first unmasked step: zeros, not the initial state
+// (which differs only for given initial states, h0).
 static void emit_step(float *out, const float *h, const kdl_RnnShape *s, int k) {
     if (!s->return_sequences)
         return;
     size_t u = (size_t)s->units, ld = (size_t)s->t * u;
-    put_rows(out + (size_t)k * u, (int)ld, h, s->n, s->units);
-    if (!s->h0 || !s->mask)
+    put_rows(out + (size_t)out_time(s, k) * u, (int)ld, h, s->n, s->units);
+    if (!s->mask || (!s->zero_masked && !s->h0))
         return;
     for (int b = 0; b < s->n; b++) {
-        float *o = out + (size_t)b * ld + (size_t)k * u;
+        float *row = out + (size_t)b * ld, *o = row + (size_t)out_time(s, k) * u;
         if (!row_masked(s, (size_t)b, step_time(s, k)))
             continue;
-        if (k == 0)
+        if (s->zero_masked || k == 0)
             memset(o, 0, sizeof(float) * u);
         else
-            memcpy(o, o - u, sizeof(float) * u);
+            memcpy(o, row + (size_t)out_time(s, k - 1) * u, sizeof(float) * u);
     }
 }
 
@@ -268,15 +289,11 @@ static void emit_final(float *out, float *h_out, float *c_out, const float *h, c
     size_t bytes = sizeof(float) * (size_t)s->n * s->units;
     if (!s->return_sequences)
         memcpy(out, h, bytes);
-    // The last output of a row every step of which was masked: zeros (see
-    // emit_step; only initial states make it differ from h).
-    for (int b = 0; !s->return_sequences && s->h0 && s->mask && b < s->n; b++) {
-        bool any = false;
-        for (int k = 0; k < s->t && !any; k++)
-            any = !row_masked(s, (size_t)b, k);
-        if (!any)
+    // The last output zeros (zero_output: a masked last step with
+    // zero_masked; with initial states, a row every step of which was masked).
+    for (int b = 0; !s->return_sequences && s->mask && s->t > 0 && b < s->n; b++)
+        if (zero_output(s, (size_t)b, s->t - 1))
             memset(out + (size_t)b * s->units, 0, sizeof(float) * (size_t)s->units);
-    }
     if (h_out)
         memcpy(h_out, h, bytes);
     if (c_out)
@@ -460,8 +477,12 @@ static void gru_zr_rows(void *ctx, size_t b0, size_t b1) {
     const CellStep *c = ctx;
     const int u = c->s->units;
     for (size_t b = b0; b < b1; b++) {
-        if (masked(c, b))
+        if (masked(c, b)) {
+            // (r * h is saved for U_h's gradient, where a masked row's gate
+            // gradient is 0: a defined 0 times 0)
+            memset(c->m->w + b * u, 0, sizeof(float) * (size_t)u);
             continue;
+        }
         const float *gz = c->g + b * c->ld;
         float *az = c->a + b * c->ld, *ar = az + u;
         const float *h = c->m->h + b * u, *hm = c->hmask ? c->hmask + b * u : NULL;
@@ -878,12 +899,17 @@ static void add_col_sums(float *db, const float *a, size_t rows, int cols, int l
             db[j] += a[r * (size_t)ld + j];
 }
 
-// dh (n, u) += out[:, k]'s gradient (return_sequences).
+// dh (n, u) += the gradient of step k's output (return_sequences); a zeroed
+// masked output (zero_masked) has none.
 static void add_out_grad(float *dh, const float *dout, const kdl_RnnShape *s, int k) {
     size_t u = (size_t)s->units;
-    for (int b = 0; b < s->n; b++)
+    int ot = out_time(s, k);
+    for (int b = 0; b < s->n; b++) {
+        if (zero_output(s, (size_t)b, k))
+            continue;
         for (size_t j = 0; j < u; j++)
-            dh[(size_t)b * u + j] += dout[((size_t)b * s->t + k) * u + j];
+            dh[(size_t)b * u + j] += dout[((size_t)b * s->t + ot) * u + j];
+    }
 }
 
 // Backprop through time. ACCUMULATES into dx (n, t, in_dim), dkernel,
@@ -920,7 +946,9 @@ void kdl_rnn_backward(kdl_RnnKind kind, float *dx, float *dkernel, float *drecur
     memset(c.dg, 0, sizeof(float) * nt * gu);
     memset(dh, 0, sizeof(float) * nu);
     if (dout && !s->return_sequences)
-        kdl_axpy(dh, dout, nu, 1.0f);
+        for (int b = 0; b < n; b++)  // (zeros for a row whose every step was masked)
+            if (!zero_output(s, (size_t)b, t - 1))
+                kdl_axpy(dh + (size_t)b * u, dout + (size_t)b * u, (size_t)u, 1.0f);
     if (dh_out)
         kdl_axpy(dh, dh_out, nu, 1.0f);
     if (kind == KDL_RNN_LSTM) {

@@ -223,15 +223,21 @@ def activation(name):
 # ---- layers -------------------------------------------------------------------------------------
 # Each takes (cfg, weights dict name->tensor, inputs list, layer) and returns a list of outputs.
 
+def wpath(layer):
+    """The prefix of a layer's weight names: a wrapped layer's is
+    <wrapper>/<name> (its "path" in the dump)."""
+    return layer.get("path", layer["name"])
+
+
 def W(weights, layer, name):
-    key = f"{layer['name']}/{name}"
+    key = f"{wpath(layer)}/{name}"
     if key not in weights:
         raise KeyError(f"weight {key} not in the weights file")
     return weights[key]
 
 
 def has_w(layer, name):
-    return any(w["name"] == f"{layer['name']}/{name}" for w in layer.get("weights", []))
+    return any(w["name"] == f"{wpath(layer)}/{name}" for w in layer.get("weights", []))
 
 
 def bias_act(y, cfg, weights, layer):
@@ -571,9 +577,11 @@ def run_rnn(cfg, xs, step, nstates, units, mask=None, name=None):
     """Unroll a cell over time. go_backwards reads the steps last to first and
     returns the sequence in that (processing) order, as Keras does. With a
     mask (n, t), a masked step keeps the states and repeats the previous
-    output (keras.src.backend rnn() with zero_output_for_mask=False). A
-    stateful layer starts from the states its last call left (zeros at first)
-    and keeps its final states; xs[1:] are the call's initial_state= tensors."""
+    output (keras.src.backend rnn() with zero_output_for_mask=False), or, in a
+    returned sequence with zero_output_for_mask (which Bidirectional sets),
+    outputs zeros. A stateful layer starts from the states its last call left
+    (zeros at first) and keeps its final states; xs[1:] are the call's
+    initial_state= tensors."""
     x = xs[0]
     n, t = x.shape[0], x.shape[1]
     states = [torch.zeros((n, units), dtype=DT) for _ in range(nstates)]
@@ -593,6 +601,8 @@ def run_rnn(cfg, xs, step, nstates, units, mask=None, name=None):
             out = torch.where(keep, out, prev_out)
         states = new
         prev_out = out
+        if mask is not None and cfg.get("zero_output_for_mask", False):
+            out = torch.where(mask[:, i].unsqueeze(1), out, torch.zeros_like(out))
         seq.append(out)
     if cfg.get("stateful", False):
         CARRIED[name] = [st.detach() for st in states]  # (training: no gradient across batches)
@@ -674,6 +684,48 @@ def gru(cfg, weights, xs, layer, mask=None):
     return run_rnn(cfg, xs, step, 1, u, mask, layer["name"])
 
 
+# ---- wrappers -----------------------------------------------------------------------------------
+
+def bidirectional(cfg, weights, xs, layer, mask=None):
+    """Keras's Bidirectional.call: both RNNs on the input (zero outputs at
+    masked steps of returned sequences), the backward sequence flipped along
+    time, merged; then the forward states and the backward states."""
+    fwd, bwd = layer["wrapped"]
+    seqs = bool(fwd["config"].get("return_sequences", False))
+    # initial_state= (xs[1:]): the first half starts the forward layer.
+    half = (len(xs) - 1) // 2
+    yf = call_layer(dict(fwd, config=dict(fwd["config"], zero_output_for_mask=seqs)), weights,
+                    [xs[0]] + xs[1:1 + half], None, mask)
+    yb = call_layer(dict(bwd, config=dict(bwd["config"], zero_output_for_mask=seqs)), weights,
+                    [xs[0]] + xs[1 + half:], None, mask)
+    y, y_rev = yf[0], yb[0]
+    if seqs:
+        y_rev = torch.flip(y_rev, dims=[1])
+    mode = cfg.get("merge_mode", "concat")
+    if mode == "concat":
+        out = [torch.cat([y, y_rev], dim=-1)]
+    elif mode == "sum":
+        out = [y + y_rev]
+    elif mode == "mul":
+        out = [y * y_rev]
+    elif mode == "ave":
+        out = [(y + y_rev) / 2]
+    elif mode is None:
+        out = [y, y_rev]
+    else:
+        raise NotImplementedError(f"reference: merge_mode {mode}")
+    return out + yf[1:] + yb[1:]
+
+
+def time_distributed(weights, xs, layer):
+    """Keras's TimeDistributed.call: the wrapped layer on each time slice,
+    stacked along axis 1."""
+    inner = layer["wrapped"][0]
+    x = xs[0]
+    ys = [call_layer(inner, weights, [x[:, i]], [None])[0] for i in range(x.shape[1])]
+    return [torch.stack(ys, dim=1)]
+
+
 # ---- the graph --------------------------------------------------------------------------------
 
 DATA_FORMAT_LAYERS = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D",
@@ -692,7 +744,7 @@ def lora_adapted(cfg, weights, layer):
     a = W(weights, layer, f"lora_{name}_a")
     b = W(weights, layer, f"lora_{name}_b")
     out = dict(weights)
-    out[f"{layer['name']}/{name}"] = W(weights, layer, name) + (a @ b) * (alpha / rank)
+    out[f"{wpath(layer)}/{name}"] = W(weights, layer, name) + (a @ b) * (alpha / rank)
     return out
 
 
@@ -775,6 +827,10 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return lstm(cfg, weights, xs, layer, mask)
     if cls == "GRU":
         return gru(cfg, weights, xs, layer, mask)
+    if cls == "Bidirectional":
+        return bidirectional(cfg, weights, xs, layer, mask)
+    if cls == "TimeDistributed":
+        return time_distributed(weights, xs, layer)
     raise NotImplementedError(f"reference: layer class {cls}")
 
 
@@ -796,6 +852,12 @@ def output_masks(layer, xs, ms, ys):
         return [ms[0]]
     if cls in ("SimpleRNN", "LSTM", "GRU"):
         return [ms[0] if cfg.get("return_sequences") else None] + [None] * (len(ys) - 1)
+    if cls == "Bidirectional":
+        seqs = layer["wrapped"][0]["config"].get("return_sequences")
+        nout = 2 if cfg.get("merge_mode", "concat") is None else 1
+        return [ms[0] if seqs else None] * nout + [None] * (len(ys) - nout)
+    if cls == "TimeDistributed":
+        return [ms[0]]
     if cls in ("Add", "Subtract", "Multiply", "Average"):
         if any(m is None for m in ms):
             return none

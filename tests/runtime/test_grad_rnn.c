@@ -219,20 +219,31 @@ static double ref_loss(const Case *c, const Ref *r) {
     double loss = 0;
     for (int b = 0; b < s->n; b++) {
         double h[MAXU] = {0}, cs[MAXU] = {0};  // the initial states, or zeros
+        double po[MAXU] = {0};  // the previous output: zeros before the first step
+        int skip = 0;
         for (int j = 0; j < u; j++) {
             h[j] = r->h0 ? r->h0[(size_t)b * u + j] : 0;
             cs[j] = r->c0 ? r->c0[(size_t)b * u + j] : 0;
         }
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
-            ref_step(c, r, r->in + ((size_t)b * s->t + time) * s->in_dim, h, cs, b);
-            if (s->return_sequences)
+            // A Keras mask: a masked step keeps the states and outputs the
+            // previous output (zeros with zero_masked).
+            skip = s->mask && s->mask[(size_t)b * s->t + time] == 0.0f;
+            if (!skip)
+                ref_step(c, r, r->in + ((size_t)b * s->t + time) * s->in_dim, h, cs, b);
+            for (int j = 0; !skip && j < u; j++)
+                po[j] = h[j];
+            // reverse_out (Bidirectional's backward layer): step k's output
+            // is at timestep t-1-k.
+            int ot = s->reverse_out ? s->t - 1 - k : k;
+            if (s->return_sequences && !(skip && s->zero_masked))
                 for (int j = 0; j < u; j++)
-                    loss += r->dout[((size_t)b * s->t + k) * u + j] * h[j];
+                    loss += r->dout[((size_t)b * s->t + ot) * u + j] * po[j];
         }
         for (int j = 0; j < u; j++) {
-            if (!s->return_sequences)
-                loss += r->dout[(size_t)b * u + j] * h[j];
+            if (!s->return_sequences && !(skip && s->zero_masked))
+                loss += r->dout[(size_t)b * u + j] * po[j];
             loss += r->dh[(size_t)b * u + j] * h[j] + r->dc[(size_t)b * u + j] * cs[j];
         }
     }
@@ -485,7 +496,7 @@ int main(void) {
                             for (int t = 1; t <= 4; t += 3, idx++) {
                                 Case c = {(kdl_RnnKind)kind,
                                           {n, t, odd_sizes[check_int(0, 3)],
-                                           odd_sizes[check_int(0, 3)], seq, back, ra, NULL, 0, NULL, NULL, NULL, NULL},
+                                           odd_sizes[check_int(0, 3)], seq, back, ra, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
                                           act_pairs[idx % N_PAIRS][0],
                                           act_pairs[idx % N_PAIRS][1]};
                                 run_case(&c, bias, 0.6f, null_sets[idx % N_NULLS]);
@@ -494,10 +505,10 @@ int main(void) {
     // and the largest shapes with Keras's default activations.
     for (int kind = 0; kind < 3; kind++)
         for (int ra = 0; ra < (kind == KDL_RNN_GRU ? 2 : 1); ra++) {
-            Case c = {(kdl_RnnKind)kind, {3, 4, 3, 5, 1, 1, ra, NULL, 0, NULL, NULL, NULL, NULL}, KDL_ACT_EXPONENTIAL,
+            Case c = {(kdl_RnnKind)kind, {3, 4, 3, 5, 1, 1, ra, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}, KDL_ACT_EXPONENTIAL,
                       KDL_ACT_SIGMOID};
             run_case(&c, 1, 0.1f, 0);
-            Case d = {(kdl_RnnKind)kind, {3, 5, 5, 7, 1, 0, ra, NULL, 0, NULL, NULL, NULL, NULL}, KDL_ACT_TANH, KDL_ACT_SIGMOID};
+            Case d = {(kdl_RnnKind)kind, {3, 5, 5, 7, 1, 0, ra, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}, KDL_ACT_TANH, KDL_ACT_SIGMOID};
             run_case(&d, 1, 0.6f, 0);
             d.s.return_sequences = 0, d.s.go_backwards = 1;
             run_case(&d, 1, 0.6f, 0);
@@ -512,7 +523,7 @@ int main(void) {
                     for (int inm = 0; inm < 2; inm++, idx++) {
                         Case c = {(kdl_RnnKind)kind,
                                   {3, 4, odd_sizes[check_int(0, 3)], odd_sizes[check_int(0, 3)],
-                                   seq, back, ra, NULL, 1, NULL, inm ? &want_in_masks : NULL, NULL, NULL},
+                                   seq, back, ra, NULL, 0, 0, 1, NULL, inm ? &want_in_masks : NULL, NULL, NULL},
                                   act_pairs[idx % N_PAIRS][0], act_pairs[idx % N_PAIRS][1]};
                         // (always a bias: with masks zeroing inputs and state a
                         // gate's pre-activation is exactly 0 without one, where
@@ -529,19 +540,41 @@ int main(void) {
                     for (int gm = 0; gm < 2; gm++, idx++) {
                         Case c = {(kdl_RnnKind)kind,
                                   {3, 4, odd_sizes[check_int(0, 3)], odd_sizes[check_int(0, 3)],
-                                   seq, back, ra, NULL, gm, NULL, gm ? &want_init : NULL,
-                                   &want_init, &want_init},
+                                   seq, back, ra, NULL, 0, 0, gm, NULL,
+                                   gm ? &want_init : NULL, &want_init, &want_init},
                                   act_pairs[idx % N_PAIRS][0], act_pairs[idx % N_PAIRS][1]};
                         run_case(&c, 1, 0.6f, null_sets[idx % N_NULLS]);
                     }
+    // A Keras mask with initial states (initial_state=, dh0/dc0): a masked
+    // step keeps the states and repeats the previous output, zeros before the
+    // row's first unmasked one (or, zero_masked, at every masked step): no
+    // gradient from those outputs.
+    for (int kind = 0; kind < 3; kind++)
+        for (int ra = 0; ra < (kind == KDL_RNN_GRU ? 2 : 1); ra++)
+            for (int seq = 0; seq < 2; seq++)
+                for (int zm = 0; zm < 2; zm++, idx++) {
+                    float mask[4 * 5];
+                    for (int i = 0; i < 4 * 5; i++)
+                        mask[i] = check_int(0, 9) < 4 ? 0.0f : 1.0f;
+                    mask[0] = mask[1] = 0;      // leading masked steps in row 0
+                    for (int i = 5; i < 10; i++)
+                        mask[i] = 0;            // row 1: every step masked
+                    Case c = {(kdl_RnnKind)kind,
+                              {4, 5, odd_sizes[check_int(0, 3)], odd_sizes[check_int(0, 3)], seq,
+                               (idx & 1), ra, mask, 0, zm, 0, NULL, NULL, &want_init,
+                               &want_init},
+                              KDL_ACT_TANH, KDL_ACT_SIGMOID};
+                    run_case(&c, 1, 0.6f, 0);
+                }
     // Random shapes, flags, activations and NULLs.
     for (int trial = 0; trial < 300; trial++, idx++) {
         int kind = check_int(0, 2);
         Case c = {(kdl_RnnKind)kind,
                   {check_int(1, 3), check_int(1, 5), check_int(1, 6), check_int(1, 7),
-                   check_int(0, 1), check_int(0, 1), check_int(0, 1), NULL, 0, NULL, NULL, NULL, NULL},
+                   check_int(0, 1), check_int(0, 1), check_int(0, 1), NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
                   act_pairs[check_int(0, N_PAIRS - 1)][0], KDL_ACT_SIGMOID};
         c.ract = act_pairs[check_int(0, N_PAIRS - 1)][1];
+        c.s.reverse_out = check_int(0, 1);
         run_case(&c, check_int(0, 3) != 0, 0.6f, null_sets[check_int(0, N_NULLS - 1)]);
     }
     return check_report();

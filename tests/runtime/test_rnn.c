@@ -11,9 +11,10 @@
  * activation the RNN layers can be given, with the output and scratch
  * buffers pre-filled with NaN so a missed write or a read of stale scratch
  * shows. Each case also runs with a random Keras mask (kdl_RnnShape.mask:
- * masked steps keep the states and repeat the previous output) and with
- * random initial states (kdl_RnnShape.h0/c0: a stateful layer's carried
- * states). Hand-computed
+ * masked steps keep the states and repeat the previous output), with random
+ * initial states (kdl_RnnShape.h0/c0: a stateful layer's carried states),
+ * and returned sequences also as Bidirectional's layers write them
+ * (reverse_out: in input order; zero_masked: zeros at masked steps). Hand-computed
  * cases pin the gate orders, the GRU bias split and the go_backwards output
  * order independently of the references.
  */
@@ -110,6 +111,7 @@ static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
             cs[j] = s->c0 ? s->c0[(size_t)b * u + j] : 0;
             po[j] = 0;  // the previous output: zeros before the first step
         }
+        int last_skip = 0;
         for (int k = 0; k < s->t; k++) {
             int time = s->go_backwards ? s->t - 1 - k : k;
             const float *x = c->in + ((size_t)b * s->t + time) * s->in_dim;
@@ -176,13 +178,19 @@ static void ref_forward(const Case *c, float *out, float *h_out, float *c_out) {
             }
             for (int j = 0; !skip && j < u; j++)
                 po[j] = h[j];
-            if (s->return_sequences)
+            // reverse_out: step k's output at timestep t-1-k; zero_masked:
+            // zeros at a masked step (Bidirectional's layers).
+            if (s->return_sequences) {
+                int ot = s->reverse_out ? s->t - 1 - k : k;
                 for (int j = 0; j < u; j++)
-                    out[((size_t)b * s->t + k) * u + j] = (float)po[j];
+                    out[((size_t)b * s->t + ot) * u + j] =
+                        skip && s->zero_masked ? 0.0f : (float)po[j];
+            }
+            last_skip = skip;
         }
         for (int j = 0; j < u; j++) {
-            if (!s->return_sequences)
-                out[(size_t)b * u + j] = (float)po[j];
+            if (!s->return_sequences)  // (zero_masked: zeros after a masked last step)
+                out[(size_t)b * u + j] = last_skip && s->zero_masked ? 0.0f : (float)po[j];
             h_out[(size_t)b * u + j] = (float)h[j];
             c_out[(size_t)b * u + j] = (float)cs[j];
         }
@@ -229,10 +237,10 @@ static void compare(const Case *c, int want_states) {
 
     char what[192];
     snprintf(what, sizeof what, "%s n=%d t=%d in=%d u=%d seq=%d back=%d reset_after=%d bias=%d "
-             "act=%d ract=%d mask=%d init=%d",
+             "act=%d ract=%d mask=%d rev=%d zero=%d init=%d",
              cell_name[c->cell], s->n, s->t, s->in_dim, s->units, s->return_sequences,
              s->go_backwards, s->reset_after, c->bias != NULL, (int)c->act, (int)c->ract,
-             s->mask != NULL, s->h0 != NULL);
+             s->mask != NULL, s->reverse_out, s->zero_masked, s->h0 != NULL);
     check_close(what, out, r_out, out_n, 1e-4, 1e-4);
     if (want_states) {
         char w2[220];
@@ -286,13 +294,18 @@ static void flag_cases(int cell, int n, int t, int in_dim, int u, kdl_Act act, k
         for (int back = 0; back < 2; back++)
             for (int ra = 0; ra < (cell == CELL_GRU ? 2 : 1); ra++)
                 for (int masked = 0; masked < 2; masked++)
-                    for (int init = 0; init < 2; init++) {
-                        Case c = {cell,
-                                  {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL, 0, NULL,
-                                   NULL, init ? h0 : NULL, init ? c0 : NULL},
-                                  act, ract, in, kernel, recurrent, with_bias ? bias : NULL};
-                        compare(&c, want_states);
-                    }
+                    for (int wrap = 0; wrap < (seq ? 2 : 1); wrap++)
+                        for (int init = 0; init < 2; init++) {
+                            // wrap: as Bidirectional runs its layers (the output
+                            // in input order, zeros at masked steps); init:
+                            // initial states
+                            Case c = {cell,
+                                      {n, t, in_dim, u, seq, back, ra, masked ? mask : NULL,
+                                       wrap, wrap, 0, NULL, NULL, init ? h0 : NULL,
+                                       init ? c0 : NULL},
+                                      act, ract, in, kernel, recurrent, with_bias ? bias : NULL};
+                            compare(&c, want_states);
+                        }
     free(in), free(kernel), free(recurrent), free(bias), free(mask), free(h0), free(c0);
 }
 
@@ -339,7 +352,7 @@ static void hand(const char *what, int cell, const float *kernel, const float *r
                  const float *bias, int back, int reset_after, kdl_Act act, kdl_Act ract,
                  const float want_seq[2], float want_c) {
     static const float x[2] = {1, 2};
-    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL, 0, NULL, NULL, NULL, NULL};
+    kdl_RnnShape s = {1, 2, 1, 1, 1, back, reset_after, NULL, 0, 0, 0, NULL, NULL, NULL, NULL};
     float out[2], h_out, c_out = NAN;
     float *scratch = nan_filled(kdl_rnn_scratch(&s));
     Case c = {cell, s, act, ract, x, kernel, recurrent, bias};

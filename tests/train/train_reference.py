@@ -1063,6 +1063,12 @@ def apply_constraint(v, w, where):
     return w * (desired / (EPS + norms))
 
 
+def layer_parts(layer):
+    """The layers holding a layer's weights and their arguments: a wrapper's
+    (Bidirectional, TimeDistributed) wrapped layers, else the layer."""
+    return layer.get("wrapped", [layer])
+
+
 def weight_configs(graph, frozen=False, out=None):
     """{weight name: (regularizer (l1, l2) or None, constraint config or None)}
     of the trained weights (Keras: trainable variables only)."""
@@ -1073,16 +1079,18 @@ def weight_configs(graph, frozen=False, out=None):
         if "model" in layer:
             weight_configs(layer["model"], fz, out)
             continue
-        cfg = layer.get("config", {})
-        for w in layer.get("weights", []):
-            short = w["name"].split("/")[-1]
-            if fz or (layer["class"], short) in NON_TRAINABLE or w["name"] in out:
-                continue
-            ra = weight_argument(layer, short, "regularizer")
-            ca = weight_argument(layer, short, "constraint")
-            r = cfg.get(ra) if ra else None
-            c = cfg.get(ca) if ca else None
-            out[w["name"]] = (None if r is None else parse_regularizer(r, w["name"]), c)
+        for part in layer_parts(layer):
+            cfg = part.get("config", {})
+            pfz = fz or layer_frozen(part)
+            for w in part.get("weights", []):
+                short = w["name"].split("/")[-1]
+                if pfz or (part["class"], short) in NON_TRAINABLE or w["name"] in out:
+                    continue
+                ra = weight_argument(part, short, "regularizer")
+                ca = weight_argument(part, short, "constraint")
+                r = cfg.get(ra) if ra else None
+                c = cfg.get(ca) if ca else None
+                out[w["name"]] = (None if r is None else parse_regularizer(r, w["name"]), c)
     return out
 
 
@@ -1102,13 +1110,14 @@ def trainable_names(graph, frozen=False, out=None):
         if "model" in layer:
             trainable_names(layer["model"], fz, out)
             continue
-        check_layer(layer)
-        for w in layer.get("weights", []):
-            short = w["name"].split("/")[-1]
-            if fz or (layer["class"], short) in NON_TRAINABLE:
-                continue
-            if w["name"] not in out:
-                out.append(w["name"])
+        for part in layer_parts(layer):
+            check_layer(part)
+            for w in part.get("weights", []):
+                short = w["name"].split("/")[-1]
+                if fz or layer_frozen(part) or (part["class"], short) in NON_TRAINABLE:
+                    continue
+                if w["name"] not in out:
+                    out.append(w["name"])
     return out
 
 
@@ -1170,6 +1179,15 @@ def run_train_graph(graph, params, state, inputs, training=True, frozen=False, l
             ys = batchnorm_train(layer, params, state, xs[0])
         elif cls in STOCHASTIC and mode and float(cfg.get("rate", cfg.get("stddev", 0)) or 0):
             die(f"{layer['name']}: an active {cls} (the fixtures need rate 0 or training=False)")
+        elif cls in ("Bidirectional", "TimeDistributed") and mode and any(
+                (p["class"] in STOCHASTIC and
+                 float(p.get("config", {}).get("rate", 0) or 0)) or
+                p["class"] == "BatchNormalization" or
+                float(p.get("config", {}).get("dropout", 0) or 0) or
+                float(p.get("config", {}).get("recurrent_dropout", 0) or 0)
+                for p in layer["wrapped"]):
+            die(f"{layer['name']}: {cls} of a layer that is random or batch-dependent in "
+                "training mode (not in the reference)")
         elif cls.startswith("Random") and mode:
             die(f"{layer['name']}: {cls} in training mode is random")
         else:
