@@ -793,7 +793,7 @@ void emit_op(Emit *e, IrOp *op) {
 // Embedding(mask_zero=True), else the OR of its inputs' masks.
 static void emit_mask(Emit *e, IrOp *op) {
     IrBuf *mo = op->mask_out;
-    if (!mo)
+    if (!mo || !strcmp(op->layer->class_name, "Masking"))  // (Masking's kernel writes it)
         return;
     const char *out = bref(e, mo);
     const char *n = arena_printf(e->c->arena, "(size_t)batch * %s", sizex(e, mo));
@@ -880,6 +880,11 @@ static void emit_layer(Emit *e, IrOp *op) {
         OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %s, %s, %s);\n", bref(e, op->out[0]),
             bref(e, op->in[0]), sizex(e, op->in[0]), fstr(e->c->arena, l->fv[0]),
             fstr(e->c->arena, l->fv[1]));
+    else if (!strcmp(k, "Masking"))
+        OUT(e, "    kdl_masking_forward(%s, %s, %s, (size_t)batch * %s, %s, %s);\n",
+            bref(e, op->out[0]), op->mask_out ? bref(e, op->mask_out) : "NULL",
+            bref(e, op->in[0]), numelx(e, op->in[0], 1, op->in[0]->shape.rank - 1),
+            dimx(e, op->in[0], op->in[0]->shape.rank - 1), fstr(e->c->arena, l->fv[0]));
     else if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "RandomCrop"))
         emit_image(e, op);
     else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))

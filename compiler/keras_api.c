@@ -26,7 +26,7 @@ static const char *const layers_names[] = {
     "Equalization", "FlaxLayer", "GRUCell", "GaussianDropout", "GaussianNoise",
     "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
-    "JaxLayer", "LSTMCell", "Lambda", "Masking", "MaxNumBoundingBoxes", "MaxPool3D",
+    "JaxLayer", "LSTMCell", "Lambda", "MaxNumBoundingBoxes", "MaxPool3D",
     "MaxPooling3D", "Maximum", "MelSpectrogram", "Minimum", "MixUp", "MultiHeadAttention",
     "Normalization", "PReLU", "Permute", "Pipeline", "RMSNormalization", "RNN", "RandAugment",
     "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast",

@@ -1145,6 +1145,24 @@ static bool softmax_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out
     return same_infer(c, l, in, nin, out, nout, at);
 }
 
+// Masking: output = input with the rows (last axis) equal to mask_value
+// everywhere zeroed, and a Keras mask of the input's shape without its last
+// axis (lower.c's lower_masks). fv[0] mask_value.
+static bool masking_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    ok &= larg_float(c, l, "mask_value", &l->fv[0]);
+    return ok;
+}
+
+static bool masking_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                          Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 2, true, at))
+        return false;
+    out[0] = in[0];
+    *nout = 1;
+    return true;
+}
+
 static bool rescaling_init(Ctx *c, Layer *l) {
     // Keras also takes per-channel arrays for scale/offset; kdl takes numbers.
     bool ok = base_init(c, l);
@@ -1893,6 +1911,7 @@ const LayerClass layer_classes[] = {
     {"RandomCrop", "height, width, seed=None, data_format=None, " B_ALL,
      LC_TRAINING, random_crop_init, build_none, random_crop_infer},
     {"Rescaling", "scale, offset=0.0, " B_ALL, 0, rescaling_init, build_none, same_infer},
+    {"Masking", "mask_value=0.0, " B_ALL, 0, masking_init, build_none, masking_infer},
     {"ZeroPadding2D", "padding=(1, 1), data_format=None, " B_ALL,
      0, zero_padding_init, build_none, zero_padding_infer},
     {"UpSampling2D", "size=(2, 2), data_format=None, interpolation='nearest', " B_ALL,

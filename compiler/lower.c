@@ -652,6 +652,18 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
         mask_put(c, t, n->out[0], b);
         return true;
     }
+    if (!strcmp(k, "Masking")) {
+        // Keras's compute_mask: any(input != mask_value) over the last axis
+        // (an incoming mask is dropped); the layer's kernel writes it.
+        Shape ms = op->in[0]->shape;
+        ms.rank--;
+        IrBuf *b = buf_new(c, m, &ms, DT_FLOAT32, l->name);
+        for (int i = 0; i < ms.rank; i++)
+            b->dx[i] = op->in[0]->dx[i];
+        op->mask_out = b;
+        mask_put(c, t, n->out[0], b);
+        return true;
+    }
     if (!nmasked)
         return true;
     if (mask_passes(k)) {

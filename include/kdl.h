@@ -286,6 +286,13 @@ kdl_Status kdl_embedding_forward(float *out, const int32_t *ids, size_t count, c
 // out = a OR b (merging masked tensors).
 void kdl_mask_nonzero(float *mask, const int32_t *ids, size_t count);
 void kdl_mask_or(float *out, const float *a, const float *b, size_t count);
+// keras.layers.Masking over rows (rows, cols) of the last axis: a row is kept
+// when any value differs from mask_value: out = in * keep, and mask[row] =
+// keep (mask may be NULL: no one reads it); the backward: dx += dy * keep.
+void kdl_masking_forward(float *out, float *mask, const float *in, size_t rows, int cols,
+                         float mask_value);
+void kdl_masking_backward(float *dx, const float *dy, const float *in, size_t rows, int cols,
+                          float mask_value);
 // (n, d) -> (n, times, d)
 void kdl_repeat_forward(float *out, const float *in, int n, int times, int d);
 // NHWC zero padding: in (n, h, w, c) -> out (n, h + top + bottom, w + left + right, c).

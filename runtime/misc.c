@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -175,6 +176,36 @@ void kdl_mask_nonzero(float *mask, const int32_t *ids, size_t count) {
 void kdl_mask_or(float *out, const float *a, const float *b, size_t count) {
     for (size_t i = 0; i < count; i++)
         out[i] = a[i] != 0.0f || b[i] != 0.0f ? 1.0f : 0.0f;
+}
+
+// Masking: whether row r of in (rows, cols) holds a value other than v.
+static bool row_kept(const float *in, size_t r, int cols, float v) {
+    const float *x = in + r * (size_t)cols;
+    for (int j = 0; j < cols; j++)
+        if (x[j] != v)
+            return true;
+    return false;
+}
+
+void kdl_masking_forward(float *out, float *mask, const float *in, size_t rows, int cols,
+                         float mask_value) {
+    for (size_t r = 0; r < rows; r++) {
+        float keep = row_kept(in, r, cols, mask_value) ? 1.0f : 0.0f;
+        for (int j = 0; j < cols; j++)
+            out[r * (size_t)cols + j] = in[r * (size_t)cols + j] * keep;
+        if (mask)
+            mask[r] = keep;
+    }
+}
+
+void kdl_masking_backward(float *dx, const float *dy, const float *in, size_t rows, int cols,
+                          float mask_value) {
+    if (!dx)
+        return;
+    for (size_t r = 0; r < rows; r++)
+        if (row_kept(in, r, cols, mask_value))
+            for (int j = 0; j < cols; j++)
+                dx[r * (size_t)cols + j] += dy[r * (size_t)cols + j];
 }
 
 // in (n, d) -> out (n, times, d)

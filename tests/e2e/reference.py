@@ -813,6 +813,10 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return flatten(xs)
     if cls == "Dropout":
         return [xs[0]]      # identity at inference
+    if cls == "Masking":
+        # Keras: a step (last axis) equal to mask_value everywhere is zeroed
+        keep = (xs[0] != float(cfg.get("mask_value", 0.0))).any(dim=-1, keepdim=True)
+        return [xs[0] * keep.to(xs[0].dtype)]
     if cls == "Rescaling":
         return rescaling(cfg, xs)
     if cls == "ZeroPadding2D":
@@ -846,6 +850,8 @@ def output_masks(layer, xs, ms, ys):
     none = [None] * len(ys)
     if cls == "Embedding":
         return [xs[0] != 0] if cfg.get("mask_zero") else none
+    if cls == "Masking":    # its own, whatever came in
+        return [(xs[0] != float(cfg.get("mask_value", 0.0))).any(dim=-1)]
     if all(m is None for m in ms):
         return none
     if cls in MASK_PASS:
@@ -957,6 +963,37 @@ def feeds_mask_zero(graph, tensor):
     return False
 
 
+def masking_value(graph, tensor):
+    """The mask_value of a Masking layer reading tensor (nested models
+    included), or None."""
+    for node in graph["nodes"]:
+        layer = node["layer"]
+        if tensor not in node["inputs"]:
+            continue
+        if layer["class"] == "Masking":
+            return float(layer["config"].get("mask_value", 0.0))
+        if "model" in layer:
+            inner = layer["model"]
+            v = masking_value(inner, inner["inputs"][node["inputs"].index(tensor)]["tensor"])
+            if v is not None:
+                return v
+    return None
+
+
+def padded_steps(x, rng, value):
+    """Padded float sequences for a Masking layer: rows of x (n, t, ...)
+    keep a head of steps (at least one), then every value of a step is
+    `value`; plus the odd padded step inside; no row fully masked (an
+    average of none is 0/0)."""
+    x = x.copy()
+    for r in range(x.shape[0]):
+        x[r, rng.integers(1, x.shape[1] + 1):] = value
+    inner = rng.random(x.shape[:2]) < 0.15
+    inner[:, 0] = False
+    x[inner] = value
+    return x
+
+
 def padded_ids(x, rng):
     """Padded sequences for mask_zero from ids x (n, t): ids 1.., then a tail
     of zeros (length >= 1 kept), plus the odd zero inside; no row fully
@@ -1058,6 +1095,9 @@ def main():
                 x = rng.standard_normal(shape).astype(np.float32)
             else:
                 x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
+            mv = masking_value(graph, spec["tensor"])
+            if mv is not None and len(shape) >= 3:
+                x = padded_steps(x, rng, np.float32(mv))     # padded steps for Masking
             np.save(path, x)
         return
 

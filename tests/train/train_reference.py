@@ -1582,6 +1582,9 @@ def cmd_data(a):
             x = rng.standard_normal(shape).astype(np.float32)
         else:
             x = rng.uniform(a.lo, a.hi, size=shape).astype(np.float32)
+        mv = ref.masking_value(g, spec["tensor"])
+        if mv is not None and len(shape) >= 3 and not spec["dtype"].startswith("int"):
+            x = ref.padded_steps(x, rng, np.float32(mv))    # padded steps for Masking
         np.save(os.path.join(a.out, numbered("x", k, nin)), x)
     for k, ((_, oshape), cfg) in enumerate(zip(s.outputs, s.losses)):
         if any(d is None for d in oshape[1:]):
