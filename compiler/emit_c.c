@@ -848,7 +848,8 @@ static void emit_layer(Emit *e, IrOp *op) {
     if (!strcmp(k, "Dense"))
         emit_dense(e, op);
     else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
-             !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose"))
+             !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose") ||
+             !strcmp(k, "Conv1DTranspose"))
         emit_conv(e, op);
     else if (!strcmp(k, "MaxPooling1D") || !strcmp(k, "MaxPooling2D") ||
              !strcmp(k, "AveragePooling1D") || !strcmp(k, "AveragePooling2D"))

@@ -1907,7 +1907,8 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             rows_expr(e, op->in[0]), (long long)is->d[is->rank - 1], (long long)l->iv[DN_UNITS], acts,
             alphas);
     } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
-               !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose")) {
+               !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose") ||
+               !strcmp(k, "Conv1DTranspose")) {
         emit_conv_backward(e, op, acts, alphas, dy);
     } else if (!any_input_grad(op) && !l->nweights) {
         OUT(e, "    /* (nothing upstream needs this gradient) */\n");
@@ -2087,7 +2088,8 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
                    "    n = k > n ? k : n;\n", sizex(e, op->out[0]), cmt(e, l->name));
         } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
                    !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
-                   !strcmp(k, "Conv2DTranspose")) {
+                   !strcmp(k, "Conv2DTranspose") ||
+                   !strcmp(k, "Conv1DTranspose")) {
             // The shape literals are emitted with `batch`: bind it.
             OUT(e, "    { /* %s */\n        int batch = max_batch;\n", l->name);
             conv_geometry(e, op);

@@ -20,7 +20,7 @@ typedef struct {
 static const char *const layers_names[] = {
     "ActivityRegularization", "AdditiveAttention", "AlphaDropout", "Attention", "AugMix",
     "AutoContrast", "AveragePooling3D", "AvgPool3D", "CategoryEncoding",
-    "CenterCrop", "Conv1DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
+    "CenterCrop", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
     "ConvLSTM3D", "Convolution3D", "Convolution3DTranspose", "Cropping1D", "Cropping2D",
     "Cropping3D", "DepthwiseConv1D", "Discretization", "Dot", "ELU", "EinsumDense",
     "Equalization", "FlaxLayer", "GRUCell", "GaussianDropout", "GaussianNoise",

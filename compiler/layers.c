@@ -581,6 +581,7 @@ static bool conv_init(Ctx *c, Layer *l, ConvKind kind, int r) {
 static bool conv1d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_CONV, 1); }
 static bool conv2d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_CONV, 2); }
 static bool conv2dt_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_TRANSPOSE, 2); }
+static bool conv1dt_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_TRANSPOSE, 1); }
 static bool dwconv2d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_DEPTHWISE, 2); }
 static bool sepconv2d_init(Ctx *c, Layer *l) { return conv_init(c, l, CV_SEPARABLE, 2); }
 
@@ -1825,6 +1826,10 @@ const LayerClass layer_classes[] = {
      "filters, kernel_size, strides=(1, 1), padding='valid', data_format=None, "
      "dilation_rate=(1, 1), " CONV_TAIL "output_padding=None, " B_NAME B_SHAPE,
      0, conv2dt_init, conv_build, conv_infer},
+    {"Conv1DTranspose",
+     "filters, kernel_size, strides=1, padding='valid', data_format=None, dilation_rate=1, "
+     CONV_TAIL "output_padding=None, " B_NAME B_SHAPE,
+     0, conv1dt_init, conv_build, conv_infer},
     {"DepthwiseConv2D",
      "kernel_size, strides=(1, 1), padding='valid', depth_multiplier=1, data_format=None, "
      "dilation_rate=(1, 1), activation=None, use_bias=True, "
@@ -1924,6 +1929,7 @@ const LayerFunc layer_aliases[] = {
     {"Convolution1D", "Conv1D"},
     {"Convolution2D", "Conv2D"},
     {"Convolution2DTranspose", "Conv2DTranspose"},
+    {"Convolution1DTranspose", "Conv1DTranspose"},
     {"SeparableConvolution2D", "SeparableConv2D"},
     {"MaxPool1D", "MaxPooling1D"},
     {"MaxPool2D", "MaxPooling2D"},

@@ -141,7 +141,8 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
     int orank = y->shape.rank;
     const char *who = arena_printf(a, "%s (%s)", l->name, k);
     bool conv = !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
-                !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose");
+                !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose") ||
+                !strcmp(k, "Conv1DTranspose");
     bool pool = !strcmp(k, "MaxPooling1D") || !strcmp(k, "MaxPooling2D") ||
                 !strcmp(k, "AveragePooling1D") || !strcmp(k, "AveragePooling2D");
     if (conv || pool) {
@@ -427,7 +428,8 @@ static bool channels_first(const Layer *l, const Shape *in) {
     if (in->rank < 3)
         return false;
     if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
-        !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose"))
+        !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose") ||
+        !strcmp(k, "Conv1DTranspose"))
         return l->iv[CV_CFIRST];
     if (strstr(k, "Pooling"))
         return l->iv[!strncmp(k, "Global", 6) ? GP_CFIRST : PL_CFIRST];
@@ -1129,7 +1131,8 @@ static bool has_epilogue(const IrOp *op) {
     const char *k = class_of(op);
     return !strcmp(k, "Dense") || !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
            !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||
-           !strcmp(k, "Conv2DTranspose");
+           !strcmp(k, "Conv2DTranspose") ||
+           !strcmp(k, "Conv1DTranspose");
 }
 
 // Replace every use of `from` by `to` in the ops after index `after`.

@@ -307,6 +307,21 @@ def conv_transpose_length(size, k, padding, output_padding, stride, dilation):
     return (size - 1) * stride + keff - 2 * pad + output_padding
 
 
+def conv1d_transpose(cfg, weights, xs, layer, out_shape):
+    """Conv1DTranspose as the 2D one over a height of 1 (kernel (k, filters,
+    in) is (1, k, filters, in))."""
+    op = cfg.get("output_padding")
+    cfg2 = dict(cfg, strides=(1, tup(cfg.get("strides", 1), 1)[0]),
+                dilation_rate=(1, tup(cfg.get("dilation_rate", 1), 1)[0]),
+                output_padding=None if op is None else (0, tup(op, 1)[0]))
+    key = f"{layer['name']}/kernel"
+    w2 = dict(weights)
+    w2[key] = weights[key].unsqueeze(0)
+    shape = None if out_shape is None else [out_shape[0], 1, out_shape[1], out_shape[2]]
+    y = conv2d_transpose(cfg2, w2, [xs[0].unsqueeze(1)], layer, shape)
+    return [y[0].squeeze(1)]
+
+
 def conv2d_transpose(cfg, weights, xs, layer, out_shape):
     """The full transposed convolution (no padding, size (in - 1) * stride +
     k_eff), then the output window: for "same" it starts where Keras's
@@ -729,7 +744,7 @@ def time_distributed(weights, xs, layer):
 # ---- the graph --------------------------------------------------------------------------------
 
 DATA_FORMAT_LAYERS = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D",
-                      "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+                      "Conv2DTranspose", "Conv1DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
                       "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
                       "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D",
                       "UpSampling2D", "RandomCrop", "Flatten")
@@ -782,6 +797,8 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return separable_conv2d(cfg, weights, xs, layer)
     if cls == "Conv2DTranspose":
         return conv2d_transpose(cfg, weights, xs, layer, out_shapes[0])
+    if cls == "Conv1DTranspose":
+        return conv1d_transpose(cfg, weights, xs, layer, out_shapes[0])
     if cls in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"):
         return pooling(cfg, xs, layer, 1 if cls.endswith("1D") else 2,
                        "max" if cls.startswith("Max") else "avg")
