@@ -670,20 +670,37 @@ static void emit_embedding(Emit *e, IrOp *op) {
         kref(e, op, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
 }
 
+// The image layers' geometry as the kernels take it, (n, h, w, c): their
+// input's h, w, c and their output's h and w, as C (the 1D forms, (N, T, C):
+// h = 1, w = T).
+void image_dims(Emit *e, const IrOp *op, const char **h, const char **w, const char **c,
+                const char **oh, const char **ow) {
+    const IrBuf *x = op->in[0], *y = op->out[0];
+    bool one = x->shape.rank == 3;
+    *h = one ? "1" : dimx(e, x, 1);
+    *w = dimx(e, x, one ? 1 : 2);
+    *c = dimx(e, x, one ? 2 : 3);
+    *oh = one ? "1" : dimx(e, y, 1);
+    *ow = dimx(e, y, one ? 1 : 2);
+}
+
 static void emit_image(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     const char *k = l->class_name;
     const Shape *os = &op->out[0]->shape;
     const char *in = bref(e, op->in[0]), *out = bref(e, op->out[0]);
-    const char *h = dimx(e, op->in[0], 1), *w = dimx(e, op->in[0], 2);
-    const char *ch = dimx(e, op->in[0], 3);    // the channels may be a run-time dimension
-    if (!strcmp(k, "ZeroPadding2D")) {
+    const char *h, *w, *ch, *oh, *ow;    // the channels may be a run-time dimension
+    image_dims(e, op, &h, &w, &ch, &oh, &ow);
+    if (!strncmp(k, "Cropping", 8)) {
+        OUT(e, "    kdl_crop2d_forward(%s, %s, batch, %s, %s, %s, %s, %s, %lld, %lld);\n", out, in,
+            h, w, ch, oh, ow, (long long)l->iv[CR_T], (long long)l->iv[CR_L]);
+    } else if (!strncmp(k, "ZeroPadding", 11)) {
         OUT(e,
             "    kdl_zero_pad2d_forward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
             "%lld);\n",
             out, in, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
             (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
-    } else if (!strcmp(k, "UpSampling2D")) {
+    } else if (!strncmp(k, "UpSampling", 10)) {
         if (l->iv[UP_INTERP] > 1) {
             unsupported(e, op, "interpolation other than \"nearest\" and \"bilinear\"");
             return;
@@ -886,7 +903,9 @@ static void emit_layer(Emit *e, IrOp *op) {
             bref(e, op->out[0]), op->mask_out ? bref(e, op->mask_out) : "NULL",
             bref(e, op->in[0]), numelx(e, op->in[0], 1, op->in[0]->shape.rank - 1),
             dimx(e, op->in[0], op->in[0]->shape.rank - 1), fstr(e->c->arena, l->fv[0]));
-    else if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "RandomCrop"))
+    else if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "RandomCrop") ||
+             !strcmp(k, "ZeroPadding1D") || !strcmp(k, "UpSampling1D") ||
+             !strncmp(k, "Cropping", 8))
         emit_image(e, op);
     else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))
         emit_rnn(e, op);

@@ -2005,17 +2005,21 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
     } else if (!strcmp(k, "Rescaling")) {
         OUT(e, "    kdl_axpy(%s, %s, %s, %s);\n", dx, dy, count_expr(e, op->in[0]),
             fstr(a, l->fv[0]));
-    } else if (!strcmp(k, "ZeroPadding2D")) {
-        OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
-               "%lld);\n", dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2),
-            dimx(e, op->in[0], 3),
-            (long long)l->iv[ZP_T], (long long)l->iv[ZP_B], (long long)l->iv[ZP_L],
-            (long long)l->iv[ZP_R]);
-    } else if (!strcmp(k, "UpSampling2D")) {
-        OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n",
-            l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, dimx(e, op->in[0], 1),
-            dimx(e, op->in[0], 2), dimx(e, op->in[0], 3),
-            (long long)l->iv[UP_H], (long long)l->iv[UP_W]);
+    } else if (!strncmp(k, "ZeroPadding", 11) || !strncmp(k, "UpSampling", 10) ||
+               !strncmp(k, "Cropping", 8)) {
+        const char *h, *w, *ch, *oh, *ow;   // (the 1D forms: images of one row)
+        image_dims(e, op, &h, &w, &ch, &oh, &ow);
+        if (!strncmp(k, "ZeroPadding", 11))
+            OUT(e, "    kdl_zero_pad2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %lld, "
+                   "%lld);\n", dx, dy, h, w, ch, (long long)l->iv[ZP_T], (long long)l->iv[ZP_B],
+                (long long)l->iv[ZP_L], (long long)l->iv[ZP_R]);
+        else if (!strncmp(k, "UpSampling", 10))
+            OUT(e, "    kdl_upsample2d%s_backward(%s, %s, batch, %s, %s, %s, %lld, %lld);\n",
+                l->iv[UP_INTERP] ? "_bilinear" : "", dx, dy, h, w, ch, (long long)l->iv[UP_H],
+                (long long)l->iv[UP_W]);
+        else
+            OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %s, %s, %s, %lld, %lld);\n", dx,
+                dy, h, w, ch, oh, ow, (long long)l->iv[CR_T], (long long)l->iv[CR_L]);
     } else if (!strcmp(k, "RandomCrop")) {
         // In inference mode the centred window (kdl_center_crop_forward's).
         const char *top = op->training ? arena_printf(a, "t->crop[%d][0]", op->slot)

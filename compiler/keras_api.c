@@ -21,8 +21,8 @@ static const char *const layers_names[] = {
     "ActivityRegularization", "AdditiveAttention", "AlphaDropout", "Attention", "AugMix",
     "AutoContrast", "AveragePooling3D", "AvgPool3D", "CategoryEncoding",
     "CenterCrop", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
-    "ConvLSTM3D", "Convolution3D", "Convolution3DTranspose", "Cropping1D", "Cropping2D",
-    "Cropping3D", "DepthwiseConv1D", "Discretization", "Dot", "ELU", "EinsumDense",
+    "ConvLSTM3D", "Convolution3D", "Convolution3DTranspose", "Cropping3D", "DepthwiseConv1D",
+    "Discretization", "Dot", "ELU", "EinsumDense",
     "Equalization", "FlaxLayer", "GRUCell", "GaussianDropout", "GaussianNoise",
     "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
@@ -37,8 +37,8 @@ static const char *const layers_names[] = {
     "STFTSpectrogram", "SeparableConv1D", "SeparableConvolution1D", "SimpleRNNCell",
     "Solarization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "SpectralNormalization", "StackedRNNCells", "StringLookup", "TextVectorization",
-    "TorchModuleWrapper", "UnitNormalization", "UpSampling1D",
-    "UpSampling3D", "Wrapper", "ZeroPadding1D", "ZeroPadding3D", NULL,
+    "TorchModuleWrapper", "UnitNormalization",
+    "UpSampling3D", "Wrapper", "ZeroPadding3D", NULL,
 };
 
 static const char *const activations_names[] = {

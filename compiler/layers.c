@@ -1688,10 +1688,11 @@ static bool random_crop_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape 
     return image_infer(c, l, in, nin, RC_CFIRST, &l->iv[RC_H], out, nout, at);
 }
 
-// One entry of ZeroPadding2D's padding: p -> (p, p), or (a, b); each >= 0
-// (standardize_tuple(entry, 2, what, allow_zero=True)).
-static bool pad_pair(Ctx *c, Layer *l, Value *v, const char *what, int64_t out[2]) {
-    Span sp = larg_span(l, "padding");
+// One entry of a padding or cropping argument `arg`: p -> (p, p), or (a,
+// b); each >= 0 (standardize_tuple(entry, 2, what, allow_zero=True)).
+static bool pad_pair(Ctx *c, Layer *l, const char *arg, Value *v, const char *what,
+                     int64_t out[2]) {
+    Span sp = larg_span(l, arg);
     int n = v->kind == V_TUPLE || v->kind == V_LIST ? list_len(v) : 0;
     if (v->kind == V_ERROR || (n == 2 && (list_get(v, 0)->kind == V_ERROR
                                           || list_get(v, 1)->kind == V_ERROR)))
@@ -1717,8 +1718,8 @@ static bool zero_padding_init(Ctx *c, Layer *l) {
     if (v->kind == V_ERROR)
         return false;
     if (v->kind == V_INT)
-        return pad_pair(c, l, v, "padding", &l->iv[ZP_T]) && ok
-            && pad_pair(c, l, v, "padding", &l->iv[ZP_L]);
+        return pad_pair(c, l, "padding", v, "padding", &l->iv[ZP_T]) && ok
+            && pad_pair(c, l, "padding", v, "padding", &l->iv[ZP_L]);
     // Keras tests hasattr(padding, "__len__"), which a str passes: a string
     // of length 2 fails as its 1st entry (a 1-character string).
     if (v->kind == V_STR && v->u.str.len == 2) {
@@ -1738,8 +1739,8 @@ static bool zero_padding_init(Ctx *c, Layer *l) {
                  "padding=%s.", cname(l), value_str(c, v));
         return false;
     }
-    ok &= pad_pair(c, l, list_get(v, 0), "1st entry of padding", &l->iv[ZP_T]);
-    ok &= pad_pair(c, l, list_get(v, 1), "2nd entry of padding", &l->iv[ZP_L]);
+    ok &= pad_pair(c, l, "padding", list_get(v, 0), "1st entry of padding", &l->iv[ZP_T]);
+    ok &= pad_pair(c, l, "padding", list_get(v, 1), "2nd entry of padding", &l->iv[ZP_L]);
     return ok;
 }
 
@@ -1751,6 +1752,129 @@ static bool zero_padding_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape
     int64_t hw[2] = {dim_add(in[0].d[sp], l->iv[ZP_T] + l->iv[ZP_B]),
                      dim_add(in[0].d[sp + 1], l->iv[ZP_L] + l->iv[ZP_R])};
     return image_infer(c, l, in, nin, ZP_CFIRST, hw, out, nout, at);
+}
+
+// The 1D forms (ZeroPadding1D, UpSampling1D, Cropping1D): (N, T, C), their
+// numbers in the 2D layers' slots with a height of 1 (the kernels and the
+// code generator take them as images of one row).
+static bool pair_arg(Ctx *c, Layer *l, const char *name, int64_t out[2]) {
+    return pad_pair(c, l, name, larg(l, name), name, out);
+}
+
+static bool zero_padding1d_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    l->iv[ZP_T] = l->iv[ZP_B] = 0;
+    return pair_arg(c, l, "padding", &l->iv[ZP_L]) && ok;
+}
+
+static bool up_sampling1d_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    ok &= arg_int_min(c, l, "size", 1, "Received an invalid value for `size`, expected a "
+                      "positive integer. Received: size=%s", &l->iv[UP_W]);
+    l->iv[UP_H] = 1;
+    l->iv[UP_INTERP] = 0;
+    return ok;
+}
+
+static bool cropping1d_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    l->iv[CR_T] = l->iv[CR_B] = 0;
+    return pair_arg(c, l, "cropping", &l->iv[CR_L]) && ok;
+}
+
+// Cropping2D's cropping: an int (all four sides), two ints (symmetric
+// height, symmetric width) or two pairs ((top, bottom), (left, right)).
+static bool cropping2d_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l), cfirst = false;
+    ok &= arg_data_format(c, l, &cfirst);
+    l->iv[CR_CFIRST] = cfirst;
+    Value *v = larg(l, "cropping");
+    Span sp = larg_span(l, "cropping");
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_INT) {
+        l->iv[CR_T] = l->iv[CR_B] = l->iv[CR_L] = l->iv[CR_R] = v->u.i;
+    } else if ((v->kind == V_TUPLE || v->kind == V_LIST) && list_len(v) == 2) {
+        for (int i = 0; i < 2; i++) {
+            Value *e = list_get(v, i);
+            int64_t *dst = &l->iv[i ? CR_L : CR_T];
+            if (e->kind == V_INT) {
+                dst[0] = dst[1] = e->u.i;
+            } else if ((e->kind == V_TUPLE || e->kind == V_LIST) && list_len(e) == 2 &&
+                       list_get(e, 0)->kind == V_INT && list_get(e, 1)->kind == V_INT) {
+                dst[0] = list_get(e, 0)->u.i;
+                dst[1] = list_get(e, 1)->u.i;
+            } else {
+                ok = false;
+            }
+        }
+    } else {
+        ok = false;
+    }
+    if (!ok) {
+        error_at(c, sp, "%s: `cropping` should be either an int, a tuple of 2 ints "
+                 "(symmetric_height_crop, symmetric_width_crop), or a tuple of 2 tuples of 2 "
+                 "ints ((top_crop, bottom_crop), (left_crop, right_crop)). Received: "
+                 "cropping=%s", cname(l), value_str(c, v));
+        return false;
+    }
+    return tuple_in_range(c, l, sp, "cropping", value_str(c, v), &l->iv[CR_T], 4, true);
+}
+
+// (N, T, C) -> (N, f(T), C) for the 1D forms.
+static bool seq_infer(Ctx *c, Layer *l, const Shape *in, int nin, int64_t t, Shape *out,
+                      int *nout, Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 3, false, at))
+        return false;
+    int64_t o[3] = {in[0].d[0], t, in[0].d[2]};
+    return check_big(c, l, 3, o, at) && put1(out, nout, 3, o);
+}
+
+static bool zero_padding1d_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                                 int *nout, Span at) {
+    return seq_infer(c, l, in, nin, nin == 1 && in[0].rank == 3 ?
+                     dim_add(in[0].d[1], l->iv[ZP_L] + l->iv[ZP_R]) : 0, out, nout, at);
+}
+
+static bool up_sampling1d_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                                int *nout, Span at) {
+    return seq_infer(c, l, in, nin, nin == 1 && in[0].rank == 3 ?
+                     dim_mul(in[0].d[1], l->iv[UP_W]) : 0, out, nout, at);
+}
+
+// A cropped length: what is left of n, which must be > 0 (Keras's check).
+static bool crop_len(Ctx *c, Layer *l, const Shape *x, int axis, int64_t a, int64_t b,
+                     int64_t *out, Span at) {
+    int64_t n = x->d[axis];
+    *out = n == DIM_NONE ? DIM_NONE : n - a - b;
+    if (n != DIM_NONE && *out <= 0) {
+        error_at(c, at, "%s: `cropping` parameter of `%s` layer must be smaller than the input "
+                 "length. Received: input_shape=%s, cropping=(%lld, %lld)", layer_label(c, l),
+                 l->class_name, pystr(c, x), (long long)a, (long long)b);
+        return false;
+    }
+    return true;
+}
+
+static bool cropping1d_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                             int *nout, Span at) {
+    int64_t t = 0;
+    if (nin == 1 && in[0].rank == 3 &&
+        !crop_len(c, l, &in[0], 1, l->iv[CR_L], l->iv[CR_R], &t, at))
+        return false;
+    return seq_infer(c, l, in, nin, t, out, nout, at);
+}
+
+static bool cropping2d_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                             int *nout, Span at) {
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, 4, false, at))
+        return false;
+    int sp = l->iv[CR_CFIRST] ? 2 : 1;
+    int64_t hw[2];
+    if (!crop_len(c, l, &in[0], sp, l->iv[CR_T], l->iv[CR_B], &hw[0], at) ||
+        !crop_len(c, l, &in[0], sp + 1, l->iv[CR_L], l->iv[CR_R], &hw[1], at))
+        return false;
+    return image_infer(c, l, in, nin, CR_CFIRST, hw, out, nout, at);
 }
 
 static bool up_sampling_init(Ctx *c, Layer *l) {
@@ -1921,6 +2045,12 @@ const LayerClass layer_classes[] = {
      0, zero_padding_init, build_none, zero_padding_infer},
     {"UpSampling2D", "size=(2, 2), data_format=None, interpolation='nearest', " B_ALL,
      0, up_sampling_init, build_none, up_sampling_infer},
+    {"ZeroPadding1D", "padding=1, " B_ALL, 0, zero_padding1d_init, build_none,
+     zero_padding1d_infer},
+    {"UpSampling1D", "size=2, " B_ALL, 0, up_sampling1d_init, build_none, up_sampling1d_infer},
+    {"Cropping1D", "cropping=(1, 1), " B_ALL, 0, cropping1d_init, build_none, cropping1d_infer},
+    {"Cropping2D", "cropping=((0, 0), (0, 0)), data_format=None, " B_ALL,
+     0, cropping2d_init, build_none, cropping2d_infer},
 };
 
 const int num_layer_classes = (int)(sizeof layer_classes / sizeof layer_classes[0]);

@@ -170,13 +170,24 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
         *r = (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d", l->name, i))};
         return true;
     }
-    if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D")) {
-        int cf = (int)l->iv[!strcmp(k, "UpSampling2D") ? UP_CFIRST : ZP_CFIRST];
-        int j = i - (cf ? 2 : 1);
+    if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "Cropping2D") ||
+        !strcmp(k, "ZeroPadding1D") || !strcmp(k, "UpSampling1D") || !strcmp(k, "Cropping1D")) {
+        // Spatial axis j (the 1D forms: their one axis is j = 1, width).
+        bool one = k[strlen(k) - 2] == '1', up = !strncmp(k, "UpSampling", 10);
+        bool crop = !strncmp(k, "Cropping", 8);
+        int cf = one ? 0 : (int)l->iv[up ? UP_CFIRST : crop ? CR_CFIRST : ZP_CFIRST];
+        int j = one ? (i == 1 ? 1 : -1) : i - (cf ? 2 : 1);
         if (j < 0 || j > 1)
             goto same_axis;
         Dim in = bdim(x, i);
-        if (!strcmp(k, "UpSampling2D")) {
+        if (crop) {
+            Dim p = {-(l->iv[j ? CR_L : CR_T] + l->iv[j ? CR_R : CR_B]), -1};
+            int64_t known;
+            const char *e = dims_expr(c, (Dim[]){in, p}, 2, '+', &known);
+            *r = e ? (Dim){DIM_NONE, new_dim(c, m, e, arena_printf(a, "%s output axis %d",
+                                                                  l->name, i))}
+                   : (Dim){known, -1};
+        } else if (up) {
             Dim f = {l->iv[j ? UP_W : UP_H], -1};
             int64_t known;
             const char *e = dims_expr(c, (Dim[]){in, f}, 2, '*', &known);
@@ -437,6 +448,8 @@ static bool channels_first(const Layer *l, const Shape *in) {
         return l->iv[ZP_CFIRST];
     if (!strcmp(k, "UpSampling2D"))
         return l->iv[UP_CFIRST];
+    if (!strcmp(k, "Cropping2D"))
+        return l->iv[CR_CFIRST];
     if (!strcmp(k, "RandomCrop"))
         return l->iv[RC_CFIRST];
     if (!strcmp(k, "Flatten"))

@@ -565,6 +565,35 @@ def up_sampling2d(cfg, xs):
     return [x.repeat_interleave(sh, dim=1).repeat_interleave(sw, dim=2)]
 
 
+def pair(v):
+    """An int p as (p, p), or a pair as it is."""
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def one_d(cls, cfg, xs):
+    """ZeroPadding1D, UpSampling1D, Cropping1D on (N, T, C), written from
+    their Keras definitions (not through the 2D layers)."""
+    x = xs[0]
+    if cls == "ZeroPadding1D":
+        a, b = pair(cfg.get("padding", 1))
+        return [F.pad(x, [0, 0, a, b])]
+    if cls == "UpSampling1D":
+        return [x.repeat_interleave(int(cfg.get("size", 2)), dim=1)]
+    a, b = pair(cfg.get("cropping", (1, 1)))
+    return [x[:, a:x.shape[1] - b, :]]
+
+
+def cropping2d(cfg, xs):
+    check_channels_last(cfg, "Cropping2D")
+    cr = cfg.get("cropping", ((0, 0), (0, 0)))
+    if isinstance(cr, int):
+        (t, b), (l, r) = (cr, cr), (cr, cr)
+    else:
+        (t, b), (l, r) = pair(cr[0]), pair(cr[1])
+    x = xs[0]
+    return [x[:, t:x.shape[1] - b, l:x.shape[2] - r, :]]
+
+
 def random_crop(cfg, xs):
     """RandomCrop at inference, as kdl defines it: the centred window."""
     check_channels_last(cfg, "RandomCrop")
@@ -747,7 +776,7 @@ DATA_FORMAT_LAYERS = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D",
                       "Conv2DTranspose", "Conv1DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
                       "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
                       "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D",
-                      "UpSampling2D", "RandomCrop", "Flatten")
+                      "UpSampling2D", "RandomCrop", "Flatten", "Cropping2D")
 
 
 def lora_adapted(cfg, weights, layer):
@@ -842,6 +871,10 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return up_sampling2d(cfg, xs)
     if cls == "RandomCrop":
         return random_crop(cfg, xs)
+    if cls in ("ZeroPadding1D", "UpSampling1D", "Cropping1D"):
+        return one_d(cls, cfg, xs)
+    if cls == "Cropping2D":
+        return cropping2d(cfg, xs)
     if cls == "SimpleRNN":
         return simple_rnn(cfg, weights, xs, layer, mask)
     if cls == "LSTM":
