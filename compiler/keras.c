@@ -836,6 +836,8 @@ static const struct {
 } call_params_table[] = {
     {"Dense", {"training"}},
     {"Dropout", {"training"}},
+    {"SpatialDropout1D", {"training"}},
+    {"SpatialDropout2D", {"training"}},
     {"RandomCrop", {"training"}},
     {"BatchNormalization", {"training", "mask"}},
     {"Softmax", {"mask"}},

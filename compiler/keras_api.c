@@ -35,7 +35,7 @@ static const char *const layers_names[] = {
     "RandomPosterization", "RandomRotation", "RandomSaturation", "RandomSharpness",
     "RandomShear", "RandomTranslation", "RandomWidth", "RandomZoom", "Resizing",
     "STFTSpectrogram", "SeparableConv1D", "SeparableConvolution1D", "SimpleRNNCell",
-    "Solarization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "Solarization", "SpatialDropout3D",
     "SpectralNormalization", "StackedRNNCells", "StringLookup", "TextVectorization",
     "TorchModuleWrapper", "UnitNormalization",
     "UpSampling3D", "Wrapper", "ZeroPadding3D", NULL,

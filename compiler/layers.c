@@ -1061,6 +1061,39 @@ static bool dropout_init(Ctx *c, Layer *l) {
     return ok;
 }
 
+// SpatialDropout1D/2D: Dropout of whole channels (Keras's noise shape
+// (N, 1, C), (N, 1, 1, C), channels_first (N, C, 1, 1)); lower.c runs them
+// as that Dropout. fv[0] rate; iv[0] seed (-1 = None); iv[1] channels_first.
+static bool spatial_dropout_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l), cfirst = false;
+    Value *r = larg(l, "rate");
+    if (r->kind == V_ERROR) {
+        ok = false;
+    } else if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
+        error_at(c, larg_span(l, "rate"), "%s: Invalid value received for argument `rate`. "
+                 "Expected a float value between 0 and 1. Received: rate=%s", cname(l),
+                 value_str(c, r));
+        ok = false;
+    } else {
+        l->fv[0] = num_val(r);
+    }
+    ok &= arg_opt_int(c, l, "seed", -1, &l->iv[0]);
+    if (!strcmp(l->class_name, "SpatialDropout2D"))
+        ok &= arg_data_format(c, l, &cfirst);
+    l->iv[1] = cfirst;
+    return ok;
+}
+
+static bool spatial_dropout_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out,
+                                  int *nout, Span at) {
+    int rank = !strcmp(l->class_name, "SpatialDropout2D") ? 4 : 3;
+    if (!single(c, l, nin, at) || !spec_ndim(c, l, &in[0], 0, rank, false, at))
+        return false;
+    out[0] = in[0];
+    *nout = 1;
+    return true;
+}
+
 static bool activation_init(Ctx *c, Layer *l) {
     return base_init(c, l) && larg_activation(c, l, "activation", &l->act);
 }
@@ -2041,6 +2074,10 @@ const LayerClass layer_classes[] = {
      LC_TRAINING, random_crop_init, build_none, random_crop_infer},
     {"Rescaling", "scale, offset=0.0, " B_ALL, 0, rescaling_init, build_none, same_infer},
     {"Masking", "mask_value=0.0, " B_ALL, 0, masking_init, build_none, masking_infer},
+    {"SpatialDropout1D", "rate, seed=None, " B_ALL, LC_TRAINING, spatial_dropout_init, build_none,
+     spatial_dropout_infer},
+    {"SpatialDropout2D", "rate, data_format=None, seed=None, " B_ALL, LC_TRAINING,
+     spatial_dropout_init, build_none, spatial_dropout_infer},
     {"ZeroPadding2D", "padding=(1, 1), data_format=None, " B_ALL,
      0, zero_padding_init, build_none, zero_padding_infer},
     {"UpSampling2D", "size=(2, 2), data_format=None, interpolation='nearest', " B_ALL,

@@ -814,6 +814,33 @@ static void alias_tensor(Ctx *c, TMap *t, const Tensor *to, const Tensor *from) 
     mask_put(c, t, to, mask_get(t, from));
 }
 
+// SpatialDropout1D/2D as the Dropout they are (Keras's noise_shape: (N, 1,
+// C), (N, 1, 1, C), channels_first (N, C, 1, 1)): a Dropout layer of the same
+// name, rate and seed for the op, so inference (the identity) and training
+// (a mask per sample and channel) are Dropout's.
+static Layer *spatial_as_dropout(Ctx *c, Layer *l, const CallNode *n) {
+    Layer *d = layer_alloc(c, "Dropout", l->span);
+    d->cls = layer_class_find("Dropout");
+    d->sig = layer_class_sig(c, d->cls);
+    d->name = l->name;
+    d->args = arena_alloc(c->arena, sizeof(Value *) * (size_t)(d->sig->nparams + 1));
+    d->arg_spans = arena_alloc(c->arena, sizeof(Span) * (size_t)(d->sig->nparams + 1));
+    int rank = n->in[0]->shape.rank;
+    bool cfirst = l->iv[1];
+    Value *ns = v_tuple(c);
+    for (int i = 0; i < rank; i++) {
+        bool keep = i == 0 || (cfirst ? i == 1 : i == rank - 1);   // batch, channels
+        list_append(c, ns, keep ? v_none() : v_int(c, 1));
+    }
+    Arg args[3] = {{"rate", v_float(c, l->fv[0]), l->span}, {"noise_shape", ns, l->span},
+                   {"seed", l->iv[0] >= 0 ? v_int(c, l->iv[0]) : v_none(), l->span}};
+    if (!sig_bind(c, d->sig, "Dropout", args, 3, l->span, d->args, d->arg_spans) ||
+        !d->cls->init(c, d))
+        return NULL;
+    d->built = true;
+    return d;
+}
+
 // Bidirectional: the forward and backward RNNs (the backward one writes its
 // sequence in input order: RN_REVERSE_OUT), then the merge as a
 // Concatenate/Add/Multiply/Average of the wrapper's name; the states follow
@@ -943,6 +970,11 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         return lower_bidirectional(c, m, n, t, depth);
     if (l->cls && !strcmp(l->cls->name, "TimeDistributed"))
         return lower_time_distributed(c, m, n, t, depth);
+    if (l->cls && !strncmp(l->cls->name, "SpatialDropout", 14)) {
+        l = spatial_as_dropout(c, l, n);
+        if (!l)
+            return false;
+    }
     for (int i = 0; i < n->nin; i++)
         in[i] = cast_to(c, m, in[i], dtype_read(l), n);
     IrOp *op = arena_alloc(c->arena, sizeof *op);

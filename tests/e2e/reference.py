@@ -857,7 +857,7 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return reshape(cfg, xs, out_shapes[0])
     if cls == "Flatten":
         return flatten(xs)
-    if cls == "Dropout":
+    if cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D"):
         return [xs[0]]      # identity at inference
     if cls == "Masking":
         # Keras: a step (last axis) equal to mask_value everywhere is zeroed
@@ -888,7 +888,8 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
     raise NotImplementedError(f"reference: layer class {cls}")
 
 
-MASK_PASS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation",
+MASK_PASS = ("Dense", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "BatchNormalization",
+             "LayerNormalization", "Activation",
              "ReLU", "LeakyReLU", "Rescaling")
 
 
