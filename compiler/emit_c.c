@@ -876,7 +876,7 @@ static void emit_layer(Emit *e, IrOp *op) {
     else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
              !strcmp(k, "Softmax"))
         emit_activation(e, op);
-    else if (!strcmp(k, "Dropout") || !strcmp(k, "Flatten") || !strcmp(k, "Reshape"))
+    else if (is_noise(k) || !strcmp(k, "Flatten") || !strcmp(k, "Reshape"))
         emit_copy(e, op);
     else if (!strcmp(k, "Cast"))
         emit_cast(e, op);

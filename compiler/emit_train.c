@@ -1623,6 +1623,19 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
         OUT(e, "    kdl_transpose_last2(%s, %s, batch, %s, %s); /* Flatten, channels_first */\n",
             bref(e, op->out[0]), bref(e, op->in[0]), dimx(e, op->in[0], 1),
             numelx(e, op->in[0], 2, is->rank));
+    } else if (!strcmp(k, "GaussianNoise")) {
+        op_comment(e, op, "forward, training: x + N(0, stddev)");
+        OUT(e, "    kdl_init_normal(%s, %s, 0.0f, %s, 0, &t->rng);\n    kdl_axpy(%s, %s, %s, 1.0f);\n",
+            bref(e, op->out[0]), count_expr(e, op->in[0]), fstr(a, l->fv[0]),
+            bref(e, op->out[0]), bref(e, op->in[0]), count_expr(e, op->in[0]));
+    } else if (!strcmp(k, "GaussianDropout")) {
+        op_comment(e, op, "forward, training: x * N(1, sqrt(rate / (1 - rate)))");
+        OUT(e, "    kdl_init_normal(%s, %s, 1.0f, %s, 0, &t->rng);\n"
+               "    memset(%s, 0, sizeof(float) * %s);\n    kdl_mul_accumulate(%s, %s, %s, %s);\n",
+            bref(e, op->mask), count_expr(e, op->in[0]),
+            fstr(a, sqrt(l->fv[0] / (1 - l->fv[0]))), bref(e, op->out[0]),
+            count_expr(e, op->in[0]), bref(e, op->out[0]), bref(e, op->in[0]),
+            bref(e, op->mask), count_expr(e, op->in[0]));
     } else if (!strcmp(k, "Dropout")) {
         op_comment(e, op, "forward, training");
         const char *ms, *per;
@@ -1945,6 +1958,11 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             OUT(e, "    kdl_activation_backward(%s, %s, %s, %s, %s, %s, %s, %s);\n", dx, dy, x, y,
                 rows, cols, act_enum(a, la), fstr(a, lalpha));
         }
+    } else if (!strcmp(k, "GaussianNoise")) {
+        OUT(e, "    kdl_axpy(%s, %s, %s, 1.0f);\n", dx, dy, count_expr(e, op->in[0]));
+    } else if (!strcmp(k, "GaussianDropout")) {
+        OUT(e, "    kdl_mul_accumulate(%s, %s, %s, %s);\n", dx, dy, bref(e, op->mask),
+            count_expr(e, op->in[0]));
     } else if (!strcmp(k, "Dropout")) {
         const char *ms, *per;
         bool per_batch, full;

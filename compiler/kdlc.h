@@ -885,6 +885,8 @@ typedef struct IrModel {
 // and keep them in out_masks.
 IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training, bool out_masks);
 void ir_fuse(IrModel *m);
+bool is_noise(const char *class_name);     // Dropout, GaussianNoise, GaussianDropout
+bool noise_active(const IrOp *op);         // ... changing its input in training mode
 void ir_plan(Ctx *c, IrModel *m);
 // The training plan: which ops need a backward pass, gradient buffers,
 // and one arena for activations kept for backward, gradients, masks.

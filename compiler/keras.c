@@ -837,6 +837,8 @@ static const struct {
     {"Dense", {"training"}},
     {"Dropout", {"training"}},
     {"SpatialDropout1D", {"training"}},
+    {"GaussianNoise", {"training"}},
+    {"GaussianDropout", {"training"}},
     {"SpatialDropout2D", {"training"}},
     {"RandomCrop", {"training"}},
     {"BatchNormalization", {"training", "mask"}},

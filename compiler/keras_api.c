@@ -23,7 +23,7 @@ static const char *const layers_names[] = {
     "CenterCrop", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
     "ConvLSTM3D", "Convolution3D", "Convolution3DTranspose", "Cropping3D", "DepthwiseConv1D",
     "Discretization", "Dot", "ELU", "EinsumDense",
-    "Equalization", "FlaxLayer", "GRUCell", "GaussianDropout", "GaussianNoise",
+    "Equalization", "FlaxLayer", "GRUCell",
     "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
     "JaxLayer", "LSTMCell", "Lambda", "MaxNumBoundingBoxes", "MaxPool3D",

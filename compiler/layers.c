@@ -1094,6 +1094,27 @@ static bool spatial_dropout_infer(Ctx *c, Layer *l, const Shape *in, int nin, Sh
     return true;
 }
 
+// GaussianNoise(stddev) and GaussianDropout(rate): noise in training only
+// (x + N(0, stddev); x * N(1, sqrt(rate / (1 - rate)))), the identity at
+// inference. fv[0] stddev or rate, in [0, 1] (Keras's checks); iv[0] seed.
+static bool gaussian_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    const char *arg = !strcmp(l->class_name, "GaussianNoise") ? "stddev" : "rate";
+    Value *r = larg(l, arg);
+    if (r->kind == V_ERROR) {
+        ok = false;
+    } else if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
+        error_at(c, larg_span(l, arg), "%s: Invalid value received for argument `%s`. Expected a "
+                 "float value between 0 and 1. Received: %s=%s", cname(l), arg, arg,
+                 value_str(c, r));
+        ok = false;
+    } else {
+        l->fv[0] = num_val(r);
+    }
+    ok &= arg_opt_int(c, l, "seed", -1, &l->iv[0]);
+    return ok;
+}
+
 static bool activation_init(Ctx *c, Layer *l) {
     return base_init(c, l) && larg_activation(c, l, "activation", &l->act);
 }
@@ -2076,6 +2097,10 @@ const LayerClass layer_classes[] = {
     {"Masking", "mask_value=0.0, " B_ALL, 0, masking_init, build_none, masking_infer},
     {"SpatialDropout1D", "rate, seed=None, " B_ALL, LC_TRAINING, spatial_dropout_init, build_none,
      spatial_dropout_infer},
+    {"GaussianNoise", "stddev, seed=None, " B_ALL, LC_TRAINING, gaussian_init, build_none,
+     same_infer},
+    {"GaussianDropout", "rate, seed=None, " B_ALL, LC_TRAINING, gaussian_init, build_none,
+     same_infer},
     {"SpatialDropout2D", "rate, data_format=None, seed=None, " B_ALL, LC_TRAINING,
      spatial_dropout_init, build_none, spatial_dropout_infer},
     {"ZeroPadding2D", "padding=(1, 1), data_format=None, " B_ALL,

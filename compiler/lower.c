@@ -582,7 +582,8 @@ static IrBuf *cast_to(Ctx *c, IrModel *m, IrBuf *x, DType dt, CallNode *n) {
 // nested models see their callers' masks.
 
 static bool mask_passes(const char *k) {
-    static const char *const pass[] = {"Dense", "Dropout", "BatchNormalization",
+    static const char *const pass[] = {"Dense", "Dropout", "GaussianNoise", "GaussianDropout",
+                                       "BatchNormalization",
                                        "LayerNormalization", "Activation", "ReLU", "LeakyReLU",
                                        "Rescaling"};
     for (size_t i = 0; i < sizeof pass / sizeof *pass; i++)
@@ -1180,6 +1181,21 @@ static bool has_epilogue(const IrOp *op) {
            !strcmp(k, "Conv1DTranspose");
 }
 
+// Dropout, GaussianNoise, GaussianDropout: the identity at inference.
+bool is_noise(const char *k) {
+    return !strcmp(k, "Dropout") || !strcmp(k, "GaussianNoise") || !strcmp(k, "GaussianDropout");
+}
+
+// Whether such a layer changes its input in training mode (Keras: Dropout
+// and GaussianDropout with 0 < rate < 1 (a Dropout of rate 1 zeroes; kdl's
+// mask does it), GaussianNoise with stddev > 0).
+bool noise_active(const IrOp *op) {
+    double r = op->layer->fv[0];
+    if (!strcmp(class_of(op), "GaussianDropout"))
+        return r > 0 && r < 1;
+    return r > 0;
+}
+
 // Replace every use of `from` by `to` in the ops after index `after`.
 static void rename_uses(IrModel *m, int after, IrBuf *from, IrBuf *to) {
     for (int i = after + 1; i < m->ops.len; i++) {
@@ -1252,7 +1268,7 @@ void ir_fuse(IrModel *m) {
             continue;
         const char *k = class_of(op);
         // Identity at inference: Dropout; storage-only: Flatten, Reshape.
-        if (!strcmp(k, "Dropout") || (!strcmp(k, "Flatten") && !channels_first(op->layer,
+        if (is_noise(k) || (!strcmp(k, "Flatten") && !channels_first(op->layer,
                                                                           &op->in[0]->shape)) ||
             !strcmp(k, "Reshape") ||
             (!strcmp(k, "Activation") && op->layer->act == ACT_LINEAR)) {
@@ -1441,7 +1457,7 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
         IrOp *op = m->ops.data[i];
         const char *k = class_of(op);
         if (!strcmp(k, "Flatten") || !strcmp(k, "Reshape") ||
-            (!strcmp(k, "Dropout") && (!op->training || op->layer->fv[0] == 0)) ||
+            (is_noise(k) && (!op->training || !noise_active(op))) ||
             (!strcmp(k, "Activation") && op->layer->act == ACT_LINEAR)) {
             op->dead = true;
             op->out[0]->alias = op->in[0]->alias ? op->in[0]->alias : op->in[0];
@@ -1453,7 +1469,7 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
         if (op->dead)
             continue;
         const char *k = class_of(op);
-        if (!strcmp(k, "Dropout"))
+        if (!strcmp(k, "Dropout") || !strcmp(k, "GaussianDropout"))
             op->mask = buf_new(c, m, &op->out[0]->shape, DT_FLOAT32, op->layer->name);
         if (has_epilogue(op) && !act_grad_from_output(op->act, op_default_alpha(op)))
             op->pre = buf_new(c, m, &op->out[0]->shape, DT_FLOAT32, op->layer->name);

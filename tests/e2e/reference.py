@@ -857,7 +857,8 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return reshape(cfg, xs, out_shapes[0])
     if cls == "Flatten":
         return flatten(xs)
-    if cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D"):
+    if cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
+               "GaussianDropout"):
         return [xs[0]]      # identity at inference
     if cls == "Masking":
         # Keras: a step (last axis) equal to mask_value everywhere is zeroed
@@ -888,7 +889,8 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
     raise NotImplementedError(f"reference: layer class {cls}")
 
 
-MASK_PASS = ("Dense", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "BatchNormalization",
+MASK_PASS = ("Dense", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
+             "GaussianDropout", "BatchNormalization",
              "LayerNormalization", "Activation",
              "ReLU", "LeakyReLU", "Rescaling")
 
