@@ -467,6 +467,53 @@ static int layernorm_block(const Layer *l, const Shape *in, int *n) {
     return lo;
 }
 
+// The axes of a LayerNormalization or a Softmax over a list of axes, as a bit
+// mask (bit k: axis k), when they need a general move (kdl_move_axes): not
+// the trailing ones, and (LayerNormalization) not one consecutive block,
+// which the block move handles. 0 else (also for invalid axes, which the
+// code generator reports).
+static unsigned general_move_mask(const Layer *l, const Shape *in, int *n) {
+    int k;
+    const int64_t *ax;
+    bool ln = !strcmp(l->class_name, "LayerNormalization");
+    if (!strcmp(l->class_name, "Softmax") && l->iv[SM_NAXES]) {
+        k = (int)l->iv[SM_NAXES];
+        ax = &l->iv[SM_AXES];
+    } else if (ln) {
+        k = (int)l->iv[LN_NAXES];
+        ax = &l->iv[LN_AXES];
+    } else
+        return 0;
+    unsigned mask = 0;
+    for (int i = 0; i < k; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + in->rank : ax[i];
+        if (a < 1 || a >= in->rank || (mask >> a & 1))
+            return 0;
+        mask |= 1u << a;
+    }
+    unsigned trailing = ((1u << in->rank) - 1) & ~((1u << (in->rank - k)) - 1);
+    if (k < 1 || mask == trailing || (ln && layernorm_block(l, in, NULL)))
+        return 0;
+    *n = k;
+    return mask;
+}
+
+// A buffer for b's data with the axes in mask moved last (kdl_move_axes).
+static IrBuf *moved_buf(Ctx *c, IrModel *m, const IrBuf *b, unsigned mask) {
+    Shape s = b->shape;
+    int dx[MAX_RANK], j = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < b->shape.rank; i++)
+            if ((mask >> i & 1) == (unsigned)pass) {
+                s.d[j] = b->shape.d[i];
+                dx[j++] = b->dx[i];
+            }
+    IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
+    memcpy(r->dx, dx, sizeof dx);
+    r->size = b->size;
+    return r;
+}
+
 // The axis a layer's kernel needs last, when it is not: 1 for the
 // channels_first layers above, a Softmax's or BatchNormalization's axis, the
 // one axis of a LayerNormalization; 0 for none.
@@ -819,7 +866,13 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     }
     input_checks(c, m, op);
     int axis = moved_axis(l, &op->in[0]->shape), naxes = 1;
-    if (axis && strcmp(l->class_name, "Flatten")) {
+    unsigned gmask = general_move_mask(l, &op->in[0]->shape, &naxes);
+    if (gmask) {
+        op->cf_mask = gmask;
+        op->cf_naxes = naxes;
+        op->cf_in = moved_buf(c, m, op->in[0], gmask);
+        op->cf_out = moved_buf(c, m, op->out[0], gmask);
+    } else if (axis && strcmp(l->class_name, "Flatten")) {
         if (!strcmp(l->class_name, "LayerNormalization"))
             layernorm_block(l, &op->in[0]->shape, &naxes);
         op->cf_axis = axis;
