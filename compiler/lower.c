@@ -250,10 +250,14 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
         !strcmp(k, "Average")) {
         // Broadcasting, as numpy at run time: a known length other than 1 is
         // the output's (a run-time dimension must then be it or 1); else the
-        // first run-time dimension (the others must be it or 1: the checks
-        // are input_checks'; that one 1 against a longer other is reported,
-        // as the masks of merged sequences need one length).
+        // run-time dimension of the inputs that have one, or the largest of
+        // several (each must be it or 1: the checks are input_checks'; the
+        // masks of merged sequences must agree, combine_masks checks).
+        // (The first one's used to be the output's: a first input of length
+        // 1 against a longer second was rejected by predict.)
         *r = (Dim){1, -1};
+        Buf e = {0};
+        int nk = 0;
         for (int j = 0; j < op->nin; j++) {
             int ij = i - (orank - op->in[j]->shape.rank);
             if (ij < 1)
@@ -263,9 +267,30 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
                 *r = dj;
                 return true;
             }
-            if (dj.k >= 0 && r->k < 0)
+            if (dj.k < 0 || (r->k >= 0 && dj.k == r->k))
+                continue;
+            if (r->k < 0) {
                 *r = dj;
+                e.len = 0;
+                buf_printf(a, &e, "(int64_t)d[%d]", dj.k);
+                nk = 1;
+                continue;
+            }
+            bool seen = false;
+            for (int q = 0; q < j && !seen; q++) {
+                int iq = i - (orank - op->in[q]->shape.rank);
+                seen = iq >= 1 && bdim(op->in[q], iq).k == dj.k;
+            }
+            if (seen)
+                continue;
+            const char *prev = arena_printf(a, "%s", e.data);
+            e.len = 0;
+            buf_printf(a, &e, "kdl_max_dim(%s, (int64_t)d[%d])", prev, dj.k);
+            nk++;
         }
+        if (nk > 1)
+            *r = (Dim){DIM_NONE, new_dim(c, m, arena_printf(a, "%s", e.data),
+                                         arena_printf(a, "%s output axis %d", l->name, i))};
         return true;
     }
     if (!strncmp(k, "Global", 6) && orank == 2) {

@@ -128,6 +128,8 @@ void kdl_dense_forward(float *out, const float *in, const float *w, const float 
 // "same"/"causal" floor((in - 1) / stride) + 1. May be <= 0 for a too
 // small input (the caller reports it).
 int64_t kdl_conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same);
+// The larger of two lengths (a broadcasting merge of run-time dimensions).
+int64_t kdl_max_dim(int64_t a, int64_t b);
 // Conv2DTranspose's output length; output_padding < 0 means None.
 int64_t kdl_deconv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same,
                            int64_t output_padding);
