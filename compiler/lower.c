@@ -777,8 +777,17 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
         return true;
     }
     if (!strcmp(k, "Softmax")) {
+        // Keras's Softmax.call sets the input to -1e9 where the mask is
+        // False, broadcasting the mask against the input by numpy's rules:
+        // the mask (the ids' shape) is one axis short and aligns with the
+        // trailing axes, so Keras's result (and whether it fails) depends on
+        // the batch size; nothing sensible to generate.
         error_at(c, n->span, "%s: a Softmax on a masked tensor (Embedding mask_zero=True "
-                 "upstream) is not supported by the code generator", layer_label(c, l));
+                 "upstream) is not supported by the code generator: Keras broadcasts the mask "
+                 "%s against the input %s with their trailing axes aligned, which depends on "
+                 "the batch size (drop the mask first, e.g. with a Reshape)",
+                 layer_label(c, l), shape_pystr(c->arena, &im[0]->shape),
+                 shape_pystr(c->arena, &n->in[0]->shape));
         return false;
     }
     return true;    // the layer does not support masking: the mask ends here
