@@ -198,7 +198,14 @@ class Gen:
     def l_softmax(self, t):
         if t.mask is not None:
             return None
-        ax = self.rng.choice([-1] + list(range(1, t.rank + 1)) + list(range(-t.rank, 0)))
+        r = self.rng
+        if t.rank >= 2 and r.random() < 0.3:
+            # Several axes, as a list in any order (trailing, a block, or any
+            # set: kdl_move_axes).
+            sel = r.sample(range(t.rank), r.randint(1, t.rank))
+            ax = [a + 1 if r.random() < 0.5 else a - t.rank for a in sel]
+            return f"layers.Softmax(axis={ax})", [self.out(t.shape, t.known)]
+        ax = r.choice([-1] + list(range(1, t.rank + 1)) + list(range(-t.rank, 0)))
         return f"layers.Softmax(axis={ax})", [self.out(t.shape, t.known)]
 
     def l_dropout(self, t):
@@ -969,9 +976,23 @@ def gen_program(seed, style=None, train=False):
 def train_lines(rng, outs, keys):
     opt = rng.choice(['"sgd"', '"adam"', '"rmsprop"',
                       'keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)',
-                      'keras.optimizers.Adam(learning_rate=0.01)'])
-    loss = rng.choice(['"mse"', '"mae"', '"huber"'])
-    return ["", f"model.compile(optimizer={opt}, loss={loss})",
+                      'keras.optimizers.Adam(learning_rate=0.01)',
+                      'keras.optimizers.SGD(learning_rate=0.05, nesterov=True, momentum=0.5, '
+                      'clipnorm=0.5)',
+                      'keras.optimizers.SGD(learning_rate=0.05, clipvalue=0.01)',
+                      'keras.optimizers.SGD(learning_rate=0.05, global_clipnorm=0.3)',
+                      'keras.optimizers.SGD(learning_rate=0.05, weight_decay=0.1)',
+                      '"adamw"', '"nadam"', '"adamax"', '"adagrad"', '"adadelta"',
+                      'keras.optimizers.RMSprop(learning_rate=0.01, centered=True, '
+                      'momentum=0.5)'])
+    loss = rng.choice(['"mse"', '"mae"', '"huber"', '"mse"', '"log_cosh"',
+                       '"mean_squared_logarithmic_error"', '"cosine_similarity"',
+                       'keras.losses.Huber(delta=0.3)', 'keras.losses.MeanSquaredError('
+                       'reduction="sum")'])
+    metrics = rng.choice(["", "", ', metrics=["mae"]', ', metrics=["mse", "mae"]'])
+    if len(outs) != 1:
+        metrics = ""    # (a flat list for several outputs: Keras's rules differ by version)
+    return ["", f"model.compile(optimizer={opt}, loss={loss}{metrics})",
             f"model.fit(epochs=2, batch_size={rng.choice([8, 16])}, shuffle=False)"]
 
 
