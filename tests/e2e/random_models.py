@@ -638,7 +638,7 @@ class Gen:
         r = self.rng
         v = r.randint(5, 30)
         e = r.randint(1, 6)
-        mz = r.random() < 0.4 and t.rank == 1 and not self.train
+        mz = r.random() < 0.4 and t.rank == 1 and (not self.train or r.random() < 0.6)
         opts = [str(v), str(e)]
         mask = None
         if mz:
