@@ -2699,7 +2699,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         OUT(e, "    struct %s_train *t = model->train;\n    int64_t d[%d];\n"
                "    if (%s_train_fits(t, batch, dims, d) != KDL_OK)\n"
                "        return KDL_ERR_SHAPE;\n"
-               "    const struct %s_tplan *m = &t->plan; /* the arena's offsets */\n", P,
+               "    const struct %s_tplan *m = &t->plan; /* the arena's offsets */\n"
+               "    (void)m; /* (unread when no buffer is in the arena) */\n", P,
             t->dyn.len, P, P);
     }
     OUT(e, "    %s_Weights *w = %s->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"
