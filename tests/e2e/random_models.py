@@ -134,6 +134,39 @@ class Gen:
             return self.rng.choice([15, 16, 17, 24, 31, 32, 33, 48, 64, 65])
         return self.rng.randint(1, n)
 
+    def extras(self, *weights):
+        """--train: random regularizers and constraints for the named
+        weight arguments (kernel, bias, recurrent, depthwise, ...), an
+        activity regularizer, or a frozen layer."""
+        if not self.train:
+            return []
+        r = self.rng
+        opts = []
+        regs = ['"l2"', '"l1"', "keras.regularizers.L1L2(l1=0.01, l2=0.02)",
+                "keras.regularizers.L2(0.05)"]
+        cons = ['"non_neg"', "keras.constraints.MaxNorm(0.5)", '"unit_norm"',
+                "keras.constraints.MinMaxNorm(0.2, 0.8, rate=0.5)"]
+        for w in weights:
+            if r.random() < 0.12:
+                opts.append(f"{w}_regularizer={r.choice(regs)}")
+            if r.random() < 0.08:
+                opts.append(f"{w}_constraint={r.choice(cons)}")
+        if weights and r.random() < 0.06:
+            opts.append(f"activity_regularizer={r.choice(regs)}")
+        if weights and r.random() < 0.06:
+            opts.append("trainable=False")
+        return opts
+
+    def lora(self):
+        """LoRA (lora_rank, lora_alpha) on a Dense, Conv1D/2D or Embedding."""
+        r = self.rng
+        if r.random() >= 0.1:
+            return []
+        opts = [f"lora_rank={r.randint(1, 3)}"]
+        if r.random() < 0.5:
+            opts.append(f"lora_alpha={r.choice([0.5, 2.0, 4.0])}")
+        return opts
+
     def fresh(self, prefix="t"):
         self.n += 1
         return f"{prefix}{self.n}"
@@ -171,7 +204,8 @@ class Gen:
         u = self.width(6)
         a = act_arg(self.rng, safe=True)
         ub = "use_bias=False" if self.rng.random() < 0.15 else f"bias_initializer={BIAS}"
-        return (f"layers.Dense({args(str(u), a, ub)})",
+        ex = self.extras("kernel", *(["bias"] if ub != "use_bias=False" else [])) + self.lora()
+        return (f"layers.Dense({args(str(u), a, ub, *ex)})",
                 [self.out(t.shape[:-1] + [u], t.known[:-1] + [True], t, True)])
 
     def l_act(self, t):
@@ -246,6 +280,8 @@ class Gen:
             opts.append("center=False")
         if self.rng.random() < 0.2:
             opts.append("scale=False")
+        else:
+            opts += self.extras("gamma")
         return f"layers.LayerNormalization({args(*opts)})", [self.out(t.shape, t.known, t, True)]
 
     def l_repeat(self, t):
@@ -351,6 +387,8 @@ class Gen:
             opts.append("use_bias=False")
         else:
             opts.append(f"bias_initializer={BIAS}")
+            opts += self.extras("bias")
+        opts += self.extras("kernel") + self.lora()
         shape, known = self.place(t, ch, new, newk, f)
         cls = "Conv1D" if rank == 1 else "Conv2D"
         return (f"layers.{cls}({args(str(f), ks, *opts, act_arg(r, True), dfa)})",
@@ -365,6 +403,7 @@ class Gen:
         if dm > 1:
             opts.append(f"depth_multiplier={dm}")
         opts.append(f"bias_initializer={BIAS}")
+        opts += self.extras("depthwise", "bias")
         shape, known = self.place(t, ch, new, newk, t.shape[ch] * dm)
         return (f"layers.DepthwiseConv2D({args(ks, *opts, act_arg(self.rng, True), dfa)})",
                 [self.out(shape, known)])
@@ -378,6 +417,7 @@ class Gen:
         if dm > 1:
             opts.append(f"depth_multiplier={dm}")
         opts.append(f"bias_initializer={BIAS}")
+        opts += self.extras("depthwise", "pointwise")
         f = self.width(6)
         shape, known = self.place(t, ch, new, newk, f)
         return (f"layers.SeparableConv2D({args(str(f), ks, *opts, act_arg(self.rng, True), dfa)})",
@@ -410,6 +450,7 @@ class Gen:
             opts.append(f"dilation_rate={tuple(dil)}")
         if ops is not None:
             opts.append(f"output_padding={tuple(ops)}")
+        opts += self.extras("kernel")
         shape, known = self.place(t, ch, new, [t.known[i] for i in sp], f)
         return (f"layers.Conv2DTranspose({args(str(f), str(tuple(ks)), *opts, act_arg(r, True), dfa)})",
                 [self.out(shape, known)])
@@ -538,6 +579,7 @@ class Gen:
             opts.append(f"bias_initializer={BIAS}")
         if t.known[0] and r.random() < 0.15:
             opts.append("unroll=True")
+        opts += self.extras("kernel", "recurrent")
         outs = [self.out([t.shape[0], u] if rs else [u], [t.known[0], True] if rs else [True],
                          t, rs)]
         if st:
@@ -624,7 +666,9 @@ class Gen:
         if kind == "vec":
             return T(self.fresh("inp"), [self.width(12)])
         if kind == "seq":
-            return T(self.fresh("inp"), [r.randint(3, 10 * self.big), self.width(5)],
+            # A None length is sometimes 1 at run time (broadcast by merges).
+            n = 1 if none and r.random() < 0.2 else r.randint(3, 10 * self.big)
+            return T(self.fresh("inp"), [n, self.width(5)],
                      [not none, not none or r.random() < 0.9])
         if kind == "img":
             return T(self.fresh("inp"), [r.randint(4, 11 * self.big), r.randint(4, 11 * self.big),
@@ -639,7 +683,7 @@ class Gen:
         v = r.randint(5, 30)
         e = r.randint(1, 6)
         mz = r.random() < 0.4 and t.rank == 1 and (not self.train or r.random() < 0.6)
-        opts = [str(v), str(e)]
+        opts = [str(v), str(e)] + self.lora()
         mask = None
         if mz:
             opts.append("mask_zero=True")
