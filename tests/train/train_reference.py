@@ -1076,7 +1076,8 @@ def weight_configs(graph, frozen=False, out=None):
         cfg = layer.get("config", {})
         for w in layer.get("weights", []):
             short = w["name"].split("/")[-1]
-            if fz or (layer["class"], short) in NON_TRAINABLE or w["name"] in out:
+            if fz or (layer["class"], short) in NON_TRAINABLE or w["name"] in out or \
+                    w.get("trainable") is False:
                 continue
             ra = weight_argument(layer, short, "regularizer")
             ca = weight_argument(layer, short, "constraint")
@@ -1105,7 +1106,9 @@ def trainable_names(graph, frozen=False, out=None):
         check_layer(layer)
         for w in layer.get("weights", []):
             short = w["name"].split("/")[-1]
-            if fz or (layer["class"], short) in NON_TRAINABLE:
+            # (a weight frozen by itself: the kernel of a LoRA layer, which
+            # Keras's enable_lora sets trainable=False)
+            if fz or (layer["class"], short) in NON_TRAINABLE or w.get("trainable") is False:
                 continue
             if w["name"] not in out:
                 out.append(w["name"])
