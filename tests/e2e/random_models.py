@@ -167,6 +167,13 @@ class Gen:
             opts.append(f"lora_alpha={r.choice([0.5, 2.0, 4.0])}")
         return opts
 
+    def with_lora(self, opts):
+        """opts, maybe with LoRA (Keras rejects it beside a kernel_constraint)."""
+        lo = self.lora()
+        if lo and any(o.startswith("kernel_constraint=") for o in opts):
+            return opts
+        return opts + lo
+
     def fresh(self, prefix="t"):
         self.n += 1
         return f"{prefix}{self.n}"
@@ -204,7 +211,7 @@ class Gen:
         u = self.width(6)
         a = act_arg(self.rng, safe=True)
         ub = "use_bias=False" if self.rng.random() < 0.15 else f"bias_initializer={BIAS}"
-        ex = self.extras("kernel", *(["bias"] if ub != "use_bias=False" else [])) + self.lora()
+        ex = self.with_lora(self.extras("kernel", *(["bias"] if ub != "use_bias=False" else [])))
         return (f"layers.Dense({args(str(u), a, ub, *ex)})",
                 [self.out(t.shape[:-1] + [u], t.known[:-1] + [True], t, True)])
 
@@ -388,7 +395,7 @@ class Gen:
         else:
             opts.append(f"bias_initializer={BIAS}")
             opts += self.extras("bias")
-        opts += self.extras("kernel") + self.lora()
+        opts = self.with_lora(opts + self.extras("kernel"))
         shape, known = self.place(t, ch, new, newk, f)
         cls = "Conv1D" if rank == 1 else "Conv2D"
         return (f"layers.{cls}({args(str(f), ks, *opts, act_arg(r, True), dfa)})",
