@@ -736,8 +736,13 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
         // (batch, steps, features) with a (batch, steps) mask, channels last.
         if (!im[0])
             return true;    // Keras reads the mask of the first input only
-        if (im[0]->shape.rank != 2 || x->shape.rank != 3 ||
-            x->shape.d[1] != im[0]->shape.d[1] || x->dx[1] != im[0]->dx[1] ||
+        // (The steps may be two run-time dimensions that are equal at run
+        // time: a merge of masked sequences is their largest, its mask the
+        // first one's; checked equal then.)
+        Dim ds = x->shape.rank == 3 ? bdim(x, 1) : (Dim){0, -1};
+        Dim dm = im[0]->shape.rank == 2 ? bdim(im[0], 1) : (Dim){0, -1};
+        bool steps = ds.k >= 0 || dm.k >= 0 || ds.v == dm.v;
+        if (im[0]->shape.rank != 2 || x->shape.rank != 3 || !steps ||
             (!rnn && l->iv[GP_CFIRST])) {
             error_at(c, n->span, "%s: its input carries a mask of shape %s that the code "
                      "generator cannot apply to an input of shape %s%s", layer_label(c, l),
@@ -745,6 +750,16 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
                      shape_pystr(c->arena, &x->shape),
                      !rnn && l->iv[GP_CFIRST] ? " (channels_first)" : "");
             return false;
+        }
+        if (ds.k != dm.k) {
+            const char *xs = ds.k >= 0 ? arena_printf(c->arena, "d[%d]", ds.k)
+                                       : arena_printf(c->arena, "%lld", (long long)ds.v);
+            const char *ms = dm.k >= 0 ? arena_printf(c->arena, "d[%d]", dm.k)
+                                       : arena_printf(c->arena, "%lld", (long long)dm.v);
+            add_check(c, m, arena_printf(c->arena, "%s == %s", xs, ms),
+                      arena_printf(c->arena, "%s (%s): its input has %%lld steps and its mask "
+                                   "%%lld", l->name, k),
+                      arena_printf(c->arena, "(long long)(%s), (long long)(%s)", xs, ms));
         }
         op->mask_in = im[0];
         if (rnn && l->iv[RN_RETSEQ])
