@@ -60,6 +60,11 @@ void emit_op(Emit *e, IrOp *op);
 bool layer_activation(Emit *e, IrOp *op, ActKind *act, double *alpha);
 void act_span(Emit *e, const IrOp *op, const IrBuf *b, const char **rows, const char **cols);
 const char *cf_len(Emit *e, const IrOp *op, const IrBuf *b, int from);
+// The general layout move of op (op->cf_mask, kdl_move_axes): orig the
+// buffer in the original layout whose dims it uses; back: moved -> original;
+// add: accumulate (a backward).
+void emit_move_axes(Emit *e, const IrOp *op, const char *dst, const char *src,
+                    const IrBuf *orig, int back, int add, const char *what);
 bool relu_general(const IrOp *op);
 void emit_run_dims(Emit *e, IrModel *m, const char *P, const char *sizes);
 const char *shape_lit(Emit *e, const IrBuf *b, int rank);

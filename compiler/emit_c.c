@@ -436,14 +436,14 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
     } else if (!strcmp(k, "Softmax") && l->iv[SM_NAXES]) {
         // Over several axes: the trailing ones, as one row (act_span).
         int n = (int)l->iv[SM_NAXES];
-        bool seen[MAX_RANK] = {false}, trailing = n < s->rank;
+        bool seen[MAX_RANK] = {false}, trailing = n < s->rank && !op->cf_mask;
         for (int i = 0; trailing && i < n; i++) {
             int64_t a = l->iv[SM_AXES + i] < 0 ? l->iv[SM_AXES + i] + s->rank : l->iv[SM_AXES + i];
             trailing = a >= s->rank - n && a < s->rank && !seen[a];
             if (trailing)
                 seen[a] = true;
         }
-        if (!trailing) {
+        if (!trailing && !op->cf_mask) {   // (cf_mask: lowering moved them last)
             unsupported(e, op, "Softmax over several axes other than the last ones");
             return false;
         }
@@ -835,8 +835,28 @@ const char *cf_len(Emit *e, const IrOp *op, const IrBuf *b, int from) {
     return n == 1 ? dimx(e, b, from) : numelx(e, b, from, from + n);
 }
 
+void emit_move_axes(Emit *e, const IrOp *op, const char *dst, const char *src,
+                    const IrBuf *orig, int back, int add, const char *what) {
+    Buf t = {0};
+    buf_printf(e->c->arena, &t, "batch");
+    for (int i = 1; i < orig->shape.rank; i++)
+        buf_printf(e->c->arena, &t, ", %s", dimx(e, orig, i));
+    OUT(e, "    kdl_move_axes(%s, %s, %d, (const int[]){%s}, 0x%xu, %d, %d); /* %s */\n", dst, src,
+        orig->shape.rank, t.data, op->cf_mask, back, add, what);
+}
+
 static void emit_channels_first(Emit *e, IrOp *op) {
     IrBuf *in = op->in[0], *out = op->out[0];
+    if (op->cf_mask) {
+        emit_move_axes(e, op, bref(e, op->cf_in), bref(e, in), in, 0, 0, "the axes last");
+        op->in[0] = op->cf_in;
+        op->out[0] = op->cf_out;
+        emit_layer(e, op);
+        op->in[0] = in;
+        op->out[0] = out;
+        emit_move_axes(e, op, bref(e, out), bref(e, op->cf_out), out, 1, 0, "moved back");
+        return;
+    }
     int ri = in->shape.rank, ro = op->cf_out->shape.rank, ax = op->cf_axis ? op->cf_axis : 1;
     int n = op->cf_naxes > 1 ? op->cf_naxes : 1;
     const char *outer = ax == 1 ? "batch" : arena_printf(e->c->arena, "(int)((size_t)batch * %s)",

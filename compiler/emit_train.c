@@ -1876,6 +1876,20 @@ static void emit_train_backward(Emit *e, IrOp *op) {
     // kernel's backward on the channels_last buffers, the input's gradient
     // moved back (accumulated: the input may have other readers).
     IrBuf *in = op->in[0], *out = op->out[0], *cin = op->cf_in, *cout = op->cf_out;
+    if (op->cf_mask) {   // a general move (kdl_move_axes)
+        emit_move_axes(e, op, bref(e, cout->grad), dy, out, 0, 0, "the gradient, axes last");
+        if (cin->grad)
+            OUT(e, "    memset(%s, 0, sizeof(float) * %s);\n", bref(e, cin->grad),
+                count_expr(e, cin));
+        op->in[0] = cin;
+        op->out[0] = cout;
+        emit_train_backward_body(e, op, bref(e, cout->grad), act);
+        op->in[0] = in;
+        op->out[0] = out;
+        if (cin->grad)
+            emit_move_axes(e, op, gref(e, in), bref(e, cin->grad), in, 1, 1, "moved back");
+        return;
+    }
     const char *outer = cf_outer(e, op), *rows, *cols;
     int ax = op->cf_axis ? op->cf_axis : 1;
     if (cout->shape.rank > 2) {
@@ -2833,7 +2847,8 @@ void emit_train(Emit *e, IrModel *m, IrModel *t) {
         OUT(e, "    struct %s_train *t = model->train;\n    int64_t d[%d];\n"
                "    if (%s_train_fits(t, batch, dims, d) != KDL_OK)\n"
                "        return KDL_ERR_SHAPE;\n"
-               "    const struct %s_tplan *m = &t->plan; /* the arena's offsets */\n", P,
+               "    const struct %s_tplan *m = &t->plan; /* the arena's offsets */\n"
+               "    (void)m; /* (unread when no buffer is in the arena) */\n", P,
             t->dyn.len, P, P);
     }
     OUT(e, "    %s_Weights *w = %s->w;\n    %s_Grads *g = &t->g;\n    float *arena = t->arena;\n"

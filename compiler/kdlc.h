@@ -823,6 +823,10 @@ typedef struct IrOp {
     int cf_axis;
     int cf_naxes;           // >1: the cf_naxes axes from cf_axis on moved last, as a block
                             // (a LayerNormalization over several axes)
+    unsigned cf_mask;       // nonzero: a general move instead (kdl_move_axes): the axes in
+                            // the mask (bit k: axis k) moved last in order, the others kept
+                            // in order (LayerNormalization / Softmax over axes that are not
+                            // the trailing ones nor one block); cf_naxes is their count
     ActKind act;            // the activation applied to the output (after fusion)
     double alpha;           // its parameter (leaky slope, elu alpha)
     Layer *fused;           // the activation layer fused into this op, if any

@@ -262,10 +262,14 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
         !strcmp(k, "Average")) {
         // Broadcasting, as numpy at run time: a known length other than 1 is
         // the output's (a run-time dimension must then be it or 1); else the
-        // first run-time dimension (the others must be it or 1: the checks
-        // are input_checks'; that one 1 against a longer other is reported,
-        // as the masks of merged sequences need one length).
+        // run-time dimension of the inputs that have one, or the largest of
+        // several (each must be it or 1: the checks are input_checks'; the
+        // masks of merged sequences must agree, combine_masks checks).
+        // (The first one's used to be the output's: a first input of length
+        // 1 against a longer second was rejected by predict.)
         *r = (Dim){1, -1};
+        Buf e = {0};
+        int nk = 0;
         for (int j = 0; j < op->nin; j++) {
             int ij = i - (orank - op->in[j]->shape.rank);
             if (ij < 1)
@@ -275,9 +279,30 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
                 *r = dj;
                 return true;
             }
-            if (dj.k >= 0 && r->k < 0)
+            if (dj.k < 0 || (r->k >= 0 && dj.k == r->k))
+                continue;
+            if (r->k < 0) {
                 *r = dj;
+                e.len = 0;
+                buf_printf(a, &e, "(int64_t)d[%d]", dj.k);
+                nk = 1;
+                continue;
+            }
+            bool seen = false;
+            for (int q = 0; q < j && !seen; q++) {
+                int iq = i - (orank - op->in[q]->shape.rank);
+                seen = iq >= 1 && bdim(op->in[q], iq).k == dj.k;
+            }
+            if (seen)
+                continue;
+            const char *prev = arena_printf(a, "%s", e.data);
+            e.len = 0;
+            buf_printf(a, &e, "kdl_max_dim(%s, (int64_t)d[%d])", prev, dj.k);
+            nk++;
         }
+        if (nk > 1)
+            *r = (Dim){DIM_NONE, new_dim(c, m, arena_printf(a, "%s", e.data),
+                                         arena_printf(a, "%s output axis %d", l->name, i))};
         return true;
     }
     if (!strncmp(k, "Global", 6) && orank == 2) {
@@ -480,6 +505,53 @@ static int layernorm_block(const Layer *l, const Shape *in, int *n) {
     if (n)
         *n = k;
     return lo;
+}
+
+// The axes of a LayerNormalization or a Softmax over a list of axes, as a bit
+// mask (bit k: axis k), when they need a general move (kdl_move_axes): not
+// the trailing ones, and (LayerNormalization) not one consecutive block,
+// which the block move handles. 0 else (also for invalid axes, which the
+// code generator reports).
+static unsigned general_move_mask(const Layer *l, const Shape *in, int *n) {
+    int k;
+    const int64_t *ax;
+    bool ln = !strcmp(l->class_name, "LayerNormalization");
+    if (!strcmp(l->class_name, "Softmax") && l->iv[SM_NAXES]) {
+        k = (int)l->iv[SM_NAXES];
+        ax = &l->iv[SM_AXES];
+    } else if (ln) {
+        k = (int)l->iv[LN_NAXES];
+        ax = &l->iv[LN_AXES];
+    } else
+        return 0;
+    unsigned mask = 0;
+    for (int i = 0; i < k; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + in->rank : ax[i];
+        if (a < 1 || a >= in->rank || (mask >> a & 1))
+            return 0;
+        mask |= 1u << a;
+    }
+    unsigned trailing = ((1u << in->rank) - 1) & ~((1u << (in->rank - k)) - 1);
+    if (k < 1 || mask == trailing || (ln && layernorm_block(l, in, NULL)))
+        return 0;
+    *n = k;
+    return mask;
+}
+
+// A buffer for b's data with the axes in mask moved last (kdl_move_axes).
+static IrBuf *moved_buf(Ctx *c, IrModel *m, const IrBuf *b, unsigned mask) {
+    Shape s = b->shape;
+    int dx[MAX_RANK], j = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < b->shape.rank; i++)
+            if ((mask >> i & 1) == (unsigned)pass) {
+                s.d[j] = b->shape.d[i];
+                dx[j++] = b->dx[i];
+            }
+    IrBuf *r = buf_new(c, m, &s, b->dtype, b->what);
+    memcpy(r->dx, dx, sizeof dx);
+    r->size = b->size;
+    return r;
 }
 
 // The axis a layer's kernel needs last, when it is not: 1 for the
@@ -692,8 +764,13 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
         // (batch, steps, features) with a (batch, steps) mask, channels last.
         if (!im[0])
             return true;    // Keras reads the mask of the first input only
-        if (im[0]->shape.rank != 2 || x->shape.rank != 3 ||
-            x->shape.d[1] != im[0]->shape.d[1] || x->dx[1] != im[0]->dx[1] ||
+        // (The steps may be two run-time dimensions that are equal at run
+        // time: a merge of masked sequences is their largest, its mask the
+        // first one's; checked equal then.)
+        Dim ds = x->shape.rank == 3 ? bdim(x, 1) : (Dim){0, -1};
+        Dim dm = im[0]->shape.rank == 2 ? bdim(im[0], 1) : (Dim){0, -1};
+        bool steps = ds.k >= 0 || dm.k >= 0 || ds.v == dm.v;
+        if (im[0]->shape.rank != 2 || x->shape.rank != 3 || !steps ||
             (!rnn && l->iv[GP_CFIRST])) {
             error_at(c, n->span, "%s: its input carries a mask of shape %s that the code "
                      "generator cannot apply to an input of shape %s%s", layer_label(c, l),
@@ -701,6 +778,16 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
                      shape_pystr(c->arena, &x->shape),
                      !rnn && l->iv[GP_CFIRST] ? " (channels_first)" : "");
             return false;
+        }
+        if (ds.k != dm.k) {
+            const char *xs = ds.k >= 0 ? arena_printf(c->arena, "d[%d]", ds.k)
+                                       : arena_printf(c->arena, "%lld", (long long)ds.v);
+            const char *ms = dm.k >= 0 ? arena_printf(c->arena, "d[%d]", dm.k)
+                                       : arena_printf(c->arena, "%lld", (long long)dm.v);
+            add_check(c, m, arena_printf(c->arena, "%s == %s", xs, ms),
+                      arena_printf(c->arena, "%s (%s): its input has %%lld steps and its mask "
+                                   "%%lld", l->name, k),
+                      arena_printf(c->arena, "(long long)(%s), (long long)(%s)", xs, ms));
         }
         op->mask_in = im[0];
         if (rnn && l->iv[RN_RETSEQ])
@@ -733,8 +820,17 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
         return true;
     }
     if (!strcmp(k, "Softmax")) {
+        // Keras's Softmax.call sets the input to -1e9 where the mask is
+        // False, broadcasting the mask against the input by numpy's rules:
+        // the mask (the ids' shape) is one axis short and aligns with the
+        // trailing axes, so Keras's result (and whether it fails) depends on
+        // the batch size; nothing sensible to generate.
         error_at(c, n->span, "%s: a Softmax on a masked tensor (Embedding mask_zero=True "
-                 "upstream) is not supported by the code generator", layer_label(c, l));
+                 "upstream) is not supported by the code generator: Keras broadcasts the mask "
+                 "%s against the input %s with their trailing axes aligned, which depends on "
+                 "the batch size (drop the mask first, e.g. with a Reshape)",
+                 layer_label(c, l), shape_pystr(c->arena, &im[0]->shape),
+                 shape_pystr(c->arena, &n->in[0]->shape));
         return false;
     }
     return true;    // the layer does not support masking: the mask ends here
@@ -1008,7 +1104,13 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
     }
     input_checks(c, m, op);
     int axis = moved_axis(l, &op->in[0]->shape), naxes = 1;
-    if (axis && strcmp(l->class_name, "Flatten")) {
+    unsigned gmask = general_move_mask(l, &op->in[0]->shape, &naxes);
+    if (gmask) {
+        op->cf_mask = gmask;
+        op->cf_naxes = naxes;
+        op->cf_in = moved_buf(c, m, op->in[0], gmask);
+        op->cf_out = moved_buf(c, m, op->out[0], gmask);
+    } else if (axis && strcmp(l->class_name, "Flatten")) {
         if (!strcmp(l->class_name, "LayerNormalization"))
             layernorm_block(l, &op->in[0]->shape, &naxes);
         op->cf_axis = axis;

@@ -128,6 +128,8 @@ void kdl_dense_forward(float *out, const float *in, const float *w, const float 
 // "same"/"causal" floor((in - 1) / stride) + 1. May be <= 0 for a too
 // small input (the caller reports it).
 int64_t kdl_conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same);
+// The larger of two lengths (a broadcasting merge of run-time dimensions).
+int64_t kdl_max_dim(int64_t a, int64_t b);
 // Conv2DTranspose's output length; output_padding < 0 means None.
 int64_t kdl_deconv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same,
                            int64_t output_padding);
@@ -306,6 +308,14 @@ void kdl_upsample2d_forward(float *out, const float *in, int n, int h, int w, in
 // swapped (layers with data_format="channels_first" run on channels_last
 // kernels between two of these).
 void kdl_transpose_last2(float *out, const float *in, int n, int rows, int cols);
+// A general layout move (a LayerNormalization or Softmax over axes that are
+// not one consecutive block): the axes in `mask` (bit k for axis k of dims,
+// dims[0] the batch) moved last in order, the others kept in order. back:
+// the inverse (in moved, out original); add: out += (the backward of a move
+// is the inverse move of the gradient, accumulated). rank <= 9.
+#define KDL_MAX_MOVE_RANK 9
+void kdl_move_axes(float *out, const float *in, int rank, const int dims[], unsigned mask,
+                   int back, int add);
 // Bilinear upsampling (interpolation="bilinear"): half-pixel centres, edges
 // clamped (TF's resize, PyTorch's align_corners=False).
 void kdl_upsample2d_bilinear_forward(float *out, const float *in, int n, int h, int w, int c,

@@ -269,6 +269,52 @@ void kdl_transpose_last2(float *out, const float *in, int n, int rows, int cols)
                 out[j * r + i] = in[i * c + j];
 }
 
+// Moves the axes in `mask` (bit k: axis k of dims, dims[0] the batch, never
+// moved) last, keeping the order of the others and of the moved ones:
+// (N, A, B, C) with mask {1, 3} -> (N, B, A, C). back: the inverse move
+// (in has the moved layout, out the original); add: out += instead of =.
+void kdl_move_axes(float *out, const float *in, int rank, const int dims[], unsigned mask,
+                   int back, int add) {
+    if (rank < 1 || rank > KDL_MAX_MOVE_RANK)
+        return;
+    // The moved layout's stride of each original axis.
+    size_t stride[KDL_MAX_MOVE_RANK], s = 1, total = 1;
+    for (int k = rank - 1; k >= 0; k--)
+        if (mask >> k & 1) {
+            stride[k] = s;
+            s *= (size_t)dims[k];
+        }
+    for (int k = rank - 1; k >= 0; k--)
+        if (!(mask >> k & 1)) {
+            stride[k] = s;
+            s *= (size_t)dims[k];
+        }
+    for (int k = 0; k < rank; k++)
+        total *= (size_t)dims[k];
+    if (!total)
+        return;
+    int idx[KDL_MAX_MOVE_RANK] = {0};
+    size_t o = 0;   // the moved offset of the original element i
+    for (size_t i = 0; i < total; i++) {
+        if (back) {
+            if (add)
+                out[i] += in[o];
+            else
+                out[i] = in[o];
+        } else if (add)
+            out[o] += in[i];
+        else
+            out[o] = in[i];
+        for (int k = rank - 1; k >= 0; k--) {   // next original index
+            o += stride[k];
+            if (++idx[k] < dims[k])
+                break;
+            o -= stride[k] * (size_t)dims[k];
+            idx[k] = 0;
+        }
+    }
+}
+
 // The two source rows (or columns) of output row o of a bilinear upsampling
 // by an integer factor: half-pixel centres, src = (o + 0.5) / s - 0.5,
 // clamped to [0, in - 1] (TF's resize, PyTorch's align_corners=False).

@@ -15,6 +15,10 @@ static int64_t floordiv(int64_t a, int64_t b) {
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
+int64_t kdl_max_dim(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
+
 int64_t kdl_conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dilation, int same) {
     int64_t num = same ? in - 1 : in - dilation * (k - 1) - 1;
     return floordiv(num, stride) + 1;

@@ -134,6 +134,46 @@ class Gen:
             return self.rng.choice([15, 16, 17, 24, 31, 32, 33, 48, 64, 65])
         return self.rng.randint(1, n)
 
+    def extras(self, *weights):
+        """--train: random regularizers and constraints for the named
+        weight arguments (kernel, bias, recurrent, depthwise, ...), an
+        activity regularizer, or a frozen layer."""
+        if not self.train:
+            return []
+        r = self.rng
+        opts = []
+        regs = ['"l2"', '"l1"', "keras.regularizers.L1L2(l1=0.01, l2=0.02)",
+                "keras.regularizers.L2(0.05)"]
+        cons = ['"non_neg"', "keras.constraints.MaxNorm(0.5)", '"unit_norm"',
+                "keras.constraints.MinMaxNorm(0.2, 0.8, rate=0.5)"]
+        for w in weights:
+            if r.random() < 0.12:
+                opts.append(f"{w}_regularizer={r.choice(regs)}")
+            if r.random() < 0.08:
+                opts.append(f"{w}_constraint={r.choice(cons)}")
+        if weights and r.random() < 0.06:
+            opts.append(f"activity_regularizer={r.choice(regs)}")
+        if weights and r.random() < 0.06:
+            opts.append("trainable=False")
+        return opts
+
+    def lora(self):
+        """LoRA (lora_rank, lora_alpha) on a Dense, Conv1D/2D or Embedding."""
+        r = self.rng
+        if r.random() >= 0.1:
+            return []
+        opts = [f"lora_rank={r.randint(1, 3)}"]
+        if r.random() < 0.5:
+            opts.append(f"lora_alpha={r.choice([0.5, 2.0, 4.0])}")
+        return opts
+
+    def with_lora(self, opts):
+        """opts, maybe with LoRA (Keras rejects it beside a kernel_constraint)."""
+        lo = self.lora()
+        if lo and any(o.startswith("kernel_constraint=") for o in opts):
+            return opts
+        return opts + lo
+
     def fresh(self, prefix="t"):
         self.n += 1
         return f"{prefix}{self.n}"
@@ -171,7 +211,8 @@ class Gen:
         u = self.width(6)
         a = act_arg(self.rng, safe=True)
         ub = "use_bias=False" if self.rng.random() < 0.15 else f"bias_initializer={BIAS}"
-        return (f"layers.Dense({args(str(u), a, ub)})",
+        ex = self.with_lora(self.extras("kernel", *(["bias"] if ub != "use_bias=False" else [])))
+        return (f"layers.Dense({args(str(u), a, ub, *ex)})",
                 [self.out(t.shape[:-1] + [u], t.known[:-1] + [True], t, True)])
 
     def l_act(self, t):
@@ -198,7 +239,14 @@ class Gen:
     def l_softmax(self, t):
         if t.mask is not None:
             return None
-        ax = self.rng.choice([-1] + list(range(1, t.rank + 1)) + list(range(-t.rank, 0)))
+        r = self.rng
+        if t.rank >= 2 and r.random() < 0.3:
+            # Several axes, as a list in any order (trailing, a block, or any
+            # set: kdl_move_axes).
+            sel = r.sample(range(t.rank), r.randint(1, t.rank))
+            ax = [a + 1 if r.random() < 0.5 else a - t.rank for a in sel]
+            return f"layers.Softmax(axis={ax})", [self.out(t.shape, t.known)]
+        ax = r.choice([-1] + list(range(1, t.rank + 1)) + list(range(-t.rank, 0)))
         return f"layers.Softmax(axis={ax})", [self.out(t.shape, t.known)]
 
     def l_dropout(self, t):
@@ -239,6 +287,8 @@ class Gen:
             opts.append("center=False")
         if self.rng.random() < 0.2:
             opts.append("scale=False")
+        else:
+            opts += self.extras("gamma")
         return f"layers.LayerNormalization({args(*opts)})", [self.out(t.shape, t.known, t, True)]
 
     def l_repeat(self, t):
@@ -344,6 +394,8 @@ class Gen:
             opts.append("use_bias=False")
         else:
             opts.append(f"bias_initializer={BIAS}")
+            opts += self.extras("bias")
+        opts = self.with_lora(opts + self.extras("kernel"))
         shape, known = self.place(t, ch, new, newk, f)
         cls = "Conv1D" if rank == 1 else "Conv2D"
         return (f"layers.{cls}({args(str(f), ks, *opts, act_arg(r, True), dfa)})",
@@ -358,6 +410,7 @@ class Gen:
         if dm > 1:
             opts.append(f"depth_multiplier={dm}")
         opts.append(f"bias_initializer={BIAS}")
+        opts += self.extras("depthwise", "bias")
         shape, known = self.place(t, ch, new, newk, t.shape[ch] * dm)
         return (f"layers.DepthwiseConv2D({args(ks, *opts, act_arg(self.rng, True), dfa)})",
                 [self.out(shape, known)])
@@ -371,6 +424,7 @@ class Gen:
         if dm > 1:
             opts.append(f"depth_multiplier={dm}")
         opts.append(f"bias_initializer={BIAS}")
+        opts += self.extras("depthwise", "pointwise")
         f = self.width(6)
         shape, known = self.place(t, ch, new, newk, f)
         return (f"layers.SeparableConv2D({args(str(f), ks, *opts, act_arg(self.rng, True), dfa)})",
@@ -403,6 +457,7 @@ class Gen:
             opts.append(f"dilation_rate={tuple(dil)}")
         if ops is not None:
             opts.append(f"output_padding={tuple(ops)}")
+        opts += self.extras("kernel")
         shape, known = self.place(t, ch, new, [t.known[i] for i in sp], f)
         return (f"layers.Conv2DTranspose({args(str(f), str(tuple(ks)), *opts, act_arg(r, True), dfa)})",
                 [self.out(shape, known)])
@@ -531,6 +586,7 @@ class Gen:
             opts.append(f"bias_initializer={BIAS}")
         if t.known[0] and r.random() < 0.15:
             opts.append("unroll=True")
+        opts += self.extras("kernel", "recurrent")
         outs = [self.out([t.shape[0], u] if rs else [u], [t.known[0], True] if rs else [True],
                          t, rs)]
         if st:
@@ -617,7 +673,9 @@ class Gen:
         if kind == "vec":
             return T(self.fresh("inp"), [self.width(12)])
         if kind == "seq":
-            return T(self.fresh("inp"), [r.randint(3, 10 * self.big), self.width(5)],
+            # A None length is sometimes 1 at run time (broadcast by merges).
+            n = 1 if none and r.random() < 0.2 else r.randint(3, 10 * self.big)
+            return T(self.fresh("inp"), [n, self.width(5)],
                      [not none, not none or r.random() < 0.9])
         if kind == "img":
             return T(self.fresh("inp"), [r.randint(4, 11 * self.big), r.randint(4, 11 * self.big),
@@ -631,8 +689,8 @@ class Gen:
         r = self.rng
         v = r.randint(5, 30)
         e = r.randint(1, 6)
-        mz = r.random() < 0.4 and t.rank == 1 and not self.train
-        opts = [str(v), str(e)]
+        mz = r.random() < 0.4 and t.rank == 1 and (not self.train or r.random() < 0.6)
+        opts = [str(v), str(e)] + self.lora()
         mask = None
         if mz:
             opts.append("mask_zero=True")
@@ -969,9 +1027,23 @@ def gen_program(seed, style=None, train=False):
 def train_lines(rng, outs, keys):
     opt = rng.choice(['"sgd"', '"adam"', '"rmsprop"',
                       'keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)',
-                      'keras.optimizers.Adam(learning_rate=0.01)'])
-    loss = rng.choice(['"mse"', '"mae"', '"huber"'])
-    return ["", f"model.compile(optimizer={opt}, loss={loss})",
+                      'keras.optimizers.Adam(learning_rate=0.01)',
+                      'keras.optimizers.SGD(learning_rate=0.05, nesterov=True, momentum=0.5, '
+                      'clipnorm=0.5)',
+                      'keras.optimizers.SGD(learning_rate=0.05, clipvalue=0.01)',
+                      'keras.optimizers.SGD(learning_rate=0.05, global_clipnorm=0.3)',
+                      'keras.optimizers.SGD(learning_rate=0.05, weight_decay=0.1)',
+                      '"adamw"', '"nadam"', '"adamax"', '"adagrad"', '"adadelta"',
+                      'keras.optimizers.RMSprop(learning_rate=0.01, centered=True, '
+                      'momentum=0.5)'])
+    loss = rng.choice(['"mse"', '"mae"', '"huber"', '"mse"', '"log_cosh"',
+                       '"mean_squared_logarithmic_error"', '"cosine_similarity"',
+                       'keras.losses.Huber(delta=0.3)', 'keras.losses.MeanSquaredError('
+                       'reduction="sum")'])
+    metrics = rng.choice(["", "", ', metrics=["mae"]', ', metrics=["mse", "mae"]'])
+    if len(outs) != 1:
+        metrics = ""    # (a flat list for several outputs: Keras's rules differ by version)
+    return ["", f"model.compile(optimizer={opt}, loss={loss}{metrics})",
             f"model.fit(epochs=2, batch_size={rng.choice([8, 16])}, shuffle=False)"]
 
 

@@ -1084,7 +1084,8 @@ def weight_configs(graph, frozen=False, out=None):
             pfz = fz or layer_frozen(part)
             for w in part.get("weights", []):
                 short = w["name"].split("/")[-1]
-                if pfz or (part["class"], short) in NON_TRAINABLE or w["name"] in out:
+                if pfz or (part["class"], short) in NON_TRAINABLE or w["name"] in out or \
+                        w.get("trainable") is False:
                     continue
                 ra = weight_argument(part, short, "regularizer")
                 ca = weight_argument(part, short, "constraint")
@@ -1114,7 +1115,10 @@ def trainable_names(graph, frozen=False, out=None):
             check_layer(part)
             for w in part.get("weights", []):
                 short = w["name"].split("/")[-1]
-                if fz or layer_frozen(part) or (part["class"], short) in NON_TRAINABLE:
+                # (a weight frozen by itself: the kernel of a LoRA layer, which
+                # Keras's enable_lora sets trainable=False)
+                if fz or layer_frozen(part) or (part["class"], short) in NON_TRAINABLE or \
+                        w.get("trainable") is False:
                     continue
                 if w["name"] not in out:
                     out.append(w["name"])
