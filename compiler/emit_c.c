@@ -923,9 +923,8 @@ static void emit_layer(Emit *e, IrOp *op) {
             bref(e, op->out[0]), op->mask_out ? bref(e, op->mask_out) : "NULL",
             bref(e, op->in[0]), numelx(e, op->in[0], 1, op->in[0]->shape.rank - 1),
             dimx(e, op->in[0], op->in[0]->shape.rank - 1), fstr(e->c->arena, l->fv[0]));
-    else if (!strcmp(k, "ZeroPadding2D") || !strcmp(k, "UpSampling2D") || !strcmp(k, "RandomCrop") ||
-             !strcmp(k, "ZeroPadding1D") || !strcmp(k, "UpSampling1D") ||
-             !strncmp(k, "Cropping", 8))
+    else if (!strncmp(k, "ZeroPadding", 11) || !strncmp(k, "UpSampling", 10) ||
+             !strcmp(k, "RandomCrop") || !strncmp(k, "Cropping", 8))
         emit_image(e, op);
     else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))
         emit_rnn(e, op);
@@ -1614,8 +1613,8 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
            "float *const outputs[]) {\n", P, P, dyn ? ", const int dims[]" : "");
     OUT(e, "    if (batch < 1 || batch > m->max_batch)\n        return KDL_ERR_SHAPE;\n");
     if (m->carry_floats)
-        OUT(e, "    if (batch != %lld)\n        return KDL_ERR_SHAPE; /* stateful RNNs: their states' "
-               "batch */\n", (long long)m->carry_batch);
+        OUT(e, "    if (batch != %lld)\n        return KDL_ERR_SHAPE; /* stateful RNNs: their "
+               "states' batch */\n", (long long)m->carry_batch);
     if (dyn) {
         // Dims beyond those create planned for are an error, not an overflow.
         OUT(e, "    int64_t d[%d];\n    size_t size[%d];\n", m->dyn.len, m->plan.len + 1);

@@ -1625,7 +1625,8 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
             numelx(e, op->in[0], 2, is->rank));
     } else if (!strcmp(k, "GaussianNoise")) {
         op_comment(e, op, "forward, training: x + N(0, stddev)");
-        OUT(e, "    kdl_init_normal(%s, %s, 0.0f, %s, 0, &t->rng);\n    kdl_axpy(%s, %s, %s, 1.0f);\n",
+        OUT(e, "    kdl_init_normal(%s, %s, 0.0f, %s, 0, &t->rng);\n"
+               "    kdl_axpy(%s, %s, %s, 1.0f);\n",
             bref(e, op->out[0]), count_expr(e, op->in[0]), fstr(a, l->fv[0]),
             bref(e, op->out[0]), bref(e, op->in[0]), count_expr(e, op->in[0]));
     } else if (!strcmp(k, "GaussianDropout")) {

@@ -1042,19 +1042,25 @@ static bool dropout_noise_shape(Ctx *c, Layer *l) {
     return true;
 }
 
+// A number in [0, 1] (Dropout's rate, GaussianNoise's stddev), with Keras's
+// message.
+static bool arg_unit(Ctx *c, Layer *l, const char *arg, double *out) {
+    Value *r = larg(l, arg);
+    if (r->kind == V_ERROR)
+        return false;
+    if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
+        error_at(c, larg_span(l, arg), "%s: Invalid value received for argument `%s`. Expected "
+                 "a float value between 0 and 1. Received: %s=%s", cname(l), arg, arg,
+                 value_str(c, r));
+        return false;
+    }
+    *out = num_val(r);
+    return true;
+}
+
 static bool dropout_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l);
-    Value *r = larg(l, "rate");
-    if (r->kind == V_ERROR) {
-        ok = false;
-    } else if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
-        error_at(c, larg_span(l, "rate"), "%s: Invalid value received for argument `rate`. "
-                 "Expected a float value between 0 and 1. Received: rate=%s", cname(l),
-                 value_str(c, r));
-        ok = false;
-    } else {
-        l->fv[0] = num_val(r);
-    }
+    ok &= arg_unit(c, l, "rate", &l->fv[0]);
     ok &= dropout_noise_shape(c, l);
     ok &= arg_opt_int(c, l, "seed", -1, &l->iv[0]);
     l->iv[1] = !is_none(l, "noise_shape");
@@ -1066,17 +1072,7 @@ static bool dropout_init(Ctx *c, Layer *l) {
 // as that Dropout. fv[0] rate; iv[0] seed (-1 = None); iv[1] channels_first.
 static bool spatial_dropout_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l), cfirst = false;
-    Value *r = larg(l, "rate");
-    if (r->kind == V_ERROR) {
-        ok = false;
-    } else if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
-        error_at(c, larg_span(l, "rate"), "%s: Invalid value received for argument `rate`. "
-                 "Expected a float value between 0 and 1. Received: rate=%s", cname(l),
-                 value_str(c, r));
-        ok = false;
-    } else {
-        l->fv[0] = num_val(r);
-    }
+    ok &= arg_unit(c, l, "rate", &l->fv[0]);
     ok &= arg_opt_int(c, l, "seed", -1, &l->iv[0]);
     if (!strcmp(l->class_name, "SpatialDropout2D"))
         ok &= arg_data_format(c, l, &cfirst);
@@ -1099,18 +1095,7 @@ static bool spatial_dropout_infer(Ctx *c, Layer *l, const Shape *in, int nin, Sh
 // inference. fv[0] stddev or rate, in [0, 1] (Keras's checks); iv[0] seed.
 static bool gaussian_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l);
-    const char *arg = !strcmp(l->class_name, "GaussianNoise") ? "stddev" : "rate";
-    Value *r = larg(l, arg);
-    if (r->kind == V_ERROR) {
-        ok = false;
-    } else if ((r->kind != V_INT && r->kind != V_FLOAT) || num_val(r) < 0 || num_val(r) > 1) {
-        error_at(c, larg_span(l, arg), "%s: Invalid value received for argument `%s`. Expected a "
-                 "float value between 0 and 1. Received: %s=%s", cname(l), arg, arg,
-                 value_str(c, r));
-        ok = false;
-    } else {
-        l->fv[0] = num_val(r);
-    }
+    ok &= arg_unit(c, l, !strcmp(l->class_name, "GaussianNoise") ? "stddev" : "rate", &l->fv[0]);
     ok &= arg_opt_int(c, l, "seed", -1, &l->iv[0]);
     return ok;
 }

@@ -90,6 +90,12 @@ static Dim bdim(const IrBuf *b, int i) {
     return b->dx[i] >= 0 ? (Dim){DIM_NONE, b->dx[i]} : (Dim){b->shape.d[i], -1};
 }
 
+// A dimension as C: d[k], or its value.
+static const char *dim_c(Ctx *c, Dim d) {
+    return d.k >= 0 ? arena_printf(c->arena, "d[%d]", d.k)
+                    : arena_printf(c->arena, "%lld", (long long)d.v);
+}
+
 static int new_dim(Ctx *c, IrModel *m, const char *expr, const char *what) {
     IrDim *d = arena_alloc(c->arena, sizeof *d);
     d->expr = expr;
@@ -678,10 +684,7 @@ static bool same_mask_shape(Ctx *c, IrModel *m, const IrOp *op, const IrBuf *a,
         }
         if (da.k == db.k)
             continue;
-        const char *x = da.k >= 0 ? arena_printf(c->arena, "d[%d]", da.k)
-                                  : arena_printf(c->arena, "%lld", (long long)da.v);
-        const char *y = db.k >= 0 ? arena_printf(c->arena, "d[%d]", db.k)
-                                  : arena_printf(c->arena, "%lld", (long long)db.v);
+        const char *x = dim_c(c, da), *y = dim_c(c, db);
         add_check(c, m, arena_printf(c->arena, "%s == %s", x, y),
                   arena_printf(c->arena, "%s (%s): the masks of its inputs have lengths %%lld "
                                "and %%lld on axis %d", op->layer->name,
@@ -780,10 +783,7 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
             return false;
         }
         if (ds.k != dm.k) {
-            const char *xs = ds.k >= 0 ? arena_printf(c->arena, "d[%d]", ds.k)
-                                       : arena_printf(c->arena, "%lld", (long long)ds.v);
-            const char *ms = dm.k >= 0 ? arena_printf(c->arena, "d[%d]", dm.k)
-                                       : arena_printf(c->arena, "%lld", (long long)dm.v);
+            const char *xs = dim_c(c, ds), *ms = dim_c(c, dm);
             add_check(c, m, arena_printf(c->arena, "%s == %s", xs, ms),
                       arena_printf(c->arena, "%s (%s): its input has %%lld steps and its mask "
                                    "%%lld", l->name, k),
