@@ -1550,6 +1550,7 @@ static bool rnn_init(Ctx *c, Layer *l, RnnKind kind) {
     static const struct { const char *arg; int slot; } flags[] = {
         {"use_bias", RN_BIAS}, {"return_sequences", RN_RETSEQ}, {"return_state", RN_RETSTATE},
         {"go_backwards", RN_BACKWARDS}, {"stateful", RN_STATEFUL}, {"unroll", RN_UNROLL},
+        {"zero_output_for_mask", RN_ZERO_MASKED},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         ok &= arg_flag(c, l, flags[i].arg, &l->iv[flags[i].slot]);

@@ -643,10 +643,11 @@ def run_rnn(cfg, xs, step, nstates, units, mask=None, name=None):
             keep = mask[:, i].unsqueeze(1)
             new = [torch.where(keep, a, b) for a, b in zip(new, states)]
             out = torch.where(keep, out, prev_out)
+        if mask is not None and cfg.get("zero_output_for_mask", False):
+            # zeros at a masked step, also the last output of a masked last step
+            out = torch.where(mask[:, i].unsqueeze(1), out, torch.zeros_like(out))
         states = new
         prev_out = out
-        if mask is not None and cfg.get("zero_output_for_mask", False):
-            out = torch.where(mask[:, i].unsqueeze(1), out, torch.zeros_like(out))
         seq.append(out)
     if cfg.get("stateful", False):
         CARRIED[name] = [st.detach() for st in states]  # (training: no gradient across batches)
