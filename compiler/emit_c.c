@@ -419,8 +419,8 @@ bool layer_activation(Emit *e, IrOp *op, ActKind *act_out, double *alpha_out) {
     ActKind act = l->act;
     double alpha = act_default_alpha(act);
     const char *k = l->class_name;
-    if (!strcmp(k, "LeakyReLU")) {
-        act = ACT_LEAKY_RELU;
+    if (!strcmp(k, "LeakyReLU") || !strcmp(k, "ELU")) {
+        act = !strcmp(k, "ELU") ? ACT_ELU : ACT_LEAKY_RELU;
         alpha = l->fv[0];
     } else if (!strcmp(k, "ReLU")) {
         // iv[0]: has max_value; fv: max_value, negative_slope, threshold.
@@ -894,6 +894,7 @@ static void emit_layer(Emit *e, IrOp *op) {
     else if (!strncmp(k, "Global", 6))
         emit_global_pool(e, op);
     else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
+             !strcmp(k, "ELU") ||
              !strcmp(k, "Softmax"))
         emit_activation(e, op);
     else if (is_noise(k) || !strcmp(k, "Flatten") || !strcmp(k, "Reshape"))

@@ -1957,6 +1957,7 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             y, numelx(e, op->in[0], 1, is->rank - 1), dimx(e, op->in[0], is->rank - 1),
             l->iv[GP_MAX] ? "KDL_POOL_MAX" : "KDL_POOL_AVG");
     } else if (!strcmp(k, "Activation") || !strcmp(k, "ReLU") || !strcmp(k, "LeakyReLU") ||
+               !strcmp(k, "ELU") ||
                !strcmp(k, "Softmax")) {
         ActKind la;
         double lalpha;

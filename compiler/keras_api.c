@@ -22,7 +22,7 @@ static const char *const layers_names[] = {
     "AutoContrast", "AveragePooling3D", "AvgPool3D", "CategoryEncoding",
     "CenterCrop", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
     "ConvLSTM3D", "Convolution3D", "Convolution3DTranspose", "Cropping3D", "DepthwiseConv1D",
-    "Discretization", "Dot", "ELU", "EinsumDense",
+    "Discretization", "Dot", "EinsumDense",
     "Equalization", "FlaxLayer", "GRUCell",
     "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",

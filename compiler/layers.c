@@ -1145,6 +1145,14 @@ static bool leaky_relu_init(Ctx *c, Layer *l) {
     return ok;
 }
 
+// ELU(alpha=1.0): keras.activations.elu with the layer's alpha (any number,
+// as Keras). fv[0] alpha.
+static bool elu_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    ok &= larg_float(c, l, "alpha", &l->fv[0]);
+    return ok;
+}
+
 static bool softmax_init(Ctx *c, Layer *l) {
     if (!base_init(c, l))
         return false;
@@ -2046,6 +2054,7 @@ const LayerClass layer_classes[] = {
      LC_BUILT_AT_INIT, relu_init, build_none, same_infer},
     {"LeakyReLU", "negative_slope=0.3, alpha=None, " B_ALL,
      LC_BUILT_AT_INIT, leaky_relu_init, build_none, same_infer},
+    {"ELU", "alpha=1.0, " B_ALL, LC_BUILT_AT_INIT, elu_init, build_none, same_infer},
     {"Softmax", "axis=-1, " B_ALL, LC_BUILT_AT_INIT, softmax_init, build_none, softmax_infer},
     {"Add", B_ALL, LC_MULTI_INPUT, add_init, build_none, merge_infer},
     {"Subtract", B_ALL, LC_MULTI_INPUT, subtract_init, build_none, merge_infer},

@@ -663,6 +663,7 @@ static bool mask_passes(const char *k) {
     static const char *const pass[] = {"Dense", "Dropout", "GaussianNoise", "GaussianDropout",
                                        "BatchNormalization",
                                        "LayerNormalization", "Activation", "ReLU", "LeakyReLU",
+                                       "ELU",
                                        "Rescaling"};
     for (size_t i = 0; i < sizeof pass / sizeof *pass; i++)
         if (!strcmp(k, pass[i]))
@@ -1245,8 +1246,8 @@ static bool pure_activation(const IrOp *op, ActKind *act, double *alpha) {
         *alpha = *act == ACT_ELU ? 1.0 : 0.2;
         return true;
     }
-    if (!strcmp(k, "LeakyReLU")) {
-        *act = ACT_LEAKY_RELU;
+    if (!strcmp(k, "LeakyReLU") || !strcmp(k, "ELU")) {
+        *act = !strcmp(k, "ELU") ? ACT_ELU : ACT_LEAKY_RELU;
         *alpha = op->layer->fv[0];
         return true;
     }

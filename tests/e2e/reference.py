@@ -844,6 +844,9 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return relu_layer(cfg, xs)
     if cls == "LeakyReLU":
         return leaky_relu_layer(cfg, xs)
+    if cls == "ELU":    # keras.activations.elu with the layer's alpha
+        x, a = xs[0], float(cfg.get("alpha", 1.0))
+        return [torch.where(x > 0, x, a * (torch.exp(x) - 1))]
     if cls == "Softmax":
         return softmax_layer(cfg, xs)
     if cls in ("Add", "Subtract", "Multiply", "Average"):
@@ -893,7 +896,7 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
 MASK_PASS = ("Dense", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
              "GaussianDropout", "BatchNormalization",
              "LayerNormalization", "Activation",
-             "ReLU", "LeakyReLU", "Rescaling")
+             "ReLU", "LeakyReLU", "ELU", "Rescaling")
 
 
 def output_masks(layer, xs, ms, ys):
