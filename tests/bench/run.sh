@@ -127,7 +127,7 @@ fi
     echo "environment: $(env | grep -E '^(OPENBLAS|KDL)_' | sort | tr '\n' ' ')"
     # The runtime's own AVX-512 tiles take the convolutions and GEMM (runtime/gemm.c).
     if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -z "${KDL_NO_AVX512:-}" ]; then
-        echo "kdl: AVX-512 register tiles for convolutions and GEMM (the backend above only for one-row B^T products)"
+        echo "kdl: AVX-512 register tiles for convolutions and GEMM (the backend above for one-row B^T products and a B over 1 MB)"
     fi
     if has_part infer; then
         echo "batch-1: median latency of single calls (us); batch-256: 256 / median call time (samples/s);"
