@@ -596,7 +596,7 @@ static bool same_dims(const IrBuf *a, const IrBuf *b) {
 
 static void emit_merge(Emit *e, IrOp *op) {
     static const char *const ops[] = {"KDL_MERGE_ADD", "KDL_MERGE_SUB", "KDL_MERGE_MUL",
-                                      "KDL_MERGE_ADD"};
+                                      "KDL_MERGE_ADD", "KDL_MERGE_MAX", "KDL_MERGE_MIN"};
     int kind = (int)op->layer->iv[0];
     const Shape *os = &op->out[0]->shape;
     int rank = os->rank;
@@ -905,8 +905,7 @@ static void emit_layer(Emit *e, IrOp *op) {
         emit_batchnorm(e, op);
     else if (!strcmp(k, "LayerNormalization"))
         emit_layernorm(e, op);
-    else if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
-             !strcmp(k, "Average"))
+    else if (is_merge_class(k))
         emit_merge(e, op);
     else if (!strcmp(k, "Concatenate"))
         emit_concat(e, op);

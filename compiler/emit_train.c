@@ -1803,7 +1803,15 @@ static void emit_merge_backward(Emit *e, IrOp *op, const char *dy) {
             shape_lit(e, op->in[i], rank));
         const char *other = "NULL", *so = "NULL";
         double scale = kind == MG_AVG ? 1.0 / op->nin : (kind == MG_SUB && i == 1) ? -1.0 : 1.0;
-        if (kind == MG_MUL && op->nin == 2) {
+        if (kind == MG_MAX || kind == MG_MIN) {
+            // The output's gradient where this input gave the output (its
+            // value equals the output's; ties, which random data does not
+            // make, would count for each input that ties).
+            OUT(e, "            kdl_merge_forward(scratch, %s, sx, %s, so, %d, KDL_MERGE_EQ);\n",
+                bref(e, op->in[i]), bref(e, op->out[0]), rank);
+            other = "scratch";
+            so = "so";
+        } else if (kind == MG_MUL && op->nin == 2) {
             other = bref(e, op->in[1 - i]);
             OUT(e, "            const int sj[] = %s;\n", shape_lit(e, op->in[1 - i], rank));
             so = "sj";
@@ -2012,8 +2020,7 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
             OUT(e, "    kdl_layernorm_backward(%s, %s, %s, %s, %s, %s, %s, %s, %lld);\n", dx,
                 gw(e, l, "gamma"), gw(e, l, "beta"), dy, x, wref(e, l, "gamma"),
                 fstr(a, l->fv[0]), rows, cols);
-    } else if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
-               !strcmp(k, "Average")) {
+    } else if (is_merge_class(k)) {
         emit_merge_backward(e, op, dy);
     } else if (!strcmp(k, "Concatenate")) {
         int axis = (int)l->iv[1];
@@ -2123,6 +2130,9 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
                 sizex(e, op->out[0]), cmt(e, l->name));
         } else if (!strcmp(k, "Multiply") && op->nin > 2) {
             OUT(e, "    k = (size_t)max_batch * 2u * %s; /* %s: products of the other inputs */\n"
+                   "    n = k > n ? k : n;\n", sizex(e, op->out[0]), cmt(e, l->name));
+        } else if (!strcmp(k, "Maximum") || !strcmp(k, "Minimum")) {
+            OUT(e, "    k = (size_t)max_batch * %s; /* %s: where each input gave the output */\n"
                    "    n = k > n ? k : n;\n", sizex(e, op->out[0]), cmt(e, l->name));
         } else if (!strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") ||
                    !strcmp(k, "DepthwiseConv2D") || !strcmp(k, "SeparableConv2D") ||

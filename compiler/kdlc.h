@@ -889,6 +889,7 @@ typedef struct IrModel {
 // and keep them in out_masks.
 IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training, bool out_masks);
 void ir_fuse(IrModel *m);
+bool is_merge_class(const char *class_name);  // Add ... Maximum, Minimum (layers.c)
 bool is_noise(const char *class_name);     // Dropout, GaussianNoise, GaussianDropout
 bool noise_active(const IrOp *op);         // ... changing its input in training mode
 void ir_plan(Ctx *c, IrModel *m);

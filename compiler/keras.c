@@ -2115,6 +2115,8 @@ LAYER_FUNC(add, "Add")
 LAYER_FUNC(subtract, "Subtract")
 LAYER_FUNC(multiply, "Multiply")
 LAYER_FUNC(average, "Average")
+LAYER_FUNC(maximum, "Maximum")
+LAYER_FUNC(minimum, "Minimum")
 LAYER_FUNC(concatenate, "Concatenate")
 
 // keras.utils.set_random_seed(seed): the seed initial weights use later.
@@ -2144,6 +2146,8 @@ static Builtin keras_builtins[] = {
     {"keras.layers.subtract", "inputs, **kwargs", b_subtract},
     {"keras.layers.multiply", "inputs, **kwargs", b_multiply},
     {"keras.layers.average", "inputs, **kwargs", b_average},
+    {"keras.layers.maximum", "inputs, **kwargs", b_maximum},
+    {"keras.layers.minimum", "inputs, **kwargs", b_minimum},
     {"keras.layers.concatenate", "inputs, **kwargs", b_concatenate},
     {"keras.saving.register_keras_serializable", "package='Custom', name=None", b_register},
     {"keras.utils.set_random_seed", "seed", b_set_seed},

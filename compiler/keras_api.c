@@ -27,7 +27,7 @@ static const char *const layers_names[] = {
     "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
     "JaxLayer", "LSTMCell", "Lambda", "MaxNumBoundingBoxes", "MaxPool3D",
-    "MaxPooling3D", "Maximum", "MelSpectrogram", "Minimum", "MixUp", "MultiHeadAttention",
+    "MaxPooling3D", "MelSpectrogram", "MixUp", "MultiHeadAttention",
     "Normalization", "PReLU", "Permute", "Pipeline", "RMSNormalization", "RNN", "RandAugment",
     "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast",
     "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur",

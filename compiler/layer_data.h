@@ -62,7 +62,7 @@ enum { LN_NAXES, LN_CENTER, LN_SCALE, LN_RMS, LN_AXES };
 enum { SM_AXIS, SM_NAXES, SM_AXES };
 
 // Add / Subtract / Multiply / Average: the op in iv[0].
-enum { MG_ADD, MG_SUB, MG_MUL, MG_AVG };
+enum { MG_ADD, MG_SUB, MG_MUL, MG_AVG, MG_MAX, MG_MIN };
 
 // Embedding.
 enum { EM_IN, EM_OUT, EM_MASK, EM_LORA };

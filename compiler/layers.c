@@ -1365,7 +1365,7 @@ static bool layernorm_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *o
 // Called on a list; batch sizes must agree (None matches); non-batch dims
 // broadcast right-aligned: 1 takes the other size, None with anything is
 // None, other mismatches are errors. Subtract takes exactly 2 inputs.
-// iv[0]: MG_ADD, MG_SUB, MG_MUL or MG_AVG. No weights.
+// iv[0]: MG_ADD, MG_SUB, MG_MUL, MG_AVG, MG_MAX or MG_MIN. No weights.
 //
 
 
@@ -1379,6 +1379,19 @@ static bool add_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_ADD); }
 static bool subtract_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_SUB); }
 static bool multiply_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_MUL); }
 static bool average_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_AVG); }
+static bool maximum_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_MAX); }
+static bool minimum_init(Ctx *c, Layer *l) { return merge_init(c, l, MG_MIN); }
+
+// The element-wise merges (broadcasting): Add, Subtract, Multiply, Average,
+// Maximum, Minimum.
+bool is_merge_class(const char *k) {
+    static const char *const names[] = {"Add", "Subtract", "Multiply", "Average", "Maximum",
+                                        "Minimum"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(k, names[i]))
+            return true;
+    return false;
+}
 
 // Keras's _compute_elemwise_op_output_shape on non-batch shapes a and b.
 static bool elemwise_shape(const Shape *a, const Shape *b, Shape *out) {
@@ -2060,6 +2073,8 @@ const LayerClass layer_classes[] = {
     {"Subtract", B_ALL, LC_MULTI_INPUT, subtract_init, build_none, merge_infer},
     {"Multiply", B_ALL, LC_MULTI_INPUT, multiply_init, build_none, merge_infer},
     {"Average", B_ALL, LC_MULTI_INPUT, average_init, build_none, merge_infer},
+    {"Maximum", B_ALL, LC_MULTI_INPUT, maximum_init, build_none, merge_infer},
+    {"Minimum", B_ALL, LC_MULTI_INPUT, minimum_init, build_none, merge_infer},
     {"Concatenate", "axis=-1, " B_ALL, LC_MULTI_INPUT, concat_init, build_none, concat_infer},
     {"Embedding",
      "input_dim, output_dim, embeddings_initializer='uniform', embeddings_regularizer=None, "
@@ -2134,6 +2149,8 @@ const LayerFunc layer_funcs[] = {
     {"subtract", "Subtract"},
     {"multiply", "Multiply"},
     {"average", "Average"},
+    {"maximum", "Maximum"},
+    {"minimum", "Minimum"},
     {"concatenate", "Concatenate"},
     {NULL, NULL},
 };

@@ -264,8 +264,7 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
                                      arena_printf(a, "%s output axis %d", l->name, i))};
         return true;
     }
-    if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
-        !strcmp(k, "Average")) {
+    if (is_merge_class(k)) {
         // Broadcasting, as numpy at run time: a known length other than 1 is
         // the output's (a run-time dimension must then be it or 1); else the
         // run-time dimension of the inputs that have one, or the largest of
@@ -345,8 +344,7 @@ static void input_checks(Ctx *c, IrModel *m, IrOp *op) {
     const char *k = op->layer->class_name;
     IrBuf *y = op->out[0];
     const char *who = arena_printf(a, "%s (%s)", op->layer->name, k);
-    bool merge = !strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
-                 !strcmp(k, "Average");
+    bool merge = is_merge_class(k);
     if (merge || !strcmp(k, "Concatenate")) {
         int axis = merge ? -1 : (int)op->layer->iv[1];
         for (int j = 0; j < op->nin; j++)
@@ -795,8 +793,7 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
             mask_put(c, t, n->out[0], im[0]);
         return true;
     }
-    if (!strcmp(k, "Add") || !strcmp(k, "Subtract") || !strcmp(k, "Multiply") ||
-        !strcmp(k, "Average")) {
+    if (is_merge_class(k)) {
         IrBuf *mo;
         if (nmasked < n->nin)
             return true;    // Keras: None when any input has none

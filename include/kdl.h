@@ -210,7 +210,12 @@ void kdl_layernorm_forward(float *out, const float *in, const float *gamma, cons
 
 // ---- merging ---------------------------------------------------------------------------
 
-typedef enum { KDL_MERGE_ADD, KDL_MERGE_SUB, KDL_MERGE_MUL, KDL_MERGE_AVG } kdl_Merge;
+// MAX/MIN: Maximum/Minimum; EQ: 1 where a == b, else 0 (their backward's
+// indicator of the inputs that gave the output).
+typedef enum {
+    KDL_MERGE_ADD, KDL_MERGE_SUB, KDL_MERGE_MUL, KDL_MERGE_AVG, KDL_MERGE_MAX, KDL_MERGE_MIN,
+    KDL_MERGE_EQ
+} kdl_Merge;
 // out = a (op) b with numpy broadcasting; shapes have equal rank `rank`
 // (the compiler pads with 1s), out_shape[i] = max(a_shape[i], b_shape[i]).
 // For AVG the compiler calls ADD then scales by 1/k (see kdl_scale).

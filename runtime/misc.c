@@ -56,6 +56,9 @@ static void merge_row(float *o, const float *a, int a_full, const float *b, int 
     case KDL_MERGE_SUB: MERGE_LOOPS(x - y); break;
     case KDL_MERGE_MUL: MERGE_LOOPS(x * y); break;
     case KDL_MERGE_AVG: MERGE_LOOPS((x + y) * 0.5f); break;   // Keras: sum / 2
+    case KDL_MERGE_MAX: MERGE_LOOPS(x > y ? x : y); break;
+    case KDL_MERGE_MIN: MERGE_LOOPS(x < y ? x : y); break;
+    case KDL_MERGE_EQ: MERGE_LOOPS(x == y ? 1.0f : 0.0f); break;
     default: assert(!"kdl: unknown merge op");
     }
 #undef MERGE_LOOPS

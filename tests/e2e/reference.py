@@ -500,6 +500,10 @@ def merge(xs, op):
             y = y - x
         elif op == "multiply":
             y = y * x
+        elif op == "maximum":
+            y = torch.maximum(y, x)
+        elif op == "minimum":
+            y = torch.minimum(y, x)
     if op == "average":
         y = y / len(xs)
     return [y]
@@ -849,7 +853,7 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
         return [torch.where(x > 0, x, a * (torch.exp(x) - 1))]
     if cls == "Softmax":
         return softmax_layer(cfg, xs)
-    if cls in ("Add", "Subtract", "Multiply", "Average"):
+    if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
         return merge(xs, cls.lower())
     if cls == "Concatenate":
         return concatenate(cfg, xs)
@@ -921,7 +925,7 @@ def output_masks(layer, xs, ms, ys):
         return [ms[0] if seqs else None] * nout + [None] * (len(ys) - nout)
     if cls == "TimeDistributed":
         return [ms[0]]
-    if cls in ("Add", "Subtract", "Multiply", "Average"):
+    if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
         if any(m is None for m in ms):
             return none
         out = ms[0]
