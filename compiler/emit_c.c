@@ -670,6 +670,30 @@ static void emit_embedding(Emit *e, IrOp *op) {
         kref(e, op, "embeddings"), (long long)l->iv[EM_IN], (long long)l->iv[EM_OUT]);
 }
 
+// Permute: dst = src (of shape `shape`) with its axes permuted (dims);
+// backward: the gradient through the inverse permutation, accumulated (dst =
+// dx, src = dy of the output's shape).
+void emit_permute(Emit *e, IrOp *op, const char *dst, const char *src, const IrBuf *shape,
+                  bool backward) {
+    const Layer *l = op->layer;
+    int n = (int)l->iv[PM_N];
+    int perm[MAX_RANK] = {0};
+    for (int i = 0; i < n; i++) {
+        int d = (int)l->iv[PM_D + i];
+        if (backward)
+            perm[d] = i + 1;     // the inverse: dx's axis d is dy's axis i + 1
+        else
+            perm[i + 1] = d;
+    }
+    Buf p = {0};
+    for (int i = 0; i <= n; i++)
+        buf_printf(e->c->arena, &p, "%s%d", i ? ", " : "", perm[i]);
+    OUT(e, "    {\n        const int dims[] = %s, perm[] = {%s}; /* dims=%s */\n",
+        shape_lit(e, shape, n + 1), buf_str(e->c->arena, &p), backward ? "inverse" : "as given");
+    OUT(e, "        kdl_permute(%s, %s, %d, dims, perm, %d);\n    }\n", dst, src, n + 1,
+        backward);
+}
+
 // The image layers' geometry as the kernels take it, (n, h, w, c): their
 // input's h, w, c and their output's h and w, as C (the 1D forms, (N, T, C):
 // h = 1, w = T).
@@ -918,6 +942,8 @@ static void emit_layer(Emit *e, IrOp *op) {
         OUT(e, "    kdl_scale(%s, %s, (size_t)batch * %s, %s, %s);\n", bref(e, op->out[0]),
             bref(e, op->in[0]), sizex(e, op->in[0]), fstr(e->c->arena, l->fv[0]),
             fstr(e->c->arena, l->fv[1]));
+    else if (!strcmp(k, "Permute"))
+        emit_permute(e, op, bref(e, op->out[0]), bref(e, op->in[0]), op->in[0], false);
     else if (!strcmp(k, "Masking"))
         OUT(e, "    kdl_masking_forward(%s, %s, %s, (size_t)batch * %s, %s, %s);\n",
             bref(e, op->out[0]), op->mask_out ? bref(e, op->mask_out) : "NULL",

@@ -2039,6 +2039,9 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
     } else if (!strcmp(k, "RepeatVector")) {
         OUT(e, "    kdl_repeat_backward(%s, %s, batch, %lld, %s);\n", dx, dy,
             (long long)os->d[1], dimx(e, op->in[0], 1));
+    } else if (!strcmp(k, "Permute")) {
+        if (strcmp(dx, "NULL"))
+            emit_permute(e, op, dx, dy, op->out[0], true);
     } else if (!strcmp(k, "Masking")) {
         OUT(e, "    kdl_masking_backward(%s, %s, %s, (size_t)batch * %s, %s, %s);\n", dx, dy, x,
             numelx(e, op->in[0], 1, is->rank - 1), dimx(e, op->in[0], is->rank - 1),

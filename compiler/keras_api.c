@@ -28,7 +28,7 @@ static const char *const layers_names[] = {
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
     "JaxLayer", "LSTMCell", "Lambda", "MaxNumBoundingBoxes", "MaxPool3D",
     "MaxPooling3D", "MelSpectrogram", "MixUp", "MultiHeadAttention",
-    "Normalization", "PReLU", "Permute", "Pipeline", "RMSNormalization", "RNN", "RandAugment",
+    "Normalization", "PReLU", "Pipeline", "RMSNormalization", "RNN", "RandAugment",
     "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast",
     "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur",
     "RandomGrayscale", "RandomHeight", "RandomHue", "RandomInvert", "RandomPerspective",

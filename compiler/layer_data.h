@@ -102,6 +102,8 @@ enum { BI_CONCAT, BI_SUM, BI_MUL, BI_AVE, BI_NONE };
 enum { RC_H, RC_W, RC_SEED, RC_CFIRST };
 enum { ZP_T, ZP_B, ZP_L, ZP_R, ZP_CFIRST };
 enum { UP_H, UP_W, UP_INTERP, UP_CFIRST };
+// Permute: iv[PM_N] the number of dims, iv[PM_D + i] dims[i] (1-based, as Keras).
+enum { PM_N, PM_D };
 // Cropping1D/2D: the rows cut from each side (1D: CR_L, CR_R along the steps).
 enum { CR_T, CR_B, CR_L, CR_R, CR_CFIRST };
 

@@ -863,6 +863,51 @@ static bool flatten_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out
 // iv[0]: n = len(target_shape); iv[1..n]: target_shape as given (-1 = infer).
 //
 
+// Permute(dims): a permutation of the non-batch axes, 1-based (Keras's
+// check: the set of dims is 1..len(dims)); the input has one axis per entry
+// after the batch.
+static bool permute_init(Ctx *c, Layer *l) {
+    bool ok = base_init(c, l);
+    Value *v = larg(l, "dims");
+    if (v->kind == V_ERROR)
+        return false;
+    int n = v->kind == V_LIST || v->kind == V_TUPLE ? list_len(v) : -1;
+    bool seen[MAX_RANK] = {false}, good = n >= 1 && n < MAX_RANK;
+    for (int i = 0; good && i < n; i++) {
+        Value *e = list_get(v, i);
+        good = e->kind == V_INT && e->u.i >= 1 && e->u.i <= n && !seen[e->u.i];
+        if (good) {
+            seen[e->u.i] = true;
+            l->iv[PM_D + i] = e->u.i;
+        }
+    }
+    if (!good) {
+        error_at(c, larg_span(l, "dims"), "%s: Invalid permutation argument `dims` for Permute "
+                 "Layer. The set of indices in `dims` must be consecutive and start from 1. "
+                 "Received dims=%s", cname(l), value_str(c, v));
+        return false;
+    }
+    l->iv[PM_N] = n;
+    return ok;
+}
+
+static bool permute_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
+                          Span at) {
+    if (!single(c, l, nin, at))
+        return false;
+    int n = (int)l->iv[PM_N];
+    if (in[0].rank != n + 1) {
+        error_at(c, at, "%s: dims has %d entries but the input %s has %d axes after the batch",
+                 layer_label(c, l), n, pystr(c, &in[0]), in[0].rank - 1);
+        return false;
+    }
+    int64_t o[MAX_RANK];
+    o[0] = in[0].d[0];
+    for (int i = 0; i < n; i++)
+        o[i + 1] = in[0].d[l->iv[PM_D + i]];
+    return put1(out, nout, n + 1, o);
+}
+
 static bool reshape_init(Ctx *c, Layer *l) {
     bool ok = base_init(c, l);
     Value *v = larg(l, "target_shape");
@@ -2048,6 +2093,7 @@ const LayerClass layer_classes[] = {
      LC_BUILT_AT_INIT, gmp2d_init, build_none, gpool_infer},
     {"Flatten", "data_format=None, " B_ALL, 0, flatten_init, build_none, flatten_infer},
     {"Reshape", "target_shape, " B_ALL, LC_BUILT_AT_INIT, reshape_init, build_none, reshape_infer},
+    {"Permute", "dims, " B_ALL, 0, permute_init, build_none, permute_infer},
     {"RepeatVector", "n, " B_ALL, 0, repeat_init, build_none, repeat_infer},
     {"Dropout", "rate, noise_shape=None, seed=None, " B_ALL,
      LC_TRAINING | LC_BUILT_AT_INIT, dropout_init, build_none, same_infer},

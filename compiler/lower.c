@@ -146,6 +146,10 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
     IrBuf *x = op->in[0], *y = op->out[o];
     int orank = y->shape.rank;
     const char *who = arena_printf(a, "%s (%s)", l->name, k);
+    if (!strcmp(k, "Permute") && i >= 1) {   // output axis i is input axis dims[i-1]
+        *r = bdim(x, (int)l->iv[PM_D + i - 1]);
+        return true;
+    }
     bool conv = !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "DepthwiseConv2D") ||
                 !strcmp(k, "SeparableConv2D") || !strcmp(k, "Conv2DTranspose") ||
                 !strcmp(k, "Conv1DTranspose");

@@ -666,3 +666,35 @@ void kdl_dropout_mask(float *mask, size_t n, float rate, kdl_Rng *r) {
     if (i < n)
         mask[i] = (kdl_rng_next(r) & 0xFFFFFFFFu) < thr ? 0.0f : keep;
 }
+
+// See kdl.h. An odometer over out's axes; the last one is a strided loop.
+void kdl_permute(float *out, const float *in, int rank, const int dims[], const int perm[],
+                 int add) {
+    assert(rank >= 1 && rank <= KDL_MAX_MOVE_RANK);
+    size_t istride[KDL_MAX_MOVE_RANK], odim[KDL_MAX_MOVE_RANK], ostr[KDL_MAX_MOVE_RANK];
+    size_t total = 1, st = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        istride[i] = st;
+        st *= (size_t)dims[i];
+    }
+    for (int i = 0; i < rank; i++) {
+        odim[i] = (size_t)dims[perm[i]];
+        ostr[i] = istride[perm[i]];     // in's stride along out's axis i
+        total *= odim[i];
+    }
+    if (total == 0)
+        return;
+    size_t idx[KDL_MAX_MOVE_RANK] = {0}, n = odim[rank - 1], s = ostr[rank - 1];
+    for (size_t o = 0; o < total; o += n) {
+        size_t off = 0;
+        for (int i = 0; i < rank - 1; i++)
+            off += idx[i] * ostr[i];
+        for (size_t j = 0; j < n; j++)
+            out[o + j] = (add ? out[o + j] : 0.0f) + in[off + j * s];
+        for (int i = rank - 2; i >= 0; i--) {   // next index of the outer axes
+            if (++idx[i] < odim[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+}

@@ -868,6 +868,8 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
     if cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
                "GaussianDropout"):
         return [xs[0]]      # identity at inference
+    if cls == "Permute":
+        return [xs[0].permute([0] + [int(d) for d in cfg["dims"]])]
     if cls == "Masking":
         # Keras: a step (last axis) equal to mask_value everywhere is zeroed
         keep = (xs[0] != float(cfg.get("mask_value", 0.0))).any(dim=-1, keepdim=True)
