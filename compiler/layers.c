@@ -2114,6 +2114,7 @@ const LayerClass layer_classes[] = {
     {"LeakyReLU", "negative_slope=0.3, alpha=None, " B_ALL,
      LC_BUILT_AT_INIT, leaky_relu_init, build_none, same_infer},
     {"ELU", "alpha=1.0, " B_ALL, LC_BUILT_AT_INIT, elu_init, build_none, same_infer},
+    {"Identity", B_ALL, LC_BUILT_AT_INIT, base_init, build_none, same_infer},
     {"Softmax", "axis=-1, " B_ALL, LC_BUILT_AT_INIT, softmax_init, build_none, softmax_infer},
     {"Add", B_ALL, LC_MULTI_INPUT, add_init, build_none, merge_infer},
     {"Subtract", B_ALL, LC_MULTI_INPUT, subtract_init, build_none, merge_infer},

@@ -917,6 +917,17 @@ static void alias_tensor(Ctx *c, TMap *t, const Tensor *to, const Tensor *from) 
 // C), (N, 1, 1, C), channels_first (N, C, 1, 1)): a Dropout layer of the same
 // name, rate and seed for the op, so inference (the identity) and training
 // (a mask per sample and channel) are Dropout's.
+// keras.layers.Identity as a linear Activation of the same name: storage
+// only (an alias at inference and in training), masks passed on.
+static Layer *identity_as_linear(Ctx *c, const Layer *l) {
+    Layer *a = layer_alloc(c, "Activation", l->span);
+    a->cls = layer_class_find("Activation");
+    a->name = l->name;
+    a->act = ACT_LINEAR;
+    a->built = true;
+    return a;
+}
+
 static Layer *spatial_as_dropout(Ctx *c, Layer *l, const CallNode *n) {
     Layer *d = layer_alloc(c, "Dropout", l->span);
     d->cls = layer_class_find("Dropout");
@@ -1074,6 +1085,8 @@ static bool lower_node(Ctx *c, IrModel *m, CallNode *n, TMap *t, int depth) {
         if (!l)
             return false;
     }
+    if (l->cls && !strcmp(l->cls->name, "Identity"))
+        l = identity_as_linear(c, l);
     for (int i = 0; i < n->nin; i++)
         in[i] = cast_to(c, m, in[i], dtype_read(l), n);
     IrOp *op = arena_alloc(c->arena, sizeof *op);

@@ -868,6 +868,8 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
     if cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
                "GaussianDropout"):
         return [xs[0]]      # identity at inference
+    if cls == "Identity":
+        return [xs[0]]
     if cls == "Permute":
         return [xs[0].permute([0] + [int(d) for d in cfg["dims"]])]
     if cls == "Masking":
@@ -902,7 +904,7 @@ def call_layer(layer, weights, xs, out_shapes, mask=None):
 MASK_PASS = ("Dense", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
              "GaussianDropout", "BatchNormalization",
              "LayerNormalization", "Activation",
-             "ReLU", "LeakyReLU", "ELU", "Rescaling")
+             "ReLU", "LeakyReLU", "ELU", "Rescaling", "Identity")
 
 
 def output_masks(layer, xs, ms, ys):
