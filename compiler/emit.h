@@ -77,6 +77,8 @@ const char *obj_str(const Object *o, const char *name, const char *dflt);
 // lowering t: prototypes into the header, definitions into the source.
 void emit_train(Emit *e, IrModel *m, IrModel *t);
 bool carry_like(Ctx *c, IrModel *dst, const IrModel *src);
+int64_t rnn_state_floats(const IrOp *op);
+void rnn_initial_state_args(Emit *e, const IrOp *op);
 void emit_permute(Emit *e, IrOp *op, const char *dst, const char *src, const IrBuf *shape,
                   bool backward);
 void image_dims(Emit *e, const IrOp *op, const char **h, const char **w, const char **c,

@@ -755,6 +755,15 @@ void rnn_shape(Emit *e, IrOp *op, const char *n) {
     OUT(e, "};\n");
 }
 
+// The call's initial_state= tensors (in[1], LSTM in[2]) as the kdl_RnnShape
+// `s`'s initial states (over a stateful layer's carried ones, as Keras).
+void rnn_initial_state_args(Emit *e, const IrOp *op) {
+    if (op->nin > 1)
+        OUT(e, "        s.h0 = %s; /* initial_state */\n", bref(e, op->in[1]));
+    if (op->nin > 2)
+        OUT(e, "        s.c0 = %s;\n", bref(e, op->in[2]));
+}
+
 static void emit_rnn(Emit *e, IrOp *op) {
     Layer *l = op->layer;
     Arena *a = e->c->arena;
@@ -771,7 +780,7 @@ static void emit_rnn(Emit *e, IrOp *op) {
     if (op->carry) {
         // stateful=True: start from the states the last predict left, and
         // keep the final ones (written straight there unless returned too).
-        long long bu = (long long)(op->in[0]->shape.d[0] * l->iv[RN_UNITS]);
+        long long bu = (long long)rnn_state_floats(op);
         carry_h = arena_printf(a, "carry + %lld", (long long)op->carry - 1);
         carry_c = arena_printf(a, "carry + %lld", (long long)op->carry - 1 + bu);
         OUT(e, "        s.h0 = %s; /* stateful: the states of the previous batch */\n", carry_h);
@@ -782,11 +791,7 @@ static void emit_rnn(Emit *e, IrOp *op) {
         if (kind == RNN_LSTM && op->nout < 3)
             cs = carry_c;
     }
-    // initial_state= (over a stateful layer's carried states, as in Keras).
-    if (op->nin > 1)
-        OUT(e, "        s.h0 = %s; /* initial_state */\n", bref(e, op->in[1]));
-    if (op->nin > 2)
-        OUT(e, "        s.c0 = %s;\n", bref(e, op->in[2]));
+    rnn_initial_state_args(e, op);
     const char *cell = kind == RNN_SIMPLE ? "simple_rnn" : kind == RNN_LSTM ? "lstm" : "gru";
     OUT(e, "        kdl_%s_forward(%s, %s, ", cell, out, h);
     if (kind == RNN_LSTM)
@@ -952,7 +957,7 @@ static void emit_layer(Emit *e, IrOp *op) {
     else if (!strncmp(k, "ZeroPadding", 11) || !strncmp(k, "UpSampling", 10) ||
              !strcmp(k, "RandomCrop") || !strncmp(k, "Cropping", 8))
         emit_image(e, op);
-    else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))
+    else if (is_rnn_class(k))
         emit_rnn(e, op);
     else
         unsupported(e, op, "this layer");
@@ -1248,6 +1253,25 @@ static void emit_dims(Emit *e, IrModel *m, const char *P) {
            "k);\n        return KDL_ERR_SHAPE;\n    }\n}\n\n");
 }
 
+// One state of a stateful RNN op (its static batch times units), floats.
+int64_t rnn_state_floats(const IrOp *op) {
+    return op->in[0]->shape.d[0] * op->layer->iv[RN_UNITS];
+}
+
+static bool stateful_rnn(const IrOp *op) {
+    return is_rnn_class(op->layer->class_name) && op->layer->iv[RN_STATEFUL];
+}
+
+// The carry slot of layer l in m's first n ops, or 0.
+static int64_t layer_carry(const IrModel *m, const Layer *l, int n) {
+    for (int j = 0; j < n; j++) {
+        const IrOp *op = m->ops.data[j];
+        if (op->layer == l && op->carry)
+            return op->carry;
+    }
+    return 0;
+}
+
 // Stateful RNNs (stateful=True) keep their final states for the next
 // predict: one (batch, units) block per state in the model's carry area, per
 // layer (a layer called twice reads what its first call left, as Keras's
@@ -1257,22 +1281,14 @@ static void plan_carry(IrModel *m) {
     m->carry_floats = 0;
     for (int i = 0; i < m->ops.len; i++) {
         IrOp *op = m->ops.data[i];
-        const Layer *l = op->layer;
-        bool rnn = !strcmp(l->class_name, "SimpleRNN") || !strcmp(l->class_name, "LSTM") ||
-                   !strcmp(l->class_name, "GRU");
-        if (op->dead || !rnn || !l->iv[RN_STATEFUL])
+        if (op->dead || !stateful_rnn(op))
             continue;
-        for (int j = 0; j < i && !op->carry; j++) {
-            const IrOp *prev = m->ops.data[j];
-            if (prev->layer == l)
-                op->carry = prev->carry;
-        }
+        op->carry = layer_carry(m, op->layer, i);
         if (op->carry)
             continue;
         op->carry = 1 + m->carry_floats;
         m->carry_batch = op->in[0]->shape.d[0];
-        m->carry_floats += op->in[0]->shape.d[0] * l->iv[RN_UNITS] *
-                           (l->iv[RN_KIND] == RNN_LSTM ? 2 : 1);
+        m->carry_floats += rnn_state_floats(op) * rnn_nstates(op->layer);
     }
 }
 
@@ -1284,15 +1300,9 @@ bool carry_like(Ctx *c, IrModel *dst, const IrModel *src) {
     dst->carry_batch = src->carry_batch;
     for (int i = 0; i < dst->ops.len; i++) {
         IrOp *op = dst->ops.data[i];
-        const char *k = op->layer->class_name;
-        bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
-        if (!rnn || !op->layer->iv[RN_STATEFUL])
+        if (!stateful_rnn(op))
             continue;
-        for (int j = 0; j < src->ops.len && !op->carry; j++) {
-            const IrOp *so = src->ops.data[j];
-            if (so->layer == op->layer)
-                op->carry = so->carry;
-        }
+        op->carry = layer_carry(src, op->layer, src->ops.len);
         if (!op->carry) {
             error_at(c, op->node->span, "%s: a stateful layer called in training but not by "
                      "the model's inference graph is not supported by the code generator",
@@ -1399,7 +1409,7 @@ static void emit_model(Emit *e, IrModel *m, IrModel *t) {
             continue;
         const char *k = op->layer->class_name;
         bool conv = !strcmp(k, "Conv1D") || !strcmp(k, "Conv2D") || !strcmp(k, "SeparableConv2D");
-        bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
+        bool rnn = is_rnn_class(k);
         if (conv) {
             bool sep = !strcmp(k, "SeparableConv2D");
             OUT(e, "    { /* %s */\n        int batch = max_batch;\n", op->layer->name);

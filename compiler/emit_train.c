@@ -974,7 +974,7 @@ static void collect_layer_config(Emit *e, IrModel *t, TrainCfg *cfg) {
                 vec_push(a, &cfg->weights, wc);
         }
         const char *k = l->class_name;
-        if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+        if (is_rnn_class(k)) {
         }
     }
 }
@@ -1486,10 +1486,7 @@ static void rnn_train_shape(Emit *e, IrOp *op, const char *n) {
 // its floats (the static batch times units, twice for LSTM), first in
 // t->rnn_drop.
 static int64_t rnn_init_floats(const IrOp *op) {
-    const Layer *l = op->layer;
-    if (!op->carry)
-        return 0;
-    return op->in[0]->shape.d[0] * l->iv[RN_UNITS] * (l->iv[RN_KIND] == RNN_LSTM ? 2 : 1);
+    return op->carry ? rnn_state_floats(op) * rnn_nstates(op->layer) : 0;
 }
 
 // Where an RNN op's dropout masks start in the training state: after its
@@ -1503,7 +1500,7 @@ static const char *rnn_drop_base(Emit *e, const IrOp *op) {
 // The kdl_RnnShape `s` in scope starts from a stateful RNN's states (the
 // copy in t->rnn_drop; copy: take it from the carry area first).
 static void rnn_init_args(Emit *e, const IrOp *op, bool copy) {
-    int64_t k = rnn_init_floats(op), bu = k / (op->layer->iv[RN_KIND] == RNN_LSTM ? 2 : 1);
+    int64_t k = rnn_init_floats(op);
     if (!k)
         return;
     if (copy)
@@ -1512,22 +1509,14 @@ static void rnn_init_args(Emit *e, const IrOp *op, bool copy) {
             (long long)k);
     OUT(e, "        s.h0 = t->rnn_drop[%d];\n", op->slot);
     if (op->layer->iv[RN_KIND] == RNN_LSTM)
-        OUT(e, "        s.c0 = t->rnn_drop[%d] + %lld;\n", op->slot, (long long)bu);
-}
-
-// The call's initial_state= tensors (in[1], LSTM in[2]) as the kdl_RnnShape
-// `s`'s initial states (over a stateful layer's carried ones, as Keras).
-static void rnn_initial_state_args(Emit *e, const IrOp *op) {
-    if (op->nin > 1)
-        OUT(e, "        s.h0 = %s; /* initial_state */\n", bref(e, op->in[1]));
-    if (op->nin > 2)
-        OUT(e, "        s.c0 = %s;\n", bref(e, op->in[2]));
+        OUT(e, "        s.c0 = t->rnn_drop[%d] + %lld;\n", op->slot,
+            (long long)rnn_state_floats(op));
 }
 
 // The gate masks' floats per sample: (G, units) and, with dropout, (G, features).
 static int64_t rnn_mask_floats(const IrOp *op) {
     const Layer *l = op->layer;
-    int64_t g = l->iv[RN_KIND] == RNN_LSTM ? 4 : l->iv[RN_KIND] == RNN_GRU ? 3 : 1;
+    int64_t g = rnn_gates(l);
     return g * l->iv[RN_UNITS] + (rate_active(l->fv[0]) ? g * op->in[0]->shape.d[2] : 0);
 }
 
@@ -1537,8 +1526,7 @@ static int64_t rnn_mask_floats(const IrOp *op) {
 static void rnn_gate_mask_args(Emit *e, IrOp *op, bool draw) {
     const Layer *l = op->layer;
     Arena *a = e->c->arena;
-    int64_t g = l->iv[RN_KIND] == RNN_LSTM ? 4 : l->iv[RN_KIND] == RNN_GRU ? 3 : 1;
-    int64_t gu = g * l->iv[RN_UNITS];
+    int64_t gu = rnn_gates(l) * l->iv[RN_UNITS];
     bool in = rate_active(l->fv[0]);
     OUT(e, "        float *rmask = %s, *imask = rmask + (size_t)batch * %lldu;\n",
         rnn_drop_base(e, op), (long long)gu);
@@ -1681,7 +1669,7 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
             bref(e, op->out[0]), bref(e, op->in[0]), dimx(e, op->in[0], 1),
             dimx(e, op->in[0], 2), dimx(e, op->in[0], 3), (long long)os->d[1], (long long)os->d[2],
             op->slot, op->slot);
-    } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+    } else if (is_rnn_class(k)) {
         op_comment(e, op, "forward, training (states saved for backprop through time)");
         OUT(e, "    {\n");
         rnn_train_shape(e, op, "batch");
@@ -1710,7 +1698,7 @@ static void emit_train_forward_body(Emit *e, IrOp *op, bool moved) {
                 bref(e, op->mask_in));
         // A stateful layer's final states go to the carry area (also when
         // returned: copied there after).
-        int64_t bu = op->carry ? op->in[0]->shape.d[0] * l->iv[RN_UNITS] : 0;
+        int64_t bu = op->carry ? rnn_state_floats(op) : 0;
         const char *ch = op->carry ? arena_printf(a, "carry + %lld", (long long)op->carry - 1)
                                    : "NULL";
         const char *cc = op->carry && rnn_kind(l) == RNN_LSTM
@@ -2075,7 +2063,7 @@ static void emit_train_backward_body(Emit *e, IrOp *op, const char *dy, ActKind 
         OUT(e, "    kdl_crop2d_backward(%s, %s, batch, %s, %s, %s, %lld, %lld, %s, %s);\n",
             dx, dy, dimx(e, op->in[0], 1), dimx(e, op->in[0], 2), dimx(e, op->in[0], 3),
             (long long)os->d[1], (long long)os->d[2], top, left);
-    } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+    } else if (is_rnn_class(k)) {
         OUT(e, "    {\n");
         rnn_train_shape(e, op, "batch");
         rnn_init_args(e, op, false);
@@ -2162,7 +2150,7 @@ static void emit_train_scratch(Emit *e, IrModel *t, const char *P) {
                 break;
             }
             OUT(e, "        n = k > n ? k : n;\n    }\n");
-        } else if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) {
+        } else if (is_rnn_class(k)) {
             OUT(e, "    { /* %s */\n", l->name);
             rnn_train_shape(e, op, "max_batch");
             OUT(e, "        k = kdl_rnn_backward_scratch(%s, &s);\n        n = k > n ? k : n;\n"

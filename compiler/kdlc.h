@@ -890,6 +890,9 @@ typedef struct IrModel {
 IrModel *lower_model(Ctx *c, Layer *model, const char *cname, bool training, bool out_masks);
 void ir_fuse(IrModel *m);
 bool is_merge_class(const char *class_name);  // Add ... Maximum, Minimum (layers.c)
+bool is_rnn_class(const char *class_name);    // SimpleRNN, LSTM, GRU
+int rnn_nstates(const Layer *l);              // its states: LSTM 2 (h, c), else 1
+int rnn_gates(const Layer *l);                // its gates: LSTM 4, GRU 3, SimpleRNN 1
 bool is_noise(const char *class_name);     // Dropout, GaussianNoise, GaussianDropout
 bool noise_active(const IrOp *op);         // ... changing its input in training mode
 void ir_plan(Ctx *c, IrModel *m);

@@ -992,9 +992,7 @@ Value *layer_call(Ctx *c, Layer *l, Value *inputs, Arg *kwargs, int nkwargs, Spa
             dict_set(c, kw->u.dict, v_str(c, k->kw), k->val);
             continue;
         }
-        bool rnn = l->cls && (!strcmp(l->cls->name, "SimpleRNN") || !strcmp(l->cls->name, "LSTM") ||
-                              !strcmp(l->cls->name, "GRU") ||
-                              !strcmp(l->cls->name, "Bidirectional"));
+        bool rnn = l->cls && (is_rnn_class(l->cls->name) || !strcmp(l->cls->name, "Bidirectional"));
         if (rnn && !strcmp(k->kw, "initial_state")) {
             // (call_params_table: the recurrent layers take it) A tensor,
             // or a list of them (LSTM: h and c); None: zeros.

@@ -1677,9 +1677,19 @@ static bool rnn_build(Ctx *c, Layer *l, const Shape *in, int nin, Span at) {
     return true;
 }
 
+// SimpleRNN, LSTM, GRU.
+bool is_rnn_class(const char *k) {
+    return !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
+}
+
 // The states of a recurrent layer: (batch, units) each; LSTM h and c.
-static int rnn_nstates(const Layer *l) {
+int rnn_nstates(const Layer *l) {
     return l->iv[RN_KIND] == RNN_LSTM ? 2 : 1;
+}
+
+// Its gates: LSTM i, f, c, o; GRU z, r, h; SimpleRNN one.
+int rnn_gates(const Layer *l) {
+    return l->iv[RN_KIND] == RNN_LSTM ? 4 : l->iv[RN_KIND] == RNN_GRU ? 3 : 1;
 }
 
 static bool rnn_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, int *nout,
@@ -1727,7 +1737,7 @@ static bool rnn_infer(Ctx *c, Layer *l, const Shape *in, int nin, Shape *out, in
     else
         put1(out, nout, 2, last);
     if (l->iv[RN_RETSTATE]) {
-        int nstates = l->iv[RN_KIND] == RNN_LSTM ? 2 : 1;
+        int nstates = rnn_nstates(l);
         for (int i = 0; i < nstates; i++)
             out[(*nout)++] = shape_make(2, last);
     }

@@ -325,7 +325,7 @@ static bool rule_dim(Ctx *c, IrModel *m, IrOp *op, int o, int i, Dim *r) {
     }
     if (!strcmp(k, "Dense") && i == orank - 1)
         goto none;
-    if ((!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU")) && i != 1)
+    if (is_rnn_class(k) && i != 1)
         goto none;
 same_axis:
     // Every other layer keeps the input's dimension on this axis.
@@ -662,11 +662,10 @@ static IrBuf *cast_to(Ctx *c, IrModel *m, IrBuf *x, DType dt, CallNode *n) {
 // nested models see their callers' masks.
 
 static bool mask_passes(const char *k) {
-    static const char *const pass[] = {"Dense", "Dropout", "GaussianNoise", "GaussianDropout",
-                                       "BatchNormalization",
-                                       "LayerNormalization", "Activation", "ReLU", "LeakyReLU",
-                                       "ELU",
-                                       "Rescaling"};
+    static const char *const pass[] = {"Dense", "BatchNormalization", "LayerNormalization",
+                                       "Activation", "ReLU", "LeakyReLU", "ELU", "Rescaling"};
+    if (is_noise(k))    // Dropout, GaussianNoise, GaussianDropout
+        return true;
     for (size_t i = 0; i < sizeof pass / sizeof *pass; i++)
         if (!strcmp(k, pass[i]))
             return true;
@@ -765,7 +764,7 @@ static bool lower_masks(Ctx *c, IrModel *m, IrOp *op, TMap *t) {
         return true;
     }
     const IrBuf *x = op->in[0];
-    bool rnn = !strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU");
+    bool rnn = is_rnn_class(k);
     if (rnn || !strcmp(k, "GlobalAveragePooling1D")) {
         // (batch, steps, features) with a (batch, steps) mask, channels last.
         if (!im[0])
@@ -913,10 +912,6 @@ static void alias_tensor(Ctx *c, TMap *t, const Tensor *to, const Tensor *from) 
     mask_put(c, t, to, mask_get(t, from));
 }
 
-// SpatialDropout1D/2D as the Dropout they are (Keras's noise_shape: (N, 1,
-// C), (N, 1, 1, C), channels_first (N, C, 1, 1)): a Dropout layer of the same
-// name, rate and seed for the op, so inference (the identity) and training
-// (a mask per sample and channel) are Dropout's.
 // keras.layers.Identity as a linear Activation of the same name: storage
 // only (an alias at inference and in training), masks passed on.
 static Layer *identity_as_linear(Ctx *c, const Layer *l) {
@@ -928,6 +923,10 @@ static Layer *identity_as_linear(Ctx *c, const Layer *l) {
     return a;
 }
 
+// SpatialDropout1D/2D as the Dropout they are (Keras's noise_shape: (N, 1,
+// C), (N, 1, 1, C), channels_first (N, C, 1, 1)): a Dropout layer of the same
+// name, rate and seed for the op, so inference (the identity) and training
+// (a mask per sample and channel) are Dropout's.
 static Layer *spatial_as_dropout(Ctx *c, Layer *l, const CallNode *n) {
     Layer *d = layer_alloc(c, "Dropout", l->span);
     d->cls = layer_class_find("Dropout");
@@ -1600,7 +1599,7 @@ void ir_plan_train(Ctx *c, IrModel *m, const bool *fused) {
                 m->state_floats += 2 * op->in[0]->shape.d[op->layer->iv[BN_NAXIS]];
             }
         }
-        if (!strcmp(k, "SimpleRNN") || !strcmp(k, "LSTM") || !strcmp(k, "GRU"))
+        if (is_rnn_class(k))
             op->slot = m->nrnn++;
         if (!strcmp(k, "RandomCrop") && op->training)
             op->slot = m->ncrop++;

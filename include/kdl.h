@@ -319,8 +319,8 @@ void kdl_transpose_last2(float *out, const float *in, int n, int rows, int cols)
 // the inverse (in moved, out original); add: out += (the backward of a move
 // is the inverse move of the gradient, accumulated). rank <= 9.
 #define KDL_MAX_MOVE_RANK 9
-// keras.layers.Permute: out axis i is in's axis perm[i] (perm[0] = 0, the
-// batch); dims: in's shape. add: out += (the backward runs the inverse
+// A general axis permutation (keras.layers.Permute, with perm[0] = 0 for the
+// batch; kdl_move_axes): out axis i is in's axis perm[i]; dims: in's shape. add: out += (the backward runs the inverse
 // permutation with add). rank <= KDL_MAX_MOVE_RANK.
 void kdl_permute(float *out, const float *in, int rank, const int dims[], const int perm[],
                  int add);

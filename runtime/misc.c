@@ -280,42 +280,25 @@ void kdl_move_axes(float *out, const float *in, int rank, const int dims[], unsi
                    int back, int add) {
     if (rank < 1 || rank > KDL_MAX_MOVE_RANK)
         return;
-    // The moved layout's stride of each original axis.
-    size_t stride[KDL_MAX_MOVE_RANK], s = 1, total = 1;
-    for (int k = rank - 1; k >= 0; k--)
-        if (mask >> k & 1) {
-            stride[k] = s;
-            s *= (size_t)dims[k];
-        }
-    for (int k = rank - 1; k >= 0; k--)
-        if (!(mask >> k & 1)) {
-            stride[k] = s;
-            s *= (size_t)dims[k];
-        }
+    // The moved layout as a permutation: the other axes in order, then the
+    // axes of the mask in order; back is its inverse on the moved shape.
+    int perm[KDL_MAX_MOVE_RANK], n = 0;
     for (int k = 0; k < rank; k++)
-        total *= (size_t)dims[k];
-    if (!total)
+        if (!(mask >> k & 1))
+            perm[n++] = k;
+    for (int k = 0; k < rank; k++)
+        if (mask >> k & 1)
+            perm[n++] = k;
+    if (!back) {
+        kdl_permute(out, in, rank, dims, perm, add);
         return;
-    int idx[KDL_MAX_MOVE_RANK] = {0};
-    size_t o = 0;   // the moved offset of the original element i
-    for (size_t i = 0; i < total; i++) {
-        if (back) {
-            if (add)
-                out[i] += in[o];
-            else
-                out[i] = in[o];
-        } else if (add)
-            out[o] += in[i];
-        else
-            out[o] = in[i];
-        for (int k = rank - 1; k >= 0; k--) {   // next original index
-            o += stride[k];
-            if (++idx[k] < dims[k])
-                break;
-            o -= stride[k] * (size_t)dims[k];
-            idx[k] = 0;
-        }
     }
+    int moved[KDL_MAX_MOVE_RANK], inv[KDL_MAX_MOVE_RANK];
+    for (int i = 0; i < rank; i++) {
+        moved[i] = dims[perm[i]];
+        inv[perm[i]] = i;
+    }
+    kdl_permute(out, in, rank, moved, inv, add);
 }
 
 // The two source rows (or columns) of output row o of a bilinear upsampling
